@@ -1,0 +1,202 @@
+/* The executor: em_context ("local[N]"), its glib thread pool, and the job runner that turns an
+ * action into stages — shuffle map stages first, then one task per partition of the final RDD.
+ * Tasks of one stage run concurrently on the pool; the driver thread waits for them. */
+#include "core-private.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct em_job {
+    GMutex lock;
+    GCond done;
+    int remaining;
+    int aborted;        /* a task failed: tasks not yet started skip their work */
+    em_task_fn fn;
+    void *ud;
+} em_job;
+
+static _Thread_local em_task *tls_task;
+
+em_task *em__current_task(void) { return tls_task; }
+
+static void run_task(gpointer data, gpointer pool_ud)
+{
+    (void)pool_ud;
+    em_task *task = data;
+    em_job *job = task->job;
+    if (!g_atomic_int_get(&job->aborted)) {
+        task->scratch = em_arena_new();
+        task->arena = em_arena_new();
+        em_arena *prev = em__scratch_set(task->scratch);
+        tls_task = task;
+        job->fn(task, job->ud);
+        tls_task = NULL;
+        em__scratch_set(prev);
+        em_arena_free(task->scratch);
+        em_arena_free(task->arena);
+        task->scratch = task->arena = NULL;
+        if (task->error)
+            g_atomic_int_set(&job->aborted, 1);
+    }
+    g_mutex_lock(&job->lock);
+    if (--job->remaining == 0)
+        g_cond_signal(&job->done);
+    g_mutex_unlock(&job->lock);
+}
+
+static int parse_master(const char *master)
+{
+    if (!master)
+        return 0;
+    if (strcmp(master, "local") == 0)
+        return 1;
+    if (strcmp(master, "local[*]") == 0)
+        return (int)g_get_num_processors();
+    int n = 0, used = 0;
+    if (sscanf(master, "local[%d]%n", &n, &used) == 1 && used == (int)strlen(master) && n > 0 &&
+        n <= 1024)
+        return n;
+    return 0;
+}
+
+em_context *em_context_new(const char *master, const char *app_name, GError **err)
+{
+    int n = parse_master(master);
+    if (n <= 0) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "em_context_new: master \"%s\" is not \"local\", \"local[N]\" (N >= 1) or "
+                    "\"local[*]\"",
+                    master ? master : "(null)");
+        return NULL;
+    }
+    em_context *sc = g_new0(em_context, 1);
+    sc->master = g_strdup(master);
+    sc->app_name = g_strdup(app_name ? app_name : "ember");
+    sc->parallelism = n;
+    sc->pool = g_thread_pool_new(run_task, sc, n, TRUE, NULL);
+    return sc;
+}
+
+void em_context_free(em_context *sc)
+{
+    if (!sc)
+        return;
+    g_thread_pool_free(sc->pool, FALSE, TRUE);
+    g_free(sc->master);
+    g_free(sc->app_name);
+    g_free(sc);
+}
+
+int em_context_default_parallelism(const em_context *sc) { return sc->parallelism; }
+const char *em_context_app_name(const em_context *sc) { return sc->app_name; }
+const char *em_context_master(const em_context *sc) { return sc->master; }
+int em__next_stage_id(em_context *sc) { return g_atomic_int_add(&sc->next_stage_id, 1); }
+
+/* ---- Failures ---- */
+
+void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...)
+{
+    task->stop = 1;
+    if (task->error)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (rdd && rdd->fn_name)
+        g_set_error(&task->error, EM_ERROR, EM_ERROR_TASK,
+                    "stage %d, partition %d: %s (%s) failed: %s", task->stage_id,
+                    task->partition, rdd->op, rdd->fn_name, msg);
+    else if (rdd)
+        g_set_error(&task->error, EM_ERROR, EM_ERROR_TASK, "stage %d, partition %d: %s failed: %s",
+                    task->stage_id, task->partition, rdd->op, msg);
+    else
+        g_set_error(&task->error, EM_ERROR, EM_ERROR_TASK, "stage %d, partition %d: %s",
+                    task->stage_id, task->partition, msg);
+    g_free(msg);
+}
+
+em_value em_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    em_task *task = tls_task;
+    if (task)
+        em__task_fail(task, task->cur_rdd, "%s", msg);
+    else
+        g_warning("em_fail outside a task: %s", msg);
+    g_free(msg);
+    return em_null();
+}
+
+/* ---- Jobs ---- */
+
+/* Prepares every shuffle reachable from rdd without crossing a ready shuffle, parents first. */
+bool em__prepare_lineage(em_rdd *rdd, GError **err)
+{
+    for (int i = 0; i < rdd->n_shuffles; i++)
+        if (!em__shuffle_prepare(rdd->shuffles[i], err))
+            return false;
+    if (rdd->cached) {
+        /* A fully cached RDD needs nothing below it. */
+        bool all = true;
+        g_mutex_lock(&rdd->cache_lock);
+        for (int p = 0; p < rdd->num_partitions && all; p++)
+            all = rdd->cache[p] != NULL;
+        g_mutex_unlock(&rdd->cache_lock);
+        if (all)
+            return true;
+    }
+    for (int i = 0; i < rdd->n_parents; i++)
+        if (!em__prepare_lineage(rdd->parents[i], err))
+            return false;
+    return true;
+}
+
+bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err)
+{
+    if (!em__prepare_lineage(rdd, err))
+        return false;
+    return em__run_stage(rdd, parts, n, fn, ud, err);
+}
+
+/* Runs one stage: fn for each partition, without looking at shuffles. */
+bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err)
+{
+    if (!parts)
+        n = rdd->num_partitions;
+    if (n == 0)
+        return true;
+    em_context *sc = rdd->sc;
+    em_job job = {.remaining = n, .fn = fn, .ud = ud};
+    g_mutex_init(&job.lock);
+    g_cond_init(&job.done);
+    int stage = em__next_stage_id(sc);
+    em_task *tasks = g_new0(em_task, n);
+    for (int i = 0; i < n; i++) {
+        tasks[i] = (em_task){.sc = sc, .job = &job, .stage_id = stage,
+                             .partition = parts ? parts[i] : i};
+        g_thread_pool_push(sc->pool, &tasks[i], NULL);
+    }
+    g_mutex_lock(&job.lock);
+    while (job.remaining > 0)
+        g_cond_wait(&job.done, &job.lock);
+    g_mutex_unlock(&job.lock);
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        if (tasks[i].error && ok) {
+            g_propagate_prefixed_error(err, tasks[i].error, "Job aborted: ");
+            tasks[i].error = NULL;
+            ok = false;
+        }
+        g_clear_error(&tasks[i].error);
+    }
+    g_free(tasks);
+    g_mutex_clear(&job.lock);
+    g_cond_clear(&job.done);
+    return ok;
+}

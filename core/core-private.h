@@ -1,0 +1,241 @@
+/* Private to libember and its tests: what the core rooms share but users never see.
+ *
+ * Execution model. A job runs one task per partition of its final RDD, after every shuffle
+ * below it has its map outputs. A task computes a partition by *pushing* records through a
+ * chain of sinks: each narrow RDD's compute() wraps the downstream sink in its own and asks its
+ * parent to push into it, so map → flatMap → filter → (shuffle writer) run as one fused loop.
+ * Sources (parallelized slices, cached partitions, shuffle reads) reset the task's scratch arena
+ * after each record they push, so per-record temporaries cost a pointer bump and no free.
+ * A sink that keeps a record past push() (materialize, combine, glom) copies it first. */
+#ifndef EMBER_CORE_PRIVATE_H
+#define EMBER_CORE_PRIVATE_H
+
+#ifndef EMBER_COMPILATION
+#define EMBER_COMPILATION
+#endif
+#include <ember.h>
+
+/* ---- Arenas and values ---- */
+
+/* Installs arena as the calling thread's scratch (NULL: back to the thread's own); returns the
+ * previous one. Tasks use it so value constructors allocate in the task's scratch. */
+em_arena *em__scratch_set(em_arena *arena);
+/* Moves every chunk of other into arena and frees other: what was allocated in other now
+ * lives as long as arena. */
+void em__arena_adopt(em_arena *arena, em_arena *other);
+/* The hash em_value_hash() uses for string bytes. */
+uint64_t em__hash_bytes(const void *bytes, size_t n);
+
+/* An empty em_values with its own arena. */
+em_values *em__values_new(void);
+/* Appends v as it is (no copy): the caller put its payload in vals->arena or static memory. */
+void em__values_append(em_values *vals, em_value v);
+/* Appends a deep copy of v into vals->arena. */
+void em__values_append_copy(em_values *vals, em_value v);
+
+/* ---- Tasks and sinks ---- */
+
+typedef struct em_task em_task;
+typedef struct em_sink em_sink;
+typedef struct em_shuffle em_shuffle;
+
+struct em_sink {
+    void (*push)(em_sink *self, em_value v);
+    em_task *task;
+};
+
+static inline void em__push(em_sink *sink, em_value v) { sink->push(sink, v); }
+
+struct em_task {
+    em_context *sc;
+    struct em_job *job;
+    int stage_id;
+    int partition;       /* the partition this task computes */
+    em_arena *scratch;   /* reset after each source record */
+    em_arena *arena;     /* lives as long as the task */
+    int stop;            /* nonzero: sources stop pushing (failure, or enough records) */
+    GError *error;       /* the first failure, if any */
+    const em_rdd *cur_rdd; /* the RDD whose user function runs now: names failures */
+};
+
+/* The task running on this thread, or NULL. */
+em_task *em__current_task(void);
+/* Fails the task with a message (first failure wins) and stops it. */
+void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Pushes items[0..n) to out, resetting scratch after each; stops early when task->stop. */
+void em__push_all(em_task *task, const em_value *items, size_t n, em_sink *out);
+/* Computes partition index of rdd into out: from the cache when rdd is cached. */
+void em__compute(em_rdd *rdd, em_task *task, int index, em_sink *out);
+/* Computes partition index of rdd into a new em_values in the task's arena lifetime: the
+ * caller frees it with em_values_free(). NULL if the task stopped or failed. */
+em_values *em__materialize(em_rdd *rdd, em_task *task, int index);
+
+/* ---- RDDs ---- */
+
+typedef struct em_rdd_class {
+    const char *type_name; /* as Spark names the RDD class: "MapPartitionsRDD", ... */
+    /* Pushes every record of partition index into out (see the execution model above). */
+    void (*compute)(em_rdd *rdd, em_task *task, int index, em_sink *out);
+    /* Frees rdd->state (not the user data: rdd->destroy does that). May be NULL. */
+    void (*finalize)(em_rdd *rdd);
+} em_rdd_class;
+
+/* Any user function, cast back to its type by the operator that knows it. */
+typedef void (*em_any_fn)(void);
+#define EM_ANY_FN(f) ((em_any_fn)(f))
+
+/* A user function with its data, as a narrow or shuffle RDD keeps it. */
+typedef struct em_fn {
+    em_any_fn call;
+    void *ud;
+} em_fn;
+
+struct em_rdd {
+    gint refcount;
+    int id;
+    int num_partitions;
+    em_context *sc;
+    const em_rdd_class *klass;
+    const char *op;          /* the Spark operation that made it: "map", "reduceByKey" */
+    char *fn_name;           /* the user function's name, or NULL */
+    em_fn fn;                /* the user function (narrow ops and aggregators) */
+    void *ud_owned;          /* user data freed with destroy when the RDD is freed */
+    GDestroyNotify destroy;
+    em_rdd **parents;        /* narrow dependencies, in order */
+    int n_parents;
+    em_shuffle **shuffles;   /* shuffle dependencies, in order */
+    int n_shuffles;
+    void *state;             /* operator-specific, freed by klass->finalize */
+    /* persistence */
+    bool cached;
+    GMutex cache_lock;
+    em_values **cache;       /* [num_partitions], filled as partitions are computed */
+};
+
+/* Makes an RDD with refcount 1 that holds a reference on each parent. The op and type strings
+ * must be static. fn_name is copied. */
+em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
+                    em_rdd *const *parents, int n_parents);
+/* Sets the user function; destroy(ud) runs exactly once when the RDD is freed. */
+void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
+                    const char *name);
+/* Adds a shuffle dependency (the RDD takes ownership of it). */
+void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle);
+
+/* ---- Jobs ---- */
+
+/* Runs fn(task, ud) for partitions parts[0..n) of rdd (all of them when parts is NULL), one
+ * task each on the executor, after running the map stages of every shuffle it depends on that
+ * has no outputs yet. Returns false and sets err on the first task failure (EM_ERROR_TASK,
+ * naming the stage, partition, operator and message). Call from a driver thread only. */
+typedef void (*em_task_fn)(em_task *task, void *ud);
+bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
+/* The same for one stage, without looking at the shuffles below rdd. */
+bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
+/* Runs the map stages of every shuffle below rdd that has no outputs yet, deepest first. */
+bool em__prepare_lineage(em_rdd *rdd, GError **err);
+/* A new stage id, unique within the context. */
+int em__next_stage_id(em_context *sc);
+
+/* ---- Shuffles ---- */
+
+typedef enum em_partitioner {
+    EM_PART_HASH,        /* by em_value_hash() of the key (the record for non-pair records) */
+    EM_PART_RANGE,       /* by key against sorted bounds */
+    EM_PART_ROUND_ROBIN, /* record by record, for repartition */
+} em_partitioner;
+
+/* How values meet per key: a new key's combiner is create(v), or merge_value(zero, v) when
+ * has_zero, or v itself when neither; merge_value(c, v) adds a value, merge_combiners(c1, c2)
+ * joins two combiners (on the reduce side, after a map-side combine). */
+typedef struct em_aggregator {
+    em_map_fn create;
+    em_reduce_fn merge_value;
+    em_reduce_fn merge_combiners;
+    void *ud;
+    bool has_zero;
+    em_value zero;  /* owned by the shuffle (copied into its arena) */
+} em_aggregator;
+
+typedef struct em_map_output {
+    em_arena *arena;    /* payload of every bucket */
+    em_value **buckets; /* [num_reducers] arrays of records */
+    size_t *counts;
+} em_map_output;
+
+struct em_shuffle {
+    int id;
+    em_rdd *parent;           /* the map side (referenced) */
+    int num_reducers;
+    em_partitioner partitioner;
+    em_value *bounds;         /* EM_PART_RANGE: num_reducers - 1 keys, ascending */
+    em_arena *arena;          /* bounds and the aggregator's zero */
+    bool descending;          /* EM_PART_RANGE: partition 0 holds the largest keys */
+    bool has_agg;             /* combine on the map side with agg */
+    em_aggregator agg;
+    const em_rdd *owner;      /* the RDD reading this shuffle (not referenced): names failures */
+    GMutex lock;              /* held while the map stage runs */
+    bool ready;               /* outputs complete */
+    int num_maps;
+    em_map_output *outputs;   /* [num_maps] */
+};
+
+/* A shuffle of parent into num_reducers partitions, combining on the map side with agg when
+ * agg is not NULL (its zero is deep-copied). Attach it with em__rdd_add_shuffle(), which sets
+ * the owner. */
+em_shuffle *em__shuffle_new(em_rdd *parent, int num_reducers, em_partitioner partitioner,
+                            const em_aggregator *agg);
+void em__shuffle_free(em_shuffle *shuffle);
+/* Runs the map stage if it has not run. Driver thread only. */
+bool em__shuffle_prepare(em_shuffle *shuffle, GError **err);
+/* A ShuffledRDD over parent: READ_PLAIN without agg (records pass through), the aggregation
+ * with agg (combined on the map side too when map_side), values grouped into CompactBuffers
+ * when group. num_partitions 0: the parent's count. */
+em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
+                         em_partitioner partitioner, const em_aggregator *agg, bool map_side,
+                         bool group);
+/* Calls fn(record, ud) for each record sent to reducer r, map outputs in order. */
+void em__shuffle_read(em_shuffle *shuffle, int r, void (*fn)(em_value v, void *ud), void *ud);
+/* The reducer of key under shuffle's partitioner (not for round robin). */
+int em__shuffle_partition_of(const em_shuffle *shuffle, em_value key);
+
+/* ---- Hash map of keys to up to two values, insertion-ordered (combiners, joins) ---- */
+
+typedef struct em_kv_entry {
+    uint64_t hash;
+    em_value key;
+    em_value vals[2];
+    uint32_t caps[2]; /* growable lists: allocated capacity of vals[i] */
+} em_kv_entry;
+
+typedef struct em_kvmap {
+    em_kv_entry *entries; /* insertion order */
+    size_t n, cap;
+    uint32_t *index;      /* open addressing: entry number + 1, 0 empty */
+    size_t mask;
+} em_kvmap;
+
+void em__kvmap_init(em_kvmap *map);
+void em__kvmap_clear(em_kvmap *map);
+/* The entry of key (hash = em_value_hash(key)); a new one, zeroed but for hash and the key as
+ * given (the caller copies it into its arena), when *is_new is set. The pointer dies at the
+ * next insertion. */
+em_kv_entry *em__kvmap_upsert(em_kvmap *map, em_value key, uint64_t hash, bool *is_new);
+/* The entry of key, or NULL. */
+em_kv_entry *em__kvmap_find(const em_kvmap *map, em_value key, uint64_t hash);
+/* Appends v to the growable list in entry->vals[side] (allocated in arena, kind EM_BUFFER). */
+void em__kv_list_append(em_kv_entry *entry, int side, em_value v, em_arena *arena);
+
+/* ---- Context internals ---- */
+
+struct em_context {
+    char *master;
+    char *app_name;
+    int parallelism;
+    GThreadPool *pool;
+    gint next_rdd_id;
+    gint next_stage_id;
+    gint next_shuffle_id;
+};
+
+#endif

@@ -1,0 +1,399 @@
+/* Shuffles: the map stage that buckets (and, with an aggregator, combines) each parent
+ * partition's records by reducer, the reduce-side read, and the by-key aggregations built on
+ * them: reduceByKey, groupByKey, combineByKey, aggregateByKey, foldByKey (Spark's ShuffledRDD).
+ * Map outputs stay in memory with the shuffle until the RDD reading it is freed, so a second
+ * job over the same RDD does not shuffle again. */
+#include "core-private.h"
+
+#include <string.h>
+
+/* ---- Map outputs ---- */
+
+typedef struct {
+    em_value *items;
+    size_t n, cap;
+} bucket;
+
+static void bucket_add(bucket *b, em_value v)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->items = g_renew(em_value, b->items, b->cap);
+    }
+    b->items[b->n++] = v;
+}
+
+static void output_clear(em_map_output *out, int reducers)
+{
+    if (out->buckets)
+        for (int r = 0; r < reducers; r++)
+            g_free(out->buckets[r]);
+    g_free(out->buckets);
+    g_free(out->counts);
+    em_arena_free(out->arena);
+    memset(out, 0, sizeof *out);
+}
+
+em_shuffle *em__shuffle_new(em_rdd *parent, int num_reducers, em_partitioner partitioner,
+                            const em_aggregator *agg)
+{
+    em_shuffle *sh = g_new0(em_shuffle, 1);
+    sh->id = g_atomic_int_add(&parent->sc->next_shuffle_id, 1);
+    sh->parent = em_rdd_ref(parent);
+    sh->num_reducers = num_reducers;
+    sh->partitioner = partitioner;
+    sh->arena = em_arena_new();
+    if (agg) {
+        sh->has_agg = true;
+        sh->agg = *agg;
+        sh->agg.zero = em_value_copy(agg->zero, sh->arena);
+    }
+    g_mutex_init(&sh->lock);
+    return sh;
+}
+
+static void drop_outputs(em_shuffle *sh)
+{
+    for (int m = 0; sh->outputs && m < sh->num_maps; m++)
+        output_clear(&sh->outputs[m], sh->num_reducers);
+    g_free(sh->outputs);
+    sh->outputs = NULL;
+    sh->ready = false;
+}
+
+void em__shuffle_free(em_shuffle *sh)
+{
+    if (!sh)
+        return;
+    drop_outputs(sh);
+    em_rdd_unref(sh->parent);
+    em_arena_free(sh->arena);
+    g_mutex_clear(&sh->lock);
+    g_free(sh);
+}
+
+static inline int reducer_of_hash(const em_shuffle *sh, uint64_t hash)
+{
+    /* The high half: the kvmap indexes with the low bits. */
+    return (int)((hash >> 32) % (uint64_t)sh->num_reducers);
+}
+
+static int range_reducer(const em_shuffle *sh, em_value key)
+{
+    /* First bound >= key, by binary search; descending order mirrors the index. */
+    int lo = 0, hi = sh->num_reducers - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (em_value_compare(sh->bounds[mid], key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return sh->descending ? sh->num_reducers - 1 - lo : lo;
+}
+
+int em__shuffle_partition_of(const em_shuffle *sh, em_value key)
+{
+    if (sh->partitioner == EM_PART_RANGE)
+        return range_reducer(sh, key);
+    return reducer_of_hash(sh, em_value_hash(key));
+}
+
+/* ---- Combining ---- */
+
+/* merge_value / merge_combiners, with em_sum over two ints done in place: the word count's
+ * inner loop should not pay an indirect call per word. */
+static inline em_value merge(em_reduce_fn fn, em_value a, em_value b, void *ud)
+{
+    if (fn == em_sum && a.type == EM_T_INT && b.type == EM_T_INT)
+        return em_int((int64_t)((uint64_t)a.as.i + (uint64_t)b.as.i));
+    return fn(a, b, ud);
+}
+
+static inline em_value create_combiner(const em_aggregator *agg, em_value v)
+{
+    if (agg->create)
+        return agg->create(v, agg->ud);
+    if (agg->has_zero)
+        return merge(agg->merge_value, agg->zero, v, agg->ud);
+    return v;
+}
+
+/* ---- The map stage ---- */
+
+typedef struct {
+    em_sink base;
+    em_shuffle *sh;
+    em_map_output *out;
+    bucket *buckets;
+    em_kvmap map;      /* with an aggregator */
+    int next_rr;       /* round robin position */
+} writer_sink;
+
+static bool require_pair(em_task *task, const em_shuffle *sh, em_value v)
+{
+    if (G_LIKELY(em_is_pair(v)))
+        return true;
+    char *text = em_value_to_string(v);
+    em__task_fail(task, sh->owner, "record %s is not a (key, value) pair", text);
+    g_free(text);
+    return false;
+}
+
+static void push_combine(em_sink *s, em_value v)
+{
+    writer_sink *w = (writer_sink *)s;
+    em_task *task = s->task;
+    if (!require_pair(task, w->sh, v))
+        return;
+    const em_aggregator *agg = &w->sh->agg;
+    em_value key = em_key(v);
+    uint64_t hash = em_value_hash(key);
+    bool is_new;
+    em_kv_entry *e = em__kvmap_upsert(&w->map, key, hash, &is_new);
+    task->cur_rdd = w->sh->owner;
+    em_value c;
+    if (is_new) {
+        e->key = em_value_copy(key, w->out->arena);
+        c = create_combiner(agg, em_val(v));
+    } else {
+        c = merge(agg->merge_value, e->vals[0], em_val(v), agg->ud);
+    }
+    /* e may move if the user function re-entered the map; it cannot, so e is still valid. */
+    e->vals[0] = em_value_copy(c, w->out->arena);
+}
+
+static void push_bucket(em_sink *s, em_value v)
+{
+    writer_sink *w = (writer_sink *)s;
+    const em_shuffle *sh = w->sh;
+    int r;
+    switch (sh->partitioner) {
+    case EM_PART_ROUND_ROBIN:
+        r = w->next_rr;
+        w->next_rr = (w->next_rr + 1) % sh->num_reducers;
+        break;
+    case EM_PART_RANGE:
+        if (!require_pair(s->task, sh, v))
+            return;
+        r = range_reducer(sh, em_key(v));
+        break;
+    default:
+        r = reducer_of_hash(sh, em_value_hash(em_is_pair(v) ? em_key(v) : v));
+        break;
+    }
+    bucket_add(&w->buckets[r], em_value_copy(v, w->out->arena));
+}
+
+static void map_task(em_task *task, void *ud)
+{
+    em_shuffle *sh = ud;
+    int R = sh->num_reducers;
+    em_map_output *out = &sh->outputs[task->partition];
+    out->arena = em_arena_new();
+    writer_sink w = {{sh->has_agg ? push_combine : push_bucket, task}, sh, out, NULL, {0}, 0};
+    w.buckets = g_new0(bucket, R);
+    /* Spark starts each map partition's round robin at a position of its own; a fixed function
+     * of the partition index keeps runs reproducible. */
+    w.next_rr = (int)((uint64_t)task->partition * 2654435761u % (uint64_t)R);
+    em__kvmap_init(&w.map);
+    em__compute(sh->parent, task, task->partition, &w.base);
+    if (sh->has_agg) {
+        for (size_t i = 0; i < w.map.n; i++) {
+            em_kv_entry *e = &w.map.entries[i];
+            bucket_add(&w.buckets[reducer_of_hash(sh, e->hash)],
+                       em_pair_in(out->arena, e->key, e->vals[0]));
+        }
+        em__kvmap_clear(&w.map);
+    }
+    out->buckets = g_new(em_value *, R);
+    out->counts = g_new(size_t, R);
+    for (int r = 0; r < R; r++) {
+        out->buckets[r] = w.buckets[r].items;
+        out->counts[r] = w.buckets[r].n;
+    }
+    g_free(w.buckets);
+}
+
+bool em__shuffle_prepare(em_shuffle *sh, GError **err)
+{
+    g_mutex_lock(&sh->lock);
+    bool ok = sh->ready;
+    if (!ok && em__prepare_lineage(sh->parent, err)) {
+        sh->num_maps = sh->parent->num_partitions;
+        sh->outputs = g_new0(em_map_output, sh->num_maps);
+        ok = em__run_stage(sh->parent, NULL, 0, map_task, sh, err);
+        if (ok)
+            sh->ready = true;
+        else
+            drop_outputs(sh);
+    }
+    g_mutex_unlock(&sh->lock);
+    return ok;
+}
+
+void em__shuffle_read(em_shuffle *sh, int r, void (*fn)(em_value v, void *ud), void *ud)
+{
+    for (int m = 0; m < sh->num_maps; m++) {
+        const em_map_output *out = &sh->outputs[m];
+        for (size_t i = 0; i < out->counts[r]; i++)
+            fn(out->buckets[r][i], ud);
+    }
+}
+
+/* ---- The reduce side ---- */
+
+typedef enum { READ_PLAIN, READ_AGGREGATE, READ_GROUP } read_mode;
+
+typedef struct {
+    read_mode mode;
+    em_aggregator agg; /* READ_AGGREGATE: the shuffle's, for the reduce side */
+    bool combined;     /* records are (k, combiner) from a map-side combine */
+} shuffled_state;
+
+typedef struct {
+    em_task *task;
+    const em_rdd *rdd;
+    const shuffled_state *st;
+    em_kvmap map;
+} reduce_ctx;
+
+static void read_aggregate(em_value kv, void *ud)
+{
+    reduce_ctx *ctx = ud;
+    em_task *task = ctx->task;
+    if (task->stop)
+        return;
+    const em_aggregator *agg = &ctx->st->agg;
+    em_value key = em_key(kv);
+    bool is_new;
+    em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    task->cur_rdd = ctx->rdd;
+    em_value c;
+    if (ctx->st->combined)
+        c = is_new ? em_val(kv) : merge(agg->merge_combiners, e->vals[0], em_val(kv), agg->ud);
+    else
+        c = is_new ? create_combiner(agg, em_val(kv))
+                   : merge(agg->merge_value, e->vals[0], em_val(kv), agg->ud);
+    e->vals[0] = em_value_copy(c, task->arena);
+    em_arena_reset(task->scratch);
+}
+
+static void read_group(em_value kv, void *ud)
+{
+    reduce_ctx *ctx = ud;
+    em_value key = em_key(kv);
+    bool is_new;
+    em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    em__kv_list_append(e, 0, em_val(kv), ctx->task->arena);
+}
+
+typedef struct {
+    em_task *task;
+    em_sink *out;
+} plain_ctx;
+
+static void read_plain(em_value v, void *ud)
+{
+    plain_ctx *ctx = ud;
+    if (ctx->task->stop)
+        return;
+    ctx->out->push(ctx->out, v);
+    em_arena_reset(ctx->task->scratch);
+}
+
+static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
+{
+    const shuffled_state *st = rdd->state;
+    em_shuffle *sh = rdd->shuffles[0];
+    if (st->mode == READ_PLAIN) {
+        plain_ctx ctx = {task, out};
+        em__shuffle_read(sh, index, read_plain, &ctx);
+        return;
+    }
+    reduce_ctx ctx = {task, rdd, st, {0}};
+    em__kvmap_init(&ctx.map);
+    em__shuffle_read(sh, index, st->mode == READ_GROUP ? read_group : read_aggregate, &ctx);
+    for (size_t i = 0; i < ctx.map.n && !task->stop; i++) {
+        out->push(out, em_pair(ctx.map.entries[i].key, ctx.map.entries[i].vals[0]));
+        em_arena_reset(task->scratch);
+    }
+    em__kvmap_clear(&ctx.map);
+}
+
+static void shuffled_finalize(em_rdd *rdd) { g_free(rdd->state); }
+
+static const em_rdd_class shuffled_class = {"ShuffledRDD", shuffled_compute, shuffled_finalize};
+
+em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
+                         em_partitioner partitioner, const em_aggregator *agg, bool map_side,
+                         bool group)
+{
+    if (num_partitions <= 0)
+        num_partitions = parent->num_partitions > 0 ? parent->num_partitions : 1;
+    em_rdd *rdd = em__rdd_new(parent->sc, &shuffled_class, op, num_partitions, NULL, 0);
+    shuffled_state *st = g_new0(shuffled_state, 1);
+    st->mode = group ? READ_GROUP : agg ? READ_AGGREGATE : READ_PLAIN;
+    st->combined = agg && map_side;
+    em_shuffle *sh = em__shuffle_new(parent, num_partitions, partitioner, map_side ? agg : NULL);
+    if (agg) {
+        st->agg = *agg;
+        st->agg.zero = sh->agg.zero; /* the shuffle's copy */
+        if (!map_side)
+            st->agg.zero = em_value_copy(agg->zero, sh->arena);
+    }
+    rdd->state = st;
+    em__rdd_add_shuffle(rdd, sh);
+    return rdd;
+}
+
+em_rdd *em_rdd_reduce_by_key_full(em_rdd *rdd, em_reduce_fn fn, void *ud, GDestroyNotify destroy,
+                                  const char *name, int num_partitions)
+{
+    em_aggregator agg = {.merge_value = fn, .merge_combiners = fn, .ud = ud};
+    em_rdd *out = em__shuffled_new(rdd, "reduceByKey", num_partitions, EM_PART_HASH, &agg, true,
+                                   false);
+    em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
+    return out;
+}
+
+em_rdd *em_rdd_group_by_key_n(em_rdd *rdd, int num_partitions)
+{
+    /* As Spark: no map-side combine, it would not shrink anything. */
+    return em__shuffled_new(rdd, "groupByKey", num_partitions, EM_PART_HASH, NULL, false, true);
+}
+
+em_rdd *em_rdd_combine_by_key_full(em_rdd *rdd, em_map_fn create, em_reduce_fn merge_value,
+                                   em_reduce_fn merge_combiners, void *ud, GDestroyNotify destroy,
+                                   const char *name, int num_partitions)
+{
+    em_aggregator agg = {.create = create, .merge_value = merge_value,
+                         .merge_combiners = merge_combiners, .ud = ud};
+    em_rdd *out = em__shuffled_new(rdd, "combineByKey", num_partitions, EM_PART_HASH, &agg, true,
+                                   false);
+    em__rdd_set_fn(out, EM_ANY_FN(create), ud, destroy, name);
+    return out;
+}
+
+em_rdd *em_rdd_aggregate_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn seq,
+                                     em_reduce_fn comb, void *ud, GDestroyNotify destroy,
+                                     const char *name, int num_partitions)
+{
+    em_aggregator agg = {.merge_value = seq, .merge_combiners = comb, .ud = ud,
+                         .has_zero = true, .zero = zero};
+    em_rdd *out = em__shuffled_new(rdd, "aggregateByKey", num_partitions, EM_PART_HASH, &agg,
+                                   true, false);
+    em__rdd_set_fn(out, EM_ANY_FN(seq), ud, destroy, name);
+    return out;
+}
+
+em_rdd *em_rdd_fold_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn fn, void *ud,
+                                GDestroyNotify destroy, const char *name, int num_partitions)
+{
+    em_aggregator agg = {.merge_value = fn, .merge_combiners = fn, .ud = ud, .has_zero = true,
+                         .zero = zero};
+    em_rdd *out = em__shuffled_new(rdd, "foldByKey", num_partitions, EM_PART_HASH, &agg, true,
+                                   false);
+    em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
+    return out;
+}

@@ -1,0 +1,66 @@
+/* Sources of driver data: parallelize (Spark's ParallelCollectionRDD) and the empty RDD.
+ * Each slice is deep-copied into an arena of its own when the RDD is made. */
+#include "core-private.h"
+
+typedef struct {
+    em_values **slices;
+} source_state;
+
+static void slice_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
+{
+    source_state *st = rdd->state;
+    em__push_all(task, st->slices[index]->items, st->slices[index]->n, out);
+}
+
+static void slice_finalize(em_rdd *rdd)
+{
+    source_state *st = rdd->state;
+    for (int i = 0; i < rdd->num_partitions; i++)
+        em_values_free(st->slices[i]);
+    g_free(st->slices);
+    g_free(st);
+}
+
+static const em_rdd_class parallel_class = {"ParallelCollectionRDD", slice_compute,
+                                            slice_finalize};
+
+em_rdd *em_parallelize(em_context *sc, const em_value *values, size_t n, int num_slices)
+{
+    if (num_slices <= 0)
+        num_slices = sc->parallelism;
+    em_rdd *rdd = em__rdd_new(sc, &parallel_class, "parallelize", num_slices, NULL, 0);
+    source_state *st = g_new0(source_state, 1);
+    st->slices = g_new0(em_values *, num_slices);
+    for (int i = 0; i < num_slices; i++) {
+        /* Spark's ParallelCollectionRDD.slice: [i*n/k, (i+1)*n/k). */
+        size_t from = (size_t)((uint64_t)i * n / (uint64_t)num_slices);
+        size_t to = (size_t)((uint64_t)(i + 1) * n / (uint64_t)num_slices);
+        st->slices[i] = em__values_new();
+        for (size_t j = from; j < to; j++)
+            em__values_append_copy(st->slices[i], values[j]);
+    }
+    rdd->state = st;
+    return rdd;
+}
+
+em_rdd *em_parallelize_text(em_context *sc, const char *text, int num_slices, GError **err)
+{
+    em_arena *arena = em_arena_new();
+    em_value *values = NULL;
+    size_t n = 0;
+    em_rdd *rdd = NULL;
+    if (em_values_parse(text, arena, &values, &n, err))
+        rdd = em_parallelize(sc, values, n, num_slices);
+    g_free(values);
+    em_arena_free(arena);
+    return rdd;
+}
+
+static void empty_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
+{
+    (void)rdd, (void)task, (void)index, (void)out;
+}
+
+static const em_rdd_class empty_class = {"EmptyRDD", empty_compute, NULL};
+
+em_rdd *em_empty_rdd(em_context *sc) { return em__rdd_new(sc, &empty_class, "emptyRDD", 0, NULL, 0); }

@@ -1,0 +1,279 @@
+/* em_rdd itself: creation, reference counting, lineage, caching, the lineage dump, and the
+ * compute entry point every operator goes through (core; operators live in rdd-*.c). */
+#include "core-private.h"
+
+#include <string.h>
+
+em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
+                    em_rdd *const *parents, int n_parents)
+{
+    em_rdd *rdd = g_new0(em_rdd, 1);
+    rdd->refcount = 1;
+    rdd->sc = sc;
+    rdd->id = g_atomic_int_add(&sc->next_rdd_id, 1);
+    rdd->klass = klass;
+    rdd->op = op;
+    rdd->num_partitions = num_partitions;
+    if (n_parents) {
+        rdd->parents = g_new(em_rdd *, n_parents);
+        for (int i = 0; i < n_parents; i++)
+            rdd->parents[i] = em_rdd_ref(parents[i]);
+        rdd->n_parents = n_parents;
+    }
+    g_mutex_init(&rdd->cache_lock);
+    return rdd;
+}
+
+void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
+                    const char *name)
+{
+    rdd->fn = (em_fn){.call = call, .ud = ud};
+    rdd->ud_owned = ud;
+    rdd->destroy = destroy;
+    g_free(rdd->fn_name);
+    rdd->fn_name = name ? g_strdup(name) : NULL;
+}
+
+void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle)
+{
+    rdd->shuffles = g_renew(em_shuffle *, rdd->shuffles, rdd->n_shuffles + 1);
+    rdd->shuffles[rdd->n_shuffles++] = shuffle;
+    shuffle->owner = rdd;
+}
+
+em_rdd *em_rdd_ref(em_rdd *rdd)
+{
+    g_return_val_if_fail(rdd != NULL, NULL);
+    g_atomic_int_inc(&rdd->refcount);
+    return rdd;
+}
+
+static void drop_cache(em_rdd *rdd)
+{
+    if (!rdd->cache)
+        return;
+    for (int p = 0; p < rdd->num_partitions; p++)
+        em_values_free(rdd->cache[p]);
+    g_free(rdd->cache);
+    rdd->cache = NULL;
+}
+
+void em_rdd_unref(em_rdd *rdd)
+{
+    if (!rdd || !g_atomic_int_dec_and_test(&rdd->refcount))
+        return;
+    if (rdd->klass->finalize)
+        rdd->klass->finalize(rdd);
+    if (rdd->destroy)
+        rdd->destroy(rdd->ud_owned);
+    for (int i = 0; i < rdd->n_shuffles; i++)
+        em__shuffle_free(rdd->shuffles[i]);
+    g_free(rdd->shuffles);
+    for (int i = 0; i < rdd->n_parents; i++)
+        em_rdd_unref(rdd->parents[i]);
+    g_free(rdd->parents);
+    drop_cache(rdd);
+    g_mutex_clear(&rdd->cache_lock);
+    g_free(rdd->fn_name);
+    g_free(rdd);
+}
+
+int em_rdd_num_partitions(const em_rdd *rdd) { return rdd->num_partitions; }
+int em_rdd_id(const em_rdd *rdd) { return rdd->id; }
+em_context *em_rdd_context(const em_rdd *rdd) { return rdd->sc; }
+
+/* ---- Computing ---- */
+
+void em__push_all(em_task *task, const em_value *items, size_t n, em_sink *out)
+{
+    em_arena *scratch = task->scratch;
+    for (size_t i = 0; i < n && !task->stop; i++) {
+        out->push(out, items[i]);
+        em_arena_reset(scratch);
+    }
+}
+
+typedef struct {
+    em_sink base;
+    em_values *vals;
+} collect_sink;
+
+static void collect_push(em_sink *s, em_value v)
+{
+    em__values_append_copy(((collect_sink *)s)->vals, v);
+}
+
+em_values *em__materialize(em_rdd *rdd, em_task *task, int index)
+{
+    collect_sink sink = {{collect_push, task}, em__values_new()};
+    em__compute(rdd, task, index, &sink.base);
+    if (task->stop) {
+        em_values_free(sink.vals);
+        return NULL;
+    }
+    return sink.vals;
+}
+
+/* A cached partition is computed once; two tasks racing for it both compute it and the first
+ * one stored wins, which keeps the lock out of the compute. */
+static em_values *cached_partition(em_rdd *rdd, em_task *task, int index)
+{
+    g_mutex_lock(&rdd->cache_lock);
+    em_values *part = rdd->cache ? rdd->cache[index] : NULL;
+    g_mutex_unlock(&rdd->cache_lock);
+    if (part)
+        return part;
+    collect_sink sink = {{collect_push, task}, em__values_new()};
+    rdd->klass->compute(rdd, task, index, &sink.base);
+    if (task->stop) {
+        em_values_free(sink.vals);
+        return NULL;
+    }
+    g_mutex_lock(&rdd->cache_lock);
+    if (!rdd->cache)
+        rdd->cache = g_new0(em_values *, rdd->num_partitions);
+    if (!rdd->cache[index]) {
+        rdd->cache[index] = sink.vals;
+        sink.vals = NULL;
+    }
+    part = rdd->cache[index];
+    g_mutex_unlock(&rdd->cache_lock);
+    em_values_free(sink.vals);
+    return part;
+}
+
+void em__compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
+{
+    if (rdd->cached) {
+        em_values *part = cached_partition(rdd, task, index);
+        if (part)
+            em__push_all(task, part->items, part->n, out);
+        return;
+    }
+    rdd->klass->compute(rdd, task, index, out);
+}
+
+/* ---- Persistence ---- */
+
+em_rdd *em_rdd_cache(em_rdd *rdd)
+{
+    rdd->cached = true;
+    return rdd;
+}
+
+em_rdd *em_rdd_persist(em_rdd *rdd) { return em_rdd_cache(rdd); }
+
+void em_rdd_unpersist(em_rdd *rdd)
+{
+    g_mutex_lock(&rdd->cache_lock);
+    rdd->cached = false;
+    drop_cache(rdd);
+    g_mutex_unlock(&rdd->cache_lock);
+}
+
+bool em_rdd_is_cached(const em_rdd *rdd) { return rdd->cached; }
+
+/* ---- Lineage dump, in the shape of Spark's toDebugString ----
+ *   (2) ShuffledRDD[3] at reduceByKey (em_sum) []
+ *    +-(2) MapPartitionsRDD[2] at map (em_pair_one) []
+ *       |  ParallelCollectionRDD[0] at parallelize [] */
+
+static void describe(GString *out, const em_rdd *rdd)
+{
+    g_string_append_printf(out, "%s[%d] at %s", rdd->klass->type_name, rdd->id, rdd->op);
+    if (rdd->fn_name)
+        g_string_append_printf(out, " (%s)", rdd->fn_name);
+    g_string_append(out, rdd->cached ? " [Memory Deserialized 1x Replicated]" : " []");
+    if (rdd->cached) {
+        int n = 0;
+        g_mutex_lock((GMutex *)&rdd->cache_lock);
+        for (int p = 0; rdd->cache && p < rdd->num_partitions; p++)
+            n += rdd->cache[p] != NULL;
+        g_mutex_unlock((GMutex *)&rdd->cache_lock);
+        g_string_append_printf(out, " CachedPartitions: %d", n);
+    }
+}
+
+static void dump(GString *out, const em_rdd *rdd, const char *indent, bool first)
+{
+    if (first)
+        g_string_append_printf(out, "(%d) ", rdd->num_partitions);
+    describe(out, rdd);
+    /* Narrow parents continue at this level with "|"; shuffle parents open a new level. */
+    for (int i = 0; i < rdd->n_parents; i++) {
+        const em_rdd *p = rdd->parents[i];
+        g_string_append_printf(out, "\n%s |  ", indent);
+        dump(out, p, indent, false);
+    }
+    for (int i = 0; i < rdd->n_shuffles; i++) {
+        const em_rdd *p = rdd->shuffles[i]->parent;
+        g_string_append_printf(out, "\n%s +-(%d) ", indent, p->num_partitions);
+        char *sub = g_strdup_printf("%s   ", indent);
+        dump(out, p, sub, false);
+        g_free(sub);
+    }
+}
+
+char *em_rdd_debug_string(em_rdd *rdd)
+{
+    GString *out = g_string_new(NULL);
+    dump(out, rdd, "", true);
+    return g_string_free(out, FALSE);
+}
+
+/* ---- em_values ---- */
+
+em_values *em__values_new(void)
+{
+    em_values *vals = g_new0(em_values, 1);
+    vals->arena = em_arena_new();
+    return vals;
+}
+
+/* Capacity is implicit: 16, then the next power of two, so no field is needed. */
+void em__values_append(em_values *vals, em_value v)
+{
+    if (vals->n == 0)
+        vals->items = g_new(em_value, 16);
+    else if (vals->n >= 16 && (vals->n & (vals->n - 1)) == 0)
+        vals->items = g_renew(em_value, vals->items, vals->n * 2);
+    vals->items[vals->n++] = v;
+}
+
+void em__values_append_copy(em_values *vals, em_value v)
+{
+    em__values_append(vals, em_value_copy(v, vals->arena));
+}
+
+void em_values_free(em_values *vals)
+{
+    if (!vals)
+        return;
+    g_free(vals->items);
+    em_arena_free(vals->arena);
+    g_free(vals);
+}
+
+static int compare_values(const void *a, const void *b)
+{
+    return em_value_compare(*(const em_value *)a, *(const em_value *)b);
+}
+
+em_values *em_values_sort(em_values *vals)
+{
+    if (vals->n > 1)
+        qsort(vals->items, vals->n, sizeof *vals->items, compare_values);
+    return vals;
+}
+
+char *em_values_to_string(const em_values *vals)
+{
+    GString *out = g_string_new("[");
+    for (size_t i = 0; i < vals->n; i++) {
+        if (i)
+            g_string_append(out, ", ");
+        em_value_format(vals->items[i], out);
+    }
+    g_string_append_c(out, ']');
+    return g_string_free(out, FALSE);
+}

@@ -1,0 +1,16 @@
+/* Ember: Spark Streaming's DStream model in C.
+ *
+ * The one header applications include. It pulls in the record type, arenas, the RDD engine and
+ * the stock functions. Sub-headers refuse to be included on their own. */
+#ifndef EMBER_H
+#define EMBER_H
+
+#define EMBER_INSIDE
+#include <ember/common.h>
+#include <ember/arena.h>
+#include <ember/value.h>
+#include <ember/rdd.h>
+#include <ember/functions.h>
+#undef EMBER_INSIDE
+
+#endif
