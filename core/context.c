@@ -146,7 +146,7 @@ bool em__prepare_lineage(em_rdd *rdd, GError **err)
         bool all = true;
         g_mutex_lock(&rdd->cache_lock);
         for (int p = 0; p < rdd->num_partitions && all; p++)
-            all = rdd->cache[p] != NULL;
+            all = rdd->cache && rdd->cache[p] != NULL;
         g_mutex_unlock(&rdd->cache_lock);
         if (all)
             return true;

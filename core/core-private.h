@@ -15,6 +15,8 @@
 #endif
 #include <ember.h>
 
+#include <string.h>
+
 /* ---- Arenas and values ---- */
 
 /* Installs arena as the calling thread's scratch (NULL: back to the thread's own); returns the
@@ -25,6 +27,47 @@ em_arena *em__scratch_set(em_arena *arena);
 void em__arena_adopt(em_arena *arena, em_arena *other);
 /* The hash em_value_hash() uses for string bytes. */
 uint64_t em__hash_bytes(const void *bytes, size_t n);
+
+/* Whether n bytes at a and b are equal: fixed-size loads for keys up to 16 bytes, memcmp above. */
+static inline bool em__bytes_equal(const void *a, const void *b, size_t n)
+{
+    const char *x = a, *y = b;
+    uint64_t u, v, s, t;
+    if (n >= 8 && n <= 16) {
+        memcpy(&u, x, 8), memcpy(&v, y, 8);
+        memcpy(&s, x + n - 8, 8), memcpy(&t, y + n - 8, 8);
+        return u == v && s == t;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t p, q, r, w;
+        memcpy(&p, x, 4), memcpy(&q, y, 4);
+        memcpy(&r, x + n - 4, 4), memcpy(&w, y + n - 4, 4);
+        return p == q && r == w;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (x[i] != y[i])
+                return false;
+        return true;
+    }
+    return memcmp(x, y, n) == 0;
+}
+
+/* Equality of two keys, with the common cases (strings, ints) inline. */
+static inline bool em__key_equal(em_value a, em_value b)
+{
+    if (a.type == EM_T_STR && b.type == EM_T_STR)
+        return a.len == b.len && em__bytes_equal(a.as.s, b.as.s, a.len);
+    if (a.type == EM_T_INT && b.type == EM_T_INT)
+        return a.as.i == b.as.i;
+    return em_value_equal(a, b);
+}
+
+/* em_value_copy() with the scalar case inline. */
+static inline em_value em__value_copy(em_value v, em_arena *arena)
+{
+    return v.type <= EM_T_DOUBLE || v.type == EM_T_NONE ? v : em_value_copy(v, arena);
+}
 
 /* An empty em_values with its own arena. */
 em_values *em__values_new(void);
@@ -62,6 +105,8 @@ struct em_task {
 em_task *em__current_task(void);
 /* Fails the task with a message (first failure wins) and stops it. */
 void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* True when v is a (key, value) pair; otherwise fails the task naming rdd and the record. */
+bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v);
 /* Pushes items[0..n) to out, resetting scratch after each; stops early when task->stop. */
 void em__push_all(em_task *task, const em_value *items, size_t n, em_sink *out);
 /* Computes partition index of rdd into out: from the cache when rdd is cached. */
@@ -78,6 +123,8 @@ typedef struct em_rdd_class {
     void (*compute)(em_rdd *rdd, em_task *task, int index, em_sink *out);
     /* Frees rdd->state (not the user data: rdd->destroy does that). May be NULL. */
     void (*finalize)(em_rdd *rdd);
+    /* Bytes of record data the RDD itself holds (source slices, received blocks). May be NULL. */
+    size_t (*data_bytes)(const em_rdd *rdd);
 } em_rdd_class;
 
 /* Any user function, cast back to its type by the operator that knows it. */
@@ -116,6 +163,9 @@ struct em_rdd {
  * must be static. fn_name is copied. */
 em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
                     em_rdd *const *parents, int n_parents);
+/* Bytes the RDD keeps alive on its own: its cached partitions and its own data (not its
+ * parents'). */
+size_t em__rdd_retained_bytes(em_rdd *rdd);
 /* Sets the user function; destroy(ud) runs exactly once when the RDD is freed. */
 void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
                     const char *name);
@@ -136,6 +186,9 @@ bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud
 bool em__prepare_lineage(em_rdd *rdd, GError **err);
 /* A new stage id, unique within the context. */
 int em__next_stage_id(em_context *sc);
+/* Runs a job counting the records of partitions parts[0..n) of rdd (all when parts is NULL)
+ * into counts[partition], an array of rdd->num_partitions (count, zipWithIndex). */
+bool em__count_partitions(em_rdd *rdd, const int *parts, int n, int64_t *counts, GError **err);
 
 /* ---- Shuffles ---- */
 
@@ -225,6 +278,34 @@ em_kv_entry *em__kvmap_upsert(em_kvmap *map, em_value key, uint64_t hash, bool *
 em_kv_entry *em__kvmap_find(const em_kvmap *map, em_value key, uint64_t hash);
 /* Appends v to the growable list in entry->vals[side] (allocated in arena, kind EM_BUFFER). */
 void em__kv_list_append(em_kv_entry *entry, int side, em_value v, em_arena *arena);
+
+/* ---- Combiner: a compact hash map of key -> combined value for aggregations ----
+ * 32-byte slots (key, value) in one open-addressing array, as tight as a hand-written word
+ * count's table; 16 bits of the hash ride in the stored key's pad_ so that most mismatches are
+ * rejected without touching key bytes. Iteration is in slot order, which depends only on the
+ * keys inserted and their order: deterministic. */
+
+typedef struct em_combiner {
+    em_value *slots; /* 2 per slot: key, value; key.type == EM__EMPTY when free */
+    size_t mask;     /* slots - 1 */
+    size_t n;
+} em_combiner;
+
+#define EM__EMPTY 0xff
+
+void em__combiner_init(em_combiner *c);
+void em__combiner_clear(em_combiner *c);
+/* The (key, value) slot of key; on *is_new the key is stored as given (copy it into an arena
+ * that outlives the combiner first, or overwrite slot[0] right away) and slot[1] is null.
+ * The pointer dies at the next upsert. */
+em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, bool *is_new);
+/* The key stored in a slot, without the hash bits. */
+static inline em_value em__combiner_key(const em_value *slot)
+{
+    em_value k = slot[0];
+    k.pad_ = 0;
+    return k;
+}
 
 /* ---- Context internals ---- */
 

@@ -96,11 +96,11 @@ em_value em_max(em_value a, em_value b, void *ud)
     return em_value_compare(b, a) > 0 ? b : a;
 }
 
-em_value em_count(em_value acc, em_value v, void *ud)
+em_value em_increment(em_value acc, em_value v, void *ud)
 {
     (void)v, (void)ud;
     if (acc.type != EM_T_INT)
-        return em_fail("em_count: the accumulator is not an int");
+        return em_fail("em_increment: the accumulator is not an int");
     return em_int(acc.as.i + 1);
 }
 

@@ -29,15 +29,6 @@ static void rebuild(em_kvmap *map, size_t slots)
     }
 }
 
-static inline bool key_equal(em_value a, em_value b)
-{
-    if (a.type == EM_T_STR && b.type == EM_T_STR)
-        return a.len == b.len && (a.len == 0 || memcmp(a.as.s, b.as.s, a.len) == 0);
-    if (a.type == EM_T_INT && b.type == EM_T_INT)
-        return a.as.i == b.as.i;
-    return em_value_equal(a, b);
-}
-
 em_kv_entry *em__kvmap_find(const em_kvmap *map, em_value key, uint64_t hash)
 {
     if (!map->index)
@@ -47,7 +38,7 @@ em_kv_entry *em__kvmap_find(const em_kvmap *map, em_value key, uint64_t hash)
         if (!e)
             return NULL;
         em_kv_entry *entry = &map->entries[e - 1];
-        if (entry->hash == hash && key_equal(entry->key, key))
+        if (entry->hash == hash && em__key_equal(entry->key, key))
             return entry;
     }
 }
@@ -62,7 +53,7 @@ em_kv_entry *em__kvmap_upsert(em_kvmap *map, em_value key, uint64_t hash, bool *
         if (!e)
             break;
         em_kv_entry *entry = &map->entries[e - 1];
-        if (entry->hash == hash && key_equal(entry->key, key)) {
+        if (entry->hash == hash && em__key_equal(entry->key, key)) {
             *is_new = false;
             return entry;
         }
@@ -97,4 +88,75 @@ void em__kv_list_append(em_kv_entry *entry, int side, em_value v, em_arena *aren
         entry->caps[side] = cap;
     }
     ((em_value *)list->as.items)[list->len++] = v;
+}
+
+/* ---- em_combiner ---- */
+
+enum { COMBINER_FIRST_SLOTS = 1024 };
+
+static inline uint16_t hash_tag(uint64_t hash) { return (uint16_t)(hash >> 48); }
+
+static void combiner_alloc(em_combiner *c, size_t slots)
+{
+    c->slots = g_new(em_value, 2 * slots);
+    for (size_t i = 0; i < slots; i++)
+        c->slots[2 * i].type = EM__EMPTY;
+    c->mask = slots - 1;
+}
+
+void em__combiner_init(em_combiner *c) { memset(c, 0, sizeof *c); }
+
+void em__combiner_clear(em_combiner *c)
+{
+    g_free(c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+static void combiner_grow(em_combiner *c)
+{
+    em_value *old = c->slots;
+    size_t old_slots = c->mask + 1;
+    combiner_alloc(c, old_slots * 2);
+    for (size_t i = 0; i < old_slots; i++) {
+        if (old[2 * i].type == EM__EMPTY)
+            continue;
+        size_t j = em_value_hash(em__combiner_key(&old[2 * i])) & c->mask;
+        while (c->slots[2 * j].type != EM__EMPTY)
+            j = (j + 1) & c->mask;
+        c->slots[2 * j] = old[2 * i];
+        c->slots[2 * j + 1] = old[2 * i + 1];
+    }
+    g_free(old);
+}
+
+em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, bool *is_new)
+{
+    if (!c->slots)
+        combiner_alloc(c, COMBINER_FIRST_SLOTS);
+    uint16_t tag = hash_tag(hash);
+    size_t i = hash & c->mask;
+    for (;; i = (i + 1) & c->mask) {
+        em_value *slot = &c->slots[2 * i];
+        if (slot->type == EM__EMPTY)
+            break;
+        if (slot->pad_ == tag && slot->type == key.type && slot->len == key.len) {
+            em_value k = slot[0];
+            k.pad_ = 0;
+            if (em__key_equal(k, key)) {
+                *is_new = false;
+                return slot;
+            }
+        }
+    }
+    if ((c->n + 1) * 2 > c->mask + 1) {
+        combiner_grow(c);
+        return em__combiner_upsert(c, key, hash, is_new);
+    }
+    em_value *slot = &c->slots[2 * i];
+    slot[0] = key;
+    slot[0].pad_ = tag;
+    slot[1] = em_null();
+    c->n++;
+    *is_new = true;
+    return slot;
 }

@@ -135,7 +135,7 @@ static void map_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     em__compute(rdd->parents[0], task, index, &sink.base);
 }
 
-static const em_rdd_class map_class = {"MapPartitionsRDD", map_compute, NULL};
+static const em_rdd_class map_class = {.type_name = "MapPartitionsRDD", .compute = map_compute};
 
 static em_rdd *make(em_rdd *parent, map_kind kind, const char *op, em_any_fn call, void *ud,
                     GDestroyNotify destroy, const char *name)

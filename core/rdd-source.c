@@ -21,8 +21,21 @@ static void slice_finalize(em_rdd *rdd)
     g_free(st);
 }
 
-static const em_rdd_class parallel_class = {"ParallelCollectionRDD", slice_compute,
-                                            slice_finalize};
+static size_t slice_bytes(const em_rdd *rdd)
+{
+    const source_state *st = rdd->state;
+    size_t bytes = 0;
+    for (int i = 0; i < rdd->num_partitions; i++)
+        bytes += em_arena_bytes(st->slices[i]->arena) + st->slices[i]->n * sizeof(em_value);
+    return bytes;
+}
+
+static const em_rdd_class parallel_class = {
+    .type_name = "ParallelCollectionRDD",
+    .compute = slice_compute,
+    .finalize = slice_finalize,
+    .data_bytes = slice_bytes,
+};
 
 em_rdd *em_parallelize(em_context *sc, const em_value *values, size_t n, int num_slices)
 {
@@ -61,6 +74,6 @@ static void empty_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     (void)rdd, (void)task, (void)index, (void)out;
 }
 
-static const em_rdd_class empty_class = {"EmptyRDD", empty_compute, NULL};
+static const em_rdd_class empty_class = {.type_name = "EmptyRDD", .compute = empty_compute};
 
 em_rdd *em_empty_rdd(em_context *sc) { return em__rdd_new(sc, &empty_class, "emptyRDD", 0, NULL, 0); }

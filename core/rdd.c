@@ -153,6 +153,18 @@ void em__compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     rdd->klass->compute(rdd, task, index, out);
 }
 
+size_t em__rdd_retained_bytes(em_rdd *rdd)
+{
+    size_t bytes = rdd->klass->data_bytes ? rdd->klass->data_bytes(rdd) : 0;
+    g_mutex_lock(&rdd->cache_lock);
+    for (int p = 0; rdd->cache && p < rdd->num_partitions; p++)
+        if (rdd->cache[p])
+            bytes += em_arena_bytes(rdd->cache[p]->arena) +
+                     rdd->cache[p]->n * sizeof(em_value);
+    g_mutex_unlock(&rdd->cache_lock);
+    return bytes;
+}
+
 /* ---- Persistence ---- */
 
 em_rdd *em_rdd_cache(em_rdd *rdd)
@@ -173,51 +185,99 @@ void em_rdd_unpersist(em_rdd *rdd)
 
 bool em_rdd_is_cached(const em_rdd *rdd) { return rdd->cached; }
 
-/* ---- Lineage dump, in the shape of Spark's toDebugString ----
- *   (2) ShuffledRDD[3] at reduceByKey (em_sum) []
- *    +-(2) MapPartitionsRDD[2] at map (em_pair_one) []
- *       |  ParallelCollectionRDD[0] at parallelize [] */
+/* ---- Lineage dump: Spark's RDD.toDebugString, line for line ----
+ *   (2) ShuffledRDD[2] at reduceByKey (em_sum) []
+ *    +-(2) MapPartitionsRDD[1] at map (em_pair_one) []
+ *       |  ParallelCollectionRDD[0] at parallelize []
+ * Dependencies are the narrow parents, then the shuffles. Unlike Spark, which prints the storage
+ * level of the RDD toDebugString was called on against every line, each line shows its own. */
 
-static void describe(GString *out, const em_rdd *rdd)
+/* Spark's Utils.bytesToString: "424.0 B", "2.5 KiB", ... */
+static void append_bytes(GString *out, double size)
 {
-    g_string_append_printf(out, "%s[%d] at %s", rdd->klass->type_name, rdd->id, rdd->op);
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int u = 0;
+    for (; u < 6 && size >= 2.0 * 1024; u++)
+        size /= 1024;
+    char num[G_ASCII_DTOSTR_BUF_SIZE];
+    g_string_append_printf(out, "%s %s", g_ascii_formatd(num, sizeof num, "%.1f", size),
+                           units[u]);
+}
+
+/* debugSelf: the RDD's line after first, then, when some of its partitions are cached, the
+ * storage line after next. Each line starts with '\n'; the caller drops the very first one. */
+static void debug_self(GString *out, const em_rdd *rdd, const char *first, const char *next)
+{
+    g_string_append_printf(out, "\n%s%s[%d] at %s", first, rdd->klass->type_name, rdd->id,
+                           rdd->op);
     if (rdd->fn_name)
         g_string_append_printf(out, " (%s)", rdd->fn_name);
     g_string_append(out, rdd->cached ? " [Memory Deserialized 1x Replicated]" : " []");
-    if (rdd->cached) {
-        int n = 0;
-        g_mutex_lock((GMutex *)&rdd->cache_lock);
-        for (int p = 0; rdd->cache && p < rdd->num_partitions; p++)
-            n += rdd->cache[p] != NULL;
-        g_mutex_unlock((GMutex *)&rdd->cache_lock);
-        g_string_append_printf(out, " CachedPartitions: %d", n);
+    int n = 0;
+    size_t bytes = 0;
+    g_mutex_lock((GMutex *)&rdd->cache_lock);
+    for (int p = 0; rdd->cache && p < rdd->num_partitions; p++) {
+        const em_values *part = rdd->cache[p];
+        if (part) {
+            n++;
+            bytes += em_arena_bytes(part->arena) + part->n * sizeof *part->items;
+        }
+    }
+    g_mutex_unlock((GMutex *)&rdd->cache_lock);
+    if (n) {
+        g_string_append_printf(out, "\n%s    CachedPartitions: %d; MemorySize: ", next, n);
+        append_bytes(out, (double)bytes);
+        g_string_append(out, "; DiskSize: 0.0 B");
     }
 }
 
-static void dump(GString *out, const em_rdd *rdd, const char *indent, bool first)
+/* The prefix under "(N)": the '|' below its middle. */
+static char *bar_under(const char *lead, int num_partitions)
 {
-    if (first)
-        g_string_append_printf(out, "(%d) ", rdd->num_partitions);
-    describe(out, rdd);
-    /* Narrow parents continue at this level with "|"; shuffle parents open a new level. */
-    for (int i = 0; i < rdd->n_parents; i++) {
-        const em_rdd *p = rdd->parents[i];
-        g_string_append_printf(out, "\n%s |  ", indent);
-        dump(out, p, indent, false);
-    }
-    for (int i = 0; i < rdd->n_shuffles; i++) {
-        const em_rdd *p = rdd->shuffles[i]->parent;
-        g_string_append_printf(out, "\n%s +-(%d) ", indent, p->num_partitions);
-        char *sub = g_strdup_printf("%s   ", indent);
-        dump(out, p, sub, false);
-        g_free(sub);
+    int width = g_snprintf(NULL, 0, "(%d)", num_partitions), left = (width - 1) / 2;
+    return g_strdup_printf("%s%*s|%*s", lead, left, "", width - left, "");
+}
+
+static void debug_children(GString *out, const em_rdd *rdd, const char *prefix);
+
+/* shuffleDebugString: "+-(N)" where prefix's trailing "|  " was. */
+static void debug_shuffle(GString *out, const em_rdd *rdd, const char *prefix, bool last)
+{
+    size_t len = strlen(prefix), keep = len;
+    while (keep > 0 && prefix[keep - 1] == ' ')
+        keep--;
+    if (keep < len && keep > 0 && prefix[keep - 1] == '|')
+        len = keep - 1;
+    g_autofree char *self = g_strndup(prefix, len);
+    g_autofree char *lead = g_strconcat(self, last ? "  " : "| ", NULL);
+    g_autofree char *next = bar_under(lead, rdd->num_partitions);
+    g_autofree char *first = g_strdup_printf("%s+-(%d) ", self, rdd->num_partitions);
+    debug_self(out, rdd, first, next);
+    debug_children(out, rdd, next);
+}
+
+static void debug_children(GString *out, const em_rdd *rdd, const char *prefix)
+{
+    int n = rdd->n_parents + rdd->n_shuffles;
+    for (int i = 0; i < n; i++) {
+        if (i < rdd->n_parents) {
+            debug_self(out, rdd->parents[i], prefix, prefix);
+            debug_children(out, rdd->parents[i], prefix);
+        } else {
+            debug_shuffle(out, rdd->shuffles[i - rdd->n_parents]->parent, prefix, i == n - 1);
+        }
     }
 }
 
 char *em_rdd_debug_string(em_rdd *rdd)
 {
     GString *out = g_string_new(NULL);
-    dump(out, rdd, "", true);
+    g_autofree char *first = g_strdup_printf("(%d) ", rdd->num_partitions);
+    g_autofree char *next = bar_under("", rdd->num_partitions);
+    g_autofree char *next_info = g_strconcat(next, " ", NULL);
+    debug_self(out, rdd, first, next_info);
+    debug_children(out, rdd, next);
+    g_string_erase(out, 0, 1);
     return g_string_free(out, FALSE);
 }
 

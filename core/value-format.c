@@ -14,9 +14,39 @@ enum { MAX_DEPTH = 64 };
 
 /* ---- Formatting ---- */
 
-/* Java's Double.toString (JDK 19+): the shortest decimal that rounds back to d, or when one
- * digit suffices, the closest decimal of at most two digits (so 4.9E-324, not 5.0E-324).
- * Plain notation in [1e-3, 1e7), otherwise d.dddE<exp>; at least one digit after the point. */
+/* The decimal of n significant digits closest to d that reads back as d, if there is one, as
+ * digits D1..Dn and exponent: D1.D2..Dn x 10^exp. printf's correctly rounded choice misses only
+ * when d is a power of two (the gap below d is half the gap above) and it fell below d: the
+ * decimal one unit up may then read back, as Java's shortest form expects (2^-24 is
+ * 5.960464477539063E-8). */
+static bool decimal_digits(double d, int n, char *digits, int *exp)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE], fmt[16];
+    snprintf(fmt, sizeof fmt, "%%.%de", n - 1);
+    g_ascii_formatd(buf, sizeof buf, fmt, d); /* "D.DDDe+XX", or "De+XX" for one digit */
+    const char *p = buf;
+    for (int i = 0; *p != 'e'; p++)
+        if (*p != '.')
+            digits[i++] = *p;
+    *exp = (int)strtol(p + 1, NULL, 10);
+    double back = g_ascii_strtod(buf, NULL);
+    if (back >= d)
+        return back == d;
+    int i = n - 1;
+    while (i >= 0 && digits[i] == '9')
+        digits[i--] = '0';
+    if (i < 0) {
+        digits[0] = '1';
+        ++*exp;
+    } else
+        digits[i]++;
+    snprintf(buf, sizeof buf, "%.*se%d", n, digits, *exp - (n - 1));
+    return g_ascii_strtod(buf, NULL) == d;
+}
+
+/* Java's Double.toString (JDK 19+): the shortest decimal that reads back as d; when one digit
+ * suffices, the closest of at most two digits (4.9E-324, not 5.0E-324). Plain notation in
+ * [1e-3, 1e7), otherwise D.DDDE<exp>; always a digit after the point. */
 static void format_double(double d, GString *out)
 {
     if (isnan(d)) {
@@ -34,29 +64,26 @@ static void format_double(double d, GString *out)
         g_string_append(out, "0.0");
         return;
     }
-    char buf[G_ASCII_DTOSTR_BUF_SIZE], fmt[8];
-    for (int prec = 0; prec < 17; prec++) {
-        snprintf(fmt, sizeof fmt, "%%.%de", prec);
-        g_ascii_formatd(buf, sizeof buf, fmt, d);
-        if (g_ascii_strtod(buf, NULL) == d)
-            break;
+    /* Some decimal of n digits reads back for every n from the shortest on (pad it with zeros),
+     * so the shortest can be found by bisection; 17 digits always read back. */
+    char digits[17], probe[17];
+    int nd = 17, lo = 1, exp, probe_exp;
+    decimal_digits(d, nd, digits, &exp);
+    while (lo < nd) {
+        int mid = (lo + nd) / 2;
+        if (decimal_digits(d, mid, probe, &probe_exp)) {
+            nd = mid;
+            exp = probe_exp;
+            memcpy(digits, probe, (size_t)nd);
+        } else
+            lo = mid + 1;
     }
-    if (buf[1] == 'e') { /* one digit: the closest two-digit decimal wins if it round-trips */
-        char two[G_ASCII_DTOSTR_BUF_SIZE];
-        g_ascii_formatd(two, sizeof two, "%.1e", d);
-        if (g_ascii_strtod(two, NULL) == d)
-            memcpy(buf, two, sizeof buf);
+    if (nd == 1) { /* a one-digit decimal reads back, so a two-digit one does too */
+        nd = 2;
+        decimal_digits(d, nd, digits, &exp);
     }
-    /* buf is "D.DDDe[+-]XX" or "De[+-]XX": collect the digits without trailing zeros. */
-    char digits[20];
-    int nd = 0;
-    const char *p = buf;
-    for (; *p != 'e'; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
-    int exp = (int)strtol(p + 1, NULL, 10);
 
     if (exp >= -3 && exp < 7) {
         if (exp < 0) {

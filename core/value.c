@@ -100,24 +100,42 @@ static inline uint64_t fmix64(uint64_t x)
     return x;
 }
 
-/* Eight bytes at a time, murmur3-style rounds; the tail is read as one zero-padded word. */
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint64_t load32(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+/* Eight bytes at a time, murmur3-style rounds. The last 1..8 bytes are read with fixed-size
+ * loads (two overlapping ones, or three single bytes, as wyhash does) so that short strings,
+ * the common keys, cost no call and no loop. */
 uint64_t em__hash_bytes(const void *bytes, size_t n)
 {
     const uint8_t *p = bytes;
     uint64_t h = 0x9e3779b97f4a7c15ULL ^ ((uint64_t)n * 0x87c37b91114253d5ULL);
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h ^= rotl64(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
+    size_t left = n;
+    while (left > 8) {
+        h ^= rotl64(load64(p) * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
         h = rotl64(h, 27) * 5 + 0x52dce729;
         p += 8;
-        n -= 8;
+        left -= 8;
     }
-    if (n) {
-        uint64_t w = 0;
-        memcpy(&w, p, n);
-        h ^= rotl64(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
-    }
+    uint64_t w;
+    if (left >= 4)
+        w = load32(p) | (load32(p + left - 4) << 32);
+    else if (left > 0)
+        w = ((uint64_t)p[0] << 16) | ((uint64_t)p[left / 2] << 8) | p[left - 1];
+    else
+        w = 0;
+    h ^= rotl64(w * 0x87c37b91114253d5ULL, 31) * 0x4cf5ad432745937fULL;
     return fmix64(h);
 }
 
@@ -190,7 +208,7 @@ bool em_value_equal(em_value a, em_value b)
     case EM_T_BOOL:
     case EM_T_INT: return a.as.i == b.as.i;
     case EM_T_DOUBLE: return a.as.d == b.as.d || (isnan(a.as.d) && isnan(b.as.d));
-    case EM_T_STR: return a.len == b.len && (a.len == 0 || memcmp(a.as.s, b.as.s, a.len) == 0);
+    case EM_T_STR: return a.len == b.len && em__bytes_equal(a.as.s, b.as.s, a.len);
     case EM_T_TUPLE:
     case EM_T_LIST: return a.len == b.len && items_equal(a.as.items, b.as.items, a.len);
     case EM_T_SOME: return em_value_equal(a.as.items[0], b.as.items[0]);

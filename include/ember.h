@@ -11,6 +11,8 @@
 #include <ember/value.h>
 #include <ember/rdd.h>
 #include <ember/functions.h>
+#include <ember/streaming.h>
+#include <ember/connectors.h>
 #undef EMBER_INSIDE
 
 #endif

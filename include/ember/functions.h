@@ -29,8 +29,9 @@ EM_API em_value em_sum(em_value a, em_value b, void *ud);
 /* reduce: the smaller / larger of a and b by em_value_compare(). */
 EM_API em_value em_min(em_value a, em_value b, void *ud);
 EM_API em_value em_max(em_value a, em_value b, void *ud);
-/* aggregateByKey seqOp: acc + 1, ignoring the value (with zero 0 and comb em_sum it counts). */
-EM_API em_value em_count(em_value acc, em_value v, void *ud);
+/* aggregateByKey seqOp: acc + 1, ignoring the value (with zero 0 and comb em_sum it counts
+ * values per key). */
+EM_API em_value em_increment(em_value acc, em_value v, void *ud);
 /* reduce: strings concatenated, lists appended (kind of a). Anything else fails the record. */
 EM_API em_value em_concat(em_value a, em_value b, void *ud);
 

@@ -1,0 +1,239 @@
+/* Spark Streaming's DStream model: a StreamingContext slices input into one RDD per batch
+ * interval; every DStream operation is an RDD operation applied batch after batch.
+ *
+ * Time is in milliseconds. Batch times are zero + k*interval, where zero is the batch time
+ * before the first one; the RDD at time t holds what arrived in (t - interval, t]. The
+ * StreamingContext owns every DStream made from it: user code never frees a stream. */
+#ifndef EMBER_STREAMING_H
+#define EMBER_STREAMING_H
+
+#if !defined(EMBER_INSIDE) && !defined(EMBER_COMPILATION)
+#error "Only <ember.h> can be included directly."
+#endif
+
+#include <ember/common.h>
+#include <ember/rdd.h>
+#include <ember/value.h>
+
+typedef int64_t em_duration; /* milliseconds */
+typedef int64_t em_time;     /* milliseconds since the epoch (or since 0 on a manual clock) */
+
+#define EM_MILLIS(n) ((em_duration)(n))
+#define EM_SECONDS(n) ((em_duration)(n) * 1000)
+#define EM_MINUTES(n) ((em_duration)(n) * 60000)
+
+typedef struct em_ssc em_ssc;
+typedef struct em_dstream em_dstream;
+
+typedef enum em_ssc_state {
+    EM_SSC_INITIALIZED, /* streams may be defined */
+    EM_SSC_ACTIVE,      /* started: batches are generated */
+    EM_SSC_STOPPED,     /* stopped for good: it cannot be restarted */
+} em_ssc_state;
+
+/* ---- StreamingContext ---- */
+
+typedef struct em_ssc_opts {
+    const char *master;          /* "local[2]": a new context, freed with the ssc ... */
+    em_context *context;         /* ... or an existing one (borrowed unless stop frees it) */
+    const char *app_name;        /* default "ember" */
+    em_duration batch_interval;  /* > 0 */
+    bool manual_clock;           /* time moves only by em_ssc_advance_clock() (tests) */
+    em_time manual_start;        /* the manual clock's start time (default 0) */
+} em_ssc_opts;
+
+/* A StreamingContext in state INITIALIZED. Returns NULL and sets err (EM_ERROR_INVALID) for a
+ * bad master or a batch interval <= 0. The caller frees it with em_ssc_free(). */
+EM_API em_ssc *em_ssc_new_full(const em_ssc_opts *opts, GError **err);
+/* The short form: em_ssc_new("local[2]", "NetworkWordCount", EM_SECONDS(1)). On a bad
+ * argument it logs a critical message naming it and returns NULL. */
+EM_API em_ssc *em_ssc_new(const char *master, const char *app_name, em_duration batch_interval);
+/* Stops the ssc if active (stopping the context if it made it) and frees it with all its
+ * streams. NULL is allowed. Do not call from inside a callback of this ssc. */
+EM_API void em_ssc_free(em_ssc *ssc);
+/* Starts generating batches. Fails (EM_ERROR_INVALID) when the ssc was started already or
+ * stopped, when another ssc is active in this process, or when no output operation is
+ * registered (as Spark: "No output operations registered, so nothing to execute"). */
+EM_API bool em_ssc_start(em_ssc *ssc, GError **err);
+/* Stops the ssc: receivers first; with graceful, every batch holding data already received is
+ * generated and processed before it returns, otherwise the batch under way finishes and the
+ * rest is dropped. stop_context also stops the em_context (no more jobs can run on it).
+ * Idempotent; callable from any thread, including an output operation of this ssc (then it
+ * returns at once and the stop completes when that batch ends). */
+EM_API void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful);
+/* Blocks until the ssc is stopped. Returns false with err set if a batch failed (the first
+ * failure, as Spark rethrows it) — the ssc keeps running after a failed batch. */
+EM_API bool em_ssc_await_termination(em_ssc *ssc, GError **err);
+/* As em_ssc_await_termination() for at most timeout_ms: 1 stopped, 0 timed out, -1 failed. */
+EM_API int em_ssc_await_termination_or_timeout(em_ssc *ssc, int64_t timeout_ms, GError **err);
+/* Keeps every stream's RDDs for at least duration (for ad-hoc queries of past batches). */
+EM_API void em_ssc_remember(em_ssc *ssc, em_duration duration);
+EM_API em_ssc_state em_ssc_get_state(const em_ssc *ssc);
+/* The RDD engine under the ssc (borrowed). */
+EM_API em_context *em_ssc_context(const em_ssc *ssc);
+EM_API em_duration em_ssc_batch_interval(const em_ssc *ssc);
+/* The clock's time now. */
+EM_API em_time em_ssc_clock_time(const em_ssc *ssc);
+/* Manual clock only: moves time forward by d, generating the batches whose time is reached. */
+EM_API void em_ssc_advance_clock(em_ssc *ssc, em_duration d);
+/* Waits until the batch at time t has completed (or failed). Returns false on timeout or when
+ * the ssc stopped before that batch. */
+EM_API bool em_ssc_wait_for_batch(em_ssc *ssc, em_time t, int64_t timeout_ms);
+
+/* ---- Listeners: callbacks run on the scheduler thread (receiver events on the receiver's
+ *      thread); they must not block. ---- */
+
+typedef struct em_batch_info {
+    em_time batch_time;
+    int n_inputs;
+    const int64_t *input_records; /* [n_inputs] records each input stream gave this batch */
+    int64_t num_records;          /* their sum */
+    int64_t submission_time;      /* wall-clock ms when the batch was generated */
+    int64_t processing_start;     /* -1 until started */
+    int64_t processing_end;       /* -1 until completed */
+    int64_t scheduling_delay;     /* processing_start - submission_time, or -1 */
+    int64_t processing_delay;     /* processing_end - processing_start, or -1 */
+    int64_t total_delay;          /* processing_end - submission_time, or -1 */
+    int64_t retained_batches;     /* RDDs all streams keep after this batch */
+    int64_t retained_bytes;       /* bytes of their cached and received data */
+    bool failed;
+    const char *failure;          /* the first failure's message, or NULL */
+} em_batch_info;
+
+typedef struct em_output_op_info {
+    em_time batch_time;
+    int id;                  /* registration order, from 0 */
+    const char *name;        /* "print", "foreachRDD", "saveAsTextFiles" */
+    int64_t start_time, end_time; /* wall-clock ms; end -1 until completed */
+    const char *failure;     /* NULL when it succeeded */
+} em_output_op_info;
+
+typedef struct em_receiver_info {
+    int stream_id;
+    const char *name;
+    bool active;
+    const char *last_error;  /* NULL if none */
+} em_receiver_info;
+
+typedef struct em_listener {
+    void (*batch_submitted)(const em_batch_info *info, void *ud);
+    void (*batch_started)(const em_batch_info *info, void *ud);
+    void (*batch_completed)(const em_batch_info *info, void *ud);
+    void (*output_op_started)(const em_output_op_info *info, void *ud);
+    void (*output_op_completed)(const em_output_op_info *info, void *ud);
+    void (*receiver_started)(const em_receiver_info *info, void *ud);
+    void (*receiver_error)(const em_receiver_info *info, void *ud);
+    void (*receiver_stopped)(const em_receiver_info *info, void *ud);
+} em_listener;
+
+/* Adds a listener; the struct is copied, members may be NULL. ud is borrowed. */
+EM_API void em_ssc_add_listener(em_ssc *ssc, const em_listener *listener, void *ud);
+
+/* ---- DStream transformations (Spark's names). The short forms take a plain function; the
+ *      _full forms add user data, its destroy notify (called once, when the ssc is freed) and
+ *      the function's name. They fail fast (a critical message, NULL) on misuse: a NULL
+ *      stream, streams of different contexts, or an ssc that was started. ---- */
+
+EM_API em_dstream *em_map_full(em_dstream *ds, em_map_fn fn, void *ud, GDestroyNotify destroy,
+                               const char *name);
+#define em_map(ds, fn) em_map_full((ds), (fn), NULL, NULL, #fn)
+EM_API em_dstream *em_flat_map_full(em_dstream *ds, em_map_fn fn, void *ud,
+                                    GDestroyNotify destroy, const char *name);
+#define em_flat_map(ds, fn) em_flat_map_full((ds), (fn), NULL, NULL, #fn)
+EM_API em_dstream *em_filter_full(em_dstream *ds, em_filter_fn fn, void *ud,
+                                  GDestroyNotify destroy, const char *name);
+#define em_filter(ds, fn) em_filter_full((ds), (fn), NULL, NULL, #fn)
+EM_API em_dstream *em_map_partitions_full(em_dstream *ds, em_partition_fn fn, void *ud,
+                                          GDestroyNotify destroy, const char *name);
+#define em_map_partitions(ds, fn) em_map_partitions_full((ds), (fn), NULL, NULL, #fn)
+EM_API em_dstream *em_map_values_full(em_dstream *ds, em_map_fn fn, void *ud,
+                                      GDestroyNotify destroy, const char *name);
+#define em_map_values(ds, fn) em_map_values_full((ds), (fn), NULL, NULL, #fn)
+EM_API em_dstream *em_flat_map_values_full(em_dstream *ds, em_map_fn fn, void *ud,
+                                           GDestroyNotify destroy, const char *name);
+#define em_flat_map_values(ds, fn) em_flat_map_values_full((ds), (fn), NULL, NULL, #fn)
+EM_API em_dstream *em_glom(em_dstream *ds);
+EM_API em_dstream *em_repartition(em_dstream *ds, int num_partitions);
+/* A one-record stream per batch: the batch reduced with fn (nothing for an empty batch). */
+EM_API em_dstream *em_reduce_full(em_dstream *ds, em_reduce_fn fn, void *ud,
+                                  GDestroyNotify destroy, const char *name);
+#define em_reduce(ds, fn) em_reduce_full((ds), (fn), NULL, NULL, #fn)
+/* A one-record stream per batch: the number of records (0 for an empty batch, as Spark). */
+EM_API em_dstream *em_count(em_dstream *ds);
+/* (record, count) per distinct record of each batch. */
+EM_API em_dstream *em_count_by_value_n(em_dstream *ds, int num_partitions);
+#define em_count_by_value(ds) em_count_by_value_n((ds), 0)
+/* The batches of ds and other, unioned; the streams must share a slide duration. */
+EM_API em_dstream *em_union(em_dstream *ds, em_dstream *other);
+EM_API em_dstream *em_union_n(em_dstream *const *streams, size_t n);
+
+/* transform: fn gets the batch's RDD (borrowed) and returns an RDD it owns (a new reference). */
+typedef em_rdd *(*em_transform_fn)(em_rdd *rdd, em_time time, void *ud);
+EM_API em_dstream *em_transform_full(em_dstream *ds, em_transform_fn fn, void *ud,
+                                     GDestroyNotify destroy, const char *name);
+#define em_transform(ds, fn) em_transform_full((ds), (fn), NULL, NULL, #fn)
+typedef em_rdd *(*em_transform2_fn)(em_rdd *a, em_rdd *b, em_time time, void *ud);
+EM_API em_dstream *em_transform_with_full(em_dstream *ds, em_dstream *other, em_transform2_fn fn,
+                                          void *ud, GDestroyNotify destroy, const char *name);
+#define em_transform_with(ds, other, fn) \
+    em_transform_with_full((ds), (other), (fn), NULL, NULL, #fn)
+
+/* Key-value streams; num_partitions 0 is the default, as for RDDs. */
+EM_API em_dstream *em_reduce_by_key_full(em_dstream *ds, em_reduce_fn fn, void *ud,
+                                         GDestroyNotify destroy, const char *name,
+                                         int num_partitions);
+#define em_reduce_by_key(ds, fn) em_reduce_by_key_full((ds), (fn), NULL, NULL, #fn, 0)
+#define em_reduce_by_key_n(ds, fn, n) em_reduce_by_key_full((ds), (fn), NULL, NULL, #fn, (n))
+EM_API em_dstream *em_group_by_key_n(em_dstream *ds, int num_partitions);
+#define em_group_by_key(ds) em_group_by_key_n((ds), 0)
+EM_API em_dstream *em_combine_by_key_full(em_dstream *ds, em_map_fn create,
+                                          em_reduce_fn merge_value, em_reduce_fn merge_combiners,
+                                          void *ud, GDestroyNotify destroy, const char *name,
+                                          int num_partitions);
+#define em_combine_by_key(ds, create, merge_value, merge_combiners) \
+    em_combine_by_key_full((ds), (create), (merge_value), (merge_combiners), NULL, NULL, \
+                           #create, 0)
+/* Joins of two key-value streams batch by batch; they must share a slide duration (an error
+ * when the graph is built, naming both durations). */
+EM_API em_dstream *em_join_n(em_dstream *ds, em_dstream *other, int num_partitions);
+EM_API em_dstream *em_left_outer_join_n(em_dstream *ds, em_dstream *other, int num_partitions);
+EM_API em_dstream *em_right_outer_join_n(em_dstream *ds, em_dstream *other, int num_partitions);
+EM_API em_dstream *em_full_outer_join_n(em_dstream *ds, em_dstream *other, int num_partitions);
+EM_API em_dstream *em_cogroup_n(em_dstream *ds, em_dstream *other, int num_partitions);
+#define em_join(a, b) em_join_n((a), (b), 0)
+#define em_left_outer_join(a, b) em_left_outer_join_n((a), (b), 0)
+#define em_right_outer_join(a, b) em_right_outer_join_n((a), (b), 0)
+#define em_full_outer_join(a, b) em_full_outer_join_n((a), (b), 0)
+#define em_cogroup(a, b) em_cogroup_n((a), (b), 0)
+
+/* Caches every RDD the stream generates. Returns ds. */
+EM_API em_dstream *em_cache(em_dstream *ds);
+EM_API em_dstream *em_persist(em_dstream *ds);
+/* The RDDs of ds for batch times in [from, to] (both aligned down to the slide), oldest first,
+ * as new references in a GPtrArray the caller frees with g_ptr_array_unref() (it unrefs them).
+ * Only times the stream still remembers give an RDD. */
+EM_API GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to);
+EM_API em_duration em_dstream_slide(const em_dstream *ds);
+EM_API em_ssc *em_dstream_ssc(const em_dstream *ds);
+
+/* ---- Output operations: run in registration order, batches in time order ---- */
+
+/* Prints the first 10 records of every batch, byte for byte as Spark:
+ * "-------------------------------------------\nTime: <ms> ms\n-------------------------------
+ * ------------\n" then a record per line, "...\n" if there are more, then "\n". To stdout. */
+EM_API void em_print(em_dstream *ds);
+/* The same with the first num records. */
+EM_API void em_print_n(em_dstream *ds, int num);
+/* The same, writing to a FILE (borrowed) instead of stdout. */
+EM_API void em_print_to(em_dstream *ds, int num, FILE *out);
+/* Calls fn with each batch's RDD (borrowed) and time, on the scheduler thread. A false return
+ * with err set fails the batch (reported to listeners and to await_termination). */
+typedef bool (*em_foreach_rdd_fn)(em_rdd *rdd, em_time time, void *ud, GError **err);
+EM_API void em_foreach_rdd_full(em_dstream *ds, em_foreach_rdd_fn fn, void *ud,
+                                GDestroyNotify destroy, const char *name);
+#define em_foreach_rdd(ds, fn) em_foreach_rdd_full((ds), (fn), NULL, NULL, #fn)
+/* Saves every batch with em_rdd_save_as_text_file() as "<prefix>-<ms>" or
+ * "<prefix>-<ms>.<suffix>" (suffix NULL or "" for none). */
+EM_API void em_save_as_text_files(em_dstream *ds, const char *prefix, const char *suffix);
+
+#endif

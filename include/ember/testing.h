@@ -1,0 +1,67 @@
+/* A test harness shaped like Spark's TestSuiteBase.testOperation: input batches in, an
+ * operation built on the input stream(s), the output of each batch out. It runs on a manual
+ * clock, advancing one batch interval at a time and waiting for each batch, so the same test
+ * gives the same output on every run. Include it after <ember.h>. */
+#ifndef EMBER_TESTING_H
+#define EMBER_TESTING_H
+
+#include <ember.h>
+
+/* One input batch: text parsed by em_values_parse() ("a, (b,1)"), or values[0..n) when text is
+ * NULL. */
+typedef struct em_test_batch {
+    const char *text;
+    const em_value *values;
+    size_t n;
+} em_test_batch;
+
+/* One input stream: its batches, the first at zero + interval. Later batches are empty. */
+typedef struct em_test_input {
+    const em_test_batch *batches;
+    size_t n;
+} em_test_input;
+
+typedef struct em_test_opts {
+    const char *master;          /* default "local[2]" */
+    em_duration batch_interval;  /* default 1 s */
+    int input_partitions;        /* partitions of each input batch's RDD, default 2 */
+    size_t num_batches;          /* batches to run; default the longest input */
+} em_test_opts;
+
+/* Builds the operation under test from the input streams (inputs[0..n_inputs)). */
+typedef em_dstream *(*em_test_op_fn)(em_dstream *const *inputs, void *ud);
+
+/* What the operation's stream produced: batches[i] holds batch i's records in partition order
+ * (collect), or NULL when the stream had no RDD at that time (a window between slides). */
+typedef struct em_test_output {
+    size_t n_batches;
+    em_values **batches;
+    em_duration batch_interval;
+} em_test_output;
+
+/* Runs op over the inputs for opts->num_batches batches. Returns NULL with err set when the
+ * input text does not parse, the operation returns NULL, or a batch fails (the batch's error).
+ * opts may be NULL. The caller frees the result with em_test_output_free(). */
+EM_API em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs,
+                                   em_test_op_fn op, void *ud, const em_test_opts *opts,
+                                   GError **err);
+EM_API void em_test_output_free(em_test_output *out);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_test_output, em_test_output_free)
+/* One line per batch, "[a, (b,1)]" ("none" for no RDD), records sorted within a batch when
+ * sorted. Newly allocated; g_free() it. */
+EM_API char *em_test_output_format(const em_test_output *out, bool sorted);
+
+/* testOperation for one input given as text batches: runs op for n_expected batches and
+ * compares each batch with expected[i] (text as em_values_parse reads it; NULL for "no RDD"),
+ * in order, or as multisets when use_set (reduceByKey output order is not defined). Returns
+ * false with err naming the first differing batch, the expected and the actual records. */
+EM_API bool em_test_operation(const char *const *input, size_t n_input, em_test_op_fn op,
+                              void *ud, const char *const *expected, size_t n_expected,
+                              bool use_set, GError **err);
+/* The same with two input streams (transformWith, joins, cogroup, union). */
+EM_API bool em_test_operation2(const char *const *input1, size_t n_input1,
+                               const char *const *input2, size_t n_input2, em_test_op_fn op,
+                               void *ud, const char *const *expected, size_t n_expected,
+                               bool use_set, GError **err);
+
+#endif

@@ -1,0 +1,220 @@
+/* em_dstream: the base every stream shares — creation and checks at definition time,
+ * getOrCompute (one RDD per valid batch time, remembered), and forgetting old RDDs once no
+ * window or remember() needs them (streaming, above core). */
+#include "streaming-private.h"
+
+static em_dstream *dstream_alloc(em_ssc *ssc, const em_dstream_class *klass, const char *op)
+{
+    em_dstream *ds = g_new0(em_dstream, 1);
+    ds->ssc = ssc;
+    ds->id = ssc->next_stream_id++;
+    ds->klass = klass;
+    ds->op = op;
+    ds->input_id = -1;
+    g_mutex_init(&ds->lock);
+    ds->generated = g_array_new(FALSE, FALSE, sizeof(em_generated));
+    g_ptr_array_add(ssc->streams, ds);
+    return ds;
+}
+
+bool em__dstream_check(const em_dstream *ds, const char *what)
+{
+    if (!ds) {
+        g_critical("%s: the stream is NULL", what);
+        return false;
+    }
+    if (ds->ssc->state != EM_SSC_INITIALIZED) {
+        g_critical("%s: the StreamingContext was started already; define every stream and "
+                   "output operation before em_ssc_start",
+                   what);
+        return false;
+    }
+    return true;
+}
+
+em_dstream *em__dstream_new(em_ssc *ssc, const em_dstream_class *klass, const char *op,
+                            em_dstream *const *parents, int n_parents)
+{
+    for (int i = 0; i < n_parents; i++) {
+        if (!em__dstream_check(parents[i], op))
+            return NULL;
+        if (parents[i]->ssc != ssc) {
+            g_critical("%s: the streams belong to different StreamingContexts", op);
+            return NULL;
+        }
+        if (parents[i]->slide != parents[0]->slide) {
+            g_critical("%s: the streams have different slide durations (%" G_GINT64_FORMAT
+                       " ms and %" G_GINT64_FORMAT " ms); they must be equal",
+                       op, (gint64)parents[0]->slide, (gint64)parents[i]->slide);
+            return NULL;
+        }
+    }
+    em_dstream *ds = dstream_alloc(ssc, klass, op);
+    ds->slide = n_parents ? parents[0]->slide : ssc->batch;
+    if (n_parents > 0) {
+        ds->parents = g_new(em_dstream *, (gsize)n_parents);
+        for (int i = 0; i < n_parents; i++)
+            ds->parents[i] = parents[i];
+        ds->n_parents = n_parents;
+    }
+    return ds;
+}
+
+em_dstream *em__input_new(em_ssc *ssc, const em_dstream_class *klass, const char *op)
+{
+    if (ssc->state != EM_SSC_INITIALIZED) {
+        g_critical("%s: the StreamingContext was started already; define every input before "
+                   "em_ssc_start",
+                   op);
+        return NULL;
+    }
+    em_dstream *ds = dstream_alloc(ssc, klass, op);
+    ds->slide = ssc->batch;
+    ds->input_id = (int)ssc->inputs->len;
+    g_ptr_array_add(ssc->inputs, ds);
+    return ds;
+}
+
+void em__dstream_set_fn(em_dstream *ds, em_any_fn call, void *ud, GDestroyNotify destroy,
+                        const char *name)
+{
+    ds->fn = (em_fn){.call = call, .ud = ud};
+    ds->ud_owned = ud;
+    ds->destroy = destroy;
+    ds->fn_name = name ? g_strdup(name) : NULL;
+}
+
+void em__dstream_free(em_dstream *ds)
+{
+    if (ds->klass->finalize)
+        ds->klass->finalize(ds);
+    if (ds->destroy)
+        ds->destroy(ds->ud_owned);
+    for (guint i = 0; i < ds->generated->len; i++)
+        em_rdd_unref(g_array_index(ds->generated, em_generated, i).rdd);
+    g_array_unref(ds->generated);
+    g_mutex_clear(&ds->lock);
+    g_free(ds->parents);
+    g_free(ds->fn_name);
+    g_free(ds);
+}
+
+em_duration em_dstream_slide(const em_dstream *ds) { return ds->slide; }
+em_ssc *em_dstream_ssc(const em_dstream *ds) { return ds->ssc; }
+
+em_dstream *em_cache(em_dstream *ds)
+{
+    if (em__dstream_check(ds, "em_cache"))
+        ds->cached = true;
+    return ds;
+}
+
+em_dstream *em_persist(em_dstream *ds) { return em_cache(ds); }
+
+static em_rdd *find_generated(em_dstream *ds, em_time t)
+{
+    for (guint i = ds->generated->len; i-- > 0;) {
+        em_generated *g = &g_array_index(ds->generated, em_generated, i);
+        if (g->time == t)
+            return g->rdd;
+        if (g->time < t)
+            break;
+    }
+    return NULL;
+}
+
+em_rdd *em__dstream_get_or_compute(em_dstream *ds, em_time t, GError **err)
+{
+    g_mutex_lock(&ds->lock);
+    em_rdd *rdd = find_generated(ds, t);
+    g_mutex_unlock(&ds->lock);
+    if (rdd)
+        return rdd;
+    /* Spark's isTimeValid: a multiple of the slide from zero, after zero. */
+    if (t <= ds->zero_time || (t - ds->zero_time) % ds->slide != 0)
+        return NULL;
+    rdd = ds->klass->compute(ds, t, err);
+    if (!rdd)
+        return NULL;
+    if (ds->cached)
+        em_rdd_cache(rdd);
+    em_generated g = {t, rdd};
+    g_mutex_lock(&ds->lock);
+    /* Batches are computed in time order, but a window may ask for an older time first. */
+    guint at = ds->generated->len;
+    while (at > 0 && g_array_index(ds->generated, em_generated, at - 1).time > t)
+        at--;
+    g_array_insert_val(ds->generated, at, g);
+    g_mutex_unlock(&ds->lock);
+    return rdd;
+}
+
+void em__dstream_clear(em_dstream *ds, em_time t)
+{
+    g_mutex_lock(&ds->lock);
+    guint drop = 0;
+    while (drop < ds->generated->len &&
+           g_array_index(ds->generated, em_generated, drop).time <= t - ds->remember)
+        drop++;
+    em_rdd **old = g_new(em_rdd *, drop ? drop : 1);
+    for (guint i = 0; i < drop; i++)
+        old[i] = g_array_index(ds->generated, em_generated, i).rdd;
+    g_array_remove_range(ds->generated, 0, drop);
+    g_mutex_unlock(&ds->lock);
+    for (guint i = 0; i < drop; i++)
+        em_rdd_unref(old[i]);
+    g_free(old);
+    for (int i = 0; i < ds->n_parents; i++)
+        em__dstream_clear(ds->parents[i], t);
+}
+
+void em__dstream_retained(em_dstream *ds, GHashTable *seen, int64_t *batches, int64_t *bytes)
+{
+    if (!g_hash_table_add(seen, ds))
+        return;
+    g_mutex_lock(&ds->lock);
+    *batches += ds->generated->len;
+    for (guint i = 0; i < ds->generated->len; i++)
+        *bytes += em__rdd_retained_bytes(g_array_index(ds->generated, em_generated, i).rdd);
+    g_mutex_unlock(&ds->lock);
+    for (int i = 0; i < ds->n_parents; i++)
+        em__dstream_retained(ds->parents[i], seen, batches, bytes);
+}
+
+GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to)
+{
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
+    if (!ds)
+        return out;
+    em_time zero = ds->zero_time;
+    /* Align both ends down to the slide, as Spark's slice does. */
+    em_time first = zero + ((from - zero) / ds->slide) * ds->slide;
+    em_time last = zero + ((to - zero) / ds->slide) * ds->slide;
+    g_mutex_lock(&ds->lock);
+    for (em_time t = first; t <= last; t += ds->slide) {
+        em_rdd *rdd = find_generated(ds, t);
+        if (rdd)
+            g_ptr_array_add(out, em_rdd_ref(rdd));
+    }
+    g_mutex_unlock(&ds->lock);
+    return out;
+}
+
+void em__output_add(em_dstream *ds, const char *name, em_output_run_fn run, void *ud,
+                    GDestroyNotify destroy, const char *fn_name)
+{
+    if (!em__dstream_check(ds, name)) {
+        if (destroy)
+            destroy(ud);
+        return;
+    }
+    em_output_op *op = g_new0(em_output_op, 1);
+    op->ds = ds;
+    op->id = (int)ds->ssc->outputs->len;
+    op->name = name;
+    op->fn_name = fn_name ? g_strdup(fn_name) : NULL;
+    op->run = run;
+    op->ud = ud;
+    op->destroy = destroy;
+    g_ptr_array_add(ds->ssc->outputs, op);
+}
