@@ -114,6 +114,22 @@ void em_ssc_advance_clock(em_ssc *ssc, em_duration d)
         }                                                                                     \
     } while (0)
 
+void em__ssc_emit_receiver(em_ssc *ssc, em_receiver_event event, const em_receiver_info *info)
+{
+    g_mutex_lock(&ssc->lock);
+    GArray *listeners = g_array_copy(ssc->listeners);
+    g_mutex_unlock(&ssc->lock);
+    struct {
+        GArray *listeners;
+    } copy = {listeners}, *c = &copy;
+    switch (event) {
+    case EM_RECEIVER_STARTED: EMIT(c, receiver_started, info); break;
+    case EM_RECEIVER_ERROR: EMIT(c, receiver_error, info); break;
+    case EM_RECEIVER_STOPPED: EMIT(c, receiver_stopped, info); break;
+    }
+    g_array_unref(listeners);
+}
+
 /* ---- The generator: the clock's thread ---- */
 
 static void seal_inputs(em_ssc *ssc, em_time t)

@@ -206,6 +206,13 @@ EM_API em_dstream *em_cogroup_n(em_dstream *ds, em_dstream *other, int num_parti
 #define em_full_outer_join(a, b) em_full_outer_join_n((a), (b), 0)
 #define em_cogroup(a, b) em_cogroup_n((a), (b), 0)
 
+/* ---- Windows ---- */
+
+/* The union of ds's batches in (t - window, t], at every t that is a multiple of slide from
+ * zero. window and slide must be multiples of ds's slide: otherwise a critical message naming
+ * the durations, and NULL. */
+EM_API em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide);
+
 /* Caches every RDD the stream generates. Returns ds. */
 EM_API em_dstream *em_cache(em_dstream *ds);
 EM_API em_dstream *em_persist(em_dstream *ds);
