@@ -155,6 +155,7 @@ struct em_rdd {
     void *state;             /* operator-specific, freed by klass->finalize */
     /* persistence */
     bool cached;
+    bool checkpointed;       /* lineage dropped: the cache is all there is */
     GMutex cache_lock;
     em_values **cache;       /* [num_partitions], filled as partitions are computed */
 };
@@ -163,6 +164,10 @@ struct em_rdd {
  * must be static. fn_name is copied. */
 em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
                     em_rdd *const *parents, int n_parents);
+/* Spark's localCheckpoint, done at once: caches rdd, computes every partition, then drops its
+ * parents and shuffles so that a chain of state RDDs does not keep every ancestor alive.
+ * Returns false with err when computing failed (the RDD is left as it was). */
+bool em__rdd_checkpoint(em_rdd *rdd, GError **err);
 /* Bytes the RDD keeps alive on its own: its cached partitions and its own data (not its
  * parents'). */
 size_t em__rdd_retained_bytes(em_rdd *rdd);

@@ -84,6 +84,23 @@ em_value em_sum(em_value a, em_value b, void *ud)
     return em_fail("em_sum: cannot add non-numbers");
 }
 
+em_value em_subtract(em_value a, em_value b, void *ud)
+{
+    (void)ud;
+    if (a.type == EM_T_INT && b.type == EM_T_INT)
+        return em_int((int64_t)((uint64_t)a.as.i - (uint64_t)b.as.i));
+    if (is_number(a) && is_number(b))
+        return em_double(em_as_number(a) - em_as_number(b));
+    return em_fail("em_subtract: cannot subtract non-numbers");
+}
+
+bool em_filter_nonzero(em_value kv, void *ud)
+{
+    (void)ud;
+    em_value v = em_is_pair(kv) ? em_val(kv) : kv;
+    return em_as_number(v) != 0;
+}
+
 em_value em_min(em_value a, em_value b, void *ud)
 {
     (void)ud;

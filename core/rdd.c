@@ -177,6 +177,8 @@ em_rdd *em_rdd_persist(em_rdd *rdd) { return em_rdd_cache(rdd); }
 
 void em_rdd_unpersist(em_rdd *rdd)
 {
+    if (rdd->checkpointed)
+        return; /* its cached partitions are its only data */
     g_mutex_lock(&rdd->cache_lock);
     rdd->cached = false;
     drop_cache(rdd);
@@ -184,6 +186,28 @@ void em_rdd_unpersist(em_rdd *rdd)
 }
 
 bool em_rdd_is_cached(const em_rdd *rdd) { return rdd->cached; }
+
+bool em__rdd_checkpoint(em_rdd *rdd, GError **err)
+{
+    if (rdd->checkpointed)
+        return true;
+    em_rdd_cache(rdd);
+    if (em_rdd_count(rdd, err) < 0)
+        return false;
+    /* Every partition is cached now: compute will never look below this RDD again. */
+    for (int i = 0; i < rdd->n_shuffles; i++)
+        em__shuffle_free(rdd->shuffles[i]);
+    g_free(rdd->shuffles);
+    rdd->shuffles = NULL;
+    rdd->n_shuffles = 0;
+    for (int i = 0; i < rdd->n_parents; i++)
+        em_rdd_unref(rdd->parents[i]);
+    g_free(rdd->parents);
+    rdd->parents = NULL;
+    rdd->n_parents = 0;
+    rdd->checkpointed = true;
+    return true;
+}
 
 /* ---- Lineage dump: Spark's RDD.toDebugString, line for line ----
  *   (2) ShuffledRDD[2] at reduceByKey (em_sum) []

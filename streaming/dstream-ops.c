@@ -53,6 +53,12 @@ static em_dstream *with_fn(em_dstream *ds, em_any_fn call, void *ud, GDestroyNot
 #define FN(ds) ((ds)->fn.call)
 #define UD(ds) ((ds)->fn.ud)
 
+/* Spark's PairDStreamFunctions.defaultPartitioner: the context's default parallelism. */
+static int by_key_partitions(const em_dstream *ds)
+{
+    return ds->num_partitions > 0 ? ds->num_partitions : ds->ssc->sc->parallelism;
+}
+
 /* ---- One-to-one ---- */
 
 static em_rdd *apply_map(em_dstream *ds, em_rdd *const *in, em_time t, GError **err)
@@ -205,7 +211,7 @@ static em_rdd *apply_count_by_value(em_dstream *ds, em_rdd *const *in, em_time t
 {
     (void)t, (void)err;
     g_autoptr(em_rdd) ones = em_rdd_map(in[0], em_pair_one);
-    return em_rdd_reduce_by_key_full(ones, em_sum, NULL, NULL, "em_sum", ds->num_partitions);
+    return em_rdd_reduce_by_key_full(ones, em_sum, NULL, NULL, "em_sum", by_key_partitions(ds));
 }
 
 em_dstream *em_count_by_value_n(em_dstream *ds, int num_partitions)
@@ -279,7 +285,7 @@ static em_rdd *apply_reduce_by_key(em_dstream *ds, em_rdd *const *in, em_time t,
 {
     (void)t, (void)err;
     return em_rdd_reduce_by_key_full(in[0], (em_reduce_fn)FN(ds), UD(ds), NULL, ds->fn_name,
-                                     ds->num_partitions);
+                                     by_key_partitions(ds));
 }
 
 em_dstream *em_reduce_by_key_full(em_dstream *ds, em_reduce_fn fn, void *ud,
@@ -295,7 +301,7 @@ em_dstream *em_reduce_by_key_full(em_dstream *ds, em_reduce_fn fn, void *ud,
 static em_rdd *apply_group_by_key(em_dstream *ds, em_rdd *const *in, em_time t, GError **err)
 {
     (void)t, (void)err;
-    return em_rdd_group_by_key_n(in[0], ds->num_partitions);
+    return em_rdd_group_by_key_n(in[0], by_key_partitions(ds));
 }
 
 em_dstream *em_group_by_key_n(em_dstream *ds, int num_partitions)
@@ -317,7 +323,7 @@ static em_rdd *apply_combine_by_key(em_dstream *ds, em_rdd *const *in, em_time t
     (void)t, (void)err;
     const combine_fns *f = UD(ds);
     return em_rdd_combine_by_key_full(in[0], f->create, f->merge_value, f->merge_combiners,
-                                      f->ud, NULL, ds->fn_name, ds->num_partitions);
+                                      f->ud, NULL, ds->fn_name, by_key_partitions(ds));
 }
 
 typedef struct {
@@ -353,7 +359,7 @@ typedef em_rdd *(*join_fn)(em_rdd *, em_rdd *, int);
 static em_rdd *apply_join(em_dstream *ds, em_rdd *const *in, em_time t, GError **err)
 {
     (void)t, (void)err;
-    return ((join_fn)FN(ds))(in[0], in[1], ds->num_partitions);
+    return ((join_fn)FN(ds))(in[0], in[1], by_key_partitions(ds));
 }
 
 static em_dstream *join_stream(em_dstream *ds, em_dstream *other, int n, const char *op,

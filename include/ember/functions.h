@@ -26,6 +26,10 @@ EM_API em_value em_swap(em_value kv, void *ud);
 /* reduce: a + b. Two ints add as int64 (wrapping); any double makes a double. Non-numbers fail
  * the record (em_fail). */
 EM_API em_value em_sum(em_value a, em_value b, void *ud);
+/* reduce (inverse of em_sum): a - b, ints as int64 (wrapping), any double makes a double. */
+EM_API em_value em_subtract(em_value a, em_value b, void *ud);
+/* filter on (k, v) records: keeps those whose value is not 0 (int or double). */
+EM_API bool em_filter_nonzero(em_value kv, void *ud);
 /* reduce: the smaller / larger of a and b by em_value_compare(). */
 EM_API em_value em_min(em_value a, em_value b, void *ud);
 EM_API em_value em_max(em_value a, em_value b, void *ud);

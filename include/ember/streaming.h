@@ -213,6 +213,47 @@ EM_API em_dstream *em_cogroup_n(em_dstream *ds, em_dstream *other, int num_parti
  * the durations, and NULL. */
 EM_API em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide);
 
+/* reduceByKeyAndWindow in all of Spark's forms. Without inv: reduceByKey(fn) per batch, then
+ * over the window. With inv (fn's inverse: inv(fn(a, b), b) == a), incrementally: the window at
+ * t is the one at t - S minus the batches that left plus those that entered, so its cost does
+ * not grow with window / slide; keys whose value returns to the identity stay unless filter
+ * (on (k, v) records, e.g. em_filter_nonzero) drops them. num_partitions 0: the context's
+ * parallelism. Durations are checked at definition (critical message, NULL). */
+EM_API em_dstream *em_reduce_by_key_and_window_full(em_dstream *ds, em_reduce_fn fn,
+                                                    em_reduce_fn inv, em_duration window,
+                                                    em_duration slide, int num_partitions,
+                                                    em_filter_fn filter, void *ud,
+                                                    GDestroyNotify destroy, const char *name);
+#define em_reduce_by_key_and_window(ds, fn, window, slide) \
+    em_reduce_by_key_and_window_full((ds), (fn), NULL, (window), (slide), 0, NULL, NULL, NULL, #fn)
+#define em_reduce_by_key_and_window_n(ds, fn, window, slide, n) \
+    em_reduce_by_key_and_window_full((ds), (fn), NULL, (window), (slide), (n), NULL, NULL, NULL, \
+                                     #fn)
+#define em_reduce_by_key_and_window_inv(ds, fn, inv, window, slide) \
+    em_reduce_by_key_and_window_full((ds), (fn), (inv), (window), (slide), 0, NULL, NULL, NULL, \
+                                     #fn)
+/* reduceByWindow: the whole window reduced to one record (none for an empty window); with inv
+ * incrementally, as reduceByKeyAndWindow. */
+EM_API em_dstream *em_reduce_by_window_full(em_dstream *ds, em_reduce_fn fn, em_reduce_fn inv,
+                                            em_duration window, em_duration slide, void *ud,
+                                            GDestroyNotify destroy, const char *name);
+#define em_reduce_by_window(ds, fn, window, slide) \
+    em_reduce_by_window_full((ds), (fn), NULL, (window), (slide), NULL, NULL, #fn)
+#define em_reduce_by_window_inv(ds, fn, inv, window, slide) \
+    em_reduce_by_window_full((ds), (fn), (inv), (window), (slide), NULL, NULL, #fn)
+/* The number of records in each window (incremental). */
+EM_API em_dstream *em_count_by_window(em_dstream *ds, em_duration window, em_duration slide);
+/* (k, CompactBuffer(v...)) over each window. */
+EM_API em_dstream *em_group_by_key_and_window_n(em_dstream *ds, em_duration window,
+                                                em_duration slide, int num_partitions);
+#define em_group_by_key_and_window(ds, window, slide) \
+    em_group_by_key_and_window_n((ds), (window), (slide), 0)
+/* (record, count) over each window, records whose count falls to 0 dropped. */
+EM_API em_dstream *em_count_by_value_and_window_n(em_dstream *ds, em_duration window,
+                                                  em_duration slide, int num_partitions);
+#define em_count_by_value_and_window(ds, window, slide) \
+    em_count_by_value_and_window_n((ds), (window), (slide), 0)
+
 /* Caches every RDD the stream generates. Returns ds. */
 EM_API em_dstream *em_cache(em_dstream *ds);
 EM_API em_dstream *em_persist(em_dstream *ds);

@@ -83,3 +83,118 @@ Test(window, joining_streams_with_different_slides_is_rejected_at_definition)
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
 }
+
+/* ---- reduceByKeyAndWindow, countByWindow, countByValueAndWindow (Spark's cases) ---- */
+
+typedef struct {
+    em_duration window, slide;
+    bool inverse, filter;
+} rbkw_args;
+
+static em_dstream *op_rbkw(em_dstream *const *in, void *ud)
+{
+    const rbkw_args *a = ud;
+    return em_reduce_by_key_and_window_full(in[0], em_sum, a->inverse ? em_subtract : NULL,
+                                            a->window, a->slide, 0,
+                                            a->filter ? em_filter_nonzero : NULL, NULL, NULL,
+                                            "em_sum");
+}
+
+static const char *const big_input[] = {
+    "(a,1)", "(a,1), (b,1)", "(a,1), (b,1), (c,1)", "(a,1), (b,1)", "(a,1)", "",
+    "(a,1)", "(a,1), (b,1)", "(a,1), (b,1), (c,1)", "(a,1), (b,1)", "(a,1)", "",
+};
+
+static const char *const big_reduce_output[] = {
+    "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,1)",
+    "(a,1)", "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)",
+    "(a,2), (b,1)", "(a,1)",
+};
+
+static void check_rbkw(rbkw_args args, const char *const *input, size_t n_input,
+                       const char *const *expected, size_t n_expected)
+{
+    GError *err = NULL;
+    cr_assert(em_test_operation(input, n_input, op_rbkw, &args, expected, n_expected, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
+
+Test(window, reduce_by_key_and_window_big_test)
+{
+    check_rbkw((rbkw_args){2000, 1000, false, false}, big_input, 12, big_reduce_output, 12);
+}
+
+Test(window, reduce_by_key_and_window_with_inverse_keeps_keys_at_zero)
+{
+    const char *expected[] = {
+        "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)",
+        "(a,2), (b,1), (c,0)", "(a,1), (b,0), (c,0)", "(a,1), (b,0), (c,0)",
+        "(a,2), (b,1), (c,0)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)",
+        "(a,2), (b,1), (c,0)", "(a,1), (b,0), (c,0)",
+    };
+    check_rbkw((rbkw_args){2000, 1000, true, false}, big_input, 12, expected, 12);
+}
+
+Test(window, reduce_by_key_and_window_with_inverse_and_filter_drops_zeros)
+{
+    check_rbkw((rbkw_args){2000, 1000, true, true}, big_input, 12, big_reduce_output, 12);
+}
+
+Test(window, reduce_by_key_and_window_larger_slide)
+{
+    const char *input[] = {"(a,1)", "(a,2)", "(a,3)", "(a,4)", "(a,5)", "(a,6)", "", ""};
+    const char *expected[] = {NULL, "(a,3)", NULL, "(a,10)", NULL, "(a,18)", NULL, "(a,11)"};
+    check_rbkw((rbkw_args){4000, 2000, false, false}, input, 8, expected, 8);
+    check_rbkw((rbkw_args){4000, 2000, true, false}, input, 8, expected, 8);
+}
+
+static em_dstream *op_count_by_window(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_count_by_window(in[0], 2000, 1000);
+}
+
+Test(window, count_by_window_counts_records_in_each_window)
+{
+    const char *input[] = {"1", "1", "1, 2", "0", "", ""};
+    const char *expected[] = {"1", "2", "3", "3", "1", "0"};
+    GError *err = NULL;
+    cr_assert(em_test_operation(input, 6, op_count_by_window, NULL, expected, 6, false, &err),
+              "%s", err ? err->message : "");
+}
+
+static em_dstream *op_count_by_value_and_window(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_count_by_value_and_window(in[0], 2000, 1000);
+}
+
+Test(window, count_by_value_and_window_drops_values_that_left)
+{
+    const char *input[] = {"1", "1", "1, 2", "0", "", ""};
+    const char *expected[] = {"(1,1)", "(1,2)", "(1,2), (2,1)", "(1,1), (2,1), (0,1)", "(0,1)",
+                              ""};
+    GError *err = NULL;
+    cr_assert(em_test_operation(input, 6, op_count_by_value_and_window, NULL, expected, 6, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
+
+static em_dstream *op_group_by_key_and_window(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_map_values(em_group_by_key_and_window(in[0], 2000, 1000), em_identity);
+}
+
+Test(window, group_by_key_and_window_groups_over_the_window)
+{
+    const char *input[] = {"(a,1)", "(a,2), (b,1)", "(b,2)"};
+    const char *expected[] = {"(a,CompactBuffer(1))", "(a,CompactBuffer(1, 2)), (b,CompactBuffer(1))",
+                              "(a,CompactBuffer(2)), (b,CompactBuffer(1, 2))",
+                              "(b,CompactBuffer(2))"};
+    GError *err = NULL;
+    cr_assert(em_test_operation(input, 3, op_group_by_key_and_window, NULL, expected, 4, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
