@@ -1,6 +1,7 @@
 /* Shuffles: the map stage that buckets (and, with an aggregator, combines) each parent
  * partition's records by reducer, the reduce-side read, and the by-key aggregations built on
- * them: reduceByKey, groupByKey, combineByKey, aggregateByKey, foldByKey (Spark's ShuffledRDD).
+ * them: reduceByKey, groupByKey, combineByKey, aggregateByKey, foldByKey, distinct, repartition
+ * and partitionBy (Spark's ShuffledRDD).
  * Map outputs stay in memory with the shuffle until the RDD reading it is freed, so a second
  * job over the same RDD does not shuffle again. */
 #include "core-private.h"
@@ -126,16 +127,16 @@ typedef struct {
     em_shuffle *sh;
     em_map_output *out;
     bucket *buckets;
-    em_kvmap map;      /* with an aggregator */
+    em_combiner combiner; /* with an aggregator */
     int next_rr;       /* round robin position */
 } writer_sink;
 
-static bool require_pair(em_task *task, const em_shuffle *sh, em_value v)
+bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v)
 {
     if (G_LIKELY(em_is_pair(v)))
         return true;
     char *text = em_value_to_string(v);
-    em__task_fail(task, sh->owner, "record %s is not a (key, value) pair", text);
+    em__task_fail(task, rdd, "record %s is not a (key, value) pair", text);
     g_free(text);
     return false;
 }
@@ -144,23 +145,27 @@ static void push_combine(em_sink *s, em_value v)
 {
     writer_sink *w = (writer_sink *)s;
     em_task *task = s->task;
-    if (!require_pair(task, w->sh, v))
+    if (!em__require_pair(task, w->sh->owner, v))
         return;
     const em_aggregator *agg = &w->sh->agg;
     em_value key = em_key(v);
-    uint64_t hash = em_value_hash(key);
     bool is_new;
-    em_kv_entry *e = em__kvmap_upsert(&w->map, key, hash, &is_new);
+    em_value *slot = em__combiner_upsert(&w->combiner, key, em_value_hash(key), &is_new);
     task->cur_rdd = w->sh->owner;
     em_value c;
     if (is_new) {
-        e->key = em_value_copy(key, w->out->arena);
+        /* Keep the hash bits the combiner stored in the key. */
+        uint16_t tag = slot[0].pad_;
+        slot[0] = em__value_copy(key, w->out->arena);
+        slot[0].pad_ = tag;
         c = create_combiner(agg, em_val(v));
     } else {
-        c = merge(agg->merge_value, e->vals[0], em_val(v), agg->ud);
+        c = merge(agg->merge_value, slot[1], em_val(v), agg->ud);
     }
-    /* e may move if the user function re-entered the map; it cannot, so e is still valid. */
-    e->vals[0] = em_value_copy(c, w->out->arena);
+    /* The user functions cannot reach the combiner, so slot is still valid. Combiners live in
+     * the task's arena: only the final ones are copied into the map output, which lives as
+     * long as the shuffle, so the intermediate ones of growing combiners are not kept. */
+    slot[1] = em__value_copy(c, task->arena);
 }
 
 static void push_bucket(em_sink *s, em_value v)
@@ -174,7 +179,7 @@ static void push_bucket(em_sink *s, em_value v)
         w->next_rr = (w->next_rr + 1) % sh->num_reducers;
         break;
     case EM_PART_RANGE:
-        if (!require_pair(s->task, sh, v))
+        if (!em__require_pair(s->task, sh->owner, v))
             return;
         r = range_reducer(sh, em_key(v));
         break;
@@ -196,15 +201,19 @@ static void map_task(em_task *task, void *ud)
     /* Spark starts each map partition's round robin at a position of its own; a fixed function
      * of the partition index keeps runs reproducible. */
     w.next_rr = (int)((uint64_t)task->partition * 2654435761u % (uint64_t)R);
-    em__kvmap_init(&w.map);
+    em__combiner_init(&w.combiner);
     em__compute(sh->parent, task, task->partition, &w.base);
     if (sh->has_agg) {
-        for (size_t i = 0; i < w.map.n; i++) {
-            em_kv_entry *e = &w.map.entries[i];
-            bucket_add(&w.buckets[reducer_of_hash(sh, e->hash)],
-                       em_pair_in(out->arena, e->key, e->vals[0]));
+        const em_combiner *c = &w.combiner;
+        for (size_t i = 0; c->slots && i <= c->mask; i++) {
+            const em_value *slot = &c->slots[2 * i];
+            if (slot->type == EM__EMPTY)
+                continue;
+            em_value key = em__combiner_key(slot);
+            bucket_add(&w.buckets[reducer_of_hash(sh, em_value_hash(key))],
+                       em_pair_in(out->arena, key, em__value_copy(slot[1], out->arena)));
         }
-        em__kvmap_clear(&w.map);
+        em__combiner_clear(&w.combiner);
     }
     out->buckets = g_new(em_value *, R);
     out->counts = g_new(size_t, R);
@@ -249,6 +258,7 @@ typedef struct {
     read_mode mode;
     em_aggregator agg; /* READ_AGGREGATE: the shuffle's, for the reduce side */
     bool combined;     /* records are (k, combiner) from a map-side combine */
+    bool pairs;        /* READ_PLAIN: records must be (k, v) pairs (partitionBy) */
 } shuffled_state;
 
 typedef struct {
@@ -275,13 +285,16 @@ static void read_aggregate(em_value kv, void *ud)
     else
         c = is_new ? create_combiner(agg, em_val(kv))
                    : merge(agg->merge_value, e->vals[0], em_val(kv), agg->ud);
-    e->vals[0] = em_value_copy(c, task->arena);
+    e->vals[0] = em__value_copy(c, task->arena);
     em_arena_reset(task->scratch);
 }
 
 static void read_group(em_value kv, void *ud)
 {
     reduce_ctx *ctx = ud;
+    /* Without a map-side combine nothing has looked at the records yet. */
+    if (ctx->task->stop || !em__require_pair(ctx->task, ctx->rdd, kv))
+        return;
     em_value key = em_key(kv);
     bool is_new;
     em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
@@ -291,12 +304,13 @@ static void read_group(em_value kv, void *ud)
 typedef struct {
     em_task *task;
     em_sink *out;
+    const em_rdd *pairs_of; /* the RDD to name when a record is not a pair, or NULL */
 } plain_ctx;
 
 static void read_plain(em_value v, void *ud)
 {
     plain_ctx *ctx = ud;
-    if (ctx->task->stop)
+    if (ctx->task->stop || (ctx->pairs_of && !em__require_pair(ctx->task, ctx->pairs_of, v)))
         return;
     ctx->out->push(ctx->out, v);
     em_arena_reset(ctx->task->scratch);
@@ -307,7 +321,7 @@ static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out
     const shuffled_state *st = rdd->state;
     em_shuffle *sh = rdd->shuffles[0];
     if (st->mode == READ_PLAIN) {
-        plain_ctx ctx = {task, out};
+        plain_ctx ctx = {task, out, st->pairs ? rdd : NULL};
         em__shuffle_read(sh, index, read_plain, &ctx);
         return;
     }
@@ -323,7 +337,11 @@ static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out
 
 static void shuffled_finalize(em_rdd *rdd) { g_free(rdd->state); }
 
-static const em_rdd_class shuffled_class = {"ShuffledRDD", shuffled_compute, shuffled_finalize};
+static const em_rdd_class shuffled_class = {
+    .type_name = "ShuffledRDD",
+    .compute = shuffled_compute,
+    .finalize = shuffled_finalize,
+};
 
 em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
                          em_partitioner partitioner, const em_aggregator *agg, bool map_side,
@@ -395,5 +413,45 @@ em_rdd *em_rdd_fold_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn fn, voi
     em_rdd *out = em__shuffled_new(rdd, "foldByKey", num_partitions, EM_PART_HASH, &agg, true,
                                    false);
     em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
+    return out;
+}
+
+/* Spark's distinct: map(x => (x, null)).reduceByKey((a, _) => a).map(_._1), so duplicates are
+ * dropped on the map side before the shuffle. */
+static em_value pair_with_null(em_value v, void *ud)
+{
+    (void)ud;
+    return em_pair(v, em_null());
+}
+
+static em_value keep_first(em_value a, em_value b, void *ud)
+{
+    (void)b, (void)ud;
+    return a;
+}
+
+em_rdd *em_rdd_distinct_n(em_rdd *rdd, int num_partitions)
+{
+    em_rdd *pairs = em_rdd_map_full(rdd, pair_with_null, NULL, NULL, NULL);
+    em_rdd *firsts = em_rdd_reduce_by_key_full(pairs, keep_first, NULL, NULL, NULL,
+                                               num_partitions);
+    em_rdd *out = em_rdd_keys(firsts);
+    pairs->op = firsts->op = out->op = "distinct";
+    em_rdd_unref(pairs);
+    em_rdd_unref(firsts);
+    return out;
+}
+
+em_rdd *em_rdd_repartition(em_rdd *rdd, int num_partitions)
+{
+    return em__shuffled_new(rdd, "repartition", num_partitions, EM_PART_ROUND_ROBIN, NULL, false,
+                            false);
+}
+
+em_rdd *em_rdd_partition_by(em_rdd *rdd, int num_partitions)
+{
+    em_rdd *out = em__shuffled_new(rdd, "partitionBy", num_partitions, EM_PART_HASH, NULL, false,
+                                   false);
+    ((shuffled_state *)out->state)->pairs = true;
     return out;
 }

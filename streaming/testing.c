@@ -93,7 +93,8 @@ em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_tes
         for (size_t i = 0; i < n_inputs; i++)
             o.num_batches = MAX(o.num_batches, inputs[i].n);
 
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = o.master, .app_name = "test",
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = o.master, .context = o.context,
+                                                 .app_name = "test",
                                                  .batch_interval = o.batch_interval,
                                                  .manual_clock = true},
                                   err);

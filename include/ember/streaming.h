@@ -254,6 +254,23 @@ EM_API em_dstream *em_count_by_value_and_window_n(em_dstream *ds, em_duration wi
 #define em_count_by_value_and_window(ds, window, slide) \
     em_count_by_value_and_window_n((ds), (window), (slide), 0)
 
+/* ---- State ---- */
+
+/* updateStateByKey's function: the key, its values in this batch (values[0..n), possibly none),
+ * its previous state (em_none() if it has none) and the batch time. Returns the new state (its
+ * payload may live in em_scratch(): Ember copies it), or em_none() to remove the key. State
+ * values themselves cannot be None. Runs on executor threads. */
+typedef em_value (*em_update_fn)(em_value key, const em_value *values, size_t n, em_value state,
+                                 em_time time, void *ud);
+/* Spark's updateStateByKey: fn is called for every key in state and every key in the batch,
+ * every batch. num_partitions 0: the context's parallelism. initial (may be NULL, referenced)
+ * gives (k, state) records the first batch starts from. */
+EM_API em_dstream *em_update_state_by_key_full(em_dstream *ds, em_update_fn fn, void *ud,
+                                               GDestroyNotify destroy, const char *name,
+                                               int num_partitions, em_rdd *initial);
+#define em_update_state_by_key(ds, fn) \
+    em_update_state_by_key_full((ds), (fn), NULL, NULL, #fn, 0, NULL)
+
 /* Caches every RDD the stream generates. Returns ds. */
 EM_API em_dstream *em_cache(em_dstream *ds);
 EM_API em_dstream *em_persist(em_dstream *ds);

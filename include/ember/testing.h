@@ -22,7 +22,8 @@ typedef struct em_test_input {
 } em_test_input;
 
 typedef struct em_test_opts {
-    const char *master;          /* default "local[2]" */
+    const char *master;          /* default "local[2]" ... */
+    em_context *context;         /* ... or this context (borrowed), to share RDDs with tests */
     em_duration batch_interval;  /* default 1 s */
     int input_partitions;        /* partitions of each input batch's RDD, default 2 */
     size_t num_batches;          /* batches to run; default the longest input */

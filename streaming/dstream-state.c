@@ -1,0 +1,90 @@
+/* Per-key state across batches: updateStateByKey (Spark's StateDStream). The state at t is the
+ * batch at t cogrouped with the state at t - slide, each key passed to the update function;
+ * the new state RDD is computed at once and its lineage cut, so state lives in memory owned by
+ * the stream (cached partitions), copied out of the batch arenas that made it. */
+#include "streaming-private.h"
+
+typedef struct {
+    em_update_fn fn;
+    void *ud;
+    GDestroyNotify destroy;
+    em_rdd *initial; /* may be NULL */
+} state_stream;
+
+typedef struct {
+    const state_stream *st;
+    em_time time;
+} update_batch;
+
+/* (k, (CompactBuffer(new values), CompactBuffer(state?))) -> Some((k, state')) or None. */
+static em_value apply_update(em_value kv, void *ud)
+{
+    const update_batch *b = ud;
+    em_value groups = em_val(kv);
+    em_value values = em_key(groups), states = em_val(groups);
+    em_value state = states.len ? em_list_get(states, 0) : em_none();
+    em_value next = b->st->fn(em_key(kv), values.as.items, values.len, state, b->time,
+                              b->st->ud);
+    if (next.type == EM_T_NONE)
+        return em_none();
+    return em_some(em_pair(em_key(kv), next));
+}
+
+static em_rdd *state_compute(em_dstream *ds, em_time t, GError **err)
+{
+    state_stream *st = ds->state;
+    em_rdd *prev = em__dstream_get_or_compute(ds, t - ds->slide, err);
+    if (!prev && err && *err)
+        return NULL;
+    if (!prev && t - ds->slide <= ds->zero_time)
+        prev = st->initial; /* the first batch starts from the initial state */
+    em_rdd *batch = em__dstream_get_or_compute(ds->parents[0], t, err);
+    if (!batch && err && *err)
+        return NULL;
+    g_autoptr(em_rdd) none = em_empty_rdd(ds->ssc->sc);
+    int n = ds->num_partitions > 0 ? ds->num_partitions : ds->ssc->sc->parallelism;
+    g_autoptr(em_rdd) grouped = em_rdd_cogroup_n(batch ? batch : none, prev ? prev : none, n);
+    update_batch *b = g_new(update_batch, 1);
+    *b = (update_batch){st, t};
+    em_rdd *next = em_rdd_flat_map_full(grouped, apply_update, b, g_free, ds->fn_name);
+    if (!em__rdd_checkpoint(next, err))
+        g_clear_pointer(&next, em_rdd_unref);
+    return next;
+}
+
+static void state_finalize(em_dstream *ds)
+{
+    state_stream *st = ds->state;
+    if (st->destroy)
+        st->destroy(st->ud);
+    em_rdd_unref(st->initial);
+    g_free(st);
+}
+
+static const em_dstream_class state_class = {.type_name = "StateDStream",
+                                             .compute = state_compute,
+                                             .finalize = state_finalize};
+
+em_dstream *em_update_state_by_key_full(em_dstream *ds, em_update_fn fn, void *ud,
+                                        GDestroyNotify destroy, const char *name,
+                                        int num_partitions, em_rdd *initial)
+{
+    bool ok = em__dstream_check(ds, "updateStateByKey");
+    if (ok && initial && initial->sc != ds->ssc->sc) {
+        g_critical("updateStateByKey: the initial state RDD belongs to another em_context; "
+                   "make it with em_ssc_context(ssc)");
+        ok = false;
+    }
+    if (!ok) {
+        if (destroy)
+            destroy(ud);
+        return NULL;
+    }
+    em_dstream *out = em__dstream_new(ds->ssc, &state_class, "updateStateByKey", &ds, 1);
+    out->num_partitions = num_partitions;
+    out->fn_name = g_strdup(name);
+    state_stream *st = g_new0(state_stream, 1);
+    *st = (state_stream){fn, ud, destroy, initial ? em_rdd_ref(initial) : NULL};
+    out->state = st;
+    return out;
+}
