@@ -246,6 +246,12 @@ em_shuffle *em__shuffle_new(em_rdd *parent, int num_reducers, em_partitioner par
 void em__shuffle_free(em_shuffle *shuffle);
 /* Runs the map stage if it has not run. Driver thread only. */
 bool em__shuffle_prepare(em_shuffle *shuffle, GError **err);
+/* The partition of a key with this hash under the hash partitioner of n partitions. The high
+ * half of the hash: hash tables index with the low bits. */
+static inline int em__hash_partition(uint64_t hash, int n)
+{
+    return (int)((hash >> 32) % (uint64_t)n);
+}
 /* A ShuffledRDD over parent: READ_PLAIN without agg (records pass through), the aggregation
  * with agg (combined on the map side too when map_side), values grouped into CompactBuffers
  * when group. num_partitions 0: the parent's count. */

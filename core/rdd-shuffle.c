@@ -75,8 +75,7 @@ void em__shuffle_free(em_shuffle *sh)
 
 static inline int reducer_of_hash(const em_shuffle *sh, uint64_t hash)
 {
-    /* The high half: the kvmap indexes with the low bits. */
-    return (int)((hash >> 32) % (uint64_t)sh->num_reducers);
+    return em__hash_partition(hash, sh->num_reducers);
 }
 
 static int range_reducer(const em_shuffle *sh, em_value key)

@@ -154,6 +154,10 @@ static em_rdd *apply_repartition(em_dstream *ds, em_rdd *const *in, em_time t, G
 
 em_dstream *em_repartition(em_dstream *ds, int num_partitions)
 {
+    if (num_partitions <= 0) {
+        g_critical("repartition: %d partitions asked for; give a count >= 1", num_partitions);
+        return NULL;
+    }
     em_dstream *out = derive1(ds, "repartition", apply_repartition);
     if (out)
         out->num_partitions = num_partitions;

@@ -184,17 +184,20 @@ void em__dstream_retained(em_dstream *ds, GHashTable *seen, int64_t *batches, in
 GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to)
 {
     GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
-    if (!ds)
+    if (!ds) {
+        g_critical("em_slice: the stream is NULL");
         return out;
+    }
     em_time zero = ds->zero_time;
     /* Align both ends down to the slide, as Spark's slice does. */
     em_time first = zero + ((from - zero) / ds->slide) * ds->slide;
     em_time last = zero + ((to - zero) / ds->slide) * ds->slide;
+    /* Walk what is remembered (times ascending, all valid), not the range: it may be huge. */
     g_mutex_lock(&ds->lock);
-    for (em_time t = first; t <= last; t += ds->slide) {
-        em_rdd *rdd = find_generated(ds, t);
-        if (rdd)
-            g_ptr_array_add(out, em_rdd_ref(rdd));
+    for (guint i = 0; i < ds->generated->len; i++) {
+        const em_generated *g = &g_array_index(ds->generated, em_generated, i);
+        if (g->time >= first && g->time <= last)
+            g_ptr_array_add(out, em_rdd_ref(g->rdd));
     }
     g_mutex_unlock(&ds->lock);
     return out;

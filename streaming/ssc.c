@@ -151,11 +151,18 @@ static bool inputs_pending(em_ssc *ssc)
     return false;
 }
 
+/* A generated batch waiting for the scheduler, and when it was queued: Spark's submission
+ * time, from which the scheduling delay counts (it grows while batches wait). */
+typedef struct {
+    em_time time;
+    int64_t submitted;
+} queued_batch;
+
 static void queue_batch(em_ssc *ssc, em_time t)
 {
-    em_time *boxed = g_new(em_time, 1);
-    *boxed = t;
-    g_async_queue_push(ssc->batches, boxed);
+    queued_batch *b = g_new(queued_batch, 1);
+    *b = (queued_batch){t, em__now_ms()};
+    g_async_queue_push(ssc->batches, b);
 }
 
 static gpointer generator_main(gpointer data)
@@ -199,15 +206,23 @@ static gpointer generator_main(gpointer data)
 
 /* ---- The scheduler: runs batches one after another ---- */
 
-static void run_batch(em_ssc *ssc, em_time t)
+static void finish_stop(em_ssc *ssc);
+
+static void run_batch(em_ssc *ssc, em_time t, int64_t submitted)
 {
     int n_inputs = (int)ssc->inputs->len;
     int64_t *records = g_new0(int64_t, n_inputs > 0 ? n_inputs : 1);
     em_batch_info info = {.batch_time = t, .n_inputs = n_inputs, .input_records = records,
-                          .submission_time = em__now_ms(), .processing_start = -1,
+                          .submission_time = submitted, .processing_start = -1,
                           .processing_end = -1, .scheduling_delay = -1,
                           .processing_delay = -1, .total_delay = -1};
-    EMIT(ssc, batch_submitted, &info);
+    /* The listeners of this batch: one added meanwhile (even by a callback) hears from the
+     * next batch on, and the array may grow under us without harm. */
+    g_mutex_lock(&ssc->lock);
+    struct {
+        GArray *listeners;
+    } batch_listeners = {g_array_copy(ssc->listeners)}, *l = &batch_listeners;
+    g_mutex_unlock(&ssc->lock);
 
     GError *err = NULL;
     /* Generate the batch's RDDs for every output operation first (Spark's generateJobs). */
@@ -222,21 +237,30 @@ static void run_batch(em_ssc *ssc, em_time t)
         info.num_records += in->last_records;
         in->last_records = 0;
     }
+    /* Spark submits the job set once its RDDs exist, with the input figures. */
+    EMIT(l, batch_submitted, &info);
     info.processing_start = em__now_ms();
     info.scheduling_delay = info.processing_start - info.submission_time;
-    EMIT(ssc, batch_started, &info);
+    EMIT(l, batch_started, &info);
 
-    for (guint i = 0; i < ssc->outputs->len && !err; i++) {
+    /* Each output operation is a job of its own: one failing does not skip the next (Spark's
+     * JobScheduler); the batch keeps the first failure. */
+    bool generated = !err;
+    for (guint i = 0; i < ssc->outputs->len && generated; i++) {
         em_output_op *op = ssc->outputs->pdata[i];
         if (!rdds[i])
             continue;
         em_output_op_info oi = {.batch_time = t, .id = op->id, .name = op->name,
                                 .start_time = em__now_ms(), .end_time = -1};
-        EMIT(ssc, output_op_started, &oi);
-        bool ok = op->run(op, rdds[i], t, &err);
+        EMIT(l, output_op_started, &oi);
+        GError *op_err = NULL;
+        bool ok = op->run(op, rdds[i], t, &op_err);
         oi.end_time = em__now_ms();
-        oi.failure = ok ? NULL : err->message;
-        EMIT(ssc, output_op_completed, &oi);
+        oi.failure = ok ? NULL : op_err->message;
+        EMIT(l, output_op_completed, &oi);
+        if (op_err && !err)
+            err = g_steal_pointer(&op_err);
+        g_clear_error(&op_err);
     }
     g_free(rdds);
 
@@ -257,7 +281,8 @@ static void run_batch(em_ssc *ssc, em_time t)
         info.failed = true;
         info.failure = err->message;
     }
-    EMIT(ssc, batch_completed, &info);
+    EMIT(l, batch_completed, &info);
+    g_array_unref(batch_listeners.listeners);
     g_free(records);
 
     g_mutex_lock(&ssc->lock);
@@ -273,22 +298,26 @@ static gpointer scheduler_main(gpointer data)
 {
     em_ssc *ssc = data;
     for (;;) {
-        em_time *boxed = g_async_queue_pop(ssc->batches);
-        em_time t = *boxed;
-        g_free(boxed);
-        if (t < 0)
+        queued_batch *b = g_async_queue_pop(ssc->batches);
+        queued_batch batch = *b;
+        g_free(b);
+        if (batch.time < 0)
             break;
         g_mutex_lock(&ssc->lock);
         /* A hard stop drops the batches not started yet. */
         bool drop = ssc->stopping && !ssc->graceful;
         g_mutex_unlock(&ssc->lock);
         if (!drop)
-            run_batch(ssc, t);
+            run_batch(ssc, batch.time, batch.submitted);
     }
     g_mutex_lock(&ssc->lock);
     ssc->scheduler_done = true;
+    bool self_stop = ssc->self_stop;
     g_cond_broadcast(&ssc->cond);
     g_mutex_unlock(&ssc->lock);
+    /* Stopped from one of its own callbacks: nobody else completes the stop. */
+    if (self_stop)
+        finish_stop(ssc);
     return NULL;
 }
 
@@ -388,10 +417,14 @@ void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful)
     ssc->state = EM_SSC_STOPPED;
     ssc->stop_context = ssc->stop_context || stop_context;
     if (state != EM_SSC_ACTIVE || ssc->stopping) {
-        /* Never started, or a stop is under way or done: nothing more to do. */
+        /* Never started, or a stop is under way or done: nothing more to do but wait for it
+         * (as Spark's synchronized stop), unless called from a callback of the batch that
+         * holds it up. */
         if (state == EM_SSC_INITIALIZED)
             ssc->terminated = true;
         g_cond_broadcast(&ssc->cond);
+        while (ssc->stopping && !ssc->terminated && g_thread_self() != ssc->scheduler)
+            g_cond_wait(&ssc->cond, &ssc->lock);
         g_mutex_unlock(&ssc->lock);
         return;
     }
@@ -409,8 +442,11 @@ void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful)
     g_thread_join(ssc->generator);
     ssc->generator = NULL;
     if (g_thread_self() == ssc->scheduler) {
-        /* Called from an output operation: the scheduler ends after this batch; em_ssc_free
-         * joins it. await_termination returns when it has. */
+        /* Called from an output operation: the scheduler ends after this batch and completes
+         * the stop; em_ssc_free joins it. await_termination returns when it has. */
+        g_mutex_lock(&ssc->lock);
+        ssc->self_stop = true;
+        g_mutex_unlock(&ssc->lock);
         return;
     }
     g_thread_join(ssc->scheduler);
@@ -427,8 +463,9 @@ static bool wait_terminated(em_ssc *ssc, gint64 deadline, GError **err, int *res
             *result = -1;
             break;
         }
-        /* A stop from inside a callback completes when the scheduler leaves its loop. */
-        if (ssc->terminated || (ssc->stopping && ssc->scheduler_done && !ssc->generator)) {
+        /* Set once the stop is complete: by em_ssc_stop after joining the threads, or by the
+         * scheduler when a callback stopped it. */
+        if (ssc->terminated) {
             *result = 1;
             break;
         }
@@ -483,9 +520,9 @@ void em_ssc_free(em_ssc *ssc)
     }
     finish_stop(ssc);
     if (ssc->batches) {
-        em_time *boxed;
-        while ((boxed = g_async_queue_try_pop(ssc->batches)))
-            g_free(boxed);
+        queued_batch *b;
+        while ((b = g_async_queue_try_pop(ssc->batches)))
+            g_free(b);
         g_async_queue_unref(ssc->batches);
     }
     for (guint i = 0; i < ssc->outputs->len; i++) {
@@ -501,7 +538,8 @@ void em_ssc_free(em_ssc *ssc)
     g_ptr_array_unref(ssc->streams);
     g_array_unref(ssc->listeners);
     g_clear_error(&ssc->failure);
-    if (ssc->owns_sc)
+    /* A borrowed context is the ssc's to free once stop was asked to stop it. */
+    if (ssc->owns_sc || ssc->stop_context)
         em_context_free(ssc->sc);
     g_mutex_clear(&ssc->lock);
     g_cond_clear(&ssc->cond);

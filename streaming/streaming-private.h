@@ -97,12 +97,13 @@ struct em_ssc {
     /* threads and batches */
     GThread *generator;
     GThread *scheduler;
-    GAsyncQueue *batches; /* em_time* boxed batch times; a negative time stops the scheduler */
+    GAsyncQueue *batches; /* queued_batch* (ssc.c); a negative time stops the scheduler */
     em_time next_batch;   /* the generator's next batch time */
     em_time last_done;    /* the newest batch completed (or failed) */
     bool stopping;        /* stop requested: the generator stops generating */
     bool graceful;
     bool scheduler_done;  /* the scheduler thread has left its loop */
+    bool self_stop;       /* stopped from a callback: the scheduler completes the stop */
     bool terminated;      /* stop complete */
     bool stop_context;
     GError *failure;      /* the first batch failure */
@@ -141,6 +142,14 @@ void em__output_add(em_dstream *ds, const char *name, em_output_run_fn run, void
 typedef enum { EM_RECEIVER_STARTED, EM_RECEIVER_ERROR, EM_RECEIVER_STOPPED } em_receiver_event;
 /* Calls the listeners' receiver callbacks on the calling thread (a receiver's). */
 void em__ssc_emit_receiver(em_ssc *ssc, em_receiver_event event, const em_receiver_info *info);
+
+/* ---- Receivers (receiver.c), for connectors built on them ---- */
+
+/* em_receiver_stream() with the stream's op ("socketTextStream", static). */
+em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiver_funcs *funcs,
+                                    void *ud, const em_receiver_opts *opts);
+/* The ud of a receiver stream made with funcs (same on_start), or NULL when ds is not one. */
+void *em__receiver_stream_ud(const em_dstream *ds, const em_receiver_funcs *funcs);
 
 /* Wall-clock milliseconds (listener figures). */
 int64_t em__now_ms(void);

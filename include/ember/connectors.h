@@ -24,4 +24,105 @@ EM_API void em_rdd_queue_free(em_rdd_queue *queue);
 EM_API em_dstream *em_queue_stream(em_ssc *ssc, em_rdd_queue *queue, bool one_at_a_time,
                                    em_rdd *default_rdd);
 
+/* ---- textFileStream: new files in a directory (Spark's FileInputDStream) ----
+ * At each batch time the directory is listed; a regular file counts once, in the first batch
+ * in which its name appears, and is never read again (even if rewritten). Names starting with
+ * '.' or '_', or ending in "._COPYING_" or ".tmp", and subdirectories are ignored: write a file
+ * elsewhere (or under such a name) and rename it in. The batch is the union of em_text_file()
+ * over its new files in name order (an empty RDD when none); a file that cannot be read fails
+ * its batch naming the file, and so does a directory that cannot be listed; the stream goes
+ * on. Batch records are reported as 0, as Spark does for file streams. */
+typedef struct em_file_stream_opts {
+    bool new_files_only; /* files already there at em_ssc_start() are ignored (Spark's default) */
+} em_file_stream_opts;
+/* The stream of dir's new files; opts NULL for Spark's defaults (new files only). Returns NULL
+ * with err set (EM_ERROR_IO, naming the path) when dir is not a directory that can be read.
+ * The stream is owned by the ssc. */
+EM_API em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir,
+                                            const em_file_stream_opts *opts, GError **err);
+/* The short form with Spark's defaults; on error it logs a critical message naming the path
+ * and returns NULL. */
+EM_API em_dstream *em_text_file_stream(em_ssc *ssc, const char *dir);
+
+/* ---- Receivers: Spark's Receiver API, for sources that push records ----
+ * Ember runs each receiver on a thread of its own from em_ssc_start() on. on_start runs there
+ * and may block, receiving and calling em_receiver_store() until em_receiver_is_stopped() turns
+ * true (it may also start threads of its own and return, as in Spark). on_stop is called once
+ * after each on_start, from the thread that stops the receiver (em_ssc_stop(); the receiver's
+ * own for a restart), possibly while on_start is still starting up: it must make on_start
+ * return within a second (shut down its socket, wake its poll) and end the threads on_start
+ * started. Listeners' receiver events run on the receiver's thread. Stored records are cut into
+ * blocks, one per block interval of wall-clock time; at batch time t every block received up
+ * to t (the current one too) becomes one partition of batch t's RDD (Spark's BlockRDD). */
+typedef struct em_receiver em_receiver;
+
+typedef struct em_receiver_funcs {
+    const char *name;                           /* for listeners: "SocketReceiver"; copied */
+    void (*on_start)(em_receiver *r, void *ud); /* required */
+    void (*on_stop)(em_receiver *r, void *ud);  /* may be NULL */
+    GDestroyNotify destroy; /* frees ud once: when the ssc is freed, or when creation fails */
+} em_receiver_funcs;
+
+typedef struct em_receiver_opts {
+    em_duration block_interval; /* 0: 200 ms (Spark's spark.streaming.blockInterval) */
+    int64_t max_rate;           /* records per second, 0 unlimited (receiver.maxRate) */
+} em_receiver_opts;
+
+/* Spark's receiverStream: an input stream fed by the receiver funcs with ud. funcs is copied;
+ * opts may be NULL. Fails fast (a critical message, ud destroyed, NULL) on a NULL ssc or
+ * on_start, negative options, or an ssc already started. The stream is owned by the ssc. */
+EM_API em_dstream *em_receiver_stream(em_ssc *ssc, const em_receiver_funcs *funcs, void *ud,
+                                      const em_receiver_opts *opts);
+/* Copies v with its payload into the current block (v may point into a buffer the caller
+ * reuses, or into em_scratch()). With max_rate set it blocks the caller as long as it takes to
+ * keep the rate (a token bucket allowing one second's burst, as Spark's RateLimiter). Callable
+ * from any thread; records stored once the receiver has stopped are dropped. */
+EM_API void em_receiver_store(em_receiver *r, em_value v);
+/* Restarts the receiver: once on_start has returned (em_receiver_is_stopped() turns true so
+ * that its loop ends), on_stop, a wait of delay_ms, then on_start again, all on the receiver's
+ * thread. Listeners see receiver_stopped with "Restarting receiver with delay <ms> ms:
+ * <message>" and receiver_started again, as in Spark. A stop during the wait ends it. */
+EM_API void em_receiver_restart(em_receiver *r, const char *message, int64_t delay_ms);
+/* Reports a non-fatal error to listeners (receiver_error with message, on the calling thread);
+ * the receiver goes on. */
+EM_API void em_receiver_report_error(em_receiver *r, const char *message);
+/* True once the receiver is stopping or restarting: a receiving loop ends then. */
+EM_API bool em_receiver_is_stopped(em_receiver *r);
+/* Records the receiver stream has stored since it started, -1 (and a critical message) when ds
+ * is not a receiver stream. */
+EM_API int64_t em_receiver_stream_records(const em_dstream *ds);
+
+/* ---- socketTextStream / socketStream: lines from a TCP server ----
+ * A receiver ("SocketReceiver") connects to host:port and stores one record per line: lines
+ * end at \n, a \r before it is dropped, and a last line without \n is stored when the peer
+ * closes. A line longer than max_line bytes is dropped, counted and reported to listeners
+ * (receiver_error), never fatal. When the peer is not up, goes away or fails, the receiver
+ * reports the error (naming host:port) and reconnects after 100 ms, doubling the wait on each
+ * failure up to 2 s; a connection resets the wait. Stop interrupts a connect, read or wait. */
+typedef struct em_socket_opts {
+    size_t max_line;           /* bytes in a line (without \r\n); 0: 1 MiB; at most 4 GiB */
+    em_receiver_opts receiver; /* block interval and max rate */
+} em_socket_opts;
+
+/* socketStream's converter: a line's bytes (without \r\n; valid during the call only) to a
+ * record, or em_none() to skip the line. The record's payload may point into the line or
+ * em_scratch(): Ember copies it and resets the receiver thread's scratch after each line. */
+typedef em_value (*em_line_converter)(const char *line, size_t len, void *ud);
+
+/* A stream of string records, one per UTF-8 line (invalid bytes become U+FFFD, as Spark's
+ * reader decodes them). Fails fast (a critical message, NULL) on a NULL host or a port
+ * outside 1..65535. */
+EM_API em_dstream *em_socket_text_stream(em_ssc *ssc, const char *host, int port);
+/* A stream of converter(line) records; the bytes are given as received (no UTF-8 check). */
+EM_API em_dstream *em_socket_stream(em_ssc *ssc, const char *host, int port,
+                                    em_line_converter converter, void *ud);
+/* The full form: converter NULL for text lines; destroy frees ud once, when the ssc is freed
+ * or when creation fails; opts may be NULL. */
+EM_API em_dstream *em_socket_stream_full(em_ssc *ssc, const char *host, int port,
+                                         em_line_converter converter, void *ud,
+                                         GDestroyNotify destroy, const em_socket_opts *opts);
+/* Lines dropped for being longer than max_line since the stream started, or -1 (and a
+ * critical message) when ds is not a socket stream. */
+EM_API int64_t em_socket_stream_dropped_lines(const em_dstream *ds);
+
 #endif

@@ -271,6 +271,45 @@ EM_API em_dstream *em_update_state_by_key_full(em_dstream *ds, em_update_fn fn, 
 #define em_update_state_by_key(ds, fn) \
     em_update_state_by_key_full((ds), (fn), NULL, NULL, #fn, 0, NULL)
 
+/* mapWithState's view of one key's state (Spark's State). Valid only during the call. */
+typedef struct em_state em_state;
+EM_API bool em_state_exists(const em_state *state);
+/* The state value (payload valid during the call), or null when it does not exist. */
+EM_API em_value em_state_get(const em_state *state);
+/* Sets the key's state to a copy of v. Updating a state that is timing out, or one removed in
+ * this call, is refused (a critical message). */
+EM_API void em_state_update(em_state *state, em_value v);
+/* Removes the key's state. */
+EM_API void em_state_remove(em_state *state);
+/* True when the call is the key's timeout (value is None, no new data). */
+EM_API bool em_state_is_timing_out(const em_state *state);
+
+/* mapWithState's function: called for each (key, value) of the batch, and once with value None
+ * when the key times out. Returns the mapped record, or em_none() for none. Runs on executor
+ * threads, one task per state partition. */
+typedef em_value (*em_mapping_fn)(em_time time, em_value key, em_value value, em_state *state,
+                                  void *ud);
+
+/* Spark's StateSpec. */
+typedef struct em_state_spec {
+    em_mapping_fn fn;
+    void *ud;
+    GDestroyNotify destroy;  /* called once on ud when the ssc is freed */
+    const char *name;        /* the function's name for logs (optional) */
+    int num_partitions;      /* state partitions; 0: the context's parallelism */
+    em_rdd *initial_state;   /* (k, state) records to start from; referenced; may be NULL */
+    em_duration timeout;     /* idle timeout (0: none): a key with no data for this long times
+                                out in the first batch at or after its last update + timeout */
+} em_state_spec;
+
+/* Spark's mapWithState: the stream of mapped records. Cost per batch grows with the keys in the
+ * batch (and those timing out), not with the keys in state. On misuse: critical, NULL. */
+EM_API em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec);
+/* The full (key, state) table after each batch of a mapWithState stream. */
+EM_API em_dstream *em_state_snapshots(em_dstream *mapped);
+/* Keys in state and bytes the state tables hold now (for figures); 0 for other streams. */
+EM_API void em_map_with_state_size(em_dstream *mapped, int64_t *keys, int64_t *bytes);
+
 /* Caches every RDD the stream generates. Returns ds. */
 EM_API em_dstream *em_cache(em_dstream *ds);
 EM_API em_dstream *em_persist(em_dstream *ds);

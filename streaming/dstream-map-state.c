@@ -1,0 +1,459 @@
+/* mapWithState (Spark's MapWithStateDStream with a StateSpec). The state lives in tables owned
+ * by the stream, one per state partition, mutated in place by the batch's task for that
+ * partition: a batch costs its own keys, not the whole state. Each table keeps its entries in
+ * a list ordered by last update, so idle keys are found from the oldest end without a scan.
+ * Keys and states live in the table's arena, compacted when garbage outweighs live data. */
+#include "streaming-private.h"
+
+/* ---- One state partition's table ---- */
+
+typedef struct {
+    uint64_t hash;
+    em_value key, state;
+    em_time updated;
+    uint32_t prev, next; /* update-order list (or free list): entry index + 1, 0 none */
+    bool live;
+} st_entry;
+
+typedef struct {
+    st_entry *entries;
+    uint32_t n, cap;     /* entries used (high water) and allocated */
+    uint32_t free_head;  /* removed entries, reused first */
+    size_t live;
+    uint32_t *index;     /* open addressing: entry index + 1, 0 empty */
+    size_t mask;
+    uint32_t oldest, newest;
+    em_arena *arena;
+    size_t payload;      /* bytes of live keys' and states' payload */
+} state_table;
+
+static void table_init(state_table *t)
+{
+    memset(t, 0, sizeof *t);
+    t->arena = em_arena_new();
+    t->mask = 1023;
+    t->index = g_new0(uint32_t, t->mask + 1);
+}
+
+static void table_clear(state_table *t)
+{
+    g_free(t->entries);
+    g_free(t->index);
+    em_arena_free(t->arena);
+}
+
+static size_t table_bytes(const state_table *t)
+{
+    return em_arena_bytes(t->arena) + (size_t)t->cap * sizeof(st_entry) +
+           (t->mask + 1) * sizeof(uint32_t);
+}
+
+static size_t slot_of(const state_table *t, uint32_t e)
+{
+    size_t i = t->entries[e].hash & t->mask;
+    while (t->index[i] != e + 1)
+        i = (i + 1) & t->mask;
+    return i;
+}
+
+static st_entry *table_find(const state_table *t, em_value key, uint64_t hash)
+{
+    for (size_t i = hash & t->mask; t->index[i]; i = (i + 1) & t->mask) {
+        st_entry *e = &t->entries[t->index[i] - 1];
+        if (e->hash == hash && em__key_equal(e->key, key))
+            return e;
+    }
+    return NULL;
+}
+
+static void list_unlink(state_table *t, st_entry *e)
+{
+    if (e->prev)
+        t->entries[e->prev - 1].next = e->next;
+    else
+        t->oldest = e->next;
+    if (e->next)
+        t->entries[e->next - 1].prev = e->prev;
+    else
+        t->newest = e->prev;
+    e->prev = e->next = 0;
+}
+
+static void list_append(state_table *t, st_entry *e)
+{
+    uint32_t id = (uint32_t)(e - t->entries) + 1;
+    e->prev = t->newest;
+    e->next = 0;
+    if (t->newest)
+        t->entries[t->newest - 1].next = id;
+    else
+        t->oldest = id;
+    t->newest = id;
+}
+
+static void rebuild_index(state_table *t, size_t slots)
+{
+    g_free(t->index);
+    t->index = g_new0(uint32_t, slots);
+    t->mask = slots - 1;
+    for (uint32_t e = 0; e < t->n; e++) {
+        if (!t->entries[e].live)
+            continue;
+        size_t i = t->entries[e].hash & t->mask;
+        while (t->index[i])
+            i = (i + 1) & t->mask;
+        t->index[i] = e + 1;
+    }
+}
+
+/* Stores a copy of state for e, updated at time, as the newest entry. */
+static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
+{
+    t->payload -= em_value_payload_size(e->state);
+    e->state = em__value_copy(state, t->arena);
+    t->payload += em_value_payload_size(e->state);
+    e->updated = time;
+    list_unlink(t, e);
+    list_append(t, e);
+}
+
+static void table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
+                         em_time time)
+{
+    uint32_t id;
+    if (t->free_head) {
+        id = t->free_head - 1;
+        t->free_head = t->entries[id].next;
+    } else {
+        if (t->n == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 256;
+            t->entries = g_renew(st_entry, t->entries, t->cap);
+        }
+        id = t->n++;
+    }
+    st_entry *e = &t->entries[id];
+    *e = (st_entry){.hash = hash, .key = em__value_copy(key, t->arena), .live = true};
+    t->payload += em_value_payload_size(e->key);
+    list_append(t, e);
+    entry_set(t, e, state, time);
+    t->live++;
+    if (t->live * 2 > t->mask + 1)
+        rebuild_index(t, (t->mask + 1) * 2);
+    else {
+        size_t i = hash & t->mask;
+        while (t->index[i])
+            i = (i + 1) & t->mask;
+        t->index[i] = id + 1;
+    }
+}
+
+/* Removes e: backward-shift deletion keeps linear probing free of tombstones. */
+static void table_remove(state_table *t, st_entry *e)
+{
+    uint32_t id = (uint32_t)(e - t->entries);
+    size_t i = slot_of(t, id);
+    t->index[i] = 0;
+    for (size_t j = (i + 1) & t->mask; t->index[j]; j = (j + 1) & t->mask) {
+        size_t home = t->entries[t->index[j] - 1].hash & t->mask;
+        /* Move j back into the hole unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            t->index[i] = t->index[j];
+            t->index[j] = 0;
+            i = j;
+        }
+    }
+    list_unlink(t, e);
+    t->payload -= em_value_payload_size(e->key) + em_value_payload_size(e->state);
+    e->live = false;
+    e->key = e->state = em_null();
+    e->next = t->free_head;
+    t->free_head = id + 1;
+    t->live--;
+}
+
+/* Copies the live keys and states into a fresh arena once garbage dominates. */
+static void table_maybe_compact(state_table *t)
+{
+    if (em_arena_bytes(t->arena) < 2 * t->payload + (256 << 10))
+        return;
+    em_arena *fresh = em_arena_new();
+    for (uint32_t e = 0; e < t->n; e++) {
+        if (!t->entries[e].live)
+            continue;
+        t->entries[e].key = em_value_copy(t->entries[e].key, fresh);
+        t->entries[e].state = em_value_copy(t->entries[e].state, fresh);
+    }
+    em_arena_free(t->arena);
+    t->arena = fresh;
+}
+
+/* ---- The State handle ---- */
+
+struct em_state {
+    bool exists, timing_out, updated, removed;
+    em_value value;
+};
+
+bool em_state_exists(const em_state *s) { return s->exists; }
+em_value em_state_get(const em_state *s) { return s->exists ? s->value : em_null(); }
+bool em_state_is_timing_out(const em_state *s) { return s->timing_out; }
+
+void em_state_update(em_state *s, em_value v)
+{
+    if (s->timing_out) {
+        g_critical("em_state_update: cannot update the state that is timing out");
+        return;
+    }
+    if (s->removed) {
+        g_critical("em_state_update: cannot update the state that was removed");
+        return;
+    }
+    s->exists = s->updated = true;
+    s->value = v;
+}
+
+void em_state_remove(em_state *s)
+{
+    s->exists = s->updated = false;
+    s->removed = true;
+    s->value = em_null();
+}
+
+/* ---- The stream ---- */
+
+typedef struct {
+    em_state_spec spec;
+    char *name;
+    int n;                /* state partitions */
+    state_table *tables;
+    bool loaded;          /* the initial state is in */
+} map_state;
+
+typedef struct {
+    em_sink base;
+    em_sink *out;
+    map_state *ms;
+    state_table *table;
+    const em_rdd *rdd;
+    em_time time;
+} apply_sink;
+
+static void emit_mapped(apply_sink *a, em_value mapped)
+{
+    if (mapped.type != EM_T_NONE && !a->base.task->stop)
+        a->out->push(a->out, mapped);
+}
+
+static void apply_record(em_sink *s, em_value kv)
+{
+    apply_sink *a = (apply_sink *)s;
+    if (!em__require_pair(s->task, a->rdd, kv))
+        return;
+    em_value key = em_key(kv);
+    uint64_t hash = em_value_hash(key);
+    st_entry *e = table_find(a->table, key, hash);
+    em_state st = {.exists = e != NULL, .value = e ? e->state : em_null()};
+    s->task->cur_rdd = a->rdd;
+    em_value mapped = a->ms->spec.fn(a->time, key, em_val(kv), &st, a->ms->spec.ud);
+    if (st.removed) {
+        if (e)
+            table_remove(a->table, e);
+    } else if (st.updated) {
+        if (e)
+            entry_set(a->table, e, st.value, a->time);
+        else
+            table_insert(a->table, key, hash, st.value, a->time);
+    } else if (e && a->ms->spec.timeout > 0) {
+        /* Data for the key resets its idle time, as Spark does under a timeout. */
+        entry_set(a->table, e, e->state, a->time);
+    }
+    emit_mapped(a, mapped);
+}
+
+typedef struct {
+    map_state *ms;
+    em_time time;
+} batch_ctx;
+
+static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
+{
+    const batch_ctx *b = rdd->state;
+    map_state *ms = b->ms;
+    apply_sink a = {{apply_record, task}, out, ms, &ms->tables[index], rdd, b->time};
+    em__compute(rdd->parents[0], task, index, &a.base);
+    /* Keys idle since time - timeout or earlier time out now, oldest first. */
+    state_table *t = a.table;
+    while (ms->spec.timeout > 0 && t->oldest && !task->stop) {
+        st_entry *e = &t->entries[t->oldest - 1];
+        if (e->updated + ms->spec.timeout > b->time)
+            break;
+        em_state st = {.exists = true, .timing_out = true, .value = e->state};
+        task->cur_rdd = rdd;
+        em_value mapped = ms->spec.fn(b->time, e->key, em_none(), &st, ms->spec.ud);
+        emit_mapped(&a, mapped);
+        table_remove(t, e);
+        em_arena_reset(task->scratch);
+    }
+    table_maybe_compact(t);
+}
+
+static const em_rdd_class map_state_rdd_class = {.type_name = "MapWithStateRDD",
+                                                 .compute = map_state_rdd_compute};
+
+static bool load_initial(map_state *ms, em_time t, GError **err)
+{
+    ms->loaded = true;
+    if (!ms->spec.initial_state)
+        return true;
+    g_autoptr(em_values) initial = em_rdd_collect(ms->spec.initial_state, err);
+    if (!initial)
+        return false;
+    for (size_t i = 0; i < initial->n; i++) {
+        em_value kv = initial->items[i];
+        if (!em_is_pair(kv)) {
+            g_autofree char *text = em_value_to_string(kv);
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                        "mapWithState: initial state record %s is not a (key, state) pair", text);
+            return false;
+        }
+        uint64_t hash = em_value_hash(em_key(kv));
+        state_table *table = &ms->tables[em__hash_partition(hash, ms->n)];
+        st_entry *e = table_find(table, em_key(kv), hash);
+        if (e)
+            entry_set(table, e, em_val(kv), t);
+        else
+            table_insert(table, em_key(kv), hash, em_val(kv), t);
+    }
+    return true;
+}
+
+static em_rdd *map_state_compute(em_dstream *ds, em_time t, GError **err)
+{
+    map_state *ms = ds->state;
+    if (!ms->loaded && !load_initial(ms, t, err))
+        return NULL;
+    em_rdd *batch = em__dstream_get_or_compute(ds->parents[0], t, err);
+    if (!batch && err && *err)
+        return NULL;
+    g_autoptr(em_rdd) none = em_empty_rdd(ds->ssc->sc);
+    /* The batch's records meet their keys' tables: hash-partitioned as the state is. */
+    g_autoptr(em_rdd) by_key = em_rdd_partition_by(batch ? batch : none, ms->n);
+    em_rdd *mapped = em__rdd_new(ds->ssc->sc, &map_state_rdd_class, "mapWithState", ms->n,
+                                 &by_key, 1);
+    batch_ctx *b = g_new(batch_ctx, 1);
+    *b = (batch_ctx){ms, t};
+    em__rdd_set_fn(mapped, EM_ANY_FN(ms->spec.fn), b, g_free, ms->name);
+    mapped->state = b;
+    /* The state changes as the batch is applied: apply it exactly once, now. */
+    if (!em__rdd_checkpoint(mapped, err))
+        g_clear_pointer(&mapped, em_rdd_unref);
+    return mapped;
+}
+
+static void map_state_finalize(em_dstream *ds)
+{
+    map_state *ms = ds->state;
+    for (int i = 0; i < ms->n; i++)
+        table_clear(&ms->tables[i]);
+    g_free(ms->tables);
+    if (ms->spec.destroy)
+        ms->spec.destroy(ms->spec.ud);
+    em_rdd_unref(ms->spec.initial_state);
+    g_free(ms->name);
+    g_free(ms);
+}
+
+static const em_dstream_class map_state_class = {.type_name = "MapWithStateDStream",
+                                                 .compute = map_state_compute,
+                                                 .finalize = map_state_finalize};
+
+em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)
+{
+    bool ok = em__dstream_check(ds, "mapWithState");
+    if (ok && (!spec || !spec->fn)) {
+        g_critical("mapWithState: the StateSpec has no mapping function");
+        ok = false;
+    }
+    if (ok && spec->initial_state && spec->initial_state->sc != ds->ssc->sc) {
+        g_critical("mapWithState: the initial state RDD belongs to another em_context; make "
+                   "it with em_ssc_context(ssc)");
+        ok = false;
+    }
+    if (ok && spec->timeout < 0) {
+        g_critical("mapWithState: the timeout must be >= 0 ms");
+        ok = false;
+    }
+    if (!ok) {
+        if (spec && spec->destroy)
+            spec->destroy(spec->ud);
+        return NULL;
+    }
+    em_dstream *out = em__dstream_new(ds->ssc, &map_state_class, "mapWithState", &ds, 1);
+    map_state *ms = g_new0(map_state, 1);
+    ms->spec = *spec;
+    ms->name = g_strdup(spec->name ? spec->name : "mapWithState");
+    ms->spec.name = ms->name;
+    if (spec->initial_state)
+        em_rdd_ref(spec->initial_state);
+    ms->n = spec->num_partitions > 0 ? spec->num_partitions : ds->ssc->sc->parallelism;
+    ms->tables = g_new(state_table, ms->n);
+    for (int i = 0; i < ms->n; i++)
+        table_init(&ms->tables[i]);
+    out->state = ms;
+    out->fn_name = g_strdup(ms->name);
+    return out;
+}
+
+void em_map_with_state_size(em_dstream *mapped, int64_t *keys, int64_t *bytes)
+{
+    *keys = *bytes = 0;
+    if (!mapped || mapped->klass != &map_state_class)
+        return;
+    const map_state *ms = mapped->state;
+    for (int i = 0; i < ms->n; i++) {
+        *keys += (int64_t)ms->tables[i].live;
+        *bytes += (int64_t)table_bytes(&ms->tables[i]);
+    }
+}
+
+/* ---- stateSnapshots ---- */
+
+static em_rdd *snapshot_compute(em_dstream *ds, em_time t, GError **err)
+{
+    em_dstream *mapped = ds->parents[0];
+    /* The batch at t is applied first. */
+    if (!em__dstream_get_or_compute(mapped, t, err) && err && *err)
+        return NULL;
+    const map_state *ms = mapped->state;
+    em_arena *arena = em_arena_new();
+    GArray *pairs = g_array_new(FALSE, FALSE, sizeof(em_value));
+    for (int i = 0; i < ms->n; i++) {
+        const state_table *table = &ms->tables[i];
+        for (uint32_t e = 0; e < table->n; e++) {
+            if (!table->entries[e].live)
+                continue;
+            em_value kv = em_pair_in(arena, table->entries[e].key, table->entries[e].state);
+            g_array_append_val(pairs, kv);
+        }
+    }
+    em_rdd *rdd = em_parallelize(ds->ssc->sc, (em_value *)(void *)pairs->data, pairs->len,
+                                 ms->n);
+    g_array_unref(pairs);
+    em_arena_free(arena);
+    return rdd;
+}
+
+static const em_dstream_class snapshot_class = {.type_name = "StateSnapshotDStream",
+                                                .compute = snapshot_compute};
+
+em_dstream *em_state_snapshots(em_dstream *mapped)
+{
+    if (!em__dstream_check(mapped, "stateSnapshots"))
+        return NULL;
+    if (mapped->klass != &map_state_class) {
+        g_critical("stateSnapshots: the stream was not made by em_map_with_state");
+        return NULL;
+    }
+    return em__dstream_new(mapped->ssc, &snapshot_class, "stateSnapshots", &mapped, 1);
+}

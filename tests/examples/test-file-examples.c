@@ -1,0 +1,171 @@
+/* The queue_stream and file_wordcount examples, run as the built programs they are (subprocesses
+ * of the test) on the system clock, their output checked byte for byte; batch times are read
+ * from the first "Time:" line and must follow batch after batch. */
+#include <criterion/criterion.h>
+
+#include <glib.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define EXAMPLES EMBER_BUILD_ROOT "/examples/"
+#define TIMEOUT_US (20 * G_USEC_PER_SEC)
+#define DASHES "-------------------------------------------\n"
+
+static char *tmp; /* the watched directory of file_wordcount tests */
+
+static void make_tmp(void)
+{
+    tmp = g_dir_make_tmp("ember-examples-XXXXXX", NULL);
+    cr_assert(tmp);
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void remove_tmp(void)
+{
+    nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    g_free(tmp);
+}
+
+/* The time of the first "Time: <ms> ms" line of printed output; it must be a whole multiple of
+ * the batch interval, as Spark's batch times are. */
+static int64_t first_batch_time(const char *printed, int64_t interval)
+{
+    const char *at = strstr(printed, "Time: ");
+    cr_assert(at, "no batch printed:\n%s", printed);
+    int64_t t = g_ascii_strtoll(at + 6, NULL, 10);
+    cr_assert(t > 0 && t % interval == 0, "batch time %" G_GINT64_FORMAT, (gint64)t);
+    return t;
+}
+
+static void append_header(GString *s, int64_t t)
+{
+    g_string_append_printf(s, DASHES "Time: %" G_GINT64_FORMAT " ms\n" DASHES, (gint64)t);
+}
+
+Test(examples, queue_stream_prints_the_ten_residues_100_times_each_for_each_queued_rdd,
+     .timeout = 60)
+{
+    char *argv[] = {EXAMPLES "queue_stream", NULL};
+    g_autofree char *printed = NULL, *errors = NULL;
+    int status;
+    GError *err = NULL;
+    cr_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &printed, &errors,
+                           &status, &err),
+              "%s", err ? err->message : "");
+    cr_assert(g_spawn_check_wait_status(status, &err), "%s\n%s", err->message, errors);
+    cr_assert_str_eq(errors, "");
+
+    /* reduceByKey's hash partitions, collected in order: the same order every run. */
+    int64_t t = first_batch_time(printed, 1000);
+    g_autoptr(GString) expected = g_string_new(NULL);
+    for (int i = 0; i < 3; i++) {
+        append_header(expected, t + 1000 * i);
+        g_string_append(expected, "(0,100)\n(9,100)\n(3,100)\n(6,100)\n(4,100)\n"
+                                  "(1,100)\n(8,100)\n(7,100)\n(5,100)\n(2,100)\n\n");
+    }
+    cr_assert_str_eq(printed, expected->str);
+}
+
+/* Appends what fd gives to buf until buf holds marker, or (marker NULL) until the end of file.
+ * False on a timeout, or an end of file before the marker. */
+static bool read_until(int fd, GString *buf, const char *marker, gint64 deadline)
+{
+    for (;;) {
+        if (marker && strstr(buf->str, marker))
+            return true;
+        gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int ready = left_ms > 0 ? poll(&p, 1, (int)left_ms) : 0;
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready <= 0)
+            return false;
+        char chunk[4096];
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return marker == NULL;
+        g_string_append_len(buf, chunk, n);
+    }
+}
+
+Test(examples, file_wordcount_counts_a_file_moved_in_after_start_and_ignores_older_ones,
+     .init = make_tmp, .fini = remove_tmp, .timeout = 60)
+{
+    g_autofree char *old = g_build_filename(tmp, "old.txt", NULL);
+    cr_assert(g_file_set_contents(old, "never counted\n", -1, NULL));
+    char *argv[] = {EXAMPLES "file_wordcount", tmp, "2", NULL};
+    GPid pid;
+    int out_fd, err_fd;
+    GError *err = NULL;
+    cr_assert(g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                       &pid, NULL, &out_fd, &err_fd, &err),
+              "%s", err ? err->message : "");
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+    g_autoptr(GString) printed = g_string_new(NULL);
+
+    /* The first batch has come (empty: old.txt was there at start), so the stream is listening:
+     * the file written now under a hidden name and renamed in counts in the second batch. */
+    cr_assert(read_until(out_fd, printed, DASHES "\n", deadline), "no first batch: %s",
+              printed->str);
+    g_autofree char *hidden = g_build_filename(tmp, ".words.txt", NULL);
+    g_autofree char *words = g_build_filename(tmp, "words.txt", NULL);
+    cr_assert(g_file_set_contents(hidden, "to be or not to be\nthat is the question\n", -1,
+                                  NULL));
+    cr_assert_eq(rename(hidden, words), 0);
+    cr_assert(read_until(out_fd, printed, NULL, deadline), "no end: %s", printed->str);
+
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    g_autoptr(GString) errors = g_string_new(NULL);
+    cr_assert(read_until(err_fd, errors, NULL, deadline));
+    close(out_fd);
+    close(err_fd);
+    g_spawn_close_pid(pid);
+    cr_assert(g_spawn_check_wait_status(status, &err), "%s\n%s", err->message, errors->str);
+    cr_assert_str_eq(errors->str, "");
+
+    int64_t t = first_batch_time(printed->str, 2000);
+    g_autoptr(GString) expected = g_string_new(NULL);
+    append_header(expected, t);
+    g_string_append(expected, "\n");
+    append_header(expected, t + 2000);
+    g_string_append(expected, "(to,2)\n(not,1)\n(that,1)\n(is,1)\n(or,1)\n(the,1)\n(be,2)\n"
+                              "(question,1)\n\n");
+    cr_assert_str_eq(printed->str, expected->str);
+}
+
+/* Runs file_wordcount with args; checks its exit status and what it wrote to stderr. */
+static void check_failure(char **argv, int exit_status, const char *message)
+{
+    g_autofree char *printed = NULL, *errors = NULL;
+    int status;
+    cr_assert(g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &printed, &errors,
+                           &status, NULL));
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == exit_status, "status %d", status);
+    cr_assert_str_eq(printed, "");
+    cr_assert_str_eq(errors, message);
+}
+
+Test(examples, file_wordcount_rejects_bad_arguments_and_a_missing_directory, .timeout = 60)
+{
+    const char *usage = "Usage: file_wordcount <directory> [<batches>]\n";
+    check_failure((char *[]){EXAMPLES "file_wordcount", NULL}, 2, usage);
+    check_failure((char *[]){EXAMPLES "file_wordcount", "/tmp", "0", NULL}, 2, usage);
+    check_failure((char *[]){EXAMPLES "file_wordcount", "/tmp", "x", NULL}, 2, usage);
+    check_failure((char *[]){EXAMPLES "file_wordcount", "/nonexistent/ember", NULL}, 1,
+                  "file_wordcount: textFileStream: cannot read directory /nonexistent/ember: "
+                  "No such file or directory\n");
+}

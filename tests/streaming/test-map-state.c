@@ -1,0 +1,193 @@
+/* mapWithState, as Spark's MapWithStateSuite checks it: mapped output, state snapshots, state
+ * removal, idle timeouts (first batch at or after last update + timeout) and initial state. */
+#include <criterion/criterion.h>
+
+#include "streaming-private.h"
+
+#include <ember/testing.h>
+
+static const char *const input[] = {"", "a", "a, b", "a, b, c", "a, b", "a", ""};
+
+/* Spark's "basic operations with simple API": a running count, returned. */
+static em_value running_count(em_time t, em_value key, em_value value, em_state *state,
+                              void *ud)
+{
+    (void)t, (void)key, (void)ud;
+    int64_t sum = (value.type == EM_T_NONE ? 0 : em_as_int(value)) +
+                  (em_state_exists(state) ? em_as_int(em_state_get(state)) : 0);
+    em_state_update(state, em_int(sum));
+    return em_int(sum);
+}
+
+typedef struct {
+    em_mapping_fn fn;
+    em_duration timeout;
+    bool snapshots;
+    em_rdd *initial;
+} spec_args;
+
+static em_dstream *op_map_with_state(em_dstream *const *in, void *ud)
+{
+    const spec_args *a = ud;
+    em_dstream *mapped = em_map_with_state(
+        em_map(in[0], em_pair_one),
+        &(em_state_spec){.fn = a->fn, .timeout = a->timeout, .initial_state = a->initial,
+                         .name = "fn"});
+    return a->snapshots ? em_state_snapshots(mapped) : mapped;
+}
+
+static void check(spec_args args, const char *const *in, size_t n_in, const char *const *expected,
+                  size_t n_expected)
+{
+    GError *err = NULL;
+    cr_assert(em_test_operation(in, n_in, op_map_with_state, &args, expected, n_expected, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
+
+Test(map_state, running_count_emits_the_updated_count)
+{
+    const char *expected[] = {"", "1", "2, 1", "3, 2, 1", "4, 3", "5", ""};
+    check((spec_args){running_count, 0, false, NULL}, input, 7, expected, 7);
+}
+
+Test(map_state, snapshots_give_the_whole_table_after_each_batch)
+{
+    const char *expected[] = {"",
+                              "(a,1)",
+                              "(a,2), (b,1)",
+                              "(a,3), (b,2), (c,1)",
+                              "(a,4), (b,3), (c,1)",
+                              "(a,5), (b,3), (c,1)",
+                              "(a,5), (b,3), (c,1)"};
+    check((spec_args){running_count, 0, true, NULL}, input, 7, expected, 7);
+}
+
+/* Spark's "state removing": present -> remove and emit the key; absent -> store the value. */
+static em_value toggle(em_time t, em_value key, em_value value, em_state *state, void *ud)
+{
+    (void)t, (void)ud;
+    if (em_state_exists(state)) {
+        em_state_remove(state);
+        return key;
+    }
+    em_state_update(state, value);
+    return em_none();
+}
+
+Test(map_state, removing_state_drops_the_key)
+{
+    const char *in[] = {"", "a", "a, b", "a, b, c", "a, b, c", "a, b", "a"};
+    const char *expected[] = {"", "", "a", "b", "a, c", "b", "a"};
+    const char *snapshots[] = {"", "(a,1)", "(b,1)", "(a,1), (c,1)", "(b,1)", "(a,1)", ""};
+    check((spec_args){toggle, 0, false, NULL}, in, 7, expected, 7);
+    check((spec_args){toggle, 0, true, NULL}, in, 7, snapshots, 7);
+}
+
+/* Spark's "state timing out": data sets the state; a timeout emits the key. */
+static em_value emit_on_timeout(em_time t, em_value key, em_value value, em_state *state,
+                                void *ud)
+{
+    (void)t, (void)ud;
+    if (value.type != EM_T_NONE)
+        em_state_update(state, em_int(1));
+    return em_state_is_timing_out(state) ? key : em_none();
+}
+
+static const char *const timeout_input[] = {"a, b, c", "a, b", "a", "", "a, b", "", "", "", ""};
+
+Test(map_state, idle_keys_time_out_at_last_update_plus_timeout)
+{
+    /* c: last 1000 -> out at 4000. a, b: refreshed at 5000 -> out at 8000. */
+    const char *expected[] = {"", "", "", "c", "", "", "", "a, b", ""};
+    const char *snapshots[] = {"(a,1), (b,1), (c,1)", "(a,1), (b,1), (c,1)",
+                               "(a,1), (b,1), (c,1)", "(a,1), (b,1)", "(a,1), (b,1)",
+                               "(a,1), (b,1)", "(a,1), (b,1)", "", ""};
+    check((spec_args){emit_on_timeout, 3000, false, NULL}, timeout_input, 9, expected, 9);
+    check((spec_args){emit_on_timeout, 3000, true, NULL}, timeout_input, 9, snapshots, 9);
+}
+
+static int update_refused;
+
+static em_value update_while_timing_out(em_time t, em_value key, em_value value, em_state *state,
+                                        void *ud)
+{
+    (void)t, (void)key, (void)ud;
+    if (em_state_is_timing_out(state)) {
+        cr_assert(value.type == EM_T_NONE);
+        em_state_update(state, em_int(99)); /* refused */
+        update_refused += em_as_int(em_state_get(state)) == 1;
+        return key;
+    }
+    em_state_update(state, em_int(1));
+    return em_none();
+}
+
+Test(map_state, updating_a_timing_out_state_is_refused_and_the_key_still_goes)
+{
+    const char *in[] = {"a"};
+    const char *expected[] = {"", "", "a", ""};
+    const char *snapshots[] = {"(a,1)", "(a,1)", "", ""};
+    check((spec_args){update_while_timing_out, 2000, false, NULL}, in, 1, expected, 4);
+    cr_assert_eq(update_refused, 1);
+    check((spec_args){update_while_timing_out, 2000, true, NULL}, in, 1, snapshots, 4);
+}
+
+Test(map_state, initial_state_is_where_the_first_batch_starts)
+{
+    em_context *sc = em_context_new("local[2]", "init", NULL);
+    em_rdd *initial = em_parallelize_text(sc, "(a,10), (z,5)", 2, NULL);
+    em_test_batch batches[] = {{.text = "a, b"}, {.text = "z"}};
+    em_test_input in = {batches, 2};
+    spec_args args = {running_count, 0, true, initial};
+    GError *err = NULL;
+    em_test_output *out =
+        em_test_run(&in, 1, op_map_with_state, &args, &(em_test_opts){.context = sc}, &err);
+    cr_assert_not_null(out, "%s", err ? err->message : "");
+    g_autofree char *text = em_test_output_format(out, true);
+    cr_assert_str_eq(text, "[(a,11), (b,1), (z,5)]\n[(a,11), (b,1), (z,6)]\n");
+    em_test_output_free(out);
+    em_rdd_unref(initial);
+    em_context_free(sc);
+}
+
+Test(map_state, many_keys_survive_growth_removal_and_compaction)
+{
+    /* 3,000 keys in, then every other one removed: tables grow, shift-delete and compact. */
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
+                                                 .manual_clock = true},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    em_arena *arena = em_arena_new();
+    em_value *keys = g_new(em_value, 3000);
+    for (int i = 0; i < 3000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "key-%05d", i);
+        keys[i] = em_str_dup_in(arena, name, 9);
+    }
+    g_autoptr(em_rdd) all = em_parallelize(ssc->sc, keys, 3000, 4);
+    g_autoptr(em_rdd) again = em_parallelize(ssc->sc, keys, 3000, 4);
+    em_rdd_queue_push(q, all);
+    em_rdd_queue_push(q, again);
+    em_dstream *mapped = em_map_with_state(
+        em_map(em_queue_stream(ssc, q, true, NULL), em_pair_one),
+        &(em_state_spec){.fn = toggle, .num_partitions = 3});
+    em_dstream *count = em_count(em_state_snapshots(mapped));
+    FILE *devnull = fopen("/dev/null", "w");
+    em_print_to(count, 1, devnull);
+    cr_assert(em_ssc_start(ssc, NULL));
+    int64_t keys_in_state, bytes;
+    em_ssc_advance_clock(ssc, 1000);
+    cr_assert(em_ssc_wait_for_batch(ssc, 1000, 30000));
+    em_map_with_state_size(mapped, &keys_in_state, &bytes);
+    cr_assert_eq(keys_in_state, 3000);
+    em_ssc_advance_clock(ssc, 1000);
+    cr_assert(em_ssc_wait_for_batch(ssc, 2000, 30000));
+    em_map_with_state_size(mapped, &keys_in_state, &bytes);
+    cr_assert_eq(keys_in_state, 0);
+    em_ssc_free(ssc);
+    fclose(devnull);
+    em_rdd_queue_free(q);
+    em_arena_free(arena);
+    g_free(keys);
+}
