@@ -2,7 +2,7 @@
  * on one side only, empty sides, partition counts, deterministic order, and failures. */
 #include <criterion/criterion.h>
 
-#include "core-private.h"
+#include "rdd-fixture.h"
 
 static em_context *sc;
 
@@ -10,34 +10,6 @@ static void setup(void) { sc = em_context_new("local[2]", "test", NULL); }
 static void teardown(void) { em_context_free(sc); }
 
 TestSuite(rdd_join, .init = setup, .fini = teardown);
-
-static em_rdd *parse(const char *text, int slices)
-{
-    GError *err = NULL;
-    em_rdd *rdd = em_parallelize_text(sc, text, slices, &err);
-    cr_assert_not_null(rdd, "%s", err ? err->message : "");
-    return rdd;
-}
-
-static em_values *collect(em_rdd *rdd)
-{
-    GError *err = NULL;
-    em_values *out = em_rdd_collect(rdd, &err);
-    cr_assert_not_null(out, "%s", err ? err->message : "");
-    return out;
-}
-
-static char *collected(em_rdd *rdd)
-{
-    g_autoptr(em_values) out = collect(rdd);
-    return em_values_to_string(out);
-}
-
-static char *sorted(em_rdd *rdd)
-{
-    g_autoptr(em_values) out = collect(rdd);
-    return em_values_to_string(em_values_sort(out));
-}
 
 /* Checks that rdd's records, sorted, print as want, and frees rdd. */
 static void expect(em_rdd *rdd, const char *want)
@@ -53,16 +25,16 @@ static void expect(em_rdd *rdd, const char *want)
 
 Test(rdd_join, join_pairs_every_value_of_one_side_with_every_value_of_the_other)
 {
-    g_autoptr(em_rdd) left = parse(LEFT, 2);
-    g_autoptr(em_rdd) right = parse(RIGHT, 3);
+    g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
+    g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
     expect(em_rdd_join(left, right),
            "[(a,(1,x)), (a,(1,y)), (a,(2,x)), (a,(2,y)), (b,(3,z))]");
 }
 
 Test(rdd_join, left_outer_join_keeps_unmatched_keys_with_none)
 {
-    g_autoptr(em_rdd) left = parse(LEFT, 2);
-    g_autoptr(em_rdd) right = parse(RIGHT, 3);
+    g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
+    g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
     expect(em_rdd_left_outer_join(left, right),
            "[(a,(1,Some(x))), (a,(1,Some(y))), (a,(2,Some(x))), (a,(2,Some(y))), "
            "(b,(3,Some(z))), (c,(4,None))]");
@@ -70,8 +42,8 @@ Test(rdd_join, left_outer_join_keeps_unmatched_keys_with_none)
 
 Test(rdd_join, right_outer_join_keeps_unmatched_keys_of_the_other_side_with_none)
 {
-    g_autoptr(em_rdd) left = parse(LEFT, 2);
-    g_autoptr(em_rdd) right = parse(RIGHT, 3);
+    g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
+    g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
     expect(em_rdd_right_outer_join(left, right),
            "[(a,(Some(1),x)), (a,(Some(1),y)), (a,(Some(2),x)), (a,(Some(2),y)), "
            "(b,(Some(3),z)), (d,(None,w))]");
@@ -79,8 +51,8 @@ Test(rdd_join, right_outer_join_keeps_unmatched_keys_of_the_other_side_with_none
 
 Test(rdd_join, full_outer_join_keeps_unmatched_keys_of_both_sides)
 {
-    g_autoptr(em_rdd) left = parse(LEFT, 2);
-    g_autoptr(em_rdd) right = parse(RIGHT, 3);
+    g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
+    g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
     expect(em_rdd_full_outer_join(left, right),
            "[(a,(Some(1),Some(x))), (a,(Some(1),Some(y))), (a,(Some(2),Some(x))), "
            "(a,(Some(2),Some(y))), (b,(Some(3),Some(z))), (c,(Some(4),None)), "
@@ -89,8 +61,8 @@ Test(rdd_join, full_outer_join_keeps_unmatched_keys_of_both_sides)
 
 Test(rdd_join, cogroup_gives_every_key_of_either_side_both_buffers)
 {
-    g_autoptr(em_rdd) left = parse(LEFT, 2);
-    g_autoptr(em_rdd) right = parse(RIGHT, 3);
+    g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
+    g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
     expect(em_rdd_cogroup(left, right),
            "[(a,(CompactBuffer(1, 2),CompactBuffer(x, y))), "
            "(b,(CompactBuffer(3),CompactBuffer(z))), (c,(CompactBuffer(4),CompactBuffer())), "
@@ -99,16 +71,16 @@ Test(rdd_join, cogroup_gives_every_key_of_either_side_both_buffers)
 
 Test(rdd_join, subtract_by_key_keeps_the_records_whose_key_the_other_lacks)
 {
-    g_autoptr(em_rdd) left = parse("(a,1), (c,4), (c,5), (e,6), (a,7), (e,6)", 2);
-    g_autoptr(em_rdd) right = parse("(a,x), (b,y), (a,z)", 3);
+    g_autoptr(em_rdd) left = parse(sc, "(a,1), (c,4), (c,5), (e,6), (a,7), (e,6)", 2);
+    g_autoptr(em_rdd) right = parse(sc, "(a,x), (b,y), (a,z)", 3);
     expect(em_rdd_subtract_by_key(left, right), "[(c,4), (c,5), (e,6), (e,6)]");
 }
 
 Test(rdd_join, output_order_within_a_partition_is_deterministic)
 {
     /* Keys in the order the map outputs meet them (left side first), values in map order. */
-    g_autoptr(em_rdd) left = parse(LEFT, 2);
-    g_autoptr(em_rdd) right = parse(RIGHT, 3);
+    g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
+    g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
     for (int run = 0; run < 5; run++) {
         g_autoptr(em_rdd) joined = em_rdd_full_outer_join_n(left, right, 1);
         g_autofree char *text = collected(joined);
@@ -123,8 +95,8 @@ Test(rdd_join, output_order_within_a_partition_is_deterministic)
 
 Test(rdd_join, many_values_per_key_on_both_sides_give_the_whole_cross_product)
 {
-    g_autoptr(em_rdd) left = parse("(k,1), (k,2), (k,3), (j,0)", 3);
-    g_autoptr(em_rdd) right = parse("(k,a), (k,b), (k,c), (k,d)", 2);
+    g_autoptr(em_rdd) left = parse(sc, "(k,1), (k,2), (k,3), (j,0)", 3);
+    g_autoptr(em_rdd) right = parse(sc, "(k,a), (k,b), (k,c), (k,d)", 2);
     g_autoptr(em_rdd) joined = em_rdd_join(left, right);
     g_autoptr(em_values) out = collect(joined);
     cr_assert_eq(out->n, 12);
@@ -135,9 +107,9 @@ Test(rdd_join, many_values_per_key_on_both_sides_give_the_whole_cross_product)
 
 Test(rdd_join, an_empty_side_gives_what_spark_gives)
 {
-    g_autoptr(em_rdd) left = parse("(a,1), (b,2), (a,3)", 2);
+    g_autoptr(em_rdd) left = parse(sc, "(a,1), (b,2), (a,3)", 2);
     g_autoptr(em_rdd) empty = em_empty_rdd(sc);
-    g_autoptr(em_rdd) blank = parse("", 3); /* three empty partitions */
+    g_autoptr(em_rdd) blank = parse(sc, "", 3); /* three empty partitions */
     em_rdd *nothing[] = {empty, blank};
     for (size_t i = 0; i < G_N_ELEMENTS(nothing); i++) {
         em_rdd *none = nothing[i];
@@ -160,8 +132,8 @@ Test(rdd_join, an_empty_side_gives_what_spark_gives)
 
 Test(rdd_join, default_partition_count_is_the_larger_parents_and_subtract_by_key_keeps_its_own)
 {
-    g_autoptr(em_rdd) three = parse("(a,1), (b,2)", 3);
-    g_autoptr(em_rdd) five = parse("(a,x)", 5);
+    g_autoptr(em_rdd) three = parse(sc, "(a,1), (b,2)", 3);
+    g_autoptr(em_rdd) five = parse(sc, "(a,x)", 5);
     g_autoptr(em_rdd) empty = em_empty_rdd(sc);
     em_rdd *made[] = {em_rdd_join(three, five),           em_rdd_join(five, three),
                       em_rdd_left_outer_join(three, five), em_rdd_right_outer_join(three, five),
@@ -243,14 +215,14 @@ Test(rdd_join, keys_match_on_every_byte_of_binary_and_unicode_strings)
 
 Test(rdd_join, a_self_join_pairs_an_rdd_with_itself)
 {
-    g_autoptr(em_rdd) pairs = parse("(a,1), (a,2), (b,3)", 2);
+    g_autoptr(em_rdd) pairs = parse(sc, "(a,1), (a,2), (b,3)", 2);
     expect(em_rdd_join(pairs, pairs), "[(a,(1,1)), (a,(1,2)), (a,(2,1)), (a,(2,2)), (b,(3,3))]");
 }
 
 Test(rdd_join, a_record_that_is_not_a_pair_fails_the_join_naming_it)
 {
-    g_autoptr(em_rdd) left = parse("(a,1)", 1);
-    g_autoptr(em_rdd) right = parse("(a,2), 5", 1);
+    g_autoptr(em_rdd) left = parse(sc, "(a,1)", 1);
+    g_autoptr(em_rdd) right = parse(sc, "(a,2), 5", 1);
     g_autoptr(em_rdd) joined = em_rdd_join_n(left, right, 1);
     GError *err = NULL;
     cr_assert_null(em_rdd_collect(joined, &err));
@@ -263,8 +235,8 @@ Test(rdd_join, a_record_that_is_not_a_pair_fails_the_join_naming_it)
 
 Test(rdd_join, lineage_shows_both_shuffle_parents)
 {
-    g_autoptr(em_rdd) left = parse("(a,1)", 2);
-    g_autoptr(em_rdd) right = parse("(a,2)", 3);
+    g_autoptr(em_rdd) left = parse(sc, "(a,1)", 2);
+    g_autoptr(em_rdd) right = parse(sc, "(a,2)", 3);
     g_autoptr(em_rdd) grouped = em_rdd_cogroup(left, right);
     g_autofree char *text = em_rdd_debug_string(grouped);
     g_autofree char *want = g_strdup_printf("(3) CoGroupedRDD[%d] at cogroup []\n"

@@ -3,7 +3,7 @@
  * computed on the driver, over partition counts and thread counts. */
 #include <criterion/criterion.h>
 
-#include "core-private.h"
+#include "rdd-fixture.h"
 
 #include <inttypes.h>
 
@@ -14,34 +14,7 @@ static void teardown(void) { em_context_free(sc); }
 
 TestSuite(rdd_shuffle, .init = setup, .fini = teardown);
 
-static em_rdd *parse(em_context *ctx, const char *text, int slices)
-{
-    GError *err = NULL;
-    em_rdd *rdd = em_parallelize_text(ctx, text, slices, &err);
-    cr_assert_not_null(rdd, "%s", err ? err->message : "");
-    return rdd;
-}
-
-static em_values *collect(em_rdd *rdd)
-{
-    GError *err = NULL;
-    em_values *out = em_rdd_collect(rdd, &err);
-    cr_assert_not_null(out, "%s", err ? err->message : "");
-    return out;
-}
-
 /* The records in collect order / sorted, as text. */
-static char *collected(em_rdd *rdd)
-{
-    g_autoptr(em_values) out = collect(rdd);
-    return em_values_to_string(out);
-}
-
-static char *sorted(em_rdd *rdd)
-{
-    g_autoptr(em_values) out = collect(rdd);
-    return em_values_to_string(em_values_sort(out));
-}
 
 /* Each partition's records in order: [Array(...), Array(...)]. */
 static char *partitions(em_rdd *rdd)
