@@ -48,13 +48,14 @@ static int64_t first_batch_time(const char *printed, int64_t interval)
     return t;
 }
 
+TestSuite(file_examples, .timeout = 60);
+
 static void append_header(GString *s, int64_t t)
 {
     g_string_append_printf(s, DASHES "Time: %" G_GINT64_FORMAT " ms\n" DASHES, (gint64)t);
 }
 
-Test(examples, queue_stream_prints_the_ten_residues_100_times_each_for_each_queued_rdd,
-     .timeout = 60)
+Test(file_examples, queue_stream_prints_the_ten_residues_100_times_each_for_each_queued_rdd)
 {
     char *argv[] = {EXAMPLES "queue_stream", NULL};
     g_autofree char *printed = NULL, *errors = NULL;
@@ -101,8 +102,8 @@ static bool read_until(int fd, GString *buf, const char *marker, gint64 deadline
     }
 }
 
-Test(examples, file_wordcount_counts_a_file_moved_in_after_start_and_ignores_older_ones,
-     .init = make_tmp, .fini = remove_tmp, .timeout = 60)
+Test(file_examples, file_wordcount_counts_a_file_moved_in_after_start_and_ignores_older_ones,
+     .init = make_tmp, .fini = remove_tmp)
 {
     g_autofree char *old = g_build_filename(tmp, "old.txt", NULL);
     cr_assert(g_file_set_contents(old, "never counted\n", -1, NULL));
@@ -159,7 +160,7 @@ static void check_failure(char **argv, int exit_status, const char *message)
     cr_assert_str_eq(errors, message);
 }
 
-Test(examples, file_wordcount_rejects_bad_arguments_and_a_missing_directory, .timeout = 60)
+Test(file_examples, file_wordcount_rejects_bad_arguments_and_a_missing_directory)
 {
     const char *usage = "Usage: file_wordcount <directory> [<batches>]\n";
     check_failure((char *[]){EXAMPLES "file_wordcount", NULL}, 2, usage);
