@@ -440,7 +440,9 @@ void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful)
             in->klass->stop(in, graceful);
     }
     g_thread_join(ssc->generator);
-    ssc->generator = NULL;
+    g_mutex_lock(&ssc->lock);
+    ssc->generator = NULL; /* wait_terminated reads it under the lock */
+    g_mutex_unlock(&ssc->lock);
     if (g_thread_self() == ssc->scheduler) {
         /* Called from an output operation: the scheduler ends after this batch and completes
          * the stop; em_ssc_free joins it. await_termination returns when it has. */
