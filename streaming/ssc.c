@@ -441,7 +441,7 @@ void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful)
     }
     g_thread_join(ssc->generator);
     g_mutex_lock(&ssc->lock);
-    ssc->generator = NULL; /* wait_terminated reads it under the lock */
+    ssc->generator = NULL; /* joined */
     g_mutex_unlock(&ssc->lock);
     if (g_thread_self() == ssc->scheduler) {
         /* Called from an output operation: the scheduler ends after this batch and completes

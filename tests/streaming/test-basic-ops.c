@@ -559,6 +559,63 @@ Test(basic_ops, full_outer_join_keeps_every_key_of_either_side)
     check_join(3, expected);
 }
 
+/* ---- Output operations ---- */
+
+static em_dstream *op_print(em_dstream *const *in, void *ud)
+{
+    em_print_to(em_map(in[0], pair_one), 10, ud);
+    return in[0];
+}
+
+Test(basic_ops, print_shows_ten_records_and_dots_only_when_there_are_more)
+{
+    char *printed = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&printed, &len);
+    em_test_batch batches[] = {{.text = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10"},
+                               {.text = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11"}};
+    em_test_input in = {batches, 2};
+    GError *err = NULL;
+    g_autoptr(em_test_output) run = em_test_run(&in, 1, op_print, out, NULL, &err);
+    cr_assert_not_null(run, "%s", err ? err->message : "");
+    fclose(out);
+    const char *rule = "-------------------------------------------\n";
+    GString *want = g_string_new(NULL);
+    for (int b = 1; b <= 2; b++) {
+        g_string_append_printf(want, "%sTime: %d000 ms\n%s", rule, b, rule);
+        for (int i = 1; i <= 10; i++)
+            g_string_append_printf(want, "(%d,1)\n", i);
+        g_string_append(want, b == 2 ? "...\n\n" : "\n");
+    }
+    cr_assert_str_eq(printed, want->str);
+    g_string_free(want, TRUE);
+    free(printed);
+}
+
+/* ---- The harness itself fails on a difference ---- */
+
+static em_dstream *op_identity(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_map(in[0], em_identity);
+}
+
+Test(basic_ops, test_operation_names_the_first_differing_batch)
+{
+    const char *input[] = {"1, 2", "3"};
+    const char *expected[] = {"1, 2", "4"};
+    GError *err = NULL;
+    cr_assert_not(em_test_operation(input, 2, op_identity, NULL, expected, 2, false, &err));
+    cr_assert_str_eq(err->message, "batch 1 (2000 ms): expected [4], got [3]");
+    g_clear_error(&err);
+    const char *unordered[] = {"2, 1"};
+    const char *identity_in[] = {"1, 2"};
+    cr_assert_not(em_test_operation(identity_in, 1, op_identity, NULL, unordered, 1, false, &err));
+    g_clear_error(&err);
+    cr_assert(em_test_operation(identity_in, 1, op_identity, NULL, unordered, 1, true, &err),
+              "%s", err ? err->message : "");
+}
+
 /* ---- Remembered RDDs: slice and cleanup, on a queue stream and the manual clock ---- */
 
 typedef struct {
@@ -727,6 +784,30 @@ Test(basic_ops, rdd_cleanup_without_remember_keeps_only_the_last_batch)
     queue_fixture_free(&f);
 }
 
+Test(basic_ops, rdd_cleanup_of_map_and_window_remembers_what_each_window_needs)
+{
+    /* Spark's "rdd cleanup - map and window": remember 3 s; a window needs its parent's RDDs
+     * for its own length longer. */
+    queue_fixture f = queue_fixture_new(cleanup_input, 10);
+    em_dstream *mapped = em_map(f.input, mod_10_one);
+    em_dstream *window1 = em_window(mapped, EM_SECONDS(2), EM_SECONDS(1));
+    em_dstream *window2 = em_window(window1, EM_SECONDS(4), EM_SECONDS(2));
+    em_foreach_rdd(window2, ignore_rdd);
+    em_ssc_remember(f.ssc, EM_SECONDS(3));
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 10);
+    cr_assert_eq(window2->remember, EM_SECONDS(3));
+    cr_assert_eq(window1->remember, EM_SECONDS(3 + 4));
+    cr_assert_eq(mapped->remember, EM_SECONDS(3 + 4 + 2));
+    const em_time kept2[] = {8000, 10000};
+    assert_times(window2, kept2, 2);
+    const em_time kept1[] = {4000, 5000, 6000, 7000, 8000, 9000, 10000};
+    assert_times(window1, kept1, 7);
+    const em_time kept_mapped[] = {2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000};
+    assert_times(mapped, kept_mapped, 9);
+    queue_fixture_free(&f);
+}
+
 /* ---- Persistence: a cached stream's RDD is computed once for all its outputs ---- */
 
 static em_value counting_identity(em_value v, void *ud)
@@ -854,6 +935,9 @@ Test(basic_ops, null_stream_arguments_fail_at_definition)
     cr_assert_eq(destroyed, 4);
     em_print(NULL);
     assert_critical("print: the stream is NULL");
+    g_autoptr(GPtrArray) none = em_slice(NULL, 0, 1000);
+    cr_assert_eq(none->len, 0);
+    assert_critical("em_slice: the stream is NULL");
     cr_assert_eq(f.ssc->outputs->len, 0);
     queue_fixture_free(&f);
 }
@@ -874,13 +958,11 @@ Test(basic_ops, streams_of_different_contexts_cannot_be_combined)
 
 Test(basic_ops, streams_with_different_slides_cannot_be_joined)
 {
-    /* No public operator changes the slide until windows land: simulate a stream sliding
-     * every 2 s by setting the private field the window room will set. */
     capture_criticals();
     const char *batches[] = {"(a,1)"};
     queue_fixture f = queue_fixture_new(batches, 1);
-    em_dstream *slow = em_map(f.input, em_identity);
-    slow->slide = EM_SECONDS(2);
+    em_dstream *slow = em_window(f.input, EM_SECONDS(2), EM_SECONDS(2));
+    cr_assert_not_null(slow);
     cr_assert_null(em_union(f.input, slow));
     assert_critical("union: the streams have different slide durations (1000 ms and 2000 ms)");
     cr_assert_null(em_join(slow, f.input));

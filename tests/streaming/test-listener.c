@@ -14,11 +14,11 @@
 typedef struct {
     GMutex lock;
     GString *log;
-    GArray *completed; /* em_batch_info copies (pointers cleared) */
-    GPtrArray *failures; /* batch_completed failure messages (NULL for none) */
+    GArray *completed;      /* em_batch_info copies (pointers cleared) */
+    GPtrArray *failures;    /* batch_completed failure messages (NULL for none) */
     GPtrArray *op_failures; /* output_op_completed failure messages, in order */
     em_ssc *ssc;
-    void *late;          /* a listener to add from batch_completed at 1 s */
+    void *late;             /* a recorder to add as a listener from batch_completed at 1 s */
 } recorder;
 
 static void recorder_init(recorder *r)
@@ -116,8 +116,8 @@ static em_dstream *op_three_outputs(em_dstream *const *in, void *ud)
 {
     order_case *c = ud;
     em_ssc_add_listener(em_dstream_ssc(in[0]), &full_listener, &c->rec);
-    em_print_to(in[0], 10, c->print_out);   /* output op 0 */
-    em_foreach_rdd(in[0], ignore_rdd);      /* output op 1; the harness's collector is 2 */
+    em_print_to(in[0], 10, c->print_out); /* output op 0 */
+    em_foreach_rdd(in[0], ignore_rdd);    /* output op 1; the harness's collector is 2 */
     return in[0];
 }
 
