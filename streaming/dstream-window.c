@@ -79,9 +79,10 @@ em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide)
 
 /* ---- reduceByKeyAndWindow with an inverse function (Spark's ReducedWindowedDStream) ----
  * The window at t is the window at t - S, minus the batches that left (inverse), plus those
- * that entered, so its cost does not grow with W/S. The previous window, the reduced batches
- * that left and those that entered are tagged 0, 1, 2 and meet in one combineByKey shuffle;
- * each key's combiner holds (mask, previous, left, entered). */
+ * that entered, so its cost does not grow with W/S. As in Spark, the previous window and the
+ * reduced batches share one hash partitioner, so they are cogrouped without a shuffle: window
+ * partition i reads partition i of each, and Spark's mergeValues (and the filter) run in the
+ * same pass. */
 
 typedef struct {
     em_reduce_fn fn, inv;
@@ -89,98 +90,115 @@ typedef struct {
     void *ud;
     GDestroyNotify destroy;
     em_duration window;
+    int partitions;      /* of every reduced batch and every window: one hash partitioner */
     em_dstream *reduced; /* the parent reduced per batch (cached) */
+    em_time failed;      /* the newest window that could not be computed */
 } reduced_window;
 
-enum { PREV = 0, LEFT = 1, ENTERED = 2 };
+enum { PREV = 1, LEFT = 2, ENTERED = 4 };
 
-static em_value tag_with(em_value kv, int tag)
+/* One key of the window being merged: its value in the previous window and the reduced values
+ * of the batches that left and entered, each there when its bit is in mask. */
+typedef struct {
+    em_value key, prev, left, entered;
+    int mask;
+} window_key;
+
+/* A window RDD's parents: the previous window (when there is one), then the reduced batches
+ * that left from first_left, then those that entered from first_entered. */
+typedef struct {
+    const reduced_window *rw;
+    int first_left, first_entered;
+} window_cogroup;
+
+typedef struct {
+    em_sink base;
+    const em_rdd *rdd;
+    const reduced_window *rw;
+    int tag;
+    em_combiner index; /* key -> its position in keys */
+    GArray *keys;      /* window_key, in order of first appearance */
+} cogroup_sink;
+
+/* The parents are cached (the reduced batches) or checkpointed (the previous window): the keys
+ * and values they push stay valid for the whole task and are kept by reference. */
+static void cogroup_push(em_sink *s, em_value kv)
 {
-    return em_pair(em_key(kv), em_pair(em_int(tag), em_val(kv)));
-}
-
-static em_value tag_prev(em_value kv, void *ud) { return (void)ud, tag_with(kv, PREV); }
-static em_value tag_left(em_value kv, void *ud) { return (void)ud, tag_with(kv, LEFT); }
-static em_value tag_entered(em_value kv, void *ud) { return (void)ud, tag_with(kv, ENTERED); }
-
-static em_value slots_new(int64_t mask, const em_value *slot)
-{
-    em_value f[4] = {em_int(mask), slot[0], slot[1], slot[2]};
-    return em_tuple_in(em_scratch(), f, 4);
-}
-
-/* Adds value v at tag into the slots, reducing with fn where the slot is taken. */
-static em_value slots_add(const reduced_window *rw, em_value state, int tag, em_value v)
-{
-    int64_t mask = em_as_int(em_field(state, 0));
-    em_value slot[3] = {em_field(state, 1), em_field(state, 2), em_field(state, 3)};
-    if (mask & (1 << tag)) {
-        if (tag == PREV)
-            return em_fail("reduceByKeyAndWindow: two previous-window values for one key");
-        slot[tag] = rw->fn(slot[tag], v, rw->ud);
-    } else {
-        slot[tag] = v;
+    cogroup_sink *c = (cogroup_sink *)s;
+    em_value key = em_key(kv);
+    bool is_new;
+    em_value *slot = em__combiner_upsert(&c->index, key, em_value_hash(key), &is_new);
+    if (is_new) {
+        slot[1] = em_int(c->keys->len);
+        window_key fresh = {.key = key};
+        g_array_append_val(c->keys, fresh);
     }
-    return slots_new(mask | (1 << tag), slot);
-}
-
-static em_value slots_create(em_value tv, void *ud)
-{
-    em_value none[3] = {em_null(), em_null(), em_null()};
-    return slots_add(ud, slots_new(0, none), (int)em_as_int(em_key(tv)), em_val(tv));
-}
-
-static em_value slots_merge_value(em_value state, em_value tv, void *ud)
-{
-    return slots_add(ud, state, (int)em_as_int(em_key(tv)), em_val(tv));
-}
-
-static em_value slots_merge(em_value a, em_value b, void *ud)
-{
-    int64_t mask = em_as_int(em_field(b, 0));
-    for (int tag = PREV; tag <= ENTERED && !em_is_null(a); tag++)
-        if (mask & (1 << tag))
-            a = slots_add(ud, a, tag, em_field(b, 1 + tag));
-    return a;
+    window_key *wk = &g_array_index(c->keys, window_key, em_as_int(slot[1]));
+    em_value *acc = c->tag == PREV ? &wk->prev : c->tag == LEFT ? &wk->left : &wk->entered;
+    if (wk->mask & c->tag) {
+        /* Several batches left or entered: reduce them first, as Spark does. */
+        s->task->cur_rdd = c->rdd;
+        *acc = em__value_copy(c->rw->fn(*acc, em_val(kv), c->rw->ud), s->task->arena);
+    } else {
+        *acc = em_val(kv);
+    }
+    wk->mask |= c->tag;
 }
 
 /* Spark's mergeValues: previous - left + entered. */
-static em_value slots_finish(em_value state, void *ud)
+static em_value merge_values(const reduced_window *rw, const window_key *wk)
 {
-    const reduced_window *rw = ud;
-    int64_t mask = em_as_int(em_field(state, 0));
-    if (!(mask & (1 << PREV))) {
-        if (mask & (1 << LEFT))
-            return em_fail("reduceByKeyAndWindow: a key left the window that was not in the "
-                           "previous window; does the key hash consistently?");
-        return em_field(state, 1 + ENTERED);
-    }
-    em_value v = em_field(state, 1 + PREV);
-    if (mask & (1 << LEFT))
-        v = rw->inv(v, em_field(state, 1 + LEFT), rw->ud);
-    if (mask & (1 << ENTERED))
-        v = rw->fn(v, em_field(state, 1 + ENTERED), rw->ud);
+    if (!(wk->mask & PREV))
+        return wk->entered;
+    em_value v = wk->prev;
+    if (wk->mask & LEFT)
+        v = rw->inv(v, wk->left, rw->ud);
+    if (wk->mask & ENTERED)
+        v = rw->fn(v, wk->entered, rw->ud);
     return v;
 }
 
-static bool keep_entry(em_value kv, void *ud)
+static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const reduced_window *rw = ud;
-    return !rw->filter || rw->filter(kv, rw->ud);
+    const window_cogroup *wc = rdd->state;
+    cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = wc->rw,
+                      .keys = g_array_new(FALSE, FALSE, sizeof(window_key))};
+    em__combiner_init(&c.index);
+    for (int p = 0; p < rdd->n_parents && !task->stop; p++) {
+        c.tag = p < wc->first_left ? PREV : p < wc->first_entered ? LEFT : ENTERED;
+        em__compute(rdd->parents[p], task, index, &c.base);
+    }
+    em__combiner_clear(&c.index);
+    for (guint i = 0; i < c.keys->len && !task->stop; i++) {
+        const window_key *wk = &g_array_index(c.keys, window_key, i);
+        if (!(wk->mask & (PREV | ENTERED))) {
+            em__task_fail(task, rdd, "reduceByKeyAndWindow: a key left the window that was not "
+                                     "in the previous window; does the key hash consistently?");
+            break;
+        }
+        task->cur_rdd = rdd;
+        em_value kv = em_pair(wk->key, merge_values(wc->rw, wk));
+        bool keep = !task->stop && (!wc->rw->filter || wc->rw->filter(kv, wc->rw->ud));
+        if (keep && !task->stop)
+            out->push(out, kv);
+        em_arena_reset(task->scratch);
+    }
+    g_array_unref(c.keys);
 }
 
-/* Appends the tagged reduced batches at times from..to (step: the parent's slide). */
-static bool add_batches(em_dstream *reduced, em_time from, em_time to, em_map_fn tag,
-                        GPtrArray *parts, GError **err)
+static const em_rdd_class cogroup_class = {.type_name = "CoGroupedRDD",
+                                           .compute = cogroup_compute};
+
+/* Appends the reduced batches at times from..to (step: the parent's slide), borrowed. */
+static bool add_batches(em_dstream *reduced, em_time from, em_time to, GPtrArray *parents,
+                        GError **err)
 {
     for (em_time u = from; u <= to; u += reduced->slide) {
         em_rdd *rdd = em__dstream_get_or_compute(reduced, u, err);
-        if (!rdd) {
-            if (err && *err)
-                return false;
-            continue;
-        }
-        g_ptr_array_add(parts, em_rdd_map_full(rdd, tag, NULL, NULL, "window"));
+        if (rdd)
+            g_ptr_array_add(parents, rdd);
+        else if (err && *err)
+            return false;
     }
     return true;
 }
@@ -189,32 +207,41 @@ static em_rdd *reduced_window_compute(em_dstream *ds, em_time t, GError **err)
 {
     reduced_window *rw = ds->state;
     em_duration ps = rw->reduced->slide, W = rw->window, S = ds->slide;
-    GPtrArray *parts = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
-    /* current window: (t - W, t]; previous one: (t - S - W, t - S]. */
-    em_rdd *prev = em__dstream_get_or_compute(ds, t - S, err);
+    GPtrArray *parents = g_ptr_array_new();
+    window_cogroup *wc = g_new(window_cogroup, 1);
+    wc->rw = rw;
+    /* current window: (t - W, t]; previous one: (t - S - W, t - S]. The batches that left are
+     * in the previous window only, those that entered in the current one only: with a slide
+     * longer than the window (Spark takes the gap between them as both, and miscounts) the
+     * batches in the gap are in neither. After a failed window this one is computed from its
+     * own batches (forgetting the keys kept at the identity), not from every window before. */
+    bool after_failure = rw->failed == t - S;
+    em_rdd *prev = after_failure ? NULL : em__dstream_get_or_compute(ds, t - S, err);
     bool ok = !(err && *err);
     if (ok && prev)
-        g_ptr_array_add(parts, em_rdd_map_full(prev, tag_prev, NULL, NULL, "window"));
-    ok = ok && add_batches(rw->reduced, t - S - W + ps, t - W, tag_left, parts, err) &&
-         add_batches(rw->reduced, t - S + ps, t, tag_entered, parts, err);
+        g_ptr_array_add(parents, prev);
+    wc->first_left = (int)parents->len;
+    if (!after_failure)
+        ok = ok && add_batches(rw->reduced, t - S - W + ps, MIN(t - W, t - S), parents, err);
+    wc->first_entered = (int)parents->len;
+    em_time entered = after_failure ? t - W : MAX(t - S, t - W);
+    ok = ok && add_batches(rw->reduced, entered + ps, t, parents, err);
     em_rdd *out = NULL;
     if (ok) {
-        int n = ds->num_partitions > 0 ? ds->num_partitions : ds->ssc->sc->parallelism;
-        g_autoptr(em_rdd) all = parts->len ? em_rdd_union_n((em_rdd *const *)parts->pdata,
-                                                            parts->len)
-                                           : em_empty_rdd(ds->ssc->sc);
-        g_autoptr(em_rdd) combined = em_rdd_combine_by_key_full(
-            all, slots_create, slots_merge_value, slots_merge, rw, NULL, ds->fn_name, n);
-        g_autoptr(em_rdd) merged =
-            em_rdd_map_values_full(combined, slots_finish, rw, NULL, ds->fn_name);
-        out = rw->filter ? em_rdd_filter_full(merged, keep_entry, rw, NULL, "filter")
-                         : em_rdd_ref(merged);
+        out = em__rdd_new(ds->ssc->sc, &cogroup_class, "reduceByKeyAndWindow", rw->partitions,
+                          (em_rdd *const *)parents->pdata, (int)parents->len);
+        em__rdd_set_fn(out, EM_ANY_FN(rw->fn), wc, g_free, ds->fn_name);
+        out->state = wc;
+        wc = NULL;
         /* The next window starts from this one: compute it now and cut its lineage, so the
          * chain of windows does not keep every earlier window and batch alive. */
         if (!em__rdd_checkpoint(out, err))
             g_clear_pointer(&out, em_rdd_unref);
     }
-    g_ptr_array_unref(parts);
+    if (!out)
+        rw->failed = t;
+    g_free(wc);
+    g_ptr_array_unref(parents);
     return out;
 }
 
@@ -258,14 +285,16 @@ em_dstream *em_reduce_by_key_and_window_full(em_dstream *ds, em_reduce_fn fn, em
         em_dstream *out = em_reduce_by_key_full(windowed, fn, ud, destroy, name, num_partitions);
         return filter ? em_filter_full(out, (em_filter_fn)filter, ud, NULL, "filter") : out;
     }
-    em_dstream *reduced = em_reduce_by_key_full(ds, fn, ud, NULL, name, num_partitions);
+    /* Spark's defaultPartitioner: the per-batch reduce and every window share it. */
+    int n = num_partitions > 0 ? num_partitions : ds->ssc->sc->parallelism;
+    em_dstream *reduced = em_reduce_by_key_full(ds, fn, ud, NULL, name, n);
     em_cache(reduced);
     em_dstream *out = em__dstream_new(ds->ssc, &reduced_window_class, op, &reduced, 1);
     out->slide = slide;
     out->num_partitions = num_partitions;
     out->fn_name = g_strdup(name);
     reduced_window *rw = g_new0(reduced_window, 1);
-    *rw = (reduced_window){fn, inv, filter, ud, destroy, window, reduced};
+    *rw = (reduced_window){fn, inv, filter, ud, destroy, window, n, reduced, G_MININT64};
     out->state = rw;
     return out;
 }
