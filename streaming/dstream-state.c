@@ -9,6 +9,8 @@ typedef struct {
     void *ud;
     GDestroyNotify destroy;
     em_rdd *initial; /* may be NULL */
+    em_rdd *last;    /* the newest state computed (referenced), NULL before the first */
+    em_time failed;  /* the newest batch time whose state could not be computed */
 } state_stream;
 
 typedef struct {
@@ -33,22 +35,34 @@ static em_value apply_update(em_value kv, void *ud)
 static em_rdd *state_compute(em_dstream *ds, em_time t, GError **err)
 {
     state_stream *st = ds->state;
-    em_rdd *prev = em__dstream_get_or_compute(ds, t - ds->slide, err);
-    if (!prev && err && *err)
+    /* After a failed batch the state goes on from the newest one computed: the failed batch's
+     * records never reach it (the failure was reported). Recomputing the lost state instead
+     * would recompute every state before it, from inputs that no longer hold those batches. */
+    em_rdd *prev = st->failed == t - ds->slide
+                       ? st->last
+                       : em__dstream_get_or_compute(ds, t - ds->slide, err);
+    em_rdd *batch = NULL;
+    if (!(err && *err))
+        batch = em__dstream_get_or_compute(ds->parents[0], t, err);
+    if (err && *err) {
+        st->failed = t;
         return NULL;
-    if (!prev && t - ds->slide <= ds->zero_time)
+    }
+    if (!prev && !st->last)
         prev = st->initial; /* the first batch starts from the initial state */
-    em_rdd *batch = em__dstream_get_or_compute(ds->parents[0], t, err);
-    if (!batch && err && *err)
-        return NULL;
     g_autoptr(em_rdd) none = em_empty_rdd(ds->ssc->sc);
     int n = ds->num_partitions > 0 ? ds->num_partitions : ds->ssc->sc->parallelism;
     g_autoptr(em_rdd) grouped = em_rdd_cogroup_n(batch ? batch : none, prev ? prev : none, n);
     update_batch *b = g_new(update_batch, 1);
     *b = (update_batch){st, t};
     em_rdd *next = em_rdd_flat_map_full(grouped, apply_update, b, g_free, ds->fn_name);
-    if (!em__rdd_checkpoint(next, err))
+    if (!em__rdd_checkpoint(next, err)) {
         g_clear_pointer(&next, em_rdd_unref);
+        st->failed = t;
+        return NULL;
+    }
+    em_rdd_unref(st->last);
+    st->last = em_rdd_ref(next);
     return next;
 }
 
@@ -58,6 +72,7 @@ static void state_finalize(em_dstream *ds)
     if (st->destroy)
         st->destroy(st->ud);
     em_rdd_unref(st->initial);
+    em_rdd_unref(st->last);
     g_free(st);
 }
 
@@ -84,7 +99,8 @@ em_dstream *em_update_state_by_key_full(em_dstream *ds, em_update_fn fn, void *u
     out->num_partitions = num_partitions;
     out->fn_name = g_strdup(name);
     state_stream *st = g_new0(state_stream, 1);
-    *st = (state_stream){fn, ud, destroy, initial ? em_rdd_ref(initial) : NULL};
+    *st = (state_stream){fn, ud, destroy, initial ? em_rdd_ref(initial) : NULL, NULL,
+                         G_MININT64};
     out->state = st;
     return out;
 }

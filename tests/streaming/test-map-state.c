@@ -191,3 +191,143 @@ Test(map_state, many_keys_survive_growth_removal_and_compaction)
     em_arena_free(arena);
     g_free(keys);
 }
+
+/* ---- More of Spark's MapWithStateSuite ---- */
+
+static const char *const running_snapshots[] = {"",
+                                                "(a,1)",
+                                                "(a,2), (b,1)",
+                                                "(a,3), (b,2), (c,1)",
+                                                "(a,4), (b,3), (c,1)",
+                                                "(a,5), (b,3), (c,1)",
+                                                "(a,5), (b,3), (c,1)"};
+
+/* "basic operations with advanced API": the running count kept, the key doubled returned. */
+static em_value count_and_double_key(em_time t, em_value key, em_value value, em_state *state,
+                                     void *ud)
+{
+    running_count(t, key, value, state, ud);
+    return em_str_printf("%.*s%.*s", (int)em_str_len(key), em_str_ptr(key),
+                         (int)em_str_len(key), em_str_ptr(key));
+}
+
+Test(map_state, mapped_records_can_differ_from_the_state)
+{
+    const char *expected[] = {"", "aa", "aa, bb", "aa, bb, cc", "aa, bb", "aa", ""};
+    check((spec_args){count_and_double_key, 0, false, NULL}, input, 7, expected, 7);
+    check((spec_args){count_and_double_key, 0, true, NULL}, input, 7, running_snapshots, 7);
+}
+
+/* "states as mapped data": (key, count) returned. */
+static em_value count_and_return_pair(em_time t, em_value key, em_value value, em_state *state,
+                                      void *ud)
+{
+    return em_pair(key, running_count(t, key, value, state, ud));
+}
+
+Test(map_state, states_as_mapped_data)
+{
+    const char *expected[] = {"",
+                              "(a,1)",
+                              "(a,2), (b,1)",
+                              "(a,3), (b,2), (c,1)",
+                              "(a,4), (b,3)",
+                              "(a,5)",
+                              ""};
+    check((spec_args){count_and_return_pair, 0, false, NULL}, input, 7, expected, 7);
+    check((spec_args){count_and_return_pair, 0, true, NULL}, input, 7, running_snapshots, 7);
+}
+
+/* "initial states, with nothing returned as from mapping function". */
+static em_value count_and_return_nothing(em_time t, em_value key, em_value value,
+                                         em_state *state, void *ud)
+{
+    running_count(t, key, value, state, ud);
+    return em_none();
+}
+
+static void check_with_initial(spec_args args, const char *initial_text,
+                               const char *const *in_text, size_t n, const char *want)
+{
+    em_context *sc = em_context_new("local[2]", "init", NULL);
+    args.initial = em_parallelize_text(sc, initial_text, 2, NULL);
+    em_test_batch batches[16];
+    cr_assert_leq(n, G_N_ELEMENTS(batches));
+    for (size_t i = 0; i < n; i++)
+        batches[i] = (em_test_batch){.text = in_text[i]};
+    em_test_input in = {batches, n};
+    GError *err = NULL;
+    em_test_output *out =
+        em_test_run(&in, 1, op_map_with_state, &args, &(em_test_opts){.context = sc}, &err);
+    cr_assert_not_null(out, "%s", err ? err->message : "");
+    g_autofree char *text = em_test_output_format(out, true);
+    cr_assert_str_eq(text, want);
+    em_test_output_free(out);
+    em_rdd_unref(args.initial);
+    em_context_free(sc);
+}
+
+Test(map_state, initial_states_with_nothing_returned)
+{
+    const char *initial = "(a,5), (b,10), (c,-20), (d,0)";
+    check_with_initial((spec_args){count_and_return_nothing, 0, false, NULL}, initial, input, 7,
+                       "[]\n[]\n[]\n[]\n[]\n[]\n[]\n");
+    check_with_initial((spec_args){count_and_return_nothing, 0, true, NULL}, initial, input, 7,
+                       "[(a,5), (b,10), (c,-20), (d,0)]\n"
+                       "[(a,6), (b,10), (c,-20), (d,0)]\n"
+                       "[(a,7), (b,11), (c,-20), (d,0)]\n"
+                       "[(a,8), (b,12), (c,-19), (d,0)]\n"
+                       "[(a,9), (b,13), (c,-19), (d,0)]\n"
+                       "[(a,10), (b,13), (c,-19), (d,0)]\n"
+                       "[(a,10), (b,13), (c,-19), (d,0)]\n");
+}
+
+/* On data: count; on timeout: return (key, count). */
+static em_value count_and_return_on_timeout(em_time t, em_value key, em_value value,
+                                            em_state *state, void *ud)
+{
+    if (em_state_is_timing_out(state))
+        return em_pair(key, em_state_get(state));
+    running_count(t, key, value, state, ud);
+    return em_none();
+}
+
+Test(map_state, initial_states_time_out_counted_from_the_first_batch)
+{
+    /* The initial state is loaded at the first batch (1 s), as Spark's createFromPairRDD stamps
+     * it with the first batch time: b, idle, times out at 1 + 2 = 3 s; a, updated at 2 s, at
+     * 4 s. */
+    const char *in[] = {"", "a", "", "", ""};
+    check_with_initial((spec_args){count_and_return_on_timeout, 2000, false, NULL},
+                       "(a,5), (b,10)", in, 5, "[]\n[]\n[(b,10)]\n[(a,6)]\n[]\n");
+    check_with_initial((spec_args){count_and_return_on_timeout, 2000, true, NULL},
+                       "(a,5), (b,10)", in, 5,
+                       "[(a,5), (b,10)]\n[(a,6), (b,10)]\n[(a,6)]\n[]\n[]\n");
+}
+
+Test(map_state, spark_state_timing_out_case)
+{
+    /* a, b, c; a, b; a; -; -; a; then a for 20 batches: b and c time out once each, a never. */
+    const char *in[26] = {"a, b, c", "a, b", "a", "", "", "a"};
+    for (size_t i = 6; i < 26; i++)
+        in[i] = "a";
+    spec_args args = {emit_on_timeout, 3000, false, NULL};
+    em_test_batch batches[26];
+    for (size_t i = 0; i < 26; i++)
+        batches[i] = (em_test_batch){.text = in[i]};
+    em_test_input input_26 = {batches, 26};
+    GError *err = NULL;
+    g_autoptr(em_test_output) out = em_test_run(&input_26, 1, op_map_with_state, &args, NULL, &err);
+    cr_assert_not_null(out, "%s", err ? err->message : "");
+    g_autofree char *mapped = em_test_output_format(out, true);
+    cr_assert_str_eq(mapped, "[]\n[]\n[]\n[c]\n[b]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n"
+                             "[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n");
+    args.snapshots = true;
+    g_autoptr(em_test_output) snaps =
+        em_test_run(&input_26, 1, op_map_with_state, &args, NULL, &err);
+    cr_assert_not_null(snaps, "%s", err ? err->message : "");
+    g_autofree char *first = em_values_to_string(em_values_sort(snaps->batches[0]));
+    g_autofree char *last = em_values_to_string(em_values_sort(snaps->batches[25]));
+    cr_assert_str_eq(first, "[(a,1), (b,1), (c,1)]");
+    cr_assert_str_eq(last, "[(a,1)]");
+}

@@ -117,3 +117,177 @@ Test(state, update_function_sees_every_key_every_batch_with_the_batch_time)
     cr_assert(em_test_operation(input, 2, op_stamp, NULL, expected, 3, true, &err), "%s",
               err ? err->message : "");
 }
+
+/* ---- More of Spark's BasicOperationsSuite: time stamps, object lifecycle ---- */
+
+/* Spark's "testing time stamps as input": the state is the sum of the batch times in which the
+ * key had values, starting from the initial (a,0), (c,0). */
+static em_value add_time_when_seen(em_value key, const em_value *values, size_t n,
+                                   em_value state, em_time t, void *ud)
+{
+    (void)key, (void)values, (void)ud;
+    int64_t before = state.type == EM_T_NONE ? 0 : em_as_int(state);
+    return em_int(n > 0 ? t + before : before);
+}
+
+static em_dstream *op_time_stamps(em_dstream *const *in, void *ud)
+{
+    return em_update_state_by_key_full(em_map(in[0], em_pair_one), add_time_when_seen, NULL,
+                                       NULL, "updateFunc", 2, ud);
+}
+
+Test(state, update_function_time_stamps_accumulate_from_the_initial_state)
+{
+    em_context *sc = em_context_new("local[2]", "stamps", NULL);
+    em_rdd *initial = em_parallelize_text(sc, "(a,0), (c,0)", 2, NULL);
+    em_test_batch batches[6];
+    for (size_t i = 0; i < 6; i++)
+        batches[i] = (em_test_batch){.text = letters[i]};
+    em_test_input input = {batches, 6};
+    GError *err = NULL;
+    em_test_output *out = em_test_run(&input, 1, op_time_stamps, initial,
+                                      &(em_test_opts){.context = sc}, &err);
+    cr_assert_not_null(out, "%s", err ? err->message : "");
+    g_autofree char *text = em_test_output_format(out, true);
+    /* a -> 1000, 3000, 6000, 10000, 15000, 15000; b -> 2000, 5000, 9000, ...; c -> 0, 0, 3000 */
+    cr_assert_str_eq(text, "[(a,1000), (c,0)]\n"
+                           "[(a,3000), (b,2000), (c,0)]\n"
+                           "[(a,6000), (b,5000), (c,3000)]\n"
+                           "[(a,10000), (b,9000), (c,3000)]\n"
+                           "[(a,15000), (b,9000), (c,3000)]\n"
+                           "[(a,15000), (b,9000), (c,3000)]\n");
+    em_test_output_free(out);
+    em_rdd_unref(initial);
+    em_context_free(sc);
+}
+
+/* Spark's "object lifecycle": the state object (counter, expireCounter) is cleared when seen
+ * without new values twice in a row. Here the object is a string "counter/expire" built in the
+ * scratch arena each call: Ember must copy it into the state, batch after batch. */
+static em_value lifecycle(em_value key, const em_value *values, size_t n, em_value state,
+                          em_time t, void *ud)
+{
+    (void)key, (void)t, (void)ud;
+    long long counter = 0, expire = 0;
+    if (state.type != EM_T_NONE) {
+        g_autofree char *text = g_strndup(em_str_ptr(state), em_str_len(state));
+        if (sscanf(text, "%lld/%lld", &counter, &expire) != 2)
+            return em_fail("not a state object: %s", text);
+    }
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += em_as_int(values[i]);
+    if (sum == 0) {
+        expire++;
+    } else {
+        counter += sum;
+        expire = 0;
+    }
+    if (expire == 2)
+        return em_none();
+    return em_str_printf("%lld/%lld", counter, expire);
+}
+
+static em_value counter_of(em_value v, void *ud)
+{
+    (void)ud;
+    return em_int(g_ascii_strtoll(em_str_ptr(v), NULL, 10));
+}
+
+static em_dstream *op_lifecycle(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    em_dstream *objects = em_update_state_by_key(em_map(in[0], em_pair_one), lifecycle);
+    return em_map_values(objects, counter_of);
+}
+
+Test(state, state_objects_live_across_batches_until_expired)
+{
+    const char *input[] = {"a, b", "", "a, c, a", "c", "", ""};
+    const char *expected[] = {"(a,1), (b,1)", "(a,1), (b,1)", "(a,3), (c,1)", "(a,3), (c,2)",
+                              "(c,2)", ""};
+    GError *err = NULL;
+    cr_assert(em_test_operation(input, 6, op_lifecycle, NULL, expected, 6, true, &err), "%s",
+              err ? err->message : "");
+}
+
+/* ---- A failed batch: the state goes on from the last state computed ---- */
+
+static gint fail_once = 1;
+
+static em_value sum_failing_once_at_3s(em_value key, const em_value *values, size_t n,
+                                       em_value state, em_time t, void *ud)
+{
+    if (t == 3000 && g_atomic_int_compare_and_exchange(&fail_once, 1, 0))
+        return em_fail("update failed at %lld ms", (long long)t);
+    return running_sum(key, values, n, state, t, ud);
+}
+
+typedef struct {
+    GMutex lock;
+    char *text[8];   /* batch i's state, sorted */
+    bool failed[8];
+} state_log;
+
+static bool log_state(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    state_log *l = ud;
+    em_values *vals = em_rdd_collect(rdd, err);
+    if (!vals)
+        return false;
+    g_mutex_lock(&l->lock);
+    l->text[t / 1000 - 1] = em_values_to_string(em_values_sort(vals));
+    g_mutex_unlock(&l->lock);
+    em_values_free(vals);
+    return true;
+}
+
+static void log_failure(const em_batch_info *info, void *ud)
+{
+    state_log *l = ud;
+    g_mutex_lock(&l->lock);
+    l->failed[info->batch_time / 1000 - 1] = info->failed;
+    g_mutex_unlock(&l->lock);
+}
+
+Test(state, after_a_failed_batch_the_state_goes_on_from_the_last_state_computed)
+{
+    /* A queue gives each batch once: recomputing old states would take later batches' RDDs. */
+    const char *batches[] = {"a", "a, b", "a, b, c", "a", "b", "", "c", "c"};
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
+                                                 .manual_clock = true},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    for (size_t i = 0; i < G_N_ELEMENTS(batches); i++) {
+        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), batches[i], 2, NULL);
+        em_rdd_queue_push(q, rdd);
+    }
+    em_dstream *pairs = em_map(em_queue_stream(ssc, q, true, NULL), em_pair_one);
+    state_log l = {0};
+    g_mutex_init(&l.lock);
+    em_foreach_rdd_full(em_update_state_by_key(pairs, sum_failing_once_at_3s), log_state, &l,
+                        NULL, "log");
+    em_ssc_add_listener(ssc, &(em_listener){.batch_completed = log_failure}, &l);
+    cr_assert(em_ssc_start(ssc, NULL));
+    for (int i = 1; i <= 6; i++) {
+        em_ssc_advance_clock(ssc, 1000);
+        cr_assert(em_ssc_wait_for_batch(ssc, i * 1000, 10000));
+    }
+    /* Batch 3 s failed: its records ("a, b, c") never reach the state; 4 s starts from 2 s. */
+    const char *want[] = {"[(a,1)]", "[(a,2), (b,1)]", NULL, "[(a,3), (b,1)]",
+                          "[(a,3), (b,2)]", "[(a,3), (b,2)]"};
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(l.failed[i], i == 2, "batch %d failed: %d", i + 1, l.failed[i]);
+        if (want[i])
+            cr_assert_str_eq(l.text[i], want[i], "batch %d: %s", i + 1, l.text[i]);
+        else
+            cr_assert_null(l.text[i]);
+    }
+    /* Six batches took six RDDs: none was taken again to recompute a lost state. */
+    cr_assert_eq(em_rdd_queue_length(q), 2);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+    for (int i = 0; i < 8; i++)
+        g_free(l.text[i]);
+    g_mutex_clear(&l.lock);
+}

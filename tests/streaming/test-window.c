@@ -198,3 +198,471 @@ Test(window, group_by_key_and_window_groups_over_the_window)
                                 &err),
               "%s", err ? err->message : "");
 }
+
+/* ---- A failed window: the next one is computed from its own batches ---- */
+
+static gint boom_once = 1;
+
+/* em_filter_nonzero, but the first time it meets the key "boom" it fails the batch. */
+static bool nonzero_failing_on_boom(em_value kv, void *ud)
+{
+    em_value key = em_key(kv);
+    if (em_is_str(key) && em_str_len(key) == 4 && memcmp(em_str_ptr(key), "boom", 4) == 0 &&
+        g_atomic_int_compare_and_exchange(&boom_once, 1, 0)) {
+        em_fail("the filter failed on boom");
+        return false;
+    }
+    return em_filter_nonzero(kv, ud);
+}
+
+typedef struct {
+    GMutex lock;
+    char *text[12];
+    bool failed[12];
+} window_log;
+
+static bool log_window(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    window_log *l = ud;
+    em_values *vals = em_rdd_collect(rdd, err);
+    if (!vals)
+        return false;
+    g_mutex_lock(&l->lock);
+    l->text[t / 1000 - 1] = em_values_to_string(em_values_sort(vals));
+    g_mutex_unlock(&l->lock);
+    em_values_free(vals);
+    return true;
+}
+
+static void log_window_failure(const em_batch_info *info, void *ud)
+{
+    window_log *l = ud;
+    g_mutex_lock(&l->lock);
+    l->failed[info->batch_time / 1000 - 1] = info->failed;
+    g_mutex_unlock(&l->lock);
+}
+
+Test(window, after_a_failed_window_the_next_is_computed_from_its_own_batches)
+{
+    /* A queue gives each batch once: recomputing every window before the failed one would
+     * take later batches' RDDs for batches long gone. */
+    const char *batches[] = {"a", "a, b", "b", "c", "", "boom, c", "c", "", "a", "", "x", "x"};
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
+                                                 .manual_clock = true},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    for (size_t i = 0; i < G_N_ELEMENTS(batches); i++) {
+        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), batches[i], 2, NULL);
+        em_rdd_queue_push(q, rdd);
+    }
+    em_dstream *pairs = em_map(em_queue_stream(ssc, q, true, NULL), em_pair_one);
+    em_dstream *counts = em_reduce_by_key_and_window_full(
+        pairs, em_sum, em_subtract, 2000, 1000, 0, nonzero_failing_on_boom, NULL, NULL, "sum");
+    window_log l = {0};
+    g_mutex_init(&l.lock);
+    em_foreach_rdd_full(counts, log_window, &l, NULL, "log");
+    em_ssc_add_listener(ssc, &(em_listener){.batch_completed = log_window_failure}, &l);
+    cr_assert(em_ssc_start(ssc, NULL));
+    for (int i = 1; i <= 10; i++) {
+        em_ssc_advance_clock(ssc, 1000);
+        cr_assert(em_ssc_wait_for_batch(ssc, i * 1000, 10000));
+    }
+    /* The window at 6 s fails; the one at 7 s holds batches 6 and 7, and the chain goes on. */
+    const char *want[] = {"[(a,1)]", "[(a,2), (b,1)]", "[(a,1), (b,2)]", "[(b,1), (c,1)]",
+                          "[(c,1)]", NULL, "[(boom,1), (c,2)]", "[(c,1)]", "[(a,1)]",
+                          "[(a,1)]"};
+    for (int i = 0; i < 10; i++) {
+        cr_assert_eq(l.failed[i], i == 5, "batch %d failed: %d", i + 1, l.failed[i]);
+        if (want[i])
+            cr_assert_str_eq(l.text[i], want[i], "window at %d s: %s", i + 1, l.text[i]);
+        else
+            cr_assert_null(l.text[i]);
+    }
+    /* Ten batches took ten RDDs. */
+    cr_assert_eq(em_rdd_queue_length(q), 2);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+    for (int i = 0; i < 12; i++)
+        g_free(l.text[i]);
+    g_mutex_clear(&l.lock);
+}
+
+/* ---- More of Spark's WindowOperationsSuite ---- */
+
+Test(window, spark_non_overlapping_window_takes_two_batches_every_three)
+{
+    const char *expected[] = {NULL, NULL, "1, 2", NULL, NULL, "4, 5"};
+    check_window(2000, 3000, digits, 6, expected, 6);
+}
+
+Test(window, window_persists_its_parent_not_its_unions)
+{
+    /* Spark's "window - persistence level": the windowed RDDs share the parent's, so the
+     * parent is the one cached. */
+    em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
+    em_rdd_queue *q = em_rdd_queue_new();
+    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+    cr_assert_not(in->cached);
+    em_dstream *win = em_window(in, EM_SECONDS(2), EM_SECONDS(1));
+    cr_assert(in->cached);
+    cr_assert_not(win->cached);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+}
+
+Test(window, reduce_by_key_and_window_spark_small_cases_with_and_without_inverse)
+{
+    const struct {
+        const char *name;
+        const char *input[4];
+        const char *naive[4], *inverse[4];
+        size_t n;
+    } cases[] = {
+        {"basic reduction", {"(a,1), (a,3)"}, {"(a,4)"}, {"(a,4)"}, 1},
+        {"key already in window and new value added into window",
+         {"(a,1)", "(a,1)"},
+         {"(a,1)", "(a,2)"},
+         {"(a,1)", "(a,2)"},
+         2},
+        {"new key added into window",
+         {"(a,1)", "(a,1), (b,1)"},
+         {"(a,1)", "(a,2), (b,1)"},
+         {"(a,1)", "(a,2), (b,1)"},
+         2},
+        {"key removed from window",
+         {"(a,1)", "(a,1)", "", ""},
+         {"(a,1)", "(a,2)", "(a,1)", ""},
+         {"(a,1)", "(a,2)", "(a,1)", "(a,0)"},
+         4},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        GError *err = NULL;
+        rbkw_args naive = {2000, 1000, false, false}, inverse = {2000, 1000, true, false};
+        cr_assert(em_test_operation(cases[i].input, cases[i].n, op_rbkw, &naive, cases[i].naive,
+                                    cases[i].n, true, &err),
+                  "%s: %s", cases[i].name, err ? err->message : "");
+        cr_assert(em_test_operation(cases[i].input, cases[i].n, op_rbkw, &inverse,
+                                    cases[i].inverse, cases[i].n, true, &err),
+                  "%s (inverse): %s", cases[i].name, err ? err->message : "");
+    }
+}
+
+Test(window, group_by_key_and_window_big_test)
+{
+    const char *expected[] = {
+        "(a,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1, 1)), (c,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1, 1)), (c,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1))",
+        "(a,CompactBuffer(1))",
+        "(a,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1, 1)), (c,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1, 1)), (c,CompactBuffer(1))",
+        "(a,CompactBuffer(1, 1)), (b,CompactBuffer(1))",
+        "(a,CompactBuffer(1))",
+    };
+    GError *err = NULL;
+    cr_assert(em_test_operation(big_input, 12, op_group_by_key_and_window, NULL, expected, 12,
+                                true, &err),
+              "%s", err ? err->message : "");
+}
+
+Test(window, count_by_value_and_window_spark_case)
+{
+    const char *input[] = {"a", "b, b", "a, b"};
+    const char *expected[] = {"(a,1)", "(a,1), (b,2)", "(a,1), (b,3)"};
+    GError *err = NULL;
+    cr_assert(em_test_operation(input, 3, op_count_by_value_and_window, NULL, expected, 3, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
+
+static em_dstream *op_reduce_by_window(em_dstream *const *in, void *ud)
+{
+    const rbkw_args *a = ud;
+    return em_reduce_by_window_full(in[0], em_sum, a->inverse ? em_subtract : NULL, a->window,
+                                    a->slide, NULL, NULL, "em_sum");
+}
+
+Test(window, reduce_by_window_with_and_without_inverse)
+{
+    /* The naive form has no record for an empty window; the inverse one keeps its single key
+     * once it has been in a window, at 0 when the window is empty. */
+    const char *input[] = {"", "1, 2", "3", "", "", "4", ""};
+    const char *naive[] = {"", "3", "6", "3", "", "4", "4", ""};
+    const char *inverse[] = {"", "3", "6", "3", "0", "4", "4", "0"};
+    GError *err = NULL;
+    rbkw_args a = {2000, 1000, false, false};
+    cr_assert(em_test_operation(input, 7, op_reduce_by_window, &a, naive, 8, false, &err), "%s",
+              err ? err->message : "");
+    a.inverse = true;
+    cr_assert(em_test_operation(input, 7, op_reduce_by_window, &a, inverse, 8, false, &err),
+              "%s", err ? err->message : "");
+}
+
+/* ---- (batch, window, slide): valid ones emit at the right times, invalid ones fail at
+ *      definition with a critical naming the durations ---- */
+
+typedef struct {
+    em_duration window, slide;
+    bool count;
+} triple_args;
+
+static em_dstream *op_triple(em_dstream *const *in, void *ud)
+{
+    const triple_args *a = ud;
+    return a->count ? em_count_by_window(in[0], a->window, a->slide)
+                    : em_window(in[0], a->window, a->slide);
+}
+
+Test(window, valid_triples_emit_every_slide_the_batches_of_the_window)
+{
+    const struct {
+        em_duration batch, window, slide;
+    } valid[] = {
+        {1000, 1000, 1000}, {1000, 3000, 1000}, {1000, 3000, 2000}, {1000, 2000, 3000},
+        {500, 1500, 1000},  {200, 600, 400},    {100, 500, 500},    {1000, 6000, 3000},
+    };
+    enum { N = 12 };
+    em_test_batch batches[N];
+    char text[N][8];
+    for (int i = 0; i < N; i++) {
+        g_snprintf(text[i], sizeof text[i], "%d", i);
+        batches[i] = (em_test_batch){.text = text[i]};
+    }
+    em_test_input in = {batches, N};
+    for (size_t v = 0; v < G_N_ELEMENTS(valid); v++) {
+        for (int count = 0; count <= 1; count++) {
+            triple_args a = {valid[v].window, valid[v].slide, count};
+            em_test_opts opts = {.batch_interval = valid[v].batch};
+            GError *err = NULL;
+            g_autoptr(em_test_output) out = em_test_run(&in, 1, op_triple, &a, &opts, &err);
+            cr_assert_not_null(out, "%s", err ? err->message : "");
+            for (int j = 0; j < N; j++) {
+                em_time t = (em_time)(j + 1) * valid[v].batch;
+                char what[64];
+                g_snprintf(what, sizeof what, "batch %lld window %lld slide %lld at %lld ms",
+                           (long long)valid[v].batch, (long long)valid[v].window,
+                           (long long)valid[v].slide, (long long)t);
+                if (t % valid[v].slide != 0) {
+                    cr_assert_null(out->batches[j], "%s: an RDD between slides", what);
+                    continue;
+                }
+                /* Batch i is the record i, at (i + 1) * batch: those in (t - window, t]. */
+                GString *want = g_string_new("[");
+                int in_window = 0;
+                for (int i = 0; i <= j; i++)
+                    if ((em_time)(i + 1) * valid[v].batch > t - valid[v].window)
+                        g_string_append_printf(want, "%s%d", in_window++ ? ", " : "", i);
+                g_string_append_c(want, ']');
+                if (count)
+                    g_string_printf(want, "[%d]", in_window);
+                cr_assert_not_null(out->batches[j], "%s: no RDD", what);
+                g_autofree char *got = em_values_to_string(em_values_sort(out->batches[j]));
+                cr_assert_str_eq(got, want->str, "%s (%s)", what, count ? "count" : "window");
+                g_string_free(want, TRUE);
+            }
+        }
+    }
+}
+
+/* Collects criticals (G_LOG_USE_STRUCTURED: they go through the writer). The writer can be set
+ * once per process; Criterion runs each test in its own. */
+static GString *criticals;
+static GMutex criticals_lock;
+
+static GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                       gpointer ud)
+{
+    if (!(level & G_LOG_LEVEL_CRITICAL))
+        return g_log_writer_default(level, fields, n, ud);
+    g_mutex_lock(&criticals_lock);
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(fields[i].key, "MESSAGE") == 0)
+            g_string_append_printf(criticals, "%s\n", (const char *)fields[i].value);
+    g_mutex_unlock(&criticals_lock);
+    return G_LOG_WRITER_HANDLED;
+}
+
+static void capture_criticals(void)
+{
+    criticals = g_string_new(NULL);
+    g_log_set_writer_func(capture_writer, NULL, NULL);
+}
+
+/* The criticals logged since the last call; the caller g_free()s them. */
+static char *take_criticals(void)
+{
+    g_mutex_lock(&criticals_lock);
+    char *text = g_strdup(criticals->str);
+    g_string_truncate(criticals, 0);
+    g_mutex_unlock(&criticals_lock);
+    return text;
+}
+
+static int destroyed;
+static void count_destroy(void *p)
+{
+    (void)p;
+    destroyed++;
+}
+
+/* Every windowed operation of ds with (window, slide), by index; NULL past the last. The _full
+ * forms get user data whose destroy notify counts. */
+static em_dstream *windowed_op(int op, em_dstream *ds, em_duration w, em_duration s,
+                               const char **name)
+{
+    static const char *const names[] = {
+        "window", "reduceByKeyAndWindow", "reduceByKeyAndWindow(inv)", "reduceByWindow",
+        "reduceByWindow(inv)", "countByWindow", "groupByKeyAndWindow", "countByValueAndWindow",
+    };
+    *name = names[op];
+    switch (op) {
+    case 0: return em_window(ds, w, s);
+    case 1:
+        return em_reduce_by_key_and_window_full(ds, em_sum, NULL, w, s, 0, NULL, &destroyed,
+                                                count_destroy, "sum");
+    case 2:
+        return em_reduce_by_key_and_window_full(ds, em_sum, em_subtract, w, s, 0, NULL,
+                                                &destroyed, count_destroy, "sum");
+    case 3:
+        return em_reduce_by_window_full(ds, em_sum, NULL, w, s, &destroyed, count_destroy, "sum");
+    case 4:
+        return em_reduce_by_window_full(ds, em_sum, em_subtract, w, s, &destroyed, count_destroy,
+                                        "sum");
+    case 5: return em_count_by_window(ds, w, s);
+    case 6: return em_group_by_key_and_window(ds, w, s);
+    case 7: return em_count_by_value_and_window(ds, w, s);
+    default: return NULL;
+    }
+}
+
+enum { N_WINDOWED_OPS = 8 };
+
+Test(window, invalid_triples_fail_at_definition_naming_the_durations, .init = capture_criticals)
+{
+    const struct {
+        em_duration batch, window, slide;
+        const char *says[2];
+    } invalid[] = {
+        {1000, 1500, 1000, {"window duration (1500 ms)", "parent stream (1000 ms)"}},
+        {1000, 2000, 1500, {"slide duration (1500 ms)", "parent stream (1000 ms)"}},
+        {1000, 0, 1000, {"window (0 ms)", "slide (1000 ms)"}},
+        {1000, 2000, 0, {"window (2000 ms)", "slide (0 ms)"}},
+        {1000, -1000, 1000, {"window (-1000 ms)", "must be > 0"}},
+        {1000, 2000, -2000, {"slide (-2000 ms)", "must be > 0"}},
+        {500, 1250, 500, {"window duration (1250 ms)", "parent stream (500 ms)"}},
+        {200, 600, 300, {"slide duration (300 ms)", "parent stream (200 ms)"}},
+    };
+    for (size_t v = 0; v < G_N_ELEMENTS(invalid); v++) {
+        for (int op = 0; op < N_WINDOWED_OPS; op++) {
+            em_ssc *ssc = em_ssc_new("local[1]", "t", invalid[v].batch);
+            em_rdd_queue *q = em_rdd_queue_new();
+            em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+            const char *name;
+            destroyed = 0;
+            em_dstream *ds = windowed_op(op, in, invalid[v].window, invalid[v].slide, &name);
+            g_autofree char *said = take_criticals();
+            cr_assert_null(ds, "%s: batch %lld window %lld slide %lld accepted", name,
+                           (long long)invalid[v].batch, (long long)invalid[v].window,
+                           (long long)invalid[v].slide);
+            for (int k = 0; k < 2; k++)
+                cr_assert(strstr(said, invalid[v].says[k]), "%s: expected \"%s\" in: %s", name,
+                          invalid[v].says[k], said);
+            /* User data given with the operation is destroyed once, as the call failed. */
+            cr_assert_eq(destroyed, op >= 1 && op <= 4, "%s: destroyed %d times", name,
+                         destroyed);
+            em_ssc_free(ssc);
+            em_rdd_queue_free(q);
+        }
+    }
+}
+
+/* ---- Windows of windows: durations are multiples of the windowed stream's slide ---- */
+
+Test(window, windows_over_a_windowed_stream_need_multiples_of_its_slide,
+     .init = capture_criticals)
+{
+    em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
+    em_rdd_queue *q = em_rdd_queue_new();
+    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+    em_dstream *pairs = em_window(in, EM_SECONDS(2), EM_SECONDS(2));
+    cr_assert_eq(em_dstream_slide(pairs), EM_SECONDS(2));
+    const struct {
+        em_duration window, slide;
+        const char *says;
+    } invalid[] = {
+        {EM_SECONDS(3), EM_SECONDS(2), "window duration (3000 ms)"},
+        {EM_SECONDS(4), EM_SECONDS(1), "slide duration (1000 ms)"},
+        {EM_SECONDS(1), EM_SECONDS(2), "window duration (1000 ms)"},
+    };
+    for (size_t v = 0; v < G_N_ELEMENTS(invalid); v++) {
+        for (int op = 0; op < N_WINDOWED_OPS; op++) {
+            const char *name;
+            em_dstream *ds = windowed_op(op, pairs, invalid[v].window, invalid[v].slide, &name);
+            g_autofree char *said = take_criticals();
+            cr_assert_null(ds, "%s over a 2 s slide accepted", name);
+            cr_assert(strstr(said, invalid[v].says) && strstr(said, "parent stream (2000 ms)"),
+                      "%s: %s", name, said);
+        }
+    }
+    for (int op = 0; op < N_WINDOWED_OPS; op++) {
+        const char *name;
+        em_dstream *ds = windowed_op(op, pairs, EM_SECONDS(4), EM_SECONDS(2), &name);
+        cr_assert_not_null(ds, "%s: (4 s, 2 s) over a 2 s slide", name);
+        cr_assert_eq(em_dstream_slide(ds), EM_SECONDS(2), "%s", name);
+        g_autofree char *said = take_criticals();
+        cr_assert_str_empty(said);
+    }
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+}
+
+static em_dstream *op_window_of_window(em_dstream *const *in, void *ud)
+{
+    const window_args *outer = ud;
+    em_dstream *inner = em_window(in[0], outer[0].window, outer[0].slide);
+    return em_window(inner, outer[1].window, outer[1].slide);
+}
+
+Test(window, window_of_tumbling_windows_covers_the_outer_length_once)
+{
+    const window_args shape[] = {{2000, 2000}, {4000, 2000}};
+    const char *expected[] = {NULL, "0, 1", NULL, "0, 1, 2, 3", NULL, "2, 3, 4, 5", NULL,
+                              "4, 5"};
+    GError *err = NULL;
+    cr_assert(em_test_operation(digits, 6, op_window_of_window, (void *)shape, expected, 8, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
+
+Test(window, window_of_sliding_windows_counts_middle_batches_twice)
+{
+    /* inner (t - 2, t] and (t - 3, t - 1]: batch t - 1 is in both. */
+    const window_args shape[] = {{2000, 1000}, {2000, 1000}};
+    const char *expected[] = {"0", "0, 0, 1", "0, 1, 1, 2", "1, 2, 2, 3", "2, 3, 3, 4",
+                              "3, 4, 4, 5", "4, 5, 5", "5"};
+    GError *err = NULL;
+    cr_assert(em_test_operation(digits, 6, op_window_of_window, (void *)shape, expected, 8, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
+
+static em_dstream *op_inverse_over_tumbling(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    em_dstream *pairs = em_window(in[0], 2000, 2000);
+    return em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, 4000, 2000);
+}
+
+Test(window, inverse_reduce_over_a_windowed_stream)
+{
+    const char *input[] = {"(a,1)", "(a,2)", "(a,3)", "(a,4)", "(a,5)", "(a,6)", "", ""};
+    const char *expected[] = {NULL, "(a,3)", NULL, "(a,10)", NULL, "(a,18)", NULL, "(a,11)"};
+    GError *err = NULL;
+    cr_assert(em_test_operation(input, 8, op_inverse_over_tumbling, NULL, expected, 8, true,
+                                &err),
+              "%s", err ? err->message : "");
+}
