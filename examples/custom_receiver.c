@@ -132,20 +132,6 @@ static void on_stop(em_receiver *r, void *ud)
     g_mutex_unlock(&c->lock);
 }
 
-typedef struct {
-    em_ssc *ssc;
-    int64_t batches_left; /* 0: run until killed */
-} stopper;
-
-/* After the last batch asked for, a graceful stop. Runs on the scheduler thread. */
-static void batch_completed(const em_batch_info *info, void *ud)
-{
-    (void)info;
-    stopper *s = ud;
-    if (s->batches_left > 0 && --s->batches_left == 0)
-        em_ssc_stop(s->ssc, true, true);
-}
-
 /* Spark logs a receiver's restarts as warnings: so does this. */
 static void receiver_stopped(const em_receiver_info *info, void *ud)
 {
@@ -174,11 +160,8 @@ int main(int argc, char **argv)
     em_dstream *word_counts = em_reduce_by_key(em_map(words, em_pair_one), em_sum);
     em_print(word_counts);
 
-    stopper s = {ssc, batches};
-    em_ssc_add_listener(ssc,
-                        &(em_listener){.batch_completed = batch_completed,
-                                       .receiver_stopped = receiver_stopped},
-                        &s);
+    em_ssc_stop_after_batches(ssc, batches); /* Ember addition: 0 runs until killed */
+    em_ssc_add_listener(ssc, &(em_listener){.receiver_stopped = receiver_stopped}, NULL);
     GError *err = NULL;
     bool ok = em_ssc_start(ssc, &err) && em_ssc_await_termination(ssc, &err);
     if (!ok)

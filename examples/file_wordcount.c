@@ -16,21 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct {
-    em_ssc *ssc;
-    int64_t batches_left;
-} stopper;
-
-/* A StreamingListener's onBatchCompleted: stops after the last batch asked for. It runs on the
- * scheduler thread, so no later batch starts. */
-static void batch_completed(const em_batch_info *info, void *ud)
-{
-    (void)info;
-    stopper *s = ud;
-    if (--s->batches_left == 0)
-        em_ssc_stop(s->ssc, true, false);
-}
-
 int main(int argc, char **argv)
 {
     int64_t batches = 0;
@@ -44,7 +29,6 @@ int main(int argc, char **argv)
     em_ssc *ssc = em_ssc_new("local[2]", "HdfsWordCount", EM_SECONDS(2));
     if (!ssc)
         return EXIT_FAILURE;
-    stopper s = {ssc, batches};
     GError *err = NULL;
     em_dstream *lines = em_text_file_stream_full(ssc, argv[1], NULL, &err);
     bool ok = lines != NULL;
@@ -53,8 +37,7 @@ int main(int argc, char **argv)
         em_dstream *word_counts = em_reduce_by_key(em_map(words, em_pair_one), em_sum);
         em_print(word_counts);
 
-        if (batches > 0)
-            em_ssc_add_listener(ssc, &(em_listener){.batch_completed = batch_completed}, &s);
+        em_ssc_stop_after_batches(ssc, batches); /* Ember addition: 0 runs until killed */
         ok = em_ssc_start(ssc, &err) && em_ssc_await_termination(ssc, &err);
     }
     if (!ok)

@@ -28,21 +28,6 @@ static em_value mod10_pair(em_value x, void *ud)
     return em_pair(em_int(em_as_int(x) % 10), em_int(1));
 }
 
-typedef struct {
-    em_ssc *ssc;
-    int batches_left;
-} stopper;
-
-/* A StreamingListener's onBatchCompleted: stops after the last queued RDD's batch. It runs on
- * the scheduler thread, so no later batch starts. */
-static void batch_completed(const em_batch_info *info, void *ud)
-{
-    (void)info;
-    stopper *s = ud;
-    if (--s->batches_left == 0)
-        em_ssc_stop(s->ssc, true, false);
-}
-
 int main(void)
 {
     em_ssc *ssc = em_ssc_new("local[2]", "QueueStream", EM_SECONDS(1));
@@ -65,8 +50,7 @@ int main(void)
     em_dstream *reduced_stream = em_reduce_by_key(mapped_stream, em_sum);
     em_print(reduced_stream);
 
-    stopper s = {ssc, RDDS};
-    em_ssc_add_listener(ssc, &(em_listener){.batch_completed = batch_completed}, &s);
+    em_ssc_stop_after_batches(ssc, RDDS);
     GError *err = NULL;
     bool ok = em_ssc_start(ssc, &err) && em_ssc_await_termination(ssc, &err);
     if (!ok)

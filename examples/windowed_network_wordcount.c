@@ -21,21 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct {
-    em_ssc *ssc;
-    int64_t batches_left; /* 0: run until killed */
-} stopper;
-
-/* A StreamingListener's onBatchCompleted: after the last batch asked for, a graceful stop (the
- * lines received already still get their batches). It runs on the scheduler thread. */
-static void batch_completed(const em_batch_info *info, void *ud)
-{
-    (void)info;
-    stopper *s = ud;
-    if (s->batches_left > 0 && --s->batches_left == 0)
-        em_ssc_stop(s->ssc, true, true);
-}
-
 /* Spark logs receiver errors (no server yet, server gone) as warnings: so does this. */
 static void receiver_error(const em_receiver_info *info, void *ud)
 {
@@ -63,11 +48,8 @@ int main(int argc, char **argv)
         pairs, em_sum, em_subtract, EM_SECONDS(3), EM_SECONDS(1));
     em_print(windowed_word_counts);
 
-    stopper s = {ssc, batches};
-    em_ssc_add_listener(ssc,
-                        &(em_listener){.batch_completed = batch_completed,
-                                       .receiver_error = receiver_error},
-                        &s);
+    em_ssc_stop_after_batches(ssc, batches); /* Ember addition: 0 runs until killed */
+    em_ssc_add_listener(ssc, &(em_listener){.receiver_error = receiver_error}, NULL);
     GError *err = NULL;
     bool ok = em_ssc_start(ssc, &err) && em_ssc_await_termination(ssc, &err);
     if (!ok)

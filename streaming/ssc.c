@@ -289,9 +289,19 @@ static void run_batch(em_ssc *ssc, em_time t, int64_t submitted)
     if (err && !ssc->failure)
         ssc->failure = g_steal_pointer(&err);
     ssc->last_done = t;
+    bool last = ssc->stop_after > 0 && --ssc->stop_after == 0;
     g_cond_broadcast(&ssc->cond);
     g_mutex_unlock(&ssc->lock);
     g_clear_error(&err);
+    if (last)
+        em_ssc_stop(ssc, false, true);
+}
+
+void em_ssc_stop_after_batches(em_ssc *ssc, int64_t batches)
+{
+    g_mutex_lock(&ssc->lock);
+    ssc->stop_after = batches > 0 ? batches : 0;
+    g_mutex_unlock(&ssc->lock);
 }
 
 static gpointer scheduler_main(gpointer data)

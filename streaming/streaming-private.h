@@ -104,6 +104,7 @@ struct em_ssc {
     bool graceful;
     bool scheduler_done;  /* the scheduler thread has left its loop */
     bool self_stop;       /* stopped from a callback: the scheduler completes the stop */
+    int64_t stop_after;   /* em_ssc_stop_after_batches(): batches left, 0 for no limit */
     bool terminated;      /* stop complete */
     bool stop_context;
     GError *failure;      /* the first batch failure */

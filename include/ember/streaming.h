@@ -61,6 +61,9 @@ EM_API bool em_ssc_start(em_ssc *ssc, GError **err);
  * Idempotent; callable from any thread, including an output operation of this ssc (then it
  * returns at once and the stop completes when that batch ends). */
 EM_API void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful);
+/* An Ember addition for demos and tests: stops the ssc gracefully (as em_ssc_stop(ssc, false,
+ * true) from the scheduler thread) once `batches` more batches have completed; 0 cancels. */
+EM_API void em_ssc_stop_after_batches(em_ssc *ssc, int64_t batches);
 /* Blocks until the ssc is stopped. Returns false with err set if a batch failed (the first
  * failure, as Spark rethrows it) — the ssc keeps running after a failed batch. */
 EM_API bool em_ssc_await_termination(em_ssc *ssc, GError **err);

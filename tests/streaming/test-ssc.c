@@ -121,3 +121,33 @@ Test(ssc, stopped_context_cannot_restart_and_stop_is_idempotent)
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
 }
+
+static int batches_seen;
+
+static bool count_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)rdd, (void)t, (void)ud, (void)err;
+    batches_seen++;
+    return true;
+}
+
+Test(ssc, stop_after_batches_stops_gracefully_after_the_last_one)
+{
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[1]",
+                                                 .batch_interval = 1000, .manual_clock = true},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    em_foreach_rdd(em_queue_stream(ssc, q, true, NULL), count_batch);
+    em_ssc_stop_after_batches(ssc, 2);
+    cr_assert(em_ssc_start(ssc, NULL));
+    em_ssc_advance_clock(ssc, 1000);
+    cr_assert(em_ssc_wait_for_batch(ssc, 1000, 10000));
+    cr_assert_eq(em_ssc_await_termination_or_timeout(ssc, 0, NULL), 0);
+    em_ssc_advance_clock(ssc, 1000);
+    cr_assert_eq(em_ssc_await_termination_or_timeout(ssc, 10000, NULL), 1);
+    em_ssc_advance_clock(ssc, 1000); /* no generator any more: nothing runs */
+    cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_STOPPED);
+    cr_assert_eq(batches_seen, 2);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+}
