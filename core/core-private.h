@@ -258,6 +258,9 @@ static inline int em__hash_partition(uint64_t hash, int n)
 em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
                          em_partitioner partitioner, const em_aggregator *agg, bool map_side,
                          bool group);
+/* Frees the map outputs of every shuffle in rdd's lineage (not the shuffles: a job that needs
+ * them again runs their map stages again). For data read once, as a streaming batch's. */
+void em__rdd_release_shuffles(em_rdd *rdd);
 /* Calls fn(record, ud) for each record sent to reducer r, map outputs in order. */
 void em__shuffle_read(em_shuffle *shuffle, int r, void (*fn)(em_value v, void *ud), void *ud);
 /* The reducer of key under shuffle's partitioner (not for round robin). */

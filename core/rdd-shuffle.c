@@ -62,6 +62,30 @@ static void drop_outputs(em_shuffle *sh)
     sh->ready = false;
 }
 
+/* What Spark's ContextCleaner does for shuffles no RDD will read again, done as soon as the
+ * caller knows: the map outputs go; a later job that needs them runs the map stage again. */
+static void release_lineage(em_rdd *rdd, GHashTable *seen)
+{
+    if (!g_hash_table_add(seen, rdd))
+        return;
+    for (int i = 0; i < rdd->n_shuffles; i++) {
+        em_shuffle *sh = rdd->shuffles[i];
+        g_mutex_lock(&sh->lock);
+        drop_outputs(sh);
+        g_mutex_unlock(&sh->lock);
+        release_lineage(sh->parent, seen);
+    }
+    for (int i = 0; i < rdd->n_parents; i++)
+        release_lineage(rdd->parents[i], seen);
+}
+
+void em__rdd_release_shuffles(em_rdd *rdd)
+{
+    GHashTable *seen = g_hash_table_new(NULL, NULL);
+    release_lineage(rdd, seen);
+    g_hash_table_unref(seen);
+}
+
 void em__shuffle_free(em_shuffle *sh)
 {
     if (!sh)

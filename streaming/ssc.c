@@ -262,6 +262,11 @@ static void run_batch(em_ssc *ssc, em_time t, int64_t submitted)
             err = g_steal_pointer(&op_err);
         g_clear_error(&op_err);
     }
+    /* The batch's jobs are done: its shuffle outputs will not be read again (a window or a
+     * state reads cached or checkpointed RDDs), so they go now rather than a batch later. */
+    for (guint i = 0; i < ssc->outputs->len; i++)
+        if (rdds[i])
+            em__rdd_release_shuffles(rdds[i]);
     g_free(rdds);
 
     /* Forget what no stream needs any more. */

@@ -560,8 +560,7 @@ static void check_operators(em_context *ctx, const em_values *in, const em_value
                 em_values_to_string(em_values_sort(want)), "sortByKey records", where);
 }
 
-Test(rdd_shuffle, every_by_key_operator_agrees_with_a_reference_for_any_partitioning,
-     .timeout = 120)
+Test(rdd_shuffle, every_by_key_operator_agrees_with_a_reference_for_any_partitioning)
 {
     const char *masters[] = {"local[1]", "local[2]", "local[4]"};
     const int counts[] = {1, 2, 3, 7};

@@ -48,7 +48,7 @@ static int64_t first_batch_time(const char *printed, int64_t interval)
     return t;
 }
 
-TestSuite(file_examples, .timeout = 60);
+TestSuite(file_examples);
 
 static void append_header(GString *s, int64_t t)
 {

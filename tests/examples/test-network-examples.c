@@ -185,7 +185,7 @@ static void count_words_with(const char *example)
     g_string_free(printed, TRUE);
 }
 
-TestSuite(network_examples, .init = write_text, .fini = remove_text, .timeout = 60);
+TestSuite(network_examples, .init = write_text, .fini = remove_text);
 
 Test(network_examples, network_wordcount_counts_every_word_the_server_sent)
 {

@@ -152,7 +152,7 @@ static GPtrArray *parse_batches(const char *printed)
     return batches;
 }
 
-TestSuite(stateful_examples, .fini = remove_text, .timeout = 60);
+TestSuite(stateful_examples, .fini = remove_text);
 
 Test(stateful_examples, stateful_wordcount_prints_each_words_running_count_from_the_initial_state)
 {

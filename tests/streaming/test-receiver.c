@@ -100,7 +100,7 @@ static void assert_events(fixture *f, const char *expected)
 }
 
 /* A stop that hangs fails its test instead of the run. */
-TestSuite(receiver, .timeout = 30);
+TestSuite(receiver);
 
 Test(receiver, stored_records_arrive_in_the_batch_after_them)
 {

@@ -474,8 +474,7 @@ static char *counts_text(int64_t from, int64_t to)
     return g_string_free(text, FALSE);
 }
 
-Test(retention, ten_thousand_batches_of_windows_and_state_keep_figures_and_heap_flat,
-     .timeout = 120)
+Test(retention, ten_thousand_batches_of_windows_and_state_keep_figures_and_heap_flat)
 {
     em_ssc *ssc = manual_ssc(SOAK_BATCH);
     em_dstream *pairs = pairs_of(generated_input(ssc, true));

@@ -127,7 +127,7 @@ static gint64 stop_us(fixture *f)
 }
 
 /* A stop that hangs fails its test instead of the run. */
-TestSuite(socket, .timeout = 30);
+TestSuite(socket);
 
 Test(socket, lines_arrive_in_the_batch_they_were_received_in)
 {

@@ -229,7 +229,7 @@ static void check_all(op_kind kind, bool pairs, int lo, int hi)
     }
 }
 
-TestSuite(window_property, .timeout = 120);
+TestSuite(window_property);
 
 Test(window_property, reduce_by_key_and_window_sums_each_window)
 {
