@@ -42,12 +42,15 @@ int main(int argc, char **argv)
         return 2;
     }
     int parallelism = em_context_default_parallelism(sc);
-    em_rdd *lines = em_text_file(sc, argv[1], parallelism, &err);
-    if (!lines) {
+    em_rdd *file = em_text_file(sc, argv[1], parallelism, &err);
+    if (!file) {
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }
-    em_rdd_cache(lines);
+    /* Spark's textFile splits at the local file system's 32 MiB blocks (6 splits here); the
+     * lines are cached in one partition per worker thread, as one would for local[N]. */
+    em_rdd *lines = em_rdd_cache(em_rdd_coalesce(file, parallelism, false));
+    em_rdd_unref(file);
     double t0 = now();
     int64_t nlines = em_rdd_count(lines, &err);
     if (nlines < 0) {

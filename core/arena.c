@@ -95,8 +95,11 @@ void *em_arena_memdup(em_arena *arena, const void *bytes, size_t n)
 
 /* ---- Per-thread scratch ---- */
 
-static _Thread_local em_arena *tls_scratch;     /* what em_scratch() returns */
-static _Thread_local em_arena *tls_own_scratch; /* this thread's own, outside tasks */
+/* initial-exec: a plain %fs-relative load rather than a __tls_get_addr call per em_pair(). The
+ * library is linked, not dlopen'ed late, so static TLS has room for it. */
+#define EM_TLS _Thread_local __attribute__((tls_model("initial-exec")))
+static EM_TLS em_arena *tls_scratch;     /* what em_scratch() returns */
+static EM_TLS em_arena *tls_own_scratch; /* this thread's own, outside tasks */
 
 static void free_own_scratch(gpointer p) { em_arena_free(p); }
 static GPrivate own_scratch_key = G_PRIVATE_INIT(free_own_scratch);

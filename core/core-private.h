@@ -296,8 +296,9 @@ void em__kv_list_append(em_kv_entry *entry, int side, em_value v, em_arena *aren
 /* ---- Combiner: a compact hash map of key -> combined value for aggregations ----
  * 32-byte slots (key, value) in one open-addressing array, as tight as a hand-written word
  * count's table; 16 bits of the hash ride in the stored key's pad_ so that most mismatches are
- * rejected without touching key bytes. Iteration is in slot order, which depends only on the
- * keys inserted and their order: deterministic. */
+ * rejected without touching key bytes, and string keys of up to 8 bytes are stored in the slot
+ * itself (kind EM__INLINE), so that a hit costs no second cache miss on the key's bytes.
+ * Iteration is in slot order, which depends only on the keys inserted and their order. */
 
 typedef struct em_combiner {
     em_value *slots; /* 2 per slot: key, value; key.type == EM__EMPTY when free */
@@ -306,20 +307,17 @@ typedef struct em_combiner {
 } em_combiner;
 
 #define EM__EMPTY 0xff
+#define EM__INLINE 0xfe /* a stored key's kind: the string's bytes are in as.i */
 
 void em__combiner_init(em_combiner *c);
 void em__combiner_clear(em_combiner *c);
-/* The (key, value) slot of key; on *is_new the key is stored as given (copy it into an arena
- * that outlives the combiner first, or overwrite slot[0] right away) and slot[1] is null.
- * The pointer dies at the next upsert. */
-em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, bool *is_new);
-/* The key stored in a slot, without the hash bits. */
-static inline em_value em__combiner_key(const em_value *slot)
-{
-    em_value k = slot[0];
-    k.pad_ = 0;
-    return k;
-}
+/* The (key, value) slot of key; on *is_new the key is stored (inline when short, else copied
+ * into keys, or kept as given when keys is NULL) and slot[1] is null. Read the key back with
+ * em__combiner_key(). The pointer dies at the next upsert. */
+em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, em_arena *keys,
+                              bool *is_new);
+/* The key stored in a slot as an ordinary value; inline strings are copied into arena. */
+em_value em__combiner_key(const em_value *slot, em_arena *arena);
 
 /* ---- Context internals ---- */
 

@@ -7,6 +7,30 @@
 static const bool is_blank[256] = {[' '] = true, ['\t'] = true, ['\n'] = true,
                                    ['\r'] = true, ['\v'] = true, ['\f'] = true};
 
+/* The end of the word starting at p: eight bytes at a time, a byte <= 0x20 marks a candidate
+ * (the first set bit of the borrow trick is exact) that the table then confirms; control
+ * characters that are not blanks fall back to the byte loop from there. */
+static inline const char *word_end(const char *p, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t below = (w - ones * 0x21) & ~w & highs; /* bytes < 0x21 */
+        if (!below) {
+            p += 8;
+            continue;
+        }
+        p += __builtin_ctzll(below) / 8;
+        if (is_blank[(uint8_t)*p])
+            return p;
+        p++;
+    }
+    while (p < end && !is_blank[(uint8_t)*p])
+        p++;
+    return p;
+}
+
 em_value em_split_words(em_value line, void *ud)
 {
     (void)ud;
@@ -22,8 +46,7 @@ em_value em_split_words(em_value line, void *ud)
         if (p >= end)
             break;
         const char *start = p;
-        while (p < end && !is_blank[(uint8_t)*p])
-            p++;
+        p = word_end(p, end);
         words[n++] = em_strn(start, (size_t)(p - start));
     }
     return (em_value){.type = EM_T_LIST, .kind = EM_ARRAY, .len = n, .as.items = words};

@@ -112,6 +112,45 @@ void em__combiner_clear(em_combiner *c)
     memset(c, 0, sizeof *c);
 }
 
+/* A string of up to 8 bytes as one word, zero-padded: fixed-size copies, no call. */
+static inline uint64_t short_bytes(const char *p, uint32_t n)
+{
+    uint64_t w = 0;
+    switch (n) {
+    case 8: memcpy(&w, p, 8); break;
+    case 7: memcpy(&w, p, 7); break;
+    case 6: memcpy(&w, p, 6); break;
+    case 5: memcpy(&w, p, 5); break;
+    case 4: memcpy(&w, p, 4); break;
+    case 3: memcpy(&w, p, 3); break;
+    case 2: memcpy(&w, p, 2); break;
+    case 1: memcpy(&w, p, 1); break;
+    default: break;
+    }
+    return w;
+}
+
+static inline bool is_inline(const em_value *slot) { return slot->kind == EM__INLINE; }
+
+/* The hash of a stored key, which em_value_hash() gives for the original. */
+static uint64_t stored_hash(const em_value *slot)
+{
+    if (is_inline(slot))
+        return em__hash_bytes(&slot->as.i, slot->len);
+    em_value k = slot[0];
+    k.pad_ = 0;
+    return em_value_hash(k);
+}
+
+em_value em__combiner_key(const em_value *slot, em_arena *arena)
+{
+    if (is_inline(slot))
+        return em_str_dup_in(arena, (const char *)&slot->as.i, slot->len);
+    em_value k = slot[0];
+    k.pad_ = 0;
+    return k;
+}
+
 static void combiner_grow(em_combiner *c)
 {
     em_value *old = c->slots;
@@ -120,7 +159,7 @@ static void combiner_grow(em_combiner *c)
     for (size_t i = 0; i < old_slots; i++) {
         if (old[2 * i].type == EM__EMPTY)
             continue;
-        size_t j = em_value_hash(em__combiner_key(&old[2 * i])) & c->mask;
+        size_t j = stored_hash(&old[2 * i]) & c->mask;
         while (c->slots[2 * j].type != EM__EMPTY)
             j = (j + 1) & c->mask;
         c->slots[2 * j] = old[2 * i];
@@ -129,31 +168,44 @@ static void combiner_grow(em_combiner *c)
     g_free(old);
 }
 
-em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, bool *is_new)
+em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, em_arena *keys,
+                              bool *is_new)
 {
     if (!c->slots)
         combiner_alloc(c, COMBINER_FIRST_SLOTS);
     uint16_t tag = hash_tag(hash);
+    bool short_key = key.type == EM_T_STR && key.len <= 8;
+    uint64_t word = short_key ? short_bytes(key.as.s, key.len) : 0;
     size_t i = hash & c->mask;
     for (;; i = (i + 1) & c->mask) {
         em_value *slot = &c->slots[2 * i];
         if (slot->type == EM__EMPTY)
             break;
-        if (slot->pad_ == tag && slot->type == key.type && slot->len == key.len) {
+        if (slot->pad_ != tag || slot->type != key.type || slot->len != key.len)
+            continue;
+        bool same;
+        if (short_key) {
+            same = (uint64_t)slot->as.i == word;
+        } else {
             em_value k = slot[0];
             k.pad_ = 0;
-            if (em__key_equal(k, key)) {
-                *is_new = false;
-                return slot;
-            }
+            same = em__key_equal(k, key);
+        }
+        if (same) {
+            *is_new = false;
+            return slot;
         }
     }
     if ((c->n + 1) * 2 > c->mask + 1) {
         combiner_grow(c);
-        return em__combiner_upsert(c, key, hash, is_new);
+        return em__combiner_upsert(c, key, hash, keys, is_new);
     }
     em_value *slot = &c->slots[2 * i];
-    slot[0] = key;
+    if (short_key)
+        slot[0] = (em_value){.type = EM_T_STR, .kind = EM__INLINE, .len = key.len,
+                             .as.i = (int64_t)word};
+    else
+        slot[0] = keys ? em__value_copy(key, keys) : key;
     slot[0].pad_ = tag;
     slot[1] = em_null();
     c->n++;

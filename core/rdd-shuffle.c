@@ -164,31 +164,27 @@ bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v)
     return false;
 }
 
-static void push_combine(em_sink *s, em_value v)
+static void combine(writer_sink *w, em_value key, em_value val, uint64_t hash)
 {
-    writer_sink *w = (writer_sink *)s;
-    em_task *task = s->task;
-    if (!em__require_pair(task, w->sh->owner, v))
-        return;
+    em_task *task = w->base.task;
     const em_aggregator *agg = &w->sh->agg;
-    em_value key = em_key(v);
     bool is_new;
-    em_value *slot = em__combiner_upsert(&w->combiner, key, em_value_hash(key), &is_new);
+    em_value *slot = em__combiner_upsert(&w->combiner, key, hash, w->out->arena, &is_new);
     task->cur_rdd = w->sh->owner;
-    em_value c;
-    if (is_new) {
-        /* Keep the hash bits the combiner stored in the key. */
-        uint16_t tag = slot[0].pad_;
-        slot[0] = em__value_copy(key, w->out->arena);
-        slot[0].pad_ = tag;
-        c = create_combiner(agg, em_val(v));
-    } else {
-        c = merge(agg->merge_value, slot[1], em_val(v), agg->ud);
-    }
+    em_value c = is_new ? create_combiner(agg, val) : merge(agg->merge_value, slot[1], val, agg->ud);
     /* The user functions cannot reach the combiner, so slot is still valid. Combiners live in
      * the task's arena: only the final ones are copied into the map output, which lives as
      * long as the shuffle, so the intermediate ones of growing combiners are not kept. */
     slot[1] = em__value_copy(c, task->arena);
+}
+
+static void push_combine(em_sink *s, em_value v)
+{
+    writer_sink *w = (writer_sink *)s;
+    if (!em__require_pair(s->task, w->sh->owner, v))
+        return;
+    em_value key = em_key(v);
+    combine(w, key, em_val(v), em_value_hash(key));
 }
 
 static void push_bucket(em_sink *s, em_value v)
@@ -219,7 +215,7 @@ static void map_task(em_task *task, void *ud)
     int R = sh->num_reducers;
     em_map_output *out = &sh->outputs[task->partition];
     out->arena = em_arena_new();
-    writer_sink w = {{sh->has_agg ? push_combine : push_bucket, task}, sh, out, NULL, {0}, 0};
+    writer_sink w = {.base = {sh->has_agg ? push_combine : push_bucket, task}, .sh = sh, .out = out};
     w.buckets = g_new0(bucket, R);
     /* Spark starts each map partition's round robin at a position of its own; a fixed function
      * of the partition index keeps runs reproducible. */
@@ -232,7 +228,7 @@ static void map_task(em_task *task, void *ud)
             const em_value *slot = &c->slots[2 * i];
             if (slot->type == EM__EMPTY)
                 continue;
-            em_value key = em__combiner_key(slot);
+            em_value key = em__combiner_key(slot, out->arena);
             bucket_add(&w.buckets[reducer_of_hash(sh, em_value_hash(key))],
                        em_pair_in(out->arena, key, em__value_copy(slot[1], out->arena)));
         }

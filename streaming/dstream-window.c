@@ -127,7 +127,7 @@ static void cogroup_push(em_sink *s, em_value kv)
     cogroup_sink *c = (cogroup_sink *)s;
     em_value key = em_key(kv);
     bool is_new;
-    em_value *slot = em__combiner_upsert(&c->index, key, em_value_hash(key), &is_new);
+    em_value *slot = em__combiner_upsert(&c->index, key, em_value_hash(key), NULL, &is_new);
     if (is_new) {
         slot[1] = em_int(c->keys->len);
         window_key fresh = {.key = key};
