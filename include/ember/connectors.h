@@ -1,5 +1,5 @@
-/* Where streams come from: queues of RDDs, and (more to come) sockets, directories of files,
- * custom receivers and Kafka. Each input is a DStream owned by the StreamingContext. */
+/* Where streams come from: queues of RDDs, custom receivers, sockets and directories of files
+ * (Kafka is to come). Each input is a DStream owned by the StreamingContext. */
 #ifndef EMBER_CONNECTORS_H
 #define EMBER_CONNECTORS_H
 
