@@ -23,7 +23,7 @@ bool em__dstream_check(const em_dstream *ds, const char *what)
         g_critical("%s: the stream is NULL", what);
         return false;
     }
-    if (ds->ssc->state != EM_SSC_INITIALIZED) {
+    if (em_ssc_get_state(ds->ssc) != EM_SSC_INITIALIZED) {
         g_critical("%s: the StreamingContext was started already; define every stream and "
                    "output operation before em_ssc_start",
                    what);
@@ -62,7 +62,7 @@ em_dstream *em__dstream_new(em_ssc *ssc, const em_dstream_class *klass, const ch
 
 em_dstream *em__input_new(em_ssc *ssc, const em_dstream_class *klass, const char *op)
 {
-    if (ssc->state != EM_SSC_INITIALIZED) {
+    if (em_ssc_get_state(ssc) != EM_SSC_INITIALIZED) {
         g_critical("%s: the StreamingContext was started already; define every input before "
                    "em_ssc_start",
                    op);

@@ -56,7 +56,14 @@ em_ssc *em_ssc_new(const char *master, const char *app_name, em_duration batch_i
     return ssc;
 }
 
-em_ssc_state em_ssc_get_state(const em_ssc *ssc) { return ssc->state; }
+em_ssc_state em_ssc_get_state(const em_ssc *ssc)
+{
+    /* A stop on another thread writes it under the lock. */
+    g_mutex_lock((GMutex *)&ssc->lock);
+    em_ssc_state state = ssc->state;
+    g_mutex_unlock((GMutex *)&ssc->lock);
+    return state;
+}
 em_context *em_ssc_context(const em_ssc *ssc) { return ssc->sc; }
 em_duration em_ssc_batch_interval(const em_ssc *ssc) { return ssc->batch; }
 
@@ -467,7 +474,9 @@ void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful)
         return;
     }
     g_thread_join(ssc->scheduler);
-    ssc->scheduler = NULL;
+    g_mutex_lock(&ssc->lock);
+    ssc->scheduler = NULL; /* a concurrent stop compares it under the lock */
+    g_mutex_unlock(&ssc->lock);
     finish_stop(ssc);
 }
 
