@@ -138,11 +138,8 @@ em_value em_fail(const char *fmt, ...)
 /* Prepares every shuffle reachable from rdd without crossing a ready shuffle, parents first. */
 bool em__prepare_lineage(em_rdd *rdd, GError **err)
 {
-    for (int i = 0; i < rdd->n_shuffles; i++)
-        if (!em__shuffle_prepare(rdd->shuffles[i], err))
-            return false;
     if (rdd->cached) {
-        /* A fully cached RDD needs nothing below it. */
+        /* A fully cached RDD needs nothing below it, not even its own shuffles' outputs. */
         bool all = true;
         g_mutex_lock(&rdd->cache_lock);
         for (int p = 0; p < rdd->num_partitions && all; p++)
@@ -151,6 +148,9 @@ bool em__prepare_lineage(em_rdd *rdd, GError **err)
         if (all)
             return true;
     }
+    for (int i = 0; i < rdd->n_shuffles; i++)
+        if (!em__shuffle_prepare(rdd->shuffles[i], err))
+            return false;
     for (int i = 0; i < rdd->n_parents; i++)
         if (!em__prepare_lineage(rdd->parents[i], err))
             return false;

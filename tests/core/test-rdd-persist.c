@@ -227,3 +227,30 @@ Test(rdd_persist, debug_string_prints_memory_as_spark_does)
     g_autofree char *dump = em_rdd_debug_string(rdd);
     cr_assert_str_eq(dump, want);
 }
+
+static em_value counted_pair(em_value v, void *ud)
+{
+    g_atomic_int_inc((gint *)ud);
+    return em_pair(v, em_int(1));
+}
+
+Test(rdd_persist, cached_shuffle_result_is_not_recomputed_after_its_shuffle_data_is_freed)
+{
+    gint maps = 0;
+    em_rdd *words = em_parallelize_text(sc, "a, b, a, c", 2, NULL);
+    em_rdd *pairs = em_rdd_map_full(words, counted_pair, &maps, NULL, "counted_pair");
+    em_rdd *counts = em_rdd_cache(em_rdd_reduce_by_key(pairs, em_sum));
+    cr_assert_eq(em_rdd_count(counts, NULL), 3);
+    cr_assert_eq(maps, 4);
+    /* What a streaming batch does when its jobs are done. */
+    em__rdd_release_shuffles(counts);
+    cr_assert_eq(em_rdd_count(counts, NULL), 3);
+    cr_assert_eq(maps, 4, "the map stage ran again for a fully cached RDD");
+    /* Uncached, the map stage runs again, and gives the same answer. */
+    em_rdd_unpersist(counts);
+    cr_assert_eq(em_rdd_count(counts, NULL), 3);
+    cr_assert_eq(maps, 8);
+    em_rdd_unref(counts);
+    em_rdd_unref(pairs);
+    em_rdd_unref(words);
+}
