@@ -57,9 +57,10 @@ EM_API void em_ssc_free(em_ssc *ssc);
 EM_API bool em_ssc_start(em_ssc *ssc, GError **err);
 /* Stops the ssc: receivers first; with graceful, every batch holding data already received is
  * generated and processed before it returns, otherwise the batch under way finishes and the
- * rest is dropped. stop_context also stops the em_context (no more jobs can run on it).
- * Idempotent; callable from any thread, including an output operation of this ssc (then it
- * returns at once and the stop completes when that batch ends). */
+ * rest is dropped. With stop_context, em_ssc_free() also frees the em_context, even one that was
+ * given to the ssc (one the ssc made is always freed with it). Idempotent; callable from any
+ * thread, including an output operation or listener callback of this ssc (then it returns at
+ * once and the stop completes when that batch ends). */
 EM_API void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful);
 /* An Ember addition for demos and tests: stops the ssc gracefully (as em_ssc_stop(ssc, false,
  * true) from the scheduler thread) once `batches` more batches have completed; 0 cancels. */
@@ -219,7 +220,8 @@ EM_API em_dstream *em_window(em_dstream *ds, em_duration window, em_duration sli
 /* reduceByKeyAndWindow in all of Spark's forms. Without inv: reduceByKey(fn) per batch, then
  * over the window. With inv (fn's inverse: inv(fn(a, b), b) == a), incrementally: the window at
  * t is the one at t - S minus the batches that left plus those that entered, so its cost does
- * not grow with window / slide; keys whose value returns to the identity stay unless filter
+ * not grow with window / slide (a slide longer than the window reads each window's own
+ * batches); keys whose value returns to the identity stay unless filter
  * (on (k, v) records, e.g. em_filter_nonzero) drops them. num_partitions 0: the context's
  * parallelism. Durations are checked at definition (critical message, NULL). */
 EM_API em_dstream *em_reduce_by_key_and_window_full(em_dstream *ds, em_reduce_fn fn,

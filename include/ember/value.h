@@ -92,6 +92,7 @@ static inline bool em_is_pair(em_value v) { return v.type == EM_T_TUPLE && v.len
 static inline int64_t em_as_int(em_value v) { return v.as.i; }
 static inline double em_as_double(em_value v) { return v.as.d; }
 static inline bool em_as_bool(em_value v) { return v.as.i != 0; }
+/* A string's bytes: not NUL-terminated (print with "%.*s", (int)em_str_len(v), em_str_ptr(v)). */
 static inline const char *em_str_ptr(em_value v) { return v.as.s; }
 static inline size_t em_str_len(em_value v) { return v.len; }
 /* Field i of a tuple; for a pair, em_key() is field 0 and em_val() field 1. */
