@@ -7,6 +7,8 @@
 
 #include <ember/testing.h>
 
+#include "criticals.h"
+
 #include <inttypes.h>
 
 /* ---- Helpers ---- */
@@ -29,38 +31,6 @@ static void check_op2(const char *const *input1, const char *const *input2, size
     cr_assert(ok, "%s", err ? err->message : "");
 }
 
-/* Collects criticals (G_LOG_USE_STRUCTURED: they go through the writer). The writer can be
- * set once per process; Criterion runs each test in its own. */
-static GString *criticals;
-static GMutex criticals_lock;
-
-static GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
-                                       gpointer ud)
-{
-    if (!(level & G_LOG_LEVEL_CRITICAL))
-        return g_log_writer_default(level, fields, n, ud);
-    g_mutex_lock(&criticals_lock);
-    for (gsize i = 0; i < n; i++)
-        if (strcmp(fields[i].key, "MESSAGE") == 0)
-            g_string_append_printf(criticals, "%s\n", (const char *)fields[i].value);
-    g_mutex_unlock(&criticals_lock);
-    return G_LOG_WRITER_HANDLED;
-}
-
-static void capture_criticals(void)
-{
-    criticals = g_string_new(NULL);
-    g_log_set_writer_func(capture_writer, NULL, NULL);
-}
-
-static void assert_critical(const char *needle)
-{
-    g_mutex_lock(&criticals_lock);
-    bool found = strstr(criticals->str, needle) != NULL;
-    g_mutex_unlock(&criticals_lock);
-    cr_assert(found, "expected a critical containing \"%s\", got: %s", needle, criticals->str);
-    g_string_truncate(criticals, 0);
-}
 
 static em_value to_string(em_value v, void *ud)
 {

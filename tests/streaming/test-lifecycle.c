@@ -7,42 +7,12 @@
 
 #include <ember/testing.h>
 
+#include "criticals.h"
+
 #include <inttypes.h>
 
 /* ---- Helpers ---- */
 
-/* Criticals are captured (G_LOG_USE_STRUCTURED sends them to the writer, which can be set once
- * per process; Criterion runs each test in its own). */
-static GString *criticals;
-static GMutex criticals_lock;
-
-static GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
-                                       gpointer ud)
-{
-    if (!(level & G_LOG_LEVEL_CRITICAL))
-        return g_log_writer_default(level, fields, n, ud);
-    g_mutex_lock(&criticals_lock);
-    for (gsize i = 0; i < n; i++)
-        if (strcmp(fields[i].key, "MESSAGE") == 0)
-            g_string_append_printf(criticals, "%s\n", (const char *)fields[i].value);
-    g_mutex_unlock(&criticals_lock);
-    return G_LOG_WRITER_HANDLED;
-}
-
-static void capture_criticals(void)
-{
-    criticals = g_string_new(NULL);
-    g_log_set_writer_func(capture_writer, NULL, NULL);
-}
-
-static void assert_critical(const char *needle)
-{
-    g_mutex_lock(&criticals_lock);
-    bool found = strstr(criticals->str, needle) != NULL;
-    g_mutex_unlock(&criticals_lock);
-    cr_assert(found, "expected a critical containing \"%s\", got: %s", needle, criticals->str);
-    g_string_truncate(criticals, 0);
-}
 
 /* What the output operation saw, and a gate that can hold it inside one batch. */
 typedef struct {

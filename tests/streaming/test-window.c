@@ -6,6 +6,8 @@
 
 #include <ember/testing.h>
 
+#include "criticals.h"
+
 typedef struct {
     em_duration window, slide;
 } window_args;
@@ -468,39 +470,6 @@ Test(window, valid_triples_emit_every_slide_the_batches_of_the_window)
     }
 }
 
-/* Collects criticals (G_LOG_USE_STRUCTURED: they go through the writer). The writer can be set
- * once per process; Criterion runs each test in its own. */
-static GString *criticals;
-static GMutex criticals_lock;
-
-static GLogWriterOutput capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
-                                       gpointer ud)
-{
-    if (!(level & G_LOG_LEVEL_CRITICAL))
-        return g_log_writer_default(level, fields, n, ud);
-    g_mutex_lock(&criticals_lock);
-    for (gsize i = 0; i < n; i++)
-        if (strcmp(fields[i].key, "MESSAGE") == 0)
-            g_string_append_printf(criticals, "%s\n", (const char *)fields[i].value);
-    g_mutex_unlock(&criticals_lock);
-    return G_LOG_WRITER_HANDLED;
-}
-
-static void capture_criticals(void)
-{
-    criticals = g_string_new(NULL);
-    g_log_set_writer_func(capture_writer, NULL, NULL);
-}
-
-/* The criticals logged since the last call; the caller g_free()s them. */
-static char *take_criticals(void)
-{
-    g_mutex_lock(&criticals_lock);
-    char *text = g_strdup(criticals->str);
-    g_string_truncate(criticals, 0);
-    g_mutex_unlock(&criticals_lock);
-    return text;
-}
 
 static int destroyed;
 static void count_destroy(void *p)
