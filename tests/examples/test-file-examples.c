@@ -1,7 +1,7 @@
 /* The queue_stream and file_wordcount examples, run as the built programs they are (subprocesses
  * of the test) on the system clock, their output checked byte for byte; batch times are read
  * from the first "Time:" line and must follow batch after batch. */
-#include <criterion/criterion.h>
+#include "example-fixture.h"
 
 #include <glib.h>
 
@@ -13,7 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXAMPLES EMBER_BUILD_ROOT "/examples/"
 #define TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define DASHES "-------------------------------------------\n"
 
@@ -78,29 +77,6 @@ Test(file_examples, queue_stream_prints_the_ten_residues_100_times_each_for_each
     cr_assert_str_eq(printed, expected->str);
 }
 
-/* Appends what fd gives to buf until buf holds marker, or (marker NULL) until the end of file.
- * False on a timeout, or an end of file before the marker. */
-static bool read_until(int fd, GString *buf, const char *marker, gint64 deadline)
-{
-    for (;;) {
-        if (marker && strstr(buf->str, marker))
-            return true;
-        gint64 left_ms = (deadline - g_get_monotonic_time()) / 1000;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int ready = left_ms > 0 ? poll(&p, 1, (int)left_ms) : 0;
-        if (ready < 0 && errno == EINTR)
-            continue;
-        if (ready <= 0)
-            return false;
-        char chunk[4096];
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return marker == NULL;
-        g_string_append_len(buf, chunk, n);
-    }
-}
 
 Test(file_examples, file_wordcount_counts_a_file_moved_in_after_start_and_ignores_older_ones,
      .init = make_tmp, .fini = remove_tmp)

@@ -2,7 +2,7 @@
  * line_server serves a small text on an ephemeral port of 127.0.0.1, network_wordcount and
  * custom_receiver count its words for two batches. Batch boundaries depend on timing, so the
  * check is exact on the frame of every printed batch and on the word totals over all batches. */
-#include <criterion/criterion.h>
+#include "example-fixture.h"
 
 #include <glib.h>
 
@@ -17,7 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define EXAMPLES EMBER_BUILD_ROOT "/examples/"
 #define TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define DASHES "-------------------------------------------"
 
@@ -39,57 +38,6 @@ static void remove_text(void)
 {
     unlink(text_path);
     g_free(text_path);
-}
-
-typedef struct proc {
-    GPid pid;
-    int out; /* its stdout */
-} proc;
-
-static proc spawn(const char *const *argv)
-{
-    proc p;
-    GError *err = NULL;
-    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
-                                       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
-                                       NULL, NULL, &p.pid, NULL, &p.out, NULL, &err),
-              "%s", err ? err->message : "");
-    return p;
-}
-
-/* Reads fd into out until out ends with marker (NULL: until the end of file); false when the
- * deadline passes first. */
-static bool read_until(int fd, GString *out, const char *marker, gint64 deadline)
-{
-    char buf[4096];
-    while (!marker || !g_str_has_suffix(out->str, marker)) {
-        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            return false;
-        ssize_t n = read(fd, buf, marker ? 1 : sizeof buf);
-        if (n <= 0)
-            return n == 0 && !marker;
-        g_string_append_len(out, buf, n);
-    }
-    return true;
-}
-
-/* Waits for the process to exit (killing it past the deadline) and returns its status. */
-static int wait_exit(proc *p, gint64 deadline)
-{
-    int status;
-    while (waitpid(p->pid, &status, WNOHANG) == 0) {
-        if (g_get_monotonic_time() > deadline) {
-            kill(p->pid, SIGKILL);
-            waitpid(p->pid, &status, 0);
-            cr_assert_fail("the process did not exit in time");
-        }
-        g_usleep(10 * 1000);
-    }
-    close(p->out);
-    g_spawn_close_pid(p->pid);
-    return status;
 }
 
 /* line_server on a free port, --once or not; returns the port, read from its first line. */
