@@ -5,6 +5,8 @@
 
 #include "streaming-private.h"
 
+#include "queue-fixture.h"
+
 #include <ember/testing.h>
 
 #include "criticals.h"
@@ -30,7 +32,6 @@ static void check_op2(const char *const *input1, const char *const *input2, size
                                  n_expected, use_set, &err);
     cr_assert(ok, "%s", err ? err->message : "");
 }
-
 
 static em_value to_string(em_value v, void *ud)
 {
@@ -587,50 +588,6 @@ Test(basic_ops, test_operation_names_the_first_differing_batch)
 }
 
 /* ---- Remembered RDDs: slice and cleanup, on a queue stream and the manual clock ---- */
-
-typedef struct {
-    em_ssc *ssc;
-    em_rdd_queue *queue;
-    em_dstream *input;
-} queue_fixture;
-
-static bool ignore_rdd(em_rdd *rdd, em_time t, void *ud, GError **err)
-{
-    (void)rdd, (void)t, (void)ud, (void)err;
-    return true;
-}
-
-/* A manual-clock ssc (1 s batches) whose input serves batches[i] at (i + 1) s. */
-static queue_fixture queue_fixture_new(const char *const *batches, size_t n)
-{
-    queue_fixture f;
-    f.ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
-                                           .batch_interval = EM_SECONDS(1),
-                                           .manual_clock = true},
-                            NULL);
-    cr_assert_not_null(f.ssc);
-    f.queue = em_rdd_queue_new();
-    for (size_t i = 0; i < n; i++) {
-        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(f.ssc), batches[i], 2, NULL);
-        em_rdd_queue_push(f.queue, rdd);
-    }
-    f.input = em_queue_stream(f.ssc, f.queue, true, NULL);
-    return f;
-}
-
-static void run_batches(em_ssc *ssc, int n)
-{
-    for (int i = 1; i <= n; i++) {
-        em_ssc_advance_clock(ssc, EM_SECONDS(1));
-        cr_assert(em_ssc_wait_for_batch(ssc, EM_SECONDS(i), 10000), "batch %d", i);
-    }
-}
-
-static void queue_fixture_free(queue_fixture *f)
-{
-    em_ssc_free(f->ssc);
-    em_rdd_queue_free(f->queue);
-}
 
 /* The records of the sliced RDDs, sorted, as "[...]". */
 static char *slice_text(em_dstream *ds, em_time from, em_time to)

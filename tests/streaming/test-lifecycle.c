@@ -5,6 +5,8 @@
 
 #include "streaming-private.h"
 
+#include "queue-fixture.h"
+
 #include <ember/testing.h>
 
 #include "criticals.h"
@@ -12,7 +14,6 @@
 #include <inttypes.h>
 
 /* ---- Helpers ---- */
-
 
 /* What the output operation saw, and a gate that can hold it inside one batch. */
 typedef struct {
@@ -95,48 +96,6 @@ static char *probe_times(probe *p)
     return g_string_free(s, FALSE);
 }
 
-/* A manual-clock ssc (1 s batches) over a queue stream serving batches[i] at (i + 1) s. */
-typedef struct {
-    em_ssc *ssc;
-    em_rdd_queue *queue;
-    em_dstream *input;
-} fixture;
-
-static fixture fixture_new(const char *const *batches, size_t n)
-{
-    fixture f;
-    f.ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
-                                           .batch_interval = EM_SECONDS(1),
-                                           .manual_clock = true},
-                            NULL);
-    cr_assert_not_null(f.ssc);
-    f.queue = em_rdd_queue_new();
-    for (size_t i = 0; i < n; i++) {
-        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(f.ssc), batches[i], 2, NULL);
-        em_rdd_queue_push(f.queue, rdd);
-    }
-    f.input = em_queue_stream(f.ssc, f.queue, true, NULL);
-    return f;
-}
-
-static void fixture_free(fixture *f)
-{
-    em_ssc_free(f->ssc);
-    em_rdd_queue_free(f->queue);
-}
-
-static void run_batch(em_ssc *ssc, em_time t)
-{
-    em_ssc_advance_clock(ssc, EM_SECONDS(1));
-    cr_assert(em_ssc_wait_for_batch(ssc, t, 10000), "batch %" G_GINT64_FORMAT, (gint64)t);
-}
-
-static bool ignore_rdd(em_rdd *rdd, em_time t, void *ud, GError **err)
-{
-    (void)rdd, (void)t, (void)ud, (void)err;
-    return true;
-}
-
 /* ---- Construction ---- */
 
 Test(lifecycle, new_with_a_bad_master_or_interval_fails)
@@ -172,7 +131,7 @@ Test(lifecycle, advance_clock_on_the_system_clock_is_refused)
 Test(lifecycle, stop_before_start_leaves_a_stopped_context_that_cannot_start)
 {
     const char *batches[] = {"1"};
-    fixture f = fixture_new(batches, 1);
+    queue_fixture f = queue_fixture_new(batches, 1);
     em_foreach_rdd(f.input, ignore_rdd);
     em_ssc_stop(f.ssc, false, false);
     em_ssc_stop(f.ssc, false, true);
@@ -183,13 +142,13 @@ Test(lifecycle, stop_before_start_leaves_a_stopped_context_that_cannot_start)
     cr_assert_not(em_ssc_start(f.ssc, &err));
     cr_assert(strstr(err->message, "cannot be restarted"), "%s", err->message);
     g_clear_error(&err);
-    fixture_free(&f);
+    queue_fixture_free(&f);
 }
 
 Test(lifecycle, a_second_context_starts_only_once_the_first_has_stopped)
 {
     const char *batches[] = {"1"};
-    fixture a = fixture_new(batches, 1), b = fixture_new(batches, 1);
+    queue_fixture a = queue_fixture_new(batches, 1), b = queue_fixture_new(batches, 1);
     em_foreach_rdd(a.input, ignore_rdd);
     em_foreach_rdd(b.input, ignore_rdd);
     cr_assert(em_ssc_start(a.ssc, NULL));
@@ -201,8 +160,8 @@ Test(lifecycle, a_second_context_starts_only_once_the_first_has_stopped)
     em_ssc_stop(a.ssc, false, false);
     cr_assert(em_ssc_start(b.ssc, &err), "%s", err ? err->message : "");
     run_batch(b.ssc, 1000);
-    fixture_free(&a);
-    fixture_free(&b);
+    queue_fixture_free(&a);
+    queue_fixture_free(&b);
 }
 
 /* ---- Stop ---- */
@@ -222,7 +181,7 @@ static gpointer stop_gracefully_thread(gpointer data)
 Test(lifecycle, stop_from_another_thread_ends_await_termination)
 {
     const char *batches[] = {"1", "2"};
-    fixture f = fixture_new(batches, 2);
+    queue_fixture f = queue_fixture_new(batches, 2);
     probe p;
     probe_init(&p, f.ssc);
     em_foreach_rdd_full(f.input, probe_rdd, &p, NULL, "probe");
@@ -240,14 +199,14 @@ Test(lifecycle, stop_from_another_thread_ends_await_termination)
     cr_assert_not(em_ssc_wait_for_batch(f.ssc, 2000, 100));
     g_autofree char *times = probe_times(&p);
     cr_assert_str_eq(times, "1000");
-    fixture_free(&f);
+    queue_fixture_free(&f);
     probe_clear(&p);
 }
 
 Test(lifecycle, stop_inside_foreach_rdd_returns_and_frees_the_active_slot)
 {
     const char *batches[] = {"1", "2", "3"};
-    fixture f = fixture_new(batches, 3);
+    queue_fixture f = queue_fixture_new(batches, 3);
     probe p;
     probe_init(&p, f.ssc);
     p.stop_at = 2000;
@@ -263,11 +222,11 @@ Test(lifecycle, stop_inside_foreach_rdd_returns_and_frees_the_active_slot)
     g_autofree char *times = probe_times(&p);
     cr_assert_str_eq(times, "1000 2000");
     /* Once await_termination has returned, another context may start. */
-    fixture g = fixture_new(batches, 1);
+    queue_fixture g = queue_fixture_new(batches, 1);
     em_foreach_rdd(g.input, ignore_rdd);
     cr_assert(em_ssc_start(g.ssc, &err), "%s", err ? err->message : "");
-    fixture_free(&g);
-    fixture_free(&f);
+    queue_fixture_free(&g);
+    queue_fixture_free(&f);
     probe_clear(&p);
 }
 
@@ -280,7 +239,7 @@ static void stop_on_completed(const em_batch_info *info, void *ud)
 Test(lifecycle, stop_inside_a_listener_does_not_deadlock)
 {
     const char *batches[] = {"1", "2"};
-    fixture f = fixture_new(batches, 2);
+    queue_fixture f = queue_fixture_new(batches, 2);
     probe p;
     probe_init(&p, f.ssc);
     em_foreach_rdd_full(f.input, probe_rdd, &p, NULL, "probe");
@@ -290,7 +249,7 @@ Test(lifecycle, stop_inside_a_listener_does_not_deadlock)
     cr_assert(em_ssc_await_termination(f.ssc, NULL));
     g_autofree char *times = probe_times(&p);
     cr_assert_str_eq(times, "1000");
-    fixture_free(&f);
+    queue_fixture_free(&f);
     probe_clear(&p);
 }
 
@@ -299,7 +258,7 @@ Test(lifecycle, stop_inside_a_listener_does_not_deadlock)
 static char *stop_with_queued_batches(bool graceful)
 {
     const char *batches[] = {"1", "2", "3"};
-    fixture f = fixture_new(batches, 3);
+    queue_fixture f = queue_fixture_new(batches, 3);
     probe p;
     probe_init(&p, f.ssc);
     p.hold_at = 1000;
@@ -323,7 +282,7 @@ static char *stop_with_queued_batches(bool graceful)
     g_thread_join(stopper);
     cr_assert(em_ssc_await_termination(f.ssc, NULL));
     char *times = probe_times(&p);
-    fixture_free(&f);
+    queue_fixture_free(&f);
     probe_clear(&p);
     return times;
 }
@@ -351,7 +310,7 @@ static gpointer open_later(gpointer data)
 Test(lifecycle, a_second_concurrent_stop_returns_only_once_stopped)
 {
     const char *batches[] = {"1"};
-    fixture f = fixture_new(batches, 1);
+    queue_fixture f = queue_fixture_new(batches, 1);
     probe p;
     probe_init(&p, f.ssc);
     p.hold_at = 1000;
@@ -370,14 +329,14 @@ Test(lifecycle, a_second_concurrent_stop_returns_only_once_stopped)
                  "stop returned before the context stopped");
     g_thread_join(first);
     g_thread_join(opener);
-    fixture_free(&f);
+    queue_fixture_free(&f);
     probe_clear(&p);
 }
 
 Test(lifecycle, await_termination_or_timeout_is_0_while_running_and_1_after_stop)
 {
     const char *batches[] = {"1"};
-    fixture f = fixture_new(batches, 1);
+    queue_fixture f = queue_fixture_new(batches, 1);
     em_foreach_rdd(f.input, ignore_rdd);
     cr_assert(em_ssc_start(f.ssc, NULL));
     gint64 start = g_get_monotonic_time();
@@ -385,7 +344,7 @@ Test(lifecycle, await_termination_or_timeout_is_0_while_running_and_1_after_stop
     cr_assert_geq(g_get_monotonic_time() - start, 50 * 1000);
     em_ssc_stop(f.ssc, false, false);
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 50, NULL), 1);
-    fixture_free(&f);
+    queue_fixture_free(&f);
 }
 
 Test(lifecycle, a_borrowed_context_outlives_the_ssc_unless_stop_context_is_asked)
@@ -435,7 +394,7 @@ static em_value fail_on_two(em_value v, void *ud)
 Test(lifecycle, a_failing_map_fails_its_batch_and_later_batches_still_run)
 {
     const char *batches[] = {"1", "2, 3", "4"};
-    fixture f = fixture_new(batches, 3);
+    queue_fixture f = queue_fixture_new(batches, 3);
     probe p;
     probe_init(&p, f.ssc);
     em_foreach_rdd_full(em_map(f.input, fail_on_two), probe_rdd, &p, NULL, "probe");
@@ -460,7 +419,7 @@ Test(lifecycle, a_failing_map_fails_its_batch_and_later_batches_still_run)
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 0, &err), -1);
     cr_assert(strstr(err->message, "batch 2000 ms"), "%s", err->message);
     g_clear_error(&err);
-    fixture_free(&f);
+    queue_fixture_free(&f);
     probe_clear(&p);
 }
 

@@ -5,6 +5,8 @@
 
 #include "streaming-private.h"
 
+#include "queue-fixture.h"
+
 #include <ember/testing.h>
 
 #include <inttypes.h>
@@ -98,12 +100,6 @@ static const em_listener full_listener = {
     .output_op_started = on_op_started,
     .output_op_completed = on_op_completed,
 };
-
-static bool ignore_rdd(em_rdd *rdd, em_time t, void *ud, GError **err)
-{
-    (void)rdd, (void)t, (void)ud, (void)err;
-    return true;
-}
 
 /* ---- Event order, on the harness ---- */
 
@@ -223,42 +219,10 @@ Test(listener, batch_info_counts_records_per_input_and_delays_add_up)
 
 /* ---- Failures, on a queue stream (the harness stops at the first failure) ---- */
 
-typedef struct {
-    em_ssc *ssc;
-    em_rdd_queue *queue;
-    em_dstream *input;
-} fixture;
-
-static fixture fixture_new(const char *const *batches, size_t n)
-{
-    fixture f;
-    f.ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
-                                           .batch_interval = EM_SECONDS(1),
-                                           .manual_clock = true},
-                            NULL);
-    cr_assert_not_null(f.ssc);
-    f.queue = em_rdd_queue_new();
-    for (size_t i = 0; i < n; i++) {
-        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(f.ssc), batches[i], 2, NULL);
-        em_rdd_queue_push(f.queue, rdd);
-    }
-    f.input = em_queue_stream(f.ssc, f.queue, true, NULL);
-    return f;
-}
-
-static void fixture_run(fixture *f, int n)
+static void fixture_run(queue_fixture *f, int n)
 {
     cr_assert(em_ssc_start(f->ssc, NULL));
-    for (int i = 1; i <= n; i++) {
-        em_ssc_advance_clock(f->ssc, EM_SECONDS(1));
-        cr_assert(em_ssc_wait_for_batch(f->ssc, EM_SECONDS(i), 10000), "batch %d", i);
-    }
-}
-
-static void fixture_free(fixture *f)
-{
-    em_ssc_free(f->ssc);
-    em_rdd_queue_free(f->queue);
+    run_batches(f->ssc, n);
 }
 
 static em_value fail_on_two(em_value v, void *ud)
@@ -278,7 +242,7 @@ static bool count_rdd(em_rdd *rdd, em_time t, void *ud, GError **err)
 Test(listener, a_failed_batch_completes_once_with_its_failure_and_later_ops_still_run)
 {
     const char *batches[] = {"1", "2", "3"};
-    fixture f = fixture_new(batches, 3);
+    queue_fixture f = queue_fixture_new(batches, 3);
     recorder r;
     recorder_init(&r);
     em_ssc_add_listener(f.ssc, &full_listener, &r);
@@ -297,7 +261,7 @@ Test(listener, a_failed_batch_completes_once_with_its_failure_and_later_ops_stil
     cr_assert(strstr(op_failure, "two is not allowed"), "%s", op_failure);
     cr_assert_null(r.op_failures->pdata[3]);
     cr_assert(g_array_index(r.completed, em_batch_info, 1).failed);
-    fixture_free(&f);
+    queue_fixture_free(&f);
     recorder_clear(&r);
 }
 
@@ -318,7 +282,7 @@ Test(listener, every_failing_output_op_reports_its_own_failure)
 {
     /* Spark's "onBatchCompleted with failed batch and multiple failed jobs". */
     const char *batches[] = {"1"};
-    fixture f = fixture_new(batches, 1);
+    queue_fixture f = queue_fixture_new(batches, 1);
     recorder r;
     recorder_init(&r);
     em_ssc_add_listener(f.ssc, &full_listener, &r);
@@ -336,7 +300,7 @@ Test(listener, every_failing_output_op_reports_its_own_failure)
     cr_assert_not(em_ssc_await_termination(f.ssc, &err));
     cr_assert_str_eq(err->message, r.failures->pdata[0]);
     g_clear_error(&err);
-    fixture_free(&f);
+    queue_fixture_free(&f);
     recorder_clear(&r);
 }
 
@@ -352,7 +316,7 @@ static void add_late_listener(const em_batch_info *info, void *ud)
 Test(listener, a_listener_added_from_a_callback_hears_from_the_next_batch)
 {
     const char *batches[] = {"1", "2", "3"};
-    fixture f = fixture_new(batches, 3);
+    queue_fixture f = queue_fixture_new(batches, 3);
     recorder first, late;
     recorder_init(&first);
     recorder_init(&late);
@@ -367,7 +331,7 @@ Test(listener, a_listener_added_from_a_callback_hears_from_the_next_batch)
     cr_assert_eq(first.completed->len, 12);
     cr_assert_str_eq(late.log->str, "S2000/0 B2000 +0foreachRDD -0 C2000 "
                                     "S3000/0 B3000 +0foreachRDD -0 C3000");
-    fixture_free(&f);
+    queue_fixture_free(&f);
     recorder_clear(&first);
     recorder_clear(&late);
 }
@@ -375,7 +339,7 @@ Test(listener, a_listener_added_from_a_callback_hears_from_the_next_batch)
 Test(listener, a_listener_added_from_another_thread_between_batches_hears_the_rest)
 {
     const char *batches[] = {"1", "2"};
-    fixture f = fixture_new(batches, 2);
+    queue_fixture f = queue_fixture_new(batches, 2);
     recorder r;
     recorder_init(&r);
     em_foreach_rdd(f.input, count_rdd);
@@ -386,6 +350,6 @@ Test(listener, a_listener_added_from_another_thread_between_batches_hears_the_re
     em_ssc_advance_clock(f.ssc, EM_SECONDS(1));
     cr_assert(em_ssc_wait_for_batch(f.ssc, 2000, 10000));
     cr_assert_str_eq(r.log->str, "S2000/0 B2000 +0foreachRDD -0 C2000");
-    fixture_free(&f);
+    queue_fixture_free(&f);
     recorder_clear(&r);
 }
