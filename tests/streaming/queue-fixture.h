@@ -57,4 +57,60 @@ static inline bool ignore_rdd(em_rdd *rdd, em_time t, void *ud, GError **err)
     return true;
 }
 
+/* What an output stream gave each batch (its records sorted, "[...]") and which batches failed,
+ * batch i at (i + 1) s. Add it with batch_log_attach(). */
+typedef struct {
+    GMutex lock;
+    char *text[16];
+    bool failed[16];
+} batch_log;
+
+static inline bool log_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    batch_log *l = ud;
+    em_values *vals = em_rdd_collect(rdd, err);
+    if (!vals)
+        return false;
+    g_mutex_lock(&l->lock);
+    l->text[t / 1000 - 1] = em_values_to_string(em_values_sort(vals));
+    g_mutex_unlock(&l->lock);
+    em_values_free(vals);
+    return true;
+}
+
+static inline void log_batch_failure(const em_batch_info *info, void *ud)
+{
+    batch_log *l = ud;
+    g_mutex_lock(&l->lock);
+    l->failed[info->batch_time / 1000 - 1] = info->failed;
+    g_mutex_unlock(&l->lock);
+}
+
+static inline void batch_log_attach(batch_log *l, em_dstream *ds)
+{
+    g_mutex_init(&l->lock);
+    em_foreach_rdd_full(ds, log_batch, l, NULL, "log");
+    em_ssc_add_listener(em_dstream_ssc(ds), &(em_listener){.batch_completed = log_batch_failure},
+                        l);
+}
+
+/* Checks batches 1..n: failed exactly where want[i] is NULL, else the records want[i]. */
+static inline void batch_log_check(batch_log *l, const char *const *want, int n)
+{
+    for (int i = 0; i < n; i++) {
+        cr_assert_eq(l->failed[i], want[i] == NULL, "batch %d failed: %d", i + 1, l->failed[i]);
+        if (want[i])
+            cr_assert_str_eq(l->text[i], want[i], "batch %d: %s", i + 1, l->text[i]);
+        else
+            cr_assert_null(l->text[i]);
+    }
+}
+
+static inline void batch_log_clear(batch_log *l)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(l->text); i++)
+        g_free(l->text[i]);
+    g_mutex_clear(&l->lock);
+}
+
 #endif

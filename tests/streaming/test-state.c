@@ -5,6 +5,8 @@
 
 #include <ember/testing.h>
 
+#include "queue-fixture.h"
+
 static em_value running_sum(em_value key, const em_value *values, size_t n, em_value state,
                             em_time t, void *ud)
 {
@@ -223,71 +225,22 @@ static em_value sum_failing_once_at_3s(em_value key, const em_value *values, siz
     return running_sum(key, values, n, state, t, ud);
 }
 
-typedef struct {
-    GMutex lock;
-    char *text[8];   /* batch i's state, sorted */
-    bool failed[8];
-} state_log;
-
-static bool log_state(em_rdd *rdd, em_time t, void *ud, GError **err)
-{
-    state_log *l = ud;
-    em_values *vals = em_rdd_collect(rdd, err);
-    if (!vals)
-        return false;
-    g_mutex_lock(&l->lock);
-    l->text[t / 1000 - 1] = em_values_to_string(em_values_sort(vals));
-    g_mutex_unlock(&l->lock);
-    em_values_free(vals);
-    return true;
-}
-
-static void log_failure(const em_batch_info *info, void *ud)
-{
-    state_log *l = ud;
-    g_mutex_lock(&l->lock);
-    l->failed[info->batch_time / 1000 - 1] = info->failed;
-    g_mutex_unlock(&l->lock);
-}
-
 Test(state, after_a_failed_batch_the_state_goes_on_from_the_last_state_computed)
 {
     /* A queue gives each batch once: recomputing old states would take later batches' RDDs. */
     const char *batches[] = {"a", "a, b", "a, b, c", "a", "b", "", "c", "c"};
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
-                                                 .manual_clock = true},
-                                  NULL);
-    em_rdd_queue *q = em_rdd_queue_new();
-    for (size_t i = 0; i < G_N_ELEMENTS(batches); i++) {
-        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), batches[i], 2, NULL);
-        em_rdd_queue_push(q, rdd);
-    }
-    em_dstream *pairs = em_map(em_queue_stream(ssc, q, true, NULL), em_pair_one);
-    state_log l = {0};
-    g_mutex_init(&l.lock);
-    em_foreach_rdd_full(em_update_state_by_key(pairs, sum_failing_once_at_3s), log_state, &l,
-                        NULL, "log");
-    em_ssc_add_listener(ssc, &(em_listener){.batch_completed = log_failure}, &l);
-    cr_assert(em_ssc_start(ssc, NULL));
-    for (int i = 1; i <= 6; i++) {
-        em_ssc_advance_clock(ssc, 1000);
-        cr_assert(em_ssc_wait_for_batch(ssc, i * 1000, 10000));
-    }
+    queue_fixture f = queue_fixture_new(batches, G_N_ELEMENTS(batches));
+    em_dstream *pairs = em_map(f.input, em_pair_one);
+    batch_log l = {0};
+    batch_log_attach(&l, em_update_state_by_key(pairs, sum_failing_once_at_3s));
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 6);
     /* Batch 3 s failed: its records ("a, b, c") never reach the state; 4 s starts from 2 s. */
     const char *want[] = {"[(a,1)]", "[(a,2), (b,1)]", NULL, "[(a,3), (b,1)]",
                           "[(a,3), (b,2)]", "[(a,3), (b,2)]"};
-    for (int i = 0; i < 6; i++) {
-        cr_assert_eq(l.failed[i], i == 2, "batch %d failed: %d", i + 1, l.failed[i]);
-        if (want[i])
-            cr_assert_str_eq(l.text[i], want[i], "batch %d: %s", i + 1, l.text[i]);
-        else
-            cr_assert_null(l.text[i]);
-    }
+    batch_log_check(&l, want, 6);
     /* Six batches took six RDDs: none was taken again to recompute a lost state. */
-    cr_assert_eq(em_rdd_queue_length(q), 2);
-    em_ssc_free(ssc);
-    em_rdd_queue_free(q);
-    for (int i = 0; i < 8; i++)
-        g_free(l.text[i]);
-    g_mutex_clear(&l.lock);
+    cr_assert_eq(em_rdd_queue_length(f.queue), 2);
+    queue_fixture_free(&f);
+    batch_log_clear(&l);
 }

@@ -7,6 +7,7 @@
 #include <ember/testing.h>
 
 #include "criticals.h"
+#include "queue-fixture.h"
 
 typedef struct {
     em_duration window, slide;
@@ -217,76 +218,28 @@ static bool nonzero_failing_on_boom(em_value kv, void *ud)
     return em_filter_nonzero(kv, ud);
 }
 
-typedef struct {
-    GMutex lock;
-    char *text[12];
-    bool failed[12];
-} window_log;
-
-static bool log_window(em_rdd *rdd, em_time t, void *ud, GError **err)
-{
-    window_log *l = ud;
-    em_values *vals = em_rdd_collect(rdd, err);
-    if (!vals)
-        return false;
-    g_mutex_lock(&l->lock);
-    l->text[t / 1000 - 1] = em_values_to_string(em_values_sort(vals));
-    g_mutex_unlock(&l->lock);
-    em_values_free(vals);
-    return true;
-}
-
-static void log_window_failure(const em_batch_info *info, void *ud)
-{
-    window_log *l = ud;
-    g_mutex_lock(&l->lock);
-    l->failed[info->batch_time / 1000 - 1] = info->failed;
-    g_mutex_unlock(&l->lock);
-}
-
 Test(window, after_a_failed_window_the_next_is_computed_from_its_own_batches)
 {
     /* A queue gives each batch once: recomputing every window before the failed one would
      * take later batches' RDDs for batches long gone. */
     const char *batches[] = {"a", "a, b", "b", "c", "", "boom, c", "c", "", "a", "", "x", "x"};
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
-                                                 .manual_clock = true},
-                                  NULL);
-    em_rdd_queue *q = em_rdd_queue_new();
-    for (size_t i = 0; i < G_N_ELEMENTS(batches); i++) {
-        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), batches[i], 2, NULL);
-        em_rdd_queue_push(q, rdd);
-    }
-    em_dstream *pairs = em_map(em_queue_stream(ssc, q, true, NULL), em_pair_one);
+    queue_fixture f = queue_fixture_new(batches, G_N_ELEMENTS(batches));
+    em_dstream *pairs = em_map(f.input, em_pair_one);
     em_dstream *counts = em_reduce_by_key_and_window_full(
         pairs, em_sum, em_subtract, 2000, 1000, 0, nonzero_failing_on_boom, NULL, NULL, "sum");
-    window_log l = {0};
-    g_mutex_init(&l.lock);
-    em_foreach_rdd_full(counts, log_window, &l, NULL, "log");
-    em_ssc_add_listener(ssc, &(em_listener){.batch_completed = log_window_failure}, &l);
-    cr_assert(em_ssc_start(ssc, NULL));
-    for (int i = 1; i <= 10; i++) {
-        em_ssc_advance_clock(ssc, 1000);
-        cr_assert(em_ssc_wait_for_batch(ssc, i * 1000, 10000));
-    }
+    batch_log l = {0};
+    batch_log_attach(&l, counts);
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 10);
     /* The window at 6 s fails; the one at 7 s holds batches 6 and 7, and the chain goes on. */
     const char *want[] = {"[(a,1)]", "[(a,2), (b,1)]", "[(a,1), (b,2)]", "[(b,1), (c,1)]",
                           "[(c,1)]", NULL, "[(boom,1), (c,2)]", "[(c,1)]", "[(a,1)]",
                           "[(a,1)]"};
-    for (int i = 0; i < 10; i++) {
-        cr_assert_eq(l.failed[i], i == 5, "batch %d failed: %d", i + 1, l.failed[i]);
-        if (want[i])
-            cr_assert_str_eq(l.text[i], want[i], "window at %d s: %s", i + 1, l.text[i]);
-        else
-            cr_assert_null(l.text[i]);
-    }
+    batch_log_check(&l, want, 10);
     /* Ten batches took ten RDDs. */
-    cr_assert_eq(em_rdd_queue_length(q), 2);
-    em_ssc_free(ssc);
-    em_rdd_queue_free(q);
-    for (int i = 0; i < 12; i++)
-        g_free(l.text[i]);
-    g_mutex_clear(&l.lock);
+    cr_assert_eq(em_rdd_queue_length(f.queue), 2);
+    queue_fixture_free(&f);
+    batch_log_clear(&l);
 }
 
 /* ---- More of Spark's WindowOperationsSuite ---- */
