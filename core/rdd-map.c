@@ -60,20 +60,10 @@ static void push_filter(em_sink *s, em_value v)
         m->out->push(m->out, v);
 }
 
-static bool check_pair(map_sink *m, em_value v)
-{
-    if (G_LIKELY(em_is_pair(v)))
-        return true;
-    char *text = em_value_to_string(v);
-    em__task_fail(m->base.task, m->rdd, "record %s is not a (key, value) pair", text);
-    g_free(text);
-    return false;
-}
-
 static void push_map_values(em_sink *s, em_value v)
 {
     map_sink *m = (map_sink *)s;
-    if (!check_pair(m, v))
+    if (!em__require_pair(m->base.task, m->rdd, v))
         return;
     em_value r = call_map(m, em_val(v));
     if (G_LIKELY(!s->task->stop))
@@ -95,7 +85,7 @@ static void push_rekey(em_sink *s, em_value v)
 static void push_flat_map_values(em_sink *s, em_value v)
 {
     map_sink *m = (map_sink *)s;
-    if (!check_pair(m, v))
+    if (!em__require_pair(m->base.task, m->rdd, v))
         return;
     em_value r = call_map(m, em_val(v));
     if (G_UNLIKELY(s->task->stop))
@@ -107,14 +97,14 @@ static void push_flat_map_values(em_sink *s, em_value v)
 static void push_keys(em_sink *s, em_value v)
 {
     map_sink *m = (map_sink *)s;
-    if (check_pair(m, v))
+    if (em__require_pair(m->base.task, m->rdd, v))
         m->out->push(m->out, em_key(v));
 }
 
 static void push_values(em_sink *s, em_value v)
 {
     map_sink *m = (map_sink *)s;
-    if (check_pair(m, v))
+    if (em__require_pair(m->base.task, m->rdd, v))
         m->out->push(m->out, em_val(v));
 }
 

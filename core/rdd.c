@@ -153,16 +153,27 @@ void em__compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     rdd->klass->compute(rdd, task, index, out);
 }
 
+/* Bytes of the cached partitions (records and their arenas); *parts gets how many there are. */
+static size_t cached_bytes(const em_rdd *rdd, int *parts)
+{
+    size_t bytes = 0;
+    *parts = 0;
+    g_mutex_lock((GMutex *)&rdd->cache_lock);
+    for (int p = 0; rdd->cache && p < rdd->num_partitions; p++) {
+        const em_values *part = rdd->cache[p];
+        if (part) {
+            (*parts)++;
+            bytes += em_arena_bytes(part->arena) + part->n * sizeof *part->items;
+        }
+    }
+    g_mutex_unlock((GMutex *)&rdd->cache_lock);
+    return bytes;
+}
+
 size_t em__rdd_retained_bytes(em_rdd *rdd)
 {
-    size_t bytes = rdd->klass->data_bytes ? rdd->klass->data_bytes(rdd) : 0;
-    g_mutex_lock(&rdd->cache_lock);
-    for (int p = 0; rdd->cache && p < rdd->num_partitions; p++)
-        if (rdd->cache[p])
-            bytes += em_arena_bytes(rdd->cache[p]->arena) +
-                     rdd->cache[p]->n * sizeof(em_value);
-    g_mutex_unlock(&rdd->cache_lock);
-    return bytes;
+    int parts;
+    return (rdd->klass->data_bytes ? rdd->klass->data_bytes(rdd) : 0) + cached_bytes(rdd, &parts);
 }
 
 /* ---- Persistence ---- */
@@ -237,17 +248,8 @@ static void debug_self(GString *out, const em_rdd *rdd, const char *first, const
     if (rdd->fn_name)
         g_string_append_printf(out, " (%s)", rdd->fn_name);
     g_string_append(out, rdd->cached ? " [Memory Deserialized 1x Replicated]" : " []");
-    int n = 0;
-    size_t bytes = 0;
-    g_mutex_lock((GMutex *)&rdd->cache_lock);
-    for (int p = 0; rdd->cache && p < rdd->num_partitions; p++) {
-        const em_values *part = rdd->cache[p];
-        if (part) {
-            n++;
-            bytes += em_arena_bytes(part->arena) + part->n * sizeof *part->items;
-        }
-    }
-    g_mutex_unlock((GMutex *)&rdd->cache_lock);
+    int n;
+    size_t bytes = cached_bytes(rdd, &n);
     if (n) {
         g_string_append_printf(out, "\n%s    CachedPartitions: %d; MemorySize: ", next, n);
         append_bytes(out, (double)bytes);
