@@ -11,6 +11,7 @@
 #include <ember/value.h>
 #include <ember/rdd.h>
 #include <ember/functions.h>
+#include <ember/shared.h>
 #include <ember/streaming.h>
 #include <ember/connectors.h>
 #undef EMBER_INSIDE
