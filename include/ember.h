@@ -13,6 +13,7 @@
 #include <ember/functions.h>
 #include <ember/shared.h>
 #include <ember/streaming.h>
+#include <ember/checkpoint.h>
 #include <ember/connectors.h>
 #undef EMBER_INSIDE
 

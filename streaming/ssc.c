@@ -1,7 +1,7 @@
 /* em_ssc, Spark's StreamingContext: lifecycle (INITIALIZED -> ACTIVE -> STOPPED), the clock
  * (system or manual), the job generator thread that only watches time, and the scheduler thread
  * that turns each batch into RDDs and runs its output operations in order. */
-#include "streaming-private.h"
+#include "recovery.h"
 
 #include <string.h>
 
@@ -539,6 +539,7 @@ void em_ssc_free(em_ssc *ssc)
 {
     if (!ssc)
         return;
+    em__shutdown_forget(ssc);
     em_ssc_stop(ssc, ssc->stop_context, false);
     if (ssc->scheduler) {
         g_thread_join(ssc->scheduler);
