@@ -126,4 +126,33 @@ typedef struct em_ckpt_clock {
 void em__ckpt_put_clock(em_ckpt *ck, const em_ckpt_clock *clock);
 bool em__ckpt_get_clock(const em_ckpt *ck, em_ckpt_clock *clock, GError **err);
 
+/* ---- The graph's manifest (checkpoint-graph.c): what recovery matches a rebuilt graph
+ *      against. Only stateful operators (state, incremental windows) and inputs (positions)
+ *      are listed: adding or removing a stateless operator changes nothing. ---- */
+
+/* One stateful operator or input, by its stable name (the operator's name, or one given). */
+typedef struct em_ckpt_op {
+    const char *kind;     /* "updateStateByKey", "mapWithState", "reduceByKeyAndWindow",
+                             "textFileStream": Spark's operation name */
+    const char *name;     /* unique among the graph's stateful operators and inputs */
+    em_duration slide;    /* its slide duration */
+    em_duration window;   /* a window's length, 0 otherwise */
+} em_ckpt_op;
+
+/* The fingerprint of a program: a 64-bit hash of its app name, in every file's header, so a
+ * checkpoint directory shared by two programs is caught before anything is read. */
+uint64_t em__ckpt_program_fingerprint(const char *app_name);
+/* Records the batch interval and ops[0..n) as the record "graph". */
+void em__ckpt_put_graph(em_ckpt *ck, em_duration batch_interval, const em_ckpt_op *ops,
+                        size_t n);
+/* Checks the program's graph (batch interval, ops[0..n)) against the checkpoint's. Every
+ * operator of the checkpoint must be in the program under the same name with the same kind and
+ * durations, unless drop_unmatched: then one missing from the program is dropped (its name is
+ * added to *dropped, a GPtrArray of strings the caller unrefs, when dropped is not NULL). An
+ * operator of the program missing from the checkpoint starts empty. A different batch interval,
+ * a changed kind or duration, or a missing operator without drop_unmatched is an error
+ * (EM_ERROR_INVALID) naming the operator, the checkpoint file, and what to do. */
+bool em__ckpt_match_graph(const em_ckpt *ck, em_duration batch_interval, const em_ckpt_op *ops,
+                          size_t n, bool drop_unmatched, GPtrArray **dropped, GError **err);
+
 #endif

@@ -467,3 +467,80 @@ Test(checkpoint_file, a_missing_or_malformed_record_is_an_error_naming_it)
     cr_assert(strstr(err->message, "\"clock\""), "%s", err->message);
     g_clear_error(&err);
 }
+
+/* ---- Matching a rebuilt graph ---- */
+
+static const em_ckpt_op saved_ops[] = {
+    {"textFileStream", "textFileStream-0", 1000, 0},
+    {"updateStateByKey", "running_sum", 1000, 0},
+    {"reduceByKeyAndWindow", "sum", 2000, 6000},
+};
+
+static em_ckpt *with_graph(void)
+{
+    em_ckpt *ck = em__ckpt_new(PROGRAM, FP, 5000);
+    em__ckpt_put_graph(ck, 1000, saved_ops, 3);
+    return ck;
+}
+
+Test(checkpoint_file, the_same_graph_in_another_order_matches)
+{
+    g_autoptr(em_ckpt) ck = with_graph();
+    em_ckpt_op now[] = {saved_ops[2], saved_ops[0], saved_ops[1]};
+    GError *err = NULL;
+    cr_assert(em__ckpt_match_graph(ck, 1000, now, 3, false, NULL, &err), "%s",
+              err ? err->message : "");
+}
+
+Test(checkpoint_file, a_new_stateful_operator_starts_empty_and_matches)
+{
+    g_autoptr(em_ckpt) ck = with_graph();
+    em_ckpt_op now[] = {saved_ops[0], saved_ops[1], saved_ops[2],
+                        {"mapWithState", "track", 1000, 0}};
+    cr_assert(em__ckpt_match_graph(ck, 1000, now, 4, false, NULL, NULL));
+}
+
+Test(checkpoint_file, a_renamed_stateful_operator_is_an_error_naming_it)
+{
+    g_autoptr(em_ckpt) ck = with_graph();
+    em_ckpt_op now[] = {saved_ops[0], {"updateStateByKey", "running_total", 1000, 0},
+                        saved_ops[2]};
+    GError *err = NULL;
+    cr_assert_not(em__ckpt_match_graph(ck, 1000, now, 3, false, NULL, &err));
+    cr_assert_eq(err->code, EM_ERROR_INVALID);
+    cr_assert_str_eq(err->message,
+                     "checkpoint (in memory) holds the state of updateStateByKey \"running_sum\", "
+                     "which the program does not define (renamed or removed?): give the "
+                     "operator its old name back, or ask recovery to drop unmatched state");
+    g_error_free(err);
+}
+
+Test(checkpoint_file, dropping_unmatched_state_is_allowed_when_asked)
+{
+    g_autoptr(em_ckpt) ck = with_graph();
+    em_ckpt_op now[] = {saved_ops[0], saved_ops[2]};
+    GPtrArray *dropped = NULL;
+    GError *err = NULL;
+    cr_assert(em__ckpt_match_graph(ck, 1000, now, 2, true, &dropped, &err), "%s",
+              err ? err->message : "");
+    cr_assert_eq(dropped->len, 1);
+    cr_assert_str_eq(g_ptr_array_index(dropped, 0), "running_sum");
+    g_ptr_array_unref(dropped);
+}
+
+Test(checkpoint_file, a_changed_window_or_batch_interval_is_an_error_naming_both)
+{
+    g_autoptr(em_ckpt) ck = with_graph();
+    em_ckpt_op now[] = {saved_ops[0], saved_ops[1], {"reduceByKeyAndWindow", "sum", 2000, 8000}};
+    GError *err = NULL;
+    cr_assert_not(em__ckpt_match_graph(ck, 1000, now, 3, true, NULL, &err));
+    cr_assert(strstr(err->message, "\"sum\" is reduceByKeyAndWindow (window 8000 ms, slide 2000 "
+                                   "ms) in the program but reduceByKeyAndWindow (window 6000 ms, "
+                                   "slide 2000 ms) in checkpoint"),
+              "%s", err->message);
+    g_clear_error(&err);
+    cr_assert_not(em__ckpt_match_graph(ck, 500, saved_ops, 3, false, NULL, &err));
+    cr_assert(strstr(err->message, "taken with 1000 ms batches, the program uses 500 ms"), "%s",
+                     err->message);
+    g_clear_error(&err);
+}
