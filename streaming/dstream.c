@@ -84,6 +84,14 @@ void em__dstream_set_fn(em_dstream *ds, em_any_fn call, void *ud, GDestroyNotify
     ds->fn_name = name ? g_strdup(name) : NULL;
 }
 
+static void generated_clear(em_generated *g)
+{
+    if (g->rdd)
+        em_rdd_unref(g->rdd);
+    if (g->error)
+        g_error_free(g->error);
+}
+
 void em__dstream_free(em_dstream *ds)
 {
     if (ds->klass->finalize)
@@ -91,7 +99,7 @@ void em__dstream_free(em_dstream *ds)
     if (ds->destroy)
         ds->destroy(ds->ud_owned);
     for (guint i = 0; i < ds->generated->len; i++)
-        em_rdd_unref(g_array_index(ds->generated, em_generated, i).rdd);
+        generated_clear(&g_array_index(ds->generated, em_generated, i));
     g_array_unref(ds->generated);
     g_mutex_clear(&ds->lock);
     g_free(ds->parents);
@@ -111,12 +119,13 @@ em_dstream *em_cache(em_dstream *ds)
 
 em_dstream *em_persist(em_dstream *ds) { return em_cache(ds); }
 
-static em_rdd *find_generated(em_dstream *ds, em_time t)
+/* The entry for t, or NULL. Under ds->lock. */
+static em_generated *find_generated(em_dstream *ds, em_time t)
 {
     for (guint i = ds->generated->len; i-- > 0;) {
         em_generated *g = &g_array_index(ds->generated, em_generated, i);
         if (g->time == t)
-            return g->rdd;
+            return g;
         if (g->time < t)
             break;
     }
@@ -126,19 +135,29 @@ static em_rdd *find_generated(em_dstream *ds, em_time t)
 em_rdd *em__dstream_get_or_compute(em_dstream *ds, em_time t, GError **err)
 {
     g_mutex_lock(&ds->lock);
-    em_rdd *rdd = find_generated(ds, t);
+    em_generated *found = find_generated(ds, t);
+    em_rdd *rdd = found ? found->rdd : NULL;
+    GError *failed = found && found->error ? g_error_copy(found->error) : NULL;
     g_mutex_unlock(&ds->lock);
-    if (rdd)
+    if (found) {
+        /* Computed once: the RDD, or the failure again (never a second compute, which would
+         * take an input's data twice or read parents that forgot t). */
+        if (failed)
+            g_propagate_error(err, failed);
         return rdd;
+    }
     /* Spark's isTimeValid: a multiple of the slide from zero, after zero. */
     if (t <= ds->zero_time || (t - ds->zero_time) % ds->slide != 0)
         return NULL;
-    rdd = ds->klass->compute(ds, t, err);
-    if (!rdd)
+    GError *compute_err = NULL;
+    rdd = ds->klass->compute(ds, t, &compute_err);
+    if (!rdd && !compute_err)
         return NULL;
-    if (ds->cached)
+    if (rdd && ds->cached)
         em_rdd_cache(rdd);
-    em_generated g = {t, rdd};
+    em_generated g = {t, rdd, compute_err ? g_error_copy(compute_err) : NULL};
+    if (compute_err)
+        g_propagate_error(err, compute_err);
     g_mutex_lock(&ds->lock);
     /* Batches are computed in time order, but a window may ask for an older time first. */
     guint at = ds->generated->len;
@@ -156,13 +175,13 @@ void em__dstream_clear(em_dstream *ds, em_time t)
     while (drop < ds->generated->len &&
            g_array_index(ds->generated, em_generated, drop).time <= t - ds->remember)
         drop++;
-    em_rdd **old = g_new(em_rdd *, drop ? drop : 1);
+    em_generated *old = g_new(em_generated, drop ? drop : 1);
     for (guint i = 0; i < drop; i++)
-        old[i] = g_array_index(ds->generated, em_generated, i).rdd;
+        old[i] = g_array_index(ds->generated, em_generated, i);
     g_array_remove_range(ds->generated, 0, drop);
     g_mutex_unlock(&ds->lock);
     for (guint i = 0; i < drop; i++)
-        em_rdd_unref(old[i]);
+        generated_clear(&old[i]);
     g_free(old);
     for (int i = 0; i < ds->n_parents; i++)
         em__dstream_clear(ds->parents[i], t);
@@ -174,8 +193,13 @@ void em__dstream_retained(em_dstream *ds, GHashTable *seen, int64_t *batches, in
         return;
     g_mutex_lock(&ds->lock);
     *batches += ds->generated->len;
-    for (guint i = 0; i < ds->generated->len; i++)
-        *bytes += em__rdd_retained_bytes(g_array_index(ds->generated, em_generated, i).rdd);
+    for (guint i = 0; i < ds->generated->len; i++) {
+        em_rdd *rdd = g_array_index(ds->generated, em_generated, i).rdd;
+        if (rdd)
+            *bytes += em__rdd_retained_bytes(rdd);
+        else
+            (*batches)--; /* a failed time keeps no RDD */
+    }
     g_mutex_unlock(&ds->lock);
     for (int i = 0; i < ds->n_parents; i++)
         em__dstream_retained(ds->parents[i], seen, batches, bytes);
@@ -201,23 +225,4 @@ GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to)
     }
     g_mutex_unlock(&ds->lock);
     return out;
-}
-
-void em__output_add(em_dstream *ds, const char *name, em_output_run_fn run, void *ud,
-                    GDestroyNotify destroy, const char *fn_name)
-{
-    if (!em__dstream_check(ds, name)) {
-        if (destroy)
-            destroy(ud);
-        return;
-    }
-    em_output_op *op = g_new0(em_output_op, 1);
-    op->ds = ds;
-    op->id = (int)ds->ssc->outputs->len;
-    op->name = name;
-    op->fn_name = fn_name ? g_strdup(fn_name) : NULL;
-    op->run = run;
-    op->ud = ud;
-    op->destroy = destroy;
-    g_ptr_array_add(ds->ssc->outputs, op);
 }

@@ -27,12 +27,19 @@ typedef struct em_dstream_class {
     em_duration (*parent_remember_extra)(const em_dstream *ds);
     /* Frees ds->state. May be NULL. */
     void (*finalize)(em_dstream *ds);
+    /* Called by the job scheduler on every stream of the graph once per batch, after all the
+     * batch's output jobs ran, in stream creation order: succeeded is false when any job of
+     * the batch failed (generation or output). A stateful stream keeps its state as after the
+     * previous batch when it is false. Scheduler thread. May be NULL. */
+    void (*batch_done)(em_dstream *ds, em_time t, bool succeeded);
 } em_dstream_class;
 
-/* One generated RDD. */
+/* One generated RDD, or the failure to generate it (rdd NULL, error set): a failed time is
+ * remembered as such, so it is never recomputed through parents that forgot it. */
 typedef struct em_generated {
     em_time time;
     em_rdd *rdd;
+    GError *error;
 } em_generated;
 
 struct em_dstream {
@@ -97,7 +104,9 @@ struct em_ssc {
     /* threads and batches */
     GThread *generator;
     GThread *scheduler;
-    GAsyncQueue *batches; /* queued_batch* (ssc.c); a negative time stops the scheduler */
+    GAsyncQueue *batches; /* em_queued_batch*; one with stop set ends the scheduler */
+    GRecMutex generate_lock; /* held while RDDs are generated (the scheduler, em_slice) */
+    em_time current_batch; /* the newest batch the scheduler started, G_MININT64 before */
     em_time next_batch;   /* the generator's next batch time */
     em_time last_done;    /* the newest batch completed (or failed) */
     bool stopping;        /* stop requested: the generator stops generating */
@@ -111,6 +120,77 @@ struct em_ssc {
     int next_stream_id;
 };
 
+/* A batch the generator queued for the scheduler, and when: Spark's submission time, from
+ * which the scheduling delay counts. stop marks the end of the queue (no batch). */
+typedef struct em_queued_batch {
+    em_time time;
+    int64_t submitted;
+    bool stop;
+} em_queued_batch;
+
+/* ---- The graph (graph.c): streams, inputs, outputs, remember durations ---- */
+
+/* Sets every stream's zero time and remember duration from the outputs down (start). */
+void em__graph_init(em_ssc *ssc, em_time zero);
+/* Starts the inputs; on failure stops the ones started and returns false with err set. */
+bool em__graph_start_inputs(em_ssc *ssc, GError **err);
+void em__graph_stop_inputs(em_ssc *ssc, bool graceful);
+/* Inputs: seal what was received up to t (generator thread); whether any has data waiting. */
+void em__graph_seal_inputs(em_ssc *ssc, em_time t);
+bool em__graph_inputs_pending(em_ssc *ssc);
+/* Generates the RDD of every output operation at t (Spark's DStreamGraph.generateJobs):
+ * rdds[i] is output i's RDD (borrowed) or NULL; errors[i] its generation failure, if any.
+ * Every output is generated even when an earlier one failed. Both arrays have one slot per
+ * output; the caller frees the errors. */
+void em__graph_generate(em_ssc *ssc, em_time t, em_rdd **rdds, GError **errors);
+/* Forgets the RDDs no stream needs after batch t (Spark's clearMetadata), and counts the
+ * RDDs still kept in *batches / *bytes (either may be NULL). */
+void em__graph_clear_metadata(em_ssc *ssc, em_time t, int64_t *batches, int64_t *bytes);
+/* Calls every stream's batch_done hook for batch t. */
+void em__graph_batch_done(em_ssc *ssc, em_time t, bool succeeded);
+void em__graph_free(em_ssc *ssc);
+
+/* ---- The job generator (job-generator.c): the clock's thread ---- */
+
+/* The first batch time for a clock at now: the next multiple of batch after now. */
+em_time em__job_generator_first_batch(em_time now, em_duration batch);
+/* Starts the generator thread; the first batch is at first. */
+void em__job_generator_start(em_ssc *ssc, em_time first);
+/* Joins the generator thread (after ssc->stopping was set); it queues the stop marker. */
+void em__job_generator_stop(em_ssc *ssc);
+/* Seals the inputs at t and queues batch t for the scheduler: the seam a checkpoint restart
+ * calls to replay a batch time. */
+void em__job_generator_generate(em_ssc *ssc, em_time t);
+
+/* ---- The job scheduler (job-scheduler.c): batches one after another ---- */
+
+void em__job_scheduler_start(em_ssc *ssc);
+/* Runs batch t now on the calling thread: generates its RDDs, runs each output operation as a
+ * job of its own, then completes the batch. */
+void em__job_scheduler_run_batch(em_ssc *ssc, em_time t, int64_t submitted);
+/* Batch t's jobs all ran (succeeded: none failed): calls every stream's batch_done, then
+ * clears metadata up to t, counting what stays into info's retained figures (info may be
+ * NULL). The seam after which a checkpoint of batch t can be written. */
+void em__job_scheduler_batch_completed(em_ssc *ssc, em_time t, bool succeeded,
+                                       em_batch_info *info);
+/* Ends a stop (ssc.c): releases the active slot and marks the ssc terminated. */
+void em__ssc_finish_stop(em_ssc *ssc);
+
+/* ---- The listener bus (listener-bus.c) ---- */
+
+/* The listeners now, as a new array: events of one batch go to the listeners it started with. */
+GArray *em__listener_bus_snapshot(em_ssc *ssc);
+typedef enum {
+    EM_BATCH_SUBMITTED,
+    EM_BATCH_STARTED,
+    EM_BATCH_COMPLETED
+} em_batch_event;
+void em__listener_bus_post_batch(GArray *listeners, em_batch_event event,
+                                 const em_batch_info *info);
+/* started false: output_op_completed. */
+void em__listener_bus_post_output_op(GArray *listeners, bool started,
+                                     const em_output_op_info *info);
+
 /* ---- DStreams ---- */
 
 /* A derived stream over parents with the parents' slide (they must share it: otherwise a
@@ -122,7 +202,9 @@ em_dstream *em__input_new(em_ssc *ssc, const em_dstream_class *klass, const char
 void em__dstream_set_fn(em_dstream *ds, em_any_fn call, void *ud, GDestroyNotify destroy,
                         const char *name);
 /* The RDD of ds at t: generated once and remembered; NULL when t is not a multiple of the
- * slide from zero, or compute gave none (check *err). Returns a borrowed reference. */
+ * slide from zero, or compute gave none (check *err). A failed compute is remembered too: a
+ * later call for t gives the same error without computing again. Returns a borrowed
+ * reference. */
 em_rdd *em__dstream_get_or_compute(em_dstream *ds, em_time t, GError **err);
 /* Forgets RDDs older than t - remember, here and in the parents. */
 void em__dstream_clear(em_dstream *ds, em_time t);
