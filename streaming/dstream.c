@@ -11,6 +11,7 @@ static em_dstream *dstream_alloc(em_ssc *ssc, const em_dstream_class *klass, con
     ds->klass = klass;
     ds->op = op;
     ds->input_id = -1;
+    ds->forgotten_until = G_MININT64;
     g_mutex_init(&ds->lock);
     ds->generated = g_array_new(FALSE, FALSE, sizeof(em_generated));
     g_ptr_array_add(ssc->streams, ds);
@@ -179,6 +180,8 @@ void em__dstream_clear(em_dstream *ds, em_time t)
     for (guint i = 0; i < drop; i++)
         old[i] = g_array_index(ds->generated, em_generated, i);
     g_array_remove_range(ds->generated, 0, drop);
+    if (t - ds->remember > ds->forgotten_until)
+        ds->forgotten_until = t - ds->remember;
     g_mutex_unlock(&ds->lock);
     for (guint i = 0; i < drop; i++)
         generated_clear(&old[i]);
@@ -205,24 +208,54 @@ void em__dstream_retained(em_dstream *ds, GHashTable *seen, int64_t *batches, in
         em__dstream_retained(ds->parents[i], seen, batches, bytes);
 }
 
+/* a / b rounded down (b > 0), for times before zero. */
+static em_time floor_div(em_time a, em_duration b)
+{
+    em_time q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
 GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
     if (!ds) {
         g_critical("em_slice: the stream is NULL");
-        return out;
+        return NULL;
     }
+    if (!ds->initialized) {
+        /* Spark: "<class> has not been initialized" — not started, or under no output. */
+        g_critical("em_slice: %s has not been initialized (start the StreamingContext first; "
+                   "the stream must lead to an output operation)",
+                   ds->klass->type_name);
+        return NULL;
+    }
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
+    em_ssc *ssc = ds->ssc;
     em_time zero = ds->zero_time;
     /* Align both ends down to the slide, as Spark's slice does. */
-    em_time first = zero + ((from - zero) / ds->slide) * ds->slide;
-    em_time last = zero + ((to - zero) / ds->slide) * ds->slide;
-    /* Walk what is remembered (times ascending, all valid), not the range: it may be huge. */
+    em_time first = zero + floor_div(from - zero, ds->slide) * ds->slide;
+    em_time last = zero + floor_div(to - zero, ds->slide) * ds->slide;
+    g_mutex_lock(&ssc->lock);
+    em_time current = ssc->current_batch;
+    g_mutex_unlock(&ssc->lock);
+    /* Times up to the batch under way, computed when not yet generated (Spark's getOrCompute);
+     * times already forgotten are not recomputed (that would take input data again). */
+    if (current < zero + ds->slide)
+        return out;
+    last = MIN(last, zero + floor_div(current - zero, ds->slide) * ds->slide);
     g_mutex_lock(&ds->lock);
-    for (guint i = 0; i < ds->generated->len; i++) {
-        const em_generated *g = &g_array_index(ds->generated, em_generated, i);
-        if (g->time >= first && g->time <= last)
-            g_ptr_array_add(out, em_rdd_ref(g->rdd));
-    }
+    em_time forgotten = ds->forgotten_until;
     g_mutex_unlock(&ds->lock);
+    em_time lo = MAX(first, zero + ds->slide);
+    if (forgotten >= lo)
+        lo = zero + (floor_div(forgotten - zero, ds->slide) + 1) * ds->slide;
+    g_rec_mutex_lock(&ssc->generate_lock);
+    for (em_time t = lo; t <= last; t += ds->slide) {
+        GError *err = NULL;
+        em_rdd *rdd = em__dstream_get_or_compute(ds, t, &err);
+        if (rdd)
+            g_ptr_array_add(out, em_rdd_ref(rdd));
+        g_clear_error(&err); /* a failed time has no RDD; its batch reported the failure */
+    }
+    g_rec_mutex_unlock(&ssc->generate_lock);
     return out;
 }

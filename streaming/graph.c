@@ -28,6 +28,7 @@ void em__output_add(em_dstream *ds, const char *name, em_output_run_fn run, void
 static void init_stream(em_dstream *ds, em_time zero, em_duration remember)
 {
     ds->zero_time = zero;
+    ds->initialized = true;
     if (remember > ds->remember)
         ds->remember = remember;
     em_duration extra = ds->klass->parent_remember_extra ? ds->klass->parent_remember_extra(ds)

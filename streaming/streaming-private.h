@@ -59,7 +59,9 @@ struct em_dstream {
     bool cached;
     em_duration remember; /* generated RDDs are kept this long */
     em_time zero_time;
+    bool initialized;     /* zero time and remember set at start: the stream leads to an output */
     GMutex lock;          /* guards generated (em_slice reads it from other threads) */
+    em_time forgotten_until; /* RDDs at times <= this were forgotten (clear) */
     GArray *generated;    /* em_generated, ascending time */
     int64_t last_records; /* inputs: records in the batch just computed */
     em_any_fn apply;      /* derived streams: how the RDD at t is made from the parents' */

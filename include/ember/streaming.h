@@ -320,7 +320,10 @@ EM_API em_dstream *em_cache(em_dstream *ds);
 EM_API em_dstream *em_persist(em_dstream *ds);
 /* The RDDs of ds for batch times in [from, to] (both aligned down to the slide), oldest first,
  * as new references in a GPtrArray the caller frees with g_ptr_array_unref() (it unrefs them).
- * Only times the stream still remembers give an RDD. */
+ * Times up to the current batch that were not generated yet are computed (Spark's slice);
+ * times already forgotten, later than the current batch, or failed give none. Fails fast (a
+ * critical message, NULL) on a NULL stream or one not initialized (before em_ssc_start, or
+ * leading to no output operation). */
 EM_API GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to);
 EM_API em_duration em_dstream_slide(const em_dstream *ds);
 EM_API em_ssc *em_dstream_ssc(const em_dstream *ds);

@@ -503,3 +503,60 @@ Test(lifecycle, slow_batches_on_the_system_clock_queue_up_without_skipping)
     g_mutex_clear(&tm.lock);
     probe_clear(&p);
 }
+
+/* ---- Times before zero, long timeouts ---- */
+
+Test(lifecycle, a_manual_clock_started_before_zero_runs_batches)
+{
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = EM_SECONDS(1),
+                                                 .manual_clock = true, .manual_start = -5500},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    for (int i = 1; i <= 3; i++) {
+        g_autofree char *text = g_strdup_printf("%d", i);
+        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), text, 1, NULL);
+        em_rdd_queue_push(q, rdd);
+    }
+    probe p;
+    probe_init(&p, ssc);
+    em_foreach_rdd_full(em_queue_stream(ssc, q, true, NULL), probe_rdd, &p, NULL, "probe");
+    cr_assert(em_ssc_start(ssc, NULL));
+    /* The next multiple of 1 s after -5.5 s is -5 s; a negative batch time is a batch. */
+    for (em_time t = -5000; t <= -3000; t += 1000) {
+        em_ssc_advance_clock(ssc, EM_SECONDS(1));
+        cr_assert(em_ssc_wait_for_batch(ssc, t, 10000), "batch %" PRId64, t);
+    }
+    g_autofree char *times = probe_times(&p);
+    cr_assert_str_eq(times, "-5000 -4000 -3000");
+    cr_assert_str_eq(p.outputs->pdata[2], "[3]");
+    cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_ACTIVE);
+    em_ssc_stop(ssc, false, false);
+    cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_STOPPED);
+    cr_assert_eq(em_ssc_await_termination_or_timeout(ssc, 0, NULL), 1);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+    probe_clear(&p);
+}
+
+Test(lifecycle, the_longest_timeouts_wait_instead_of_overflowing)
+{
+    const char *batches[] = {"1", "2"};
+    queue_fixture f = queue_fixture_new(batches, 2);
+    probe p;
+    probe_init(&p, f.ssc);
+    p.stop_at = 2000;
+    em_foreach_rdd_full(f.input, probe_rdd, &p, NULL, "probe");
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    em_ssc_advance_clock(f.ssc, EM_SECONDS(1));
+    cr_assert(em_ssc_wait_for_batch(f.ssc, 1000, G_MAXINT64));
+    /* Batch 2 s stops the context from its output: a G_MAXINT64 wait returns when it has
+     * (an overflowed deadline would be in the past and give 0 at once). */
+    em_ssc_advance_clock(f.ssc, EM_SECONDS(1));
+    cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, G_MAXINT64, NULL), 1);
+    cr_assert(em_ssc_wait_for_batch(f.ssc, 2000, G_MAXINT64));
+    g_autofree char *times = probe_times(&p);
+    cr_assert_str_eq(times, "1000 2000");
+    queue_fixture_free(&f);
+    probe_clear(&p);
+}

@@ -151,3 +151,77 @@ Test(ssc, stop_after_batches_stops_gracefully_after_the_last_one)
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
 }
+
+/* ---- em_slice after start: Spark's getOrCompute up to the current batch ---- */
+
+typedef struct {
+    em_dstream *other;  /* a stream whose RDD at t is not generated when the transform runs */
+    char *seen;         /* what slicing it gave, as "[records]" */
+    int64_t queue_left; /* the queue's length right after the slice */
+    em_rdd_queue *queue;
+} slicer;
+
+static em_rdd *slice_other(em_rdd *rdd, em_time t, void *ud)
+{
+    slicer *s = ud;
+    if (t == 2000) {
+        g_autoptr(GPtrArray) rdds = em_slice(s->other, 0, G_MAXINT64);
+        GString *text = g_string_new(NULL);
+        for (guint i = 0; i < rdds->len; i++) {
+            em_values *vals = em_rdd_collect(rdds->pdata[i], NULL);
+            char *one = em_values_to_string(vals);
+            g_string_append(text, one);
+            g_free(one);
+            em_values_free(vals);
+        }
+        s->seen = g_string_free(text, FALSE);
+        s->queue_left = (int64_t)em_rdd_queue_length(s->queue);
+    }
+    return em_rdd_ref(rdd);
+}
+
+static em_value times_ten(em_value v, void *ud)
+{
+    (void)ud;
+    return em_int(em_as_int(v) * 10);
+}
+
+static bool ignore(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)rdd, (void)t, (void)ud, (void)err;
+    return true;
+}
+
+Test(ssc, slice_computes_times_not_yet_generated_up_to_the_current_batch)
+{
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = EM_SECONDS(1),
+                                                 .manual_clock = true},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    for (int i = 1; i <= 3; i++) {
+        g_autofree char *text = g_strdup_printf("%d", i);
+        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), text, 1, NULL);
+        em_rdd_queue_push(q, rdd);
+    }
+    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+    slicer s = {.queue = q};
+    /* Output 0 slices `other` while batch 2 s generates, before output 1 has asked for it. */
+    s.other = em_map(in, times_ten);
+    em_foreach_rdd(em_transform_full(in, slice_other, &s, NULL, "slice_other"), ignore);
+    em_foreach_rdd(s.other, ignore);
+    em_ssc_remember(ssc, EM_SECONDS(10));
+    cr_assert(em_ssc_start(ssc, NULL));
+    for (em_time t = 1000; t <= 3000; t += 1000) {
+        em_ssc_advance_clock(ssc, EM_SECONDS(1));
+        cr_assert(em_ssc_wait_for_batch(ssc, t, 10000));
+    }
+    /* 1 s remembered, 2 s computed by the slice (the queue's second RDD, taken once), 3 s not
+     * reached yet. */
+    cr_assert_str_eq(s.seen, "[10][20]");
+    cr_assert_eq(s.queue_left, 1);
+    cr_assert_eq(em_rdd_queue_length(q), 0);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+    g_free(s.seen);
+}
