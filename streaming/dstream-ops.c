@@ -3,6 +3,8 @@
  * TransformedDStream, UnionDStream...). The stream owns the user data; its RDDs borrow it. */
 #include "streaming-private.h"
 
+#include <string.h>
+
 /* How a stream makes its RDD at t from its parents' RDDs there (all present). */
 typedef em_rdd *(*apply_fn)(em_dstream *ds, em_rdd *const *in, em_time t, GError **err);
 
@@ -13,8 +15,17 @@ static em_rdd *derived_compute(em_dstream *ds, em_time t, GError **err)
     g_assert(n <= (int)G_N_ELEMENTS(in));
     for (int i = 0; i < n; i++) {
         in[i] = em__dstream_get_or_compute(ds->parents[i], t, err);
-        if (!in[i])
+        if (!in[i]) {
+            /* A parent with no RDD (Spark's None) gives none, except to union and transform,
+             * which Spark fails: they cannot stand in an empty batch for a missing one. */
+            bool unifies = strcmp(ds->op, "union") == 0;
+            if ((unifies || g_str_has_prefix(ds->op, "transform")) && !(err && *err))
+                g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                            "%s: Could not generate RDD from a parent for %s at time "
+                            "%" G_GINT64_FORMAT " ms",
+                            ds->op, unifies ? "unifying" : "transforming", (gint64)t);
             return NULL;
+        }
     }
     return ((apply_fn)ds->apply)(ds, in, t, err);
 }
