@@ -1,10 +1,12 @@
 /* Private to libember's streaming and connector rooms and their tests.
  *
- * The graph: input streams (no parents) and derived streams (parents), and output operations
- * hanging off streams. The generator thread only watches the clock: at each batch time it asks
- * inputs to seal what they received (no user code) and queues the batch. The scheduler thread
- * turns a batch into RDDs (getOrCompute on each output op's stream, which runs transform
- * functions) and runs the output operations in order on the executor, one batch at a time. */
+ * Spark's rooms: the graph (graph.c) holds input streams (no parents), derived streams
+ * (parents) and the output operations hanging off streams. The job generator (job-generator.c)
+ * only watches the clock: at each batch time it asks inputs to seal what they received (no user
+ * code) and queues the batch. The job scheduler (job-scheduler.c) turns a batch into RDDs
+ * (getOrCompute on each output op's stream, which runs transform functions), runs the output
+ * operations in order on the executor, one batch at a time, and completes the batch. The
+ * listener bus (listener-bus.c) carries events; ssc.c is the lifecycle. */
 #ifndef EMBER_STREAMING_PRIVATE_H
 #define EMBER_STREAMING_PRIVATE_H
 

@@ -135,3 +135,66 @@ Test(batch_failure, batch_done_reaches_every_stream_after_the_jobs)
     g_string_free(hook_log.log, TRUE);
     g_mutex_clear(&hook_log.lock);
 }
+
+/* ---- A batch whose output fails after the state was computed ----
+ * All or nothing: the state goes on as after the previous batch. This needs the stateful
+ * streams' batch_done rollback (the dstreams-api branch); until it is merged these fail on the
+ * state assertions alone, so they are disabled here and named in the report: enable them at
+ * the merge. */
+
+static bool fail_output_at_2s(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    return fail_at_2s(rdd, t, ud, err);
+}
+
+static void check_rollback(em_dstream *(*make)(em_dstream *pairs))
+{
+    const char *batches[] = {"a", "a, b", "a", "b"};
+    queue_fixture f = queue_fixture_new(batches, G_N_ELEMENTS(batches));
+    em_dstream *state = make(em_map(f.input, em_pair_one));
+    batch_log l = {0};
+    batch_log_attach(&l, state);
+    em_foreach_rdd(state, fail_output_at_2s);
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 4);
+    /* Batch 2 s: the log output saw the state computed, but the batch failed as a whole. */
+    cr_assert(l.failed[1]);
+    cr_assert_eq(em_rdd_queue_length(f.queue), 0);
+    /* ROLLBACK (needs batch_done in the stateful stream): 3 s goes on from the state after
+     * 1 s, without batch 2 s's records. */
+    cr_assert_str_eq(l.text[2], "[(a,2)]", "3 s: %s", l.text[2]);
+    cr_assert_str_eq(l.text[3], "[(a,2), (b,1)]", "4 s: %s", l.text[3]);
+    queue_fixture_free(&f);
+    batch_log_clear(&l);
+}
+
+static em_dstream *make_update_state(em_dstream *pairs)
+{
+    return em_update_state_by_key(pairs, running_sum);
+}
+
+static em_value running_count(em_time t, em_value key, em_value value, em_state *state,
+                              void *ud)
+{
+    (void)t, (void)key, (void)ud;
+    int64_t sum = (value.type == EM_T_NONE ? 0 : em_as_int(value)) +
+                  (em_state_exists(state) ? em_as_int(em_state_get(state)) : 0);
+    em_state_update(state, em_int(sum));
+    return em_int(sum);
+}
+
+static em_dstream *make_map_with_state_snapshots(em_dstream *pairs)
+{
+    return em_state_snapshots(em_map_with_state(
+        pairs, &(em_state_spec){.fn = running_count, .name = "running_count"}));
+}
+
+Test(batch_failure, a_failed_output_rolls_update_state_by_key_back, .disabled = true)
+{
+    check_rollback(make_update_state);
+}
+
+Test(batch_failure, a_failed_output_rolls_map_with_state_back, .disabled = true)
+{
+    check_rollback(make_map_with_state_snapshots);
+}
