@@ -138,6 +138,7 @@ typedef struct em_queued_batch {
 void em__graph_init(em_ssc *ssc, em_time zero);
 /* Starts the inputs; on failure stops the ones started and returns false with err set. */
 bool em__graph_start_inputs(em_ssc *ssc, GError **err);
+/* Stops every input (receivers first on a stop, so that nothing new arrives). */
 void em__graph_stop_inputs(em_ssc *ssc, bool graceful);
 /* Inputs: seal what was received up to t (generator thread); whether any has data waiting. */
 void em__graph_seal_inputs(em_ssc *ssc, em_time t);
@@ -152,6 +153,7 @@ void em__graph_generate(em_ssc *ssc, em_time t, em_rdd **rdds, GError **errors);
 void em__graph_clear_metadata(em_ssc *ssc, em_time t, int64_t *batches, int64_t *bytes);
 /* Calls every stream's batch_done hook for batch t. */
 void em__graph_batch_done(em_ssc *ssc, em_time t, bool succeeded);
+/* Frees the output operations (their destroy notifies) and the streams. */
 void em__graph_free(em_ssc *ssc);
 
 /* ---- The job generator (job-generator.c): the clock's thread ---- */
@@ -168,6 +170,7 @@ void em__job_generator_generate(em_ssc *ssc, em_time t);
 
 /* ---- The job scheduler (job-scheduler.c): batches one after another ---- */
 
+/* Starts the scheduler thread: it runs the queued batches until the stop marker. */
 void em__job_scheduler_start(em_ssc *ssc);
 /* Runs batch t now on the calling thread: generates its RDDs, runs each output operation as a
  * job of its own, then completes the batch. */
@@ -189,9 +192,11 @@ typedef enum {
     EM_BATCH_STARTED,
     EM_BATCH_COMPLETED
 } em_batch_event;
+/* Calls the event's callback of every listener in listeners (a snapshot), in registration
+ * order, on the calling thread. */
 void em__listener_bus_post_batch(GArray *listeners, em_batch_event event,
                                  const em_batch_info *info);
-/* started false: output_op_completed. */
+/* The same for output_op_started (started) or output_op_completed. */
 void em__listener_bus_post_output_op(GArray *listeners, bool started,
                                      const em_output_op_info *info);
 
