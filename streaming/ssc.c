@@ -3,8 +3,6 @@
  * scheduler (job-scheduler.c) and the listener bus (listener-bus.c) do the work (streaming). */
 #include "streaming-private.h"
 
-#include <string.h>
-
 static GMutex active_lock;
 static em_ssc *active_ssc; /* one active StreamingContext per process, as Spark */
 
