@@ -276,6 +276,12 @@ static void run_batch(em_ssc *ssc, em_time t, int64_t submitted)
             em__rdd_release_shuffles(rdds[i]);
     g_free(rdds);
 
+    /* Every stream hears how the batch ended: stateful ones commit it or roll it back. */
+    for (guint i = 0; i < ssc->streams->len; i++) {
+        em_dstream *ds = ssc->streams->pdata[i];
+        if (ds->klass->batch_done)
+            ds->klass->batch_done(ds, t, !err);
+    }
     /* Forget what no stream needs any more. */
     for (guint i = 0; i < ssc->outputs->len; i++)
         em__dstream_clear(((em_output_op *)ssc->outputs->pdata[i])->ds, t);
@@ -306,7 +312,7 @@ static void run_batch(em_ssc *ssc, em_time t, int64_t submitted)
     g_mutex_unlock(&ssc->lock);
     g_clear_error(&err);
     if (last)
-        em_ssc_stop(ssc, false, true);
+        em_ssc_stop(ssc, EM_STOP_GRACEFUL);
 }
 
 void em_ssc_stop_after_batches(em_ssc *ssc, int64_t batches)
@@ -432,8 +438,9 @@ static void finish_stop(em_ssc *ssc)
     g_mutex_unlock(&ssc->lock);
 }
 
-void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful)
+void em_ssc_stop(em_ssc *ssc, em_stop_flags flags)
 {
+    bool stop_context = flags & EM_STOP_CONTEXT, graceful = flags & EM_STOP_GRACEFUL;
     g_mutex_lock(&ssc->lock);
     em_ssc_state state = ssc->state;
     ssc->state = EM_SSC_STOPPED;
@@ -539,7 +546,7 @@ void em_ssc_free(em_ssc *ssc)
 {
     if (!ssc)
         return;
-    em_ssc_stop(ssc, ssc->stop_context, false);
+    em_ssc_stop(ssc, ssc->stop_context ? EM_STOP_CONTEXT : EM_STOP_DEFAULT);
     if (ssc->scheduler) {
         g_thread_join(ssc->scheduler);
         ssc->scheduler = NULL;

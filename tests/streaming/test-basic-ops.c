@@ -294,8 +294,12 @@ Test(basic_ops, reduce_by_key_merges_the_values_of_each_key)
 
 static em_dstream *op_combine_by_key(em_dstream *const *in, void *ud)
 {
-    em_dstream *combined = em_combine_by_key_full(em_map(in[0], pair_one), em_identity, em_sum,
-                                                  em_sum, NULL, NULL, "sum", 3);
+    em_dstream *combined = em_combine_by_key_full(
+        em_map(in[0], pair_one), &(em_combine_spec){.create = em_identity,
+                                                    .merge_value = em_sum,
+                                                    .merge_combiners = em_sum,
+                                                    .name = "sum",
+                                                    .num_partitions = 3});
     return ud ? em_glom(combined) : combined;
 }
 
@@ -366,7 +370,7 @@ static em_dstream *op_union_n(em_dstream *const *in, void *ud)
 {
     (void)ud;
     em_dstream *three[] = {in[0], em_map(in[0], plus_4), em_map(in[0], plus_8)};
-    return em_union_n(three, 3);
+    return em_ssc_union(em_dstream_ssc(in[0]), three, 3);
 }
 
 Test(basic_ops, union_of_three_streams_as_streaming_context_union)
@@ -377,9 +381,9 @@ Test(basic_ops, union_of_three_streams_as_streaming_context_union)
     check_op(hundreds, 3, op_union_n, expected, 3, false);
 }
 
-static em_rdd *rdd_to_string(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *rdd_to_string(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
-    (void)t, (void)ud;
+    (void)t, (void)ud, (void)err;
     return em_rdd_map(rdd, to_string);
 }
 
@@ -396,10 +400,10 @@ Test(basic_ops, transform_applies_an_rdd_function_each_batch)
     check_op(input, 3, op_transform, expected, 3, false);
 }
 
-static em_rdd *rdd_with_time(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *rdd_with_time(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
     /* Tags each record with the batch time the function was given. */
-    (void)ud;
+    (void)ud, (void)err;
     g_autoptr(em_rdd) tagged = em_rdd_map(rdd, em_pair_one);
     em_value time = em_int(t);
     g_autoptr(em_rdd) times = em_parallelize(em_rdd_context(rdd), &time, 1, 1);
@@ -419,9 +423,9 @@ Test(basic_ops, transform_gets_each_batch_time)
     check_op(input, 3, op_transform_time, expected, 3, false);
 }
 
-static em_rdd *rdd_null(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *rdd_null(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
-    (void)rdd, (void)t, (void)ud;
+    (void)rdd, (void)t, (void)ud, (void)err;
     return NULL;
 }
 
@@ -443,9 +447,9 @@ Test(basic_ops, transform_returning_no_rdd_fails_the_batch)
     g_error_free(err);
 }
 
-static em_rdd *rdd_join(em_rdd *a, em_rdd *b, em_time t, void *ud)
+static em_rdd *rdd_join(em_rdd *a, em_rdd *b, em_time t, void *ud, GError **err)
 {
-    (void)t, (void)ud;
+    (void)t, (void)ud, (void)err;
     return em_rdd_join(a, b);
 }
 
@@ -834,8 +838,12 @@ Test(basic_ops, null_stream_arguments_fail_at_definition)
     cr_assert_null(em_map_full(NULL, em_identity, &destroyed, count_destroy, "id"));
     assert_critical("map: the stream is NULL");
     cr_assert_eq(destroyed, 1, "user data destroyed once on failure");
-    cr_assert_null(em_combine_by_key_full(NULL, em_identity, em_sum, em_sum, &destroyed,
-                                          count_destroy, "c", 0));
+    cr_assert_null(em_combine_by_key_full(NULL, &(em_combine_spec){.create = em_identity,
+                                                                   .merge_value = em_sum,
+                                                                   .merge_combiners = em_sum,
+                                                                   .ud = &destroyed,
+                                                                   .destroy = count_destroy,
+                                                                   .name = "c"}));
     assert_critical("combineByKey: the stream is NULL");
     cr_assert_eq(destroyed, 2);
     cr_assert_null(em_count(NULL));
@@ -855,8 +863,8 @@ Test(basic_ops, null_stream_arguments_fail_at_definition)
                                           "j"));
     assert_critical("transformWith: the stream is NULL");
     cr_assert_eq(destroyed, 3);
-    cr_assert_null(em_union_n(NULL, 0));
-    assert_critical("em_union: give between 1 and 8 streams (got 0)");
+    cr_assert_null(em_ssc_union(f.ssc, NULL, 0));
+    assert_critical("em_ssc_union: give one stream or more (got 0)");
     em_foreach_rdd_full(NULL, ignore_rdd, &destroyed, count_destroy, "f");
     assert_critical("foreachRDD: the stream is NULL");
     cr_assert_eq(destroyed, 4);
@@ -923,7 +931,7 @@ Test(basic_ops, defining_streams_or_outputs_after_start_fails)
     assert_critical("foreachRDD: the StreamingContext was started already");
     cr_assert_eq(destroyed, 2);
     cr_assert_eq(f.ssc->outputs->len, 1);
-    cr_assert_null(em_queue_stream(f.ssc, f.queue, true, NULL));
+    cr_assert_null(em_queue_stream(f.ssc, f.queue, EM_QUEUE_ONE_AT_A_TIME, NULL));
     assert_critical("the StreamingContext was started already; define every input");
     cr_assert_null(em_union(f.input, f.input));
     assert_critical("union: the StreamingContext was started already");

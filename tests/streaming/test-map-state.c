@@ -170,7 +170,7 @@ Test(map_state, many_keys_survive_growth_removal_and_compaction)
     em_rdd_queue_push(q, all);
     em_rdd_queue_push(q, again);
     em_dstream *mapped = em_map_with_state(
-        em_map(em_queue_stream(ssc, q, true, NULL), em_pair_one),
+        em_map(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), em_pair_one),
         &(em_state_spec){.fn = toggle, .num_partitions = 3});
     em_dstream *count = em_count(em_state_snapshots(mapped));
     FILE *devnull = fopen("/dev/null", "w");

@@ -62,7 +62,7 @@ Test(ssc, print_matches_spark_byte_for_byte)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    em_dstream *ds = em_queue_stream(ssc, q, true, NULL);
+    em_dstream *ds = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     em_print_to(ds, 2, out);
     cr_assert(em_ssc_start(ssc, NULL));
     em_ssc_advance_clock(ssc, 1000);
@@ -90,7 +90,7 @@ Test(ssc, start_without_output_operations_fails)
 {
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
-    em_queue_stream(ssc, q, true, NULL);
+    em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     GError *err = NULL;
     cr_assert_not(em_ssc_start(ssc, &err));
     cr_assert(strstr(err->message, "No output operations registered"), "%s", err->message);
@@ -105,14 +105,14 @@ Test(ssc, stopped_context_cannot_restart_and_stop_is_idempotent)
                                                  .batch_interval = 100, .manual_clock = true},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
-    em_print(em_queue_stream(ssc, q, true, NULL));
+    em_print(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL));
     cr_assert(em_ssc_start(ssc, NULL));
     cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_ACTIVE);
     GError *err = NULL;
     cr_assert_not(em_ssc_start(ssc, &err));
     g_clear_error(&err);
-    em_ssc_stop(ssc, false, false);
-    em_ssc_stop(ssc, false, true);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
+    em_ssc_stop(ssc, EM_STOP_GRACEFUL);
     cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_STOPPED);
     cr_assert(em_ssc_await_termination(ssc, NULL));
     cr_assert_not(em_ssc_start(ssc, &err));
@@ -137,7 +137,7 @@ Test(ssc, stop_after_batches_stops_gracefully_after_the_last_one)
                                                  .batch_interval = 1000, .manual_clock = true},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
-    em_foreach_rdd(em_queue_stream(ssc, q, true, NULL), count_batch);
+    em_foreach_rdd(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), count_batch);
     em_ssc_stop_after_batches(ssc, 2);
     cr_assert(em_ssc_start(ssc, NULL));
     em_ssc_advance_clock(ssc, 1000);

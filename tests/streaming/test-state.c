@@ -19,8 +19,9 @@ static em_value running_sum(em_value key, const em_value *values, size_t n, em_v
 
 static em_dstream *op_update_state(em_dstream *const *in, void *ud)
 {
-    return em_update_state_by_key_full(em_map(in[0], em_pair_one), running_sum, NULL, NULL,
-                                       "running_sum", 0, ud);
+    return em_update_state_by_key_full(
+        em_map(in[0], em_pair_one),
+        &(em_update_state_spec){.fn = running_sum, .name = "running_sum", .initial_state = ud});
 }
 
 static const char *const letters[] = {"a", "a, b", "a, b, c", "a, b", "a", ""};
@@ -102,9 +103,9 @@ Test(state, initial_rdd_of_another_context_is_refused_at_definition)
     em_rdd *initial = em_parallelize_text(other, "(a,1)", 1, NULL);
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
-    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
-    cr_assert_null(em_update_state_by_key_full(in, running_sum, NULL, NULL, "running_sum", 0,
-                                               initial));
+    em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
+    cr_assert_null(em_update_state_by_key_full(
+        in, &(em_update_state_spec){.fn = running_sum, .initial_state = initial}));
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
     em_rdd_unref(initial);
@@ -134,8 +135,11 @@ static em_value add_time_when_seen(em_value key, const em_value *values, size_t 
 
 static em_dstream *op_time_stamps(em_dstream *const *in, void *ud)
 {
-    return em_update_state_by_key_full(em_map(in[0], em_pair_one), add_time_when_seen, NULL,
-                                       NULL, "updateFunc", 2, ud);
+    return em_update_state_by_key_full(em_map(in[0], em_pair_one),
+                                       &(em_update_state_spec){.fn = add_time_when_seen,
+                                                               .name = "updateFunc",
+                                                               .num_partitions = 2,
+                                                               .initial_state = ud});
 }
 
 Test(state, update_function_time_stamps_accumulate_from_the_initial_state)

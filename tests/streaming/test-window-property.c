@@ -86,8 +86,14 @@ static em_dstream *op_window(em_dstream *const *in, void *ud)
     case RBKW_NAIVE:
     case RBKW_INV:
     case RBKW_INV_FILTER:
-        return em_reduce_by_key_and_window_full(in[0], em_sum, inv, a->window, a->slide,
-                                                a->partitions, filter, NULL, NULL, "sum");
+        return em_reduce_by_key_and_window_full(in[0], &(em_reduce_window_spec){
+                                                           .fn = em_sum,
+                                                           .inv = inv,
+                                                           .window = a->window,
+                                                           .slide = a->slide,
+                                                           .num_partitions = a->partitions,
+                                                           .filter = filter,
+                                                           .name = "sum"});
     case RBW_NAIVE:
         return em_reduce_by_window(em_map(in[0], value_of), em_sum, a->window, a->slide);
     case RBW_INV:
