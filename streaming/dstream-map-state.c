@@ -131,17 +131,22 @@ static void rebuild_index(state_table *t, size_t slots)
     }
 }
 
-/* Logs e (or the absence of key) as it is before the batch changes it, once per batch. */
-static void log_entry(state_table *t, st_entry *e, em_value key, uint64_t hash)
+/* Logs e as it is before the batch changes it, once per batch. */
+static void log_entry(state_table *t, st_entry *e)
 {
-    if (e && e->logged == t->batch)
+    if (e->logged == t->batch)
         return;
-    undo_entry u = {.key = e ? e->key : key, .hash = hash, .existed = e != NULL};
-    if (e) {
-        u.state = e->state;
-        u.updated = e->updated;
-        e->logged = t->batch;
-    }
+    undo_entry u = {.key = e->key, .state = e->state, .hash = e->hash, .updated = e->updated,
+                    .existed = true};
+    e->logged = t->batch;
+    g_array_append_val(t->undo, u);
+}
+
+/* Logs that e, just inserted, was not there before the batch (its key is the table's copy:
+ * the batch's own records do not outlive their chunk). */
+static void log_new(state_table *t, const st_entry *e)
+{
+    undo_entry u = {.key = e->key, .hash = e->hash, .existed = false};
     g_array_append_val(t->undo, u);
 }
 
@@ -156,8 +161,8 @@ static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
     list_append(t, e);
 }
 
-static void table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
-                         em_time time)
+static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
+                              em_time time)
 {
     uint32_t id;
     if (t->free_head) {
@@ -185,6 +190,7 @@ static void table_insert(state_table *t, em_value key, uint64_t hash, em_value s
             i = (i + 1) & t->mask;
         t->index[i] = id + 1;
     }
+    return e;
 }
 
 /* Removes e: backward-shift deletion keeps linear probing free of tombstones. */
@@ -360,9 +366,8 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
     em_state st = {.exists = e != NULL, .value = e ? e->state : em_null()};
     a->base.task->cur_rdd = a->rdd;
     em_value mapped = a->ms->spec.fn(a->time, key, em_val(kv), &st, a->ms->base.ud);
-    bool touches = st.removed ? e != NULL : st.updated || (e && a->ms->spec.timeout > 0);
-    if (touches)
-        log_entry(a->table, e, key, hash);
+    if (e && (st.removed || st.updated || a->ms->spec.timeout > 0))
+        log_entry(a->table, e);
     if (st.removed) {
         if (e)
             table_remove(a->table, e);
@@ -370,7 +375,7 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
         if (e)
             entry_set(a->table, e, st.value, a->time);
         else
-            table_insert(a->table, key, hash, st.value, a->time);
+            log_new(a->table, table_insert(a->table, key, hash, st.value, a->time));
     } else if (e && a->ms->spec.timeout > 0) {
         /* Data for the key resets its idle time, as Spark does under a timeout. */
         entry_set(a->table, e, e->state, a->time);
@@ -440,7 +445,7 @@ static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink
         task->cur_rdd = rdd;
         em_value mapped = ms->spec.fn(b->time, e->key, em_none(), &st, ms->base.ud);
         emit_mapped(a, mapped);
-        log_entry(t, e, e->key, e->hash);
+        log_entry(t, e);
         table_remove(t, e);
         em_arena_reset(task->scratch);
     }
