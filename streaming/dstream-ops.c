@@ -16,6 +16,19 @@ static bool parents_at(em_dstream *ds, em_time t, em_rdd **in, GError **err)
     return true;
 }
 
+/* As parents_at, but a parent without an RDD at t fails the batch, as Spark's UnionDStream
+ * and TransformedDStream do ("could not generate RDD from a parent"). */
+static bool all_parents_at(em_dstream *ds, em_time t, em_rdd **in, GError **err)
+{
+    if (parents_at(ds, t, in, err))
+        return true;
+    if (!(err && *err))
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "%s: a parent stream has no RDD for batch %" G_GINT64_FORMAT " ms", ds->op,
+                    (gint64)t);
+    return false;
+}
+
 /* The one parent's RDD at t, or NULL. */
 static em_rdd *parent_at(em_dstream *ds, em_time t, GError **err)
 {
@@ -408,13 +421,8 @@ static em_rdd *union_compute(em_dstream *ds, em_time t, GError **err)
     rdd_buffer b;
     em_rdd **in = buffer_for(&b, ds->n_parents);
     em_rdd *out = NULL;
-    if (parents_at(ds, t, in, err))
+    if (all_parents_at(ds, t, in, err))
         out = em_rdd_union_n(in, (size_t)ds->n_parents);
-    else if (!(err && *err))
-        /* Spark's UnionDStream: every parent must have an RDD at a valid time. */
-        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
-                    "union: a parent stream has no RDD for batch %" G_GINT64_FORMAT " ms",
-                    (gint64)t);
     buffer_free(&b);
     return out;
 }
@@ -472,8 +480,8 @@ typedef struct {
 
 static em_rdd *transform_compute(em_dstream *ds, em_time t, GError **err)
 {
-    em_rdd *in = parent_at(ds, t, err);
-    if (!in)
+    em_rdd *in;
+    if (!all_parents_at(ds, t, &in, err))
         return NULL;
     GError *local = NULL;
     em_rdd *rdd = ((transform_dstream *)ds)->fn(in, t, ds->ud, &local);
@@ -501,7 +509,7 @@ typedef struct {
 static em_rdd *transform_with_compute(em_dstream *ds, em_time t, GError **err)
 {
     em_rdd *in[2];
-    if (!parents_at(ds, t, in, err))
+    if (!all_parents_at(ds, t, in, err))
         return NULL;
     GError *local = NULL;
     em_rdd *rdd = ((transform_with_dstream *)ds)->fn(in[0], in[1], t, ds->ud, &local);
@@ -534,14 +542,10 @@ static em_rdd *transform_n_compute(em_dstream *ds, em_time t, GError **err)
     rdd_buffer b;
     em_rdd **in = buffer_for(&b, ds->n_parents);
     em_rdd *rdd = NULL;
-    if (parents_at(ds, t, in, err)) {
+    if (all_parents_at(ds, t, in, err)) {
         GError *local = NULL;
         rdd = ((transform_n_dstream *)ds)->fn(in, (size_t)ds->n_parents, t, ds->ud, &local);
         rdd = checked_user_rdd(ds, rdd, local, t, err);
-    } else if (!(err && *err)) {
-        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
-                    "transform: a parent stream has no RDD for batch %" G_GINT64_FORMAT " ms",
-                    (gint64)t);
     }
     buffer_free(&b);
     return rdd;

@@ -179,7 +179,8 @@ EM_API em_dstream *em_count(em_dstream *ds);
  * parallelism. */
 EM_API em_dstream *em_count_by_value_n(em_dstream *ds, int num_partitions);
 #define em_count_by_value(ds) em_count_by_value_n((ds), 0)
-/* The batches of ds and other, unioned; the streams must share a slide duration. */
+/* The batches of ds and other, unioned; the streams must share a slide duration. A batch where
+ * one has no RDD fails (as Spark's UnionDStream). */
 EM_API em_dstream *em_union(em_dstream *ds, em_dstream *other);
 /* Spark's ssc.union: the batches of streams[0..n) (any n >= 1, all of ssc, one slide duration)
  * unioned. The array is read during the call only. A batch where a stream has no RDD fails. */
@@ -187,12 +188,13 @@ EM_API em_dstream *em_ssc_union(em_ssc *ssc, em_dstream *const *streams, size_t 
 
 /* transform: fn gets the batch's RDD (borrowed) and returns an RDD it owns (a new reference).
  * To fail the batch with its own message it returns NULL and sets err (a NULL return without
- * err fails the batch with a message naming the function). Runs on the scheduler thread. */
+ * err fails the batch with a message naming the function). Runs on the scheduler thread. A
+ * batch where the parent has no RDD fails (as Spark's TransformedDStream). */
 typedef em_rdd *(*em_transform_fn)(em_rdd *rdd, em_time time, void *ud, GError **err);
 EM_API em_dstream *em_transform_full(em_dstream *ds, em_transform_fn fn, void *ud,
                                      GDestroyNotify destroy, const char *name);
 #define em_transform(ds, fn) em_transform_full((ds), (fn), NULL, NULL, #fn)
-/* transformWith: as transform over the batches of two streams. */
+/* transformWith: as transform over the batches of two streams (both must have an RDD). */
 typedef em_rdd *(*em_transform2_fn)(em_rdd *a, em_rdd *b, em_time time, void *ud,
                                     GError **err);
 EM_API em_dstream *em_transform_with_full(em_dstream *ds, em_dstream *other, em_transform2_fn fn,
