@@ -243,6 +243,17 @@ static void relink_by_update(state_table *t)
     g_array_unref(ids);
 }
 
+/* Forgets the undo log; a big one (a batch that filled the table) gives its memory back. */
+static void undo_clear(state_table *t)
+{
+    if (t->undo->len <= 4096) {
+        g_array_set_size(t->undo, 0);
+        return;
+    }
+    g_array_unref(t->undo);
+    t->undo = g_array_new(FALSE, FALSE, sizeof(undo_entry));
+}
+
 /* Undoes the uncommitted batch: each logged key back as it was, newest change first. The
  * values logged still live in the arena (nothing is compacted before a commit). */
 static void table_rollback(state_table *t)
@@ -262,7 +273,7 @@ static void table_rollback(state_table *t)
             table_insert(t, u->key, u->hash, u->state, u->updated);
         }
     }
-    g_array_set_size(t->undo, 0);
+    undo_clear(t);
     relink_by_update(t);
 }
 
@@ -514,7 +525,7 @@ static void map_state_batch_done(em_dstream *ds, em_time t, bool succeeded)
     map_state *ms = (map_state *)ds;
     for (int i = 0; i < ms->n; i++) {
         if (succeeded)
-            g_array_set_size(ms->tables[i].undo, 0);
+            undo_clear(&ms->tables[i]);
         else
             table_rollback(&ms->tables[i]);
     }
