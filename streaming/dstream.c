@@ -5,7 +5,8 @@
 
 static em_dstream *dstream_alloc(em_ssc *ssc, const em_dstream_class *klass, const char *op)
 {
-    em_dstream *ds = g_new0(em_dstream, 1);
+    g_assert(klass->instance_size == 0 || klass->instance_size >= sizeof(em_dstream));
+    em_dstream *ds = g_malloc0(klass->instance_size ? klass->instance_size : sizeof(em_dstream));
     ds->ssc = ssc;
     ds->id = ssc->next_stream_id++;
     ds->klass = klass;
@@ -76,11 +77,9 @@ em_dstream *em__input_new(em_ssc *ssc, const em_dstream_class *klass, const char
     return ds;
 }
 
-void em__dstream_set_fn(em_dstream *ds, em_any_fn call, void *ud, GDestroyNotify destroy,
-                        const char *name)
+void em__dstream_own(em_dstream *ds, void *ud, GDestroyNotify destroy, const char *name)
 {
-    ds->fn = (em_fn){.call = call, .ud = ud};
-    ds->ud_owned = ud;
+    ds->ud = ud;
     ds->destroy = destroy;
     ds->fn_name = name ? g_strdup(name) : NULL;
 }
@@ -98,7 +97,7 @@ void em__dstream_free(em_dstream *ds)
     if (ds->klass->finalize)
         ds->klass->finalize(ds);
     if (ds->destroy)
-        ds->destroy(ds->ud_owned);
+        ds->destroy(ds->ud);
     for (guint i = 0; i < ds->generated->len; i++)
         generated_clear(&g_array_index(ds->generated, em_generated, i));
     g_array_unref(ds->generated);

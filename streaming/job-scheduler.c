@@ -101,7 +101,7 @@ void em__job_scheduler_run_batch(em_ssc *ssc, em_time t, int64_t submitted)
     g_mutex_unlock(&ssc->lock);
     g_clear_error(&err);
     if (last)
-        em_ssc_stop(ssc, false, true);
+        em_ssc_stop(ssc, EM_STOP_GRACEFUL);
 }
 
 void em_ssc_stop_after_batches(em_ssc *ssc, int64_t batches)

@@ -139,8 +139,9 @@ void em__ssc_finish_stop(em_ssc *ssc)
     g_mutex_unlock(&ssc->lock);
 }
 
-void em_ssc_stop(em_ssc *ssc, bool stop_context, bool graceful)
+void em_ssc_stop(em_ssc *ssc, em_stop_flags flags)
 {
+    bool stop_context = flags & EM_STOP_CONTEXT, graceful = flags & EM_STOP_GRACEFUL;
     g_mutex_lock(&ssc->lock);
     em_ssc_state state = ssc->state;
     ssc->state = EM_SSC_STOPPED;
@@ -250,7 +251,7 @@ void em_ssc_free(em_ssc *ssc)
 {
     if (!ssc)
         return;
-    em_ssc_stop(ssc, ssc->stop_context, false);
+    em_ssc_stop(ssc, ssc->stop_context ? EM_STOP_CONTEXT : EM_STOP_DEFAULT);
     if (ssc->scheduler) {
         g_thread_join(ssc->scheduler);
         ssc->scheduler = NULL;

@@ -12,8 +12,18 @@
 
 #include "core-private.h"
 
+/* A DStream kind: its class (the methods) and its struct, which embeds em_dstream as its first
+ * member and adds what the kind needs, typed (as GStreamer's and libuv's handles do):
+ *
+ *     typedef struct { em_dstream base; em_map_fn fn; } map_dstream;
+ *     static const em_dstream_class map_class = {.instance_size = sizeof(map_dstream), ...};
+ *     map_dstream *m = (map_dstream *)em__dstream_new(ssc, &map_class, "map", &parent, 1);
+ *
+ * The user data given with a function has one owner, the base (em__dstream_own): the kind keeps
+ * the typed function and calls it with ds->ud. */
 typedef struct em_dstream_class {
     const char *type_name; /* Spark's class name: "MappedDStream", "QueueInputDStream" */
+    size_t instance_size;  /* the kind's struct (em_dstream first); 0: a plain em_dstream */
     /* The RDD at valid time t as a new reference, or NULL for none (an input that has nothing
      * to say, or a failure: then set *err). Runs on the scheduler thread. */
     em_rdd *(*compute)(em_dstream *ds, em_time t, GError **err);
@@ -27,7 +37,8 @@ typedef struct em_dstream_class {
     bool (*has_pending)(em_dstream *ds);
     /* How much longer than this stream's own remember its parents must remember (windows). */
     em_duration (*parent_remember_extra)(const em_dstream *ds);
-    /* Frees ds->state. May be NULL. */
+    /* Frees what the kind's struct holds (and ds->state): not the user data, which the base
+     * frees, nor the struct itself. May be NULL. */
     void (*finalize)(em_dstream *ds);
     /* Called by the job scheduler on every stream of the graph once per batch, after all the
      * batch's output jobs ran, in stream creation order: succeeded is false when any job of
@@ -49,11 +60,9 @@ struct em_dstream {
     int id;
     const em_dstream_class *klass;
     const char *op;       /* "map", "reduceByKey", "socketTextStream" */
-    char *fn_name;
-    em_fn fn;
-    void *ud_owned;
-    GDestroyNotify destroy;
-    int num_partitions;   /* for by-key operations: 0 default */
+    char *fn_name;        /* the user function's name, or NULL */
+    void *ud;             /* the user data given with the function ... */
+    GDestroyNotify destroy; /* ... freed with this exactly once, when the stream is freed */
     em_duration slide;
     em_dstream **parents;
     int n_parents;
@@ -66,7 +75,8 @@ struct em_dstream {
     em_time forgotten_until; /* RDDs at times <= this were forgotten (clear) */
     GArray *generated;    /* em_generated, ascending time */
     int64_t last_records; /* inputs: records in the batch just computed */
-    em_any_fn apply;      /* derived streams: how the RDD at t is made from the parents' */
+    /* Transitional, for the input kinds of the other rooms (receiver, files, testing) until
+     * they embed em_dstream as the operators do: freed by their klass->finalize. */
     void *state;
 };
 
@@ -203,13 +213,15 @@ void em__listener_bus_post_output_op(GArray *listeners, bool started,
 /* ---- DStreams ---- */
 
 /* A derived stream over parents with the parents' slide (they must share it: otherwise a
- * critical message naming the durations, and NULL). op and klass are static. */
+ * critical message naming the durations, and NULL). op and klass are static; the stream is
+ * klass->instance_size bytes, zeroed past the base. */
 em_dstream *em__dstream_new(em_ssc *ssc, const em_dstream_class *klass, const char *op,
                             em_dstream *const *parents, int n_parents);
 /* An input stream: slide = the batch interval; registered among the ssc's inputs. */
 em_dstream *em__input_new(em_ssc *ssc, const em_dstream_class *klass, const char *op);
-void em__dstream_set_fn(em_dstream *ds, em_any_fn call, void *ud, GDestroyNotify destroy,
-                        const char *name);
+/* Gives ds the user data of its function and the function's name (copied; NULL for none):
+ * destroy(ud) runs exactly once, when the stream is freed. */
+void em__dstream_own(em_dstream *ds, void *ud, GDestroyNotify destroy, const char *name);
 /* The RDD of ds at t: generated once and remembered; NULL when t is not a multiple of the
  * slide from zero, or compute gave none (check *err). A failed compute is remembered too: a
  * later call for t gives the same error without computing again. Returns a borrowed

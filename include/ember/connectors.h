@@ -19,9 +19,14 @@ EM_API void em_rdd_queue_push(em_rdd_queue *queue, em_rdd *rdd);
 EM_API size_t em_rdd_queue_length(em_rdd_queue *queue);
 /* Frees the queue and unrefs the RDDs left in it. Free it after the ssc using it. */
 EM_API void em_rdd_queue_free(em_rdd_queue *queue);
-/* Each batch takes the next queued RDD (one_at_a_time) or the union of all queued ones; with
- * none queued, default_rdd (referenced) if not NULL, else an empty RDD. The queue is borrowed. */
-EM_API em_dstream *em_queue_stream(em_ssc *ssc, em_rdd_queue *queue, bool one_at_a_time,
+/* How a queue stream takes from its queue (Spark's oneAtATime). */
+typedef enum em_queue_flags {
+    EM_QUEUE_ONE_AT_A_TIME = 0,  /* each batch takes the next queued RDD (Spark's default) */
+    EM_QUEUE_ALL_AT_ONCE = 1 << 0, /* each batch takes the union of all queued RDDs */
+} em_queue_flags;
+/* Spark's queueStream: each batch takes from the queue as flags say; with none queued,
+ * default_rdd (referenced) if not NULL, else an empty RDD. The queue is borrowed. */
+EM_API em_dstream *em_queue_stream(em_ssc *ssc, em_rdd_queue *queue, em_queue_flags flags,
                                    em_rdd *default_rdd);
 
 /* ---- textFileStream: new files in a directory (Spark's FileInputDStream) ----

@@ -434,7 +434,7 @@ static em_dstream *abc_stream(em_ssc *ssc, em_rdd_queue *q)
 {
     g_autoptr(em_rdd) rdd = em_parallelize_text(ssc->sc, "(a,1), b, 3", 2, NULL);
     em_rdd_queue_push(q, rdd);
-    return em_queue_stream(ssc, q, true, NULL);
+    return em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
 }
 
 Test(files, save_as_text_files_writes_a_directory_per_batch_in_sparks_layout)

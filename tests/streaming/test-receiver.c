@@ -120,7 +120,7 @@ Test(receiver, stored_records_arrive_in_the_batch_after_them)
     cr_assert_eq(f.out.records->len, 3);
     cr_assert(records[0] == 3 && records[1] == 0 && records[2] == 1);
     cr_assert_gt(f.out.retained_bytes_max, 0, "the BlockRDD reports its blocks' bytes");
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     assert_events(&f, "started TestReceiver#0\nstopped\n");
     teardown(&f);
 }
@@ -132,7 +132,7 @@ Test(receiver, on_start_runs_on_its_own_thread_and_on_stop_on_the_stopping_threa
     push(&f, "a");
     wait_records(f.ds, 1);
     gint64 t0 = g_get_monotonic_time();
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     cr_assert_lt(g_get_monotonic_time() - t0, G_USEC_PER_SEC);
     cr_assert_eq(f.cmd.starts, 1);
     cr_assert_eq(f.cmd.stops, 1);
@@ -161,7 +161,7 @@ Test(receiver, restart_calls_on_stop_waits_and_starts_again)
     wait_records(f.ds, 2);
     step(f.ssc);
     assert_batches(&f, "[a, b]\n");
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     cr_assert_eq(f.cmd.stops, 2);
     assert_events(&f, "started TestReceiver#0\n"
                       "stopped Restarting receiver with delay 100 ms: asked to\n"
@@ -179,7 +179,7 @@ Test(receiver, report_error_reaches_listeners_and_the_receiver_goes_on)
     wait_records(f.ds, 1);
     step(f.ssc);
     assert_batches(&f, "[x]\n");
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     assert_events(&f, "started TestReceiver#0\nerror something odd\nstopped\n");
     cr_assert_eq(f.cmd.starts, 1);
     teardown(&f);
@@ -193,7 +193,7 @@ Test(receiver, graceful_stop_processes_records_already_received)
     push(&f, "b");
     wait_records(f.ds, 2);
     /* No batch time has come: the stop itself gives the records a batch. */
-    em_ssc_stop(f.ssc, false, true);
+    em_ssc_stop(f.ssc, EM_STOP_GRACEFUL);
     assert_batches(&f, "[a, b]\n");
     teardown(&f);
 }
@@ -204,7 +204,7 @@ Test(receiver, hard_stop_drops_records_not_yet_in_a_batch)
     setup(&f, NULL);
     push(&f, "a");
     wait_records(f.ds, 1);
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     assert_batches(&f, "");
     teardown(&f);
 }
@@ -367,7 +367,7 @@ Test(receiver, on_start_may_return_and_leave_a_thread_of_its_own_receiving)
     cr_assert(em_ssc_start(ssc, NULL));
     wait_records(ds, 3);
     step(ssc);
-    em_ssc_stop(ssc, false, false);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
     cr_assert_null(t.thread, "on_stop joined the receiving thread");
     char *got = batches_text(&out), *events = events_text(&out);
     cr_assert_str_eq(got, "[0, 1, 2]\n");

@@ -122,7 +122,7 @@ static char *events_with_port(fixture *f)
 static gint64 stop_us(fixture *f)
 {
     gint64 t0 = g_get_monotonic_time();
-    em_ssc_stop(f->ssc, false, false);
+    em_ssc_stop(f->ssc, EM_STOP_DEFAULT);
     return g_get_monotonic_time() - t0;
 }
 
@@ -143,7 +143,7 @@ Test(socket, lines_arrive_in_the_batch_they_were_received_in)
     step(f.ssc);
     assert_batches(&f, "[a, b]\n[c]\n[]\n");
     cr_assert_eq(g_array_index(f.out.records, int64_t, 0), 2);
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     char *events = events_with_port(&f);
     cr_assert_str_eq(events, "started SocketReceiver#0\nstopped\n");
     g_free(events);
@@ -427,7 +427,7 @@ Test(socket, stop_interrupts_a_blocked_connect_within_a_second)
     g_usleep(300 * 1000);
     cr_assert_eq(errors_seen(&out), 0, "the receiver is still connecting");
     gint64 t0 = g_get_monotonic_time();
-    em_ssc_stop(ssc, false, false);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
     gint64 took = g_get_monotonic_time() - t0;
     cr_assert_lt(took, G_USEC_PER_SEC, "stop took %" G_GINT64_FORMAT " us", took);
     em_ssc_free(ssc);
@@ -447,7 +447,7 @@ Test(socket, graceful_stop_processes_lines_already_received)
     step(f.ssc);
     send_str(peer, "z\n");
     wait_records(f.ds, 3);
-    em_ssc_stop(f.ssc, false, true);
+    em_ssc_stop(f.ssc, EM_STOP_GRACEFUL);
     assert_batches(&f, "[x, y]\n[z]\n");
     close(peer);
     teardown(&f);
@@ -470,7 +470,7 @@ Test(socket, local_1_with_a_socket_stream_produces_batches_on_the_system_clock)
     wait_records(ds, 10);
     em_time first = ssc->zero_time + 100;
     cr_assert(em_ssc_wait_for_batch(ssc, first + 300, IO_TIMEOUT_MS));
-    em_ssc_stop(ssc, false, true);
+    em_ssc_stop(ssc, EM_STOP_GRACEFUL);
     int64_t total = 0;
     for (guint i = 0; i < out.records->len; i++)
         total += g_array_index(out.records, int64_t, i);

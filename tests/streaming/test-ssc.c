@@ -64,7 +64,7 @@ Test(ssc, print_matches_spark_byte_for_byte)
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
-    em_dstream *ds = em_queue_stream(ssc, q, true, NULL);
+    em_dstream *ds = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     em_print_to(ds, 2, out);
     cr_assert(em_ssc_start(ssc, NULL));
     em_ssc_advance_clock(ssc, 1000);
@@ -92,7 +92,7 @@ Test(ssc, start_without_output_operations_fails)
 {
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
-    em_queue_stream(ssc, q, true, NULL);
+    em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     GError *err = NULL;
     cr_assert_not(em_ssc_start(ssc, &err));
     cr_assert(strstr(err->message, "No output operations registered"), "%s", err->message);
@@ -107,14 +107,14 @@ Test(ssc, stopped_context_cannot_restart_and_stop_is_idempotent)
                                                  .batch_interval = 100, .manual_clock = true},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
-    em_print(em_queue_stream(ssc, q, true, NULL));
+    em_print(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL));
     cr_assert(em_ssc_start(ssc, NULL));
     cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_ACTIVE);
     GError *err = NULL;
     cr_assert_not(em_ssc_start(ssc, &err));
     g_clear_error(&err);
-    em_ssc_stop(ssc, false, false);
-    em_ssc_stop(ssc, false, true);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
+    em_ssc_stop(ssc, EM_STOP_GRACEFUL);
     cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_STOPPED);
     cr_assert(em_ssc_await_termination(ssc, NULL));
     cr_assert_not(em_ssc_start(ssc, &err));
@@ -139,7 +139,7 @@ Test(ssc, stop_after_batches_stops_gracefully_after_the_last_one)
                                                  .batch_interval = 1000, .manual_clock = true},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
-    em_foreach_rdd(em_queue_stream(ssc, q, true, NULL), count_batch);
+    em_foreach_rdd(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), count_batch);
     em_ssc_stop_after_batches(ssc, 2);
     cr_assert(em_ssc_start(ssc, NULL));
     em_ssc_advance_clock(ssc, 1000);
@@ -163,8 +163,9 @@ typedef struct {
     em_rdd_queue *queue;
 } slicer;
 
-static em_rdd *slice_other(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *slice_other(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
+    (void)err;
     slicer *s = ud;
     if (t == 2000) {
         g_autoptr(GPtrArray) rdds = em_slice(s->other, 0, G_MAXINT64);
@@ -206,7 +207,7 @@ Test(ssc, slice_computes_times_not_yet_generated_up_to_the_current_batch)
         g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), text, 1, NULL);
         em_rdd_queue_push(q, rdd);
     }
-    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+    em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     slicer s = {.queue = q};
     /* Output 0 slices `other` while batch 2 s generates, before output 1 has asked for it. */
     s.other = em_map(in, times_ten);
@@ -277,9 +278,9 @@ Test(ssc, a_none_input_batch_is_not_an_empty_one_for_union)
     cr_assert_eq(out->status[2], EM_TEST_OUTPUT);
 }
 
-static em_rdd *same_rdd(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *same_rdd(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
-    (void)t, (void)ud;
+    (void)t, (void)ud, (void)err;
     return em_rdd_ref(rdd);
 }
 
