@@ -137,10 +137,8 @@ Test(batch_failure, batch_done_reaches_every_stream_after_the_jobs)
 }
 
 /* ---- A batch whose output fails after the state was computed ----
- * All or nothing: the state goes on as after the previous batch. This needs the stateful
- * streams' batch_done rollback (the dstreams-api branch); until it is merged these fail on the
- * state assertions alone, so they are disabled here and named in the report: enable them at
- * the merge. */
+ * All or nothing: the state goes on as after the previous batch (the stateful streams'
+ * batch_done rolls the failed batch back). */
 
 static bool fail_output_at_2s(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
@@ -160,8 +158,7 @@ static void check_rollback(em_dstream *(*make)(em_dstream *pairs))
     /* Batch 2 s: the log output saw the state computed, but the batch failed as a whole. */
     cr_assert(l.failed[1]);
     cr_assert_eq(em_rdd_queue_length(f.queue), 0);
-    /* ROLLBACK (needs batch_done in the stateful stream): 3 s goes on from the state after
-     * 1 s, without batch 2 s's records. */
+    /* 3 s goes on from the state after 1 s, without batch 2 s's records. */
     cr_assert_str_eq(l.text[2], "[(a,2)]", "3 s: %s", l.text[2]);
     cr_assert_str_eq(l.text[3], "[(a,2), (b,1)]", "4 s: %s", l.text[3]);
     queue_fixture_free(&f);
@@ -189,12 +186,12 @@ static em_dstream *make_map_with_state_snapshots(em_dstream *pairs)
         pairs, &(em_state_spec){.fn = running_count, .name = "running_count"}));
 }
 
-Test(batch_failure, a_failed_output_rolls_update_state_by_key_back, .disabled = true)
+Test(batch_failure, a_failed_output_rolls_update_state_by_key_back)
 {
     check_rollback(make_update_state);
 }
 
-Test(batch_failure, a_failed_output_rolls_map_with_state_back, .disabled = true)
+Test(batch_failure, a_failed_output_rolls_map_with_state_back)
 {
     check_rollback(make_map_with_state_snapshots);
 }
