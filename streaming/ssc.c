@@ -243,6 +243,8 @@ static void run_batch(em_ssc *ssc, em_time t, int64_t submitted)
         records[i] = in->last_records;
         info.num_records += in->last_records;
         in->last_records = 0;
+        info.blocked_inputs += in->last_blocked;
+        in->last_blocked = false;
     }
     /* Spark submits the job set once its RDDs exist, with the input figures. */
     EMIT(l, batch_submitted, &info);
@@ -414,6 +416,7 @@ bool em_ssc_start(em_ssc *ssc, GError **err)
     ssc->batches = g_async_queue_new();
     g_mutex_lock(&ssc->lock);
     ssc->state = EM_SSC_ACTIVE;
+    g_cond_broadcast(&ssc->cond); /* receivers wait for it to call on_start */
     g_mutex_unlock(&ssc->lock);
     ssc->scheduler = g_thread_new("em-scheduler", scheduler_main, ssc);
     ssc->generator = g_thread_new("em-generator", generator_main, ssc);

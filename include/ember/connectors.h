@@ -52,8 +52,19 @@ EM_API em_dstream *em_text_file_stream(em_ssc *ssc, const char *dir);
  * own for a restart), possibly while on_start is still starting up: it must make on_start
  * return within a second (shut down its socket, wake its poll) and end the threads on_start
  * started. Listeners' receiver events run on the receiver's thread. Stored records are cut into
- * blocks, one per block interval of wall-clock time; at batch time t every block received up
- * to t (the current one too) becomes one partition of batch t's RDD (Spark's BlockRDD). */
+ * blocks, one per block interval of the ssc's clock (the manual clock in tests); at batch time t
+ * every block received up to t (the current one too) becomes one partition of batch t's RDD
+ * (Spark's BlockRDD). em_ssc_stop() may be called from the receiver's own thread (on_start, a
+ * receiver listener). A receiver whose on_start has not returned stop_timeout after on_stop is
+ * abandoned: a warning, a receiver_error event naming it, and em_ssc_stop() goes on; its thread
+ * keeps ud (destroyed when on_start finally returns) and listeners hear no more from it.
+ *
+ * Memory stays bounded under overload: once the records stored and not yet taken by a computed
+ * batch pass max_pending_bytes, em_receiver_store() waits for the scheduler to catch up (a
+ * socket receiver stops reading and TCP holds the sender back); em_batch_info.blocked_inputs
+ * reports it. Rates: max_rate caps records/s for good; backpressure adapts the rate to what
+ * batches manage (Spark's PID estimator: proportional 1.0, integral 0.2, derivative 0, minimum
+ * 100 records/s), fed by each completed batch, starting from initial_rate. */
 typedef struct em_receiver em_receiver;
 
 typedef struct em_receiver_funcs {
@@ -66,6 +77,11 @@ typedef struct em_receiver_funcs {
 typedef struct em_receiver_opts {
     em_duration block_interval; /* 0: 200 ms (Spark's spark.streaming.blockInterval) */
     int64_t max_rate;           /* records per second, 0 unlimited (receiver.maxRate) */
+    bool backpressure;          /* adapt the rate to processing (backpressure.enabled) */
+    int64_t initial_rate;       /* with backpressure: records/s until the first estimate, 0
+                                   unlimited; capped by max_rate (backpressure.initialRate) */
+    int64_t max_pending_bytes;  /* stores wait past this many unprocessed bytes; 0: 64 MiB */
+    em_duration stop_timeout;   /* how long a stop waits for on_start to return; 0: 10 s */
 } em_receiver_opts;
 
 /* Spark's receiverStream: an input stream fed by the receiver funcs with ud. funcs is copied;
@@ -74,9 +90,11 @@ typedef struct em_receiver_opts {
 EM_API em_dstream *em_receiver_stream(em_ssc *ssc, const em_receiver_funcs *funcs, void *ud,
                                       const em_receiver_opts *opts);
 /* Copies v with its payload into the current block (v may point into a buffer the caller
- * reuses, or into em_scratch()). With max_rate set it blocks the caller as long as it takes to
- * keep the rate (a token bucket allowing one second's burst, as Spark's RateLimiter). Callable
- * from any thread; records stored once the receiver has stopped are dropped. */
+ * reuses, or into em_scratch()). With a rate (max_rate, backpressure) it blocks the caller as
+ * long as it takes to keep it, on the ssc's clock (a token bucket allowing one second's burst,
+ * as Spark's RateLimiter); past max_pending_bytes it blocks until a batch takes the blocks. A
+ * stop ends both waits. Callable from any thread; records stored once the receiver has stopped
+ * are dropped. */
 EM_API void em_receiver_store(em_receiver *r, em_value v);
 /* Restarts the receiver: once on_start has returned (em_receiver_is_stopped() turns true so
  * that its loop ends), on_stop, a wait of delay_ms, then on_start again, all on the receiver's
