@@ -115,8 +115,10 @@ EM_API int64_t em_receiver_stream_records(const em_dstream *ds);
  * end at \n, a \r before it is dropped, and a last line without \n is stored when the peer
  * closes. A line longer than max_line bytes is dropped, counted and reported to listeners
  * (receiver_error), never fatal. When the peer is not up, goes away or fails, the receiver
- * reports the error (naming host:port) and reconnects after 100 ms, doubling the wait on each
- * failure up to 2 s; a connection resets the wait. Stop interrupts a connect, read or wait. */
+ * logs a warning (g_warning, domain "ember") and reports the error to listeners, both naming
+ * host:port, and reconnects after 100 ms, doubling the wait on each failure up to 2 s; a
+ * connection resets the wait. Stop interrupts a connect, read or wait. A peer faster than the
+ * batches is held back by TCP once max_pending_bytes is reached (em_receiver_opts). */
 typedef struct em_socket_opts {
     size_t max_line;           /* bytes in a line (without \r\n); 0: 1 MiB; at most 4 GiB */
     em_receiver_opts receiver; /* block interval and max rate */
