@@ -171,6 +171,9 @@ void em__receiver_on_batch_completed(em_dstream *ds, const em_batch_info *info);
 /* Bytes stored and not yet taken by a computed batch (what max_pending_bytes bounds). */
 int64_t em__receiver_pending_bytes(const em_dstream *ds);
 
+/* The file names a textFileStream remembers now, or -1 when ds is not one. */
+int64_t em__file_stream_remembered(const em_dstream *ds);
+
 /* Wall-clock milliseconds (listener figures). */
 int64_t em__now_ms(void);
 

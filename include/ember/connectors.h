@@ -25,15 +25,22 @@ EM_API em_dstream *em_queue_stream(em_ssc *ssc, em_rdd_queue *queue, bool one_at
                                    em_rdd *default_rdd);
 
 /* ---- textFileStream: new files in a directory (Spark's FileInputDStream) ----
- * At each batch time the directory is listed; a regular file counts once, in the first batch
- * in which its name appears, and is never read again (even if rewritten). Names starting with
- * '.' or '_', or ending in "._COPYING_" or ".tmp", and subdirectories are ignored: write a file
- * elsewhere (or under such a name) and rename it in. The batch is the union of em_text_file()
- * over its new files in name order (an empty RDD when none); a file that cannot be read fails
- * its batch naming the file, and so does a directory that cannot be listed; the stream goes
- * on. Batch records are reported as 0, as Spark does for file streams. */
+ * At each batch time t the directory is listed; a regular file counts once, in the first batch
+ * in which its name appears, and is not read again (even if rewritten) while its modification
+ * time is within the remember window: min_remember (60 s) rounded up to whole batches. As in
+ * Spark, a file whose modification time is older than t minus that window is ignored, and the
+ * names remembered are forgotten once their time falls out of it, so memory stays bounded on a
+ * long run (a file rewritten after that counts again). Times are compared with the ssc's clock:
+ * on a manual clock, set files' times to match it. Names starting with '.' or '_', or ending
+ * in "._COPYING_" or ".tmp", and subdirectories are ignored: write a file elsewhere (or under
+ * such a name) and rename it in. The batch is the union of em_text_file() over its new files in
+ * name order, one partition per file up to a block (an empty RDD when none); a file that cannot
+ * be read fails its batch naming the file, as does a file named .gz that does not hold gzip
+ * data, and a directory that cannot be listed; the stream goes on. Batch records are reported
+ * as 0, as Spark does for file streams. */
 typedef struct em_file_stream_opts {
     bool new_files_only; /* files already there at em_ssc_start() are ignored (Spark's default) */
+    em_duration min_remember; /* 0: 60 s (spark.streaming.fileStream.minRememberDuration) */
 } em_file_stream_opts;
 /* The stream of dir's new files; opts NULL for Spark's defaults (new files only). Returns NULL
  * with err set (EM_ERROR_IO, naming the path) when dir is not a directory that can be read.
