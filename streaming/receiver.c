@@ -278,14 +278,15 @@ static void call_on_stop(em_receiver *r)
         r->funcs.on_stop(r, r->ud);
 }
 
-/* Waits until the ssc is ACTIVE, so that an em_ssc_stop() from on_start finds it started (the
- * inputs start before em_ssc_start() sets the state), or until a stop. */
+/* Waits until em_ssc_start() has made the ssc's threads, so that an em_ssc_stop() from on_start
+ * finds it started (the inputs start before the state and the threads), or until a stop. */
 static void wait_for_active(em_receiver *r)
 {
     em_ssc *ssc = r->ssc;
     int seq = g_atomic_int_get(&r->wake_seq);
     g_mutex_lock(&ssc->lock);
-    while (ssc->state == EM_SSC_INITIALIZED && g_atomic_int_get(&r->wake_seq) == seq)
+    while (!ssc->generator && ssc->state != EM_SSC_STOPPED &&
+           g_atomic_int_get(&r->wake_seq) == seq)
         g_cond_wait(&ssc->cond, &ssc->lock);
     g_mutex_unlock(&ssc->lock);
 }

@@ -416,10 +416,16 @@ bool em_ssc_start(em_ssc *ssc, GError **err)
     ssc->batches = g_async_queue_new();
     g_mutex_lock(&ssc->lock);
     ssc->state = EM_SSC_ACTIVE;
-    g_cond_broadcast(&ssc->cond); /* receivers wait for it to call on_start */
     g_mutex_unlock(&ssc->lock);
-    ssc->scheduler = g_thread_new("em-scheduler", scheduler_main, ssc);
-    ssc->generator = g_thread_new("em-generator", generator_main, ssc);
+    GThread *scheduler = g_thread_new("em-scheduler", scheduler_main, ssc);
+    g_mutex_lock(&ssc->lock);
+    ssc->scheduler = scheduler;
+    g_mutex_unlock(&ssc->lock);
+    GThread *generator = g_thread_new("em-generator", generator_main, ssc);
+    g_mutex_lock(&ssc->lock);
+    ssc->generator = generator;
+    g_cond_broadcast(&ssc->cond); /* receivers wait for the threads to call on_start */
+    g_mutex_unlock(&ssc->lock);
     return true;
 }
 
