@@ -52,6 +52,7 @@ struct em_receiver {
     bool thread_done; /* receiver_main has returned */
     bool abandoned;   /* its on_start did not return within the stop timeout */
     gint wake_seq;    /* atomic: bumped to end a wait on the manual clock (stop, new rate) */
+    int start_seq;    /* wake_seq when the thread was made: a stop since ends wait_for_active */
     /* Block generator. */
     em_values *block;      /* the current block, or NULL */
     int64_t block_tick;    /* clock time / block interval when the current block began */
@@ -283,10 +284,9 @@ static void call_on_stop(em_receiver *r)
 static void wait_for_active(em_receiver *r)
 {
     em_ssc *ssc = r->ssc;
-    int seq = g_atomic_int_get(&r->wake_seq);
     g_mutex_lock(&ssc->lock);
     while (!ssc->generator && ssc->state != EM_SSC_STOPPED &&
-           g_atomic_int_get(&r->wake_seq) == seq)
+           g_atomic_int_get(&r->wake_seq) == r->start_seq)
         g_cond_wait(&ssc->cond, &ssc->lock);
     g_mutex_unlock(&ssc->lock);
 }
@@ -363,6 +363,7 @@ static bool receiver_start(em_dstream *ds, GError **err)
     em_receiver *r = ds->state;
     GError *local = NULL;
     g_atomic_int_inc(&r->refs); /* the thread's */
+    r->start_seq = g_atomic_int_get(&r->wake_seq);
     r->thread = g_thread_try_new("em-receiver", receiver_main, r, &local);
     if (!r->thread) {
         g_atomic_int_dec_and_test(&r->refs);
