@@ -13,7 +13,14 @@
 #ifndef EMBER_COMPILATION
 #define EMBER_COMPILATION
 #endif
-#include <ember.h>
+/* The core's public headers only: the core builds as a library of its own (core/meson.build)
+ * that neither sees nor needs the streaming or connector rooms above it. */
+#include <ember/common.h>
+#include <ember/version.h>
+#include <ember/arena.h>
+#include <ember/value.h>
+#include <ember/rdd.h>
+#include <ember/functions.h>
 
 #include <string.h>
 

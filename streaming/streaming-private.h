@@ -9,6 +9,7 @@
 #define EMBER_STREAMING_PRIVATE_H
 
 #include "core-private.h"
+#include <ember.h>
 
 typedef struct em_dstream_class {
     const char *type_name; /* Spark's class name: "MappedDStream", "QueueInputDStream" */

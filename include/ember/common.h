@@ -18,8 +18,6 @@
 #define EM_API __attribute__((visibility("default")))
 #endif
 
-#define EM_VERSION_STRING "0.1.0"
-
 /* The GError domain of every error Ember reports. */
 #define EM_ERROR (em_error_quark())
 EM_API GQuark em_error_quark(void);
