@@ -19,8 +19,6 @@ typedef struct em_job {
 
 static _Thread_local em_task *tls_task;
 
-em_task *em__current_task(void) { return tls_task; }
-
 static void run_task(gpointer data, gpointer pool_ud)
 {
     (void)pool_ud;
@@ -135,6 +133,27 @@ em_value em_fail(const char *fmt, ...)
 
 /* ---- Jobs ---- */
 
+/* A task that waits for a job of its own holds a pool thread that the job's tasks need: with
+ * every thread so held, nothing runs again. Spark refuses the same (SPARK-5063). */
+bool em__driver_only(const char *action, GError **err)
+{
+    em_task *task = tls_task;
+    if (!task)
+        return true;
+    const em_rdd *in = task->cur_rdd;
+    g_autofree char *where =
+        in && in->fn_name ? g_strdup_printf("%s (%s)", in->op, in->fn_name)
+                          : g_strdup(in ? in->op : "a task");
+    g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                "%s called inside a user function of %s (stage %d, partition %d): actions run "
+                "on the driver only, never inside another job's task (it would wait for a pool "
+                "thread it holds); compute the value before the job, or use a join",
+                action, where, task->stage_id, task->partition);
+    /* The enclosing job fails too, even when the user function ignores this error. */
+    em__task_fail(task, task->cur_rdd, "%s called inside a task", action);
+    return false;
+}
+
 /* Prepares every shuffle reachable from rdd without crossing a ready shuffle, parents first. */
 bool em__prepare_lineage(em_rdd *rdd, GError **err)
 {
@@ -159,7 +178,7 @@ bool em__prepare_lineage(em_rdd *rdd, GError **err)
 
 bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err)
 {
-    if (!em__prepare_lineage(rdd, err))
+    if (!em__driver_only("an action", err) || !em__prepare_lineage(rdd, err))
         return false;
     return em__run_stage(rdd, parts, n, fn, ud, err);
 }
@@ -167,6 +186,8 @@ bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, 
 /* Runs one stage: fn for each partition, without looking at shuffles. */
 bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err)
 {
+    if (!em__driver_only("an action", err))
+        return false;
     if (!parts)
         n = rdd->num_partitions;
     if (n == 0)

@@ -94,8 +94,6 @@ struct em_sink {
     em_task *task;
 };
 
-static inline void em__push(em_sink *sink, em_value v) { sink->push(sink, v); }
-
 struct em_task {
     em_context *sc;
     struct em_job *job;
@@ -108,8 +106,6 @@ struct em_task {
     const em_rdd *cur_rdd; /* the RDD whose user function runs now: names failures */
 };
 
-/* The task running on this thread, or NULL. */
-em_task *em__current_task(void);
 /* Fails the task with a message (first failure wins) and stops it. */
 void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 /* True when v is a (key, value) pair; otherwise fails the task naming rdd and the record. */
@@ -192,6 +188,11 @@ void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle);
  * naming the stage, partition, operator and message). Call from a driver thread only. */
 typedef void (*em_task_fn)(em_task *task, void *ud);
 bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
+/* True on a driver thread. Inside a task (a user function calling an action) it sets err
+ * (EM_ERROR_INVALID, naming action and the operator whose function called it), fails the
+ * enclosing task with the same cause, and returns false: the job would wait for pool threads
+ * its own callers hold. Every action calls it first; em__run_job and em__run_stage too. */
+bool em__driver_only(const char *action, GError **err);
 /* The same for one stage, without looking at the shuffles below rdd. */
 bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
 /* Runs the map stages of every shuffle below rdd that has no outputs yet, deepest first. */

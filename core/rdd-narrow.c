@@ -264,7 +264,8 @@ em_rdd *em_rdd_zip_with_index(em_rdd *rdd)
         for (int i = 0; i < n - 1; i++)
             parts[i] = i;
         GError *err = NULL;
-        if (em__count_partitions(rdd, parts, n - 1, st->starts, &err)) {
+        if (em__driver_only("zipWithIndex", &err) &&
+            em__count_partitions(rdd, parts, n - 1, st->starts, &err)) {
             int64_t next = 0;
             for (int i = 0; i < n; i++) {
                 int64_t count = st->starts[i];

@@ -141,6 +141,8 @@ bool em_rdd_save_as_text_file(em_rdd *rdd, const char *path, em_compression comp
                               GError **err)
 {
     g_return_val_if_fail(rdd != NULL && path != NULL, false);
+    if (!em__driver_only("saveAsTextFile", err))
+        return false;
     struct stat sb;
     if (lstat(path, &sb) == 0) {
         g_set_error(err, EM_ERROR, EM_ERROR_EXISTS,
