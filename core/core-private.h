@@ -120,21 +120,32 @@ em_values *em__materialize(em_rdd *rdd, em_task *task, int index);
 
 /* ---- RDDs ---- */
 
+/* An RDD kind: its class (the methods) and its struct, which embeds em_rdd as its first member
+ * and adds what the kind needs, typed (as GStreamer's and libuv's handles do):
+ *
+ *     typedef struct { em_rdd base; em_map_fn fn; } map_rdd;
+ *     map_rdd *m = EM__RDD_NEW(map_rdd, sc, &map_class, "map", n, &parent, 1);
+ *     ... in compute: const map_rdd *m = (const map_rdd *)rdd;
+ *
+ * The user data an operator is given has one owner, the base (em__rdd_own): the kind's struct
+ * keeps the typed function and calls it with rdd->ud. */
 typedef struct em_rdd_class {
     const char *type_name; /* as Spark names the RDD class: "MapPartitionsRDD", ... */
     /* Pushes every record of partition index into out (see the execution model above). */
     void (*compute)(em_rdd *rdd, em_task *task, int index, em_sink *out);
-    /* Frees rdd->state (not the user data: rdd->destroy does that). May be NULL. */
+    /* Frees what the kind's struct holds (not the user data: the base does that). May be
+     * NULL. The struct itself is freed with the base. */
     void (*finalize)(em_rdd *rdd);
     /* Bytes of record data the RDD itself holds (source slices, received blocks). May be NULL. */
     size_t (*data_bytes)(const em_rdd *rdd);
 } em_rdd_class;
 
-/* Any user function, cast back to its type by the operator that knows it. */
+/* Any user function, cast back to its type by the operator that knows it. The DStream kinds
+ * still use it; RDD kinds keep their functions typed in their own structs. */
 typedef void (*em_any_fn)(void);
 #define EM_ANY_FN(f) ((em_any_fn)(f))
 
-/* A user function with its data, as a narrow or shuffle RDD keeps it. */
+/* A user function with its data, as a DStream keeps it. */
 typedef struct em_fn {
     em_any_fn call;
     void *ud;
@@ -148,14 +159,16 @@ struct em_rdd {
     const em_rdd_class *klass;
     const char *op;          /* the Spark operation that made it: "map", "reduceByKey" */
     char *fn_name;           /* the user function's name, or NULL */
-    em_fn fn;                /* the user function (narrow ops and aggregators) */
-    void *ud_owned;          /* user data freed with destroy when the RDD is freed */
-    GDestroyNotify destroy;
+    void *ud;                /* the user data given with the function ... */
+    GDestroyNotify destroy;  /* ... freed with this exactly once, when the RDD is freed */
     em_rdd **parents;        /* narrow dependencies, in order */
     int n_parents;
     em_shuffle **shuffles;   /* shuffle dependencies, in order */
     int n_shuffles;
-    void *state;             /* operator-specific, freed by klass->finalize */
+    /* Transitional, for the streaming rooms' kinds (block, window cogroup, mapWithState RDDs)
+     * until they embed em_rdd as the core's kinds do: freed by their klass->finalize. No core
+     * kind uses it. */
+    void *state;
     /* persistence */
     bool cached;
     bool checkpointed;       /* lineage dropped: the cache is all there is */
@@ -163,10 +176,26 @@ struct em_rdd {
     em_values **cache;       /* [num_partitions], filled as partitions are computed */
 };
 
-/* Makes an RDD with refcount 1 that holds a reference on each parent. The op and type strings
- * must be static. fn_name is copied. */
+/* Makes an RDD of size bytes (a kind's struct embedding em_rdd first, zeroed past the base)
+ * with refcount 1, holding a reference on each parent. The op and type strings must be
+ * static. */
+em_rdd *em__rdd_alloc(size_t size, em_context *sc, const em_rdd_class *klass, const char *op,
+                      int num_partitions, em_rdd *const *parents, int n_parents);
+/* em__rdd_alloc for the kind's struct type. */
+#define EM__RDD_NEW(type, sc, klass, op, num_partitions, parents, n_parents)                    \
+    ((type *)em__rdd_alloc(sizeof(type), (sc), (klass), (op), (num_partitions), (parents),     \
+                           (n_parents)))
+/* A plain em_rdd (a kind with nothing of its own, or a streaming kind still on rdd->state). */
 em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
                     em_rdd *const *parents, int n_parents);
+/* Gives the RDD the user data of its function and the function's name (copied; NULL for
+ * none): destroy(ud) runs exactly once when the RDD is freed (not at all when destroy is
+ * NULL). */
+void em__rdd_own(em_rdd *rdd, void *ud, GDestroyNotify destroy, const char *name);
+/* Transitional, for the streaming rooms' callers: em__rdd_own(rdd, ud, destroy, name). The
+ * function is not kept (the caller's kind keeps its own). */
+void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
+                    const char *name);
 /* Spark's localCheckpoint, done at once: caches rdd, computes every partition, then drops its
  * parents and shuffles so that a chain of state RDDs does not keep every ancestor alive.
  * Returns false with err when computing failed (the RDD is left as it was). */
@@ -174,9 +203,6 @@ bool em__rdd_checkpoint(em_rdd *rdd, GError **err);
 /* Bytes the RDD keeps alive on its own: its cached partitions and its own data (not its
  * parents'). */
 size_t em__rdd_retained_bytes(em_rdd *rdd);
-/* Sets the user function; destroy(ud) runs exactly once when the RDD is freed. */
-void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
-                    const char *name);
 /* Adds a shuffle dependency (the RDD takes ownership of it). */
 void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle);
 

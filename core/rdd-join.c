@@ -6,6 +6,12 @@
 
 typedef enum { COGROUP, JOIN_INNER, JOIN_LEFT, JOIN_RIGHT, JOIN_FULL, SUBTRACT } join_kind;
 
+/* A CoGroupedRDD (or SubtractedRDD) and the shape it emits per key. */
+typedef struct {
+    em_rdd base;
+    join_kind kind;
+} cogrouped_rdd;
+
 typedef struct {
     em_task *task;
     const em_rdd *rdd;
@@ -58,7 +64,7 @@ static void emit_joined(em_task *task, em_sink *out, join_kind kind, em_value ke
 
 static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    join_kind kind = (join_kind)(intptr_t)rdd->state;
+    join_kind kind = ((const cogrouped_rdd *)rdd)->kind;
     group_ctx ctx = {task, rdd, {0}, 0};
     em__kvmap_init(&ctx.map);
     em__shuffle_read(rdd->shuffles[0], index, read_side, &ctx);
@@ -134,9 +140,11 @@ static em_rdd *cogrouped_new(em_rdd *rdd, em_rdd *other, int num_partitions, joi
         num_partitions = MAX(kind == SUBTRACT ? rdd->num_partitions
                                               : MAX(rdd->num_partitions, other->num_partitions),
                              1);
-    em_rdd *out = em__rdd_new(rdd->sc, kind == SUBTRACT ? &subtracted_class : &cogrouped_class,
-                              op, num_partitions, NULL, 0);
-    out->state = (void *)(intptr_t)kind;
+    cogrouped_rdd *cg =
+        EM__RDD_NEW(cogrouped_rdd, rdd->sc, kind == SUBTRACT ? &subtracted_class : &cogrouped_class,
+                    op, num_partitions, NULL, 0);
+    cg->kind = kind;
+    em_rdd *out = &cg->base;
     em__rdd_add_shuffle(out, em__shuffle_new(rdd, num_partitions, EM_PART_HASH, NULL));
     em__rdd_add_shuffle(out, em__shuffle_new(other, num_partitions, EM_PART_HASH, NULL));
     return out;

@@ -274,16 +274,17 @@ void em__shuffle_read(em_shuffle *sh, int r, void (*fn)(em_value v, void *ud), v
 typedef enum { READ_PLAIN, READ_AGGREGATE, READ_GROUP } read_mode;
 
 typedef struct {
+    em_rdd base;
     read_mode mode;
     em_aggregator agg; /* READ_AGGREGATE: the shuffle's, for the reduce side */
     bool combined;     /* records are (k, combiner) from a map-side combine */
     bool pairs;        /* READ_PLAIN: records must be (k, v) pairs (partitionBy) */
-} shuffled_state;
+} shuffled_rdd;
 
 typedef struct {
     em_task *task;
     const em_rdd *rdd;
-    const shuffled_state *st;
+    const shuffled_rdd *st;
     em_kvmap map;
 } reduce_ctx;
 
@@ -337,7 +338,7 @@ static void read_plain(em_value v, void *ud)
 
 static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const shuffled_state *st = rdd->state;
+    const shuffled_rdd *st = (const shuffled_rdd *)rdd;
     em_shuffle *sh = rdd->shuffles[0];
     if (st->mode == READ_PLAIN) {
         plain_ctx ctx = {task, out, st->pairs ? rdd : NULL};
@@ -354,12 +355,9 @@ static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out
     em__kvmap_clear(&ctx.map);
 }
 
-static void shuffled_finalize(em_rdd *rdd) { g_free(rdd->state); }
-
 static const em_rdd_class shuffled_class = {
     .type_name = "ShuffledRDD",
     .compute = shuffled_compute,
-    .finalize = shuffled_finalize,
 };
 
 em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
@@ -368,8 +366,8 @@ em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
 {
     if (num_partitions <= 0)
         num_partitions = parent->num_partitions > 0 ? parent->num_partitions : 1;
-    em_rdd *rdd = em__rdd_new(parent->sc, &shuffled_class, op, num_partitions, NULL, 0);
-    shuffled_state *st = g_new0(shuffled_state, 1);
+    shuffled_rdd *st =
+        EM__RDD_NEW(shuffled_rdd, parent->sc, &shuffled_class, op, num_partitions, NULL, 0);
     st->mode = group ? READ_GROUP : agg ? READ_AGGREGATE : READ_PLAIN;
     st->combined = agg && map_side;
     em_shuffle *sh = em__shuffle_new(parent, num_partitions, partitioner, map_side ? agg : NULL);
@@ -379,9 +377,8 @@ em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
         if (!map_side)
             st->agg.zero = em_value_copy(agg->zero, sh->arena);
     }
-    rdd->state = st;
-    em__rdd_add_shuffle(rdd, sh);
-    return rdd;
+    em__rdd_add_shuffle(&st->base, sh);
+    return &st->base;
 }
 
 em_rdd *em_rdd_reduce_by_key_full(em_rdd *rdd, em_reduce_fn fn, void *ud, GDestroyNotify destroy,
@@ -390,7 +387,7 @@ em_rdd *em_rdd_reduce_by_key_full(em_rdd *rdd, em_reduce_fn fn, void *ud, GDestr
     em_aggregator agg = {.merge_value = fn, .merge_combiners = fn, .ud = ud};
     em_rdd *out = em__shuffled_new(rdd, "reduceByKey", num_partitions, EM_PART_HASH, &agg, true,
                                    false);
-    em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
@@ -408,7 +405,7 @@ em_rdd *em_rdd_combine_by_key_full(em_rdd *rdd, em_map_fn create, em_reduce_fn m
                          .merge_combiners = merge_combiners, .ud = ud};
     em_rdd *out = em__shuffled_new(rdd, "combineByKey", num_partitions, EM_PART_HASH, &agg, true,
                                    false);
-    em__rdd_set_fn(out, EM_ANY_FN(create), ud, destroy, name);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
@@ -420,7 +417,7 @@ em_rdd *em_rdd_aggregate_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn se
                          .has_zero = true, .zero = zero};
     em_rdd *out = em__shuffled_new(rdd, "aggregateByKey", num_partitions, EM_PART_HASH, &agg,
                                    true, false);
-    em__rdd_set_fn(out, EM_ANY_FN(seq), ud, destroy, name);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
@@ -431,7 +428,7 @@ em_rdd *em_rdd_fold_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn fn, voi
                          .zero = zero};
     em_rdd *out = em__shuffled_new(rdd, "foldByKey", num_partitions, EM_PART_HASH, &agg, true,
                                    false);
-    em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
@@ -471,6 +468,6 @@ em_rdd *em_rdd_partition_by(em_rdd *rdd, int num_partitions)
 {
     em_rdd *out = em__shuffled_new(rdd, "partitionBy", num_partitions, EM_PART_HASH, NULL, false,
                                    false);
-    ((shuffled_state *)out->state)->pairs = true;
+    ((shuffled_rdd *)out)->pairs = true;
     return out;
 }

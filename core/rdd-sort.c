@@ -7,9 +7,10 @@
 #include <string.h>
 
 typedef struct {
+    em_rdd base;
     bool ascending;
     GError *error; /* the sampling job's failure: every task of the RDD fails with it */
-} sort_state;
+} sorted_rdd;
 
 /* ---- The sketch: a bounded reservoir sample of each parent partition's keys ---- */
 
@@ -149,7 +150,7 @@ static gint compare_keys(gconstpointer a, gconstpointer b, gpointer descending)
 
 static void sorted_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    sort_state *st = rdd->state;
+    const sorted_rdd *st = (const sorted_rdd *)rdd;
     if (st->error) {
         if (!task->error)
             task->error = g_error_copy(st->error);
@@ -170,9 +171,7 @@ static void sorted_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 
 static void sorted_finalize(em_rdd *rdd)
 {
-    sort_state *st = rdd->state;
-    g_clear_error(&st->error);
-    g_free(st);
+    g_clear_error(&((sorted_rdd *)rdd)->error);
 }
 
 static const em_rdd_class sorted_class = {
@@ -185,10 +184,10 @@ em_rdd *em_rdd_sort_by_key_n(em_rdd *rdd, bool ascending, int num_partitions)
 {
     if (num_partitions <= 0)
         num_partitions = MAX(rdd->num_partitions, 1);
-    em_rdd *out = em__rdd_new(rdd->sc, &sorted_class, "sortByKey", num_partitions, NULL, 0);
-    sort_state *st = g_new0(sort_state, 1);
+    sorted_rdd *st =
+        EM__RDD_NEW(sorted_rdd, rdd->sc, &sorted_class, "sortByKey", num_partitions, NULL, 0);
     st->ascending = ascending;
-    out->state = st;
+    em_rdd *out = &st->base;
     em_shuffle *sh = em__shuffle_new(rdd, num_partitions, EM_PART_RANGE, NULL);
     sh->descending = !ascending;
     /* As Spark's RangePartitioner, the sketch runs now, on the caller's thread. When it fails,

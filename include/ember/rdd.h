@@ -129,10 +129,21 @@ EM_API em_rdd *em_rdd_glom(em_rdd *rdd);
 EM_API em_rdd *em_rdd_union(em_rdd *rdd, em_rdd *other);
 /* The partitions of n RDDs in order. n >= 1. */
 EM_API em_rdd *em_rdd_union_n(em_rdd *const *rdds, size_t n);
-/* A random sample: each record kept with probability fraction (Bernoulli), or, with
- * replacement, repeated Poisson(fraction) times. The same seed gives the same sample whatever the
- * thread count. */
-EM_API em_rdd *em_rdd_sample(em_rdd *rdd, bool with_replacement, double fraction, uint64_t seed);
+/* How em_rdd_sample draws. */
+typedef enum em_sample_flags {
+    EM_SAMPLE_DEFAULT = 0,                /* without replacement: Bernoulli(fraction) */
+    EM_SAMPLE_WITH_REPLACEMENT = 1 << 0,  /* each record repeated Poisson(fraction) times */
+} em_sample_flags;
+/* A random sample (Spark's sample): each record kept with probability fraction, 0 <= fraction
+ * <= 1 (flags 0), or, with EM_SAMPLE_WITH_REPLACEMENT, repeated Poisson(fraction) times
+ * (fraction >= 0: each record's expected count). The same seed gives the same sample whatever
+ * the thread count. A fraction out of range or an unknown flag: a critical, NULL. */
+EM_API em_rdd *em_rdd_sample(em_rdd *rdd, double fraction, uint64_t seed, em_sample_flags flags);
+/* Spark's cartesian: every (x, y) pair of a record x of rdd and a record y of other, in
+ * rdd's partitions times other's (partition i * other's count + j pairs rdd's partition i with
+ * other's j; within it, x in order, then y in order). Both must come from one context (else a
+ * critical, NULL). other's partition is computed once per task and kept while it runs. */
+EM_API em_rdd *em_rdd_cartesian(em_rdd *rdd, em_rdd *other);
 /* (record, index) pairs, indices in partition order then record order. Like Spark, it runs a
  * job at once to count the records of every partition but the last. */
 EM_API em_rdd *em_rdd_zip_with_index(em_rdd *rdd);
