@@ -76,6 +76,8 @@ static inline em_value em__value_copy(em_value v, em_arena *arena)
     return v.type <= EM_T_DOUBLE || v.type == EM_T_NONE ? v : em_value_copy(v, arena);
 }
 
+#include "table.h"
+
 /* An empty em_values with its own arena. */
 em_values *em__values_new(void);
 /* Appends v as it is (no copy): the caller put its payload in vals->arena or static memory. */
@@ -300,58 +302,26 @@ void em__shuffle_read(em_shuffle *shuffle, int r, void (*fn)(em_value v, void *u
 /* The reducer of key under shuffle's partitioner (not for round robin). */
 int em__shuffle_partition_of(const em_shuffle *shuffle, em_value key);
 
-/* ---- Hash map of keys to up to two values, insertion-ordered (combiners, joins) ---- */
+/* ---- Hash table (table.h) and growable lists ---- */
 
-typedef struct em_kv_entry {
-    uint64_t hash;
-    em_value key;
-    em_value vals[2];
-    uint32_t caps[2]; /* growable lists: allocated capacity of vals[i] */
-} em_kv_entry;
+/* Appends v to *list, a growable CompactBuffer (kind EM_BUFFER) allocated in arena whose
+ * capacity is *cap (0 for a list not started: *list is then made one). */
+void em__list_append(em_value *list, uint32_t *cap, em_value v, em_arena *arena);
 
-typedef struct em_kvmap {
-    em_kv_entry *entries; /* insertion order */
-    size_t n, cap;
-    uint32_t *index;      /* open addressing: entry number + 1, 0 empty */
-    size_t mask;
-} em_kvmap;
-
-void em__kvmap_init(em_kvmap *map);
-void em__kvmap_clear(em_kvmap *map);
-/* The entry of key (hash = em_value_hash(key)); a new one, zeroed but for hash and the key as
- * given (the caller copies it into its arena), when *is_new is set. The pointer dies at the
- * next insertion. */
-em_kv_entry *em__kvmap_upsert(em_kvmap *map, em_value key, uint64_t hash, bool *is_new);
-/* The entry of key, or NULL. */
-em_kv_entry *em__kvmap_find(const em_kvmap *map, em_value key, uint64_t hash);
-/* Appends v to the growable list in entry->vals[side] (allocated in arena, kind EM_BUFFER). */
-void em__kv_list_append(em_kv_entry *entry, int side, em_value v, em_arena *arena);
-
-/* ---- Combiner: a compact hash map of key -> combined value for aggregations ----
- * 32-byte slots (key, value) in one open-addressing array, as tight as a hand-written word
- * count's table; 16 bits of the hash ride in the stored key's pad_ so that most mismatches are
- * rejected without touching key bytes, and string keys of up to 8 bytes are stored in the slot
- * itself (kind EM__INLINE), so that a hit costs no second cache miss on the key's bytes.
- * Iteration is in slot order, which depends only on the keys inserted and their order. */
-
-typedef struct em_combiner {
-    em_value *slots; /* 2 per slot: key, value; key.type == EM__EMPTY when free */
-    size_t mask;     /* slots - 1 */
-    size_t n;
-} em_combiner;
-
-#define EM__EMPTY 0xff
-#define EM__INLINE 0xfe /* a stored key's kind: the string's bytes are in as.i */
-
-void em__combiner_init(em_combiner *c);
-void em__combiner_clear(em_combiner *c);
-/* The (key, value) slot of key; on *is_new the key is stored (inline when short, else copied
- * into keys, or kept as given when keys is NULL) and slot[1] is null. Read the key back with
- * em__combiner_key(). The pointer dies at the next upsert. */
-em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, em_arena *keys,
-                              bool *is_new);
-/* The key stored in a slot as an ordinary value; inline strings are copied into arena. */
-em_value em__combiner_key(const em_value *slot, em_arena *arena);
+/* Transitional, for streaming/dstream-window.c until it uses em_table directly: the former
+ * combiner API over em_table. A slot is the entry: slot[0] its key, slot[1] its value. */
+typedef em_table em_combiner;
+static inline void em__combiner_init(em_combiner *c)
+{
+    em__table_init(c, sizeof(em_table_entry), NULL);
+}
+static inline void em__combiner_clear(em_combiner *c) { em__table_clear(c); }
+static inline em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash,
+                                            em_arena *keys, bool *is_new)
+{
+    c->keys = keys;
+    return &em__table_upsert(c, key, hash, is_new)->key;
+}
 
 /* ---- Context internals ---- */
 

@@ -150,7 +150,7 @@ typedef struct {
     em_shuffle *sh;
     em_map_output *out;
     bucket *buckets;
-    em_combiner combiner; /* with an aggregator */
+    em_table combiner;    /* with an aggregator: key -> combiner, keys in the output arena */
     int next_rr;       /* round robin position */
 } writer_sink;
 
@@ -169,13 +169,13 @@ static void combine(writer_sink *w, em_value key, em_value val, uint64_t hash)
     em_task *task = w->base.task;
     const em_aggregator *agg = &w->sh->agg;
     bool is_new;
-    em_value *slot = em__combiner_upsert(&w->combiner, key, hash, w->out->arena, &is_new);
+    em_table_entry *e = em__table_upsert(&w->combiner, key, hash, &is_new);
     task->cur_rdd = w->sh->owner;
-    em_value c = is_new ? create_combiner(agg, val) : merge(agg->merge_value, slot[1], val, agg->ud);
-    /* The user functions cannot reach the combiner, so slot is still valid. Combiners live in
+    em_value c = is_new ? create_combiner(agg, val) : merge(agg->merge_value, e->value, val, agg->ud);
+    /* The user functions cannot reach the combiner, so e is still valid. Combiners live in
      * the task's arena: only the final ones are copied into the map output, which lives as
      * long as the shuffle, so the intermediate ones of growing combiners are not kept. */
-    slot[1] = em__value_copy(c, task->arena);
+    e->value = em__value_copy(c, task->arena);
 }
 
 static void push_combine(em_sink *s, em_value v)
@@ -220,19 +220,17 @@ static void map_task(em_task *task, void *ud)
     /* Spark starts each map partition's round robin at a position of its own; a fixed function
      * of the partition index keeps runs reproducible. */
     w.next_rr = (int)((uint64_t)task->partition * 2654435761u % (uint64_t)R);
-    em__combiner_init(&w.combiner);
+    em__table_init(&w.combiner, sizeof(em_table_entry), out->arena);
     em__compute(sh->parent, task, task->partition, &w.base);
     if (sh->has_agg) {
-        const em_combiner *c = &w.combiner;
-        for (size_t i = 0; c->slots && i <= c->mask; i++) {
-            const em_value *slot = &c->slots[2 * i];
-            if (slot->type == EM__EMPTY)
-                continue;
-            em_value key = em__combiner_key(slot, out->arena);
+        /* Keys in index order; a short key's bytes are copied out of the entry. */
+        size_t pos = 0;
+        for (em_table_entry *e; (e = em__table_next_in_index(&w.combiner, &pos));) {
+            em_value key = em__value_copy(em__table_key(e), out->arena);
             bucket_add(&w.buckets[reducer_of_hash(sh, em_value_hash(key))],
-                       em_pair_in(out->arena, key, em__value_copy(slot[1], out->arena)));
+                       em_pair_in(out->arena, key, em__value_copy(e->value, out->arena)));
         }
-        em__combiner_clear(&w.combiner);
+        em__table_clear(&w.combiner);
     }
     out->buckets = g_new(em_value *, R);
     out->counts = g_new(size_t, R);
@@ -281,11 +279,17 @@ typedef struct {
     bool pairs;        /* READ_PLAIN: records must be (k, v) pairs (partitionBy) */
 } shuffled_rdd;
 
+/* A key's values while grouping: the growing CompactBuffer is the entry's value. */
+typedef struct {
+    em_table_entry base;
+    uint32_t cap;
+} group_entry;
+
 typedef struct {
     em_task *task;
     const em_rdd *rdd;
     const shuffled_rdd *st;
-    em_kvmap map;
+    em_table map; /* keys as read from the map outputs, which outlive the task */
 } reduce_ctx;
 
 static void read_aggregate(em_value kv, void *ud)
@@ -297,15 +301,15 @@ static void read_aggregate(em_value kv, void *ud)
     const em_aggregator *agg = &ctx->st->agg;
     em_value key = em_key(kv);
     bool is_new;
-    em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    em_table_entry *e = em__table_upsert(&ctx->map, key, em_value_hash(key), &is_new);
     task->cur_rdd = ctx->rdd;
     em_value c;
     if (ctx->st->combined)
-        c = is_new ? em_val(kv) : merge(agg->merge_combiners, e->vals[0], em_val(kv), agg->ud);
+        c = is_new ? em_val(kv) : merge(agg->merge_combiners, e->value, em_val(kv), agg->ud);
     else
         c = is_new ? create_combiner(agg, em_val(kv))
-                   : merge(agg->merge_value, e->vals[0], em_val(kv), agg->ud);
-    e->vals[0] = em__value_copy(c, task->arena);
+                   : merge(agg->merge_value, e->value, em_val(kv), agg->ud);
+    e->value = em__value_copy(c, task->arena);
     em_arena_reset(task->scratch);
 }
 
@@ -317,8 +321,8 @@ static void read_group(em_value kv, void *ud)
         return;
     em_value key = em_key(kv);
     bool is_new;
-    em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
-    em__kv_list_append(e, 0, em_val(kv), ctx->task->arena);
+    group_entry *g = (group_entry *)em__table_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    em__list_append(&g->base.value, &g->cap, em_val(kv), ctx->task->arena);
 }
 
 typedef struct {
@@ -346,13 +350,16 @@ static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out
         return;
     }
     reduce_ctx ctx = {task, rdd, st, {0}};
-    em__kvmap_init(&ctx.map);
+    em__table_init(&ctx.map, st->mode == READ_GROUP ? sizeof(group_entry) : sizeof(em_table_entry),
+                   NULL);
     em__shuffle_read(sh, index, st->mode == READ_GROUP ? read_group : read_aggregate, &ctx);
-    for (size_t i = 0; i < ctx.map.n && !task->stop; i++) {
-        out->push(out, em_pair(ctx.map.entries[i].key, ctx.map.entries[i].vals[0]));
+    uint32_t pos = 0;
+    for (em_table_entry *e; !task->stop && (e = em__table_next(&ctx.map, &pos));) {
+        /* A short key's bytes are in the entry, which lives until the clear below. */
+        out->push(out, em_pair(em__table_key(e), e->value));
         em_arena_reset(task->scratch);
     }
-    em__kvmap_clear(&ctx.map);
+    em__table_clear(&ctx.map);
 }
 
 static const em_rdd_class shuffled_class = {

@@ -24,6 +24,7 @@ typedef struct em_arena {
 EM_API em_arena *em_arena_new(void);
 /* Frees the arena and everything allocated from it. NULL is allowed. */
 EM_API void em_arena_free(em_arena *arena);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_arena, em_arena_free)
 /* Forgets every allocation but keeps the first chunk for reuse: pointers into it die. */
 EM_API void em_arena_reset(em_arena *arena);
 /* Bytes of memory the arena holds (chunks, not what was asked for). */
