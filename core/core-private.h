@@ -313,7 +313,7 @@ void em__list_append(em_value *list, uint32_t *cap, em_value v, em_arena *arena)
 typedef em_table em_combiner;
 static inline void em__combiner_init(em_combiner *c)
 {
-    em__table_init(c, sizeof(em_table_entry), NULL);
+    em__table_init(c, sizeof(em_table_entry), NULL, 0);
 }
 static inline void em__combiner_clear(em_combiner *c) { em__table_clear(c); }
 static inline em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash,

@@ -74,7 +74,7 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     join_kind kind = ((const cogrouped_rdd *)rdd)->kind;
     group_ctx ctx = {task, rdd, {0}, 0};
-    em__table_init(&ctx.map, sizeof(cogroup_entry), NULL);
+    em__table_init(&ctx.map, sizeof(cogroup_entry), NULL, EM_TABLE_STABLE_IDS); /* key order */
     em__shuffle_read(rdd->shuffles[0], index, read_side, &ctx);
     ctx.side = 1;
     em__shuffle_read(rdd->shuffles[1], index, read_side, &ctx);
@@ -124,7 +124,7 @@ static void push_unmatched(em_value kv, void *ud)
 static void subtract_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     subtract_ctx ctx = {{task, rdd, {0}, 1}, out};
-    em__table_init(&ctx.group.map, sizeof(em_table_entry), NULL);
+    em__table_init(&ctx.group.map, sizeof(em_table_entry), NULL, 0);
     em__shuffle_read(rdd->shuffles[1], index, read_key, &ctx.group);
     em__shuffle_read(rdd->shuffles[0], index, push_unmatched, &ctx);
     em__table_clear(&ctx.group.map);

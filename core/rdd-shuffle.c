@@ -150,7 +150,7 @@ typedef struct {
     em_shuffle *sh;
     em_map_output *out;
     bucket *buckets;
-    em_table combiner;    /* with an aggregator: key -> combiner, keys in the output arena */
+    em_table combiner;    /* with an aggregator: key -> combiner (flat), keys in the output arena */
     int next_rr;       /* round robin position */
 } writer_sink;
 
@@ -220,12 +220,12 @@ static void map_task(em_task *task, void *ud)
     /* Spark starts each map partition's round robin at a position of its own; a fixed function
      * of the partition index keeps runs reproducible. */
     w.next_rr = (int)((uint64_t)task->partition * 2654435761u % (uint64_t)R);
-    em__table_init(&w.combiner, sizeof(em_table_entry), out->arena);
+    em__table_init(&w.combiner, sizeof(em_table_entry), out->arena, 0);
     em__compute(sh->parent, task, task->partition, &w.base);
     if (sh->has_agg) {
-        /* Keys in index order; a short key's bytes are copied out of the entry. */
-        size_t pos = 0;
-        for (em_table_entry *e; (e = em__table_next_in_index(&w.combiner, &pos));) {
+        /* Keys in slot order; a short key's bytes are copied out of the entry. */
+        uint32_t pos = 0;
+        for (em_table_entry *e; (e = em__table_next(&w.combiner, &pos));) {
             em_value key = em__value_copy(em__table_key(e), out->arena);
             bucket_add(&w.buckets[reducer_of_hash(sh, em_value_hash(key))],
                        em_pair_in(out->arena, key, em__value_copy(e->value, out->arena)));
@@ -350,8 +350,9 @@ static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out
         return;
     }
     reduce_ctx ctx = {task, rdd, st, {0}};
+    /* Insertion order: a reduce task's output order is its input order. */
     em__table_init(&ctx.map, st->mode == READ_GROUP ? sizeof(group_entry) : sizeof(em_table_entry),
-                   NULL);
+                   NULL, EM_TABLE_STABLE_IDS);
     em__shuffle_read(sh, index, st->mode == READ_GROUP ? read_group : read_aggregate, &ctx);
     uint32_t pos = 0;
     for (em_table_entry *e; !task->stop && (e = em__table_next(&ctx.map, &pos));) {

@@ -1,4 +1,4 @@
-/* em_table (table.h): the engine's open-addressing hash table (core). */
+/* em_table (table.h): the engine's open-addressing hash table, flat or indexed (core). */
 #include "core-private.h"
 
 #include <string.h>
@@ -6,15 +6,20 @@
 enum {
     FIRST_SLOTS = 1024,
     KIND_INLINE = 0xfe,  /* key.kind of a string of up to 8 bytes stored in as */
-    KIND_REMOVED = 0xff, /* key.kind of a removed entry */
+    KIND_REMOVED = 0xff, /* key.kind of a removed entry (stable layout) */
 };
 
+static inline bool stable(const em_table *t) { return t->flags & EM_TABLE_STABLE_IDS; }
+
+/* Stable layout: an index slot. */
 static inline uint64_t make_slot(uint64_t hash, uint32_t id)
 {
     return (uint64_t)(uint32_t)hash | (uint64_t)(id + 1) << 32;
 }
-
 static inline uint32_t slot_id(uint64_t slot) { return (uint32_t)(slot >> 32) - 1; }
+
+/* Flat layout: the tag in a stored key's pad_, never 0 (0 marks an empty slot). */
+static inline uint16_t flat_tag(uint64_t hash) { return (uint16_t)(hash >> 48) | 1; }
 
 /* A string of up to 8 bytes as one word, zero-padded: fixed-size copies, no call. */
 static inline uint64_t short_word(const char *p, uint32_t n)
@@ -34,22 +39,24 @@ static inline uint64_t short_word(const char *p, uint32_t n)
     return w;
 }
 
-void em__table_init(em_table *t, size_t entry_size, em_arena *keys)
+void em__table_init(em_table *t, size_t entry_size, em_arena *keys, unsigned flags)
 {
     g_assert(entry_size >= sizeof(em_table_entry));
     memset(t, 0, sizeof *t);
     t->entry_size = entry_size;
     t->keys = keys;
+    t->flags = flags;
 }
 
 void em__table_clear(em_table *t)
 {
     g_free(t->entries);
     g_free(t->index);
-    em__table_init(t, t->entry_size, t->keys);
+    g_free(t->hashes);
+    em__table_init(t, t->entry_size, t->keys, t->flags);
 }
 
-/* A new index of slots slots, filled from the old one's slots: no key is hashed again. */
+/* Stable layout: a new index of slots slots, filled from the old one's slots alone. */
 static void rebuild_index(em_table *t, size_t slots)
 {
     uint64_t *old = t->index;
@@ -68,6 +75,31 @@ static void rebuild_index(em_table *t, size_t slots)
     g_free(old);
 }
 
+/* Flat layout: new slot arrays of slots slots, the entries moved by their kept hashes. */
+static void rebuild_flat(em_table *t, size_t slots)
+{
+    char *old = t->entries;
+    uint32_t *old_hashes = t->hashes;
+    size_t old_slots = old ? t->mask + 1 : 0, size = t->entry_size;
+    g_assert(slots <= G_MAXUINT32);
+    t->entries = g_malloc0_n(slots, size); /* pad_ 0: empty */
+    t->hashes = g_new(uint32_t, slots);    /* written on insert only */
+    t->mask = slots - 1;
+    t->n = (uint32_t)slots;
+    for (size_t i = 0; i < old_slots; i++) {
+        const em_table_entry *e = (const em_table_entry *)(old + i * size);
+        if (!e->key.pad_)
+            continue;
+        size_t j = old_hashes[i] & t->mask;
+        while (em__table_at(t, (uint32_t)j)->key.pad_)
+            j = (j + 1) & t->mask;
+        memcpy(em__table_at(t, (uint32_t)j), e, size);
+        t->hashes[j] = old_hashes[i];
+    }
+    g_free(old);
+    g_free(old_hashes);
+}
+
 static void grow_entries(em_table *t, size_t want)
 {
     if (want <= t->cap)
@@ -80,15 +112,31 @@ static void grow_entries(em_table *t, size_t want)
     t->cap = (uint32_t)cap;
 }
 
+static inline size_t slots_now(const em_table *t)
+{
+    return (stable(t) ? t->index != NULL : t->entries != NULL) ? t->mask + 1 : 0;
+}
+
+static void rebuild(em_table *t, size_t slots)
+{
+    if (stable(t))
+        rebuild_index(t, slots);
+    else
+        rebuild_flat(t, slots);
+}
+
 void em__table_reserve(em_table *t, size_t n)
 {
-    size_t slots = t->index ? t->mask + 1 : FIRST_SLOTS;
+    size_t now = slots_now(t), slots = now ? now : FIRST_SLOTS;
     while (slots < 2 * n)
         slots *= 2;
-    if (!t->index || slots > t->mask + 1)
-        rebuild_index(t, slots);
-    grow_entries(t, n);
+    if (slots > now)
+        rebuild(t, slots);
+    if (stable(t))
+        grow_entries(t, n);
 }
+
+static inline bool is_short_str(em_value key) { return key.type == EM_T_STR && key.len <= 8; }
 
 /* Whether the stored key of e is key; word is key's bytes as short_word() when key is a
  * string of up to 8 bytes. */
@@ -97,54 +145,117 @@ static inline bool same_key(const em_table_entry *e, em_value key, bool short_st
     if (short_str)
         return e->key.kind == KIND_INLINE && e->key.len == key.len &&
                (uint64_t)e->key.as.i == word;
-    return e->key.kind != KIND_INLINE && em__key_equal(e->key, key);
+    if (e->key.kind == KIND_INLINE)
+        return false;
+    em_value k = e->key;
+    k.pad_ = 0;
+    return em__key_equal(k, key);
 }
 
-static inline bool is_short_str(em_value key) { return key.type == EM_T_STR && key.len <= 8; }
+/* A probe for key: where it is (*found) or where it would go. */
+typedef struct {
+    bool short_str;
+    uint64_t word;
+} probe_key;
 
-em_table_entry *em__table_find(const em_table *t, em_value key, uint64_t hash)
+static inline probe_key probe_of(em_value key)
 {
-    if (!t->index)
-        return NULL;
-    bool short_str = is_short_str(key);
-    uint64_t word = short_str ? short_word(key.as.s, key.len) : 0;
+    bool s = is_short_str(key);
+    return (probe_key){s, s ? short_word(key.as.s, key.len) : 0};
+}
+
+/* Stable layout: the index slot of key, or of the empty slot ending its run (*found false). */
+static inline size_t find_index_slot(const em_table *t, em_value key, uint64_t hash, probe_key p,
+                                     bool *found)
+{
     uint32_t tag = (uint32_t)hash;
     for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
         uint64_t s = t->index[i];
-        if (!s)
-            return NULL;
-        if ((uint32_t)s != tag)
-            continue;
-        em_table_entry *e = em__table_at(t, slot_id(s));
-        if (same_key(e, key, short_str, word))
-            return e;
+        if (!s) {
+            *found = false;
+            return i;
+        }
+        if ((uint32_t)s == tag && same_key(em__table_at(t, slot_id(s)), key, p.short_str, p.word)) {
+            *found = true;
+            return i;
+        }
     }
 }
 
-em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
+/* Flat layout: the slot of key, or the empty slot ending its run (*found false). */
+static inline size_t find_flat_slot(const em_table *t, em_value key, uint64_t hash, probe_key p,
+                                    bool *found)
+{
+    uint16_t tag = flat_tag(hash);
+    for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+        const em_table_entry *e = em__table_at(t, (uint32_t)i);
+        if (!e->key.pad_) {
+            *found = false;
+            return i;
+        }
+        if (e->key.pad_ == tag && same_key(e, key, p.short_str, p.word)) {
+            *found = true;
+            return i;
+        }
+    }
+}
+
+em_table_entry *em__table_find(const em_table *t, em_value key, uint64_t hash)
+{
+    if (!slots_now(t))
+        return NULL;
+    bool found;
+    probe_key p = probe_of(key);
+    if (stable(t)) {
+        size_t i = find_index_slot(t, key, hash, p, &found);
+        return found ? em__table_at(t, slot_id(t->index[i])) : NULL;
+    }
+    size_t i = find_flat_slot(t, key, hash, p, &found);
+    return found ? em__table_at(t, (uint32_t)i) : NULL;
+}
+
+static void store_key(em_table *t, em_table_entry *e, em_value key, probe_key p)
+{
+    if (t->entry_size > sizeof *e)
+        memset(e + 1, 0, t->entry_size - sizeof *e);
+    if (p.short_str)
+        e->key = (em_value){.type = EM_T_STR, .kind = KIND_INLINE, .len = key.len,
+                            .as.i = (int64_t)p.word};
+    else
+        e->key = t->keys ? em__value_copy(key, t->keys) : key;
+    e->value = em_null();
+}
+
+/* Flat layout: stores key in the empty slot i that ended its probe run (growing first when
+ * the table is half full). Out of line: the hit path stays small. */
+__attribute__((noinline)) static em_table_entry *flat_insert(em_table *t, size_t i, em_value key,
+                                                   uint64_t hash, bool *is_new)
+{
+    if ((size_t)(t->live + 1) * 2 > t->mask + 1)
+        return (rebuild_flat(t, (t->mask + 1) * 2), em__table_upsert(t, key, hash, is_new));
+    em_table_entry *e = em__table_at(t, (uint32_t)i);
+    store_key(t, e, key, probe_of(key));
+    e->key.pad_ = flat_tag(hash);
+    t->hashes[i] = (uint32_t)hash;
+    t->live++;
+    *is_new = true;
+    return e;
+}
+
+/* Stable layout: the whole upsert. */
+static em_table_entry *stable_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
 {
     if (!t->index)
         rebuild_index(t, FIRST_SLOTS);
-    bool short_str = is_short_str(key);
-    uint64_t word = short_str ? short_word(key.as.s, key.len) : 0;
-    uint32_t tag = (uint32_t)hash;
-    size_t i = hash & t->mask;
-    for (;; i = (i + 1) & t->mask) {
-        uint64_t s = t->index[i];
-        if (!s)
-            break;
-        if ((uint32_t)s != tag)
-            continue;
-        em_table_entry *e = em__table_at(t, slot_id(s));
-        if (same_key(e, key, short_str, word)) {
-            *is_new = false;
-            return e;
-        }
-    }
+    probe_key p = probe_of(key);
+    bool found;
+    size_t i = find_index_slot(t, key, hash, p, &found);
+    *is_new = !found;
+    if (found)
+        return em__table_at(t, slot_id(t->index[i]));
     if (G_UNLIKELY((size_t)(t->live + 1) * 2 > t->mask + 1)) {
         rebuild_index(t, (t->mask + 1) * 2);
-        for (i = hash & t->mask; t->index[i]; i = (i + 1) & t->mask)
-            ;
+        i = find_index_slot(t, key, hash, p, &found);
     }
     uint32_t id;
     if (t->free_ids) {
@@ -156,18 +267,47 @@ em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool 
         id = t->n++;
     }
     em_table_entry *e = em__table_at(t, id);
-    if (t->entry_size > sizeof *e)
-        memset(e + 1, 0, t->entry_size - sizeof *e);
-    if (short_str)
-        e->key = (em_value){.type = EM_T_STR, .kind = KIND_INLINE, .len = key.len,
-                            .as.i = (int64_t)word};
-    else
-        e->key = t->keys ? em__value_copy(key, t->keys) : key;
-    e->value = em_null();
+    store_key(t, e, key, p);
     t->index[i] = make_slot(hash, id);
     t->live++;
-    *is_new = true;
     return e;
+}
+
+/* The flat hit path is the combiner's per-record cost: one slot read per probe, the tag and
+ * (for short strings) one word compared, no call. */
+em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
+{
+    if (G_UNLIKELY(t->flags & EM_TABLE_STABLE_IDS))
+        return stable_upsert(t, key, hash, is_new);
+    if (G_UNLIKELY(!t->entries))
+        rebuild_flat(t, FIRST_SLOTS);
+    bool short_str = key.type == EM_T_STR && key.len <= 8;
+    uint64_t word = short_str ? short_word(key.as.s, key.len) : 0;
+    uint16_t tag = flat_tag(hash);
+    char *base = t->entries;
+    size_t size = t->entry_size, mask = t->mask;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        em_table_entry *e = (em_table_entry *)(base + i * size);
+        uint16_t pad = e->key.pad_;
+        if (!pad)
+            return flat_insert(t, i, key, hash, is_new);
+        if (pad != tag)
+            continue;
+        bool same = short_str ? e->key.kind == KIND_INLINE && e->key.len == key.len &&
+                                    (uint64_t)e->key.as.i == word
+                              : same_key(e, key, false, 0);
+        if (same) {
+            *is_new = false;
+            return e;
+        }
+    }
+}
+
+/* Whether the occupant of slot j, whose home is home, must stay when slot i (before j in the
+ * run) empties: it stays when its home lies cyclically in (i, j]. */
+static inline bool stays(size_t i, size_t j, size_t home)
+{
+    return i <= j ? (i < home && home <= j) : (i < home || home <= j);
 }
 
 /* Empties slot i and shifts the run after it back so that every key stays reachable from its
@@ -176,56 +316,67 @@ static void delete_slot(em_table *t, size_t i)
 {
     size_t j = i;
     for (;;) {
-        t->index[i] = 0;
+        if (stable(t))
+            t->index[i] = 0;
+        else
+            em__table_at(t, (uint32_t)i)->key.pad_ = 0;
         for (;;) {
             j = (j + 1) & t->mask;
-            uint64_t s = t->index[j];
-            if (!s)
-                return;
-            size_t home = (uint32_t)s & t->mask;
-            /* The slot at j may move to i unless its home lies cyclically in (i, j]. */
-            bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-            if (!stays)
+            uint32_t h;
+            if (stable(t)) {
+                if (!t->index[j])
+                    return;
+                h = (uint32_t)t->index[j];
+            } else {
+                if (!em__table_at(t, (uint32_t)j)->key.pad_)
+                    return;
+                h = t->hashes[j];
+            }
+            if (!stays(i, j, h & t->mask))
                 break;
         }
-        t->index[i] = t->index[j];
+        if (stable(t)) {
+            t->index[i] = t->index[j];
+        } else {
+            memcpy(em__table_at(t, (uint32_t)i), em__table_at(t, (uint32_t)j), t->entry_size);
+            t->hashes[i] = t->hashes[j];
+        }
         i = j;
     }
 }
 
 bool em__table_remove(em_table *t, em_value key, uint64_t hash)
 {
-    if (!t->index)
+    if (!slots_now(t))
         return false;
-    bool short_str = is_short_str(key);
-    uint64_t word = short_str ? short_word(key.as.s, key.len) : 0;
-    uint32_t tag = (uint32_t)hash;
-    for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-        uint64_t s = t->index[i];
-        if (!s)
-            return false;
-        if ((uint32_t)s != tag)
-            continue;
-        uint32_t id = slot_id(s);
-        em_table_entry *e = em__table_at(t, id);
-        if (!same_key(e, key, short_str, word))
-            continue;
-        delete_slot(t, i);
-        e->key = (em_value){.type = EM_T_NULL, .kind = KIND_REMOVED};
-        e->value = em_int(t->free_ids);
-        t->free_ids = id + 1;
-        t->live--;
-        return true;
+    probe_key p = probe_of(key);
+    bool found;
+    if (!stable(t)) {
+        size_t i = find_flat_slot(t, key, hash, p, &found);
+        if (found) {
+            delete_slot(t, i);
+            t->live--;
+        }
+        return found;
     }
+    size_t i = find_index_slot(t, key, hash, p, &found);
+    if (!found)
+        return false;
+    uint32_t id = slot_id(t->index[i]);
+    delete_slot(t, i);
+    em_table_entry *e = em__table_at(t, id);
+    e->key = (em_value){.type = EM_T_NULL, .kind = KIND_REMOVED};
+    e->value = em_int(t->free_ids);
+    t->free_ids = id + 1;
+    t->live--;
+    return true;
 }
 
 void em__table_remove_entry(em_table *t, em_table_entry *e)
 {
-    em_value key = em__table_key(e);
     /* An inline key's bytes are in e, which removal overwrites: remove by a copy. */
     em_table_entry copy = *e;
-    if (e->key.kind == KIND_INLINE)
-        key = em__table_key(&copy);
+    em_value key = em__table_key(&copy);
     bool removed = em__table_remove(t, key, em_value_hash(key));
     g_assert(removed);
 }

@@ -3,19 +3,23 @@
  * rooms (mapWithState's state, window cogroups): keys and values are em_values, hashed and
  * compared as em_value_hash()/em_value_equal() do.
  *
- * Layout. Entries live in one array by id, in insertion order (ids of removed entries are
- * reused first), each an em_table_entry (key, value) followed by whatever the caller's entry
- * struct adds (entry_size: embed em_table_entry first, as an RDD kind embeds em_rdd). The
- * index is a separate array of 8-byte slots, linear probing at load <= 1/2: the low 32 bits of
- * the key's hash and the entry id + 1 (0: empty). So
- *   - a probe rejects most other keys on the slot alone, without touching their entries;
- *   - growing rebuilds the index from the slots alone: no key is hashed again, no entry moved;
- *   - only the index is zeroed (calloc: fresh pages come zeroed from the kernel); the entry
- *     array grows by realloc, uninitialised past what is used;
- *   - string keys of up to 8 bytes are stored in the entry itself (no arena copy, no second
- *     cache miss on a hit); longer keys are deep-copied into the keys arena when one is given.
- * Removal shifts the probe run back (no tombstones). Iteration is by id, so its order depends
- * only on the keys inserted and removed and their order, never on thread timing.
+ * Entries are em_table_entry (key, value) followed by whatever the caller's entry struct adds
+ * (entry_size: embed em_table_entry first, as an RDD kind embeds em_rdd). Linear probing at
+ * load <= 1/2, in one of two layouts chosen at init:
+ *   - flat (flags 0): the entries are the probe array. A lookup touches one cache line (16 bits
+ *     of the hash ride in the stored key's pad_, so most other keys are rejected on it), which
+ *     is what a combiner hit on a table larger than the caches costs. Entries move when the
+ *     table grows or a key is removed; iteration is in slot order.
+ *   - EM_TABLE_STABLE_IDS: entries stay in one array by id, in insertion order (ids of removed
+ *     entries are reused first), and an index of 8-byte slots holds 32 bits of the hash and the
+ *     id. Entry ids are stable (callers may link entries by id, as mapWithState's update-order
+ *     list does), iteration by id is insertion order, at the cost of a second line per lookup.
+ * Both: growing never hashes a key again (flat keeps 32 bits of each hash aside, the index
+ * holds them), only what marks slots empty is zeroed (calloc: fresh pages come zeroed from the
+ * kernel), string keys of up to 8 bytes are stored in the entry itself (no copy, no second
+ * miss on their bytes), longer keys are deep-copied into the keys arena when one is given,
+ * em__table_reserve() pre-sizes, and removal shifts the probe run back (no tombstones).
+ * Iteration order depends only on the keys inserted and removed and their order.
  * Not thread-safe: one table per task or per state partition. */
 #ifndef EMBER_CORE_TABLE_H
 #define EMBER_CORE_TABLE_H
@@ -29,23 +33,29 @@ typedef struct em_table_entry {
     em_value value; /* the caller's, updated in place; null in a new entry */
 } em_table_entry;
 
+enum {
+    EM_TABLE_STABLE_IDS = 1 << 0, /* the indexed layout: stable ids, insertion order */
+};
+
 typedef struct em_table {
-    char *entries;     /* [cap] entries of entry_size bytes, by id */
+    char *entries;     /* flat: [mask + 1] slots; stable: [cap] entries by id */
     size_t entry_size; /* sizeof(em_table_entry) or the caller's struct embedding it */
-    uint32_t n;        /* ids handed out (live and removed) */
-    uint32_t cap;      /* entries allocated */
+    unsigned flags;
+    uint32_t n;        /* flat: slots; stable: ids handed out (live and removed) */
+    uint32_t cap;      /* stable: entries allocated */
     uint32_t live;     /* entries present */
-    uint32_t free_ids; /* removed ids to reuse: id + 1, chained through value.as.i; 0 none */
-    uint64_t *index;   /* [mask + 1] slots: hash low 32 bits | (id + 1) << 32; 0 empty */
-    size_t mask;
+    uint32_t free_ids; /* stable: removed ids to reuse, id + 1 chained through value.as.i */
+    uint64_t *index;   /* stable: hash low 32 bits | (id + 1) << 32; 0 empty */
+    uint32_t *hashes;  /* flat: low 32 bits of each occupied slot's hash */
+    size_t mask;       /* slots - 1 */
     em_arena *keys;    /* where long keys are copied (borrowed), or NULL: kept as given */
 } em_table;
 
 /* Initialises an empty table (no allocation until the first insert). entry_size is
- * sizeof(em_table_entry) or the size of a struct that embeds it first. keys: the arena long
- * keys are deep-copied into on insert, borrowed; NULL keeps keys as given (the caller keeps
- * them alive as long as the table). */
-void em__table_init(em_table *t, size_t entry_size, em_arena *keys);
+ * sizeof(em_table_entry) or the size of a struct that embeds it first; flags 0 or
+ * EM_TABLE_STABLE_IDS. keys: the arena long keys are deep-copied into on insert, borrowed;
+ * NULL keeps keys as given (the caller keeps them alive as long as the table). */
+void em__table_init(em_table *t, size_t entry_size, em_arena *keys, unsigned flags);
 /* Frees the table's arrays (not the keys arena); the table is empty and reusable. */
 void em__table_clear(em_table *t);
 /* Makes room for n entries in all without growing again (pre-sizing a table whose size is
@@ -58,7 +68,7 @@ void em__table_reserve(em_table *t, size_t n);
 em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new);
 /* The entry of key, or NULL. Valid until the next insert or remove. */
 em_table_entry *em__table_find(const em_table *t, em_value key, uint64_t hash);
-/* Removes key's entry if present (returns whether it was); its id is reused later. */
+/* Removes key's entry if present (returns whether it was). */
 bool em__table_remove(em_table *t, em_value key, uint64_t hash);
 /* Removes an entry got from this table (hashing its key again). */
 void em__table_remove_entry(em_table *t, em_table_entry *e);
@@ -69,39 +79,34 @@ static inline em_value em__table_key(const em_table_entry *e)
 {
     if (e->key.kind == 0xfe) /* inline string */
         return em_strn((const char *)&e->key.as, e->key.len);
-    return e->key;
+    em_value k = e->key;
+    k.pad_ = 0;
+    return k;
 }
 
-/* The entry with this id (0 <= id < t->n), live or not. */
+/* The entry at position id (0 <= id < t->n: an id, or a slot of a flat table), live or not. */
 static inline em_table_entry *em__table_at(const em_table *t, uint32_t id)
 {
     return (em_table_entry *)(t->entries + (size_t)id * t->entry_size);
 }
 
-/* Iteration in id order: the next live entry at or after *pos (start at 0), advancing *pos
- * past it; NULL at the end. Do not insert or remove while iterating. */
-static inline em_table_entry *em__table_next(const em_table *t, uint32_t *pos)
+/* The id of an entry. With EM_TABLE_STABLE_IDS it is stable while the entry lives, unlike its
+ * address, which the next insert may move (links between entries hold ids). */
+static inline uint32_t em__table_id(const em_table *t, const em_table_entry *e)
 {
-    while (*pos < t->n) {
-        em_table_entry *e = em__table_at(t, (*pos)++);
-        if (e->key.kind != 0xff)
-            return e;
-    }
-    return NULL;
+    return (uint32_t)(((const char *)e - t->entries) / t->entry_size);
 }
 
-/* Iteration in index order (the order of the keys' hashes, as a HashMap's): the next entry of
- * the index at or after slot *pos (start at 0), advancing *pos past it; NULL at the end. The
- * order depends only on the keys inserted and removed and their order. Map-side combine emits
- * in it, as Spark's map-side AppendOnlyMap does. */
-static inline em_table_entry *em__table_next_in_index(const em_table *t, size_t *pos)
+/* Iteration: the next live entry at or after position *pos (start at 0), advancing *pos past
+ * it; NULL at the end. By id (insertion order) with EM_TABLE_STABLE_IDS, by slot when flat.
+ * Do not insert or remove while iterating. */
+static inline em_table_entry *em__table_next(const em_table *t, uint32_t *pos)
 {
-    for (; t->index && *pos <= t->mask; (*pos)++) {
-        uint64_t s = t->index[*pos];
-        if (s) {
-            (*pos)++;
-            return em__table_at(t, (uint32_t)(s >> 32) - 1);
-        }
+    bool stable = t->flags & EM_TABLE_STABLE_IDS;
+    while (*pos < t->n) {
+        em_table_entry *e = em__table_at(t, (*pos)++);
+        if (stable ? e->key.kind != 0xff : e->key.pad_ != 0)
+            return e;
     }
     return NULL;
 }

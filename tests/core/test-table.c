@@ -1,6 +1,6 @@
-/* em_table: the engine's hash table (core/table.h), checked against GLib's GHashTable as a
- * model through growth, removal (backward shift) and id reuse, with short (inline) and long
- * string keys, integer and tuple keys. */
+/* em_table: the engine's hash table (core/table.h), flat and with stable ids, checked against
+ * GLib's GHashTable as a model through growth, removal (backward shift) and id reuse, with
+ * short (inline) and long string keys, integer and tuple keys. */
 #include <criterion/criterion.h>
 
 #include "core-private.h"
@@ -20,11 +20,11 @@ static int64_t lookup(const em_table *t, em_value key)
     return e ? em_as_int(e->value) : -1;
 }
 
-Test(table, upsert_finds_updates_in_place_and_keeps_insertion_order)
+Test(table, upsert_finds_updates_in_place_and_stable_ids_keep_insertion_order)
 {
     g_autoptr(em_arena) keys = em_arena_new();
     em_table t;
-    em__table_init(&t, sizeof(em_table_entry), keys);
+    em__table_init(&t, sizeof(em_table_entry), keys, EM_TABLE_STABLE_IDS);
     const char *words[] = {"to", "be", "or", "not", "to", "be", "question-of-length", "be"};
     for (size_t i = 0; i < G_N_ELEMENTS(words); i++) {
         em_value k = em_str(words[i]);
@@ -50,11 +50,11 @@ Test(table, upsert_finds_updates_in_place_and_keeps_insertion_order)
     cr_assert_eq(lookup(&t, em_str("be")), -1);
 }
 
-Test(table, long_keys_are_copied_into_the_keys_arena_short_ones_into_the_entry)
+static void short_and_long_keys(unsigned flags)
 {
     g_autoptr(em_arena) keys = em_arena_new();
     em_table t;
-    em__table_init(&t, sizeof(em_table_entry), keys);
+    em__table_init(&t, sizeof(em_table_entry), keys, flags);
     char short_buf[] = "abcdefgh", long_buf[] = "abcdefghi";
     bool is_new;
     em__table_upsert(&t, em_str(short_buf), em_value_hash(em_str("abcdefgh")), &is_new);
@@ -68,14 +68,20 @@ Test(table, long_keys_are_copied_into_the_keys_arena_short_ones_into_the_entry)
     em__table_clear(&t);
 }
 
+Test(table, long_keys_are_copied_into_the_keys_arena_short_ones_into_the_entry)
+{
+    short_and_long_keys(0);
+    short_and_long_keys(EM_TABLE_STABLE_IDS);
+}
+
 /* Thousands of inserts and removes in a pseudo-random mix, through several growths: every key
  * present in the model is found with its value, every removed one is not, and iteration sees
  * exactly the live entries, each once. */
-Test(table, agrees_with_a_model_through_growth_removal_and_id_reuse)
+static void agree_with_model(unsigned flags)
 {
     g_autoptr(em_arena) arena = em_arena_new();
     em_table t;
-    em__table_init(&t, sizeof(em_table_entry), arena);
+    em__table_init(&t, sizeof(em_table_entry), arena, flags);
     GHashTable *model = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     uint64_t rng = 12345;
     enum { N = 20000, KEYS = 6000 };
@@ -112,14 +118,20 @@ Test(table, agrees_with_a_model_through_growth_removal_and_id_reuse)
         seen++;
     }
     cr_assert_eq(seen, g_hash_table_size(model));
-    size_t slot = 0;
-    seen = 0;
-    while (em__table_next_in_index(&t, &slot))
-        seen++;
-    cr_assert_eq(seen, g_hash_table_size(model));
-    cr_assert_leq(t.n, KEYS, "removed ids are reused: %u ids for %d keys", t.n, KEYS);
+    if (flags & EM_TABLE_STABLE_IDS)
+        cr_assert_leq(t.n, KEYS, "removed ids are reused: %u ids for %d keys", t.n, KEYS);
     g_hash_table_destroy(model);
     em__table_clear(&t);
+}
+
+Test(table, flat_table_agrees_with_a_model_through_growth_and_removal)
+{
+    agree_with_model(0);
+}
+
+Test(table, stable_id_table_agrees_with_a_model_through_growth_removal_and_id_reuse)
+{
+    agree_with_model(EM_TABLE_STABLE_IDS);
 }
 
 typedef struct {
@@ -132,7 +144,7 @@ Test(table, a_larger_entry_struct_starts_zeroed_and_removal_by_entry_works)
 {
     g_autoptr(em_arena) mine = em_arena_new(); /* the caller's keys, kept as given */
     em_table t;
-    em__table_init(&t, sizeof(timed_entry), NULL);
+    em__table_init(&t, sizeof(timed_entry), NULL, EM_TABLE_STABLE_IDS);
     em__table_reserve(&t, 5000);
     size_t slots = t.mask + 1;
     for (int i = 0; i < 5000; i++) {
@@ -150,11 +162,14 @@ Test(table, a_larger_entry_struct_starts_zeroed_and_removal_by_entry_works)
     bool is_new;
     em__table_upsert(&t, em_int(42), em_value_hash(k), &is_new);
     em_table_entry *e = em__table_find(&t, k, em_value_hash(k));
+    uint32_t id = em__table_id(&t, e);
+    cr_assert_eq(em__table_at(&t, id), e);
     em__table_remove_entry(&t, e);
     cr_assert_null(em__table_find(&t, k, em_value_hash(k)));
     timed_entry *again = (timed_entry *)em__table_upsert(&t, em_int(43), em_value_hash(em_int(43)),
                                                          &is_new);
     cr_assert_eq(again->updated, 0, "a reused id starts zeroed");
+    cr_assert_eq(em__table_id(&t, &again->base), id, "the removed id is reused first");
     cr_assert_eq(t.live, 5001);
     em__table_clear(&t);
 }
