@@ -12,7 +12,7 @@ typedef struct em_job {
     GMutex lock;
     GCond done;
     int remaining;
-    int aborted;        /* a task failed: tasks not yet started skip their work */
+    int aborted; /* a task failed: tasks not yet started skip their work */
     em_task_fn fn;
     void *ud;
 } em_job;
@@ -105,8 +105,8 @@ void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...)
     va_end(ap);
     if (rdd && rdd->fn_name)
         g_set_error(&task->error, EM_ERROR, EM_ERROR_TASK,
-                    "stage %d, partition %d: %s (%s) failed: %s", task->stage_id,
-                    task->partition, rdd->op, rdd->fn_name, msg);
+                    "stage %d, partition %d: %s (%s) failed: %s", task->stage_id, task->partition,
+                    rdd->op, rdd->fn_name, msg);
     else if (rdd)
         g_set_error(&task->error, EM_ERROR, EM_ERROR_TASK, "stage %d, partition %d: %s failed: %s",
                     task->stage_id, task->partition, rdd->op, msg);
@@ -141,9 +141,8 @@ bool em__driver_only(const char *action, GError **err)
     if (!task)
         return true;
     const em_rdd *in = task->cur_rdd;
-    g_autofree char *where =
-        in && in->fn_name ? g_strdup_printf("%s (%s)", in->op, in->fn_name)
-                          : g_strdup(in ? in->op : "a task");
+    g_autofree char *where = in && in->fn_name ? g_strdup_printf("%s (%s)", in->op, in->fn_name)
+                                               : g_strdup(in ? in->op : "a task");
     g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                 "%s called inside a user function of %s (stage %d, partition %d): actions run "
                 "on the driver only, never inside another job's task (it would wait for a pool "
@@ -199,8 +198,8 @@ bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud
     int stage = em__next_stage_id(sc);
     em_task *tasks = g_new0(em_task, n);
     for (int i = 0; i < n; i++) {
-        tasks[i] = (em_task){.sc = sc, .job = &job, .stage_id = stage,
-                             .partition = parts ? parts[i] : i};
+        tasks[i] =
+            (em_task){.sc = sc, .job = &job, .stage_id = stage, .partition = parts ? parts[i] : i};
         g_thread_pool_push(sc->pool, &tasks[i], NULL);
     }
     g_mutex_lock(&job.lock);

@@ -100,11 +100,11 @@ struct em_task {
     em_context *sc;
     struct em_job *job;
     int stage_id;
-    int partition;       /* the partition this task computes */
-    em_arena *scratch;   /* reset after each source record */
-    em_arena *arena;     /* lives as long as the task */
-    int stop;            /* nonzero: sources stop pushing (failure, or enough records) */
-    GError *error;       /* the first failure, if any */
+    int partition;         /* the partition this task computes */
+    em_arena *scratch;     /* reset after each source record */
+    em_arena *arena;       /* lives as long as the task */
+    int stop;              /* nonzero: sources stop pushing (failure, or enough records) */
+    GError *error;         /* the first failure, if any */
     const em_rdd *cur_rdd; /* the RDD whose user function runs now: names failures */
 };
 
@@ -159,13 +159,13 @@ struct em_rdd {
     int num_partitions;
     em_context *sc;
     const em_rdd_class *klass;
-    const char *op;          /* the Spark operation that made it: "map", "reduceByKey" */
-    char *fn_name;           /* the user function's name, or NULL */
-    void *ud;                /* the user data given with the function ... */
-    GDestroyNotify destroy;  /* ... freed with this exactly once, when the RDD is freed */
-    em_rdd **parents;        /* narrow dependencies, in order */
+    const char *op;         /* the Spark operation that made it: "map", "reduceByKey" */
+    char *fn_name;          /* the user function's name, or NULL */
+    void *ud;               /* the user data given with the function ... */
+    GDestroyNotify destroy; /* ... freed with this exactly once, when the RDD is freed */
+    em_rdd **parents;       /* narrow dependencies, in order */
     int n_parents;
-    em_shuffle **shuffles;   /* shuffle dependencies, in order */
+    em_shuffle **shuffles; /* shuffle dependencies, in order */
     int n_shuffles;
     /* Transitional, for the streaming rooms' kinds (block, window cogroup, mapWithState RDDs)
      * until they embed em_rdd as the core's kinds do: freed by their klass->finalize. No core
@@ -173,9 +173,9 @@ struct em_rdd {
     void *state;
     /* persistence */
     bool cached;
-    bool checkpointed;       /* lineage dropped: the cache is all there is */
+    bool checkpointed; /* lineage dropped: the cache is all there is */
     GMutex cache_lock;
-    em_values **cache;       /* [num_partitions], filled as partitions are computed */
+    em_values **cache; /* [num_partitions], filled as partitions are computed */
 };
 
 /* Makes an RDD of size bytes (a kind's struct embedding em_rdd first, zeroed past the base)
@@ -184,8 +184,8 @@ struct em_rdd {
 em_rdd *em__rdd_alloc(size_t size, em_context *sc, const em_rdd_class *klass, const char *op,
                       int num_partitions, em_rdd *const *parents, int n_parents);
 /* em__rdd_alloc for the kind's struct type. */
-#define EM__RDD_NEW(type, sc, klass, op, num_partitions, parents, n_parents)                    \
-    ((type *)em__rdd_alloc(sizeof(type), (sc), (klass), (op), (num_partitions), (parents),     \
+#define EM__RDD_NEW(type, sc, klass, op, num_partitions, parents, n_parents)                      \
+    ((type *)em__rdd_alloc(sizeof(type), (sc), (klass), (op), (num_partitions), (parents),        \
                            (n_parents)))
 /* A plain em_rdd (a kind with nothing of its own, or a streaming kind still on rdd->state). */
 em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
@@ -248,7 +248,7 @@ typedef struct em_aggregator {
     em_reduce_fn merge_combiners;
     void *ud;
     bool has_zero;
-    em_value zero;  /* owned by the shuffle (copied into its arena) */
+    em_value zero; /* owned by the shuffle (copied into its arena) */
 } em_aggregator;
 
 typedef struct em_map_output {
@@ -259,19 +259,19 @@ typedef struct em_map_output {
 
 struct em_shuffle {
     int id;
-    em_rdd *parent;           /* the map side (referenced) */
+    em_rdd *parent; /* the map side (referenced) */
     int num_reducers;
     em_partitioner partitioner;
-    em_value *bounds;         /* EM_PART_RANGE: num_reducers - 1 keys, ascending */
-    em_arena *arena;          /* bounds and the aggregator's zero */
-    bool descending;          /* EM_PART_RANGE: partition 0 holds the largest keys */
-    bool has_agg;             /* combine on the map side with agg */
+    em_value *bounds; /* EM_PART_RANGE: num_reducers - 1 keys, ascending */
+    em_arena *arena;  /* bounds and the aggregator's zero */
+    bool descending;  /* EM_PART_RANGE: partition 0 holds the largest keys */
+    bool has_agg;     /* combine on the map side with agg */
     em_aggregator agg;
-    const em_rdd *owner;      /* the RDD reading this shuffle (not referenced): names failures */
-    GMutex lock;              /* held while the map stage runs */
-    bool ready;               /* outputs complete */
+    const em_rdd *owner; /* the RDD reading this shuffle (not referenced): names failures */
+    GMutex lock;         /* held while the map stage runs */
+    bool ready;          /* outputs complete */
     int num_maps;
-    em_map_output *outputs;   /* [num_maps] */
+    em_map_output *outputs; /* [num_maps] */
 };
 
 /* A shuffle of parent into num_reducers partitions, combining on the map side with agg when

@@ -139,8 +139,8 @@ typedef struct {
 
 static reducer reducer_start(const reduce_job *job)
 {
-    return (reducer){job->fn, job->ud, job->action, {em_arena_new(), em_arena_new()}, 0,
-                     job->has_zero, job->zero};
+    return (reducer){job->fn, job->ud,       job->action, {em_arena_new(), em_arena_new()},
+                     0,       job->has_zero, job->zero};
 }
 
 static void reducer_add(reducer *r, em_task *task, em_value v)
@@ -170,7 +170,10 @@ typedef struct {
     reducer r;
 } reduce_sink;
 
-static void push_reduce(em_sink *s, em_value v) { reducer_add(&((reduce_sink *)s)->r, s->task, v); }
+static void push_reduce(em_sink *s, em_value v)
+{
+    reducer_add(&((reduce_sink *)s)->r, s->task, v);
+}
 
 static void reduce_task(em_task *task, void *ud)
 {
@@ -208,8 +211,8 @@ static bool merge_results(reduce_job *job, GError **err)
         return false;
     }
     if (job->has_zero ? np == 0 : nonempty == 1) {
-        *job->out = em_value_copy(job->has_zero ? job->zero : job->parts[last]->items[0],
-                                  job->arena);
+        *job->out =
+            em_value_copy(job->has_zero ? job->zero : job->parts[last]->items[0], job->arena);
         return true;
     }
     return em__run_stage(job->rdd, (const int[]){0}, 1, merge_task, job, err);
@@ -230,8 +233,8 @@ bool em_rdd_reduce(em_rdd *rdd, em_reduce_fn fn, void *ud, em_arena *arena, em_v
 {
     if (!em__driver_only("reduce", err))
         return false;
-    reduce_job job = {.rdd = rdd, .fn = fn, .ud = ud, .action = &reduce_action, .arena = arena,
-                      .out = out};
+    reduce_job job =
+        {.rdd = rdd, .fn = fn, .ud = ud, .action = &reduce_action, .arena = arena, .out = out};
     return run_reduce(&job, err);
 }
 
@@ -240,8 +243,14 @@ bool em_rdd_fold(em_rdd *rdd, em_value zero, em_reduce_fn fn, void *ud, em_arena
 {
     if (!em__driver_only("fold", err))
         return false;
-    reduce_job job = {.rdd = rdd, .fn = fn, .ud = ud, .action = &fold_action, .has_zero = true,
-                      .zero = zero, .arena = arena, .out = out};
+    reduce_job job = {.rdd = rdd,
+                      .fn = fn,
+                      .ud = ud,
+                      .action = &fold_action,
+                      .has_zero = true,
+                      .zero = zero,
+                      .arena = arena,
+                      .out = out};
     return run_reduce(&job, err);
 }
 
@@ -347,7 +356,7 @@ typedef struct {
     em_sink base;
     em_values *best;
     size_t n, cap;
-    bool top;       /* the largest, not the smallest */
+    bool top; /* the largest, not the smallest */
     bool bounded;
     em_value bound; /* the worst record kept, once cut */
 } select_sink;
@@ -388,8 +397,8 @@ static void select_task(em_task *task, void *ud)
 {
     select_job *job = ud;
     size_t cap = job->n < SIZE_MAX / 4 ? 2 * job->n + 64 : SIZE_MAX;
-    select_sink sink = {{push_select, task}, em__values_new(), job->n, cap, job->top, false,
-                        em_null()};
+    select_sink sink =
+        {{push_select, task}, em__values_new(), job->n, cap, job->top, false, em_null()};
     em__compute(job->rdd, task, task->partition, &sink.base);
     job->parts[task->partition] = sink.best;
 }

@@ -15,14 +15,14 @@ typedef struct {
 /* A key's values from both sides, as growing CompactBuffers: this side's is the entry's value. */
 typedef struct {
     em_table_entry base;
-    em_value other;     /* the other side's values */
-    uint32_t caps[2];   /* capacities of value and other */
+    em_value other;   /* the other side's values */
+    uint32_t caps[2]; /* capacities of value and other */
 } cogroup_entry;
 
 typedef struct {
     em_task *task;
     const em_rdd *rdd;
-    em_table map;       /* keys as read from the map outputs, which outlive the task */
+    em_table map; /* keys as read from the map outputs, which outlive the task */
     int side;
 } group_ctx;
 
@@ -33,7 +33,8 @@ static void read_side(em_value kv, void *ud)
         return;
     em_value key = em_key(kv);
     bool is_new;
-    cogroup_entry *e = (cogroup_entry *)em__table_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    cogroup_entry *e =
+        (cogroup_entry *)em__table_upsert(&ctx->map, key, em_value_hash(key), &is_new);
     em__list_append(ctx->side ? &e->other : &e->base.value, &e->caps[ctx->side], em_val(kv),
                     ctx->task->arena);
 }
@@ -81,7 +82,8 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     /* A side with no values for a key has an empty CompactBuffer. */
     const em_value empty = {.type = EM_T_LIST, .kind = EM_BUFFER};
     uint32_t pos = 0;
-    for (const cogroup_entry *e; !task->stop && (e = (cogroup_entry *)em__table_next(&ctx.map, &pos));) {
+    for (const cogroup_entry *e;
+         !task->stop && (e = (cogroup_entry *)em__table_next(&ctx.map, &pos));) {
         em_value vs = e->caps[0] ? e->base.value : empty;
         em_value ws = e->caps[1] ? e->other : empty;
         em_value key = em__table_key(&e->base);
@@ -149,9 +151,9 @@ static em_rdd *cogrouped_new(em_rdd *rdd, em_rdd *other, int num_partitions, joi
         num_partitions = MAX(kind == SUBTRACT ? rdd->num_partitions
                                               : MAX(rdd->num_partitions, other->num_partitions),
                              1);
-    cogrouped_rdd *cg =
-        EM__RDD_NEW(cogrouped_rdd, rdd->sc, kind == SUBTRACT ? &subtracted_class : &cogrouped_class,
-                    op, num_partitions, NULL, 0);
+    cogrouped_rdd *cg = EM__RDD_NEW(cogrouped_rdd, rdd->sc,
+                                    kind == SUBTRACT ? &subtracted_class : &cogrouped_class, op,
+                                    num_partitions, NULL, 0);
     cg->kind = kind;
     em_rdd *out = &cg->base;
     em__rdd_add_shuffle(out, em__shuffle_new(rdd, num_partitions, EM_PART_HASH, NULL));

@@ -3,8 +3,15 @@
  * push into it, so a chain of them runs as one loop per partition. */
 #include "core-private.h"
 
-typedef enum { OP_MAP, OP_FLAT_MAP, OP_FILTER, OP_MAP_VALUES, OP_FLAT_MAP_VALUES, OP_KEYS,
-               OP_VALUES } map_kind;
+typedef enum {
+    OP_MAP,
+    OP_FLAT_MAP,
+    OP_FILTER,
+    OP_MAP_VALUES,
+    OP_FLAT_MAP_VALUES,
+    OP_KEYS,
+    OP_VALUES
+} map_kind;
 
 /* The user function, typed by kind (keys and values have none). */
 typedef union {
@@ -181,7 +188,10 @@ em_rdd *em_rdd_flat_map_values_full(em_rdd *rdd, em_map_fn fn, void *ud, GDestro
     return make(rdd, OP_FLAT_MAP_VALUES, "flatMapValues", (map_fn){.map = fn}, ud, destroy, name);
 }
 
-em_rdd *em_rdd_keys(em_rdd *rdd) { return make(rdd, OP_KEYS, "keys", (map_fn){0}, NULL, NULL, NULL); }
+em_rdd *em_rdd_keys(em_rdd *rdd)
+{
+    return make(rdd, OP_KEYS, "keys", (map_fn){0}, NULL, NULL, NULL);
+}
 
 em_rdd *em_rdd_values(em_rdd *rdd)
 {

@@ -81,7 +81,9 @@ static void glom_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     if (!in)
         return;
     /* The list borrows the materialized items: downstream copies what it keeps. */
-    out->push(out, (em_value){.type = EM_T_LIST, .kind = EM_ARRAY, .len = (uint32_t)in->n,
+    out->push(out, (em_value){.type = EM_T_LIST,
+                              .kind = EM_ARRAY,
+                              .len = (uint32_t)in->n,
                               .as.items = in->items});
     em_arena_reset(task->scratch);
     em_values_free(in);
@@ -243,8 +245,11 @@ static void sample_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     uint64_t rng = st->seed ^ ((uint64_t)index * 0xd1b54a32d192ed03u);
     next_random(&rng);
     bool with_replacement = st->flags & EM_SAMPLE_WITH_REPLACEMENT;
-    sample_sink sink = {{with_replacement ? push_poisson : push_bernoulli, task}, out, rng,
-                        st->fraction, exp(-st->fraction)};
+    sample_sink sink = {{with_replacement ? push_poisson : push_bernoulli, task},
+                        out,
+                        rng,
+                        st->fraction,
+                        exp(-st->fraction)};
     em__compute(rdd->parents[0], task, index, &sink.base);
 }
 
@@ -299,8 +304,7 @@ static void zip_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     const zip_rdd *st = (const zip_rdd *)rdd;
     if (st->failure) {
-        em__task_fail(task, rdd, "counting the records of the partitions failed: %s",
-                      st->failure);
+        em__task_fail(task, rdd, "counting the records of the partitions failed: %s", st->failure);
         return;
     }
     zip_sink sink = {{push_zip, task}, out, st->starts[index]};
@@ -343,8 +347,7 @@ em_rdd *em_rdd_zip_with_index(em_rdd *rdd)
             /* Kept without the "Job aborted: " the failing job will add again. */
             static const char prefix[] = "Job aborted: ";
             const char *msg = err->message;
-            st->failure =
-                g_strdup(g_str_has_prefix(msg, prefix) ? msg + sizeof prefix - 1 : msg);
+            st->failure = g_strdup(g_str_has_prefix(msg, prefix) ? msg + sizeof prefix - 1 : msg);
             g_error_free(err);
         }
         g_free(parts);
@@ -372,8 +375,7 @@ static const em_rdd_class coalesce_class = {
 em_rdd *em_rdd_coalesce(em_rdd *rdd, int num_partitions, bool shuffle)
 {
     if (num_partitions <= 0) {
-        g_critical("em_rdd_coalesce: %d partitions asked for; give a count >= 1",
-                   num_partitions);
+        g_critical("em_rdd_coalesce: %d partitions asked for; give a count >= 1", num_partitions);
         return NULL;
     }
     if (shuffle)

@@ -150,7 +150,7 @@ typedef struct {
     em_shuffle *sh;
     em_map_output *out;
     bucket *buckets;
-    em_table combiner;    /* with an aggregator: key -> combiner (flat), keys in the output arena */
+    em_table combiner; /* with an aggregator: key -> combiner (flat), keys in the output arena */
     int next_rr;       /* round robin position */
 } writer_sink;
 
@@ -171,7 +171,8 @@ static void combine(writer_sink *w, em_value key, em_value val, uint64_t hash)
     bool is_new;
     em_table_entry *e = em__table_upsert(&w->combiner, key, hash, &is_new);
     task->cur_rdd = w->sh->owner;
-    em_value c = is_new ? create_combiner(agg, val) : merge(agg->merge_value, e->value, val, agg->ud);
+    em_value c =
+        is_new ? create_combiner(agg, val) : merge(agg->merge_value, e->value, val, agg->ud);
     /* The user functions cannot reach the combiner, so e is still valid. Combiners live in
      * the task's arena: only the final ones are copied into the map output, which lives as
      * long as the shuffle, so the intermediate ones of growing combiners are not kept. */
@@ -202,9 +203,7 @@ static void push_bucket(em_sink *s, em_value v)
             return;
         r = range_reducer(sh, em_key(v));
         break;
-    default:
-        r = reducer_of_hash(sh, em_value_hash(em_is_pair(v) ? em_key(v) : v));
-        break;
+    default: r = reducer_of_hash(sh, em_value_hash(em_is_pair(v) ? em_key(v) : v)); break;
     }
     bucket_add(&w->buckets[r], em_value_copy(v, w->out->arena));
 }
@@ -215,7 +214,9 @@ static void map_task(em_task *task, void *ud)
     int R = sh->num_reducers;
     em_map_output *out = &sh->outputs[task->partition];
     out->arena = em_arena_new();
-    writer_sink w = {.base = {sh->has_agg ? push_combine : push_bucket, task}, .sh = sh, .out = out};
+    writer_sink w = {.base = {sh->has_agg ? push_combine : push_bucket, task},
+                     .sh = sh,
+                     .out = out};
     w.buckets = g_new0(bucket, R);
     /* Spark starts each map partition's round robin at a position of its own; a fixed function
      * of the partition index keeps runs reproducible. */
@@ -393,8 +394,8 @@ em_rdd *em_rdd_reduce_by_key_full(em_rdd *rdd, em_reduce_fn fn, void *ud, GDestr
                                   const char *name, int num_partitions)
 {
     em_aggregator agg = {.merge_value = fn, .merge_combiners = fn, .ud = ud};
-    em_rdd *out = em__shuffled_new(rdd, "reduceByKey", num_partitions, EM_PART_HASH, &agg, true,
-                                   false);
+    em_rdd *out =
+        em__shuffled_new(rdd, "reduceByKey", num_partitions, EM_PART_HASH, &agg, true, false);
     em__rdd_own(out, ud, destroy, name);
     return out;
 }
@@ -409,10 +410,12 @@ em_rdd *em_rdd_combine_by_key_full(em_rdd *rdd, em_map_fn create, em_reduce_fn m
                                    em_reduce_fn merge_combiners, void *ud, GDestroyNotify destroy,
                                    const char *name, int num_partitions)
 {
-    em_aggregator agg = {.create = create, .merge_value = merge_value,
-                         .merge_combiners = merge_combiners, .ud = ud};
-    em_rdd *out = em__shuffled_new(rdd, "combineByKey", num_partitions, EM_PART_HASH, &agg, true,
-                                   false);
+    em_aggregator agg = {.create = create,
+                         .merge_value = merge_value,
+                         .merge_combiners = merge_combiners,
+                         .ud = ud};
+    em_rdd *out =
+        em__shuffled_new(rdd, "combineByKey", num_partitions, EM_PART_HASH, &agg, true, false);
     em__rdd_own(out, ud, destroy, name);
     return out;
 }
@@ -421,10 +424,13 @@ em_rdd *em_rdd_aggregate_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn se
                                      em_reduce_fn comb, void *ud, GDestroyNotify destroy,
                                      const char *name, int num_partitions)
 {
-    em_aggregator agg = {.merge_value = seq, .merge_combiners = comb, .ud = ud,
-                         .has_zero = true, .zero = zero};
-    em_rdd *out = em__shuffled_new(rdd, "aggregateByKey", num_partitions, EM_PART_HASH, &agg,
-                                   true, false);
+    em_aggregator agg = {.merge_value = seq,
+                         .merge_combiners = comb,
+                         .ud = ud,
+                         .has_zero = true,
+                         .zero = zero};
+    em_rdd *out =
+        em__shuffled_new(rdd, "aggregateByKey", num_partitions, EM_PART_HASH, &agg, true, false);
     em__rdd_own(out, ud, destroy, name);
     return out;
 }
@@ -432,10 +438,13 @@ em_rdd *em_rdd_aggregate_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn se
 em_rdd *em_rdd_fold_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn fn, void *ud,
                                 GDestroyNotify destroy, const char *name, int num_partitions)
 {
-    em_aggregator agg = {.merge_value = fn, .merge_combiners = fn, .ud = ud, .has_zero = true,
+    em_aggregator agg = {.merge_value = fn,
+                         .merge_combiners = fn,
+                         .ud = ud,
+                         .has_zero = true,
                          .zero = zero};
-    em_rdd *out = em__shuffled_new(rdd, "foldByKey", num_partitions, EM_PART_HASH, &agg, true,
-                                   false);
+    em_rdd *out =
+        em__shuffled_new(rdd, "foldByKey", num_partitions, EM_PART_HASH, &agg, true, false);
     em__rdd_own(out, ud, destroy, name);
     return out;
 }
@@ -457,8 +466,8 @@ static em_value keep_first(em_value a, em_value b, void *ud)
 em_rdd *em_rdd_distinct_n(em_rdd *rdd, int num_partitions)
 {
     em_rdd *pairs = em_rdd_map_full(rdd, pair_with_null, NULL, NULL, NULL);
-    em_rdd *firsts = em_rdd_reduce_by_key_full(pairs, keep_first, NULL, NULL, NULL,
-                                               num_partitions);
+    em_rdd *firsts =
+        em_rdd_reduce_by_key_full(pairs, keep_first, NULL, NULL, NULL, num_partitions);
     em_rdd *out = em_rdd_keys(firsts);
     pairs->op = firsts->op = out->op = "distinct";
     em_rdd_unref(pairs);
@@ -474,8 +483,8 @@ em_rdd *em_rdd_repartition(em_rdd *rdd, int num_partitions)
 
 em_rdd *em_rdd_partition_by(em_rdd *rdd, int num_partitions)
 {
-    em_rdd *out = em__shuffled_new(rdd, "partitionBy", num_partitions, EM_PART_HASH, NULL, false,
-                                   false);
+    em_rdd *out =
+        em__shuffled_new(rdd, "partitionBy", num_partitions, EM_PART_HASH, NULL, false, false);
     ((shuffled_rdd *)out)->pairs = true;
     return out;
 }

@@ -16,8 +16,8 @@ typedef struct {
 
 typedef struct {
     em_sink base;
-    const em_rdd *rdd;   /* the sortByKey RDD: names a record that is not a pair */
-    em_values *sample;   /* copies of the sampled keys */
+    const em_rdd *rdd; /* the sortByKey RDD: names a record that is not a pair */
+    em_values *sample; /* copies of the sampled keys */
     size_t cap;
     uint64_t seen;
     GRand *rand;
@@ -52,7 +52,11 @@ static void sketch_task(em_task *task, void *ud)
 {
     sketch_job *job = ud;
     /* A fixed seed per partition: the same bounds on every run, whatever the thread count. */
-    sample_sink sink = {{sample_push, task}, job->rdd, em__values_new(), job->cap, 0,
+    sample_sink sink = {{sample_push, task},
+                        job->rdd,
+                        em__values_new(),
+                        job->cap,
+                        0,
                         g_rand_new_with_seed((guint32)task->partition * 2654435761u)};
     em__compute(job->parent, task, task->partition, &sink.base);
     g_rand_free(sink.rand);
@@ -169,10 +173,7 @@ static void sorted_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     em__push_all(task, ctx.items, n, out);
 }
 
-static void sorted_finalize(em_rdd *rdd)
-{
-    g_clear_error(&((sorted_rdd *)rdd)->error);
-}
+static void sorted_finalize(em_rdd *rdd) { g_clear_error(&((sorted_rdd *)rdd)->error); }
 
 static const em_rdd_class sorted_class = {
     .type_name = "ShuffledRDD",

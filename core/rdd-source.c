@@ -75,4 +75,7 @@ static void empty_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 
 static const em_rdd_class empty_class = {.type_name = "EmptyRDD", .compute = empty_compute};
 
-em_rdd *em_empty_rdd(em_context *sc) { return em__rdd_new(sc, &empty_class, "emptyRDD", 0, NULL, 0); }
+em_rdd *em_empty_rdd(em_context *sc)
+{
+    return em__rdd_new(sc, &empty_class, "emptyRDD", 0, NULL, 0);
+}

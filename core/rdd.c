@@ -247,8 +247,7 @@ static void append_bytes(GString *out, double size)
     for (; u < 6 && size >= 2.0 * 1024; u++)
         size /= 1024;
     char num[G_ASCII_DTOSTR_BUF_SIZE];
-    g_string_append_printf(out, "%s %s", g_ascii_formatd(num, sizeof num, "%.1f", size),
-                           units[u]);
+    g_string_append_printf(out, "%s %s", g_ascii_formatd(num, sizeof num, "%.1f", size), units[u]);
 }
 
 /* debugSelf: the RDD's line after first, then, when some of its partitions are cached, the

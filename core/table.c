@@ -175,7 +175,8 @@ static inline size_t find_index_slot(const em_table *t, em_value key, uint64_t h
             *found = false;
             return i;
         }
-        if ((uint32_t)s == tag && same_key(em__table_at(t, slot_id(s)), key, p.short_str, p.word)) {
+        if ((uint32_t)s == tag &&
+            same_key(em__table_at(t, slot_id(s)), key, p.short_str, p.word)) {
             *found = true;
             return i;
         }
@@ -219,7 +220,9 @@ static void store_key(em_table *t, em_table_entry *e, em_value key, probe_key p)
     if (t->entry_size > sizeof *e)
         memset(e + 1, 0, t->entry_size - sizeof *e);
     if (p.short_str)
-        e->key = (em_value){.type = EM_T_STR, .kind = KIND_INLINE, .len = key.len,
+        e->key = (em_value){.type = EM_T_STR,
+                            .kind = KIND_INLINE,
+                            .len = key.len,
                             .as.i = (int64_t)p.word};
     else
         e->key = t->keys ? em__value_copy(key, t->keys) : key;
@@ -229,7 +232,7 @@ static void store_key(em_table *t, em_table_entry *e, em_value key, probe_key p)
 /* Flat layout: stores key in the empty slot i that ended its probe run (growing first when
  * the table is half full). Out of line: the hit path stays small. */
 __attribute__((noinline)) static em_table_entry *flat_insert(em_table *t, size_t i, em_value key,
-                                                   uint64_t hash, bool *is_new)
+                                                             uint64_t hash, bool *is_new)
 {
     if ((size_t)(t->live + 1) * 2 > t->mask + 1)
         return (rebuild_flat(t, (t->mask + 1) * 2), em__table_upsert(t, key, hash, is_new));

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK(em-error-quark, em_error)
+G_DEFINE_QUARK(em - error - quark, em_error)
 
 em_value em_str(const char *cstr) { return em_strn(cstr, strlen(cstr)); }
 

@@ -13,11 +13,11 @@
 
 /* The fields are visible only so that em_arena_alloc() can be inline; do not touch them. */
 typedef struct em_arena {
-    char *cur;           /* next free byte of the current chunk */
-    char *end;           /* end of the current chunk */
+    char *cur; /* next free byte of the current chunk */
+    char *end; /* end of the current chunk */
     struct em_chunk *chunks;
-    size_t held;         /* bytes held in all chunks */
-    size_t chunk_size;   /* size of the next ordinary chunk */
+    size_t held;       /* bytes held in all chunks */
+    size_t chunk_size; /* size of the next ordinary chunk */
 } em_arena;
 
 /* Makes an empty arena. The caller owns it and frees it with em_arena_free(). Never fails. */

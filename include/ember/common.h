@@ -24,12 +24,12 @@ EM_API GQuark em_error_quark(void);
 
 /* Error codes in the EM_ERROR domain. */
 typedef enum em_error_code {
-    EM_ERROR_INVALID,  /* a bad argument or a misuse of the API */
-    EM_ERROR_IO,       /* a file, socket or directory could not be read or written */
-    EM_ERROR_PARSE,    /* text or bytes that do not follow the expected format */
-    EM_ERROR_TASK,     /* a task of a job failed (a user function failed a record) */
-    EM_ERROR_EXISTS,   /* an output path exists already */
-    EM_ERROR_CORRUPT,  /* a checkpoint, log or encoded buffer failed its checks */
+    EM_ERROR_INVALID, /* a bad argument or a misuse of the API */
+    EM_ERROR_IO,      /* a file, socket or directory could not be read or written */
+    EM_ERROR_PARSE,   /* text or bytes that do not follow the expected format */
+    EM_ERROR_TASK,    /* a task of a job failed (a user function failed a record) */
+    EM_ERROR_EXISTS,  /* an output path exists already */
+    EM_ERROR_CORRUPT, /* a checkpoint, log or encoded buffer failed its checks */
 } em_error_code;
 
 #endif

@@ -48,7 +48,6 @@ static char *text_of(em_values *vals, GError *err)
     return text;
 }
 
-
 static em_value fail_on_three(em_value v, void *ud)
 {
     (void)ud;
@@ -153,8 +152,8 @@ Test(rdd_actions, reduce_over_a_failing_map_names_the_map)
     em_value out;
     GError *err = NULL;
     cr_assert_not(em_rdd_reduce(failing, em_sum, NULL, arena, &out, &err));
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 0, partition 1: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 1: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -310,8 +309,8 @@ Test(rdd_actions, take_failure_names_the_map_stage_and_partition)
     cr_assert_null(em_rdd_take(failing, 4, &err));
     cr_assert(g_error_matches(err, EM_ERROR, EM_ERROR_TASK));
     /* take(1) was stage 0; take(4) scans partition 0 (stage 1), then 1 to 3 (stage 2). */
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 2, partition 2: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 2, partition 2: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -410,8 +409,8 @@ Test(rdd_actions, top_failure_names_the_map)
     g_autoptr(em_rdd) failing = em_rdd_map(nums, fail_on_three);
     GError *err = NULL;
     cr_assert_null(em_rdd_top(failing, 2, &err));
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 0, partition 1: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 1: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -436,8 +435,9 @@ Test(rdd_actions, count_by_key_of_a_non_pair_fails_naming_count_by_key)
     g_autoptr(em_rdd) mixed = parallelize("(a,1), 7", 1);
     GError *err = NULL;
     cr_assert_null(em_rdd_count_by_key(mixed, &err));
-    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 0: countByKey failed: record 7 "
-                                   "is not a (key, value) pair");
+    cr_assert_str_eq(err->message,
+                     "Job aborted: stage 0, partition 0: countByKey failed: record 7 "
+                     "is not a (key, value) pair");
     g_error_free(err);
 }
 
@@ -468,8 +468,8 @@ Test(rdd_actions, count_by_value_fails_with_its_parent)
     g_autoptr(em_rdd) failing = em_rdd_map(nums, fail_on_three);
     GError *err = NULL;
     cr_assert_null(em_rdd_count_by_value(failing, &err));
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 0, partition 1: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 1: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -575,11 +575,11 @@ Test(rdd_actions, foreach_partition_failure_names_foreach_partition)
 /* ---- actions inside a task (Spark's SPARK-5063) ---- */
 
 typedef struct {
-    em_rdd *other;  /* the RDD the user function wrongly runs an action on */
+    em_rdd *other; /* the RDD the user function wrongly runs an action on */
     GMutex lock;
-    int calls;      /* user function calls */
-    int refused;    /* inner actions that failed at once */
-    char *message;  /* the first inner error */
+    int calls;     /* user function calls */
+    int refused;   /* inner actions that failed at once */
+    char *message; /* the first inner error */
 } nested_ctx;
 
 static void note_refusal(nested_ctx *c, bool failed, GError *err)

@@ -185,7 +185,8 @@ Test(rdd_narrow, map_partitions_stops_iterating_when_downstream_fails)
         em_rdd_map_partitions_full(words, emit_counting, &seen, NULL, "emit_counting");
     g_autoptr(em_rdd) mapped = em_rdd_map(emitted, fail_on_b);
     g_autofree char *msg = collect_error(mapped);
-    cr_assert_str_eq(msg, "Job aborted: stage 0, partition 0: map (fail_on_b) failed: no b please");
+    cr_assert_str_eq(msg,
+                     "Job aborted: stage 0, partition 0: map (fail_on_b) failed: no b please");
     cr_assert_eq(seen, 2, "the iterator went on after the failure");
 }
 
@@ -380,8 +381,8 @@ Test(rdd_narrow, sample_with_a_bad_fraction_is_refused)
 
 Test(rdd_narrow, cartesian_pairs_every_record_partition_by_partition_in_spark_order)
 {
-    g_autoptr(em_rdd) xs = parallelize("1, 2, 3", 2);   /* [1] [2, 3] */
-    g_autoptr(em_rdd) ys = parallelize("a, b, c", 3);   /* [a] [b] [c] */
+    g_autoptr(em_rdd) xs = parallelize("1, 2, 3", 2); /* [1] [2, 3] */
+    g_autoptr(em_rdd) ys = parallelize("a, b, c", 3); /* [a] [b] [c] */
     g_autoptr(em_rdd) product = em_rdd_cartesian(xs, ys);
     cr_assert_eq(em_rdd_num_partitions(product), 6);
     g_autofree char *text = glom_text(product);
@@ -434,10 +435,12 @@ Test(rdd_narrow, cartesian_failure_in_either_side_fails_the_job)
     g_autoptr(em_rdd) right = em_rdd_cartesian(xs, bad);
     GError *err = NULL;
     cr_assert_null(em_rdd_collect(left, &err));
-    cr_assert(strstr(err->message, "map (fail_on_three) failed: three is bad"), "%s", err->message);
+    cr_assert(strstr(err->message, "map (fail_on_three) failed: three is bad"), "%s",
+              err->message);
     g_clear_error(&err);
     cr_assert_null(em_rdd_collect(right, &err));
-    cr_assert(strstr(err->message, "map (fail_on_three) failed: three is bad"), "%s", err->message);
+    cr_assert(strstr(err->message, "map (fail_on_three) failed: three is bad"), "%s",
+              err->message);
     g_clear_error(&err);
 }
 
@@ -518,7 +521,8 @@ Test(rdd_narrow, zip_with_index_failure_in_the_last_partition_surfaces_in_the_jo
     g_autoptr(em_rdd) failing = em_rdd_map(words, fail_on_b);
     g_autoptr(em_rdd) zipped = em_rdd_zip_with_index(failing);
     g_autofree char *msg = collect_error(zipped);
-    cr_assert_str_eq(msg, "Job aborted: stage 1, partition 2: map (fail_on_b) failed: no b please");
+    cr_assert_str_eq(msg,
+                     "Job aborted: stage 1, partition 2: map (fail_on_b) failed: no b please");
 }
 
 /* ---- coalesce ---- */
@@ -566,5 +570,6 @@ Test(rdd_narrow, coalesce_failure_names_the_coalesced_partition)
     g_autoptr(em_rdd) failing = em_rdd_map(words, fail_on_b);
     g_autoptr(em_rdd) two = em_rdd_coalesce(failing, 2, false);
     g_autofree char *msg = collect_error(two);
-    cr_assert_str_eq(msg, "Job aborted: stage 0, partition 1: map (fail_on_b) failed: no b please");
+    cr_assert_str_eq(msg,
+                     "Job aborted: stage 0, partition 1: map (fail_on_b) failed: no b please");
 }

@@ -124,10 +124,7 @@ static void agree_with_model(unsigned flags)
     em__table_clear(&t);
 }
 
-Test(table, flat_table_agrees_with_a_model_through_growth_and_removal)
-{
-    agree_with_model(0);
-}
+Test(table, flat_table_agrees_with_a_model_through_growth_and_removal) { agree_with_model(0); }
 
 Test(table, stable_id_table_agrees_with_a_model_through_growth_removal_and_id_reuse)
 {
@@ -166,8 +163,8 @@ Test(table, a_larger_entry_struct_starts_zeroed_and_removal_by_entry_works)
     cr_assert_eq(em__table_at(&t, id), e);
     em__table_remove_entry(&t, e);
     cr_assert_null(em__table_find(&t, k, em_value_hash(k)));
-    timed_entry *again = (timed_entry *)em__table_upsert(&t, em_int(43), em_value_hash(em_int(43)),
-                                                         &is_new);
+    timed_entry *again =
+        (timed_entry *)em__table_upsert(&t, em_int(43), em_value_hash(em_int(43)), &is_new);
     cr_assert_eq(again->updated, 0, "a reused id starts zeroed");
     cr_assert_eq(em__table_id(&t, &again->base), id, "the removed id is reused first");
     cr_assert_eq(t.live, 5001);
