@@ -11,6 +11,7 @@
 #define EMBER_STREAMING_PRIVATE_H
 
 #include "core-private.h"
+#include <ember.h>
 
 /* A DStream kind: its class (the methods) and its struct, which embeds em_dstream as its first
  * member and adds what the kind needs, typed (as GStreamer's and libuv's handles do):
