@@ -39,7 +39,7 @@ static gboolean on_signal(gpointer data)
         g_message("received %s: stopping the streaming context gracefully (send it again to "
                   "exit at once)",
                   g_strsignal(signum));
-        em_ssc_stop(ssc, false, true); /* returns once every received batch is processed */
+        em_ssc_stop(ssc, EM_STOP_GRACEFUL); /* returns once every received batch is processed */
     }
     return G_SOURCE_CONTINUE;
 }
