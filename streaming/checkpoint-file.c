@@ -496,7 +496,7 @@ em_ckpt *em__ckpt_read_latest(const char *dir, const char *program, uint64_t fin
                 g_error_free(why);
             continue;
         }
-        if (ck->fingerprint != fingerprint) {
+        if (program && ck->fingerprint != fingerprint) {
             g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                         "checkpoint %s was written by another program (\"%s\", fingerprint "
                         "%016" G_GINT64_MODIFIER "x), not by \"%s\" (fingerprint %016" 

@@ -73,7 +73,8 @@ GPtrArray *em__ckpt_list(const char *dir, GError **err);
  * Returns NULL with err unset when dir holds no checkpoint file at all. Returns NULL with err
  * set when every file is corrupt (EM_ERROR_CORRUPT, naming the newest), when the newest valid
  * checkpoint belongs to another program (EM_ERROR_INVALID, naming the file and both programs:
- * it is refused, never skipped) or when dir cannot be read (EM_ERROR_IO). */
+ * it is refused, never skipped) or when dir cannot be read (EM_ERROR_IO). A NULL program
+ * accepts any program's checkpoint (the caller checks it). */
 em_ckpt *em__ckpt_read_latest(const char *dir, const char *program, uint64_t fingerprint,
                               GError **skipped, GError **err);
 

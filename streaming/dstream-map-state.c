@@ -7,6 +7,7 @@
  * A batch is all or nothing: each table logs the entries a batch touches (their key, state and
  * update time before it, by reference: nothing is freed or compacted until the batch is
  * committed), and a failed batch is undone from the log. */
+#include "checkpoint-file.h"
 #include "streaming-private.h"
 
 /* ---- One state partition's table ---- */
@@ -540,10 +541,76 @@ static void map_state_finalize(em_dstream *ds)
     em_rdd_unref(ms->spec.initial_state);
 }
 
+/* ---- Checkpoints: every live key with its state and last update, under "state/<name>" ----
+ * Each key keeps its last update time, so idle timeouts go on counting across a restart. */
+
+static char *record_name(const char *name) { return g_strconcat("state/", name, NULL); }
+
+static void map_state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name, em_time t)
+{
+    (void)t;
+    map_state *ms = (map_state *)ds;
+    GArray *rows = g_array_new(FALSE, FALSE, sizeof(em_ckpt_state_row));
+    for (int i = 0; i < ms->n; i++) {
+        const state_table *tb = &ms->tables[i];
+        for (uint32_t e = 0; e < tb->n; e++) {
+            const st_entry *en = &tb->entries[e];
+            if (!en->live)
+                continue;
+            em_ckpt_state_row row = {en->key, en->state, en->updated};
+            g_array_append_val(rows, row);
+        }
+    }
+    g_autofree char *record = record_name(name);
+    em__ckpt_put_state(ck, record, (const em_ckpt_state_row *)rows->data, rows->len);
+    g_array_unref(rows);
+}
+
+/* Oldest update first, then as saved: tables keep their update-order lists in that order. */
+static int by_updated(const void *a, const void *b)
+{
+    const em_ckpt_state_row *x = a, *y = b;
+    if (x->updated != y->updated)
+        return x->updated < y->updated ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, const char *name,
+                                         em_time t, GError **err)
+{
+    (void)t;
+    map_state *ms = (map_state *)ds;
+    g_autofree char *record = record_name(name);
+    if (!em__ckpt_get(ck, record))
+        return true; /* new in this program: it starts from its initial state */
+    em_arena *arena = em_arena_new();
+    GArray *rows = NULL;
+    if (!em__ckpt_get_state(ck, record, arena, &rows, err)) {
+        em_arena_free(arena);
+        return false;
+    }
+    qsort(rows->data, rows->len, sizeof(em_ckpt_state_row), by_updated);
+    for (guint i = 0; i < rows->len; i++) {
+        em_ckpt_state_row *row = &g_array_index(rows, em_ckpt_state_row, i);
+        uint64_t hash = em_value_hash(row->key);
+        state_table *table = &ms->tables[em__hash_partition(hash, ms->n)];
+        table_insert(table, row->key, hash, row->state, row->updated);
+    }
+    for (int i = 0; i < ms->n; i++)
+        undo_clear(&ms->tables[i]); /* the restored keys are committed state */
+    ms->loaded = true; /* the initial state went into the checkpointed state already */
+    g_array_unref(rows);
+    em_arena_free(arena);
+    return true;
+}
+
 static const em_dstream_class map_state_class = {.type_name = "MapWithStateDStream",
                                                  .instance_size = sizeof(map_state),
                                                  .compute = map_state_compute,
                                                  .batch_done = map_state_batch_done,
+                                                 .checkpoint_save = map_state_checkpoint_save,
+                                                 .checkpoint_restore =
+                                                     map_state_checkpoint_restore,
                                                  .finalize = map_state_finalize};
 
 em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)

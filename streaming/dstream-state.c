@@ -2,6 +2,7 @@
  * batch at t cogrouped with the state at t - slide, each key passed to the update function;
  * the new state RDD is computed at once and its lineage cut, so state lives in memory owned by
  * the stream (cached partitions), copied out of the batch arenas that made it. */
+#include "checkpoint-file.h"
 #include "streaming-private.h"
 
 typedef struct {
@@ -95,10 +96,76 @@ static void state_finalize(em_dstream *ds)
     em_rdd_unref(st->committed);
 }
 
+/* ---- Checkpoints: the committed state as (key, state) rows under "state/<name>" ---- */
+
+static char *record_name(const char *name) { return g_strconcat("state/", name, NULL); }
+
+static void state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name, em_time t)
+{
+    state_stream *st = (state_stream *)ds;
+    g_autofree char *record = record_name(name);
+    GError *err = NULL;
+    /* The committed state is a cached RDD without lineage: collecting it copies memory. */
+    em_values *vals = st->committed ? em_rdd_collect(st->committed, &err) : em__values_new();
+    if (!vals) {
+        g_warning("checkpoint of batch %" G_GINT64_FORMAT " ms: the state of \"%s\" could not "
+                  "be read: %s", (gint64)t, name, err->message);
+        g_error_free(err);
+        return;
+    }
+    em_ckpt_state_row *rows = g_new(em_ckpt_state_row, vals->n ? vals->n : 1);
+    for (size_t i = 0; i < vals->n; i++)
+        rows[i] = (em_ckpt_state_row){em_key(vals->items[i]), em_val(vals->items[i]), t};
+    em__ckpt_put_state(ck, record, rows, vals->n);
+    g_free(rows);
+    em_values_free(vals);
+}
+
+static bool state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, const char *name,
+                                     em_time t, GError **err)
+{
+    state_stream *st = (state_stream *)ds;
+    g_autofree char *record = record_name(name);
+    if (!em__ckpt_get(ck, record))
+        return true; /* a stream the checkpoint did not know: it starts from its initial state */
+    em_arena *arena = em_arena_new();
+    GArray *rows = NULL;
+    if (!em__ckpt_get_state(ck, record, arena, &rows, err)) {
+        em_arena_free(arena);
+        return false;
+    }
+    em_value *pairs = g_new(em_value, rows->len ? rows->len : 1);
+    for (guint i = 0; i < rows->len; i++) {
+        em_ckpt_state_row *row = &g_array_index(rows, em_ckpt_state_row, i);
+        pairs[i] = em_pair_in(arena, row->key, row->state);
+    }
+    int n = st->partitions > 0 ? st->partitions : ds->ssc->sc->parallelism;
+    em_rdd *state = em_parallelize(ds->ssc->sc, pairs, rows->len, n);
+    g_free(pairs);
+    g_array_unref(rows);
+    em_arena_free(arena);
+    bool ok = em__rdd_checkpoint(state, err);
+    if (!ok) {
+        em_rdd_unref(state);
+        return false;
+    }
+    em_rdd_unref(st->last);
+    em_rdd_unref(st->committed);
+    st->last = state;
+    st->committed = em_rdd_ref(state);
+    st->last_time = t;
+    /* No RDD was generated at t in this process: the next batch starts from st->last, as
+     * after a batch whose state was not computed. */
+    st->failed = t;
+    return true;
+}
+
 static const em_dstream_class state_class = {.type_name = "StateDStream",
                                              .instance_size = sizeof(state_stream),
                                              .compute = state_compute,
                                              .batch_done = state_batch_done,
+                                             .checkpoint_save = state_checkpoint_save,
+                                             .checkpoint_restore = state_checkpoint_restore,
                                              .finalize = state_finalize};
 
 em_dstream *em_update_state_by_key_full(em_dstream *ds, const em_update_state_spec *spec)

@@ -2,7 +2,7 @@
  * queued, one after another, generates each batch's RDDs through the graph, runs its output
  * operations in order as jobs of their own, and completes the batch: figures, failures,
  * listener events (streaming). */
-#include "streaming-private.h"
+#include "recovery.h"
 
 /* One output operation's job on its RDD: the listener events around it; false with *err set
  * when it failed. */
@@ -28,6 +28,7 @@ void em__job_scheduler_batch_completed(em_ssc *ssc, em_time t, bool succeeded,
     em__graph_batch_done(ssc, t, succeeded);
     em__graph_clear_metadata(ssc, t, info ? &info->retained_batches : NULL,
                              info ? &info->retained_bytes : NULL);
+    em__recovery_batch_completed(ssc, t);
 }
 
 void em__job_scheduler_run_batch(em_ssc *ssc, em_time t, int64_t submitted)

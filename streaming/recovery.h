@@ -1,5 +1,5 @@
 /* Private to libember's streaming room and its tests: what the context's lifecycle calls into
- * checkpointing, recovery and the shutdown hook. */
+ * checkpointing, recovery and the shutdown hook (recovery.c, shutdown.c). */
 #ifndef EMBER_RECOVERY_H
 #define EMBER_RECOVERY_H
 
@@ -8,5 +8,20 @@
 /* Forgets ssc in the signal hook (if it is the one registered) and removes the signal sources;
  * em_ssc_free() calls it first. */
 void em__shutdown_forget(em_ssc *ssc);
+
+/* em_ssc_start(), once the zero time and the first batch time are computed from the clock and
+ * before the graph is initialized: a recovered ssc takes its zero time from the checkpoint and
+ * goes on with the batch after the checkpoint's (*first), its manual clock moved up to the
+ * checkpoint's time; the checkpoint writer thread starts. No-op when checkpointing is off. */
+void em__recovery_start(em_ssc *ssc, em_time *first);
+/* The job scheduler, after batch t completed (every stream's batch_done ran): when t is a
+ * checkpoint time, copies every stateful stream's state and every input's position and hands
+ * them to the writer. Scheduler thread. */
+void em__recovery_batch_completed(em_ssc *ssc, em_time t);
+/* The end of a stop: after a graceful one a final checkpoint of the newest completed batch;
+ * then the writer finishes what it was given and ends. Idempotent. */
+void em__recovery_stop(em_ssc *ssc);
+/* em_ssc_free(): frees what recovery keeps. */
+void em__recovery_free(em_ssc *ssc);
 
 #endif

@@ -111,6 +111,7 @@ bool em_ssc_start(em_ssc *ssc, GError **err)
 
     em_time first = em__job_generator_first_batch(em_ssc_clock_time(ssc), ssc->batch);
     ssc->zero_time = first - ssc->batch;
+    em__recovery_start(ssc, &first);
     em__graph_init(ssc, ssc->zero_time);
     if (!em__graph_start_inputs(ssc, err)) {
         g_mutex_lock(&active_lock);
@@ -129,6 +130,7 @@ bool em_ssc_start(em_ssc *ssc, GError **err)
 
 void em__ssc_finish_stop(em_ssc *ssc)
 {
+    em__recovery_stop(ssc);
     g_mutex_lock(&active_lock);
     if (active_ssc == ssc)
         active_ssc = NULL;
@@ -264,6 +266,7 @@ void em_ssc_free(em_ssc *ssc)
             g_free(b);
         g_async_queue_unref(ssc->batches);
     }
+    em__recovery_free(ssc);
     em__graph_free(ssc);
     g_array_unref(ssc->listeners);
     g_clear_error(&ssc->failure);

@@ -13,6 +13,8 @@
 #include "core-private.h"
 #include <ember.h>
 
+typedef struct em_ckpt em_ckpt;
+
 /* A DStream kind: its class (the methods) and its struct, which embeds em_dstream as its first
  * member and adds what the kind needs, typed (as GStreamer's and libuv's handles do):
  *
@@ -46,6 +48,14 @@ typedef struct em_dstream_class {
      * the batch failed (generation or output). A stateful stream keeps its state as after the
      * previous batch when it is false. Scheduler thread. May be NULL. */
     void (*batch_done)(em_dstream *ds, em_time t, bool succeeded);
+    /* Checkpoints (recovery.c). Puts what the stream carries across a restart (its state, an
+     * input's position) into ck under its stable name, as after batch t: scheduler thread,
+     * after batch t completed. NULL for streams that carry nothing. */
+    void (*checkpoint_save)(em_dstream *ds, em_ckpt *ck, const char *name, em_time t);
+    /* Takes back what checkpoint_save put at time t, before the ssc starts; false with err
+     * (naming the record) when it cannot. */
+    bool (*checkpoint_restore)(em_dstream *ds, const em_ckpt *ck, const char *name, em_time t,
+                               GError **err);
 } em_dstream_class;
 
 /* One generated RDD, or the failure to generate it (rdd NULL, error set): a failed time is
@@ -134,6 +144,7 @@ struct em_ssc {
     bool stop_context;
     GError *failure;      /* the first batch failure */
     int next_stream_id;
+    struct em_recovery *recovery; /* checkpointing and recovery (recovery.c), NULL when off */
 };
 
 /* A batch the generator queued for the scheduler, and when: Spark's submission time, from

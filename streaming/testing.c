@@ -4,6 +4,8 @@
 
 #include <ember/testing.h>
 
+#include <glib/gstdio.h>
+
 /* ---- The test input stream (Spark's TestInputStream) ---- */
 
 typedef struct {
@@ -15,6 +17,11 @@ static em_rdd *test_input_compute(em_dstream *ds, em_time t, GError **err)
 {
     (void)err;
     test_input_state *st = ds->state;
+    /* After a restart from a checkpoint, batches up to it are gone, as a real source's would
+     * be: what a window or a state needs of them must come from the checkpoint. */
+    em_time recovered = em_ssc_recovered_time(ds->ssc);
+    if (recovered >= 0 && t <= recovered)
+        return em_parallelize(ds->ssc->sc, NULL, 0, st->partitions);
     gint64 index = (t - ds->zero_time) / ds->slide - 1;
     if (index >= 0 && index < (gint64)st->batches->len) {
         em_values *b = st->batches->pdata[index];
@@ -153,6 +160,56 @@ em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_tes
     return out;
 }
 
+/* What building the graph needs, for em_ssc_get_or_create()'s create function. */
+typedef struct {
+    const em_test_input *inputs;
+    size_t n_inputs;
+    em_test_ops_fn op;
+    size_t max_outputs;
+    void *ud;
+    const em_test_opts *o;
+    em_dstream **results; /* [max_outputs], what op built */
+    size_t n;
+    GError *error;
+} test_build;
+
+static em_ssc *build_graph(bool recovering, void *data)
+{
+    (void)recovering;
+    test_build *b = data;
+    const em_test_opts *o = b->o;
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = o->master, .context = o->context,
+                                                 .app_name = "test",
+                                                 .batch_interval = o->batch_interval,
+                                                 .manual_clock = true},
+                                  &b->error);
+    if (!ssc)
+        return NULL;
+    em_dstream **streams = g_new0(em_dstream *, b->n_inputs ? b->n_inputs : 1);
+    for (size_t i = 0; i < b->n_inputs; i++) {
+        test_input_state *st = g_new0(test_input_state, 1);
+        st->batches = g_ptr_array_new_with_free_func((GDestroyNotify)em_values_free);
+        st->partitions = o->input_partitions;
+        streams[i] = em__input_new(ssc, &test_input_class, "testInputStream");
+        streams[i]->state = st;
+        for (size_t k = 0; k < b->inputs[i].n; k++) {
+            bool none = false;
+            em_values *vals = batch_values(&b->inputs[i].batches[k], &none, &b->error);
+            if (!vals && !none) {
+                g_prefix_error(&b->error, "em_test_run: input %zu, batch %zu: ", i, k);
+                g_free(streams);
+                em_ssc_free(ssc);
+                return NULL;
+            }
+            g_ptr_array_add(st->batches, vals);
+        }
+    }
+    b->results = g_new0(em_dstream *, b->max_outputs ? b->max_outputs : 1);
+    b->n = b->max_outputs ? b->op(streams, b->results, b->max_outputs, b->ud) : 0;
+    g_free(streams);
+    return ssc;
+}
+
 em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
                                    em_test_ops_fn op, size_t max_outputs, void *ud,
                                    const em_test_opts *opts, size_t *n_outputs, GError **err)
@@ -171,35 +228,24 @@ em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
             o.num_batches = MAX(o.num_batches, inputs[i].n);
     *n_outputs = 0;
 
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = o.master, .context = o.context,
-                                                 .app_name = "test",
-                                                 .batch_interval = o.batch_interval,
-                                                 .manual_clock = true},
-                                  err);
+    test_build b = {.inputs = inputs, .n_inputs = n_inputs, .op = op, .max_outputs = max_outputs,
+                    .ud = ud, .o = &o};
+    em_ssc *ssc = NULL;
+    if (o.checkpoint_dir) {
+        ssc = em_ssc_get_or_create(o.checkpoint_dir, build_graph, &b, NULL, err);
+        if (!ssc && b.error) {
+            g_clear_error(err);
+            g_propagate_error(err, g_steal_pointer(&b.error));
+        }
+    } else {
+        ssc = build_graph(false, &b);
+        if (!ssc)
+            g_propagate_error(err, g_steal_pointer(&b.error));
+    }
     if (!ssc)
         return NULL;
-    em_dstream **streams = g_new0(em_dstream *, n_inputs ? n_inputs : 1);
-    for (size_t i = 0; i < n_inputs; i++) {
-        test_input_state *st = g_new0(test_input_state, 1);
-        st->batches = g_ptr_array_new_with_free_func((GDestroyNotify)em_values_free);
-        st->partitions = o.input_partitions;
-        streams[i] = em__input_new(ssc, &test_input_class, "testInputStream");
-        streams[i]->state = st;
-        for (size_t b = 0; b < inputs[i].n; b++) {
-            bool none = false;
-            em_values *vals = batch_values(&inputs[i].batches[b], &none, err);
-            if (!vals && !none) {
-                g_prefix_error(err, "em_test_run: input %zu, batch %zu: ", i, b);
-                g_free(streams);
-                em_ssc_free(ssc);
-                return NULL;
-            }
-            g_ptr_array_add(st->batches, vals);
-        }
-    }
-    em_dstream **results = g_new0(em_dstream *, max_outputs ? max_outputs : 1);
-    size_t n = max_outputs ? op(streams, results, max_outputs, ud) : 0;
-    g_free(streams);
+    em_dstream **results = b.results;
+    size_t n = b.n;
     test_run run = {.n = MIN(n, max_outputs), .interval = o.batch_interval};
     g_mutex_init(&run.lock);
     run.collectors = g_new0(collector, run.n ? run.n : 1);
@@ -223,8 +269,12 @@ em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
         run.zero = ssc->zero_time;
         for (size_t i = 0; i < run.n; i++)
             run.collectors[i].zero = ssc->zero_time;
-        for (size_t b = 0; b < o.num_batches && ok; b++) {
-            em_time t = ssc->zero_time + (em_time)(b + 1) * o.batch_interval;
+        /* Recovered: the run goes on with the batch after the checkpoint's. */
+        em_time recovered = em_ssc_recovered_time(ssc);
+        size_t first =
+            recovered >= 0 ? (size_t)((recovered - ssc->zero_time) / o.batch_interval) : 0;
+        for (size_t k = first; k < o.num_batches && ok; k++) {
+            em_time t = ssc->zero_time + (em_time)(k + 1) * o.batch_interval;
             em_ssc_advance_clock(ssc, o.batch_interval);
             if (!em_ssc_wait_for_batch(ssc, t, o.batch_timeout)) {
                 /* Said now: the stop below waits for the batch under way. */
@@ -245,6 +295,9 @@ em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
             g_mutex_unlock(&ssc->lock);
         }
     }
+    /* With checkpoints, a graceful stop writes the final one: a later run goes on from it. */
+    if (ok && o.checkpoint_dir)
+        em_ssc_stop(ssc, EM_STOP_GRACEFUL);
     em_ssc_free(ssc);
     g_mutex_clear(&run.lock);
     em_test_output **outs = NULL;
@@ -282,6 +335,40 @@ void em_test_output_free(em_test_output *out)
     g_free(out->status);
     g_free(out->failures);
     g_free(out);
+}
+
+em_test_output *em_test_run_checkpointed(const em_test_input *inputs, size_t n_inputs,
+                                         em_test_op_fn op, void *ud, const em_test_opts *opts,
+                                         size_t stop_after, GError **err)
+{
+    em_test_opts o = opts ? *opts : (em_test_opts){0};
+    g_autofree char *tmp = NULL;
+    if (!o.checkpoint_dir) {
+        tmp = g_dir_make_tmp("ember-test-checkpoint-XXXXXX", NULL);
+        o.checkpoint_dir = tmp;
+    }
+    em_test_opts before = o;
+    before.num_batches = stop_after;
+    em_test_output *first = em_test_run(inputs, n_inputs, op, ud, &before, err);
+    em_test_output *out = first ? em_test_run(inputs, n_inputs, op, ud, &o, err) : NULL;
+    for (size_t k = 0; out && k < stop_after && k < out->n_batches; k++) {
+        em_values_free(out->batches[k]);
+        g_free(out->failures[k]);
+        out->batches[k] = g_steal_pointer(&first->batches[k]);
+        out->failures[k] = g_steal_pointer(&first->failures[k]);
+        out->status[k] = first->status[k];
+    }
+    em_test_output_free(first);
+    if (tmp) {
+        g_autoptr(GDir) dir = g_dir_open(tmp, 0, NULL);
+        const char *name;
+        while (dir && (name = g_dir_read_name(dir))) {
+            g_autofree char *path = g_build_filename(tmp, name, NULL);
+            g_remove(path);
+        }
+        g_rmdir(tmp);
+    }
+    return out;
 }
 
 static char *batch_text(em_values *vals, bool sorted)
@@ -360,6 +447,23 @@ bool em_test_operation2(const char *const *input1, size_t n_input1, const char *
     em_test_output *out = em_test_run(inputs, input2 ? 2 : 1, op, ud, &opts, err);
     g_free(b1);
     g_free(b2);
+    if (!out)
+        return false;
+    bool ok = compare(out, expected, n_expected, use_set, err);
+    em_test_output_free(out);
+    return ok;
+}
+
+bool em_test_checkpointed_operation(const char *const *input, size_t n_input, em_test_op_fn op,
+                                    void *ud, const char *const *expected, size_t n_expected,
+                                    size_t stop_after, bool use_set, GError **err)
+{
+    em_test_batch *batches = g_new0(em_test_batch, n_input + 1);
+    to_batches(input, n_input, batches);
+    em_test_input in = {batches, n_input};
+    em_test_opts opts = {.num_batches = n_expected};
+    em_test_output *out = em_test_run_checkpointed(&in, 1, op, ud, &opts, stop_after, err);
+    g_free(batches);
     if (!out)
         return false;
     bool ok = compare(out, expected, n_expected, use_set, err);

@@ -34,6 +34,9 @@ typedef struct em_test_opts {
                                     before it stops): default 60 s */
     bool keep_going;             /* a failed batch does not end the run: it is recorded in the
                                     output (status, failures) and the next batches run */
+    const char *checkpoint_dir;  /* checkpoint into this directory, and go on from the
+                                    checkpoint it holds (em_ssc_get_or_create); the run ends
+                                    with a graceful stop, which writes a final checkpoint */
 } em_test_opts;
 
 /* Builds the operation under test from the input streams (inputs[0..n_inputs)). */
@@ -81,6 +84,15 @@ EM_API em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_
 EM_API void em_test_output_free(em_test_output *out);
 /* Frees the n outputs of em_test_run_multi() and the array. */
 EM_API void em_test_outputs_free(em_test_output **outs, size_t n);
+/* Spark's testCheckpointedOperation: runs op with checkpoints for stop_after batches, stops
+ * (gracefully: a final checkpoint), frees the ssc, then builds the graph again through
+ * em_ssc_get_or_create() from the checkpoint directory (opts->checkpoint_dir, or a new
+ * temporary one removed afterwards) and runs the remaining batches up to opts->num_batches.
+ * The output holds every batch of both runs, as if uninterrupted when recovery is right. */
+EM_API em_test_output *em_test_run_checkpointed(const em_test_input *inputs, size_t n_inputs,
+                                                em_test_op_fn op, void *ud,
+                                                const em_test_opts *opts, size_t stop_after,
+                                                GError **err);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_test_output, em_test_output_free)
 /* One line per batch, "[a, (b,1)]" ("none" for no RDD or a batch not run, "failed: <why>"
  * for a failed batch), records sorted within a batch when sorted. Newly allocated; g_free()
@@ -94,6 +106,11 @@ EM_API char *em_test_output_format(const em_test_output *out, bool sorted);
 EM_API bool em_test_operation(const char *const *input, size_t n_input, em_test_op_fn op,
                               void *ud, const char *const *expected, size_t n_expected,
                               bool use_set, GError **err);
+/* em_test_operation() with a restart from the checkpoint after stop_after batches. */
+EM_API bool em_test_checkpointed_operation(const char *const *input, size_t n_input,
+                                           em_test_op_fn op, void *ud,
+                                           const char *const *expected, size_t n_expected,
+                                           size_t stop_after, bool use_set, GError **err);
 /* The same with two input streams (transformWith, joins, cogroup, union). */
 EM_API bool em_test_operation2(const char *const *input1, size_t n_input1,
                                const char *const *input2, size_t n_input2, em_test_op_fn op,

@@ -1,0 +1,370 @@
+/* Checkpointing and recovery (streaming, beside the context's lifecycle): Spark's
+ * ssc.checkpoint(dir), DStream.checkpoint(interval) and StreamingContext.getOrCreate.
+ *
+ * After a batch whose time is a checkpoint time, the scheduler thread asks every stream that
+ * carries something across a restart (a class with checkpoint_save: state, input positions)
+ * to copy it into an in-memory checkpoint, with the clock and the graph's manifest; a writer
+ * thread compresses and writes it (checkpoint-file.c). Recovery reads the newest good file,
+ * lets the program build its graph again, matches the graph (checkpoint-graph.c) and hands
+ * each stream its record back; the clock goes on from the checkpoint's batch. */
+#include "recovery.h"
+
+#include "checkpoint-file.h"
+
+/* The writer's queue item that ends it. */
+static em_ckpt *const STOP_WRITER = (em_ckpt *)&STOP_WRITER;
+
+typedef struct em_recovery {
+    char *dir;
+    GHashTable *intervals;  /* em_dstream * -> em_duration * (em_dstream_checkpoint) */
+    GArray *due;            /* em_duration: the checkpoint intervals in force (start) */
+    em_time recovered_time; /* -1 unless recovered */
+    em_ckpt_clock clock;    /* the recovered checkpoint's clock */
+    em_time last_snapshot;  /* the newest batch time handed to the writer */
+    GThread *writer;
+    GAsyncQueue *queue;     /* em_ckpt * to write, STOP_WRITER last */
+    GMutex lock;            /* guards figures */
+    em_checkpoint_figures figures;
+} em_recovery;
+
+static em_recovery *recovery_of(em_ssc *ssc)
+{
+    if (!ssc->recovery) {
+        em_recovery *r = g_new0(em_recovery, 1);
+        r->intervals = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        r->due = g_array_new(FALSE, FALSE, sizeof(em_duration));
+        r->recovered_time = -1;
+        r->last_snapshot = G_MININT64;
+        r->figures.last_time = -1;
+        g_mutex_init(&r->lock);
+        ssc->recovery = r;
+    }
+    return ssc->recovery;
+}
+
+static bool started(em_ssc *ssc, const char *fn)
+{
+    g_mutex_lock(&ssc->lock);
+    bool active = ssc->state != EM_SSC_INITIALIZED;
+    g_mutex_unlock(&ssc->lock);
+    if (active)
+        g_critical("%s: call it before em_ssc_start", fn);
+    return active;
+}
+
+void em_ssc_checkpoint(em_ssc *ssc, const char *dir)
+{
+    g_return_if_fail(ssc && dir);
+    if (started(ssc, "em_ssc_checkpoint"))
+        return;
+    em_recovery *r = recovery_of(ssc);
+    g_free(r->dir);
+    r->dir = g_strdup(dir);
+}
+
+void em_dstream_checkpoint(em_dstream *ds, em_duration interval)
+{
+    g_return_if_fail(ds);
+    if (started(ds->ssc, "em_dstream_checkpoint"))
+        return;
+    if (interval <= 0 || interval % ds->slide != 0) {
+        g_critical("em_dstream_checkpoint: the interval (%" G_GINT64_FORMAT " ms) must be a "
+                   "positive multiple of the stream's slide (%" G_GINT64_FORMAT " ms)",
+                   (gint64)interval, (gint64)ds->slide);
+        return;
+    }
+    em_duration *d = g_new(em_duration, 1);
+    *d = interval;
+    g_hash_table_insert(recovery_of(ds->ssc)->intervals, ds, d);
+}
+
+em_time em_ssc_recovered_time(const em_ssc *ssc)
+{
+    return ssc->recovery ? ssc->recovery->recovered_time : -1;
+}
+
+void em_ssc_checkpoint_figures(em_ssc *ssc, em_checkpoint_figures *figures)
+{
+    *figures = (em_checkpoint_figures){.last_time = -1};
+    if (!ssc->recovery)
+        return;
+    g_mutex_lock(&ssc->recovery->lock);
+    *figures = ssc->recovery->figures;
+    g_mutex_unlock(&ssc->recovery->lock);
+}
+
+/* ---- The graph's checkpointed streams and their stable names ---- */
+
+/* The streams whose class saves something, in creation order, each with its stable name: the
+ * name given (or the function's) for operators, "<op>-<k>" for the k-th input of its kind; a
+ * name met again gets "#2", "#3". names is filled with new strings. */
+static GPtrArray *checkpointed(em_ssc *ssc, GPtrArray *names)
+{
+    GPtrArray *streams = g_ptr_array_new();
+    GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+    GHashTable *kinds = g_hash_table_new(g_str_hash, g_str_equal);
+    for (guint i = 0; i < ssc->streams->len; i++) {
+        em_dstream *ds = ssc->streams->pdata[i];
+        if (!ds->klass->checkpoint_save)
+            continue;
+        char *name;
+        if (ds->input_id >= 0) {
+            int k = GPOINTER_TO_INT(g_hash_table_lookup(kinds, ds->op));
+            g_hash_table_insert(kinds, (gpointer)ds->op, GINT_TO_POINTER(k + 1));
+            name = g_strdup_printf("%s-%d", ds->op, k);
+        } else {
+            name = g_strdup(ds->fn_name ? ds->fn_name : ds->op);
+        }
+        for (int n = 2; g_hash_table_contains(seen, name); n++) {
+            char *base = g_strdup(ds->fn_name && ds->input_id < 0 ? ds->fn_name : ds->op);
+            g_free(name);
+            name = g_strdup_printf("%s#%d", base, n);
+            g_free(base);
+        }
+        g_ptr_array_add(streams, ds);
+        g_ptr_array_add(names, name);
+        g_hash_table_add(seen, name);
+    }
+    g_hash_table_unref(seen);
+    g_hash_table_unref(kinds);
+    return streams;
+}
+
+static em_ckpt_op *manifest(GPtrArray *streams, GPtrArray *names)
+{
+    em_ckpt_op *ops = g_new0(em_ckpt_op, streams->len ? streams->len : 1);
+    for (guint i = 0; i < streams->len; i++) {
+        em_dstream *ds = streams->pdata[i];
+        ops[i] = (em_ckpt_op){.kind = ds->op, .name = names->pdata[i], .slide = ds->slide};
+    }
+    return ops;
+}
+
+/* ---- Writing ---- */
+
+static gpointer writer_main(gpointer data)
+{
+    em_ssc *ssc = data;
+    em_recovery *r = ssc->recovery;
+    for (;;) {
+        em_ckpt *ck = g_async_queue_pop(r->queue);
+        if (ck == STOP_WRITER)
+            break;
+        em_ckpt_write_info info = {0};
+        GError *err = NULL;
+        bool ok = em__ckpt_write(ck, r->dir, 0, &info, &err);
+        if (!ok)
+            g_warning("checkpoint of batch %" G_GINT64_FORMAT " ms not written: %s",
+                      (gint64)em__ckpt_time(ck), err->message);
+        g_mutex_lock(&r->lock);
+        if (ok) {
+            r->figures.written++;
+            r->figures.last_time = em__ckpt_time(ck);
+            r->figures.last_bytes = (int64_t)info.bytes;
+            r->figures.last_write_us = info.duration_us;
+        } else {
+            r->figures.failed++;
+        }
+        g_mutex_unlock(&r->lock);
+        g_clear_error(&err);
+        g_free(info.path);
+        em__ckpt_free(ck);
+    }
+    return NULL;
+}
+
+/* Spark's defaults: mapWithState every 10 batches (its DEFAULT_CHECKPOINT_DURATION_MULTIPLIER);
+ * other stateful streams at the smallest multiple of their slide that is >= 10 s. */
+static em_duration default_interval(const em_dstream *ds)
+{
+    if (strcmp(ds->op, "mapWithState") == 0)
+        return 10 * ds->slide;
+    em_duration ten = EM_SECONDS(10);
+    return ds->slide * ((ten + ds->slide - 1) / ds->slide);
+}
+
+void em__recovery_start(em_ssc *ssc, em_time *first)
+{
+    em_recovery *r = ssc->recovery;
+    if (!r || !r->dir)
+        return;
+    if (r->recovered_time >= 0) {
+        ssc->zero_time = r->clock.zero_time;
+        *first = r->clock.last_completed + ssc->batch;
+        g_mutex_lock(&ssc->lock);
+        if (ssc->manual && ssc->manual_now < r->clock.last_completed)
+            ssc->manual_now = r->clock.last_completed;
+        g_mutex_unlock(&ssc->lock);
+        if (r->clock.n_pending)
+            g_message("recovered from the checkpoint of batch %" G_GINT64_FORMAT " ms: %zu "
+                      "batch(es) generated but not completed run again from %" G_GINT64_FORMAT
+                      " ms",
+                      (gint64)r->recovered_time, r->clock.n_pending, (gint64)*first);
+    }
+    g_array_set_size(r->due, 0);
+    for (guint i = 0; i < ssc->streams->len; i++) {
+        em_dstream *ds = ssc->streams->pdata[i];
+        if (!ds->klass->checkpoint_save)
+            continue;
+        em_duration *given = g_hash_table_lookup(r->intervals, ds);
+        if (ds->input_id >= 0 && !given)
+            continue; /* positions go into every checkpoint, they set no interval */
+        em_duration d = given ? *given : default_interval(ds);
+        g_array_append_val(r->due, d);
+    }
+    if (r->due->len == 0) /* nothing stateful: Spark's metadata checkpoint, every batch */
+        g_array_append_val(r->due, ssc->batch);
+    r->queue = g_async_queue_new();
+    r->writer = g_thread_new("em-checkpoint", writer_main, ssc);
+}
+
+static bool is_due(const em_recovery *r, em_time since_zero)
+{
+    for (guint i = 0; i < r->due->len; i++)
+        if (since_zero % g_array_index(r->due, em_duration, i) == 0)
+            return true;
+    return false;
+}
+
+/* Copies everything a restart needs as after batch t and queues it for the writer. */
+static void snapshot(em_ssc *ssc, em_time t)
+{
+    em_recovery *r = ssc->recovery;
+    int64_t start = g_get_monotonic_time();
+    const char *app = em_context_app_name(ssc->sc);
+    em_ckpt *ck = em__ckpt_new(app, em__ckpt_program_fingerprint(app), t);
+    g_mutex_lock(&ssc->lock);
+    em_time next = ssc->next_batch;
+    g_mutex_unlock(&ssc->lock);
+    GArray *pending = g_array_new(FALSE, FALSE, sizeof(em_time));
+    for (em_time p = t + ssc->batch; p < next; p += ssc->batch)
+        g_array_append_val(pending, p);
+    em__ckpt_put_clock(ck, &(em_ckpt_clock){.batch_interval = ssc->batch,
+                                            .zero_time = ssc->zero_time,
+                                            .last_completed = t,
+                                            .pending = (em_time *)pending->data,
+                                            .n_pending = pending->len});
+    g_array_unref(pending);
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *streams = checkpointed(ssc, names);
+    em_ckpt_op *ops = manifest(streams, names);
+    em__ckpt_put_graph(ck, ssc->batch, ops, streams->len);
+    for (guint i = 0; i < streams->len; i++) {
+        em_dstream *ds = streams->pdata[i];
+        ds->klass->checkpoint_save(ds, ck, names->pdata[i], t);
+    }
+    g_free(ops);
+    g_ptr_array_unref(streams);
+    g_ptr_array_unref(names);
+    g_mutex_lock(&r->lock);
+    r->figures.last_snapshot_us = g_get_monotonic_time() - start;
+    g_mutex_unlock(&r->lock);
+    r->last_snapshot = t;
+    g_async_queue_push(r->queue, ck);
+}
+
+void em__recovery_batch_completed(em_ssc *ssc, em_time t)
+{
+    em_recovery *r = ssc->recovery;
+    if (r && r->writer && is_due(r, t - ssc->zero_time))
+        snapshot(ssc, t);
+}
+
+void em__recovery_stop(em_ssc *ssc)
+{
+    em_recovery *r = ssc->recovery;
+    if (!r || !r->writer)
+        return;
+    g_mutex_lock(&ssc->lock);
+    bool graceful = ssc->graceful;
+    em_time last = ssc->last_done;
+    g_mutex_unlock(&ssc->lock);
+    /* A final checkpoint of the newest batch, as the graceful shutdown promises. */
+    if (graceful && last > ssc->zero_time && last > r->last_snapshot)
+        snapshot(ssc, last);
+    g_async_queue_push(r->queue, STOP_WRITER);
+    g_thread_join(r->writer);
+    r->writer = NULL;
+    g_async_queue_unref(r->queue);
+    r->queue = NULL;
+}
+
+void em__recovery_free(em_ssc *ssc)
+{
+    em_recovery *r = ssc->recovery;
+    if (!r)
+        return;
+    em__recovery_stop(ssc);
+    g_hash_table_unref(r->intervals);
+    g_array_unref(r->due);
+    g_free(r->clock.pending);
+    g_mutex_clear(&r->lock);
+    g_free(r->dir);
+    g_free(r);
+    ssc->recovery = NULL;
+}
+
+/* ---- Recovering ---- */
+
+/* Matches the program's graph to ck and hands each stream its record. */
+static bool attach(em_ssc *ssc, const em_ckpt *ck, const em_recovery_opts *opts, GError **err)
+{
+    const char *app = em_context_app_name(ssc->sc);
+    if (em__ckpt_fingerprint(ck) != em__ckpt_program_fingerprint(app)) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "checkpoint %s was written by another program (\"%s\"), not by \"%s\": give "
+                    "this program its own checkpoint directory",
+                    em__ckpt_path(ck), em__ckpt_program(ck), app);
+        return false;
+    }
+    em_recovery *r = recovery_of(ssc);
+    if (!em__ckpt_get_clock(ck, &r->clock, err))
+        return false;
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *streams = checkpointed(ssc, names);
+    em_ckpt_op *ops = manifest(streams, names);
+    bool drop = opts && opts->drop_unmatched_state;
+    bool ok = em__ckpt_match_graph(ck, ssc->batch, ops, streams->len, drop, NULL, err);
+    for (guint i = 0; ok && i < streams->len; i++) {
+        em_dstream *ds = streams->pdata[i];
+        ok = ds->klass->checkpoint_restore(ds, ck, names->pdata[i], em__ckpt_time(ck), err);
+        if (!ok)
+            g_prefix_error(err, "recovering \"%s\" from %s: ", (char *)names->pdata[i],
+                           em__ckpt_path(ck));
+    }
+    g_free(ops);
+    g_ptr_array_unref(streams);
+    g_ptr_array_unref(names);
+    if (ok)
+        r->recovered_time = em__ckpt_time(ck);
+    return ok;
+}
+
+em_ssc *em_ssc_get_or_create(const char *dir, em_ssc_create_fn create, void *ud,
+                             const em_recovery_opts *opts, GError **err)
+{
+    g_return_val_if_fail(dir && create, NULL);
+    GError *local = NULL, *skipped = NULL;
+    em_ckpt *ck = em__ckpt_read_latest(dir, NULL, 0, &skipped, &local);
+    g_clear_error(&skipped); /* logged as a warning naming the file */
+    if (local) {
+        g_propagate_error(err, local);
+        return NULL;
+    }
+    em_ssc *ssc = create(ck != NULL, ud);
+    if (!ssc) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "em_ssc_get_or_create: the create function returned no StreamingContext");
+        em__ckpt_free(ck);
+        return NULL;
+    }
+    em_recovery *r = recovery_of(ssc);
+    if (!r->dir)
+        r->dir = g_strdup(dir);
+    if (ck && !attach(ssc, ck, opts, err)) {
+        em_ssc_free(ssc);
+        ssc = NULL;
+    }
+    em__ckpt_free(ck);
+    return ssc;
+}
