@@ -1,8 +1,11 @@
 /* textFileStream: a directory watched for new files (Spark's FileInputDStream). At each batch
  * time the generator's seal lists the directory and selects the names not seen within the
  * remember window (no user code); compute, on the scheduler thread, turns that selection into
- * textFile RDDs, one partition per small file. */
-#include "streaming-private.h"
+ * textFile RDDs, one partition per small file. With checkpoints, the names seen are its
+ * position, and each batch's selection is journaled when sealed (see files_checkpoint_save). */
+#include "checkpoint-file.h"
+#include "recovery.h"
+#include "wal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +33,20 @@ typedef struct {
      * are not read again, while their time is within the remember window. */
     GHashTable *seen;
     GQueue selected; /* selection *, ascending time: sealed, not computed yet */
+    bool recovered;  /* seen came from a checkpoint: start marks nothing seen */
+    /* With checkpoints, each batch's selection is logged (fsynced) when sealed: after a crash
+     * the batches sealed since the newest checkpoint get exactly the same files again. */
+    em_wal *journal;
+    GArray *logged;     /* journal_mark: what the journal holds, ascending time */
+    GHashTable *replay; /* em_time * -> GPtrArray of names: selections to seal again */
 } files_state;
+
+typedef struct {
+    em_time time;
+    uint64_t seq;
+} journal_mark;
+
+static void journal_open(em_dstream *ds, files_state *st);
 
 static void selection_free(selection *sel)
 {
@@ -115,7 +131,10 @@ static bool select_new_files(files_state *st, gint64 threshold, GPtrArray *paths
 static bool files_start(em_dstream *ds, GError **err)
 {
     files_state *st = ds->state;
-    if (!st->new_files_only)
+    g_mutex_lock(&st->lock);
+    journal_open(ds, st);
+    g_mutex_unlock(&st->lock);
+    if (!st->new_files_only || st->recovered)
         return true;
     g_autoptr(GPtrArray) present = g_ptr_array_new_with_free_func(g_free);
     g_mutex_lock(&st->lock);
@@ -126,6 +145,43 @@ static bool files_start(em_dstream *ds, GError **err)
 
 /* Listing at the batch time, as Spark's generator does, makes a batch hold the files that had
  * appeared by its time however late the scheduler runs it. */
+static void journal_append(em_dstream *ds, files_state *st, em_time t, const GPtrArray *paths)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    GArray *values = g_array_new(FALSE, FALSE, sizeof(em_value));
+    em_value v = em_int(t);
+    g_array_append_val(values, v);
+    for (guint i = 0; i < paths->len; i++) {
+        char *name = g_path_get_basename(paths->pdata[i]);
+        g_ptr_array_add(names, name);
+        v = em_str(name);
+        g_array_append_val(values, v);
+    }
+    GByteArray *rec = g_byte_array_new();
+    em_values_encode((const em_value *)values->data, values->len, rec);
+    g_array_unref(values);
+    GError *err = NULL;
+    journal_mark mark = {.time = t};
+    if (em__wal_append(st->journal, rec->data, rec->len, &mark.seq, &err)) {
+        g_array_append_val(st->logged, mark);
+    } else {
+        g_warning("textFileStream %s: the files of batch %" G_GINT64_FORMAT " ms are not "
+                  "logged, a crash now may give them to another batch: %s",
+                  st->dir, (gint64)t, err->message);
+        g_error_free(err);
+    }
+    g_byte_array_unref(rec);
+    /* What the newest written checkpoint covers is not needed any more. */
+    em_time covered = em__recovery_last_written(ds->ssc);
+    uint64_t upto = 0;
+    guint drop = 0;
+    while (drop < st->logged->len &&
+           g_array_index(st->logged, journal_mark, drop).time <= covered)
+        upto = g_array_index(st->logged, journal_mark, drop++).seq;
+    if (drop && em__wal_clean(st->journal, upto, NULL) >= 0)
+        g_array_remove_range(st->logged, 0, drop);
+}
+
 static void files_seal(em_dstream *ds, em_time t)
 {
     files_state *st = ds->state;
@@ -133,9 +189,161 @@ static void files_seal(em_dstream *ds, em_time t)
     sel->time = t;
     sel->paths = g_ptr_array_new_with_free_func(g_free);
     g_mutex_lock(&st->lock);
-    select_new_files(st, t - st->remember, sel->paths, &sel->error);
+    GPtrArray *again = st->replay ? g_hash_table_lookup(st->replay, &t) : NULL;
+    if (again) {
+        for (guint i = 0; i < again->len; i++)
+            g_ptr_array_add(sel->paths, g_build_filename(st->dir, again->pdata[i], NULL));
+        g_hash_table_remove(st->replay, &t);
+    } else {
+        select_new_files(st, t - st->remember, sel->paths, &sel->error);
+        if (st->journal && !sel->error)
+            journal_append(ds, st, t, sel->paths);
+    }
     g_queue_push_tail(&st->selected, sel);
     g_mutex_unlock(&st->lock);
+}
+
+/* Marks name seen with its file's modification time (the newest possible when it is gone, so
+ * that it is never forgotten and read again). The caller holds st->lock. */
+static void mark_seen(files_state *st, const char *name)
+{
+    g_autofree char *path = g_build_filename(st->dir, name, NULL);
+    struct stat sb;
+    gint64 mtime = stat(path, &sb) == 0 ? mtime_ms(&sb) : G_MAXINT64;
+    g_hash_table_insert(st->seen, g_strdup(name), g_memdup2(&mtime, sizeof mtime));
+}
+
+/* Reads back one journaled selection: [time, names...]. */
+static bool journal_record(uint64_t seq, const void *data, size_t n, void *ud)
+{
+    (void)seq;
+    files_state *st = ud;
+    em_arena *arena = em_arena_new();
+    em_value *vals = NULL;
+    size_t count = 0;
+    if (em_values_decode(data, n, arena, &vals, &count, NULL) && count >= 1 &&
+        vals[0].type == EM_T_INT) {
+        em_time *t = g_new(em_time, 1);
+        *t = vals[0].as.i;
+        GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+        for (size_t i = 1; i < count; i++)
+            if (vals[i].type == EM_T_STR)
+                g_ptr_array_add(names, g_strndup(vals[i].as.s, vals[i].len));
+        g_hash_table_replace(st->replay, t, names);
+    }
+    g_free(vals);
+    em_arena_free(arena);
+    return true;
+}
+
+/* Opens the journal under the checkpoint directory; after a recovery, the selections of the
+ * batches after the checkpoint are sealed again as they were, and their files count as seen. */
+static void journal_open(em_dstream *ds, files_state *st)
+{
+    g_autofree char *dir = em__recovery_input_log(ds);
+    if (!dir || st->journal)
+        return;
+    GError *err = NULL;
+    st->journal = em__wal_open(dir, NULL, &err);
+    if (!st->journal) {
+        g_warning("textFileStream %s: no journal of its batches, a crash may give files to "
+                  "other batches on recovery: %s",
+                  st->dir, err->message);
+        g_error_free(err);
+        return;
+    }
+    st->logged = g_array_new(FALSE, FALSE, sizeof(journal_mark));
+    st->replay = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                       (GDestroyNotify)g_ptr_array_unref);
+    em_time recovered = em_ssc_recovered_time(ds->ssc);
+    if (recovered < 0)
+        return;
+    em__wal_replay(st->journal, 0, journal_record, st, NULL);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, st->replay);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (*(em_time *)key <= recovered) {
+            g_hash_table_iter_remove(&it);
+            continue;
+        }
+        GPtrArray *names = value;
+        for (guint i = 0; i < names->len; i++)
+            mark_seen(st, names->pdata[i]);
+    }
+}
+
+/* ---- Checkpoints: the position is the names seen by batches up to the checkpoint's ----
+ * Names selected for batches after it (sealed, not run yet) are left out: those batches are
+ * sealed again from the journal after a restart. Each name keeps its modification time, so
+ * the remember window goes on forgetting it when it would have. */
+
+static void files_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name, em_time t)
+{
+    files_state *st = ds->state;
+    em_arena *arena = em_arena_new();
+    g_mutex_lock(&st->lock);
+    GHashTable *later = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    for (GList *l = st->selected.head; l; l = l->next) {
+        const selection *sel = l->data;
+        for (guint i = 0; sel->time > t && i < sel->paths->len; i++)
+            g_hash_table_add(later, g_path_get_basename(sel->paths->pdata[i]));
+    }
+    GArray *entries = g_array_new(FALSE, FALSE, sizeof(em_value));
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, st->seen);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (g_hash_table_contains(later, key))
+            continue;
+        em_value e = em_pair_in(arena, em_str(key), em_int(*(gint64 *)value));
+        g_array_append_val(entries, e);
+    }
+    GByteArray *blob = g_byte_array_new();
+    em_values_encode((const em_value *)entries->data, entries->len, blob);
+    g_mutex_unlock(&st->lock);
+    em__ckpt_put_position(ck, name, blob->data, blob->len);
+    g_byte_array_unref(blob);
+    g_array_unref(entries);
+    g_hash_table_unref(later);
+    em_arena_free(arena);
+}
+
+static bool files_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, const char *name,
+                                     em_time t, GError **err)
+{
+    (void)t;
+    files_state *st = ds->state;
+    GBytes *blob = em__ckpt_get_position(ck, name);
+    if (!blob)
+        return true; /* an input the checkpoint did not know: it starts as a new one */
+    em_arena *arena = em_arena_new();
+    em_value *entries = NULL;
+    size_t n = 0, len = 0;
+    const uint8_t *bytes = g_bytes_get_data(blob, &len);
+    bool ok = em_values_decode(bytes, len, arena, &entries, &n, err);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = em_is_pair(entries[i]) && em_key(entries[i]).type == EM_T_STR &&
+             em_val(entries[i]).type == EM_T_INT;
+    if (ok) {
+        g_mutex_lock(&st->lock);
+        for (size_t i = 0; i < n; i++) {
+            gint64 mtime = em_as_int(em_val(entries[i]));
+            em_value key = em_key(entries[i]);
+            g_hash_table_insert(st->seen, g_strndup(key.as.s, key.len),
+                                g_memdup2(&mtime, sizeof mtime));
+        }
+        st->recovered = true;
+        g_mutex_unlock(&st->lock);
+    } else if (err && !*err) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "textFileStream %s: the checkpoint's position is not a list of (name, "
+                    "modification time)",
+                    st->dir);
+    }
+    g_free(entries);
+    em_arena_free(arena);
+    return ok;
 }
 
 /* A file named .gz must hold gzip data: zlib would read plain bytes through silently. */
@@ -211,6 +419,11 @@ static void files_finalize(em_dstream *ds)
 {
     files_state *st = ds->state;
     g_queue_clear_full(&st->selected, (GDestroyNotify)selection_free);
+    em__wal_close(st->journal);
+    if (st->logged)
+        g_array_unref(st->logged);
+    if (st->replay)
+        g_hash_table_unref(st->replay);
     g_hash_table_unref(st->seen);
     g_mutex_clear(&st->lock);
     g_free(st->dir);
@@ -221,7 +434,9 @@ static const em_dstream_class files_class = {.type_name = "FileInputDStream",
                                              .compute = files_compute,
                                              .seal = files_seal,
                                              .start = files_start,
-                                             .finalize = files_finalize};
+                                             .finalize = files_finalize,
+                                             .checkpoint_save = files_checkpoint_save,
+                                             .checkpoint_restore = files_checkpoint_restore};
 
 em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir,
                                      const em_file_stream_opts *opts, GError **err)

@@ -2,6 +2,8 @@
  * saveAsTextFiles. They run on the scheduler thread, in registration order, batch by batch. */
 #include "streaming-private.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <stdio.h>
 
 typedef struct {
@@ -95,6 +97,49 @@ static void save_state_free(void *p)
 }
 
 /* Spark's rddToFileName: prefix-<ms>[.suffix]. */
+/* Removes a directory saveAsTextFile wrote (flat: part files and _SUCCESS), if it exists. */
+static void remove_saved(const char *path)
+{
+    GDir *dir = g_dir_open(path, 0, NULL);
+    if (!dir)
+        return;
+    const char *name;
+    while ((name = g_dir_read_name(dir))) {
+        g_autofree char *file = g_build_filename(path, name, NULL);
+        g_remove(file);
+    }
+    g_dir_close(dir);
+    g_rmdir(path);
+}
+
+/* A batch run again after a restart replaces its earlier output, never adds to it (Spark turns
+ * Hadoop's output check off in streaming jobs for this reason): the batch is saved beside the
+ * target under a hidden name, then renamed over it, so the target holds one whole run's
+ * output at any time but the instant between the two renames. */
+static bool save_replacing(em_rdd *rdd, const char *path, GError **err)
+{
+    g_autofree char *dir = g_path_get_dirname(path), *base = g_path_get_basename(path);
+    g_autofree char *saving_name = g_strdup_printf(".%s.saving", base);
+    g_autofree char *old_name = g_strdup_printf(".%s.old", base);
+    g_autofree char *saving = g_build_filename(dir, saving_name, NULL);
+    g_autofree char *old = g_build_filename(dir, old_name, NULL);
+    remove_saved(saving);
+    if (!em_rdd_save_as_text_file(rdd, saving, EM_COMPRESS_NONE, err))
+        return false;
+    if (!g_file_test(path, G_FILE_TEST_EXISTS))
+        return g_rename(saving, path) == 0 ||
+               (g_set_error(err, EM_ERROR, EM_ERROR_IO, "saveAsTextFiles: cannot rename %s to "
+                            "%s: %s", saving, path, g_strerror(errno)), false);
+    remove_saved(old);
+    if (g_rename(path, old) != 0 || g_rename(saving, path) != 0) {
+        g_set_error(err, EM_ERROR, EM_ERROR_IO, "saveAsTextFiles: cannot replace %s: %s", path,
+                    g_strerror(errno));
+        return false;
+    }
+    remove_saved(old);
+    return true;
+}
+
 static bool run_save(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
 {
     const save_state *ss = op->ud;
@@ -102,7 +147,7 @@ static bool run_save(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
         ss->suffix && *ss->suffix
             ? g_strdup_printf("%s-%" G_GINT64_FORMAT ".%s", ss->prefix, (gint64)t, ss->suffix)
             : g_strdup_printf("%s-%" G_GINT64_FORMAT, ss->prefix, (gint64)t);
-    return em_rdd_save_as_text_file(rdd, path, EM_COMPRESS_NONE, err);
+    return save_replacing(rdd, path, err);
 }
 
 void em_save_as_text_files(em_dstream *ds, const char *prefix, const char *suffix)
