@@ -97,7 +97,8 @@ static void save_state_free(void *p)
 }
 
 /* Spark's rddToFileName: prefix-<ms>[.suffix]. */
-/* Removes a directory saveAsTextFile wrote (flat: part files and _SUCCESS), if it exists. */
+/* Removes a directory saveAsTextFile wrote (or began to write, with whatever it holds), if it
+ * exists. */
 static void remove_saved(const char *path)
 {
     GDir *dir = g_dir_open(path, 0, NULL);
@@ -105,8 +106,11 @@ static void remove_saved(const char *path)
         return;
     const char *name;
     while ((name = g_dir_read_name(dir))) {
-        g_autofree char *file = g_build_filename(path, name, NULL);
-        g_remove(file);
+        g_autofree char *child = g_build_filename(path, name, NULL);
+        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
+            remove_saved(child);
+        else
+            g_remove(child);
     }
     g_dir_close(dir);
     g_rmdir(path);

@@ -304,6 +304,31 @@ void em__recovery_free(em_ssc *ssc)
     ssc->recovery = NULL;
 }
 
+/* ---- What inputs ask ---- */
+
+char *em__recovery_input_log(em_dstream *ds)
+{
+    em_recovery *r = ds->ssc->recovery;
+    if (!r || !r->dir)
+        return NULL;
+    GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *streams = checkpointed(ds->ssc, names);
+    char *path = NULL;
+    for (guint i = 0; i < streams->len && !path; i++)
+        if (streams->pdata[i] == ds)
+            path = g_build_filename(r->dir, "inputs", (char *)names->pdata[i], NULL);
+    g_ptr_array_unref(streams);
+    g_ptr_array_unref(names);
+    return path;
+}
+
+em_time em__recovery_last_written(em_ssc *ssc)
+{
+    em_checkpoint_figures f;
+    em_ssc_checkpoint_figures(ssc, &f);
+    return f.last_time;
+}
+
 /* ---- Recovering ---- */
 
 /* Matches the program's graph to ck and hands each stream its record. */

@@ -21,6 +21,12 @@ void em__recovery_batch_completed(em_ssc *ssc, em_time t);
 /* The end of a stop: after a graceful one a final checkpoint of the newest completed batch;
  * then the writer finishes what it was given and ends. Idempotent. */
 void em__recovery_stop(em_ssc *ssc);
+/* Where an input keeps a log of its own under the checkpoint directory:
+ * "<dir>/inputs/<its stable name>" (newly allocated), or NULL when checkpointing is off. */
+char *em__recovery_input_log(em_dstream *ds);
+/* The batch time of the newest checkpoint written to disk, -1 for none: what an input's own
+ * log no longer needs. Any thread. */
+em_time em__recovery_last_written(em_ssc *ssc);
 /* em_ssc_free(): frees what recovery keeps. */
 void em__recovery_free(em_ssc *ssc);
 

@@ -173,6 +173,16 @@ static bool scan(em_wal *wal, GError **err)
         if (i + 1 < wal->segments->len)
             return fail(err, EM_ERROR_CORRUPT, "write-ahead log segment %s is damaged: %s at "
                         "byte %zu", seg->path, w.why, w.good);
+        if (w.good == 0) {
+            /* Torn while it was being created: it holds no record, it goes. */
+            g_warning("write-ahead log segment %s: %s (a crash while it was created): removed",
+                      seg->path, w.why);
+            if (unlink(seg->path) != 0)
+                return fail(err, EM_ERROR_IO, "cannot remove the torn segment %s: %s",
+                            seg->path, g_strerror(errno));
+            g_array_remove_index(wal->segments, i);
+            break;
+        }
         g_warning("write-ahead log segment %s: %s at byte %zu (a crash during an append): "
                   "the torn record is cut off",
                   seg->path, w.why, w.good);

@@ -236,3 +236,20 @@ Test(wal, a_full_disk_refuses_the_append_and_keeps_what_was_stored)
     em__wal_close(wal);
     umount2(dir, MNT_DETACH);
 }
+
+Test(wal, a_segment_torn_while_it_was_created_is_removed)
+{
+    em_wal *wal = open_log(NULL);
+    append(wal, "kept", 1);
+    em__wal_close(wal);
+    g_autofree char *torn = g_build_filename(tmp, "log-00000000000000000002", NULL);
+    cr_assert(g_file_set_contents(torn, "EMB", 3, NULL)); /* killed inside the header */
+    wal = open_log(NULL);
+    cr_assert_not(g_file_test(torn, G_FILE_TEST_EXISTS));
+    append(wal, "next", 2);
+    em__wal_close(wal);
+    wal = open_log(NULL);
+    g_autofree char *got = replayed(wal, 0);
+    cr_assert_str_eq(got, "1:kept 2:next ");
+    em__wal_close(wal);
+}
