@@ -1,7 +1,8 @@
 /* A streaming program for test-shutdown.c: a receiver stores N records at once, then says
  * "ready"; batches are a minute long, so none has run when the test's signal arrives. SIGTERM
  * and SIGINT stop it gracefully: the received records must still be processed. Prints how many
- * were, then exits 0 when the stop was clean. */
+ * were, then exits 0 when the stop was clean. A second argument checkpoints into that
+ * directory. */
 #include <ember.h>
 
 #include <stdlib.h>
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 {
     int n = argc > 1 ? atoi(argv[1]) : 50;
     em_ssc *ssc = em_ssc_new("local[2]", "ShutdownChild", EM_MINUTES(1));
+    if (argc > 2)
+        em_ssc_checkpoint(ssc, argv[2]); /* the graceful stop writes a final checkpoint */
     em_receiver_funcs funcs = {.name = "StoreAll", .on_start = store_all};
     em_foreach_rdd(em_receiver_stream(ssc, &funcs, GINT_TO_POINTER(n), NULL), count_batch);
     GError *err = NULL;

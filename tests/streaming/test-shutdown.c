@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,11 +14,11 @@
 
 /* Starts the child with n records to receive, waits for its "ready", sends signum, and returns its
  * remaining stdout; *status gets its wait status. */
-static char *signal_child(int n, int signum, int *status)
+static char *signal_child_full(int n, const char *checkpoint_dir, int signum, int *status)
 {
     char count[16];
     g_snprintf(count, sizeof count, "%d", n);
-    char *argv[] = {CHILD, count, NULL};
+    char *argv[] = {CHILD, count, (char *)checkpoint_dir, NULL};
     GPid pid;
     int out_fd;
     GError *err = NULL;
@@ -37,6 +38,11 @@ static char *signal_child(int n, int signum, int *status)
     return g_string_free(rest, FALSE);
 }
 
+static char *signal_child(int n, int signum, int *status)
+{
+    return signal_child_full(n, NULL, signum, status);
+}
+
 Test(shutdown, sigterm_stops_gracefully_processing_every_received_record_and_exits_0)
 {
     int status;
@@ -52,4 +58,25 @@ Test(shutdown, sigint_does_the_same)
     g_autofree char *rest = signal_child(30, SIGINT, &status);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     cr_assert_str_eq(rest, "processed 30 records\n");
+}
+
+Test(shutdown, the_graceful_stop_writes_a_final_checkpoint)
+{
+    g_autofree char *dir = g_dir_make_tmp("ember-shutdown-XXXXXX", NULL);
+    int status;
+    g_autofree char *rest = signal_child_full(20, dir, SIGTERM, &status);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_str_eq(rest, "processed 20 records\n");
+    /* One batch ran (the drained one, a minute after the start): its checkpoint is there. */
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+    int checkpoints = 0;
+    while ((name = g_dir_read_name(d))) {
+        cr_assert(g_str_has_prefix(name, "checkpoint-"), "%s", name);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_remove(path);
+        checkpoints++;
+    }
+    cr_assert_eq(checkpoints, 1);
+    g_rmdir(dir);
 }
