@@ -1,7 +1,8 @@
 /* Windows over a stream (Spark's WindowedDStream): the RDD at t is the union of the parent's
  * RDDs in (t - W, t]. A window exists only at multiples of its slide from zero; W and S must be
  * multiples of the parent's slide, checked when the window is defined. */
-#include "streaming-private.h"
+#include "checkpoint-file.h"
+#include "recovery.h"
 
 typedef struct {
     em_dstream base;
@@ -316,12 +317,66 @@ static em_duration reduced_window_parent_extra(const em_dstream *ds)
 
 static void reduced_window_finalize(em_dstream *ds) { em_rdd_unref(((reduced_window *)ds)->last); }
 
+/* ---- Checkpoints: the newest window's partial results, under "window/<name>" ----
+ * With the reduced batches it still needs (saved by recovery as remembered batches), the next
+ * window after a restart is computed incrementally from it, as without the restart. */
+
+static void reduced_window_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name,
+                                           em_time t)
+{
+    (void)t;
+    reduced_window *rw = (reduced_window *)ds;
+    g_autofree char *record = g_strconcat("window/", name, NULL);
+    em_values *vals = rw->last ? em_rdd_collect(rw->last, NULL) : NULL;
+    if (!vals) {
+        em__ckpt_put_partials(ck, record, NULL, 0);
+        return;
+    }
+    em_values *stored = em__values_new();
+    em__values_append(stored, em_int(rw->partitions));
+    for (size_t i = 0; i < vals->n; i++)
+        em__values_append_copy(stored, vals->items[i]);
+    em_ckpt_partial part = {rw->last_time, stored->items, stored->n};
+    em__ckpt_put_partials(ck, record, &part, 1);
+    em_values_free(stored);
+    em_values_free(vals);
+}
+
+static bool reduced_window_checkpoint_restore(em_dstream *ds, const em_ckpt *ck,
+                                              const char *name, em_time t, GError **err)
+{
+    (void)t;
+    reduced_window *rw = (reduced_window *)ds;
+    g_autofree char *record = g_strconcat("window/", name, NULL);
+    if (!em__ckpt_get(ck, record))
+        return true; /* new in this program: its first window is computed from its batches */
+    em_arena *arena = em_arena_new();
+    GArray *parts = NULL;
+    bool ok = em__ckpt_get_partials(ck, record, arena, &parts, err);
+    if (ok && parts->len == 1) {
+        em_ckpt_partial *p = &g_array_index(parts, em_ckpt_partial, 0);
+        em_rdd *last = em__recovery_rebuild(ds->ssc->sc, p->records, p->n, err);
+        ok = last != NULL;
+        if (ok) {
+            em_rdd_unref(rw->last);
+            rw->last = last;
+            rw->last_time = p->time;
+        }
+    }
+    if (parts)
+        g_array_unref(parts);
+    em_arena_free(arena);
+    return ok;
+}
+
 static const em_dstream_class reduced_window_class = {
     .type_name = "ReducedWindowedDStream",
     .instance_size = sizeof(reduced_window),
     .compute = reduced_window_compute,
     .parent_remember_extra = reduced_window_parent_extra,
     .finalize = reduced_window_finalize,
+    .checkpoint_save = reduced_window_checkpoint_save,
+    .checkpoint_restore = reduced_window_checkpoint_restore,
 };
 
 /* Checks a window spec (critical message naming what is wrong); destroys its ud when bad. */

@@ -226,6 +226,137 @@ static bool is_due(const em_recovery *r, em_time since_zero)
     return false;
 }
 
+/* ---- Remembered batches: what windows read after a restart ----
+ * A stream a window reads keeps its batches for the window's length; the batches before a
+ * restart exist nowhere else, so each checkpoint carries those of (t - remember, t], under
+ * "rdds/<op>:<function>:<k>" (the k-th stream of that op and function). Each batch is stored as
+ * its partition count then its records, and restored hash-partitioned as it was, so windows
+ * that read partitions side by side find their keys where they left them. */
+
+static char *remembered_key(em_ssc *ssc, em_dstream *ds)
+{
+    int k = 0;
+    for (guint i = 0; i < ssc->streams->len && ssc->streams->pdata[i] != ds; i++) {
+        em_dstream *o = ssc->streams->pdata[i];
+        k += strcmp(o->op, ds->op) == 0 && g_strcmp0(o->fn_name, ds->fn_name) == 0;
+    }
+    return g_strdup_printf("rdds/%s:%s:%d", ds->op, ds->fn_name ? ds->fn_name : "", k);
+}
+
+static void save_remembered(em_ssc *ssc, em_ckpt *ck, em_time t)
+{
+    for (guint i = 0; i < ssc->streams->len; i++) {
+        em_dstream *ds = ssc->streams->pdata[i];
+        if (!ds->initialized || ds->remember <= ds->slide)
+            continue;
+        /* A window computes its batches only at its slide times: those of the window's
+         * remaining batches not computed yet are computed now, while their input is here. */
+        g_rec_mutex_lock(&ssc->generate_lock);
+        for (em_time u = t - (t - ds->zero_time) % ds->slide;
+             u > t - ds->remember && u > ds->zero_time; u -= ds->slide) {
+            GError *ignored = NULL; /* a batch that fails is not stored, as it never was */
+            em__dstream_get_or_compute(ds, u, &ignored);
+            g_clear_error(&ignored);
+        }
+        g_rec_mutex_unlock(&ssc->generate_lock);
+        GArray *parts = g_array_new(FALSE, FALSE, sizeof(em_ckpt_partial));
+        GPtrArray *keep = g_ptr_array_new_with_free_func((GDestroyNotify)em_values_free);
+        g_mutex_lock(&ds->lock);
+        GPtrArray *rdds = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
+        GArray *times = g_array_new(FALSE, FALSE, sizeof(em_time));
+        for (guint j = 0; j < ds->generated->len; j++) {
+            em_generated *g = &g_array_index(ds->generated, em_generated, j);
+            if (g->rdd && g->time > t - ds->remember && g->time <= t) {
+                g_ptr_array_add(rdds, em_rdd_ref(g->rdd));
+                g_array_append_val(times, g->time);
+            }
+        }
+        g_mutex_unlock(&ds->lock);
+        for (guint j = 0; j < rdds->len; j++) {
+            em_rdd *rdd = rdds->pdata[j];
+            em_values *vals = em_rdd_collect(rdd, NULL);
+            if (!vals)
+                continue; /* the batch failed: it is not restored, as it was not there */
+            em_values *stored = em__values_new();
+            em__values_append(stored, em_int(em_rdd_num_partitions(rdd)));
+            for (size_t v = 0; v < vals->n; v++)
+                em__values_append_copy(stored, vals->items[v]);
+            em_values_free(vals);
+            g_ptr_array_add(keep, stored);
+            em_ckpt_partial part = {g_array_index(times, em_time, j), stored->items, stored->n};
+            g_array_append_val(parts, part);
+        }
+        g_autofree char *key = remembered_key(ssc, ds);
+        em__ckpt_put_partials(ck, key, (em_ckpt_partial *)parts->data, parts->len);
+        g_array_unref(parts);
+        g_ptr_array_unref(keep);
+        g_ptr_array_unref(rdds);
+        g_array_unref(times);
+    }
+}
+
+static int by_time(gconstpointer a, gconstpointer b)
+{
+    const em_generated *x = a, *y = b;
+    return x->time < y->time ? -1 : x->time > y->time;
+}
+
+em_rdd *em__recovery_rebuild(em_context *sc, const em_value *stored, size_t n, GError **err)
+{
+    int parts = n && stored[0].type == EM_T_INT ? (int)stored[0].as.i : 0;
+    if (parts <= 0) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT, "a stored batch has no partition count");
+        return NULL;
+    }
+    bool pairs = true;
+    for (size_t i = 1; i < n && pairs; i++)
+        pairs = em_is_pair(stored[i]);
+    em_rdd *rdd = em_parallelize(sc, stored + 1, n - 1, parts);
+    if (pairs && n > 1) {
+        em_rdd *hashed = em_rdd_partition_by(rdd, parts);
+        em_rdd_unref(rdd);
+        rdd = hashed;
+    }
+    if (!em__rdd_checkpoint(rdd, err)) {
+        em_rdd_unref(rdd);
+        return NULL;
+    }
+    return rdd;
+}
+
+static bool restore_remembered(em_ssc *ssc, const em_ckpt *ck, GError **err)
+{
+    for (guint i = 0; i < ssc->streams->len; i++) {
+        em_dstream *ds = ssc->streams->pdata[i];
+        g_autofree char *key = remembered_key(ssc, ds);
+        if (!em__ckpt_get(ck, key))
+            continue;
+        em_arena *arena = em_arena_new();
+        GArray *parts = NULL;
+        bool ok = em__ckpt_get_partials(ck, key, arena, &parts, err);
+        for (guint j = 0; ok && j < parts->len; j++) {
+            em_ckpt_partial *p = &g_array_index(parts, em_ckpt_partial, j);
+            em_rdd *rdd = em__recovery_rebuild(ssc->sc, p->records, p->n, err);
+            ok = rdd != NULL;
+            if (ok) {
+                em_generated g = {.time = p->time, .rdd = rdd};
+                g_mutex_lock(&ds->lock);
+                g_array_append_val(ds->generated, g);
+                g_array_sort(ds->generated, by_time);
+                g_mutex_unlock(&ds->lock);
+            }
+        }
+        if (parts)
+            g_array_unref(parts);
+        em_arena_free(arena);
+        if (!ok) {
+            g_prefix_error(err, "%s: ", key);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Copies everything a restart needs as after batch t and queues it for the writer. */
 static void snapshot(em_ssc *ssc, em_time t)
 {
@@ -253,6 +384,7 @@ static void snapshot(em_ssc *ssc, em_time t)
         em_dstream *ds = streams->pdata[i];
         ds->klass->checkpoint_save(ds, ck, names->pdata[i], t);
     }
+    save_remembered(ssc, ck, t);
     g_free(ops);
     g_ptr_array_unref(streams);
     g_ptr_array_unref(names);
@@ -360,6 +492,7 @@ static bool attach(em_ssc *ssc, const em_ckpt *ck, const em_recovery_opts *opts,
     g_free(ops);
     g_ptr_array_unref(streams);
     g_ptr_array_unref(names);
+    ok = ok && restore_remembered(ssc, ck, err);
     if (ok)
         r->recovered_time = em__ckpt_time(ck);
     return ok;

@@ -27,6 +27,10 @@ char *em__recovery_input_log(em_dstream *ds);
 /* The batch time of the newest checkpoint written to disk, -1 for none: what an input's own
  * log no longer needs. Any thread. */
 em_time em__recovery_last_written(em_ssc *ssc);
+/* A batch as checkpoints store it (its partition count, then its records) made an RDD again:
+ * hash-partitioned by key when every record is a pair, computed and without lineage. NULL with
+ * err when the stored values are not such a batch. */
+em_rdd *em__recovery_rebuild(em_context *sc, const em_value *stored, size_t n, GError **err);
 /* em_ssc_free(): frees what recovery keeps. */
 void em__recovery_free(em_ssc *ssc);
 

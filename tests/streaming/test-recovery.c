@@ -97,7 +97,7 @@ static void assert_restarts_are_invisible(em_test_op_fn op)
         em_test_output *out = em_test_run_checkpointed(&in, 1, op, NULL, NULL, stop, &err);
         cr_assert_not_null(out, "stopped after %zu: %s", stop, err ? err->message : "");
         g_autofree char *got = em_test_output_format(out, true);
-        cr_assert_str_eq(got, want, "stopped after %zu batches", stop);
+        cr_assert_str_eq(got, want, "stopped after %zu batches:\n%s\nwant:\n%s", stop, got, want);
         em_test_output_free(out);
     }
 }
@@ -134,6 +134,57 @@ Test(recovery, map_with_state_keeps_states_and_idle_timeouts_across_restarts)
                            "[(b,1)]\n");
     em_test_output_free(whole);
     assert_restarts_are_invisible(op_map_with_state);
+}
+
+/* ---- Windows: their remembered batches and partial results come back ---- */
+
+static em_dstream *op_window(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_window(in[0], EM_SECONDS(3), EM_SECONDS(1));
+}
+
+static em_dstream *op_reduce_window_inv(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_reduce_by_key_and_window_full(
+        em_map(in[0], em_pair_one),
+        &(em_reduce_window_spec){.fn = em_sum, .inv = em_subtract, .window = EM_SECONDS(3),
+                                 .slide = EM_SECONDS(1), .filter = em_filter_nonzero,
+                                 .name = "sum"});
+}
+
+static em_dstream *op_reduce_window_slide_2(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_reduce_by_key_and_window_full(
+        em_map(in[0], em_pair_one),
+        &(em_reduce_window_spec){.fn = em_sum, .inv = em_subtract, .window = EM_SECONDS(4),
+                                 .slide = EM_SECONDS(2), .name = "sum"});
+}
+
+static em_dstream *op_reduce_window_plain(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_reduce_by_key_and_window_full(
+        em_map(in[0], em_pair_one),
+        &(em_reduce_window_spec){.fn = em_sum, .window = EM_SECONDS(3), .name = "sum"});
+}
+
+Test(recovery, a_window_keeps_its_batches_across_restarts)
+{
+    assert_restarts_are_invisible(op_window);
+}
+
+Test(recovery, an_incremental_window_goes_on_from_its_partial_results)
+{
+    assert_restarts_are_invisible(op_reduce_window_inv);
+    assert_restarts_are_invisible(op_reduce_window_slide_2);
+}
+
+Test(recovery, a_window_reduced_from_its_batches_goes_on_too)
+{
+    assert_restarts_are_invisible(op_reduce_window_plain);
 }
 
 /* ---- getOrCreate ---- */
