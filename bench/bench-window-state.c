@@ -332,6 +332,13 @@ static int bench_state(int64_t keys, int64_t touched, int measured, const char *
     em_dstream *mapped =
         em_map_with_state(in, &(em_state_spec){.fn = running_count, .name = "running_count"});
     em_foreach_rdd_full(mapped, on_mapped, &sb, NULL, "count");
+    /* EMBER_BENCH_CHECKPOINT=DIR: a checkpoint after every batch, its cost in the batch time
+     * (the state is copied on the batch thread; the file is written on the writer thread). */
+    const char *checkpoint_dir = g_getenv("EMBER_BENCH_CHECKPOINT");
+    if (checkpoint_dir) {
+        em_ssc_checkpoint(ssc, checkpoint_dir);
+        em_dstream_checkpoint(mapped, BATCH_MS);
+    }
     GError *err = NULL;
     malloc_trim(0);
     int64_t rss_before = rss_bytes();
@@ -363,6 +370,15 @@ static int bench_state(int64_t keys, int64_t touched, int measured, const char *
            fill_ms, status ? "FAILED" : "ok");
     print_times(ms, measured);
     g_free(ms);
+    if (checkpoint_dir) {
+        em_ssc_stop(ssc, EM_STOP_DEFAULT); /* waits for the writer */
+        em_checkpoint_figures f;
+        em_ssc_checkpoint_figures(ssc, &f);
+        printf("checkpoints written=%lld failed=%lld last_bytes=%lld last_snapshot_ms=%.1f "
+               "last_write_ms=%.1f\n",
+               (long long)f.written, (long long)f.failed, (long long)f.last_bytes,
+               f.last_snapshot_us / 1000.0, f.last_write_us / 1000.0);
+    }
     em_ssc_free(ssc);
     em_rdd_queue_free(queue);
     em_rdd_unref(fill);
