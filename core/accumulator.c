@@ -11,18 +11,18 @@ enum { SLOTS = 16 };
 
 typedef struct slot {
     GMutex lock;
-    em_arena *arena;  /* payload of the values added here */
-    GArray *values;   /* em_value */
+    em_arena *arena; /* payload of the values added here */
+    GArray *values;  /* em_value */
 } slot;
 
 struct em_accumulator {
     gint refcount;
     em_accumulator_kind kind;
     char *name;
-    _Atomic int64_t sum;      /* EM_ACC_LONG */
-    _Atomic uint64_t dsum;    /* EM_ACC_DOUBLE: the double's bits */
+    _Atomic int64_t sum;   /* EM_ACC_LONG */
+    _Atomic uint64_t dsum; /* EM_ACC_DOUBLE: the double's bits */
     _Atomic int64_t count;
-    slot slots[SLOTS];        /* EM_ACC_COLLECTION */
+    slot slots[SLOTS]; /* EM_ACC_COLLECTION */
 };
 
 static em_accumulator *acc_new(em_context *sc, const char *name, em_accumulator_kind kind)

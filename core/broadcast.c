@@ -6,7 +6,7 @@
 struct em_broadcast {
     gint refcount;
     int64_t id;
-    em_value value;   /* payload in arena */
+    em_value value; /* payload in arena */
     em_arena *arena;
     GHashTable *items; /* em_value * into value's items (or &value) -> itself */
 };

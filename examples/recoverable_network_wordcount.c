@@ -149,7 +149,8 @@ static em_ssc *create_context(bool recovering, void *ud)
 int main(int argc, char **argv)
 {
     int64_t port = 0, batches = 0;
-    if ((argc != 5 && argc != 6) || !g_ascii_string_to_signed(argv[2], 10, 1, 65535, &port, NULL) ||
+    if ((argc != 5 && argc != 6) ||
+        !g_ascii_string_to_signed(argv[2], 10, 1, 65535, &port, NULL) ||
         (argc == 6 && !g_ascii_string_to_signed(argv[5], 10, 1, G_MAXINT64, &batches, NULL))) {
         fprintf(stderr, "Usage: recoverable_network_wordcount <hostname> <port> "
                         "<checkpoint-directory> <output-file> [<batches>]\n");

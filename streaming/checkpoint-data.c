@@ -73,8 +73,8 @@ static bool next_count(cursor *c, size_t *out, const char *what)
     return true;
 }
 
-static bool start(const em_ckpt *ck, const char *name, em_arena *arena, int version,
-                  cursor *c, GError **err)
+static bool start(const em_ckpt *ck, const char *name, em_arena *arena, int version, cursor *c,
+                  GError **err)
 {
     GBytes *b = record(ck, name, err);
     if (!b)

@@ -29,8 +29,8 @@ struct em_ckpt {
     uint64_t fingerprint;
     em_time time;
     char *path;
-    GPtrArray *names;     /* char *, in order */
-    GHashTable *records;  /* name (borrowed from names) -> GBytes */
+    GPtrArray *names;    /* char *, in order */
+    GHashTable *records; /* name (borrowed from names) -> GBytes */
 };
 
 /* ---- In memory ---- */
@@ -42,8 +42,8 @@ em_ckpt *em__ckpt_new(const char *program, uint64_t fingerprint, em_time time)
     ck->fingerprint = fingerprint;
     ck->time = time;
     ck->names = g_ptr_array_new_with_free_func(g_free);
-    ck->records = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                        (GDestroyNotify)g_bytes_unref);
+    ck->records =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_bytes_unref);
     return ck;
 }
 
@@ -225,7 +225,8 @@ static bool decode_header(reader *r, em_ckpt **out, uint32_t *n_records)
     /* Each record takes 14 bytes at least: a count beyond that is corrupt, not a reason to
      * loop for long. */
     if (*n_records > (r->len - r->pos) / 14)
-        return corrupt(r, r->pos, "truncated: %u records cannot fit in the bytes left", *n_records);
+        return corrupt(r, r->pos, "truncated: %u records cannot fit in the bytes left",
+                       *n_records);
     *out = em__ckpt_new(program, fingerprint, time);
     (*out)->path = g_strdup(r->path);
     return true;
@@ -499,8 +500,9 @@ em_ckpt *em__ckpt_read_latest(const char *dir, const char *program, uint64_t fin
         if (program && ck->fingerprint != fingerprint) {
             g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                         "checkpoint %s was written by another program (\"%s\", fingerprint "
-                        "%016" G_GINT64_MODIFIER "x), not by \"%s\" (fingerprint %016" 
-                        G_GINT64_MODIFIER "x): give this program its own checkpoint directory",
+                        "%016" G_GINT64_MODIFIER
+                        "x), not by \"%s\" (fingerprint %016" G_GINT64_MODIFIER
+                        "x): give this program its own checkpoint directory",
                         path, ck->program, (guint64)ck->fingerprint, program,
                         (guint64)fingerprint);
             em__ckpt_free(ck);

@@ -106,8 +106,8 @@ typedef struct em_ckpt_partial {
 } em_ckpt_partial;
 void em__ckpt_put_partials(em_ckpt *ck, const char *name, const em_ckpt_partial *parts, size_t n);
 /* Fills a GArray of em_ckpt_partial the caller unrefs (it frees each records array). */
-bool em__ckpt_get_partials(const em_ckpt *ck, const char *name, em_arena *arena,
-                           GArray **parts, GError **err);
+bool em__ckpt_get_partials(const em_ckpt *ck, const char *name, em_arena *arena, GArray **parts,
+                           GError **err);
 
 /* An input's position: an opaque blob only the input stream reads (offsets, files seen, a
  * write-ahead log position). Stored under "position/<input>". */
@@ -133,19 +133,18 @@ bool em__ckpt_get_clock(const em_ckpt *ck, em_ckpt_clock *clock, GError **err);
 
 /* One stateful operator or input, by its stable name (the operator's name, or one given). */
 typedef struct em_ckpt_op {
-    const char *kind;     /* "updateStateByKey", "mapWithState", "reduceByKeyAndWindow",
-                             "textFileStream": Spark's operation name */
-    const char *name;     /* unique among the graph's stateful operators and inputs */
-    em_duration slide;    /* its slide duration */
-    em_duration window;   /* a window's length, 0 otherwise */
+    const char *kind;   /* "updateStateByKey", "mapWithState", "reduceByKeyAndWindow",
+                           "textFileStream": Spark's operation name */
+    const char *name;   /* unique among the graph's stateful operators and inputs */
+    em_duration slide;  /* its slide duration */
+    em_duration window; /* a window's length, 0 otherwise */
 } em_ckpt_op;
 
 /* The fingerprint of a program: a 64-bit hash of its app name, in every file's header, so a
  * checkpoint directory shared by two programs is caught before anything is read. */
 uint64_t em__ckpt_program_fingerprint(const char *app_name);
 /* Records the batch interval and ops[0..n) as the record "graph". */
-void em__ckpt_put_graph(em_ckpt *ck, em_duration batch_interval, const em_ckpt_op *ops,
-                        size_t n);
+void em__ckpt_put_graph(em_ckpt *ck, em_duration batch_interval, const em_ckpt_op *ops, size_t n);
 /* Checks the program's graph (batch interval, ops[0..n)) against the checkpoint's. Every
  * operator of the checkpoint must be in the program under the same name with the same kind and
  * durations, unless drop_unmatched: then one missing from the program is dropped (its name is

@@ -22,8 +22,8 @@ typedef struct em_recovery {
     em_ckpt_clock clock;    /* the recovered checkpoint's clock */
     em_time last_snapshot;  /* the newest batch time handed to the writer */
     GThread *writer;
-    GAsyncQueue *queue;     /* em_ckpt * to write, STOP_WRITER last */
-    GMutex lock;            /* guards figures */
+    GAsyncQueue *queue; /* em_ckpt * to write, STOP_WRITER last */
+    GMutex lock;        /* guards figures */
     em_checkpoint_figures figures;
 } em_recovery;
 

@@ -11,12 +11,12 @@
 
 typedef struct {
     GMutex lock;
-    em_ssc *ssc;            /* NULL once forgotten */
+    em_ssc *ssc; /* NULL once forgotten */
     GMainContext *context;
     GMainLoop *loop;
     GThread *thread;
     guint sources[2];
-    int received;           /* signals seen */
+    int received; /* signals seen */
 } shutdown_hook;
 
 static shutdown_hook hook = {0};

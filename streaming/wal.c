@@ -13,15 +13,15 @@
 
 static const char SEG_MAGIC[8] = {'E', 'M', 'B', 'R', 'W', 'A', 'L', '1'};
 enum {
-    REC_HEAD = 4 + 8,             /* length, sequence number */
-    REC_OVERHEAD = REC_HEAD + 4,  /* and the CRC32 */
+    REC_HEAD = 4 + 8,            /* length, sequence number */
+    REC_OVERHEAD = REC_HEAD + 4, /* and the CRC32 */
     MAX_RECORD = 1u << 30,
     DEFAULT_SEGMENT = 1 << 20,
 };
 
 typedef struct segment {
-    uint64_t first;   /* sequence number of its first record (from the name) */
-    uint64_t last;    /* of its last record; first - 1 when empty */
+    uint64_t first; /* sequence number of its first record (from the name) */
+    uint64_t last;  /* of its last record; first - 1 when empty */
     char *path;
 } segment;
 
@@ -145,7 +145,8 @@ static bool list_segments(em_wal *wal, GError **err)
         if (!g_str_has_prefix(e->d_name, "log-") ||
             !g_ascii_string_to_unsigned(e->d_name + 4, 10, 1, G_MAXUINT64, &first, NULL))
             continue;
-        segment seg = {.first = first, .last = first - 1,
+        segment seg = {.first = first,
+                       .last = first - 1,
                        .path = g_build_filename(wal->dir, e->d_name, NULL)};
         g_array_append_val(wal->segments, seg);
     }
@@ -171,15 +172,17 @@ static bool scan(em_wal *wal, GError **err)
         if (whole)
             continue;
         if (i + 1 < wal->segments->len)
-            return fail(err, EM_ERROR_CORRUPT, "write-ahead log segment %s is damaged: %s at "
-                        "byte %zu", seg->path, w.why, w.good);
+            return fail(err, EM_ERROR_CORRUPT,
+                        "write-ahead log segment %s is damaged: %s at "
+                        "byte %zu",
+                        seg->path, w.why, w.good);
         if (w.good == 0) {
             /* Torn while it was being created: it holds no record, it goes. */
             g_warning("write-ahead log segment %s: %s (a crash while it was created): removed",
                       seg->path, w.why);
             if (unlink(seg->path) != 0)
-                return fail(err, EM_ERROR_IO, "cannot remove the torn segment %s: %s",
-                            seg->path, g_strerror(errno));
+                return fail(err, EM_ERROR_IO, "cannot remove the torn segment %s: %s", seg->path,
+                            g_strerror(errno));
             g_array_remove_index(wal->segments, i);
             break;
         }
@@ -254,7 +257,8 @@ static bool open_segment(em_wal *wal, uint64_t next, GError **err)
         close(wal->fd), wal->fd = -1;
     char name[32];
     g_snprintf(name, sizeof name, "log-%020" G_GUINT64_FORMAT, (guint64)next);
-    segment seg = {.first = next, .last = next - 1,
+    segment seg = {.first = next,
+                   .last = next - 1,
                    .path = g_build_filename(wal->dir, name, NULL)};
     int fd = open(seg.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || !write_all(fd, (const uint8_t *)SEG_MAGIC, sizeof SEG_MAGIC) || fsync(fd)) {
@@ -301,8 +305,8 @@ bool em__wal_append(em_wal *wal, const void *data, size_t n, uint64_t *seq, GErr
         if (ftruncate(wal->fd, (off_t)wal->fd_bytes) != 0)
             g_warning("cannot cut a failed append off %s: %s", seg->path, g_strerror(errno));
         close(wal->fd), wal->fd = -1;
-        return fail(err, EM_ERROR_IO, "cannot append to write-ahead log segment %s: %s",
-                    seg->path, g_strerror(saved));
+        return fail(err, EM_ERROR_IO, "cannot append to write-ahead log segment %s: %s", seg->path,
+                    g_strerror(saved));
     }
     wal->fd_bytes += REC_OVERHEAD + n;
     wal->last_seq = seg->last = next;
@@ -329,8 +333,10 @@ bool em__wal_replay(em_wal *wal, uint64_t after, em_wal_replay_fn fn, void *ud, 
         g_free(buf);
         /* A segment being written may hold a failed append's bytes past seg->last. */
         if (!whole && w.last < seg->last)
-            return fail(err, EM_ERROR_CORRUPT, "write-ahead log segment %s is damaged: %s at "
-                        "byte %zu", seg->path, w.why, w.good);
+            return fail(err, EM_ERROR_CORRUPT,
+                        "write-ahead log segment %s is damaged: %s at "
+                        "byte %zu",
+                        seg->path, w.why, w.good);
     }
     return true;
 }

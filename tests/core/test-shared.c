@@ -26,9 +26,9 @@ static bool not_blacklisted(em_value v, void *ud) { return !em_broadcast_contain
 Test(shared, tasks_read_a_deep_copy_of_the_broadcast_value)
 {
     em_arena *mine = em_arena_new();
-    em_value list = em_list_in(mine, (em_value[]){em_str_dup_in(mine, "a", 1),
-                                                   em_str_dup_in(mine, "the", 3)},
-                               2, EM_LIST);
+    em_value list =
+        em_list_in(mine, (em_value[]){em_str_dup_in(mine, "a", 1), em_str_dup_in(mine, "the", 3)},
+                   2, EM_LIST);
     em_broadcast *blacklist = em_broadcast_new(sc, list);
     em_arena_free(mine); /* the broadcast keeps its own copy */
     g_autofree char *text = em_value_to_string(em_broadcast_value(blacklist));

@@ -45,8 +45,8 @@ static void check_batches(const char *out, const char *abs_output, GArray *times
         cr_assert_eq(sscanf(lines[i], "Counts at time %lld ms %n", &t, &used), 1, "%s", lines[i]);
         const char *counts = lines[i] + used;
         /* Only x and y are counted: a, b and c are on the blacklist. */
-        cr_assert(g_regex_match_simple("^\\[((\\((x|y),[0-9]+\\)(, )?)*)\\]$", counts, 0, 0),
-                  "%s", counts);
+        cr_assert(g_regex_match_simple("^\\[((\\((x|y),[0-9]+\\)(, )?)*)\\]$", counts, 0, 0), "%s",
+                  counts);
         long long n = -1;
         cr_assert(lines[i + 1] && sscanf(lines[i + 1], "Dropped %lld word(s) totally", &n) == 1,
                   "%s", lines[i + 1]);
@@ -77,12 +77,12 @@ Test(recoverable_example, goes_on_from_its_checkpoint_after_kill_9)
     cr_assert(g_file_set_contents(output, "left over\n", -1, NULL));
 
     /* The first run: a new context; three batches, then SIGKILL. */
-    const char *argv1[] = {EXAMPLES "recoverable_network_wordcount", "127.0.0.1", port_text,
-                           ckdir, output, NULL};
+    const char *argv1[] =
+        {EXAMPLES "recoverable_network_wordcount", "127.0.0.1", port_text, ckdir, output, NULL};
     proc run1 = spawn(argv1);
     GString *out1 = g_string_new(NULL);
-    cr_assert(read_until(run1.out, out1, "Creating new context\n",
-                         g_get_monotonic_time() + TIMEOUT_US));
+    cr_assert(
+        read_until(run1.out, out1, "Creating new context\n", g_get_monotonic_time() + TIMEOUT_US));
     g_string_truncate(out1, 0);
     GString *batch = g_string_new(NULL);
     for (int b = 0; b < 3; b++) {
@@ -101,8 +101,13 @@ Test(recoverable_example, goes_on_from_its_checkpoint_after_kill_9)
     int64_t last1 = g_array_index(times1, int64_t, 2);
 
     /* The second run, same arguments (and 3 batches, then a graceful stop): it recovers. */
-    const char *argv2[] = {EXAMPLES "recoverable_network_wordcount", "127.0.0.1", port_text,
-                           ckdir, output, "3", NULL};
+    const char *argv2[] = {EXAMPLES "recoverable_network_wordcount",
+                           "127.0.0.1",
+                           port_text,
+                           ckdir,
+                           output,
+                           "3",
+                           NULL};
     proc run2 = spawn(argv2);
     GString *out2 = g_string_new(NULL);
     cr_assert(read_until(run2.out, out2, NULL, g_get_monotonic_time() + TIMEOUT_US));
@@ -116,8 +121,10 @@ Test(recoverable_example, goes_on_from_its_checkpoint_after_kill_9)
      * checkpoint), off the batch thread: the newest one a kill leaves is of the last batch
      * printed or the one before it, and the restart goes on with the batch after it. */
     int64_t first2 = g_array_index(times2, int64_t, 0);
-    cr_assert(first2 == last1 || first2 == last1 + 1000, "first after restart %lld, last before "
-              "%lld", (long long)first2, (long long)last1);
+    cr_assert(first2 == last1 || first2 == last1 + 1000,
+              "first after restart %lld, last before "
+              "%lld",
+              (long long)first2, (long long)last1);
     for (guint i = 1; i < times2->len; i++)
         cr_assert_eq(g_array_index(times2, int64_t, i), first2 + 1000 * (int64_t)i);
 

@@ -33,12 +33,14 @@ static em_ssc *create(bool recovering, void *ud)
                                   NULL);
     /* Every file counts, also those there at a fresh start (after a kill before the first
      * checkpoint, the first batch's file is there already). */
-    em_dstream *lines = em_text_file_stream_full(
-        ssc, a->input, &(em_file_stream_opts){.new_files_only = false}, NULL);
+    em_dstream *lines =
+        em_text_file_stream_full(ssc, a->input, &(em_file_stream_opts){.new_files_only = false},
+                                 NULL);
     em_dstream *words = em_flat_map(lines, em_split_space);
-    em_dstream *counts = em_update_state_by_key_full(
-        em_map(words, em_pair_one),
-        &(em_update_state_spec){.fn = running_sum, .name = "word_counts"});
+    em_dstream *counts =
+        em_update_state_by_key_full(em_map(words, em_pair_one),
+                                    &(em_update_state_spec){.fn = running_sum,
+                                                            .name = "word_counts"});
     em_dstream_checkpoint(counts, EM_SECONDS(1));
     em_save_as_text_files(counts, a->prefix, NULL);
     return ssc;

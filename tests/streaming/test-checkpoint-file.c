@@ -146,8 +146,8 @@ Test(checkpoint_file, round_trips_the_header_and_every_record)
     cr_assert_eq(names->len, 2);
     cr_assert_str_eq(g_ptr_array_index(names, 0), "big");
     cr_assert_str_eq(g_ptr_array_index(names, 1), "small");
-    cr_assert(g_bytes_compare(em__ckpt_get(back, "big"), g_bytes_new_static(big->data,
-                                                                            big->len)) == 0);
+    cr_assert(
+        g_bytes_compare(em__ckpt_get(back, "big"), g_bytes_new_static(big->data, big->len)) == 0);
     g_autofree char *small = record_text(back, "small");
     cr_assert_str_eq(small, "replaced");
     g_free(info.path);
@@ -167,8 +167,7 @@ Test(checkpoint_file, keeps_the_newest_ten_and_leaves_no_temporary_file)
     g_autoptr(GDir) dir = g_dir_open(tmp, 0, NULL);
     const char *name;
     int files = 0;
-    while ((name = g_dir_read_name(dir)))
-        {
+    while ((name = g_dir_read_name(dir))) {
         files++;
         cr_assert(g_str_has_prefix(name, "checkpoint-"), "stray file %s", name);
     }
@@ -327,7 +326,8 @@ Test(checkpoint_file, a_full_disk_fails_the_write_and_leaves_the_previous_intact
     bool tmpfs = mount_tmpfs(dir, 64 * 1024);
     if (!tmpfs) {
         /* Without mount rights, a file size limit fails the write the same way (EFBIG). */
-        cr_log_warn("cannot mount a tmpfs (%s): limiting the file size instead", g_strerror(errno));
+        cr_log_warn("cannot mount a tmpfs (%s): limiting the file size instead",
+                    g_strerror(errno));
         signal(SIGXFSZ, SIG_IGN);
         setrlimit(RLIMIT_FSIZE, &(struct rlimit){64 * 1024, 64 * 1024});
     }
@@ -383,8 +383,8 @@ Test(checkpoint_file, state_rows_keep_keys_states_and_last_updates)
     g_autoptr(em_ckpt) ck = em__ckpt_new(PROGRAM, FP, 5000);
     em_ckpt_state_row rows[] = {
         {em_str("apple"), em_int(4), 3000},
-        {em_pair(em_str("k"), em_int(-1)), em_list((em_value[]){em_double(0.5), em_str("x")}, 2,
-                                                   EM_BUFFER), 5000},
+        {em_pair(em_str("k"), em_int(-1)),
+         em_list((em_value[]){em_double(0.5), em_str("x")}, 2, EM_BUFFER), 5000},
         {em_int(7), em_some(em_null()), 0},
     };
     em__ckpt_put_state(ck, "state/counts", rows, 3);
@@ -495,7 +495,9 @@ Test(checkpoint_file, the_same_graph_in_another_order_matches)
 Test(checkpoint_file, a_new_stateful_operator_starts_empty_and_matches)
 {
     g_autoptr(em_ckpt) ck = with_graph();
-    em_ckpt_op now[] = {saved_ops[0], saved_ops[1], saved_ops[2],
+    em_ckpt_op now[] = {saved_ops[0],
+                        saved_ops[1],
+                        saved_ops[2],
                         {"mapWithState", "track", 1000, 0}};
     cr_assert(em__ckpt_match_graph(ck, 1000, now, 4, false, NULL, NULL));
 }
@@ -503,7 +505,8 @@ Test(checkpoint_file, a_new_stateful_operator_starts_empty_and_matches)
 Test(checkpoint_file, a_renamed_stateful_operator_is_an_error_naming_it)
 {
     g_autoptr(em_ckpt) ck = with_graph();
-    em_ckpt_op now[] = {saved_ops[0], {"updateStateByKey", "running_total", 1000, 0},
+    em_ckpt_op now[] = {saved_ops[0],
+                        {"updateStateByKey", "running_total", 1000, 0},
                         saved_ops[2]};
     GError *err = NULL;
     cr_assert_not(em__ckpt_match_graph(ck, 1000, now, 3, false, NULL, &err));
@@ -541,6 +544,6 @@ Test(checkpoint_file, a_changed_window_or_batch_interval_is_an_error_naming_both
     g_clear_error(&err);
     cr_assert_not(em__ckpt_match_graph(ck, 500, saved_ops, 3, false, NULL, &err));
     cr_assert(strstr(err->message, "taken with 1000 ms batches, the program uses 500 ms"), "%s",
-                     err->message);
+              err->message);
     g_clear_error(&err);
 }

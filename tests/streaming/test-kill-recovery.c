@@ -53,10 +53,7 @@ static dirs make_dirs(const char *name)
     return d;
 }
 
-static void free_dirs(dirs *d)
-{
-    g_free(d->input), g_free(d->checkpoint), g_free(d->prefix);
-}
+static void free_dirs(dirs *d) { g_free(d->input), g_free(d->checkpoint), g_free(d->prefix); }
 
 /* Batch k's file: a few lines over a small vocabulary, different every batch. Written under a
  * hidden name and renamed in, as textFileStream wants. */

@@ -54,8 +54,7 @@ static em_dstream *op_update_state(em_dstream *const *in, void *ud)
 
 /* mapWithState counting per key, with a 2-batch timeout: a key idle for 2 s times out and
  * emits (key, -count). */
-static em_value count_or_expire(em_time t, em_value key, em_value value, em_state *state,
-                                void *ud)
+static em_value count_or_expire(em_time t, em_value key, em_value value, em_state *state, void *ud)
 {
     (void)t, (void)value, (void)ud;
     if (em_state_is_timing_out(state))
@@ -69,7 +68,8 @@ static em_dstream *op_map_with_state(em_dstream *const *in, void *ud)
 {
     (void)ud;
     return em_map_with_state(em_map(in[0], em_pair_one),
-                             &(em_state_spec){.fn = count_or_expire, .name = "count_or_expire",
+                             &(em_state_spec){.fn = count_or_expire,
+                                              .name = "count_or_expire",
                                               .timeout = EM_SECONDS(2)});
 }
 
@@ -106,8 +106,8 @@ Test(recovery, update_state_by_key_goes_on_from_the_checkpoint_after_any_batch)
 {
     const char *expected[] = {"(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)"};
     GError *err = NULL;
-    cr_assert(em_test_checkpointed_operation(words, 3, op_update_state, NULL, expected, 3, 2,
-                                             true, &err),
+    cr_assert(em_test_checkpointed_operation(words, 3, op_update_state, NULL, expected, 3, 2, true,
+                                             &err),
               "%s", err ? err->message : "");
     assert_restarts_are_invisible(op_update_state);
 }
@@ -147,28 +147,33 @@ static em_dstream *op_window(em_dstream *const *in, void *ud)
 static em_dstream *op_reduce_window_inv(em_dstream *const *in, void *ud)
 {
     (void)ud;
-    return em_reduce_by_key_and_window_full(
-        em_map(in[0], em_pair_one),
-        &(em_reduce_window_spec){.fn = em_sum, .inv = em_subtract, .window = EM_SECONDS(3),
-                                 .slide = EM_SECONDS(1), .filter = em_filter_nonzero,
-                                 .name = "sum"});
+    return em_reduce_by_key_and_window_full(em_map(in[0], em_pair_one),
+                                            &(em_reduce_window_spec){.fn = em_sum,
+                                                                     .inv = em_subtract,
+                                                                     .window = EM_SECONDS(3),
+                                                                     .slide = EM_SECONDS(1),
+                                                                     .filter = em_filter_nonzero,
+                                                                     .name = "sum"});
 }
 
 static em_dstream *op_reduce_window_slide_2(em_dstream *const *in, void *ud)
 {
     (void)ud;
-    return em_reduce_by_key_and_window_full(
-        em_map(in[0], em_pair_one),
-        &(em_reduce_window_spec){.fn = em_sum, .inv = em_subtract, .window = EM_SECONDS(4),
-                                 .slide = EM_SECONDS(2), .name = "sum"});
+    return em_reduce_by_key_and_window_full(em_map(in[0], em_pair_one),
+                                            &(em_reduce_window_spec){.fn = em_sum,
+                                                                     .inv = em_subtract,
+                                                                     .window = EM_SECONDS(4),
+                                                                     .slide = EM_SECONDS(2),
+                                                                     .name = "sum"});
 }
 
 static em_dstream *op_reduce_window_plain(em_dstream *const *in, void *ud)
 {
     (void)ud;
-    return em_reduce_by_key_and_window_full(
-        em_map(in[0], em_pair_one),
-        &(em_reduce_window_spec){.fn = em_sum, .window = EM_SECONDS(3), .name = "sum"});
+    return em_reduce_by_key_and_window_full(em_map(in[0], em_pair_one),
+                                            &(em_reduce_window_spec){.fn = em_sum,
+                                                                     .window = EM_SECONDS(3),
+                                                                     .name = "sum"});
 }
 
 Test(recovery, a_window_keeps_its_batches_across_restarts)
@@ -210,14 +215,17 @@ static em_ssc *create_program(bool recovering, void *ud)
     program *p = ud;
     p->calls++;
     p->recovering = recovering;
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .app_name = p->app,
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .app_name = p->app,
                                                  .batch_interval = EM_SECONDS(1),
                                                  .manual_clock = true},
                                   NULL);
     p->queue = em_rdd_queue_new();
     em_dstream *in = em_queue_stream(ssc, p->queue, true, NULL);
-    em_dstream *state = em_update_state_by_key_full(
-        em_map(in, em_pair_one), &(em_update_state_spec){.fn = running_sum, .name = p->state_name});
+    em_dstream *state =
+        em_update_state_by_key_full(em_map(in, em_pair_one),
+                                    &(em_update_state_spec){.fn = running_sum,
+                                                            .name = p->state_name});
     em_foreach_rdd(state, ignore);
     return ssc;
 }
@@ -228,8 +236,8 @@ static void checkpoint_two_batches(void)
     em_test_batch batches[2];
     em_test_input in = text_input(batches, words, 2);
     GError *err = NULL;
-    em_test_output *out = em_test_run(&in, 1, op_update_state, NULL,
-                                      &(em_test_opts){.checkpoint_dir = tmp}, &err);
+    em_test_output *out =
+        em_test_run(&in, 1, op_update_state, NULL, &(em_test_opts){.checkpoint_dir = tmp}, &err);
     cr_assert_not_null(out, "%s", err ? err->message : "");
     em_test_output_free(out);
 }
@@ -316,8 +324,7 @@ static bool keep_all(em_value v, void *ud)
 static em_dstream *op_mapped_then_state(em_dstream *const *in, void *ud)
 {
     (void)ud; /* a stateless filter added in front of the state: still recovers */
-    return em_update_state_by_key(em_filter(em_map(in[0], em_pair_one), keep_all),
-                                  running_sum);
+    return em_update_state_by_key(em_filter(em_map(in[0], em_pair_one), keep_all), running_sum);
 }
 
 Test(recovery, a_new_stateless_operator_still_recovers)
@@ -352,8 +359,8 @@ Test(recovery, update_state_by_key_checkpoints_every_10_s_by_default_and_at_the_
     em_test_input in = text_input(batches, twelve, 12);
     for (int i = 1; i < 12; i++)
         batches[i] = (em_test_batch){.text = ""};
-    em_test_output *out = em_test_run(&in, 1, op_update_state, NULL,
-                                      &(em_test_opts){.checkpoint_dir = tmp}, NULL);
+    em_test_output *out =
+        em_test_run(&in, 1, op_update_state, NULL, &(em_test_opts){.checkpoint_dir = tmp}, NULL);
     cr_assert_not_null(out);
     em_test_output_free(out);
     g_autofree char *files = checkpoint_files();
@@ -373,8 +380,8 @@ Test(recovery, a_streams_own_interval_is_kept)
     const char *seven[7] = {"a", "", "", "", "", "", ""};
     em_test_batch batches[7];
     em_test_input in = text_input(batches, seven, 7);
-    em_test_output *out = em_test_run(&in, 1, op_state_every_3, NULL,
-                                      &(em_test_opts){.checkpoint_dir = tmp}, NULL);
+    em_test_output *out =
+        em_test_run(&in, 1, op_state_every_3, NULL, &(em_test_opts){.checkpoint_dir = tmp}, NULL);
     cr_assert_not_null(out);
     em_test_output_free(out);
     g_autofree char *files = checkpoint_files();

@@ -47,8 +47,7 @@ static void append(em_wal *wal, const char *text, uint64_t want_seq)
 {
     uint64_t seq = 0;
     GError *err = NULL;
-    cr_assert(em__wal_append(wal, text, strlen(text), &seq, &err), "%s",
-              err ? err->message : "");
+    cr_assert(em__wal_append(wal, text, strlen(text), &seq, &err), "%s", err ? err->message : "");
     cr_assert_eq(seq, want_seq);
 }
 
@@ -123,7 +122,7 @@ static char *replayed_in(const char *dir)
 
 Test(wal, a_torn_tail_is_cut_off_and_the_log_goes_on)
 {
-    enum { LAST = 5 + 16 }; /* "three" and the record's length, number and CRC */
+    enum { LAST = 5 + 16 };                 /* "three" and the record's length, number and CRC */
     for (int cut = 1; cut <= LAST; cut++) { /* every tear inside the last record */
         g_autofree char *name = g_strdup_printf("cut-%d", cut);
         g_autofree char *dir = g_build_filename(tmp, name, NULL);
@@ -182,7 +181,8 @@ Test(wal, damage_in_an_older_segment_is_an_error_naming_it)
     cr_assert_null(em__wal_open(tmp, NULL, &err));
     cr_assert_eq(err->code, EM_ERROR_CORRUPT);
     g_autofree char *want =
-        g_strdup_printf("write-ahead log segment %s is damaged: truncated record at byte 8", older);
+        g_strdup_printf("write-ahead log segment %s is damaged: truncated record at byte 8",
+                        older);
     cr_assert_str_eq(err->message, want);
     g_error_free(err);
 }
