@@ -589,7 +589,8 @@ static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, cons
         em_arena_free(arena);
         return false;
     }
-    qsort(rows->data, rows->len, sizeof(em_ckpt_state_row), by_updated);
+    if (rows->len > 1)
+        qsort(rows->data, rows->len, sizeof(em_ckpt_state_row), by_updated);
     for (guint i = 0; i < rows->len; i++) {
         em_ckpt_state_row *row = &g_array_index(rows, em_ckpt_state_row, i);
         uint64_t hash = em_value_hash(row->key);
