@@ -226,8 +226,8 @@ static em_rdd *transform_result(sh_obj *r, GError *error)
     if (r && r->kind == O_RDD)
         out = em_rdd_ref(r->u.rdd);
     else if (r)
-        fprintf(stderr, "error: transform's function must return an RDD, not a %s\n",
-                sh_obj_type_name(r));
+        fprintf(stderr, "error: transform's function must return an RDD, not %s %s\n",
+                sh_article(sh_obj_type_name(r)), sh_obj_type_name(r));
     else
         fprintf(stderr, "%s\n", error->message);
     g_clear_error(&error);
@@ -818,10 +818,23 @@ static sh_obj *ssc_queue_stream(sh_call *c, sh_obj *recv)
     return input(c, recv, ds);
 }
 
+static bool has_output(sh_ssc *s)
+{
+    bool any = false;
+    g_mutex_lock(&s->lock);
+    for (guint i = 0; i < s->graph->len && !any; i++)
+        any = ((sh_gnode *)s->graph->pdata[i])->output;
+    g_mutex_unlock(&s->lock);
+    return any;
+}
+
 static sh_obj *ssc_start(sh_call *c, sh_obj *recv)
 {
     if (!sh_call_arity(c, 0, 0))
         return NULL;
+    if (em_ssc_get_state(S(recv)->ssc) == EM_SSC_INITIALIZED && !has_output(S(recv)))
+        return sh_call_fail(c, -1, "No output operations registered, so nothing to execute "
+                                   "(add print(), foreachRDD(...) or saveAsTextFiles(...))");
     GError *error = NULL;
     if (!em_ssc_start(S(recv)->ssc, &error)) {
         sh_call_fail(c, -1, "%s", error->message);
@@ -1506,7 +1519,8 @@ sh_obj *sh_api_new(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
                 app = g_strdup(first->u.conf.app);
             } else {
                 sh_call_fail(&c, 0, "new StreamingContext takes a SparkContext (sc) or a "
-                                    "SparkConf first, not a %s", sh_obj_type_name(first));
+                                    "SparkConf first, not %s %s",
+                             sh_article(sh_obj_type_name(first)), sh_obj_type_name(first));
                 sh_obj_unref(first);
                 return NULL;
             }

@@ -77,6 +77,11 @@ sh_obj *sh_obj_value(em_value v)
     return o;
 }
 
+const char *sh_article(const char *type_name)
+{
+    return strchr("AEIOaeio", type_name[0]) || !strcmp(type_name, "RDD") ? "an" : "a";
+}
+
 const char *sh_obj_type_name(const sh_obj *o)
 {
     switch (o->kind) {
@@ -277,8 +282,8 @@ static sh_obj *eval_call_ident(sh_shell *sh, const sh_node *n, sh_env *env, GErr
             sh_obj_unref(bound);
             return value_of(sh, n, env, err);
         }
-        sh_error_at(err, SH_ERROR_EVAL, &callee->pos, "%s is a %s: it cannot be called",
-                    callee->name, sh_obj_type_name(bound));
+        sh_error_at(err, SH_ERROR_EVAL, &callee->pos, "%s is %s %s: it cannot be called",
+                    callee->name, sh_article(sh_obj_type_name(bound)), sh_obj_type_name(bound));
         sh_obj_unref(bound);
         return NULL;
     }
@@ -370,7 +375,8 @@ static sh_obj *eval_binop(sh_shell *sh, const sh_node *n, sh_env *env, GError **
         sh_obj *rhs = sh_eval(sh, n->kids[1], env, err);
         if (rhs && rhs->kind != O_RDD) {
             sh_error_at(err, SH_ERROR_EVAL, &n->kids[1]->pos,
-                        "a queue for queueStream holds RDDs; this is a %s", sh_obj_type_name(rhs));
+                        "a queue for queueStream holds RDDs; this is %s %s",
+                        sh_article(sh_obj_type_name(rhs)), sh_obj_type_name(rhs));
             sh_obj_unref(rhs);
             rhs = NULL;
         }
@@ -613,8 +619,9 @@ sh_obj *sh_arg_obj(sh_call *c, int i, sh_obj_kind kind)
     sh_obj probe = {.kind = kind};
     if (kind == O_VALUE)
         probe.u.val.v = em_null();
-    sh_call_fail(c, i, "%s expects a %s here, not a %s", c->name,
-                 kind == O_VALUE ? "value" : sh_obj_type_name(&probe), sh_obj_type_name(o));
+    const char *want = kind == O_VALUE ? "value" : sh_obj_type_name(&probe);
+    sh_call_fail(c, i, "%s expects %s %s here, not %s %s", c->name, sh_article(want), want,
+                 sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
     sh_obj_unref(o);
     return NULL;
 }
@@ -626,7 +633,8 @@ static bool arg_value(sh_call *c, int i, em_type type, const char *what, em_valu
     if (!o)
         return false;
     if (o->kind != O_VALUE || em_type_of(o->u.val.v) != type) {
-        sh_call_fail(c, i, "%s expects %s here, not a %s", c->name, what, sh_obj_type_name(o));
+        sh_call_fail(c, i, "%s expects %s here, not %s %s", c->name, what,
+                     sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
         sh_obj_unref(o);
         return false;
     }
@@ -678,7 +686,8 @@ bool sh_arg_duration(sh_call *c, int i, int64_t *out)
         *out = o->u.ms;
     else
         sh_call_fail(c, i, "%s expects a Duration here (Seconds(n), Minutes(n), "
-                           "Milliseconds(n)), not a %s", c->name, sh_obj_type_name(o));
+                           "Milliseconds(n)), not %s %s", c->name,
+                     sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
     sh_obj_unref(o);
     return ok;
 }

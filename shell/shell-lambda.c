@@ -1447,11 +1447,13 @@ static sh_expr *compile_ident(compiler *c, const sh_node *n, scope *sc)
     sh_expr *e = NULL;
     if (o->kind == O_VALUE)
         e = konst(c, n, o->u.val.v);
-    else if (o->kind == O_DURATION || o->kind == O_TIME)
+    else if (o->kind == O_DURATION)
         e = konst(c, n, em_int(o->u.ms));
+    else if (o->kind == O_TIME) /* Spark's Time prints as "1000 ms" */
+        e = konst(c, n, em_str_printf("%" G_GINT64_FORMAT " ms", (gint64)o->u.ms));
     else
-        cx_fail(c, &n->pos, "%s is a %s: it cannot be used inside a function over records",
-                n->name, sh_obj_type_name(o));
+        cx_fail(c, &n->pos, "%s is %s %s: it cannot be used inside a function over records",
+                n->name, sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
     sh_obj_unref(o);
     return e;
 }
@@ -1468,8 +1470,7 @@ static bool driver_only(compiler *c, const sh_node *n, scope *sc)
     if (root->kind != N_IDENT || find(sc, root->name))
         return false;
     sh_obj *o = sh_env_lookup(c->env, root->name);
-    bool driver = o && o->kind != O_VALUE && o->kind != O_LAMBDA && o->kind != O_DURATION &&
-                  o->kind != O_TIME;
+    bool driver = o && o->kind != O_VALUE && o->kind != O_LAMBDA && o->kind != O_DURATION;
     if (o)
         sh_obj_unref(o);
     return driver;
@@ -1488,7 +1489,8 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
         }
         if (o->kind != O_VALUE && o->kind != O_UNIT) {
             char *what = sh_pos_text(&n->pos);
-            cx_fail(c, &n->pos, "%s is a %s, not a value", what, sh_obj_type_name(o));
+            cx_fail(c, &n->pos, "%s is %s %s, not a value", what,
+                    sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
             g_free(what);
             sh_obj_unref(o);
             return NULL;

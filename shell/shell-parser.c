@@ -86,12 +86,30 @@ static void fail_at(parser *ps, const sh_token *t, const char *fmt, const char *
     ps->failed = true;
     int code = t->kind == T_EOF ? SH_ERROR_INCOMPLETE : SH_ERROR_SYNTAX;
     sh_pos pos = {ps->src, t->off, t->end > t->off ? t->end : t->off + 1};
+    if (t->kind == T_EOF) {
+        /* The end of input is shown right after the last token, not on an empty line. */
+        guint k = ps->p;
+        while (k > 0 && (TOK(ps, k)->kind == T_EOF || TOK(ps, k)->kind == T_NEWLINE))
+            k--;
+        if (TOK(ps, k)->kind != T_EOF && TOK(ps, k)->kind != T_NEWLINE)
+            pos.off = TOK(ps, k)->end, pos.end = pos.off + 1;
+    }
     const char *desc = tok_desc(t);
     char *what = desc ? g_strdup(desc) : g_strdup_printf("'%s'", t->text);
     char *msg = g_strdup_printf(fmt, arg ? arg : what);
     sh_error_at(ps->err, code, &pos, "%s", msg);
     g_free(msg);
     g_free(what);
+}
+
+/* An input that ended inside brackets: the caret goes under the opening one. */
+static void fail_at_open(parser *ps, const sh_token *open, const char *msg)
+{
+    if (ps->failed)
+        return;
+    ps->failed = true;
+    sh_error_at(ps->err, SH_ERROR_INCOMPLETE, &(sh_pos){ps->src, open->off, open->end}, "%s",
+                msg);
 }
 
 static bool expect(parser *ps, sh_tok kind, const char *what)
@@ -387,7 +405,7 @@ static sh_node *parse_block_body(parser *ps, uint32_t off)
 static sh_node *parse_braces(parser *ps)
 {
     uint32_t off = peek(ps)->off;
-    next(ps);
+    sh_token *open = next(ps);
     int saved_nl = ps->nl_off;
     ps->nl_off = 0;
     skip_newlines(ps);
@@ -408,6 +426,8 @@ static sh_node *parse_braces(parser *ps)
     }
     ps->nl_off = saved_nl;
     skip_newlines(ps);
+    if (!ps->failed && is(ps, T_EOF))
+        fail_at_open(ps, open, "'{' is never closed");
     if (!ps->failed)
         expect(ps, T_RBRACE, "'}'");
     return ps->failed ? NULL : e;
@@ -416,7 +436,7 @@ static sh_node *parse_braces(parser *ps)
 /* `(args)` of a call: each argument is a placeholder boundary. Appends to kids. */
 static bool parse_args(parser *ps, GPtrArray *kids)
 {
-    next(ps);
+    sh_token *open = next(ps);
     ps->nl_off++;
     while (!is(ps, T_RPAREN) && !ps->failed) {
         sh_node *a = parse_boundary(ps);
@@ -427,6 +447,8 @@ static bool parse_args(parser *ps, GPtrArray *kids)
             break;
         next(ps);
     }
+    if (!ps->failed && is(ps, T_EOF))
+        fail_at_open(ps, open, "'(' is never closed");
     if (!ps->failed)
         expect(ps, T_RPAREN, "')' or ','");
     ps->nl_off--;
@@ -576,7 +598,7 @@ static sh_node *parse_primary(parser *ps)
     case T_LPAREN: {
         if (paren_lambda_ahead(ps))
             return parse_paren_lambda(ps, false);
-        next(ps);
+        sh_token *open = next(ps);
         ps->nl_off++;
         GPtrArray *kids = g_ptr_array_new();
         while (!is(ps, T_RPAREN) && !ps->failed) {
@@ -590,6 +612,8 @@ static sh_node *parse_primary(parser *ps)
                 break;
             next(ps);
         }
+        if (!ps->failed && is(ps, T_EOF))
+            fail_at_open(ps, open, "'(' is never closed");
         if (!ps->failed)
             expect(ps, T_RPAREN, "')' or ','");
         ps->nl_off--;

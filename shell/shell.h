@@ -176,6 +176,8 @@ sh_obj *sh_obj_ref(sh_obj *o);
 void sh_obj_unref(sh_obj *o);
 /* An O_VALUE holding a deep copy of v in an arena of its own. */
 sh_obj *sh_obj_value(em_value v);
+/* "an" before Int, Array, Option, RDD; "a" before the others. */
+const char *sh_article(const char *type_name);
 /* What the kind is called in messages: "DStream", "RDD", "Int", ... */
 const char *sh_obj_type_name(const sh_obj *o);
 
