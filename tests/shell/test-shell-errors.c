@@ -1,0 +1,192 @@
+/* ember-shell on input outside its subset: every mistake is reported with the place (a caret
+ * under the column) and the shell goes on; nothing crashes. Each case runs the real process
+ * and checks stderr byte for byte, and that the statements after the mistake still run. */
+#include "shell-fixture.h"
+
+static const char prelude[] = "val ssc = new StreamingContext(sc, Seconds(1))\n"
+                              "val q = new mutable.Queue[RDD[String]]()\n"
+                              "val lines = ssc.queueStream(q)\n"
+                              "val pairs = lines.map(w => (w, 1))\n";
+
+/* Runs the prelude, then bad (line 5), then a statement that must still run. */
+static void expect_error(const char *bad, const char *message)
+{
+    char *s = g_strdup_printf("%s%s\nprintln(\"still here\")\n", prelude, bad);
+    shell_run r = run_shell(NULL, s);
+    cr_assert(WIFEXITED(r.status), "ember-shell died: status %d", r.status);
+    cr_assert_eq(WEXITSTATUS(r.status), 1);
+    cr_assert_str_eq(r.err, message);
+    cr_assert_str_eq(r.out, "still here\n");
+    shell_run_free(&r);
+    g_free(s);
+}
+
+Test(shell_errors, unknown_method_in_a_lambda_points_at_the_method)
+{
+    expect_error("val words = lines.flatMap(_.splitt(\" \"))",
+                 "<stdin>:5:29: error: splitt is not a method ember-shell knows (try :help values)\n"
+                 "val words = lines.flatMap(_.splitt(\" \"))\n"
+                 "                            ^\n");
+}
+
+Test(shell_errors, lambda_with_the_wrong_number_of_parameters)
+{
+    expect_error("val sums = pairs.map((a, b) => a + b)",
+                 "<stdin>:5:22: error: map takes a function of 1 parameter; this one takes 2\n"
+                 "val sums = pairs.map((a, b) => a + b)\n"
+                 "                     ^\n");
+}
+
+Test(shell_errors, placeholders_count_as_parameters)
+{
+    expect_error("val c = pairs.reduceByKey(_ + _ + _)",
+                 "<stdin>:5:27: error: reduceByKey takes a function of 2 parameters; this one "
+                 "takes 3\n"
+                 "val c = pairs.reduceByKey(_ + _ + _)\n"
+                 "                          ^\n");
+}
+
+Test(shell_errors, unclosed_parenthesis_points_at_the_opening_one)
+{
+    /* The next line is read as part of the call, so the input ends inside it. */
+    char *s = g_strdup_printf("%sval words = lines.flatMap(_.split(\" \")\n", prelude);
+    shell_run r = run_shell(NULL, s);
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1);
+    cr_assert_str_eq(r.err, "<stdin>:5:26: error: '(' is never closed\n"
+                            "val words = lines.flatMap(_.split(\" \")\n"
+                            "                         ^\n");
+    shell_run_free(&r);
+    g_free(s);
+}
+
+Test(shell_errors, val_without_a_name)
+{
+    expect_error("val = 3", "<stdin>:5:5: error: expected a name after val but found '='\n"
+                            "val = 3\n"
+                            "    ^\n");
+}
+
+Test(shell_errors, window_given_a_number_instead_of_a_duration)
+{
+    expect_error("val w = pairs.reduceByKeyAndWindow(_ + _, Seconds(3), 5)",
+                 "<stdin>:5:55: error: reduceByKeyAndWindow expects a Duration here (Seconds(n), "
+                 "Minutes(n), Milliseconds(n)), not an Int\n"
+                 "val w = pairs.reduceByKeyAndWindow(_ + _, Seconds(3), 5)\n"
+                 "                                                      ^\n");
+}
+
+Test(shell_errors, port_given_as_a_string)
+{
+    expect_error("val s = ssc.socketTextStream(\"localhost\", \"9999\")",
+                 "<stdin>:5:43: error: socketTextStream expects an Int here, not a String\n"
+                 "val s = ssc.socketTextStream(\"localhost\", \"9999\")\n"
+                 "                                          ^\n");
+}
+
+Test(shell_errors, unknown_name_in_a_lambda)
+{
+    expect_error("lines.map(x => y)", "<stdin>:5:16: error: not found: value y\n"
+                                      "lines.map(x => y)\n"
+                                      "               ^\n");
+}
+
+Test(shell_errors, pattern_matching_function_is_outside_the_subset)
+{
+    expect_error("pairs.map { case (w, n) => w }",
+                 "<stdin>:5:13: error: pattern-matching functions ({ case ... => }) are not "
+                 "supported by ember-shell; write (a, b) => ... or x => x._1\n"
+                 "pairs.map { case (w, n) => w }\n"
+                 "            ^\n");
+}
+
+Test(shell_errors, unclosed_string_literal)
+{
+    expect_error("val x = \"abc", "<stdin>:5:9: error: unclosed string literal\n"
+                                  "val x = \"abc\n"
+                                  "        ^\n");
+}
+
+Test(shell_errors, method_a_dstream_does_not_have)
+{
+    expect_error("lines.frobnicate()", "<stdin>:5:7: error: frobnicate is not a member of DStream\n"
+                                       "lines.frobnicate()\n"
+                                       "      ^\n");
+}
+
+Test(shell_errors, unmatched_closing_parenthesis)
+{
+    expect_error("lines.print())", "<stdin>:5:14: error: unmatched ')'\n"
+                                   "lines.print())\n"
+                                   "             ^\n");
+}
+
+Test(shell_errors, update_function_of_one_parameter)
+{
+    expect_error("pairs.updateStateByKey((a: Seq[Int]) => Some(a.sum))",
+                 "<stdin>:5:24: error: updateStateByKey takes a function of 2 parameters "
+                 "(values: Seq[V], state: Option[S]); this one takes 1\n"
+                 "pairs.updateStateByKey((a: Seq[Int]) => Some(a.sum))\n"
+                 "                       ^\n");
+}
+
+Test(shell_errors, start_without_an_output_operation)
+{
+    expect_error("ssc.start()", "<stdin>:5:5: error: No output operations registered, so nothing "
+                                "to execute (add print(), foreachRDD(...) or "
+                                "saveAsTextFiles(...))\n"
+                                "ssc.start()\n"
+                                "    ^\n");
+}
+
+Test(shell_errors, operator_outside_the_subset)
+{
+    expect_error("val n = 3 ^^ 4", "<stdin>:5:11: error: operator ^^ is not supported by "
+                                   "ember-shell\n"
+                                   "val n = 3 ^^ 4\n"
+                                   "          ^\n");
+}
+
+Test(shell_errors, if_without_parentheses)
+{
+    expect_error("val x = if 3 > 2 1 else 2", "<stdin>:5:12: error: expected '(' after if but "
+                                              "found number\n"
+                                              "val x = if 3 > 2 1 else 2\n"
+                                              "           ^\n");
+}
+
+/* A record a lambda cannot handle fails its batch (reported on stderr) and the next batch
+ * runs, as in Spark. */
+Test(shell_errors, a_failing_record_fails_its_batch_and_the_stream_goes_on)
+{
+    shell_run r = run_shell((const char *const[]){"--manual-clock", NULL},
+                            "val ssc = new StreamingContext(sc, Seconds(1))\n"
+                            "val q = new mutable.Queue[RDD[String]]()\n"
+                            "q += sc.parallelize(Seq(\"12\", \"x\"), 1)\n"
+                            "q += sc.parallelize(Seq(\"30\"), 1)\n"
+                            "ssc.queueStream(q).map(_.toInt * 2).print()\n"
+                            "ssc.start()\n"
+                            ":step 2\n"
+                            "ssc.stop()\n");
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "-------------------------------------------\n"
+                            "Time: 2000 ms\n"
+                            "-------------------------------------------\n"
+                            "60\n\n");
+    cr_assert(g_str_has_prefix(r.err, "[batch 1000 ms failed] "), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "<stdin>:5:24: NumberFormatException: For input string: "
+                                     "\"x\" (in `_.toInt`)"),
+                       "%s", r.err);
+    shell_run_free(&r);
+}
+
+Test(shell_errors, step_needs_a_manual_clock)
+{
+    shell_run r = run_shell(NULL, "val ssc = new StreamingContext(sc, Seconds(1))\n"
+                                  "val q = new mutable.Queue[RDD[String]]()\n"
+                                  "ssc.queueStream(q).print()\n"
+                                  ":step\n");
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1);
+    cr_assert_str_eq(r.err, "error: :step needs a manual clock: start ember-shell with "
+                            "--manual-clock, or type :manual before new StreamingContext(...)\n");
+    shell_run_free(&r);
+}
