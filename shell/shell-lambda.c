@@ -198,6 +198,15 @@ static em_value ev_add(const sh_expr *e, sh_frame *f)
     return arith(e, f, OP_ADD, a, b);
 }
 
+/* a + b over two parameters: `_ + _`, the word count's reduce. */
+static em_value ev_add_slots(const sh_expr *e, sh_frame *f)
+{
+    em_value a = f->slots[e->slot], b = f->slots[e->n];
+    if (a.type == EM_T_INT && b.type == EM_T_INT)
+        return em_int((int64_t)((uint64_t)a.as.i + (uint64_t)b.as.i));
+    return arith(e, f, OP_ADD, a, b);
+}
+
 static em_value ev_arith(const sh_expr *e, sh_frame *f)
 {
     em_value a = e->a->eval(e->a, f), b = e->b->eval(e->b, f);
@@ -299,6 +308,12 @@ static em_value ev_pair(const sh_expr *e, sh_frame *f)
 {
     em_value k = e->a->eval(e->a, f);
     return em_pair(k, e->b->eval(e->b, f));
+}
+
+/* (x, 1): a parameter and a constant, the word count's pair, without two evaluator calls. */
+static em_value ev_pair_slot_const(const sh_expr *e, sh_frame *f)
+{
+    return em_pair(f->slots[e->slot], e->k);
 }
 
 static em_value ev_tuple(const sh_expr *e, sh_frame *f)
@@ -1369,6 +1384,8 @@ static sh_expr *compile_binop(compiler *c, const sh_node *n, scope *sc)
             e->n = ops[i].code;
             e->a = compile(c, n->kids[0], sc);
             e->b = compile(c, n->kids[1], sc);
+            if (!c->failed && e->eval == ev_add && e->a->eval == ev_slot && e->b->eval == ev_slot)
+                e->eval = ev_add_slots, e->slot = e->a->slot, e->n = e->b->slot;
             return c->failed ? NULL : e;
         }
     if (!strcmp(op, "->")) {
@@ -1530,6 +1547,8 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
             e = cx_new(c, ev_pair, n);
             e->a = compile(c, n->kids[0], sc);
             e->b = compile(c, n->kids[1], sc);
+            if (!c->failed && e->a->eval == ev_slot && e->b->eval == ev_const)
+                e->eval = ev_pair_slot_const, e->slot = e->a->slot, e->k = e->b->k;
             return c->failed ? NULL : e;
         }
         e = cx_new(c, ev_tuple, n);
