@@ -42,8 +42,9 @@ static bool run_script(const char *path);
 /* A `:` command; false to quit. */
 static bool command(const char *line)
 {
-    char **w = g_strsplit_set(g_strstrip(g_strdup(line)), " \t", 3);
-    char *all = w[0];
+    char *trimmed = g_strstrip(g_strdup(line));
+    char **w = g_strsplit_set(trimmed, " \t", 3);
+    g_free(trimmed);
     const char *cmd = w[0];
     const char *arg = w[1];
     GError *err = NULL;
@@ -82,7 +83,6 @@ static bool command(const char *line)
         fprintf(stderr, "error: unknown command %s (try :help)\n", cmd);
         errors++;
     }
-    (void)all;
     g_strfreev(w);
     return go_on;
 }
