@@ -8,6 +8,8 @@
 
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,34 +105,109 @@ static bool continues(const char *next)
     return next[0] == '.' && next[1] != '.';
 }
 
-/* Runs the lines of a script as if typed: statements may span lines; a line starting with
- * '.' continues the one before. */
-static bool run_lines(const char *name, char **lines)
+/* Lines of a script: from text in memory, or read from a file descriptor as they arrive, so
+ * that a piped session runs each statement as soon as it is complete. */
+typedef struct line_source {
+    char **lines; /* text: its lines */
+    size_t i;
+    int fd; /* or a descriptor (lines NULL) */
+    GString *buf;
+    bool eof;
+    char *peeked;
+} line_source;
+
+/* Reads what the descriptor has; with wait, blocks until something (or the end) comes. */
+static void fill(line_source *src, bool wait)
+{
+    if (src->eof)
+        return;
+    if (!wait) {
+        struct pollfd p = {.fd = src->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0)
+            return;
+    }
+    char chunk[4096];
+    ssize_t n;
+    do
+        n = read(src->fd, chunk, sizeof chunk);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        src->eof = true;
+    else
+        g_string_append_len(src->buf, chunk, n);
+}
+
+/* The next line (the caller frees it), or NULL at the end; without wait, also NULL when no
+ * whole line has arrived yet. */
+static char *read_line(line_source *src, bool wait)
+{
+    if (src->lines)
+        return src->lines[src->i] ? g_strdup(src->lines[src->i++]) : NULL;
+    for (;;) {
+        char *nl = memchr(src->buf->str, '\n', src->buf->len);
+        if (nl) {
+            char *line = g_strndup(src->buf->str, (size_t)(nl - src->buf->str));
+            g_string_erase(src->buf, 0, nl - src->buf->str + 1);
+            return line;
+        }
+        if (src->eof) {
+            if (src->buf->len == 0)
+                return NULL;
+            char *line = g_strdup(src->buf->str);
+            g_string_truncate(src->buf, 0);
+            return line;
+        }
+        size_t had = src->buf->len;
+        fill(src, wait);
+        if (!wait && src->buf->len == had && !src->eof)
+            return NULL;
+    }
+}
+
+static const char *peek_line(line_source *src, bool wait)
+{
+    if (!src->peeked)
+        src->peeked = read_line(src, wait);
+    return src->peeked;
+}
+
+static char *take_line(line_source *src)
+{
+    char *line = src->peeked ? src->peeked : read_line(src, true);
+    src->peeked = NULL;
+    return line;
+}
+
+/* Runs a script as if typed: statements may span lines; a line starting with '.' continues
+ * the statement before it when it comes with it. */
+static bool run_lines(const char *name, line_source *src)
 {
     GString *pending = g_string_new(NULL);
-    int first = 0;
+    int first = 0, number = 0;
     bool go_on = true;
-    for (int i = 0; lines[i] && go_on; i++) {
-        const char *line = lines[i];
-        if (pending->len == 0) {
-            if (blank(line))
-                continue;
-            const char *t = line;
-            while (*t == ' ' || *t == '\t')
-                t++;
-            if (t[0] == ':' && g_ascii_isalpha(t[1])) {
+    char *line;
+    while (go_on && (line = take_line(src))) {
+        number++;
+        const char *t = line;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        if (pending->len == 0 && (blank(line) || (t[0] == ':' && g_ascii_isalpha(t[1])))) {
+            if (!blank(line))
                 go_on = command(t);
-                continue;
-            }
-            first = i + 1;
+            g_free(line);
+            continue;
         }
+        if (pending->len == 0)
+            first = number;
         g_string_append(pending, line);
         g_string_append_c(pending, '\n');
-        if (lines[i + 1] && continues(lines[i + 1]))
+        g_free(line);
+        const char *next = peek_line(src, false);
+        if (next && continues(next))
             continue;
         GError *err = NULL;
-        if (!sh_shell_complete(shell, pending->str, &err) &&
-            err->code == SH_ERROR_INCOMPLETE && lines[i + 1]) {
+        if (!sh_shell_complete(shell, pending->str, &err) && err->code == SH_ERROR_INCOMPLETE &&
+            peek_line(src, true)) {
             g_clear_error(&err);
             continue;
         }
@@ -147,10 +224,19 @@ static bool run_lines(const char *name, char **lines)
 
 static bool run_text(const char *name, const char *text)
 {
-    char **lines = g_strsplit(text, "\n", -1);
-    bool go_on = run_lines(name, lines);
-    g_strfreev(lines);
+    line_source src = {.lines = g_strsplit(text, "\n", -1)};
+    bool go_on = run_lines(name, &src);
+    g_strfreev(src.lines);
+    g_free(src.peeked);
     return go_on;
+}
+
+static void run_stdin(void)
+{
+    line_source src = {.fd = STDIN_FILENO, .buf = g_string_new(NULL)};
+    run_lines("<stdin>", &src);
+    g_string_free(src.buf, TRUE);
+    g_free(src.peeked);
 }
 
 static bool run_script(const char *path)
@@ -286,13 +372,7 @@ int main(int argc, char **argv)
     } else if (tty) {
         interactive();
     } else {
-        GString *in = g_string_new(NULL);
-        char buf[4096];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
-            g_string_append_len(in, buf, (gssize)n);
-        run_text("<stdin>", in->str);
-        g_string_free(in, TRUE);
+        run_stdin();
     }
     fflush(stdout);
     sh_shell_free(shell);
