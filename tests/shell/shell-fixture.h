@@ -159,6 +159,8 @@ static inline char *batch_records(const char *printed, long long time)
         return g_strdup("(no batch)");
     p = strchr(p, '\n') + 1;
     p = strchr(p, '\n') + 1; /* the dashes */
+    if (*p == '\n') /* an empty batch: the frame, then the blank line */
+        return g_strdup("");
     const char *end = strstr(p, "\n\n");
     char *body = g_strndup(p, end ? (size_t)(end - p) : strlen(p));
     char **lines = g_strsplit(body, "\n", -1);

@@ -5,6 +5,7 @@
 #include "shell-fixture.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
 #include <glib/gstdio.h>
 #include <unistd.h>
 
@@ -455,4 +456,85 @@ Test(shell_guide, network_word_count_counts_every_word_the_line_server_sent)
     g_free(totals);
     g_free(s);
     shell_run_free(&r);
+}
+
+/* ---- textFileStream, with the shell fed while it runs ---- */
+
+/* Reads fd into out until it ends with marker (NULL: the end of file) or the deadline. */
+static bool read_until(int fd, GString *out, const char *marker, gint64 deadline)
+{
+    char buf[4096];
+    while (!marker || !g_str_has_suffix(out->str, marker)) {
+        int left = (int)((deadline - g_get_monotonic_time()) / 1000);
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            return false;
+        ssize_t n = read(fd, buf, marker ? 1 : sizeof buf);
+        if (n <= 0)
+            return n == 0 && !marker;
+        g_string_append_len(out, buf, n);
+    }
+    return true;
+}
+
+static void write_all(int fd, const char *text)
+{
+    size_t n = strlen(text);
+    cr_assert_eq(write(fd, text, n), (ssize_t)n);
+}
+
+Test(shell_guide, text_file_stream_counts_the_words_of_files_moved_in_after_start)
+{
+    char *dir = g_dir_make_tmp("ember-shell-files-XXXXXX", NULL);
+    char *old = g_build_filename(dir, "old.txt", NULL);
+    cr_assert(g_file_set_contents(old, "there before start\n", -1, NULL));
+    const char *argv[] = {SHELL_BIN, "--manual-clock", NULL};
+    GPid pid;
+    int in, out, err;
+    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                       NULL, &pid, &in, &out, &err, NULL));
+    gint64 deadline = g_get_monotonic_time() + SHELL_DEADLINE_S * G_USEC_PER_SEC;
+    char *start = g_strdup_printf("val ssc = new StreamingContext(sc, Seconds(1))\n"
+                                  "val lines = ssc.textFileStream(\"%s\")\n"
+                                  "lines.flatMap(_.split(\" \")).map(x => (x, 1))"
+                                  ".reduceByKey(_ + _).print()\n"
+                                  "ssc.start()\n"
+                                  "println(\"started\")\n",
+                                  dir);
+    write_all(in, start);
+    GString *printed = g_string_new(NULL);
+    cr_assert(read_until(out, printed, "started\n", deadline), "%s", printed->str);
+
+    /* Written elsewhere, then renamed in, as Spark asks. */
+    char *tmp = g_build_filename(dir, ".words.tmp", NULL);
+    char *final = g_build_filename(dir, "words.txt", NULL);
+    cr_assert(g_file_set_contents(tmp, "to be\nor not to be\n", -1, NULL));
+    cr_assert_eq(rename(tmp, final), 0);
+    write_all(in, ":step 2\nssc.stop()\n");
+    close(in);
+    g_string_truncate(printed, 0);
+    cr_assert(read_until(out, printed, NULL, deadline));
+    GString *errors = g_string_new(NULL);
+    cr_assert(read_until(err, errors, NULL, deadline));
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", errors->str);
+    cr_assert_str_eq(errors->str, "");
+    char *b1 = batch_records(printed->str, 1000), *b2 = batch_records(printed->str, 2000);
+    cr_assert_str_eq(b1, "(be,2) (not,1) (or,1) (to,2)", "%s", printed->str);
+    cr_assert_str_eq(b2, "", "%s", printed->str); /* a file counts once */
+    g_free(b1), g_free(b2);
+    g_spawn_close_pid(pid);
+    close(out);
+    close(err);
+    g_string_free(errors, TRUE);
+    g_string_free(printed, TRUE);
+    char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    g_free(cmd);
+    g_free(final);
+    g_free(tmp);
+    g_free(start);
+    g_free(old);
+    g_free(dir);
 }
