@@ -21,7 +21,10 @@ static void fnset_free(void *p)
     g_free(set);
 }
 
-static em_value fnset_map0(em_value v, void *ud) { return sh_fn_map(v, ((fnset *)ud)->fn[0]); }
+static em_value fnset_map0(em_value v, void *ud)
+{
+    return sh_fn_map(v, ((fnset *)ud)->fn[0]);
+}
 static em_value fnset_reduce0(em_value a, em_value b, void *ud)
 {
     return sh_fn_reduce(a, b, ((fnset *)ud)->fn[0]);
@@ -34,16 +37,22 @@ static em_value fnset_reduce2(em_value a, em_value b, void *ud)
 {
     return sh_fn_reduce(a, b, ((fnset *)ud)->fn[2]);
 }
-static bool fnset_filter2(em_value v, void *ud) { return sh_fn_filter(v, ((fnset *)ud)->fn[2]); }
+static bool fnset_filter2(em_value v, void *ud)
+{
+    return sh_fn_filter(v, ((fnset *)ud)->fn[2]);
+}
 
 /* ---- StreamingContext ---- */
 
 static const char *state_name(em_ssc_state st)
 {
     switch (st) {
-    case EM_SSC_INITIALIZED: return "INITIALIZED";
-    case EM_SSC_ACTIVE: return "ACTIVE";
-    case EM_SSC_STOPPED: return "STOPPED";
+    case EM_SSC_INITIALIZED:
+        return "INITIALIZED";
+    case EM_SSC_ACTIVE:
+        return "ACTIVE";
+    case EM_SSC_STOPPED:
+        return "STOPPED";
     }
     return "?";
 }
@@ -66,15 +75,17 @@ static void on_receiver_error(const em_receiver_info *info, void *ud)
 sh_ssc *sh_api_ssc_new(em_context *sc, const char *master, const char *app, int64_t interval,
                        bool manual, GError **err)
 {
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.context = sc, .master = sc ? NULL : master,
-                                                 .app_name = app, .batch_interval = interval,
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.context = sc,
+                                                 .master = sc ? NULL : master,
+                                                 .app_name = app,
+                                                 .batch_interval = interval,
                                                  .manual_clock = manual},
                                   err);
-    if (!ssc)
-        return NULL;
-    em_ssc_add_listener(ssc, &(em_listener){.batch_completed = on_batch_completed,
-                                            .receiver_error = on_receiver_error},
-                        NULL);
+    if (!ssc) return NULL;
+    em_ssc_add_listener(
+        ssc,
+        &(em_listener){.batch_completed = on_batch_completed, .receiver_error = on_receiver_error},
+        NULL);
     sh_ssc *s = g_new0(sh_ssc, 1);
     s->ssc = ssc;
     s->interval = interval;
@@ -110,8 +121,9 @@ bool sh_api_step(sh_ssc *s, GError **err)
         return false;
     }
     if (em_ssc_get_state(s->ssc) != EM_SSC_ACTIVE) {
-        g_set_error(err, SH_ERROR, SH_ERROR_EVAL, "error: :step needs a started StreamingContext "
-                                                  "(it is %s): ssc.start()",
+        g_set_error(err, SH_ERROR, SH_ERROR_EVAL,
+                    "error: :step needs a started StreamingContext "
+                    "(it is %s): ssc.start()",
                     state_name(em_ssc_get_state(s->ssc)));
         return false;
     }
@@ -128,8 +140,9 @@ bool sh_api_step(sh_ssc *s, GError **err)
 char *sh_api_graph(sh_ssc *s)
 {
     GString *out = g_string_new(NULL);
-    g_string_append_printf(out, "StreamingContext: batch interval %" G_GINT64_FORMAT " ms, %s "
-                                "clock, %s\n",
+    g_string_append_printf(out,
+                           "StreamingContext: batch interval %" G_GINT64_FORMAT " ms, %s "
+                           "clock, %s\n",
                            s->interval, s->manual ? "manual" : "system",
                            state_name(em_ssc_get_state(s->ssc)));
     g_mutex_lock(&s->lock);
@@ -139,8 +152,7 @@ char *sh_api_graph(sh_ssc *s)
             g_string_append(out, "  output ");
         else
             g_string_append_printf(out, "  [%d] ", g->id);
-        if (g->binding)
-            g_string_append_printf(out, "%s = ", g->binding);
+        if (g->binding) g_string_append_printf(out, "%s = ", g->binding);
         g_string_append(out, g->what);
         for (int k = 0; k < g->n_parents; k++)
             g_string_append_printf(out, "%s[%d]", k ? ", " : " <- ", g->parents[k]);
@@ -155,15 +167,12 @@ static int add_gnode(sh_ssc *s, char *what, const sh_obj *p1, const sh_obj *p2, 
     sh_gnode *g = g_new0(sh_gnode, 1);
     g->what = what;
     g->output = output;
-    if (p1)
-        g->parents[g->n_parents++] = p1->u.ds.gid;
-    if (p2)
-        g->parents[g->n_parents++] = p2->u.ds.gid;
+    if (p1) g->parents[g->n_parents++] = p1->u.ds.gid;
+    if (p2) g->parents[g->n_parents++] = p2->u.ds.gid;
     g_mutex_lock(&s->lock);
     int id = 0;
     for (guint i = 0; i < s->graph->len; i++)
-        if (!((sh_gnode *)s->graph->pdata[i])->output)
-            id++;
+        if (!((sh_gnode *)s->graph->pdata[i])->output) id++;
     g->id = output ? -1 : id;
     g_ptr_array_add(s->graph, g);
     g_mutex_unlock(&s->lock);
@@ -176,8 +185,7 @@ void sh_api_name_stream(sh_obj *o, const char *name)
     g_mutex_lock(&s->lock);
     for (guint i = 0; i < s->graph->len; i++) {
         sh_gnode *g = s->graph->pdata[i];
-        if (!g->output && g->id == o->u.ds.gid && !g->binding)
-            g->binding = g_strdup(name);
+        if (!g->output && g->id == o->u.ds.gid && !g->binding) g->binding = g_strdup(name);
     }
     g_mutex_unlock(&s->lock);
 }
@@ -185,8 +193,7 @@ void sh_api_name_stream(sh_obj *o, const char *name)
 /* A stream object for ds (NULL: Ember refused it, having logged why). */
 static sh_obj *stream(sh_call *c, sh_ssc *s, em_dstream *ds, const sh_obj *p1, const sh_obj *p2)
 {
-    if (!ds)
-        return sh_call_fail(c, -1, "%s was refused by Ember (see the message above)", c->name);
+    if (!ds) return sh_call_fail(c, -1, "%s was refused by Ember (see the message above)", c->name);
     sh_obj *o = sh_obj_new(O_DSTREAM);
     o->u.ds.ds = ds;
     o->u.ds.ssc = s;
@@ -200,9 +207,15 @@ static sh_obj *output_done(sh_call *c, sh_obj *recv)
     return sh_obj_new(O_UNIT);
 }
 
-static sh_obj *unit(void) { return sh_obj_new(O_UNIT); }
+static sh_obj *unit(void)
+{
+    return sh_obj_new(O_UNIT);
+}
 
-static sh_obj *value_obj(em_value v) { return sh_obj_value(v); }
+static sh_obj *value_obj(em_value v)
+{
+    return sh_obj_value(v);
+}
 
 /* ---- Driver closures Ember calls ---- */
 
@@ -269,10 +282,8 @@ static em_rdd *transform_with_cb(em_rdd *a, em_rdd *b, em_time time, void *ud)
 static bool arg_is_fn(sh_call *c, int i)
 {
     const sh_node *a = c->args[i];
-    if (a->kind == N_LAMBDA || a->kind == N_ETA)
-        return true;
-    if (a->kind != N_IDENT)
-        return false;
+    if (a->kind == N_LAMBDA || a->kind == N_ETA) return true;
+    if (a->kind != N_IDENT) return false;
     sh_obj *o = sh_env_lookup(c->env, a->name);
     bool fn = o && o->kind == O_LAMBDA;
     sh_obj_unref(o);
@@ -309,13 +320,11 @@ typedef struct method_entry {
 
 static sh_obj *ds_one_fn(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     const char *n = c->name;
     bool filter = !strcmp(n, "filter");
     sh_lambda *lam = sh_arg_fn(c, 0, filter ? R_FILTER : !strcmp(n, "reduce") ? R_REDUCE : R_MAP);
-    if (!lam)
-        return NULL;
+    if (!lam) return NULL;
     const char *text = sh_lambda_text(lam);
     em_dstream *ds = DS(recv), *out;
     if (!strcmp(n, "map"))
@@ -335,16 +344,14 @@ static sh_obj *ds_one_fn(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_glom(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     return stream(c, SSC(recv), em_glom(DS(recv)), recv, NULL);
 }
 
 static sh_obj *ds_repartition(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
     if (n < 1 || n > 100000)
         return sh_call_fail(c, 0, "repartition takes a number of partitions from 1 to 100000");
     return stream(c, SSC(recv), em_repartition(DS(recv), (int)n), recv, NULL);
@@ -352,26 +359,22 @@ static sh_obj *ds_repartition(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_count(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     return stream(c, SSC(recv), em_count(DS(recv)), recv, NULL);
 }
 
 static sh_obj *ds_count_by_value(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0)) return NULL;
     return stream(c, SSC(recv), em_count_by_value_n(DS(recv), (int)n), recv, NULL);
 }
 
 static sh_obj *ds_union(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_obj *other = other_stream(c, 0, recv);
-    if (!other)
-        return NULL;
+    if (!other) return NULL;
     sh_obj *r = stream(c, SSC(recv), em_union(DS(recv), DS(other)), recv, other);
     sh_obj_unref(other);
     return r;
@@ -379,11 +382,9 @@ static sh_obj *ds_union(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_transform(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_closure *cl = sh_arg_closure(c, 0, 1, 2);
-    if (!cl)
-        return NULL;
+    if (!cl) return NULL;
     char *text = sh_pos_text(&c->args[0]->pos);
     em_dstream *ds = em_transform_full(DS(recv), transform_cb, cl, sh_closure_free, text);
     g_free(text);
@@ -392,19 +393,17 @@ static sh_obj *ds_transform(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_transform_with(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 2, 2))
-        return NULL;
+    if (!sh_call_arity(c, 2, 2)) return NULL;
     sh_obj *other = other_stream(c, 0, recv);
-    if (!other)
-        return NULL;
+    if (!other) return NULL;
     sh_closure *cl = sh_arg_closure(c, 1, 2, 3);
     if (!cl) {
         sh_obj_unref(other);
         return NULL;
     }
     char *text = sh_pos_text(&c->args[1]->pos);
-    em_dstream *ds = em_transform_with_full(DS(recv), DS(other), transform_with_cb, cl,
-                                            sh_closure_free, text);
+    em_dstream *ds =
+        em_transform_with_full(DS(recv), DS(other), transform_with_cb, cl, sh_closure_free, text);
     g_free(text);
     sh_obj *r = stream(c, SSC(recv), ds, recv, other);
     sh_obj_unref(other);
@@ -414,11 +413,9 @@ static sh_obj *ds_transform_with(sh_call *c, sh_obj *recv)
 static sh_obj *ds_reduce_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_REDUCE);
-    if (!lam)
-        return NULL;
+    if (!lam) return NULL;
     em_dstream *ds = em_reduce_by_key_full(DS(recv), sh_fn_reduce, lam, sh_lambda_free,
                                            sh_lambda_text(lam), (int)n);
     return stream(c, SSC(recv), ds, recv, NULL);
@@ -427,16 +424,14 @@ static sh_obj *ds_reduce_by_key(sh_call *c, sh_obj *recv)
 static sh_obj *ds_group_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0)) return NULL;
     return stream(c, SSC(recv), em_group_by_key_n(DS(recv), (int)n), recv, NULL);
 }
 
 static sh_obj *ds_combine_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 3, 4) || !opt_int(c, 3, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 3, 4) || !opt_int(c, 3, &n, 0)) return NULL;
     fnset *set = g_new0(fnset, 1);
     static const sh_role roles[] = {R_MAP, R_REDUCE, R_REDUCE};
     for (int i = 0; i < 3; i++)
@@ -445,8 +440,8 @@ static sh_obj *ds_combine_by_key(sh_call *c, sh_obj *recv)
             return NULL;
         }
     char *name = g_strdup(sh_lambda_text(set->fn[0]));
-    em_dstream *ds = em_combine_by_key_full(DS(recv), fnset_map0, fnset_reduce1, fnset_reduce2,
-                                            set, fnset_free, name, (int)n);
+    em_dstream *ds = em_combine_by_key_full(DS(recv), fnset_map0, fnset_reduce1, fnset_reduce2, set,
+                                            fnset_free, name, (int)n);
     g_free(name);
     return stream(c, SSC(recv), ds, recv, NULL);
 }
@@ -454,11 +449,9 @@ static sh_obj *ds_combine_by_key(sh_call *c, sh_obj *recv)
 static sh_obj *ds_join(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
     sh_obj *other = other_stream(c, 0, recv);
-    if (!other)
-        return NULL;
+    if (!other) return NULL;
     em_dstream *a = DS(recv), *b = DS(other), *ds;
     const char *k = c->name;
     if (!strcmp(k, "join"))
@@ -480,13 +473,10 @@ static sh_obj *ds_join(sh_call *c, sh_obj *recv)
 static bool window_args(sh_call *c, sh_obj *recv, int i, bool slide_required, int64_t *w,
                         int64_t *s)
 {
-    if (c->nargs <= i)
-        return sh_call_fail(c, -1, "%s needs a window duration", c->name) != NULL;
-    if (!sh_arg_duration(c, i, w))
-        return false;
+    if (c->nargs <= i) return sh_call_fail(c, -1, "%s needs a window duration", c->name) != NULL;
+    if (!sh_arg_duration(c, i, w)) return false;
     *s = em_dstream_slide(DS(recv));
-    if (c->nargs > i + 1)
-        return sh_arg_duration(c, i + 1, s);
+    if (c->nargs > i + 1) return sh_arg_duration(c, i + 1, s);
     if (slide_required)
         return sh_call_fail(c, -1, "%s needs a window and a slide duration", c->name) != NULL;
     return true;
@@ -495,28 +485,25 @@ static bool window_args(sh_call *c, sh_obj *recv, int i, bool slide_required, in
 static sh_obj *ds_window(sh_call *c, sh_obj *recv)
 {
     int64_t w, s;
-    if (!sh_call_arity(c, 1, 2) || !window_args(c, recv, 0, false, &w, &s))
-        return NULL;
+    if (!sh_call_arity(c, 1, 2) || !window_args(c, recv, 0, false, &w, &s)) return NULL;
     return stream(c, SSC(recv), em_window(DS(recv), w, s), recv, NULL);
 }
 
 static sh_obj *ds_reduce_by_key_and_window(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 2, 6))
-        return NULL;
+    if (!sh_call_arity(c, 2, 6)) return NULL;
     bool inv = c->nargs >= 3 && arg_is_fn(c, 1);
     int di = inv ? 2 : 1;
     int64_t w, s, n = 0;
-    if (!window_args(c, recv, di, inv, &w, &s) || !opt_int(c, di + 2, &n, 0))
-        return NULL;
+    if (!window_args(c, recv, di, inv, &w, &s) || !opt_int(c, di + 2, &n, 0)) return NULL;
     if (!inv && c->nargs > 4)
-        return sh_call_fail(c, 4, "reduceByKeyAndWindow(f, window, slide, numPartitions) takes "
-                                  "4 arguments at most; with an inverse function: (f, inv, "
-                                  "window, slide, numPartitions, filterFunc)");
+        return sh_call_fail(c, 4,
+                            "reduceByKeyAndWindow(f, window, slide, numPartitions) takes "
+                            "4 arguments at most; with an inverse function: (f, inv, "
+                            "window, slide, numPartitions, filterFunc)");
     fnset *set = g_new0(fnset, 1);
     set->fn[0] = sh_arg_fn(c, 0, R_REDUCE);
-    if (set->fn[0] && inv)
-        set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
+    if (set->fn[0] && inv) set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
     if (set->fn[0] && (!inv || set->fn[1]) && inv && c->nargs > 5)
         set->fn[2] = sh_arg_fn(c, 5, R_FILTER);
     if (!set->fn[0] || (inv && !set->fn[1]) || (inv && c->nargs > 5 && !set->fn[2])) {
@@ -533,16 +520,13 @@ static sh_obj *ds_reduce_by_key_and_window(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_reduce_by_window(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 3, 4))
-        return NULL;
+    if (!sh_call_arity(c, 3, 4)) return NULL;
     bool inv = c->nargs == 4;
     int64_t w, s;
-    if (!window_args(c, recv, inv ? 2 : 1, true, &w, &s))
-        return NULL;
+    if (!window_args(c, recv, inv ? 2 : 1, true, &w, &s)) return NULL;
     fnset *set = g_new0(fnset, 1);
     set->fn[0] = sh_arg_fn(c, 0, R_REDUCE);
-    if (set->fn[0] && inv)
-        set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
+    if (set->fn[0] && inv) set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
     if (!set->fn[0] || (inv && !set->fn[1])) {
         fnset_free(set);
         return NULL;
@@ -557,16 +541,14 @@ static sh_obj *ds_reduce_by_window(sh_call *c, sh_obj *recv)
 static sh_obj *ds_count_by_window(sh_call *c, sh_obj *recv)
 {
     int64_t w, s;
-    if (!sh_call_arity(c, 2, 2) || !window_args(c, recv, 0, true, &w, &s))
-        return NULL;
+    if (!sh_call_arity(c, 2, 2) || !window_args(c, recv, 0, true, &w, &s)) return NULL;
     return stream(c, SSC(recv), em_count_by_window(DS(recv), w, s), recv, NULL);
 }
 
 static sh_obj *ds_group_by_key_and_window(sh_call *c, sh_obj *recv)
 {
     int64_t w, s, n;
-    if (!sh_call_arity(c, 1, 3) || !window_args(c, recv, 0, false, &w, &s) ||
-        !opt_int(c, 2, &n, 0))
+    if (!sh_call_arity(c, 1, 3) || !window_args(c, recv, 0, false, &w, &s) || !opt_int(c, 2, &n, 0))
         return NULL;
     return stream(c, SSC(recv), em_group_by_key_and_window_n(DS(recv), w, s, (int)n), recv, NULL);
 }
@@ -574,40 +556,34 @@ static sh_obj *ds_group_by_key_and_window(sh_call *c, sh_obj *recv)
 static sh_obj *ds_count_by_value_and_window(sh_call *c, sh_obj *recv)
 {
     int64_t w, s, n;
-    if (!sh_call_arity(c, 2, 3) || !window_args(c, recv, 0, true, &w, &s) ||
-        !opt_int(c, 2, &n, 0))
+    if (!sh_call_arity(c, 2, 3) || !window_args(c, recv, 0, true, &w, &s) || !opt_int(c, 2, &n, 0))
         return NULL;
-    return stream(c, SSC(recv), em_count_by_value_and_window_n(DS(recv), w, s, (int)n), recv,
-                  NULL);
+    return stream(c, SSC(recv), em_count_by_value_and_window_n(DS(recv), w, s, (int)n), recv, NULL);
 }
 
 static sh_obj *ds_update_state_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 3) || !opt_int(c, 1, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 1, 3) || !opt_int(c, 1, &n, 0)) return NULL;
     sh_obj *initial = c->nargs > 2 ? sh_arg_obj(c, 2, O_RDD) : NULL;
-    if (c->nargs > 2 && !initial)
-        return NULL;
+    if (c->nargs > 2 && !initial) return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_UPDATE);
     if (!lam) {
         sh_obj_unref(initial);
         return NULL;
     }
-    em_dstream *ds = em_update_state_by_key_full(DS(recv), sh_fn_update, lam, sh_lambda_free,
-                                                 sh_lambda_text(lam), (int)n,
-                                                 initial ? initial->u.rdd : NULL);
+    em_dstream *ds =
+        em_update_state_by_key_full(DS(recv), sh_fn_update, lam, sh_lambda_free,
+                                    sh_lambda_text(lam), (int)n, initial ? initial->u.rdd : NULL);
     sh_obj_unref(initial);
     return stream(c, SSC(recv), ds, recv, NULL);
 }
 
 static sh_obj *ds_map_with_state(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_obj *spec = sh_arg_obj(c, 0, O_STATESPEC);
-    if (!spec)
-        return NULL;
+    if (!spec) return NULL;
     sh_statespec *sp = &spec->u.spec;
     GError *inner = NULL;
     sh_lambda *lam = sh_lambda_compile(sp->fn->u.lambda.node, sp->fn->u.lambda.env, R_MAPPING,
@@ -618,7 +594,9 @@ static sh_obj *ds_map_with_state(sh_call *c, sh_obj *recv)
         return NULL;
     }
     em_dstream *ds = em_map_with_state(
-        DS(recv), &(em_state_spec){.fn = sh_fn_mapping, .ud = lam, .destroy = sh_lambda_free,
+        DS(recv), &(em_state_spec){.fn = sh_fn_mapping,
+                                   .ud = lam,
+                                   .destroy = sh_lambda_free,
                                    .name = sh_lambda_text(lam),
                                    .num_partitions = sp->num_partitions,
                                    .initial_state = sp->initial ? sp->initial->u.rdd : NULL,
@@ -629,15 +607,13 @@ static sh_obj *ds_map_with_state(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_state_snapshots(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     return stream(c, SSC(recv), em_state_snapshots(DS(recv)), recv, NULL);
 }
 
 static sh_obj *ds_cache(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 1))
-        return NULL;
+    if (!sh_call_arity(c, 0, 1)) return NULL;
     em_cache(DS(recv));
     return sh_obj_ref(recv);
 }
@@ -645,21 +621,17 @@ static sh_obj *ds_cache(sh_call *c, sh_obj *recv)
 static sh_obj *ds_print(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 10))
-        return NULL;
-    if (n < 0 || n > G_MAXINT)
-        return sh_call_fail(c, 0, "print takes a number of records >= 0");
+    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 10)) return NULL;
+    if (n < 0 || n > G_MAXINT) return sh_call_fail(c, 0, "print takes a number of records >= 0");
     em_print_n(DS(recv), (int)n);
     return output_done(c, recv);
 }
 
 static sh_obj *ds_foreach_rdd(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_closure *cl = sh_arg_closure(c, 0, 1, 2);
-    if (!cl)
-        return NULL;
+    if (!cl) return NULL;
     char *text = sh_pos_text(&c->args[0]->pos);
     em_foreach_rdd_full(DS(recv), foreach_rdd_cb, cl, sh_closure_free, text);
     g_free(text);
@@ -668,8 +640,7 @@ static sh_obj *ds_foreach_rdd(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_save_as_text_files(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 2))
-        return NULL;
+    if (!sh_call_arity(c, 1, 2)) return NULL;
     char *prefix = sh_arg_string(c, 0);
     char *suffix = prefix && c->nargs > 1 ? sh_arg_string(c, 1) : NULL;
     if (!prefix || (c->nargs > 1 && !suffix)) {
@@ -684,8 +655,7 @@ static sh_obj *ds_save_as_text_files(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_slide(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     sh_obj *d = sh_obj_new(O_DURATION);
     d->u.ms = em_dstream_slide(DS(recv));
     return d;
@@ -743,10 +713,10 @@ static sh_obj *input(sh_call *c, sh_obj *recv, em_dstream *ds)
 static bool not_started(sh_call *c, sh_obj *recv)
 {
     em_ssc_state st = em_ssc_get_state(S(recv)->ssc);
-    if (st == EM_SSC_INITIALIZED)
-        return true;
-    sh_call_fail(c, -1, "streams cannot be added to a StreamingContext that is %s; make a new "
-                        "one: val ssc = new StreamingContext(sc, Seconds(1))",
+    if (st == EM_SSC_INITIALIZED) return true;
+    sh_call_fail(c, -1,
+                 "streams cannot be added to a StreamingContext that is %s; make a new "
+                 "one: val ssc = new StreamingContext(sc, Seconds(1))",
                  state_name(st));
     return false;
 }
@@ -754,11 +724,9 @@ static bool not_started(sh_call *c, sh_obj *recv)
 static sh_obj *ssc_socket_text_stream(sh_call *c, sh_obj *recv)
 {
     int64_t port;
-    if (!sh_call_arity(c, 2, 3) || !not_started(c, recv))
-        return NULL;
+    if (!sh_call_arity(c, 2, 3) || !not_started(c, recv)) return NULL;
     char *host = sh_arg_string(c, 0);
-    if (!host)
-        return NULL;
+    if (!host) return NULL;
     if (!sh_arg_int(c, 1, &port)) {
         g_free(host);
         return NULL;
@@ -782,11 +750,9 @@ static sh_obj *ssc_socket_text_stream(sh_call *c, sh_obj *recv)
 
 static sh_obj *ssc_text_file_stream(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1) || !not_started(c, recv))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1) || !not_started(c, recv)) return NULL;
     char *dir = sh_arg_string(c, 0);
-    if (!dir)
-        return NULL;
+    if (!dir) return NULL;
     GError *error = NULL;
     em_dstream *ds = em_text_file_stream_full(S(recv)->ssc, dir, NULL, &error);
     g_free(dir);
@@ -800,11 +766,9 @@ static sh_obj *ssc_text_file_stream(sh_call *c, sh_obj *recv)
 
 static sh_obj *ssc_queue_stream(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 3) || !not_started(c, recv))
-        return NULL;
+    if (!sh_call_arity(c, 1, 3) || !not_started(c, recv)) return NULL;
     sh_obj *q = sh_arg_obj(c, 0, O_QUEUE);
-    if (!q)
-        return NULL;
+    if (!q) return NULL;
     bool one = true;
     sh_obj *dflt = NULL;
     if ((c->nargs > 1 && !sh_arg_bool(c, 1, &one)) ||
@@ -830,11 +794,11 @@ static bool has_output(sh_ssc *s)
 
 static sh_obj *ssc_start(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     if (em_ssc_get_state(S(recv)->ssc) == EM_SSC_INITIALIZED && !has_output(S(recv)))
-        return sh_call_fail(c, -1, "No output operations registered, so nothing to execute "
-                                   "(add print(), foreachRDD(...) or saveAsTextFiles(...))");
+        return sh_call_fail(c, -1,
+                            "No output operations registered, so nothing to execute "
+                            "(add print(), foreachRDD(...) or saveAsTextFiles(...))");
     GError *error = NULL;
     if (!em_ssc_start(S(recv)->ssc, &error)) {
         sh_call_fail(c, -1, "%s", error->message);
@@ -868,8 +832,7 @@ static sh_obj *await(sh_call *c, sh_obj *recv, int64_t timeout_ms, bool report)
         int64_t slice = 100;
         if (deadline >= 0) {
             int64_t left = (deadline - g_get_monotonic_time()) / 1000;
-            if (left <= 0)
-                break;
+            if (left <= 0) break;
             slice = MIN(slice, left);
         }
         r = em_ssc_await_termination_or_timeout(S(recv)->ssc, slice, &error);
@@ -885,34 +848,29 @@ static sh_obj *await(sh_call *c, sh_obj *recv, int64_t timeout_ms, bool report)
 
 static sh_obj *ssc_await(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     return await(c, recv, -1, false);
 }
 
 static sh_obj *ssc_await_timeout(sh_call *c, sh_obj *recv)
 {
     int64_t ms;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &ms))
-        return NULL;
-    if (ms < 0)
-        return sh_call_fail(c, 0, "a timeout is a number of milliseconds >= 0");
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &ms)) return NULL;
+    if (ms < 0) return sh_call_fail(c, 0, "a timeout is a number of milliseconds >= 0");
     return await(c, recv, ms, true);
 }
 
 static sh_obj *ssc_remember(sh_call *c, sh_obj *recv)
 {
     int64_t d;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d)) return NULL;
     em_ssc_remember(S(recv)->ssc, d);
     return unit();
 }
 
 static sh_obj *ssc_spark_context(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     sh_obj *o = sh_obj_new(O_SC);
     o->u.sc = em_ssc_context(S(recv)->ssc);
     return o;
@@ -921,21 +879,20 @@ static sh_obj *ssc_spark_context(sh_call *c, sh_obj *recv)
 static sh_obj *ssc_checkpoint(sh_call *c, sh_obj *recv)
 {
     (void)recv;
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     char *dir = sh_arg_string(c, 0);
-    if (!dir)
-        return NULL;
-    fprintf(stderr, "warning: ssc.checkpoint(\"%s\"): Ember's shell keeps state in memory; "
-                    "nothing is checkpointed\n", dir);
+    if (!dir) return NULL;
+    fprintf(stderr,
+            "warning: ssc.checkpoint(\"%s\"): Ember's shell keeps state in memory; "
+            "nothing is checkpointed\n",
+            dir);
     g_free(dir);
     return unit();
 }
 
 static sh_obj *ssc_get_state(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     return value_obj(em_str(state_name(em_ssc_get_state(S(recv)->ssc))));
 }
 
@@ -968,13 +925,10 @@ static sh_obj *rdd_obj(sh_call *c, em_rdd *rdd)
 static sh_obj *sc_parallelize(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
-        return NULL;
-    if (n < 0 || n > 100000)
-        return sh_call_fail(c, 1, "numSlices is a number from 1 to 100000");
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
+    if (n < 0 || n > 100000) return sh_call_fail(c, 1, "numSlices is a number from 1 to 100000");
     sh_obj *seq = sh_arg_obj(c, 0, O_VALUE);
-    if (!seq)
-        return NULL;
+    if (!seq) return NULL;
     em_value v = seq->u.val.v;
     if (em_type_of(v) != EM_T_LIST) {
         sh_obj_unref(seq);
@@ -988,11 +942,9 @@ static sh_obj *sc_parallelize(sh_call *c, sh_obj *recv)
 static sh_obj *sc_text_file(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
     char *path = sh_arg_string(c, 0);
-    if (!path)
-        return NULL;
+    if (!path) return NULL;
     GError *error = NULL;
     em_rdd *rdd = em_text_file(recv->u.sc, path, (int)n, &error);
     g_free(path);
@@ -1006,15 +958,13 @@ static sh_obj *sc_text_file(sh_call *c, sh_obj *recv)
 
 static sh_obj *sc_empty_rdd(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     return rdd_obj(c, em_empty_rdd(recv->u.sc));
 }
 
 static sh_obj *sc_default_parallelism(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     return value_obj(em_int(em_context_default_parallelism(recv->u.sc)));
 }
 
@@ -1033,13 +983,11 @@ static const method_entry sc_methods[] = {
 
 static sh_obj *rdd_one_fn(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     const char *n = c->name;
     bool filter = !strcmp(n, "filter");
     sh_lambda *lam = sh_arg_fn(c, 0, filter ? R_FILTER : R_MAP);
-    if (!lam)
-        return NULL;
+    if (!lam) return NULL;
     const char *text = sh_lambda_text(lam);
     em_rdd *rdd = RDD(recv), *out;
     if (!strcmp(n, "map"))
@@ -1057,28 +1005,21 @@ static sh_obj *rdd_one_fn(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_no_args(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     const char *n = c->name;
     em_rdd *rdd = RDD(recv);
-    if (!strcmp(n, "keys"))
-        return rdd_obj(c, em_rdd_keys(rdd));
-    if (!strcmp(n, "values"))
-        return rdd_obj(c, em_rdd_values(rdd));
-    if (!strcmp(n, "glom"))
-        return rdd_obj(c, em_rdd_glom(rdd));
-    if (!strcmp(n, "zipWithIndex"))
-        return rdd_obj(c, em_rdd_zip_with_index(rdd));
+    if (!strcmp(n, "keys")) return rdd_obj(c, em_rdd_keys(rdd));
+    if (!strcmp(n, "values")) return rdd_obj(c, em_rdd_values(rdd));
+    if (!strcmp(n, "glom")) return rdd_obj(c, em_rdd_glom(rdd));
+    if (!strcmp(n, "zipWithIndex")) return rdd_obj(c, em_rdd_zip_with_index(rdd));
     if (!strcmp(n, "cache") || !strcmp(n, "persist"))
         return rdd_obj(c, em_rdd_ref(em_rdd_cache(rdd)));
     if (!strcmp(n, "unpersist")) {
         em_rdd_unpersist(rdd);
         return sh_obj_ref(recv);
     }
-    if (!strcmp(n, "getNumPartitions"))
-        return value_obj(em_int(em_rdd_num_partitions(rdd)));
-    if (!strcmp(n, "id"))
-        return value_obj(em_int(em_rdd_id(rdd)));
+    if (!strcmp(n, "getNumPartitions")) return value_obj(em_int(em_rdd_num_partitions(rdd)));
+    if (!strcmp(n, "id")) return value_obj(em_int(em_rdd_id(rdd)));
     char *s = em_rdd_debug_string(rdd); /* toDebugString */
     sh_obj *o = value_obj(em_str(s));
     g_free(s);
@@ -1090,28 +1031,22 @@ static sh_obj *rdd_with_n(sh_call *c, sh_obj *recv)
     int64_t n;
     const char *k = c->name;
     bool required = !strcmp(k, "repartition") || !strcmp(k, "coalesce");
-    if (!sh_call_arity(c, required ? 1 : 0, 1) || !opt_int(c, 0, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, required ? 1 : 0, 1) || !opt_int(c, 0, &n, 0)) return NULL;
     if (n < 0 || n > 100000 || (required && n == 0))
         return sh_call_fail(c, 0, "a number of partitions is from 1 to 100000");
     em_rdd *rdd = RDD(recv);
-    if (!strcmp(k, "distinct"))
-        return rdd_obj(c, em_rdd_distinct_n(rdd, (int)n));
-    if (!strcmp(k, "groupByKey"))
-        return rdd_obj(c, em_rdd_group_by_key_n(rdd, (int)n));
-    if (!strcmp(k, "repartition"))
-        return rdd_obj(c, em_rdd_repartition(rdd, (int)n));
+    if (!strcmp(k, "distinct")) return rdd_obj(c, em_rdd_distinct_n(rdd, (int)n));
+    if (!strcmp(k, "groupByKey")) return rdd_obj(c, em_rdd_group_by_key_n(rdd, (int)n));
+    if (!strcmp(k, "repartition")) return rdd_obj(c, em_rdd_repartition(rdd, (int)n));
     return rdd_obj(c, em_rdd_coalesce(rdd, (int)n, false));
 }
 
 static sh_obj *rdd_reduce_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_REDUCE);
-    if (!lam)
-        return NULL;
+    if (!lam) return NULL;
     return rdd_obj(c, em_rdd_reduce_by_key_full(RDD(recv), sh_fn_reduce, lam, sh_lambda_free,
                                                 sh_lambda_text(lam), (int)n));
 }
@@ -1119,11 +1054,9 @@ static sh_obj *rdd_reduce_by_key(sh_call *c, sh_obj *recv)
 static sh_obj *rdd_binary(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
-        return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
     sh_obj *other = sh_arg_obj(c, 0, O_RDD);
-    if (!other)
-        return NULL;
+    if (!other) return NULL;
     em_rdd *a = RDD(recv), *b = RDD(other), *out;
     const char *k = c->name;
     if (!strcmp(k, "join"))
@@ -1163,30 +1096,27 @@ static sh_obj *values_obj(sh_call *c, em_values *vals, GError *error)
     }
     sh_obj *o = sh_obj_new(O_VALUE);
     o->u.val.owner = vals;
-    o->u.val.v = (em_value){.type = EM_T_LIST, .kind = EM_ARRAY, .len = (uint32_t)vals->n,
-                            .as.items = vals->items};
+    o->u.val.v = (em_value){
+        .type = EM_T_LIST, .kind = EM_ARRAY, .len = (uint32_t)vals->n, .as.items = vals->items};
     return o;
 }
 
 static sh_obj *rdd_collect(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     GError *error = NULL;
     const char *k = c->name;
-    em_values *vals = !strcmp(k, "collect")        ? em_rdd_collect(RDD(recv), &error)
-                      : !strcmp(k, "countByKey")   ? em_rdd_count_by_key(RDD(recv), &error)
-                                                   : em_rdd_count_by_value(RDD(recv), &error);
+    em_values *vals = !strcmp(k, "collect")      ? em_rdd_collect(RDD(recv), &error)
+                      : !strcmp(k, "countByKey") ? em_rdd_count_by_key(RDD(recv), &error)
+                                                 : em_rdd_count_by_value(RDD(recv), &error);
     return values_obj(c, vals, error);
 }
 
 static sh_obj *rdd_take(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
-        return NULL;
-    if (n < 0)
-        return sh_call_fail(c, 0, "%s takes a count >= 0", c->name);
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
+    if (n < 0) return sh_call_fail(c, 0, "%s takes a count >= 0", c->name);
     GError *error = NULL;
     const char *k = c->name;
     em_values *vals = !strcmp(k, "take")  ? em_rdd_take(RDD(recv), (size_t)n, &error)
@@ -1197,8 +1127,7 @@ static sh_obj *rdd_take(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_count(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     GError *error = NULL;
     if (!strcmp(c->name, "isEmpty")) {
         int r = em_rdd_is_empty(RDD(recv), &error);
@@ -1221,11 +1150,9 @@ static sh_obj *rdd_count(sh_call *c, sh_obj *recv)
 static sh_obj *rdd_first_reduce(sh_call *c, sh_obj *recv)
 {
     bool first = !strcmp(c->name, "first");
-    if (!sh_call_arity(c, first ? 0 : 1, first ? 0 : 1))
-        return NULL;
+    if (!sh_call_arity(c, first ? 0 : 1, first ? 0 : 1)) return NULL;
     sh_lambda *lam = first ? NULL : sh_arg_fn(c, 0, R_REDUCE);
-    if (!first && !lam)
-        return NULL;
+    if (!first && !lam) return NULL;
     GError *error = NULL;
     em_arena *arena = em_arena_new();
     em_value v;
@@ -1240,11 +1167,9 @@ static sh_obj *rdd_first_reduce(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_foreach(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_FOREACH);
-    if (!lam)
-        return NULL;
+    if (!lam) return NULL;
     GError *error = NULL;
     bool ok = em_rdd_foreach(RDD(recv), sh_fn_foreach, lam, &error);
     sh_lambda_free(lam);
@@ -1259,11 +1184,9 @@ static sh_obj *rdd_foreach(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_save(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     char *path = sh_arg_string(c, 0);
-    if (!path)
-        return NULL;
+    if (!path) return NULL;
     GError *error = NULL;
     bool ok = em_rdd_save_as_text_file(RDD(recv), path, EM_COMPRESS_NONE, &error);
     g_free(path);
@@ -1323,12 +1246,10 @@ static const method_entry rdd_methods[] = {
 
 static sh_obj *queue_enqueue(sh_call *c, sh_obj *recv)
 {
-    if (c->nargs < 1)
-        return sh_call_fail(c, -1, "enqueue takes one or more RDDs");
+    if (c->nargs < 1) return sh_call_fail(c, -1, "enqueue takes one or more RDDs");
     for (int i = 0; i < c->nargs; i++) {
         sh_obj *rdd = sh_arg_obj(c, i, O_RDD);
-        if (!rdd)
-            return NULL;
+        if (!rdd) return NULL;
         em_rdd_queue_push(recv->u.queue, rdd->u.rdd);
         sh_obj_unref(rdd);
     }
@@ -1337,20 +1258,15 @@ static sh_obj *queue_enqueue(sh_call *c, sh_obj *recv)
 
 static sh_obj *queue_size(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0))
-        return NULL;
+    if (!sh_call_arity(c, 0, 0)) return NULL;
     size_t n = em_rdd_queue_length(recv->u.queue);
-    if (!strcmp(c->name, "isEmpty"))
-        return value_obj(em_bool(n == 0));
+    if (!strcmp(c->name, "isEmpty")) return value_obj(em_bool(n == 0));
     return value_obj(em_int((int64_t)n));
 }
 
 static const method_entry queue_methods[] = {
-    {"enqueue", queue_enqueue},
-    {"size", queue_size},
-    {"length", queue_size},
-    {"isEmpty", queue_size},
-    {NULL, NULL},
+    {"enqueue", queue_enqueue}, {"size", queue_size}, {"length", queue_size},
+    {"isEmpty", queue_size},    {NULL, NULL},
 };
 
 static sh_obj *spec_copy(const sh_obj *recv)
@@ -1358,18 +1274,15 @@ static sh_obj *spec_copy(const sh_obj *recv)
     sh_obj *o = sh_obj_new(O_STATESPEC);
     o->u.spec = recv->u.spec;
     sh_obj_ref(o->u.spec.fn);
-    if (o->u.spec.initial)
-        sh_obj_ref(o->u.spec.initial);
+    if (o->u.spec.initial) sh_obj_ref(o->u.spec.initial);
     return o;
 }
 
 static sh_obj *spec_initial_state(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_obj *rdd = sh_arg_obj(c, 0, O_RDD);
-    if (!rdd)
-        return NULL;
+    if (!rdd) return NULL;
     sh_obj *o = spec_copy(recv);
     sh_obj_unref(o->u.spec.initial);
     o->u.spec.initial = rdd;
@@ -1379,8 +1292,7 @@ static sh_obj *spec_initial_state(sh_call *c, sh_obj *recv)
 static sh_obj *spec_num_partitions(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
     if (n < 1 || n > 100000)
         return sh_call_fail(c, 0, "a number of partitions is from 1 to 100000");
     sh_obj *o = spec_copy(recv);
@@ -1391,8 +1303,7 @@ static sh_obj *spec_num_partitions(sh_call *c, sh_obj *recv)
 static sh_obj *spec_timeout(sh_call *c, sh_obj *recv)
 {
     int64_t d;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d)) return NULL;
     sh_obj *o = spec_copy(recv);
     o->u.spec.timeout = d;
     return o;
@@ -1407,11 +1318,9 @@ static const method_entry spec_methods[] = {
 
 static sh_obj *conf_set(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     char *s = sh_arg_string(c, 0);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     sh_obj *o = sh_obj_new(O_CONF);
     bool master = !strcmp(c->name, "setMaster");
     o->u.conf.master = master ? s : g_strdup(recv->u.conf.master);
@@ -1428,14 +1337,22 @@ static const method_entry conf_methods[] = {
 static const method_entry *table_of(sh_obj_kind kind)
 {
     switch (kind) {
-    case O_DSTREAM: return dstream_methods;
-    case O_SSC: return ssc_methods;
-    case O_SC: return sc_methods;
-    case O_RDD: return rdd_methods;
-    case O_QUEUE: return queue_methods;
-    case O_STATESPEC: return spec_methods;
-    case O_CONF: return conf_methods;
-    default: return NULL;
+    case O_DSTREAM:
+        return dstream_methods;
+    case O_SSC:
+        return ssc_methods;
+    case O_SC:
+        return sc_methods;
+    case O_RDD:
+        return rdd_methods;
+    case O_QUEUE:
+        return queue_methods;
+    case O_STATESPEC:
+        return spec_methods;
+    case O_CONF:
+        return conf_methods;
+    default:
+        return NULL;
     }
 }
 
@@ -1444,8 +1361,7 @@ const char *const *sh_api_method_names(sh_obj_kind kind)
     static const char **names[O_STORAGE + 1];
     static GMutex lock;
     const method_entry *t = table_of(kind);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     g_mutex_lock(&lock);
     if (!names[kind]) {
         size_t n = 0;
@@ -1467,34 +1383,43 @@ sh_obj *sh_api_method(sh_call *c, sh_obj *recv)
         return value_obj(em_int(recv->u.ms));
     const method_entry *t = table_of(recv->kind);
     for (; t && t->name; t++)
-        if (!strcmp(t->name, c->name))
-            return t->fn(c, recv);
-    if (recv->kind == O_DSTREAM && (!strcmp(c->name, "mapPartitions") || !strcmp(c->name, "slice") ||
-                                    !strcmp(c->name, "checkpoint")))
+        if (!strcmp(t->name, c->name)) return t->fn(c, recv);
+    if (recv->kind == O_DSTREAM && (!strcmp(c->name, "mapPartitions") ||
+                                    !strcmp(c->name, "slice") || !strcmp(c->name, "checkpoint")))
         return sh_call_fail(c, -1, "DStream.%s is not supported by ember-shell", c->name);
     return sh_call_fail(c, -1, "%s is not a member of %s", c->name, sh_obj_type_name(recv));
 }
 
 /* ---- Constructors and static members ---- */
 
-static const char *const queue_classes[] = {"Queue", "mutable.Queue", "scala.collection.mutable.Queue",
-                                            "SynchronizedQueue", "mutable.SynchronizedQueue", NULL};
+static const char *const queue_classes[] = {"Queue",
+                                            "mutable.Queue",
+                                            "scala.collection.mutable.Queue",
+                                            "SynchronizedQueue",
+                                            "mutable.SynchronizedQueue",
+                                            NULL};
 
 sh_obj *sh_api_new(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
 {
-    sh_call c = {.sh = sh, .env = env, .node = n, .sel = n, .name = n->name,
-                 .args = (const sh_node *const *)n->kids, .nargs = n->n_kids, .err = err};
+    sh_call c = {.sh = sh,
+                 .env = env,
+                 .node = n,
+                 .sel = n,
+                 .name = n->name,
+                 .args = (const sh_node *const *)n->kids,
+                 .nargs = n->n_kids,
+                 .err = err};
     sh_pos name_pos = n->pos;
     if (!strcmp(n->name, "StreamingContext")) {
         if (n->n_kids != 2 && n->n_kids != 3) {
-            sh_error_at(err, SH_ERROR_EVAL, &n->pos, "new StreamingContext takes (sc, "
-                                                    "Seconds(n)), (conf, Seconds(n)) or (master, "
-                                                    "appName, Seconds(n))");
+            sh_error_at(err, SH_ERROR_EVAL, &n->pos,
+                        "new StreamingContext takes (sc, "
+                        "Seconds(n)), (conf, Seconds(n)) or (master, "
+                        "appName, Seconds(n))");
             return NULL;
         }
         int64_t interval;
-        if (!sh_arg_duration(&c, n->n_kids - 1, &interval))
-            return NULL;
+        if (!sh_arg_duration(&c, n->n_kids - 1, &interval)) return NULL;
         if (interval <= 0) {
             sh_call_fail(&c, n->n_kids - 1, "the batch interval must be > 0");
             return NULL;
@@ -1510,16 +1435,16 @@ sh_obj *sh_api_new(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
             }
         } else {
             sh_obj *first = sh_eval(sh, n->kids[0], env, err);
-            if (!first)
-                return NULL;
+            if (!first) return NULL;
             if (first->kind == O_SC) {
                 sc = first->u.sc;
             } else if (first->kind == O_CONF) {
                 master = g_strdup(first->u.conf.master);
                 app = g_strdup(first->u.conf.app);
             } else {
-                sh_call_fail(&c, 0, "new StreamingContext takes a SparkContext (sc) or a "
-                                    "SparkConf first, not %s %s",
+                sh_call_fail(&c, 0,
+                             "new StreamingContext takes a SparkContext (sc) or a "
+                             "SparkConf first, not %s %s",
                              sh_article(sh_obj_type_name(first)), sh_obj_type_name(first));
                 sh_obj_unref(first);
                 return NULL;
@@ -1562,7 +1487,8 @@ sh_obj *sh_api_new(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
     name_pos.end = name_pos.off + (uint32_t)strlen(n->name);
     sh_error_at(err, SH_ERROR_EVAL, &name_pos,
                 "ember-shell cannot make a new %s (it knows StreamingContext, SparkConf and "
-                "mutable.Queue)", n->name);
+                "mutable.Queue)",
+                n->name);
     return NULL;
 }
 
@@ -1579,24 +1505,23 @@ sh_obj *sh_api_static(sh_call *c, const char *object)
         for (int i = 0; names[i]; i++)
             if (!strcmp(c->name, names[i])) {
                 int64_t n;
-                if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
-                    return NULL;
+                if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
                 sh_obj *d = sh_obj_new(O_DURATION);
                 d->u.ms = n * ms[i];
                 return d;
             }
-        return sh_call_fail(c, -1, "Durations.%s is not supported (milliseconds, seconds, "
-                                   "minutes are)", c->name);
+        return sh_call_fail(c, -1,
+                            "Durations.%s is not supported (milliseconds, seconds, "
+                            "minutes are)",
+                            c->name);
     }
     /* StateSpec.function(f) */
     if (strcmp(c->name, "function"))
         return sh_call_fail(c, -1, "StateSpec.%s is not supported (StateSpec.function is)",
                             c->name);
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_obj *fn = sh_eval(c->sh, c->args[0], c->env, c->err);
-    if (!fn)
-        return NULL;
+    if (!fn) return NULL;
     if (fn->kind != O_LAMBDA) {
         sh_call_fail(c, 0, "StateSpec.function takes a function (key, value, state) => ...");
         sh_obj_unref(fn);
@@ -1626,11 +1551,12 @@ char *sh_api_describe(const sh_obj *o)
         em_value_format(o->u.val.v, s);
         return g_string_free(s, FALSE);
     }
-    case O_DURATION: return g_strdup_printf("Duration = %" G_GINT64_FORMAT " ms", o->u.ms);
-    case O_TIME: return g_strdup_printf("Time = %" G_GINT64_FORMAT " ms", o->u.ms);
+    case O_DURATION:
+        return g_strdup_printf("Duration = %" G_GINT64_FORMAT " ms", o->u.ms);
+    case O_TIME:
+        return g_strdup_printf("Time = %" G_GINT64_FORMAT " ms", o->u.ms);
     case O_CONF:
-        return g_strdup_printf("SparkConf(master=%s, appName=%s)", o->u.conf.master,
-                               o->u.conf.app);
+        return g_strdup_printf("SparkConf(master=%s, appName=%s)", o->u.conf.master, o->u.conf.app);
     case O_SC:
         return g_strdup_printf("SparkContext(%s)", em_context_master(o->u.sc));
     case O_SSC:
@@ -1642,8 +1568,7 @@ char *sh_api_describe(const sh_obj *o)
         g_mutex_lock(&s->lock);
         for (guint i = 0; i < s->graph->len; i++) {
             sh_gnode *g = s->graph->pdata[i];
-            if (!g->output && g->id == o->u.ds.gid)
-                what = g_strdup(g->what);
+            if (!g->output && g->id == o->u.ds.gid) what = g_strdup(g->what);
         }
         g_mutex_unlock(&s->lock);
         char *d = g_strdup_printf("DStream[%d] = %s", o->u.ds.gid, what ? what : "?");
@@ -1657,16 +1582,19 @@ char *sh_api_describe(const sh_obj *o)
         return g_strdup_printf("Queue of %zu RDDs", em_rdd_queue_length(o->u.queue));
     case O_LAMBDA: {
         char *text = sh_pos_text(&o->u.lambda.node->pos);
-        char *d = g_strdup_printf("function of %d parameter%s = %s",
-                                  o->u.lambda.node->n_params,
+        char *d = g_strdup_printf("function of %d parameter%s = %s", o->u.lambda.node->n_params,
                                   o->u.lambda.node->n_params == 1 ? "" : "s", text);
         g_free(text);
         return d;
     }
-    case O_STATESPEC: return g_strdup("StateSpec");
-    case O_BUILTIN: return g_strdup_printf("function %s", o->builtin);
-    case O_STORAGE: return g_strdup("StorageLevel");
-    case O_UNIT: return g_strdup("()");
+    case O_STATESPEC:
+        return g_strdup("StateSpec");
+    case O_BUILTIN:
+        return g_strdup_printf("function %s", o->builtin);
+    case O_STORAGE:
+        return g_strdup("StorageLevel");
+    case O_UNIT:
+        return g_strdup("()");
     }
     return g_strdup("?");
 }

@@ -54,8 +54,7 @@ static em_value fail(const sh_expr *e, sh_frame *f, const char *fmt, ...) G_GNUC
 
 static em_value fail(const sh_expr *e, sh_frame *f, const char *fmt, ...)
 {
-    if (f->failed)
-        return em_null();
+    if (f->failed) return em_null();
     f->failed = true;
     va_list ap;
     va_start(ap, fmt);
@@ -80,15 +79,24 @@ static em_value fail(const sh_expr *e, sh_frame *f, const char *fmt, ...)
 static const char *type_name(em_value v)
 {
     switch (em_type_of(v)) {
-    case EM_T_NULL: return "Null";
-    case EM_T_BOOL: return "Boolean";
-    case EM_T_INT: return "Int";
-    case EM_T_DOUBLE: return "Double";
-    case EM_T_STR: return "String";
-    case EM_T_TUPLE: return "Tuple";
-    case EM_T_LIST: return "Seq";
-    case EM_T_SOME: return "Some";
-    case EM_T_NONE: return "None";
+    case EM_T_NULL:
+        return "Null";
+    case EM_T_BOOL:
+        return "Boolean";
+    case EM_T_INT:
+        return "Int";
+    case EM_T_DOUBLE:
+        return "Double";
+    case EM_T_STR:
+        return "String";
+    case EM_T_TUPLE:
+        return "Tuple";
+    case EM_T_LIST:
+        return "Seq";
+    case EM_T_SOME:
+        return "Some";
+    case EM_T_NONE:
+        return "None";
     }
     return "?";
 }
@@ -97,8 +105,7 @@ static const char *type_name(em_value v)
 static char *show(em_value v)
 {
     char *s = em_value_to_string(v);
-    if (strlen(s) > 40)
-        strcpy(s + 37, "...");
+    if (strlen(s) > 40) strcpy(s + 37, "...");
     if (em_is_str(v)) {
         char *q = g_strdup_printf("\"%s\"", s);
         g_free(s);
@@ -107,17 +114,20 @@ static char *show(em_value v)
     return s;
 }
 
-#define TYPE_FAIL(e, f, what, v)                                                          \
-    do {                                                                                  \
-        char *shown_ = show(v);                                                           \
-        fail((e), (f), "%s is not defined for %s %s", (what), type_name(v), shown_);      \
-        g_free(shown_);                                                                   \
-        return em_null();                                                                 \
+#define TYPE_FAIL(e, f, what, v)                                                                   \
+    do {                                                                                           \
+        char *shown_ = show(v);                                                                    \
+        fail((e), (f), "%s is not defined for %s %s", (what), type_name(v), shown_);               \
+        g_free(shown_);                                                                            \
+        return em_null();                                                                          \
     } while (0)
 
 /* ---- A per-thread text buffer for string building ---- */
 
-static void free_gstring(gpointer s) { g_string_free(s, TRUE); }
+static void free_gstring(gpointer s)
+{
+    g_string_free(s, TRUE);
+}
 static GPrivate text_buf = G_PRIVATE_INIT(free_gstring);
 
 static GString *buffer(void)
@@ -131,20 +141,39 @@ static GString *buffer(void)
     return s;
 }
 
-static em_value buffer_value(GString *s) { return em_str_dup(s->str, s->len); }
+static em_value buffer_value(GString *s)
+{
+    return em_str_dup(s->str, s->len);
+}
 
 /* Scala's toString of v, appended: strings raw, everything else as Spark prints it. */
-static void append_text(GString *out, em_value v) { em_value_format(v, out); }
+static void append_text(GString *out, em_value v)
+{
+    em_value_format(v, out);
+}
 
 /* ---- Leaves ---- */
 
-static em_value ev_const(const sh_expr *e, sh_frame *f) { (void)f; return e->k; }
-static em_value ev_slot(const sh_expr *e, sh_frame *f) { return f->slots[e->slot]; }
+static em_value ev_const(const sh_expr *e, sh_frame *f)
+{
+    (void)f;
+    return e->k;
+}
+static em_value ev_slot(const sh_expr *e, sh_frame *f)
+{
+    return f->slots[e->slot];
+}
 
 /* ---- Arithmetic and comparison ---- */
 
-static bool is_num(em_value v) { return v.type == EM_T_INT || v.type == EM_T_DOUBLE; }
-static double num(em_value v) { return v.type == EM_T_INT ? (double)v.as.i : v.as.d; }
+static bool is_num(em_value v)
+{
+    return v.type == EM_T_INT || v.type == EM_T_DOUBLE;
+}
+static double num(em_value v)
+{
+    return v.type == EM_T_INT ? (double)v.as.i : v.as.d;
+}
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MOD, OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE };
 
@@ -153,13 +182,15 @@ static em_value arith(const sh_expr *e, sh_frame *f, int op, em_value a, em_valu
     if (a.type == EM_T_INT && b.type == EM_T_INT) {
         uint64_t x = (uint64_t)a.as.i, y = (uint64_t)b.as.i;
         switch (op) {
-        case OP_ADD: return em_int((int64_t)(x + y));
-        case OP_SUB: return em_int((int64_t)(x - y));
-        case OP_MUL: return em_int((int64_t)(x * y));
+        case OP_ADD:
+            return em_int((int64_t)(x + y));
+        case OP_SUB:
+            return em_int((int64_t)(x - y));
+        case OP_MUL:
+            return em_int((int64_t)(x * y));
         case OP_DIV:
         case OP_MOD:
-            if (b.as.i == 0)
-                return fail(e, f, "/ by zero");
+            if (b.as.i == 0) return fail(e, f, "/ by zero");
             if (b.as.i == -1) /* Java wraps INT64_MIN / -1 */
                 return em_int(op == OP_DIV ? (int64_t)(0 - x) : 0);
             return em_int(op == OP_DIV ? a.as.i / b.as.i : a.as.i % b.as.i);
@@ -168,11 +199,16 @@ static em_value arith(const sh_expr *e, sh_frame *f, int op, em_value a, em_valu
     if (is_num(a) && is_num(b)) {
         double x = num(a), y = num(b);
         switch (op) {
-        case OP_ADD: return em_double(x + y);
-        case OP_SUB: return em_double(x - y);
-        case OP_MUL: return em_double(x * y);
-        case OP_DIV: return em_double(x / y);
-        case OP_MOD: return em_double(fmod(x, y));
+        case OP_ADD:
+            return em_double(x + y);
+        case OP_SUB:
+            return em_double(x - y);
+        case OP_MUL:
+            return em_double(x * y);
+        case OP_DIV:
+            return em_double(x / y);
+        case OP_MOD:
+            return em_double(fmod(x, y));
         }
     }
     if (op == OP_ADD && (em_is_str(a) || em_is_str(b))) {
@@ -216,8 +252,7 @@ static em_value ev_arith(const sh_expr *e, sh_frame *f)
 /* Scala's ==: numbers by value across Int and Double, everything else structurally. */
 static bool values_equal(em_value a, em_value b)
 {
-    if (is_num(a) && is_num(b) && a.type != b.type)
-        return num(a) == num(b);
+    if (is_num(a) && is_num(b) && a.type != b.type) return num(a) == num(b);
     return em_value_equal(a, b);
 }
 
@@ -234,24 +269,29 @@ static em_value ev_compare(const sh_expr *e, sh_frame *f)
 {
     em_value a = e->a->eval(e->a, f), b = e->b->eval(e->b, f);
     switch (e->n) {
-    case OP_EQ: return em_bool(values_equal(a, b));
-    case OP_NE: return em_bool(!values_equal(a, b));
+    case OP_EQ:
+        return em_bool(values_equal(a, b));
+    case OP_NE:
+        return em_bool(!values_equal(a, b));
     }
     bool comparable = (is_num(a) && is_num(b)) || (a.type == b.type && a.type != EM_T_NULL);
     if (!comparable) {
         char *sa = show(a), *sb = show(b);
-        fail(e, f, "%s cannot be compared with %s (%s and %s)", type_name(a), type_name(b), sa,
-             sb);
+        fail(e, f, "%s cannot be compared with %s (%s and %s)", type_name(a), type_name(b), sa, sb);
         g_free(sa);
         g_free(sb);
         return em_null();
     }
     int c = values_compare(a, b);
     switch (e->n) {
-    case OP_LT: return em_bool(c < 0);
-    case OP_LE: return em_bool(c <= 0);
-    case OP_GT: return em_bool(c > 0);
-    default: return em_bool(c >= 0);
+    case OP_LT:
+        return em_bool(c < 0);
+    case OP_LE:
+        return em_bool(c <= 0);
+    case OP_GT:
+        return em_bool(c > 0);
+    default:
+        return em_bool(c >= 0);
     }
 }
 
@@ -268,15 +308,13 @@ static bool truth(const sh_expr *e, sh_frame *f, em_value v)
 
 static em_value ev_and(const sh_expr *e, sh_frame *f)
 {
-    if (!truth(e->a, f, e->a->eval(e->a, f)))
-        return em_bool(false);
+    if (!truth(e->a, f, e->a->eval(e->a, f))) return em_bool(false);
     return em_bool(truth(e->b, f, e->b->eval(e->b, f)));
 }
 
 static em_value ev_or(const sh_expr *e, sh_frame *f)
 {
-    if (truth(e->a, f, e->a->eval(e->a, f)))
-        return em_bool(true);
+    if (truth(e->a, f, e->a->eval(e->a, f))) return em_bool(true);
     return em_bool(truth(e->b, f, e->b->eval(e->b, f)));
 }
 
@@ -288,17 +326,14 @@ static em_value ev_not(const sh_expr *e, sh_frame *f)
 static em_value ev_neg(const sh_expr *e, sh_frame *f)
 {
     em_value v = e->a->eval(e->a, f);
-    if (v.type == EM_T_INT)
-        return em_int((int64_t)(0 - (uint64_t)v.as.i));
-    if (v.type == EM_T_DOUBLE)
-        return em_double(-v.as.d);
+    if (v.type == EM_T_INT) return em_int((int64_t)(0 - (uint64_t)v.as.i));
+    if (v.type == EM_T_DOUBLE) return em_double(-v.as.d);
     TYPE_FAIL(e, f, "unary -", v);
 }
 
 static em_value ev_if(const sh_expr *e, sh_frame *f)
 {
-    if (truth(e->a, f, e->a->eval(e->a, f)))
-        return e->b->eval(e->b, f);
+    if (truth(e->a, f, e->a->eval(e->a, f))) return e->b->eval(e->b, f);
     return e->c ? e->c->eval(e->c, f) : em_null();
 }
 
@@ -329,11 +364,14 @@ static em_value ev_list(const sh_expr *e, sh_frame *f)
     em_value *items = em_arena_alloc(em_scratch(), sizeof(em_value) * (size_t)(e->nargs + 1));
     for (int i = 0; i < e->nargs; i++)
         items[i] = e->args[i]->eval(e->args[i], f);
-    return (em_value){.type = EM_T_LIST, .kind = (uint8_t)e->n, .len = (uint32_t)e->nargs,
-                      .as.items = items};
+    return (em_value){
+        .type = EM_T_LIST, .kind = (uint8_t)e->n, .len = (uint32_t)e->nargs, .as.items = items};
 }
 
-static em_value ev_some(const sh_expr *e, sh_frame *f) { return em_some(e->a->eval(e->a, f)); }
+static em_value ev_some(const sh_expr *e, sh_frame *f)
+{
+    return em_some(e->a->eval(e->a, f));
+}
 
 static em_value ev_block(const sh_expr *e, sh_frame *f)
 {
@@ -404,12 +442,56 @@ static em_value ev_call_fn(const sh_expr *e, sh_frame *f)
 /* ---- Methods ---- */
 
 typedef enum method {
-    M_SPLIT, M_LENGTH, M_UPPER, M_LOWER, M_TRIM, M_TO_INT, M_TO_DOUBLE, M_TO_STRING, M_IS_EMPTY,
-    M_NON_EMPTY, M_CONTAINS, M_STARTS, M_ENDS, M_SUBSTRING, M_REPLACE, M_INDEX_OF, M_GET_OR_ELSE,
-    M_GET, M_IS_DEFINED, M_SUM, M_HEAD, M_LAST, M_MAX, M_MIN, M_MK_STRING, M_MAP, M_FILTER,
-    M_FOLD_LEFT, M_REDUCE, M_FOREACH, M_COUNT, M_EXISTS, M_FORALL, M_SORTED, M_REVERSE, M_TAKE,
-    M_DROP, M_TO_SEQ, M_APPLY, M_FIELD, M_SWAP, M_ABS, M_DISTINCT, M_FLAT_MAP, M_SIZE,
-    M_STATE_GET_OPTION, M_STATE_GET, M_STATE_EXISTS, M_STATE_UPDATE, M_STATE_REMOVE,
+    M_SPLIT,
+    M_LENGTH,
+    M_UPPER,
+    M_LOWER,
+    M_TRIM,
+    M_TO_INT,
+    M_TO_DOUBLE,
+    M_TO_STRING,
+    M_IS_EMPTY,
+    M_NON_EMPTY,
+    M_CONTAINS,
+    M_STARTS,
+    M_ENDS,
+    M_SUBSTRING,
+    M_REPLACE,
+    M_INDEX_OF,
+    M_GET_OR_ELSE,
+    M_GET,
+    M_IS_DEFINED,
+    M_SUM,
+    M_HEAD,
+    M_LAST,
+    M_MAX,
+    M_MIN,
+    M_MK_STRING,
+    M_MAP,
+    M_FILTER,
+    M_FOLD_LEFT,
+    M_REDUCE,
+    M_FOREACH,
+    M_COUNT,
+    M_EXISTS,
+    M_FORALL,
+    M_SORTED,
+    M_REVERSE,
+    M_TAKE,
+    M_DROP,
+    M_TO_SEQ,
+    M_APPLY,
+    M_FIELD,
+    M_SWAP,
+    M_ABS,
+    M_DISTINCT,
+    M_FLAT_MAP,
+    M_SIZE,
+    M_STATE_GET_OPTION,
+    M_STATE_GET,
+    M_STATE_EXISTS,
+    M_STATE_UPDATE,
+    M_STATE_REMOVE,
     M_STATE_TIMING_OUT,
 } method;
 
@@ -473,12 +555,9 @@ static const method_info methods[] = {
 };
 
 static const method_info state_methods[] = {
-    {"getOption", M_STATE_GET_OPTION, 0, 0, 0},
-    {"get", M_STATE_GET, 0, 0, 0},
-    {"exists", M_STATE_EXISTS, 0, 0, 0},
-    {"update", M_STATE_UPDATE, 1, 1, 0},
-    {"remove", M_STATE_REMOVE, 0, 0, 0},
-    {"isTimingOut", M_STATE_TIMING_OUT, 0, 0, 0},
+    {"getOption", M_STATE_GET_OPTION, 0, 0, 0}, {"get", M_STATE_GET, 0, 0, 0},
+    {"exists", M_STATE_EXISTS, 0, 0, 0},        {"update", M_STATE_UPDATE, 1, 1, 0},
+    {"remove", M_STATE_REMOVE, 0, 0, 0},        {"isTimingOut", M_STATE_TIMING_OUT, 0, 0, 0},
 };
 
 const char *const *sh_value_method_names(void)
@@ -509,15 +588,15 @@ static em_value split_with(const sh_expr *e, em_value s, em_value sep)
     size_t cap = 8, count = 0;
     em_value *items = em_arena_alloc(scratch, sizeof(em_value) * cap);
     size_t start = 0;
-#define PUSH_ITEM(from, to)                                                             \
-    do {                                                                                \
-        if (count == cap) {                                                             \
-            em_value *bigger = em_arena_alloc(scratch, sizeof(em_value) * cap * 2);     \
-            memcpy(bigger, items, sizeof(em_value) * cap);                              \
-            items = bigger;                                                             \
-            cap *= 2;                                                                   \
-        }                                                                               \
-        items[count++] = em_strn(p + (from), (to) - (from));                            \
+#define PUSH_ITEM(from, to)                                                                        \
+    do {                                                                                           \
+        if (count == cap) {                                                                        \
+            em_value *bigger = em_arena_alloc(scratch, sizeof(em_value) * cap * 2);                \
+            memcpy(bigger, items, sizeof(em_value) * cap);                                         \
+            items = bigger;                                                                        \
+            cap *= 2;                                                                              \
+        }                                                                                          \
+        items[count++] = em_strn(p + (from), (to) - (from));                                       \
     } while (0)
     if (n == 0) {
         PUSH_ITEM(0, 0); /* "".split(x) is Array("") */
@@ -560,8 +639,7 @@ static em_value split_with(const sh_expr *e, em_value s, em_value sep)
 static em_value ev_split_space(const sh_expr *e, sh_frame *f)
 {
     em_value s = e->a->eval(e->a, f);
-    if (!em_is_str(s))
-        TYPE_FAIL(e, f, "split", s);
+    if (!em_is_str(s)) TYPE_FAIL(e, f, "split", s);
     return em_split_space(s, NULL);
 }
 
@@ -569,29 +647,25 @@ static bool number_text(em_value s, em_value *out, bool want_int)
 {
     char buf[64];
     size_t n = em_str_len(s);
-    if (n == 0 || n >= sizeof buf)
-        return false;
+    if (n == 0 || n >= sizeof buf) return false;
     memcpy(buf, em_str_ptr(s), n);
     buf[n] = '\0';
     char *end;
     if (want_int) {
         gint64 v;
-        if (!g_ascii_string_to_signed(buf, 10, G_MININT64, G_MAXINT64, &v, NULL))
-            return false;
+        if (!g_ascii_string_to_signed(buf, 10, G_MININT64, G_MAXINT64, &v, NULL)) return false;
         *out = em_int(v);
         return true;
     }
     double d = g_ascii_strtod(buf, &end);
-    if (*end)
-        return false;
+    if (*end) return false;
     *out = em_double(d);
     return true;
 }
 
 static em_value to_text(em_value v)
 {
-    if (em_is_str(v))
-        return v;
+    if (em_is_str(v)) return v;
     GString *s = buffer();
     append_text(s, v);
     return buffer_value(s);
@@ -603,8 +677,7 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
     size_t n = em_str_len(s);
     switch ((method)e->n) {
     case M_SPLIT:
-        if (!em_is_str(a[0]))
-            TYPE_FAIL(e, f, "split's separator", a[0]);
+        if (!em_is_str(a[0])) TYPE_FAIL(e, f, "split's separator", a[0]);
         return split_with(e, s, a[0]);
     case M_LENGTH:
     case M_SIZE:
@@ -635,8 +708,10 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
         }
         return r;
     }
-    case M_IS_EMPTY: return em_bool(n == 0);
-    case M_NON_EMPTY: return em_bool(n != 0);
+    case M_IS_EMPTY:
+        return em_bool(n == 0);
+    case M_NON_EMPTY:
+        return em_bool(n != 0);
     case M_CONTAINS:
     case M_STARTS:
     case M_ENDS:
@@ -644,10 +719,8 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
         em_value t = to_text(a[0]);
         const char *q = em_str_ptr(t);
         size_t m = em_str_len(t);
-        if (e->n == M_STARTS)
-            return em_bool(m <= n && memcmp(p, q, m) == 0);
-        if (e->n == M_ENDS)
-            return em_bool(m <= n && memcmp(p + n - m, q, m) == 0);
+        if (e->n == M_STARTS) return em_bool(m <= n && memcmp(p, q, m) == 0);
+        if (e->n == M_ENDS) return em_bool(m <= n && memcmp(p + n - m, q, m) == 0);
         for (size_t i = 0; i + m <= n; i++)
             if (memcmp(p + i, q, m) == 0)
                 return e->n == M_CONTAINS ? em_bool(true) : em_int((int64_t)i);
@@ -678,14 +751,16 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
         g_free(xs);
         return buffer_value(out);
     }
-    case M_TO_STRING: return s;
+    case M_TO_STRING:
+        return s;
     case M_REVERSE: {
         char *r = g_utf8_strreverse(p, (gssize)n);
         em_value v = em_str_dup(r, strlen(r));
         g_free(r);
         return v;
     }
-    default: break;
+    default:
+        break;
     }
     const char *name = e->name;
     TYPE_FAIL(e, f, name, s);
@@ -694,20 +769,24 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
 static em_value number_method(const sh_expr *e, sh_frame *f, em_value x, const em_value *a)
 {
     switch ((method)e->n) {
-    case M_TO_INT: return em_int(x.type == EM_T_INT ? x.as.i : (int64_t)x.as.d);
-    case M_TO_DOUBLE: return em_double(num(x));
-    case M_TO_STRING: return to_text(x);
-    case M_ABS: return x.type == EM_T_INT ? em_int(x.as.i < 0 ? -x.as.i : x.as.i) : em_double(fabs(x.as.d));
+    case M_TO_INT:
+        return em_int(x.type == EM_T_INT ? x.as.i : (int64_t)x.as.d);
+    case M_TO_DOUBLE:
+        return em_double(num(x));
+    case M_TO_STRING:
+        return to_text(x);
+    case M_ABS:
+        return x.type == EM_T_INT ? em_int(x.as.i < 0 ? -x.as.i : x.as.i) : em_double(fabs(x.as.d));
     case M_MAX:
     case M_MIN:
         if (e->nargs == 1) {
-            if (!is_num(a[0]))
-                TYPE_FAIL(e, f, e->name, a[0]);
+            if (!is_num(a[0])) TYPE_FAIL(e, f, e->name, a[0]);
             bool first = values_compare(x, a[0]) >= 0;
             return (e->n == M_MAX) == first ? x : a[0];
         }
         break;
-    default: break;
+    default:
+        break;
     }
     TYPE_FAIL(e, f, e->name, x);
 }
@@ -741,24 +820,25 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
     em_arena *scratch = em_scratch();
     switch ((method)e->n) {
     case M_LENGTH:
-    case M_SIZE: return em_int((int64_t)n);
-    case M_IS_EMPTY: return em_bool(n == 0);
-    case M_NON_EMPTY: return em_bool(n != 0);
-    case M_SUM: return list_sum(e, f, l);
+    case M_SIZE:
+        return em_int((int64_t)n);
+    case M_IS_EMPTY:
+        return em_bool(n == 0);
+    case M_NON_EMPTY:
+        return em_bool(n != 0);
+    case M_SUM:
+        return list_sum(e, f, l);
     case M_HEAD:
     case M_LAST:
-        if (n == 0)
-            return fail(e, f, "%s of an empty Seq", e->name);
+        if (n == 0) return fail(e, f, "%s of an empty Seq", e->name);
         return it[e->n == M_HEAD ? 0 : n - 1];
     case M_MAX:
     case M_MIN: {
-        if (n == 0)
-            return fail(e, f, "%s of an empty Seq", e->name);
+        if (n == 0) return fail(e, f, "%s of an empty Seq", e->name);
         em_value best = it[0];
         for (size_t k = 1; k < n; k++) {
             int c = values_compare(it[k], best);
-            if (e->n == M_MAX ? c > 0 : c < 0)
-                best = it[k];
+            if (e->n == M_MAX ? c > 0 : c < 0) best = it[k];
         }
         return best;
     }
@@ -766,24 +846,19 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
         em_value sep = e->nargs == 1 ? a[0] : e->nargs == 3 ? a[1] : em_strn("", 0);
         em_value *parts = em_arena_alloc(scratch, sizeof(em_value) * (e->nargs == 3 ? 3 : 1));
         parts[0] = to_text(sep);
-        if (e->nargs == 3)
-            parts[1] = to_text(a[0]), parts[2] = to_text(a[2]);
+        if (e->nargs == 3) parts[1] = to_text(a[0]), parts[2] = to_text(a[2]);
         GString *s = buffer();
-        if (e->nargs == 3)
-            append_text(s, parts[1]);
+        if (e->nargs == 3) append_text(s, parts[1]);
         for (size_t k = 0; k < n; k++) {
-            if (k)
-                append_text(s, parts[0]);
+            if (k) append_text(s, parts[0]);
             append_text(s, it[k]);
         }
-        if (e->nargs == 3)
-            append_text(s, parts[2]);
+        if (e->nargs == 3) append_text(s, parts[2]);
         return buffer_value(s);
     }
     case M_CONTAINS:
         for (size_t k = 0; k < n; k++)
-            if (values_equal(it[k], a[0]))
-                return em_bool(true);
+            if (values_equal(it[k], a[0])) return em_bool(true);
         return em_bool(false);
     case M_SORTED:
     case M_REVERSE:
@@ -794,24 +869,21 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
         size_t m = 0;
         int64_t k0 = e->nargs ? (a[0].type == EM_T_INT ? a[0].as.i : 0) : 0;
         for (size_t k = 0; k < n; k++) {
-            if (e->n == M_TAKE && (int64_t)k >= k0)
-                break;
-            if (e->n == M_DROP && (int64_t)k < k0)
-                continue;
+            if (e->n == M_TAKE && (int64_t)k >= k0) break;
+            if (e->n == M_DROP && (int64_t)k < k0) continue;
             if (e->n == M_DISTINCT) {
                 bool seen = false;
                 for (size_t j = 0; j < m && !seen; j++)
                     seen = values_equal(out[j], it[k]);
-                if (seen)
-                    continue;
+                if (seen) continue;
             }
             out[m++] = e->n == M_REVERSE ? it[n - 1 - k] : it[k];
         }
-        if (e->n == M_SORTED)
-            qsort(out, m, sizeof *out, sort_cmp);
+        if (e->n == M_SORTED) qsort(out, m, sizeof *out, sort_cmp);
         return make_list(out, m);
     }
-    case M_TO_SEQ: return make_list((em_value *)it, n);
+    case M_TO_SEQ:
+        return make_list((em_value *)it, n);
     case M_APPLY:
         if (a[0].type != EM_T_INT || a[0].as.i < 0 || (size_t)a[0].as.i >= n) {
             char *s = show(a[0]);
@@ -820,7 +892,8 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
             return em_null();
         }
         return it[a[0].as.i];
-    default: break;
+    default:
+        break;
     }
     TYPE_FAIL(e, f, e->name, l);
 }
@@ -832,8 +905,7 @@ static em_value ev_higher(const sh_expr *e, sh_frame *f)
     const sh_expr *fn = e->b;
     if (e->n == M_MAP && (l.type == EM_T_SOME || l.type == EM_T_NONE))
         return l.type == EM_T_NONE ? l : em_some(call1(fn, f, l.as.items[0]));
-    if (l.type != EM_T_LIST)
-        TYPE_FAIL(e, f, e->name, l);
+    if (l.type != EM_T_LIST) TYPE_FAIL(e, f, e->name, l);
     size_t n = l.len;
     const em_value *it = l.as.items;
     switch ((method)e->n) {
@@ -847,8 +919,7 @@ static em_value ev_higher(const sh_expr *e, sh_frame *f)
             if (e->n == M_MAP) {
                 out[m++] = r;
             } else if (e->n == M_FILTER) {
-                if (truth(fn->a, f, r))
-                    out[m++] = it[k];
+                if (truth(fn->a, f, r)) out[m++] = it[k];
             } else {
                 size_t add = r.type == EM_T_LIST ? r.len : r.type == EM_T_SOME ? 1 : 0;
                 if (m + add > cap) {
@@ -873,13 +944,11 @@ static em_value ev_higher(const sh_expr *e, sh_frame *f)
         int64_t c = 0;
         for (size_t k = 0; k < n && !f->failed; k++)
             c += truth(fn->a, f, call1(fn, f, it[k]));
-        if (e->n == M_COUNT)
-            return em_int(c);
+        if (e->n == M_COUNT) return em_int(c);
         return em_bool(e->n == M_EXISTS ? c > 0 : c == (int64_t)n);
     }
     case M_REDUCE: {
-        if (n == 0)
-            return fail(e, f, "reduce of an empty Seq");
+        if (n == 0) return fail(e, f, "reduce of an empty Seq");
         em_value acc = it[0];
         for (size_t k = 1; k < n && !f->failed; k++)
             acc = call2(fn, f, acc, it[k]);
@@ -891,7 +960,8 @@ static em_value ev_higher(const sh_expr *e, sh_frame *f)
             acc = call2(fn, f, acc, it[k]);
         return acc;
     }
-    default: break;
+    default:
+        break;
     }
     TYPE_FAIL(e, f, e->name, l);
 }
@@ -902,35 +972,40 @@ static em_value ev_method(const sh_expr *e, sh_frame *f)
     em_value a[3];
     for (int i = 0; i < e->nargs; i++)
         a[i] = e->args[i]->eval(e->args[i], f);
-    if (f->failed)
-        return em_null();
-    if (e->n == M_TO_STRING)
-        return to_text(recv);
+    if (f->failed) return em_null();
+    if (e->n == M_TO_STRING) return to_text(recv);
     switch (em_type_of(recv)) {
-    case EM_T_STR: return string_method(e, f, recv, a);
+    case EM_T_STR:
+        return string_method(e, f, recv, a);
     case EM_T_INT:
-    case EM_T_DOUBLE: return number_method(e, f, recv, a);
-    case EM_T_LIST: return list_method(e, f, recv, a);
+    case EM_T_DOUBLE:
+        return number_method(e, f, recv, a);
+    case EM_T_LIST:
+        return list_method(e, f, recv, a);
     case EM_T_SOME:
     case EM_T_NONE:
         switch ((method)e->n) {
-        case M_GET_OR_ELSE: return recv.type == EM_T_SOME ? recv.as.items[0] : a[0];
+        case M_GET_OR_ELSE:
+            return recv.type == EM_T_SOME ? recv.as.items[0] : a[0];
         case M_GET:
-            if (recv.type == EM_T_NONE)
-                return fail(e, f, "None.get");
+            if (recv.type == EM_T_NONE) return fail(e, f, "None.get");
             return recv.as.items[0];
         case M_IS_DEFINED:
-        case M_NON_EMPTY: return em_bool(recv.type == EM_T_SOME);
-        case M_IS_EMPTY: return em_bool(recv.type == EM_T_NONE);
-        case M_SUM: return recv.type == EM_T_SOME ? recv.as.items[0] : em_int(0);
-        default: break;
+        case M_NON_EMPTY:
+            return em_bool(recv.type == EM_T_SOME);
+        case M_IS_EMPTY:
+            return em_bool(recv.type == EM_T_NONE);
+        case M_SUM:
+            return recv.type == EM_T_SOME ? recv.as.items[0] : em_int(0);
+        default:
+            break;
         }
         break;
     case EM_T_TUPLE:
-        if (e->n == M_SWAP && recv.len == 2)
-            return em_pair(recv.as.items[1], recv.as.items[0]);
+        if (e->n == M_SWAP && recv.len == 2) return em_pair(recv.as.items[1], recv.as.items[0]);
         break;
-    default: break;
+    default:
+        break;
     }
     TYPE_FAIL(e, f, e->name, recv);
 }
@@ -938,10 +1013,8 @@ static em_value ev_method(const sh_expr *e, sh_frame *f)
 static em_value ev_field(const sh_expr *e, sh_frame *f)
 {
     em_value t = e->a->eval(e->a, f);
-    if (t.type == EM_T_TUPLE && (uint32_t)e->n < t.len)
-        return t.as.items[e->n];
-    if (f->failed)
-        return em_null();
+    if (t.type == EM_T_TUPLE && (uint32_t)e->n < t.len) return t.as.items[e->n];
+    if (f->failed) return em_null();
     char *s = show(t);
     fail(e, f, "_%d is not defined for %s %s", e->n + 1, type_name(t), s);
     g_free(s);
@@ -958,21 +1031,23 @@ static em_value ev_state(const sh_expr *e, sh_frame *f)
         if (!em_state_exists(st))
             return fail(e, f, "State.get: the state does not exist (use getOption)");
         return em_state_get(st);
-    case M_STATE_EXISTS: return em_bool(em_state_exists(st));
-    case M_STATE_TIMING_OUT: return em_bool(em_state_is_timing_out(st));
+    case M_STATE_EXISTS:
+        return em_bool(em_state_exists(st));
+    case M_STATE_TIMING_OUT:
+        return em_bool(em_state_is_timing_out(st));
     case M_STATE_REMOVE:
         em_state_remove(st);
         return em_null();
     case M_STATE_UPDATE: {
         em_value v = e->a->eval(e->a, f);
-        if (f->failed)
-            return em_null();
+        if (f->failed) return em_null();
         if (em_state_is_timing_out(st))
             return fail(e, f, "cannot update the state of a key that is timing out");
         em_state_update(st, v);
         return em_null();
     }
-    default: return em_null();
+    default:
+        return em_null();
     }
 }
 
@@ -980,8 +1055,7 @@ static em_value ev_math(const sh_expr *e, sh_frame *f)
 {
     em_value a = e->args[0]->eval(e->args[0], f);
     em_value b = e->nargs > 1 ? e->args[1]->eval(e->args[1], f) : em_null();
-    if (!is_num(a) || (e->nargs > 1 && !is_num(b)))
-        TYPE_FAIL(e, f, e->name, is_num(a) ? b : a);
+    if (!is_num(a) || (e->nargs > 1 && !is_num(b))) TYPE_FAIL(e, f, e->name, is_num(a) ? b : a);
     const char *n = e->name;
     if (!strcmp(n, "max") || !strcmp(n, "min")) {
         bool a_wins = (values_compare(a, b) >= 0) == (n[1] == 'a');
@@ -990,16 +1064,11 @@ static em_value ev_math(const sh_expr *e, sh_frame *f)
     }
     if (!strcmp(n, "abs"))
         return a.type == EM_T_INT ? em_int(a.as.i < 0 ? -a.as.i : a.as.i) : em_double(fabs(a.as.d));
-    if (!strcmp(n, "sqrt"))
-        return em_double(sqrt(num(a)));
-    if (!strcmp(n, "pow"))
-        return em_double(pow(num(a), num(b)));
-    if (!strcmp(n, "floor"))
-        return em_double(floor(num(a)));
-    if (!strcmp(n, "ceil"))
-        return em_double(ceil(num(a)));
-    if (!strcmp(n, "round"))
-        return em_int((int64_t)llround(num(a)));
+    if (!strcmp(n, "sqrt")) return em_double(sqrt(num(a)));
+    if (!strcmp(n, "pow")) return em_double(pow(num(a), num(b)));
+    if (!strcmp(n, "floor")) return em_double(floor(num(a)));
+    if (!strcmp(n, "ceil")) return em_double(ceil(num(a)));
+    if (!strcmp(n, "round")) return em_int((int64_t)llround(num(a)));
     return em_null();
 }
 
@@ -1017,7 +1086,7 @@ typedef struct compiler {
     sh_env *env;
     GError **err;
     bool failed;
-    int depth; /* named lambdas inlined */
+    int depth;             /* named lambdas inlined */
     sh_driver_eval driver; /* at the driver: evaluates what only the driver can */
     void *ctx;
 } compiler;
@@ -1069,8 +1138,7 @@ static sh_expr *konst(compiler *c, const sh_node *n, em_value v)
 static const scope *find(const scope *sc, const char *name)
 {
     for (; sc; sc = sc->next)
-        if (!strcmp(sc->name, name))
-            return sc;
+        if (!strcmp(sc->name, name)) return sc;
     return NULL;
 }
 
@@ -1095,8 +1163,7 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
     fn->slot = c->lam->nslots;
     for (int i = 0; i < nparams; i++)
         new_slot(c, arg);
-    if (c->failed)
-        return NULL;
+    if (c->failed) return NULL;
     if (arg->kind == N_IDENT && !strcmp(arg->name, "println") && !find(sc, "println")) {
         if (nparams != 1)
             return cx_fail(c, &arg->pos, "%s takes a function of %d parameters; println takes 1",
@@ -1111,25 +1178,20 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
     sh_obj *bound = NULL;
     if (arg->kind == N_IDENT && !find(sc, arg->name) && c->env) {
         bound = sh_env_lookup(c->env, arg->name);
-        if (bound && bound->kind == O_LAMBDA)
-            lam = bound->u.lambda.node;
+        if (bound && bound->kind == O_LAMBDA) lam = bound->u.lambda.node;
     }
-    if (lam->kind == N_ETA)
-        lam = lam->kids[0];
+    if (lam->kind == N_ETA) lam = lam->kids[0];
     if (lam->kind != N_LAMBDA && lam->kind != N_DEF) {
-        if (bound)
-            sh_obj_unref(bound);
+        if (bound) sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "%s takes a function here, like x => ...", what);
     }
     if (lam->n_params != nparams) {
-        if (bound)
-            sh_obj_unref(bound);
+        if (bound) sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "%s takes a function of %d parameter%s; this one takes %d",
                        what, nparams, nparams == 1 ? "" : "s", lam->n_params);
     }
     if (++c->depth > MAX_INLINE_DEPTH) {
-        if (bound)
-            sh_obj_unref(bound);
+        if (bound) sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "functions nested or called more than %d deep",
                        MAX_INLINE_DEPTH);
     }
@@ -1142,27 +1204,23 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
     }
     fn->a = compile(c, lam->kids[0], inner);
     c->depth--;
-    if (bound)
-        sh_obj_unref(bound);
+    if (bound) sh_obj_unref(bound);
     return c->failed ? NULL : fn;
 }
 
 static const method_info *find_method(const method_info *table, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(table[i].name, name))
-            return &table[i];
+        if (!strcmp(table[i].name, name)) return &table[i];
     return NULL;
 }
 
 static bool is_tuple_field(const char *name, int *index)
 {
-    if (name[0] != '_' || !g_ascii_isdigit(name[1]))
-        return false;
+    if (name[0] != '_' || !g_ascii_isdigit(name[1])) return false;
     char *end;
     long k = strtol(name + 1, &end, 10);
-    if (*end || k < 1 || k > 22)
-        return false;
+    if (*end || k < 1 || k > 22) return false;
     *index = (int)k - 1;
     return true;
 }
@@ -1183,8 +1241,10 @@ static sh_expr *compile_method(compiler *c, const sh_node *call, const sh_node *
     if (st && st->state) {
         const method_info *m = find_method(state_methods, G_N_ELEMENTS(state_methods), name);
         if (!m)
-            return cx_fail(c, &mpos, "%s is not a method of State (it has getOption, get, exists, "
-                                     "update, remove, isTimingOut)", name);
+            return cx_fail(c, &mpos,
+                           "%s is not a method of State (it has getOption, get, exists, "
+                           "update, remove, isTimingOut)",
+                           name);
         int given = nargs < 0 ? 0 : nargs;
         if (given < m->min_args || given > m->max_args)
             return cx_fail(c, &at->pos, "State.%s takes %d argument%s", name, m->min_args,
@@ -1192,15 +1252,14 @@ static sh_expr *compile_method(compiler *c, const sh_node *call, const sh_node *
         sh_expr *e = cx_new(c, ev_state, at);
         e->n = m->m;
         e->name = m->name;
-        if (m->m == M_STATE_UPDATE)
-            e->a = compile(c, args[0], sc);
+        if (m->m == M_STATE_UPDATE) e->a = compile(c, args[0], sc);
         return c->failed ? NULL : e;
     }
     /* math.max(a, b) and friends. */
     if (recv->kind == N_IDENT && (!strcmp(recv->name, "math") || !strcmp(recv->name, "Math")) &&
         !find(sc, recv->name)) {
-        static const char *const fns[] = {"max", "min", "abs", "sqrt", "pow", "floor", "ceil",
-                                          "round", NULL};
+        static const char *const fns[] = {"max",   "min",  "abs",   "sqrt", "pow",
+                                          "floor", "ceil", "round", NULL};
         int want = !strcmp(name, "max") || !strcmp(name, "min") || !strcmp(name, "pow") ? 2 : 1;
         if (!g_strv_contains(fns, name))
             return cx_fail(c, &mpos, "math.%s is not supported by ember-shell", name);
@@ -1218,8 +1277,7 @@ static sh_expr *compile_method(compiler *c, const sh_node *call, const sh_node *
 
     int field;
     if (is_tuple_field(name, &field)) {
-        if (nargs >= 0)
-            return cx_fail(c, &at->pos, "%s takes no arguments", name);
+        if (nargs >= 0) return cx_fail(c, &at->pos, "%s takes no arguments", name);
         sh_expr *e = cx_new(c, ev_field, sel);
         e->a = recv_done ? recv_done : compile(c, recv, sc);
         e->n = field;
@@ -1237,8 +1295,7 @@ static sh_expr *compile_method(compiler *c, const sh_node *call, const sh_node *
                        m->max_args, given);
     }
     sh_expr *r = recv_done ? recv_done : compile(c, recv, sc);
-    if (c->failed)
-        return NULL;
+    if (c->failed) return NULL;
     if (m->fn_arity > 0) {
         sh_expr *e = cx_new(c, ev_higher, at);
         e->a = r;
@@ -1299,8 +1356,7 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
 {
     const sh_node *callee = n->kids[0];
     int nargs = n->n_kids - 1;
-    if (callee->kind == N_SELECT)
-        return compile_method(c, n, callee, sc, NULL);
+    if (callee->kind == N_SELECT) return compile_method(c, n, callee, sc, NULL);
     /* xs.foldLeft(z)(f) */
     if (callee->kind == N_CALL && callee->kids[0]->kind == N_SELECT &&
         !strcmp(callee->kids[0]->name, "foldLeft")) {
@@ -1311,15 +1367,13 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
         e->c = compile(c, callee->kids[1], sc);
         e->n = M_FOLD_LEFT;
         e->name = "foldLeft";
-        if (!c->failed)
-            e->b = compile_fn_arg(c, n->kids[1], 2, sc, "foldLeft");
+        if (!c->failed) e->b = compile_fn_arg(c, n->kids[1], 2, sc, "foldLeft");
         return c->failed ? NULL : e;
     }
     if (callee->kind == N_IDENT && !find(sc, callee->name)) {
         const char *name = callee->name;
         if (!strcmp(name, "Some")) {
-            if (nargs != 1)
-                return cx_fail(c, &n->pos, "Some takes 1 argument");
+            if (nargs != 1) return cx_fail(c, &n->pos, "Some takes 1 argument");
             sh_expr *e = cx_new(c, ev_some, n);
             e->a = compile(c, n->kids[1], sc);
             return c->failed ? NULL : e;
@@ -1328,8 +1382,7 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
             !strcmp(name, "Array") || !strcmp(name, "Iterator"))
             return compile_list(c, n, 1, !strcmp(name, "Array") ? EM_ARRAY : EM_LIST, sc);
         if (!strcmp(name, "println")) {
-            if (nargs > 1)
-                return cx_fail(c, &n->pos, "println takes 1 argument");
+            if (nargs > 1) return cx_fail(c, &n->pos, "println takes 1 argument");
             sh_expr *e = cx_new(c, ev_println, n);
             e->a = nargs ? compile(c, n->kids[1], sc) : NULL;
             return c->failed ? NULL : e;
@@ -1346,12 +1399,10 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
             e->args = em_arena_alloc(c->lam->arena, sizeof(sh_expr *) * (size_t)(nargs + 1));
             for (int i = 0; i < nargs; i++)
                 e->args[i] = compile(c, n->kids[1 + i], sc);
-            if (!c->failed)
-                e->a = compile_fn_arg(c, callee, nargs, sc, name);
+            if (!c->failed) e->a = compile_fn_arg(c, callee, nargs, sc, name);
             return c->failed ? NULL : e;
         }
-        if (bound)
-            sh_obj_unref(bound);
+        if (bound) sh_obj_unref(bound);
     }
     /* xs(i), t(i): apply on a value. */
     if (nargs == 1) {
@@ -1371,11 +1422,15 @@ static sh_expr *compile_binop(compiler *c, const sh_node *n, scope *sc)
 {
     const char *op = n->name;
     sh_pos opos = {n->pos.src, (uint32_t)n->i, (uint32_t)n->i + (uint32_t)strlen(op)};
-    static const struct { const char *op; sh_eval_fn eval; int code; } ops[] = {
-        {"+", ev_add, OP_ADD},      {"-", ev_arith, OP_SUB},     {"*", ev_arith, OP_MUL},
-        {"/", ev_arith, OP_DIV},    {"%", ev_arith, OP_MOD},     {"<", ev_compare, OP_LT},
-        {"<=", ev_compare, OP_LE},  {">", ev_compare, OP_GT},    {">=", ev_compare, OP_GE},
-        {"==", ev_compare, OP_EQ},  {"!=", ev_compare, OP_NE},   {"&&", ev_and, 0},
+    static const struct {
+        const char *op;
+        sh_eval_fn eval;
+        int code;
+    } ops[] = {
+        {"+", ev_add, OP_ADD},     {"-", ev_arith, OP_SUB},   {"*", ev_arith, OP_MUL},
+        {"/", ev_arith, OP_DIV},   {"%", ev_arith, OP_MOD},   {"<", ev_compare, OP_LT},
+        {"<=", ev_compare, OP_LE}, {">", ev_compare, OP_GT},  {">=", ev_compare, OP_GE},
+        {"==", ev_compare, OP_EQ}, {"!=", ev_compare, OP_NE}, {"&&", ev_and, 0},
         {"||", ev_or, 0},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(ops); i++)
@@ -1427,8 +1482,7 @@ static sh_expr *compile_block(compiler *c, const sh_node *n, scope *sc)
             e->args[i] = set;
         } else if (s->kind == N_ASSIGN) {
             const scope *v = find(sc, s->name);
-            if (!v)
-                return cx_fail(c, &s->pos, "%s is not a local var of this function", s->name);
+            if (!v) return cx_fail(c, &s->pos, "%s is not a local var of this function", s->name);
             sh_expr *set = cx_new(c, ev_set_slot, s);
             set->a = compile(c, s->kids[0], sc);
             set->slot = v->slot;
@@ -1448,19 +1502,18 @@ static sh_expr *compile_ident(compiler *c, const sh_node *n, scope *sc)
     const scope *v = find(sc, n->name);
     if (v) {
         if (v->state)
-            return cx_fail(c, &n->pos, "a State is used through its methods: %s.getOption, "
-                                       "%s.update(x), ...", n->name, n->name);
+            return cx_fail(c, &n->pos,
+                           "a State is used through its methods: %s.getOption, "
+                           "%s.update(x), ...",
+                           n->name, n->name);
         sh_expr *e = cx_new(c, ev_slot, n);
         e->slot = v->slot;
         return e;
     }
-    if (!strcmp(n->name, "None"))
-        return konst(c, n, em_none());
-    if (!strcmp(n->name, "Nil"))
-        return konst(c, n, make_list(NULL, 0));
+    if (!strcmp(n->name, "None")) return konst(c, n, em_none());
+    if (!strcmp(n->name, "Nil")) return konst(c, n, make_list(NULL, 0));
     sh_obj *o = c->env ? sh_env_lookup(c->env, n->name) : NULL;
-    if (!o)
-        return cx_fail(c, &n->pos, "not found: value %s", n->name);
+    if (!o) return cx_fail(c, &n->pos, "not found: value %s", n->name);
     sh_expr *e = NULL;
     if (o->kind == O_VALUE)
         e = konst(c, n, o->u.val.v);
@@ -1479,24 +1532,20 @@ static sh_expr *compile_ident(compiler *c, const sh_node *n, scope *sc)
  * becomes a constant. True when n's receiver chain starts at a driver object. */
 static bool driver_only(compiler *c, const sh_node *n, scope *sc)
 {
-    if (!c->driver || (n->kind != N_SELECT && n->kind != N_CALL))
-        return false;
+    if (!c->driver || (n->kind != N_SELECT && n->kind != N_CALL)) return false;
     const sh_node *root = n;
     while ((root->kind == N_SELECT || root->kind == N_CALL) && root->n_kids > 0)
         root = root->kids[0];
-    if (root->kind != N_IDENT || find(sc, root->name))
-        return false;
+    if (root->kind != N_IDENT || find(sc, root->name)) return false;
     sh_obj *o = sh_env_lookup(c->env, root->name);
     bool driver = o && o->kind != O_VALUE && o->kind != O_LAMBDA && o->kind != O_DURATION;
-    if (o)
-        sh_obj_unref(o);
+    if (o) sh_obj_unref(o);
     return driver;
 }
 
 static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
 {
-    if (c->failed || !n)
-        return NULL;
+    if (c->failed || !n) return NULL;
     sh_expr *e;
     if (driver_only(c, n, sc)) {
         sh_obj *o = c->driver(n, c->env, c->ctx, c->err);
@@ -1506,8 +1555,8 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
         }
         if (o->kind != O_VALUE && o->kind != O_UNIT) {
             char *what = sh_pos_text(&n->pos);
-            cx_fail(c, &n->pos, "%s is %s %s, not a value", what,
-                    sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
+            cx_fail(c, &n->pos, "%s is %s %s, not a value", what, sh_article(sh_obj_type_name(o)),
+                    sh_obj_type_name(o));
             g_free(what);
             sh_obj_unref(o);
             return NULL;
@@ -1517,30 +1566,37 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
         return e;
     }
     switch (n->kind) {
-    case N_INT: return konst(c, n, em_int(n->i));
-    case N_DOUBLE: return konst(c, n, em_double(n->d));
-    case N_STRING: return konst(c, n, em_strn(n->s, n->slen));
-    case N_BOOL: return konst(c, n, em_bool(n->i));
+    case N_INT:
+        return konst(c, n, em_int(n->i));
+    case N_DOUBLE:
+        return konst(c, n, em_double(n->d));
+    case N_STRING:
+        return konst(c, n, em_strn(n->s, n->slen));
+    case N_BOOL:
+        return konst(c, n, em_bool(n->i));
     case N_NULL:
-    case N_UNIT: return konst(c, n, em_null());
-    case N_IDENT: return compile_ident(c, n, sc);
+    case N_UNIT:
+        return konst(c, n, em_null());
+    case N_IDENT:
+        return compile_ident(c, n, sc);
     case N_PLACEHOLDER: {
         /* Bound by the enclosing placeholder lambda as its parameter "_$i". */
         const scope *v = n->name ? find(sc, n->name) : NULL;
-        if (!v)
-            return cx_fail(c, &n->pos, "unbound placeholder parameter _");
+        if (!v) return cx_fail(c, &n->pos, "unbound placeholder parameter _");
         e = cx_new(c, ev_slot, n);
         e->slot = v->slot;
         return e;
     }
-    case N_SELECT: return compile_method(c, NULL, n, sc, NULL);
-    case N_CALL: return compile_call(c, n, sc);
-    case N_BINOP: return compile_binop(c, n, sc);
+    case N_SELECT:
+        return compile_method(c, NULL, n, sc, NULL);
+    case N_CALL:
+        return compile_call(c, n, sc);
+    case N_BINOP:
+        return compile_binop(c, n, sc);
     case N_UNOP:
         e = cx_new(c, n->name[0] == '!' ? ev_not : ev_neg, n);
         e->a = compile(c, n->kids[0], sc);
-        if (n->name[0] == '+')
-            return e->a;
+        if (n->name[0] == '+') return e->a;
         return c->failed ? NULL : e;
     case N_TUPLE:
         if (n->n_kids == 2) {
@@ -1557,7 +1613,8 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
         for (int i = 0; i < n->n_kids; i++)
             e->args[i] = compile(c, n->kids[i], sc);
         return c->failed ? NULL : e;
-    case N_BLOCK: return compile_block(c, n, sc);
+    case N_BLOCK:
+        return compile_block(c, n, sc);
     case N_IF:
         e = cx_new(c, ev_if, n);
         e->a = compile(c, n->kids[0], sc);
@@ -1572,14 +1629,17 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
             e->args[i] = compile(c, n->kids[i], sc);
         return c->failed ? NULL : e;
     case N_LAMBDA:
-        return cx_fail(c, &n->pos, "a function cannot be a record here; call it or pass it to "
-                                   "map, filter, ...");
+        return cx_fail(c, &n->pos,
+                       "a function cannot be a record here; call it or pass it to "
+                       "map, filter, ...");
     case N_VAL:
     case N_ASSIGN:
         return cx_fail(c, &n->pos, "a definition can only be a statement of a block { ... }");
     case N_NEW:
-        return cx_fail(c, &n->pos, "new %s inside a function over records is not supported by "
-                                   "ember-shell", n->name);
+        return cx_fail(c, &n->pos,
+                       "new %s inside a function over records is not supported by "
+                       "ember-shell",
+                       n->name);
     case N_ETA:
         return cx_fail(c, &n->pos, "a function cannot be a record here");
     case N_DEF:
@@ -1594,19 +1654,29 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
 static const char *role_what(sh_role role)
 {
     switch (role) {
-    case R_UPDATE: return "updateStateByKey";
-    case R_MAPPING: return "StateSpec.function";
-    default: return NULL;
+    case R_UPDATE:
+        return "updateStateByKey";
+    case R_MAPPING:
+        return "StateSpec.function";
+    default:
+        return NULL;
     }
 }
 
 static int role_arity(sh_role role)
 {
     switch (role) {
-    case R_MAP: case R_FILTER: case R_FOREACH: return 1;
-    case R_REDUCE: case R_UPDATE: return 2;
-    case R_MAPPING: return 3;
-    case R_CONST: return 0;
+    case R_MAP:
+    case R_FILTER:
+    case R_FOREACH:
+        return 1;
+    case R_REDUCE:
+    case R_UPDATE:
+        return 2;
+    case R_MAPPING:
+        return 3;
+    case R_CONST:
+        return 0;
     }
     return 1;
 }
@@ -1623,23 +1693,24 @@ static sh_lambda *lambda_new(sh_role role)
 void sh_lambda_free(void *p)
 {
     sh_lambda *lam = p;
-    if (!lam)
-        return;
+    if (!lam) return;
     em_arena_free(lam->arena);
     g_ptr_array_unref(lam->regexes);
     g_free(lam->text);
     g_free(lam);
 }
 
-const char *sh_lambda_text(const sh_lambda *lam) { return lam->text; }
+const char *sh_lambda_text(const sh_lambda *lam)
+{
+    return lam->text;
+}
 
 sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const char *what,
                              GError **err)
 {
     const sh_node *lam_node = fn;
     sh_obj *bound = NULL;
-    if (fn->kind == N_ETA)
-        lam_node = fn = fn->kids[0];
+    if (fn->kind == N_ETA) lam_node = fn = fn->kids[0];
     if (fn->kind == N_IDENT && !strcmp(fn->name, "println") && role == R_FOREACH) {
         sh_lambda *lam = lambda_new(role);
         compiler c = {.lam = lam, .env = env, .err = err};
@@ -1652,30 +1723,26 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
     }
     if (fn->kind == N_IDENT) {
         bound = sh_env_lookup(env, fn->name);
-        if (bound && bound->kind == O_LAMBDA)
-            lam_node = bound->u.lambda.node;
+        if (bound && bound->kind == O_LAMBDA) lam_node = bound->u.lambda.node;
     }
     if (lam_node->kind != N_LAMBDA && lam_node->kind != N_DEF) {
-        if (bound)
-            sh_obj_unref(bound);
+        if (bound) sh_obj_unref(bound);
         sh_error_at(err, SH_ERROR_EVAL, &fn->pos, "%s takes a function here, like %s", what,
                     role == R_REDUCE ? "(a, b) => a + b" : "x => ...");
         return NULL;
     }
     int arity = role_arity(role);
     bool timed = false;
-    if (role == R_MAPPING && lam_node->n_params == 4)
-        timed = true, arity = 4;
+    if (role == R_MAPPING && lam_node->n_params == 4) timed = true, arity = 4;
     if (lam_node->n_params != arity) {
-        const char *shape = role == R_UPDATE ? " (values: Seq[V], state: Option[S])"
+        const char *shape = role == R_UPDATE    ? " (values: Seq[V], state: Option[S])"
                             : role == R_MAPPING ? " (key, value: Option[V], state: State[S])"
                                                 : "";
         sh_error_at(err, SH_ERROR_EVAL, &fn->pos,
                     "%s takes a function of %d parameter%s%s; this one takes %d",
-                    role_what(role) ? role_what(role) : what, arity, arity == 1 ? "" : "s",
-                    shape, lam_node->n_params);
-        if (bound)
-            sh_obj_unref(bound);
+                    role_what(role) ? role_what(role) : what, arity, arity == 1 ? "" : "s", shape,
+                    lam_node->n_params);
+        if (bound) sh_obj_unref(bound);
         return NULL;
     }
     sh_lambda *lam = lambda_new(role);
@@ -1685,15 +1752,16 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
     scope params[8];
     scope *sc = NULL;
     for (int i = 0; i < arity; i++) {
-        params[i] = (scope){.name = lam_node->params[i].name, .slot = i, .next = sc,
+        params[i] = (scope){.name = lam_node->params[i].name,
+                            .slot = i,
+                            .next = sc,
                             .state = role == R_MAPPING && i == arity - 1};
         sc = &params[i];
     }
     (void)timed;
     compiler c = {.lam = lam, .env = env, .err = err};
     lam->body = compile(&c, lam_node->kids[0], sc);
-    if (bound)
-        sh_obj_unref(bound);
+    if (bound) sh_obj_unref(bound);
     if (c.failed) {
         sh_lambda_free(lam);
         return NULL;
@@ -1728,8 +1796,8 @@ sh_obj *sh_eval_value(const sh_node *expr, sh_env *env, sh_driver_eval driver, v
     return o;
 }
 
-sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env,
-                             sh_driver_eval driver, void *ctx, GError **err)
+sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env, sh_driver_eval driver,
+                             void *ctx, GError **err)
 {
     sh_lambda *lam = lambda_new(R_CONST);
     compiler c = {.lam = lam, .env = env, .err = err, .driver = driver, .ctx = ctx};
@@ -1749,8 +1817,8 @@ sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env,
 
 /* ---- The adapters Ember calls ---- */
 
-#define FRAME(lam)                   \
-    em_value slots_[MAX_SLOTS];      \
+#define FRAME(lam)                                                                                 \
+    em_value slots_[MAX_SLOTS];                                                                    \
     sh_frame f = {.slots = slots_, .in_task = true}
 
 em_value sh_fn_map(em_value v, void *ud)
@@ -1768,8 +1836,7 @@ bool sh_fn_filter(em_value v, void *ud)
     FRAME(lam);
     slots_[0] = v;
     em_value r = lam->body->eval(lam->body, &f);
-    if (f.failed)
-        return false;
+    if (f.failed) return false;
     return truth(lam->body, &f, r);
 }
 
@@ -1791,8 +1858,8 @@ void sh_fn_foreach(em_value v, void *ud)
     lam->body->eval(lam->body, &f);
 }
 
-em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value state,
-                      em_time time, void *ud)
+em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value state, em_time time,
+                      void *ud)
 {
     (void)key, (void)time;
     const sh_lambda *lam = ud;
@@ -1800,12 +1867,9 @@ em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value s
     slots_[0] = make_list((em_value *)values, n);
     slots_[1] = state.type == EM_T_NONE ? em_none() : em_some(state);
     em_value r = lam->body->eval(lam->body, &f);
-    if (f.failed)
-        return em_none();
-    if (r.type == EM_T_SOME)
-        return r.as.items[0];
-    if (r.type == EM_T_NONE)
-        return r;
+    if (f.failed) return em_none();
+    if (r.type == EM_T_SOME) return r.as.items[0];
+    if (r.type == EM_T_NONE) return r;
     char *s = show(r);
     fail(lam->body, &f, "the update function must return Some(newState) or None, not %s %s",
          type_name(r), s);
@@ -1819,20 +1883,19 @@ em_value sh_fn_mapping(em_time time, em_value key, em_value value, em_state *sta
     FRAME(lam);
     f.state = state;
     int k = 0;
-    if (lam->nparams == 4)
-        slots_[k++] = em_int(time);
+    if (lam->nparams == 4) slots_[k++] = em_int(time);
     slots_[k++] = key;
     slots_[k++] = value.type == EM_T_NONE ? em_none() : em_some(value);
     em_value r = lam->body->eval(lam->body, &f);
-    if (f.failed)
-        return em_none();
+    if (f.failed) return em_none();
     if (lam->nparams == 4) { /* (Time, K, Option[V], State[S]) => Option[M] */
-        if (r.type == EM_T_SOME)
-            return r.as.items[0];
+        if (r.type == EM_T_SOME) return r.as.items[0];
         if (r.type != EM_T_NONE) {
             char *s = show(r);
-            fail(lam->body, &f, "this mapping function must return Some(record) or None, not "
-                                "%s %s", type_name(r), s);
+            fail(lam->body, &f,
+                 "this mapping function must return Some(record) or None, not "
+                 "%s %s",
+                 type_name(r), s);
             g_free(s);
         }
         return em_none();

@@ -5,11 +5,12 @@
 #include <stdarg.h>
 #include <string.h>
 
-G_DEFINE_QUARK(ember-shell-error-quark, sh_error)
+G_DEFINE_QUARK(ember - shell - error - quark, sh_error)
 
 static const char *const keywords[] = {
-    "val", "var", "def", "new", "if", "else", "true", "false", "null", "import", "match",
-    "case", "class", "object", "while", "for", "return", "try", "lazy", "yield", NULL,
+    "val",   "var",  "def",    "new",   "if",   "else",  "true",
+    "false", "null", "import", "match", "case", "class", "object",
+    "while", "for",  "return", "try",   "lazy", "yield", NULL,
 };
 
 /* Line (1-based within src) and column (1-based) of byte off. */
@@ -65,9 +66,18 @@ void sh_error_at(GError **err, int code, const sh_pos *pos, const char *fmt, ...
     g_free(msg);
 }
 
-static bool is_op_char(char c) { return c && strchr("+-*/%<>=!&|^~:#?@\\", c); }
-static bool is_ident_start(char c) { return g_ascii_isalpha(c) || c == '$' || (c & 0x80); }
-static bool is_ident_char(char c) { return g_ascii_isalnum(c) || c == '_' || c == '$' || (c & 0x80); }
+static bool is_op_char(char c)
+{
+    return c && strchr("+-*/%<>=!&|^~:#?@\\", c);
+}
+static bool is_ident_start(char c)
+{
+    return g_ascii_isalpha(c) || c == '$' || (c & 0x80);
+}
+static bool is_ident_char(char c)
+{
+    return g_ascii_isalnum(c) || c == '_' || c == '$' || (c & 0x80);
+}
 
 typedef struct lexer {
     const sh_source *src;
@@ -90,26 +100,38 @@ static bool lex_string_body(lexer *lx, GString *out, uint32_t start, GError **er
     for (;;) {
         char c = lx->t[lx->p];
         if (c == '\0' || c == '\n') {
-            sh_error_at(err, c ? SH_ERROR_SYNTAX : SH_ERROR_INCOMPLETE, &(sh_pos){lx->src, start, start + 1},
-                        "unclosed string literal");
+            sh_error_at(err, c ? SH_ERROR_SYNTAX : SH_ERROR_INCOMPLETE,
+                        &(sh_pos){lx->src, start, start + 1}, "unclosed string literal");
             return false;
         }
         lx->p++;
-        if (c == '"')
-            return true;
+        if (c == '"') return true;
         if (c != '\\') {
             g_string_append_c(out, c);
             continue;
         }
         char e = lx->t[lx->p++];
         switch (e) {
-        case 'n': g_string_append_c(out, '\n'); break;
-        case 't': g_string_append_c(out, '\t'); break;
-        case 'r': g_string_append_c(out, '\r'); break;
-        case '0': g_string_append_c(out, '\0'); break;
-        case '"': case '\\': case '\'': g_string_append_c(out, e); break;
+        case 'n':
+            g_string_append_c(out, '\n');
+            break;
+        case 't':
+            g_string_append_c(out, '\t');
+            break;
+        case 'r':
+            g_string_append_c(out, '\r');
+            break;
+        case '0':
+            g_string_append_c(out, '\0');
+            break;
+        case '"':
+        case '\\':
+        case '\'':
+            g_string_append_c(out, e);
+            break;
         default:
-            sh_error_at(err, SH_ERROR_SYNTAX, AT(lx, lx->p - 2), "invalid escape character \\%c", e);
+            sh_error_at(err, SH_ERROR_SYNTAX, AT(lx, lx->p - 2), "invalid escape character \\%c",
+                        e);
             return false;
         }
     }
@@ -130,7 +152,8 @@ static bool lex_number(lexer *lx, GError **err)
             n++;
     }
     if ((s[n] == 'e' || s[n] == 'E') &&
-        (g_ascii_isdigit(s[n + 1]) || ((s[n + 1] == '-' || s[n + 1] == '+') && g_ascii_isdigit(s[n + 2])))) {
+        (g_ascii_isdigit(s[n + 1]) ||
+         ((s[n + 1] == '-' || s[n + 1] == '+') && g_ascii_isdigit(s[n + 2])))) {
         is_double = true;
         n += 2;
         while (g_ascii_isdigit(s[n]))
@@ -256,9 +279,12 @@ static bool lex_one(lexer *lx, GError **err)
         push(lx, kw ? T_KEYWORD : T_IDENT, start, name, lx->p - start);
         return true;
     }
-    static const struct { char c; sh_tok kind; } single[] = {
-        {'(', T_LPAREN}, {')', T_RPAREN}, {'{', T_LBRACE}, {'}', T_RBRACE}, {'[', T_LBRACKET},
-        {']', T_RBRACKET}, {',', T_COMMA}, {'.', T_DOT}, {';', T_SEMI}, {'_', T_UNDERSCORE},
+    static const struct {
+        char c;
+        sh_tok kind;
+    } single[] = {
+        {'(', T_LPAREN},   {')', T_RPAREN}, {'{', T_LBRACE}, {'}', T_RBRACE}, {'[', T_LBRACKET},
+        {']', T_RBRACKET}, {',', T_COMMA},  {'.', T_DOT},    {';', T_SEMI},   {'_', T_UNDERSCORE},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(single); i++)
         if (single[i].c == c) {
@@ -271,8 +297,10 @@ static bool lex_one(lexer *lx, GError **err)
             lx->p++;
         size_t n = lx->p - start;
         char *op = g_strndup(t + start, n);
-        sh_tok kind = !strcmp(op, "=>") ? T_ARROW : !strcmp(op, "=") ? T_EQUALS
-                      : !strcmp(op, ":") ? T_COLON : T_OP;
+        sh_tok kind = !strcmp(op, "=>")  ? T_ARROW
+                      : !strcmp(op, "=") ? T_EQUALS
+                      : !strcmp(op, ":") ? T_COLON
+                                         : T_OP;
         push(lx, kind, start, op, n);
         return true;
     }
@@ -295,8 +323,7 @@ GArray *sh_lex(const sh_source *src, GError **err)
 
 void sh_tokens_free(GArray *toks)
 {
-    if (!toks)
-        return;
+    if (!toks) return;
     for (guint i = 0; i < toks->len; i++)
         g_free(g_array_index(toks, sh_token, i).text);
     g_array_free(toks, TRUE);

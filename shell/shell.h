@@ -19,8 +19,8 @@
 /* One piece of input (a statement typed, a script file): kept for the whole session, because
  * errors quote it and lambda names are cut from it. */
 typedef struct sh_source {
-    char *name;     /* "<console>", a file name */
-    char *text;     /* NUL-terminated */
+    char *name; /* "<console>", a file name */
+    char *text; /* NUL-terminated */
     size_t len;
     int first_line; /* line number of text's first line in name */
 } sh_source;
@@ -47,18 +47,35 @@ char *sh_pos_text(const sh_pos *pos);
 /* ---- Tokens ---- */
 
 typedef enum sh_tok {
-    T_EOF, T_NEWLINE, T_IDENT, T_INT, T_DOUBLE, T_STRING, T_INTERP, /* s"..." */
+    T_EOF,
+    T_NEWLINE,
+    T_IDENT,
+    T_INT,
+    T_DOUBLE,
+    T_STRING,
+    T_INTERP, /* s"..." */
     T_OP,     /* operator characters: + - * / % < > = ! & | ^ ~ : and their runs */
-    T_LPAREN, T_RPAREN, T_LBRACE, T_RBRACE, T_LBRACKET, T_RBRACKET,
-    T_COMMA, T_DOT, T_SEMI, T_COLON, T_ARROW, T_EQUALS, T_UNDERSCORE,
+    T_LPAREN,
+    T_RPAREN,
+    T_LBRACE,
+    T_RBRACE,
+    T_LBRACKET,
+    T_RBRACKET,
+    T_COMMA,
+    T_DOT,
+    T_SEMI,
+    T_COLON,
+    T_ARROW,
+    T_EQUALS,
+    T_UNDERSCORE,
     T_KEYWORD,
 } sh_tok;
 
 typedef struct sh_token {
     sh_tok kind;
     uint32_t off, end;
-    char *text;     /* identifier, operator, keyword, or the string's decoded bytes */
-    size_t len;     /* of text */
+    char *text; /* identifier, operator, keyword, or the string's decoded bytes */
+    size_t len; /* of text */
     int64_t i;
     double d;
 } sh_token;
@@ -72,7 +89,12 @@ void sh_tokens_free(GArray *toks);
 /* ---- Syntax ---- */
 
 typedef enum sh_kind {
-    N_INT, N_DOUBLE, N_STRING, N_BOOL, N_NULL, N_UNIT,
+    N_INT,
+    N_DOUBLE,
+    N_STRING,
+    N_BOOL,
+    N_NULL,
+    N_UNIT,
     N_IDENT,       /* name */
     N_PLACEHOLDER, /* `_`; i: its parameter index once bound */
     N_SELECT,      /* kids[0].name, no argument list */
@@ -105,7 +127,7 @@ typedef struct sh_node {
     int n_kids;
     int64_t i;
     double d;
-    char *s;          /* N_STRING bytes */
+    char *s; /* N_STRING bytes */
     size_t slen;
     sh_param *params; /* N_LAMBDA, N_DEF */
     int n_params;
@@ -124,8 +146,20 @@ typedef struct sh_shell sh_shell;
 typedef struct sh_ssc sh_ssc;
 
 typedef enum sh_obj_kind {
-    O_UNIT, O_VALUE, O_DURATION, O_TIME, O_CONF, O_SC, O_SSC, O_DSTREAM, O_RDD, O_QUEUE,
-    O_LAMBDA, O_STATESPEC, O_BUILTIN, O_STORAGE,
+    O_UNIT,
+    O_VALUE,
+    O_DURATION,
+    O_TIME,
+    O_CONF,
+    O_SC,
+    O_SSC,
+    O_DSTREAM,
+    O_RDD,
+    O_QUEUE,
+    O_LAMBDA,
+    O_STATESPEC,
+    O_BUILTIN,
+    O_STORAGE,
 } sh_obj_kind;
 
 /* A node of the DStream graph as the shell shows it (:graph). */
@@ -157,16 +191,29 @@ struct sh_obj {
     sh_obj_kind kind;
     int refs;
     union {
-        struct { em_value v; em_arena *arena; em_values *owner; } val; /* O_VALUE */
-        int64_t ms;                                      /* O_DURATION, O_TIME */
-        struct { char *master, *app; } conf;             /* O_CONF */
-        em_context *sc;                                  /* O_SC */
-        sh_ssc *ssc;                                     /* O_SSC */
-        struct { em_dstream *ds; sh_ssc *ssc; int gid; } ds; /* O_DSTREAM */
-        em_rdd *rdd;                                     /* O_RDD */
-        em_rdd_queue *queue;                             /* O_QUEUE */
-        struct { const sh_node *node; sh_env *env; } lambda; /* O_LAMBDA, O_BUILTIN (name) */
-        sh_statespec spec;                               /* O_STATESPEC */
+        struct {
+            em_value v;
+            em_arena *arena;
+            em_values *owner;
+        } val;      /* O_VALUE */
+        int64_t ms; /* O_DURATION, O_TIME */
+        struct {
+            char *master, *app;
+        } conf;         /* O_CONF */
+        em_context *sc; /* O_SC */
+        sh_ssc *ssc;    /* O_SSC */
+        struct {
+            em_dstream *ds;
+            sh_ssc *ssc;
+            int gid;
+        } ds;                /* O_DSTREAM */
+        em_rdd *rdd;         /* O_RDD */
+        em_rdd_queue *queue; /* O_QUEUE */
+        struct {
+            const sh_node *node;
+            sh_env *env;
+        } lambda;          /* O_LAMBDA, O_BUILTIN (name) */
+        sh_statespec spec; /* O_STATESPEC */
     } u;
     const char *builtin; /* O_BUILTIN: "println" */
 };
@@ -225,8 +272,8 @@ typedef sh_obj *(*sh_driver_eval)(const sh_node *expr, sh_env *env, void *ctx, G
 sh_obj *sh_eval_value(const sh_node *expr, sh_env *env, sh_driver_eval driver, void *ctx,
                       GError **err);
 /* Evaluates recv.method(args) (node is the N_CALL or N_SELECT) on a value already computed. */
-sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env,
-                             sh_driver_eval driver, void *ctx, GError **err);
+sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env, sh_driver_eval driver,
+                             void *ctx, GError **err);
 /* Whether name is a method the value evaluator knows (completion). */
 const char *const *sh_value_method_names(void);
 
@@ -235,8 +282,8 @@ em_value sh_fn_map(em_value v, void *ud);
 bool sh_fn_filter(em_value v, void *ud);
 em_value sh_fn_reduce(em_value a, em_value b, void *ud);
 void sh_fn_foreach(em_value v, void *ud);
-em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value state,
-                      em_time time, void *ud);
+em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value state, em_time time,
+                      void *ud);
 em_value sh_fn_mapping(em_time time, em_value key, em_value value, em_state *state, void *ud);
 
 /* ---- The interpreter (shell-interp.c) ---- */
@@ -251,8 +298,7 @@ sh_shell *sh_shell_new(const sh_opts *opts);
 void sh_shell_free(sh_shell *sh);
 /* Runs the statements of one complete piece of input. Errors (with carets) go to err; output
  * to stdout. */
-bool sh_shell_run(sh_shell *sh, const char *name, int first_line, const char *text,
-                  GError **err);
+bool sh_shell_run(sh_shell *sh, const char *name, int first_line, const char *text, GError **err);
 /* Parses text only: false with SH_ERROR_INCOMPLETE when more lines are needed. */
 bool sh_shell_complete(sh_shell *sh, const char *text, GError **err);
 /* :step N, :graph, :manual: */
@@ -276,7 +322,7 @@ typedef struct sh_call {
     const sh_node *sel;  /* the N_SELECT */
     const char *name;
     const sh_node *const *args;
-    int nargs;           /* -1: no argument list */
+    int nargs; /* -1: no argument list */
     GError **err;
 } sh_call;
 
@@ -287,7 +333,7 @@ sh_obj *sh_eval(sh_shell *sh, const sh_node *n, sh_env *env, GError **err);
 bool sh_arg_int(sh_call *c, int i, int64_t *out);
 bool sh_arg_bool(sh_call *c, int i, bool *out);
 bool sh_arg_duration(sh_call *c, int i, int64_t *out);
-char *sh_arg_string(sh_call *c, int i); /* g_free it; NULL on error */
+char *sh_arg_string(sh_call *c, int i);                  /* g_free it; NULL on error */
 sh_obj *sh_arg_obj(sh_call *c, int i, sh_obj_kind kind); /* a new reference or NULL */
 /* Argument i compiled as a function over records for role. */
 sh_lambda *sh_arg_fn(sh_call *c, int i, sh_role role);

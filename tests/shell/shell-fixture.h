@@ -36,11 +36,11 @@ static inline shell_run run_shell(const char *const *args, const char *script)
         g_ptr_array_add(argv, (char *)*args);
     g_ptr_array_add(argv, NULL);
     GError *err = NULL;
-    GSubprocess *p = g_subprocess_newv((const char *const *)argv->pdata,
-                                       G_SUBPROCESS_FLAGS_STDIN_PIPE |
-                                           G_SUBPROCESS_FLAGS_STDOUT_PIPE |
-                                           G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                                       &err);
+    GSubprocess *p =
+        g_subprocess_newv((const char *const *)argv->pdata,
+                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                              G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                          &err);
     g_ptr_array_free(argv, TRUE);
     cr_assert_not_null(p, "%s", err ? err->message : "");
     GCancellable *cancel = g_cancellable_new();
@@ -96,10 +96,9 @@ typedef struct c_run {
 static inline void c_run_init(c_run *cp, const char *const *batches, size_t n, int slices)
 {
     c_run c = {0};
-    c.ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
-                                           .batch_interval = EM_SECONDS(1),
-                                           .manual_clock = true},
-                            NULL);
+    c.ssc = em_ssc_new_full(
+        &(em_ssc_opts){.master = "local[2]", .batch_interval = EM_SECONDS(1), .manual_clock = true},
+        NULL);
     cr_assert_not_null(c.ssc);
     c.queue = em_rdd_queue_new();
     for (size_t i = 0; i < n; i++) {
@@ -137,8 +136,7 @@ static inline const char *c_run_batches(c_run *c, int n)
 static inline void c_run_free(c_run *c)
 {
     em_ssc_free(c->ssc);
-    if (c->out)
-        fclose(c->out);
+    if (c->out) fclose(c->out);
     em_rdd_queue_free(c->queue);
     free(c->text);
 }
@@ -155,19 +153,17 @@ static inline char *batch_records(const char *printed, long long time)
     char *marker = g_strdup_printf("Time: %lld ms\n", time);
     const char *p = strstr(printed, marker);
     g_free(marker);
-    if (!p)
-        return g_strdup("(no batch)");
+    if (!p) return g_strdup("(no batch)");
     p = strchr(p, '\n') + 1;
     p = strchr(p, '\n') + 1; /* the dashes */
-    if (*p == '\n') /* an empty batch: the frame, then the blank line */
+    if (*p == '\n')          /* an empty batch: the frame, then the blank line */
         return g_strdup("");
     const char *end = strstr(p, "\n\n");
     char *body = g_strndup(p, end ? (size_t)(end - p) : strlen(p));
     char **lines = g_strsplit(body, "\n", -1);
     g_free(body);
     guint n = g_strv_length(lines);
-    if (n == 1 && lines[0][0] == '\0')
-        n = 0;
+    if (n == 1 && lines[0][0] == '\0') n = 0;
     qsort(lines, n, sizeof(char *), compare_lines);
     GString *s = g_string_new(NULL);
     for (guint i = 0; i < n; i++)

@@ -23,10 +23,11 @@ static void expect_error(const char *bad, const char *message)
 
 Test(shell_errors, unknown_method_in_a_lambda_points_at_the_method)
 {
-    expect_error("val words = lines.flatMap(_.splitt(\" \"))",
-                 "<stdin>:5:29: error: splitt is not a method ember-shell knows (try :help values)\n"
-                 "val words = lines.flatMap(_.splitt(\" \"))\n"
-                 "                            ^\n");
+    expect_error(
+        "val words = lines.flatMap(_.splitt(\" \"))",
+        "<stdin>:5:29: error: splitt is not a method ember-shell knows (try :help values)\n"
+        "val words = lines.flatMap(_.splitt(\" \"))\n"
+        "                            ^\n");
 }
 
 Test(shell_errors, lambda_with_the_wrong_number_of_parameters)

@@ -5,8 +5,8 @@
 #include "shell-fixture.h"
 
 #include <arpa/inet.h>
-#include <poll.h>
 #include <glib/gstdio.h>
+#include <poll.h>
 #include <unistd.h>
 
 static const char *const manual[] = {"--manual-clock", NULL};
@@ -14,13 +14,12 @@ static const char *const manual[] = {"--manual-clock", NULL};
 /* The same three batches for every example, one partition each so that hand counts are easy to
  * follow; "|" separates lines. */
 static const char *const batches[] = {"a b c|a b", "b c", "c"};
-static const char shell_input[] =
-    "val ssc = new StreamingContext(sc, Seconds(1))\n"
-    "val rddQueue = new mutable.Queue[RDD[String]]()\n"
-    "rddQueue += sc.parallelize(Seq(\"a b c\", \"a b\"), 1)\n"
-    "rddQueue += sc.parallelize(Seq(\"b c\"), 1)\n"
-    "rddQueue += sc.parallelize(Seq(\"c\"), 1)\n"
-    "val lines = ssc.queueStream(rddQueue)\n";
+static const char shell_input[] = "val ssc = new StreamingContext(sc, Seconds(1))\n"
+                                  "val rddQueue = new mutable.Queue[RDD[String]]()\n"
+                                  "rddQueue += sc.parallelize(Seq(\"a b c\", \"a b\"), 1)\n"
+                                  "rddQueue += sc.parallelize(Seq(\"b c\"), 1)\n"
+                                  "rddQueue += sc.parallelize(Seq(\"c\"), 1)\n"
+                                  "val lines = ssc.queueStream(rddQueue)\n";
 
 static char *script(const char *body, int steps)
 {
@@ -113,16 +112,17 @@ Test(shell_guide, queue_stream_example_prints_the_bytes_of_examples_queue_stream
 
 Test(shell_guide, windowed_word_count_prints_what_the_compiled_pipeline_prints)
 {
-    char *s = script("val words = lines.flatMap(_.split(\" \"))\n"
-                     "val pairs = words.map(word => (word, 1))\n"
-                     "// Reduce last 30 seconds of data, every 10 seconds: here 3 s every 1 s\n"
-                     "val windowedWordCounts = pairs.reduceByKeyAndWindow((a:Int,b:Int) => (a + b), "
-                     "Seconds(3), Seconds(1))\n"
-                     "windowedWordCounts.print()\n"
-                     "val incremental = pairs.reduceByKeyAndWindow(_ + _, _ - _, Seconds(2), "
-                     "Seconds(1))\n"
-                     "incremental.print()\n",
-                     4);
+    char *s =
+        script("val words = lines.flatMap(_.split(\" \"))\n"
+               "val pairs = words.map(word => (word, 1))\n"
+               "// Reduce last 30 seconds of data, every 10 seconds: here 3 s every 1 s\n"
+               "val windowedWordCounts = pairs.reduceByKeyAndWindow((a:Int,b:Int) => (a + b), "
+               "Seconds(3), Seconds(1))\n"
+               "windowedWordCounts.print()\n"
+               "val incremental = pairs.reduceByKeyAndWindow(_ + _, _ - _, Seconds(2), "
+               "Seconds(1))\n"
+               "incremental.print()\n",
+               4);
     shell_run r = run_shell(manual, s);
     assert_clean(&r);
 
@@ -131,9 +131,9 @@ Test(shell_guide, windowed_word_count_prints_what_the_compiled_pipeline_prints)
     em_dstream *pairs = em_map(em_flat_map(c.lines, em_split_space), em_pair_one);
     em_print_to(em_reduce_by_key_and_window(pairs, em_sum, EM_SECONDS(3), EM_SECONDS(1)), 10,
                 c.out);
-    em_print_to(em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, EM_SECONDS(2),
-                                                EM_SECONDS(1)),
-                10, c.out);
+    em_print_to(
+        em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, EM_SECONDS(2), EM_SECONDS(1)),
+        10, c.out);
     cr_assert_str_eq(r.out, c_run_batches(&c, 4));
 
     /* The 3 s window at 3 s holds all three batches: a 2, b 3, c 3; at 4 s the last two. */
@@ -186,8 +186,7 @@ Test(shell_guide, update_state_by_key_keeps_the_running_count)
     g_free(s);
 }
 
-static em_value mapping_func(em_time time, em_value word, em_value one, em_state *state,
-                             void *ud)
+static em_value mapping_func(em_time time, em_value word, em_value one, em_state *state, void *ud)
 {
     (void)time, (void)ud;
     int64_t sum = (em_type_of(one) == EM_T_NONE ? 0 : em_as_int(one)) +
@@ -218,8 +217,8 @@ Test(shell_guide, map_with_state_runs_the_stateful_word_count_mapping_function)
     c_run_init(&c, batches, 3, 1);
     em_rdd *initial = em_parallelize_text(em_ssc_context(c.ssc), "(hello,1), (world,1)", 0, NULL);
     em_dstream *words = em_map(em_flat_map(c.lines, em_split_space), em_pair_one);
-    em_dstream *mapped = em_map_with_state(
-        words, &(em_state_spec){.fn = mapping_func, .initial_state = initial});
+    em_dstream *mapped =
+        em_map_with_state(words, &(em_state_spec){.fn = mapping_func, .initial_state = initial});
     em_rdd_unref(initial);
     em_print_to(mapped, 10, c.out);
     em_print_to(em_state_snapshots(mapped), 10, c.out);
@@ -315,8 +314,8 @@ Test(shell_guide, foreach_rdd_collects_and_prints_each_record_at_the_driver)
 Test(shell_guide, save_as_text_files_writes_a_directory_per_batch)
 {
     char *dir = g_dir_make_tmp("ember-shell-XXXXXX", NULL);
-    char *body = g_strdup_printf("lines.map(_.toUpperCase).saveAsTextFiles(\"%s/up\", \"txt\")\n",
-                                 dir);
+    char *body =
+        g_strdup_printf("lines.map(_.toUpperCase).saveAsTextFiles(\"%s/up\", \"txt\")\n", dir);
     char *s = script(body, 2);
     shell_run r = run_shell(manual, s);
     assert_clean(&r);
@@ -352,14 +351,13 @@ Test(shell_guide, graph_shows_streams_their_bindings_and_outputs)
                                     "both.print()\n"
                                     ":graph\n");
     assert_clean(&r);
-    cr_assert_str_eq(r.out,
-                     "StreamingContext: batch interval 1000 ms, manual clock, INITIALIZED\n"
-                     "  [0] lines = queueStream(q)\n"
-                     "  [1] words = flatMap(_.split(\" \")) <- [0]\n"
-                     "  [2] other = queueStream(q)\n"
-                     "  [3] union(other) <- [1], [2]\n"
-                     "  [4] both = filter(_.nonEmpty) <- [3]\n"
-                     "  output print() <- [4]\n");
+    cr_assert_str_eq(r.out, "StreamingContext: batch interval 1000 ms, manual clock, INITIALIZED\n"
+                            "  [0] lines = queueStream(q)\n"
+                            "  [1] words = flatMap(_.split(\" \")) <- [0]\n"
+                            "  [2] other = queueStream(q)\n"
+                            "  [3] union(other) <- [1], [2]\n"
+                            "  [4] both = filter(_.nonEmpty) <- [3]\n"
+                            "  output print() <- [4]\n");
     shell_run_free(&r);
 }
 
@@ -417,16 +415,14 @@ Test(shell_guide, network_word_count_counts_every_word_the_line_server_sent)
     static const char text[] = "to be or not to be\nthat is the question\n";
     cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
     close(fd);
-    const char *argv[] = {EMBER_BUILD_ROOT "/examples/line_server", "--once", "0", text_path,
-                          NULL};
+    const char *argv[] = {EMBER_BUILD_ROOT "/examples/line_server", "--once", "0", text_path, NULL};
     GPid server;
     int server_out;
     cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                        NULL, &server, NULL, &server_out, NULL, NULL));
     char first[128] = {0};
     for (size_t k = 0; k < sizeof first - 1 && read(server_out, first + k, 1) == 1; k++)
-        if (first[k] == '\n')
-            break;
+        if (first[k] == '\n') break;
     int port = 0;
     cr_assert_eq(sscanf(first, "Listening on 127.0.0.1:%d", &port), 1, "%s", first);
 
@@ -467,11 +463,9 @@ static bool read_until(int fd, GString *out, const char *marker, gint64 deadline
     while (!marker || !g_str_has_suffix(out->str, marker)) {
         int left = (int)((deadline - g_get_monotonic_time()) / 1000);
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            return false;
+        if (left <= 0 || poll(&p, 1, left) <= 0) return false;
         ssize_t n = read(fd, buf, marker ? 1 : sizeof buf);
-        if (n <= 0)
-            return n == 0 && !marker;
+        if (n <= 0) return n == 0 && !marker;
         g_string_append_len(out, buf, n);
     }
     return true;
