@@ -342,6 +342,18 @@ static sh_obj *ds_one_fn(sh_call *c, sh_obj *recv)
     return stream(c, SSC(recv), out, recv, NULL);
 }
 
+static sh_obj *ds_map_partitions(sh_call *c, sh_obj *recv)
+{
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
+    sh_lambda *lam = sh_arg_fn(c, 0, R_MAP);
+    if (!lam)
+        return NULL;
+    em_dstream *ds =
+        em_map_partitions_full(DS(recv), sh_fn_partition, lam, sh_lambda_free, sh_lambda_text(lam));
+    return stream(c, SSC(recv), ds, recv, NULL);
+}
+
 static sh_obj *ds_glom(sh_call *c, sh_obj *recv)
 {
     if (!sh_call_arity(c, 0, 0)) return NULL;
@@ -668,6 +680,7 @@ static const method_entry dstream_methods[] = {
     {"mapValues", ds_one_fn},
     {"flatMapValues", ds_one_fn},
     {"reduce", ds_one_fn},
+    {"mapPartitions", ds_map_partitions},
     {"glom", ds_glom},
     {"repartition", ds_repartition},
     {"count", ds_count},
@@ -1003,6 +1016,17 @@ static sh_obj *rdd_one_fn(sh_call *c, sh_obj *recv)
     return rdd_obj(c, out);
 }
 
+static sh_obj *rdd_map_partitions(sh_call *c, sh_obj *recv)
+{
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
+    sh_lambda *lam = sh_arg_fn(c, 0, R_MAP);
+    if (!lam)
+        return NULL;
+    return rdd_obj(c, em_rdd_map_partitions_full(RDD(recv), sh_fn_partition, lam, sh_lambda_free,
+                                                 sh_lambda_text(lam)));
+}
+
 static sh_obj *rdd_no_args(sh_call *c, sh_obj *recv)
 {
     if (!sh_call_arity(c, 0, 0)) return NULL;
@@ -1204,6 +1228,7 @@ static const method_entry rdd_methods[] = {
     {"filter", rdd_one_fn},
     {"mapValues", rdd_one_fn},
     {"flatMapValues", rdd_one_fn},
+    {"mapPartitions", rdd_map_partitions},
     {"keys", rdd_no_args},
     {"values", rdd_no_args},
     {"glom", rdd_no_args},

@@ -549,6 +549,8 @@ static const method_info methods[] = {
     {"toSeq", M_TO_SEQ, 0, 0, 0},
     {"toArray", M_TO_SEQ, 0, 0, 0},
     {"toVector", M_TO_SEQ, 0, 0, 0},
+    {"toIterator", M_TO_SEQ, 0, 0, 0},
+    {"iterator", M_TO_SEQ, 0, 0, 0},
     {"apply", M_APPLY, 1, 1, 0},
     {"swap", M_SWAP, 0, 0, 0},
     {"abs", M_ABS, 0, 0, 0},
@@ -1901,4 +1903,27 @@ em_value sh_fn_mapping(em_time time, em_value key, em_value value, em_state *sta
         return em_none();
     }
     return r;
+}
+
+void sh_fn_partition(int index, em_iter *in, em_emitter *out, void *ud)
+{
+    (void)index;
+    const sh_lambda *lam = ud;
+    GArray *items = g_array_new(FALSE, FALSE, sizeof(em_value));
+    em_value v;
+    while (em_iter_next(in, &v))
+        g_array_append_val(items, v);
+    FRAME(lam);
+    slots_[0] = make_list((em_value *)items->data, items->len);
+    em_value r = lam->body->eval(lam->body, &f);
+    if (!f.failed && r.type != EM_T_LIST) {
+        char *s = show(r);
+        fail(lam->body, &f, "mapPartitions' function must return an Iterator (a Seq), not %s %s",
+             type_name(r), s);
+        g_free(s);
+    }
+    if (!f.failed)
+        for (uint32_t i = 0; i < r.len; i++)
+            em_emit(out, r.as.items[i]);
+    g_array_free(items, TRUE);
 }

@@ -284,6 +284,8 @@ em_value sh_fn_reduce(em_value a, em_value b, void *ud);
 void sh_fn_foreach(em_value v, void *ud);
 em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value state, em_time time,
                       void *ud);
+/* mapPartitions: the partition is given to the lambda as a Seq; it returns one. */
+void sh_fn_partition(int index, em_iter *in, em_emitter *out, void *ud);
 em_value sh_fn_mapping(em_time time, em_value key, em_value value, em_state *state, void *ud);
 
 /* ---- The interpreter (shell-interp.c) ---- */

@@ -532,3 +532,134 @@ Test(shell_guide, text_file_stream_counts_the_words_of_files_moved_in_after_star
     g_free(old);
     g_free(dir);
 }
+
+/* ---- Every DStream operation, against its C counterpart ---- */
+
+static em_value length_of(em_value w, void *ud)
+{
+    (void)ud;
+    return em_int((int64_t)em_str_len(w));
+}
+
+static bool not_to(em_value w, void *ud)
+{
+    (void)ud;
+    return !(em_str_len(w) == 2 && !memcmp(em_str_ptr(w), "to", 2));
+}
+
+static em_value times_ten(em_value v, void *ud)
+{
+    (void)ud;
+    return em_int(em_as_int(v) * 10);
+}
+
+static em_value v_and_next(em_value v, void *ud)
+{
+    (void)ud;
+    em_value both[2] = {v, em_int(em_as_int(v) + 1)};
+    return em_list(both, 2, EM_LIST);
+}
+
+static bool key_is(em_value kv, void *ud)
+{
+    const char *want = ud;
+    em_value k = em_key(kv);
+    return em_str_len(k) == strlen(want) && !memcmp(em_str_ptr(k), want, em_str_len(k));
+}
+
+static void partition_not_to(int index, em_iter *in, em_emitter *out, void *ud)
+{
+    (void)index;
+    em_value w;
+    while (em_iter_next(in, &w))
+        if (not_to(w, ud)) em_emit(out, w);
+}
+
+static em_rdd *union_of(em_rdd *a, em_rdd *b, em_time t, void *ud)
+{
+    (void)t, (void)ud;
+    return em_rdd_union(a, b);
+}
+
+Test(shell_guide, every_dstream_operation_prints_what_its_c_counterpart_prints)
+{
+    shell_run r = run_shell(
+        manual,
+        "val ssc = new StreamingContext(sc, Seconds(1))\n"
+        "val rddQueue = new mutable.Queue[RDD[String]]()\n"
+        "rddQueue += sc.parallelize(Seq(\"to be or\", \"not to be\"), 2)\n"
+        "rddQueue += sc.parallelize(Seq(\"to stream\"), 2)\n"
+        "rddQueue += sc.parallelize(Seq(\"be\"), 2)\n"
+        "val lines = ssc.queueStream(rddQueue)\n"
+        "val words = lines.flatMap(_.split(\" \"))\n"
+        "val pairs = words.map(x => (x, 1))\n"
+        "words.map(_.length).print()\n"
+        "words.filter(w => w != \"to\").print()\n"
+        "pairs.mapValues(_ * 10).print()\n"
+        "pairs.flatMapValues(v => Seq(v, v + 1)).print()\n"
+        "words.glom().print()\n"
+        "words.repartition(3).count().print()\n"
+        "words.map(_.length).reduce(_ + _).print()\n"
+        "words.countByValue().print()\n"
+        "words.union(lines).count().print()\n"
+        "pairs.groupByKey().print()\n"
+        "pairs.combineByKey((v: Int) => v, (c: Int, v: Int) => c + v, (a: Int, b: Int) => a + b, "
+        "2).print()\n"
+        "pairs.join(pairs.mapValues(_ * 10)).print()\n"
+        "pairs.leftOuterJoin(pairs.filter(_._1 == \"be\")).print()\n"
+        "pairs.cogroup(pairs.filter(_._1 == \"to\")).print()\n"
+        "words.window(Seconds(2)).count().print()\n"
+        "words.countByWindow(Seconds(2), Seconds(1)).print()\n"
+        "words.map(_.length).reduceByWindow(_ + _, Seconds(2), Seconds(1)).print()\n"
+        "words.map(_.length).reduceByWindow(_ + _, _ - _, Seconds(2), Seconds(1)).print()\n"
+        "pairs.groupByKeyAndWindow(Seconds(2)).print()\n"
+        "words.countByValueAndWindow(Seconds(2), Seconds(1)).print()\n"
+        "lines.transformWith(words, (a, b) => a.union(b)).print()\n"
+        "words.mapPartitions(it => it.filter(_ != \"to\")).print()\n"
+        "ssc.start()\n:step 3\nssc.stop()\n");
+    assert_clean(&r);
+
+    static const char *const input[] = {"to be or|not to be", "to stream", "be"};
+    c_run c;
+    c_run_init(&c, input, 3, 2);
+    em_dstream *lines = c.lines, *words = em_flat_map(lines, em_split_space);
+    em_dstream *pairs = em_map(words, em_pair_one);
+    FILE *o = c.out;
+    em_print_to(em_map(words, length_of), 10, o);
+    em_print_to(em_filter(words, not_to), 10, o);
+    em_print_to(em_map_values(pairs, times_ten), 10, o);
+    em_print_to(em_flat_map_values(pairs, v_and_next), 10, o);
+    em_print_to(em_glom(words), 10, o);
+    em_print_to(em_count(em_repartition(words, 3)), 10, o);
+    em_print_to(em_reduce(em_map(words, length_of), em_sum), 10, o);
+    em_print_to(em_count_by_value(words), 10, o);
+    em_print_to(em_count(em_union(words, lines)), 10, o);
+    em_print_to(em_group_by_key(pairs), 10, o);
+    em_print_to(em_combine_by_key_full(pairs, em_identity, em_sum, em_sum, NULL, NULL, "c", 2), 10,
+                o);
+    em_print_to(em_join(pairs, em_map_values(pairs, times_ten)), 10, o);
+    em_print_to(em_left_outer_join(pairs, em_filter_full(pairs, key_is, "be", NULL, "be")), 10, o);
+    em_print_to(em_cogroup(pairs, em_filter_full(pairs, key_is, "to", NULL, "to")), 10, o);
+    em_print_to(em_count(em_window(words, EM_SECONDS(2), EM_SECONDS(1))), 10, o);
+    em_print_to(em_count_by_window(words, EM_SECONDS(2), EM_SECONDS(1)), 10, o);
+    em_print_to(em_reduce_by_window(em_map(words, length_of), em_sum, EM_SECONDS(2), EM_SECONDS(1)),
+                10, o);
+    em_print_to(em_reduce_by_window_inv(em_map(words, length_of), em_sum, em_subtract,
+                                        EM_SECONDS(2), EM_SECONDS(1)),
+                10, o);
+    em_print_to(em_group_by_key_and_window(pairs, EM_SECONDS(2), EM_SECONDS(1)), 10, o);
+    em_print_to(em_count_by_value_and_window(words, EM_SECONDS(2), EM_SECONDS(1)), 10, o);
+    em_print_to(em_transform_with(lines, words, union_of), 10, o);
+    em_print_to(em_map_partitions(words, partition_not_to), 10, o);
+    cr_assert_str_eq(r.out, c_run_batches(&c, 3));
+
+    /* Some by hand: batch 1 has 6 words, 2 of them "to"; the 2 s window at 2 s has 8. */
+    cr_assert_not_null(strstr(r.out, "Time: 1000 ms\n"
+                                     "-------------------------------------------\n"
+                                     "2\n2\n2\n3\n2\n2\n\n"));
+    cr_assert_not_null(strstr(r.out, "Time: 2000 ms\n"
+                                     "-------------------------------------------\n"
+                                     "8\n\n"));
+    c_run_free(&c);
+    shell_run_free(&r);
+}
