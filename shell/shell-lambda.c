@@ -439,6 +439,21 @@ static em_value ev_call_fn(const sh_expr *e, sh_frame *f)
     return e->a->a->eval(e->a->a, f);
 }
 
+/* A function of n parameters over tuple records of n fields: slot 0 taken apart into 1..n. */
+static em_value ev_untuple(const sh_expr *e, sh_frame *f)
+{
+    em_value t = f->slots[0];
+    if (t.type != EM_T_TUPLE || t.len != (uint32_t)e->n) {
+        char *s = show(t);
+        fail(e, f, "this function takes a tuple of %d fields, not %s %s", e->n, type_name(t), s);
+        g_free(s);
+        return em_null();
+    }
+    for (int i = 0; i < e->n; i++)
+        f->slots[1 + i] = t.as.items[i];
+    return e->a->eval(e->a, f);
+}
+
 /* ---- Methods ---- */
 
 typedef enum method {
@@ -1734,9 +1749,11 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
         return NULL;
     }
     int arity = role_arity(role);
-    bool timed = false;
-    if (role == R_MAPPING && lam_node->n_params == 4) timed = true, arity = 4;
-    if (lam_node->n_params != arity) {
+    if (role == R_MAPPING && lam_node->n_params == 4) arity = 4;
+    /* `{ case (k, v) => ... }`, or Scala 3's `(k, v) => ...`, over tuple records. */
+    bool untuple = arity == 1 && lam_node->n_params >= 2 && lam_node->n_params <= 8 &&
+                   (role == R_MAP || role == R_FILTER || role == R_FOREACH);
+    if (lam_node->n_params != arity && !untuple) {
         const char *shape = role == R_UPDATE    ? " (values: Seq[V], state: Option[S])"
                             : role == R_MAPPING ? " (key, value: Option[V], state: State[S])"
                                                 : "";
@@ -1749,20 +1766,26 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
     }
     sh_lambda *lam = lambda_new(role);
     lam->nparams = arity;
-    lam->nslots = arity;
     lam->text = sh_pos_text(&fn->pos);
+    int first = untuple ? 1 : 0, n = lam_node->n_params;
+    lam->nslots = first + n;
     scope params[8];
     scope *sc = NULL;
-    for (int i = 0; i < arity; i++) {
+    for (int i = 0; i < n; i++) {
         params[i] = (scope){.name = lam_node->params[i].name,
-                            .slot = i,
+                            .slot = first + i,
                             .next = sc,
                             .state = role == R_MAPPING && i == arity - 1};
         sc = &params[i];
     }
-    (void)timed;
     compiler c = {.lam = lam, .env = env, .err = err};
     lam->body = compile(&c, lam_node->kids[0], sc);
+    if (untuple && !c.failed) {
+        sh_expr *u = cx_new(&c, ev_untuple, lam_node);
+        u->n = n;
+        u->a = lam->body;
+        lam->body = u;
+    }
     if (bound) sh_obj_unref(bound);
     if (c.failed) {
         sh_lambda_free(lam);

@@ -410,6 +410,39 @@ static sh_node *parse_block_body(parser *ps, uint32_t off)
     return finish(ps, block);
 }
 
+/* `case (a, b) => ...` (the whole of a `{ ... }`): a lambda whose one record, a tuple, is
+ * taken apart into the names (i = 1), or `case x => ...`. One case, names only. */
+static sh_node *parse_case(parser *ps)
+{
+    next(ps);
+    if (is(ps, T_IDENT) && TOK(ps, ps->p + 1)->kind == T_ARROW) return parse_ident_lambda(ps, true);
+    if (!is(ps, T_LPAREN)) {
+        fail_at(ps, peek(ps),
+                "ember-shell reads `case (a, b) => ...` and `case x => ...` only, not a "
+                "pattern starting with %s",
+                NULL);
+        return NULL;
+    }
+    int depth = 0;
+    for (guint k = ps->p; TOK(ps, k)->kind != T_EOF; k++) {
+        sh_tok kind = TOK(ps, k)->kind;
+        if (kind == T_LPAREN && ++depth > 1) {
+            fail_at(ps, TOK(ps, k),
+                    "nested patterns are not supported by ember-shell; bind the tuple and use "
+                    "._1, ._2 (found %s)",
+                    NULL);
+            return NULL;
+        }
+        if (kind == T_RPAREN && --depth == 0) break;
+    }
+    sh_node *lam = parse_paren_lambda(ps, true);
+    if (lam) lam->i = 1;
+    if (lam && is_kw(ps, "case"))
+        fail_at(ps, peek(ps),
+                "one case only: ember-shell does not match several patterns (found %s)", NULL);
+    return ps->failed ? NULL : lam;
+}
+
 /* '{' ... '}': a block, or a lambda written `{ x => ... }` / `{ (a, b) => ... }`. */
 static sh_node *parse_braces(parser *ps)
 {
@@ -420,11 +453,7 @@ static sh_node *parse_braces(parser *ps)
     skip_newlines(ps);
     sh_node *e;
     if (is_kw(ps, "case")) {
-        fail_at(ps, peek(ps),
-                "pattern-matching functions ({ case ... => }) are not supported by "
-                "ember-shell; write (a, b) => ... or x => x._1",
-                NULL);
-        e = NULL;
+        e = parse_case(ps);
     } else if (is(ps, T_IDENT) && TOK(ps, ps->p + 1)->kind == T_ARROW) {
         e = parse_ident_lambda(ps, true);
     } else if (is(ps, T_LPAREN) && paren_lambda_ahead(ps)) {

@@ -32,10 +32,11 @@ Test(shell_errors, unknown_method_in_a_lambda_points_at_the_method)
 
 Test(shell_errors, lambda_with_the_wrong_number_of_parameters)
 {
-    expect_error("val sums = pairs.map((a, b) => a + b)",
-                 "<stdin>:5:22: error: map takes a function of 1 parameter; this one takes 2\n"
-                 "val sums = pairs.map((a, b) => a + b)\n"
-                 "                     ^\n");
+    expect_error("val sums = pairs.reduceByKey(x => x)",
+                 "<stdin>:5:30: error: reduceByKey takes a function of 2 parameters; this one "
+                 "takes 1\n"
+                 "val sums = pairs.reduceByKey(x => x)\n"
+                 "                             ^\n");
 }
 
 Test(shell_errors, placeholders_count_as_parameters)
@@ -91,13 +92,13 @@ Test(shell_errors, unknown_name_in_a_lambda)
                                       "               ^\n");
 }
 
-Test(shell_errors, pattern_matching_function_is_outside_the_subset)
+Test(shell_errors, nested_pattern_is_outside_the_subset)
 {
-    expect_error("pairs.map { case (w, n) => w }",
-                 "<stdin>:5:13: error: pattern-matching functions ({ case ... => }) are not "
-                 "supported by ember-shell; write (a, b) => ... or x => x._1\n"
-                 "pairs.map { case (w, n) => w }\n"
-                 "            ^\n");
+    expect_error("pairs.map { case (w, (a, b)) => w }",
+                 "<stdin>:5:22: error: nested patterns are not supported by ember-shell; bind the "
+                 "tuple and use ._1, ._2 (found '(')\n"
+                 "pairs.map { case (w, (a, b)) => w }\n"
+                 "                     ^\n");
 }
 
 Test(shell_errors, unclosed_string_literal)

@@ -567,6 +567,11 @@ static bool key_is(em_value kv, void *ud)
     return em_str_len(k) == strlen(want) && !memcmp(em_str_ptr(k), want, em_str_len(k));
 }
 
+static bool key_is_not_to(em_value kv, void *ud)
+{
+    return not_to(em_key(kv), ud);
+}
+
 static void partition_not_to(int index, em_iter *in, em_emitter *out, void *ud)
 {
     (void)index;
@@ -616,6 +621,8 @@ Test(shell_guide, every_dstream_operation_prints_what_its_c_counterpart_prints)
         "words.countByValueAndWindow(Seconds(2), Seconds(1)).print()\n"
         "lines.transformWith(words, (a, b) => a.union(b)).print()\n"
         "words.mapPartitions(it => it.filter(_ != \"to\")).print()\n"
+        "pairs.map { case (word, count) => (count, word) }.print()\n"
+        "pairs.filter((w, n) => w != \"to\").print()\n"
         "ssc.start()\n:step 3\nssc.stop()\n");
     assert_clean(&r);
 
@@ -651,6 +658,8 @@ Test(shell_guide, every_dstream_operation_prints_what_its_c_counterpart_prints)
     em_print_to(em_count_by_value_and_window(words, EM_SECONDS(2), EM_SECONDS(1)), 10, o);
     em_print_to(em_transform_with(lines, words, union_of), 10, o);
     em_print_to(em_map_partitions(words, partition_not_to), 10, o);
+    em_print_to(em_map(pairs, em_swap), 10, o);
+    em_print_to(em_filter_full(pairs, key_is_not_to, NULL, NULL, "f"), 10, o);
     cr_assert_str_eq(r.out, c_run_batches(&c, 3));
 
     /* Some by hand: batch 1 has 6 words, 2 of them "to"; the 2 s window at 2 s has 8. */
