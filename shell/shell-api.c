@@ -42,6 +42,60 @@ static bool fnset_filter2(em_value v, void *ud)
     return sh_fn_filter(v, ((fnset *)ud)->fn[2]);
 }
 
+/* ---- Ember's refusals: a critical message, then NULL. While a statement runs, the shell
+ *      catches those messages on its thread, to put them under a caret instead. ---- */
+
+static void free_capture(gpointer p)
+{
+    if (p) g_string_free(p, TRUE);
+}
+static GPrivate capture = G_PRIVATE_INIT(free_capture);
+
+static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                   gpointer ud)
+{
+    GString *buf = g_private_get(&capture);
+    if (buf && (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))) {
+        for (gsize i = 0; i < n; i++)
+            if (!strcmp(fields[i].key, "MESSAGE")) {
+                if (buf->len) g_string_append_c(buf, '\n');
+                g_string_append_len(buf, fields[i].value,
+                                    fields[i].length < 0 ? (gssize)strlen(fields[i].value)
+                                                         : fields[i].length);
+                return G_LOG_WRITER_HANDLED;
+            }
+    }
+    return g_log_writer_default(level, fields, n, ud);
+}
+
+void sh_api_install_log_writer(void)
+{
+    g_log_set_writer_func(log_writer, NULL, NULL);
+}
+
+void sh_api_capture_begin(void)
+{
+    g_private_replace(&capture, g_string_new(NULL));
+}
+
+char *sh_api_capture_end(void)
+{
+    GString *buf = g_private_get(&capture);
+    char *text = buf && buf->len ? g_strdup(buf->str) : NULL;
+    g_private_replace(&capture, NULL);
+    return text;
+}
+
+/* What Ember said when it refused the call just made (newly allocated), or NULL. */
+static char *refusal(void)
+{
+    GString *buf = g_private_get(&capture);
+    if (!buf || !buf->len) return NULL;
+    char *text = g_strdup(buf->str);
+    g_string_truncate(buf, 0);
+    return text;
+}
+
 /* ---- StreamingContext ---- */
 
 static const char *state_name(em_ssc_state st)
@@ -193,7 +247,12 @@ void sh_api_name_stream(sh_obj *o, const char *name)
 /* A stream object for ds (NULL: Ember refused it, having logged why). */
 static sh_obj *stream(sh_call *c, sh_ssc *s, em_dstream *ds, const sh_obj *p1, const sh_obj *p2)
 {
-    if (!ds) return sh_call_fail(c, -1, "%s was refused by Ember (see the message above)", c->name);
+    if (!ds) {
+        char *why = refusal();
+        sh_call_fail(c, -1, "%s", why ? why : "Ember refused it");
+        g_free(why);
+        return NULL;
+    }
     sh_obj *o = sh_obj_new(O_DSTREAM);
     o->u.ds.ds = ds;
     o->u.ds.ssc = s;
@@ -344,11 +403,9 @@ static sh_obj *ds_one_fn(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_map_partitions(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_MAP);
-    if (!lam)
-        return NULL;
+    if (!lam) return NULL;
     em_dstream *ds =
         em_map_partitions_full(DS(recv), sh_fn_partition, lam, sh_lambda_free, sh_lambda_text(lam));
     return stream(c, SSC(recv), ds, recv, NULL);
@@ -928,8 +985,12 @@ static const method_entry ssc_methods[] = {
 
 static sh_obj *rdd_obj(sh_call *c, em_rdd *rdd)
 {
-    if (!rdd)
-        return sh_call_fail(c, -1, "%s was refused by Ember (see the message above)", c->name);
+    if (!rdd) {
+        char *why = refusal();
+        sh_call_fail(c, -1, "%s", why ? why : "Ember refused it");
+        g_free(why);
+        return NULL;
+    }
     sh_obj *o = sh_obj_new(O_RDD);
     o->u.rdd = rdd;
     return o;
@@ -1018,11 +1079,9 @@ static sh_obj *rdd_one_fn(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_map_partitions(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1))
-        return NULL;
+    if (!sh_call_arity(c, 1, 1)) return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_MAP);
-    if (!lam)
-        return NULL;
+    if (!lam) return NULL;
     return rdd_obj(c, em_rdd_map_partitions_full(RDD(recv), sh_fn_partition, lam, sh_lambda_free,
                                                  sh_lambda_text(lam)));
 }

@@ -766,6 +766,11 @@ sh_shell *sh_shell_new(const sh_opts *opts)
     sh->opts = *opts;
     if (!sh->opts.master) sh->opts.master = "local[2]";
     sh->globals = sh_env_new(NULL);
+    static gsize writer_installed;
+    if (g_once_init_enter(&writer_installed)) {
+        sh_api_install_log_writer();
+        g_once_init_leave(&writer_installed, 1);
+    }
     sh->sources = g_ptr_array_new();
     sh->arenas = g_ptr_array_new_with_free_func((GDestroyNotify)em_arena_free);
     sh->sscs = g_ptr_array_new();
@@ -845,7 +850,11 @@ bool sh_shell_run(sh_shell *sh, const char *name, int first_line, const char *te
     GPtrArray *stmts = g_ptr_array_new();
     bool ok = sh_parse(src, arena, stmts, err);
     for (guint i = 0; ok && i < stmts->len; i++) {
+        sh_api_capture_begin();
         sh_obj *o = exec_stmt(sh, stmts->pdata[i], sh->globals, true, err);
+        char *unclaimed = sh_api_capture_end();
+        if (unclaimed) fprintf(stderr, "%s\n", unclaimed);
+        g_free(unclaimed);
         ok = o != NULL;
         sh_obj_unref(o);
         em_scratch_reset();

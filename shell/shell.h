@@ -376,6 +376,12 @@ void sh_api_ssc_free(sh_ssc *s);
 bool sh_api_step(sh_ssc *s, GError **err);
 /* The graph as :graph prints it, newly allocated. */
 char *sh_api_graph(sh_ssc *s);
+/* Ember reports a refused call with a critical message: while a capture is on (on the
+ * calling thread), such messages are kept for the error under the caret instead of printed.
+ * Install the writer once, at start; capture_end returns what nobody took (g_free it). */
+void sh_api_install_log_writer(void);
+void sh_api_capture_begin(void);
+char *sh_api_capture_end(void);
 /* Names a stream in the graph after the val it is first bound to. */
 void sh_api_name_stream(sh_obj *o, const char *name);
 /* Methods of driver objects: the result (a new reference), or NULL with c->err set. */

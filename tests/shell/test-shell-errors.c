@@ -192,3 +192,13 @@ Test(shell_errors, step_needs_a_manual_clock)
                             "--manual-clock, or type :manual before new StreamingContext(...)\n");
     shell_run_free(&r);
 }
+
+/* Ember's own refusal (a window that is not a multiple of the slide) under a caret. */
+Test(shell_errors, window_ember_refuses_is_reported_at_the_call)
+{
+    expect_error("pairs.window(Milliseconds(1500)).print()",
+                 "<stdin>:5:7: error: window: the window duration (1500 ms) must be a multiple of "
+                 "the slide duration of the parent stream (1000 ms)\n"
+                 "pairs.window(Milliseconds(1500)).print()\n"
+                 "      ^\n");
+}
