@@ -419,8 +419,8 @@ static sh_obj *eval_binop(sh_shell *sh, const sh_node *n, sh_env *env, GError **
         sh_obj *r = NULL;
         if (b && em_is_int(a->u.val.v) && em_is_int(b->u.val.v)) {
             int64_t from = em_as_int(a->u.val.v), to = em_as_int(b->u.val.v) - (op[0] == 'u');
-            if (to - from >= 100000000) {
-                sh_error_at(err, SH_ERROR_EVAL, &n->pos, "ranges hold at most 100000000 numbers");
+            if (to - from >= 10000000) {
+                sh_error_at(err, SH_ERROR_EVAL, &n->pos, "ranges hold at most 10000000 numbers");
             } else {
                 size_t len = to >= from ? (size_t)(to - from + 1) : 0;
                 em_value *items = g_new(em_value, len ? len : 1);

@@ -30,8 +30,46 @@ static const char help_text[] =
     "  :manual      new StreamingContexts get a manual clock (as --manual-clock)\n"
     "  :graph       show the DStream graph of the last StreamingContext\n"
     "  :load FILE   run a script\n"
-    "  :help        this text\n"
+    "  :help        this text; :help values (or DStream, RDD, ...) lists methods\n"
     "  :quit        leave (also Ctrl-D)\n";
+
+/* :help values, :help DStream, ...: the methods ember-shell knows. */
+static void help_on(const char *topic)
+{
+    static const struct {
+        const char *name;
+        sh_obj_kind kind;
+    } kinds[] = {{"DStream", O_DSTREAM}, {"RDD", O_RDD},     {"StreamingContext", O_SSC},
+                 {"SparkContext", O_SC}, {"Queue", O_QUEUE}, {"StateSpec", O_STATESPEC},
+                 {"SparkConf", O_CONF}};
+    const char *const *names = NULL;
+    if (!strcmp(topic, "values")) {
+        fputs("Methods on records (String, Int, Double, Seq, Option, tuples) inside functions:\n",
+              stdout);
+        names = sh_value_method_names();
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(kinds) && !names; i++)
+        if (!strcmp(topic, kinds[i].name)) {
+            printf("%s methods:\n", kinds[i].name);
+            names = sh_api_method_names(kinds[i].kind);
+        }
+    if (!names) {
+        fprintf(stderr, "error: :help takes values, DStream, RDD, StreamingContext, SparkContext, "
+                        "Queue, StateSpec or SparkConf\n");
+        errors++;
+        return;
+    }
+    GString *line = g_string_new(" ");
+    for (; *names; names++) {
+        if (line->len + strlen(*names) > 96) {
+            printf("%s\n", line->str);
+            g_string_assign(line, " ");
+        }
+        g_string_append_printf(line, " %s", *names);
+    }
+    printf("%s\n", line->str);
+    g_string_free(line, TRUE);
+}
 
 static void report(GError *err)
 {
@@ -76,6 +114,8 @@ static bool command(const char *line)
         } else {
             run_script(arg);
         }
+    } else if (!strcmp(cmd, ":help") && arg) {
+        help_on(arg);
     } else if (!strcmp(cmd, ":help")) {
         fputs(help_text, stdout);
     } else if (!strcmp(cmd, ":quit") || !strcmp(cmd, ":q")) {

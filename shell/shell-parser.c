@@ -17,7 +17,10 @@ typedef struct parser {
     GPtrArray *placeholders; /* the `_`s met since the enclosing boundary */
     GError **err;
     bool failed;
+    int depth; /* expressions being parsed, one inside the other */
 } parser;
+
+#define MAX_DEPTH 200
 
 #define TOK(ps, k) (&g_array_index((ps)->toks, sh_token, (k)))
 
@@ -779,7 +782,12 @@ static sh_node *parse_prefix(parser *ps)
             if (lit) lit->pos.off = t->off;
             return lit;
         }
+        if (++ps->depth > MAX_DEPTH) {
+            fail_at(ps, t, "expression nested too deeply (more than 200 levels) at %s", NULL);
+            return NULL;
+        }
         sh_node *e = parse_prefix(ps);
+        ps->depth--;
         if (!e) return NULL;
         sh_node *n = node1(ps, N_UNOP, t->off, e);
         n->name = adup(ps, t->text, t->len);
@@ -838,12 +846,18 @@ static sh_node *parse_infix(parser *ps, int min_prec)
 {
     uint32_t off = peek(ps)->off;
     sh_node *lhs = parse_prefix(ps);
+    int operators = 0;
     while (lhs && !ps->failed) {
         const char *op = infix_op(ps);
         if (!op) break;
         int prec = precedence(op);
         if (prec < min_prec) break;
         sh_token *t = next(ps);
+        if (++operators > 10000) {
+            /* Evaluating the tree recurses once per operator. */
+            fail_at(ps, t, "expression too long (more than 10000 operators) at %s", NULL);
+            return NULL;
+        }
         skip_newlines(ps);
         /* Assignment operators and those ending in ':' are right-associative. */
         bool right = prec == 0 || op[strlen(op) - 1] == ':';
@@ -864,7 +878,14 @@ static sh_node *parse_infix(parser *ps, int min_prec)
 static sh_node *parse_expr(parser *ps)
 {
     if (ps->failed) return NULL;
-    return parse_infix(ps, 0);
+    if (ps->depth >= MAX_DEPTH) {
+        fail_at(ps, peek(ps), "expression nested too deeply (more than 200 levels) at %s", NULL);
+        return NULL;
+    }
+    ps->depth++;
+    sh_node *e = parse_infix(ps, 0);
+    ps->depth--;
+    return e;
 }
 
 static sh_node *parse_val(parser *ps)
