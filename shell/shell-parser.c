@@ -335,7 +335,7 @@ static void set_params(parser *ps, sh_node *n, GArray *params)
 {
     n->n_params = (int)params->len;
     n->params = em_arena_alloc(ps->arena, sizeof(sh_param) * (params->len ? params->len : 1));
-    memcpy(n->params, params->data, sizeof(sh_param) * params->len);
+    if (params->len) memcpy(n->params, params->data, sizeof(sh_param) * params->len);
     g_array_free(params, TRUE);
 }
 

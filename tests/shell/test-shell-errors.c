@@ -202,3 +202,60 @@ Test(shell_errors, window_ember_refuses_is_reported_at_the_call)
                  "pairs.window(Milliseconds(1500)).print()\n"
                  "      ^\n");
 }
+
+/* Every prefix of the guide's statements, and each with one character left out, loaded as
+ * scripts of their own into one shell: each may fail, none may crash it, and it goes on. */
+Test(shell_errors, truncated_and_mangled_guide_statements_never_crash_the_shell)
+{
+    static const char *const guide[] = {
+        "val ssc = new StreamingContext(sc, Seconds(1))",
+        "val lines = ssc.queueStream(q)",
+        "val words = lines.flatMap(_.split(\" \"))",
+        "val pairs = words.map(word => (word, 1))",
+        "val wordCounts = pairs.reduceByKey(_ + _)",
+        "wordCounts.print()",
+        "val w = pairs.reduceByKeyAndWindow((a:Int,b:Int) => (a + b), Seconds(30), Seconds(10))",
+        "def updateFunction(newValues: Seq[Int], runningCount: Option[Int]): Option[Int] = { "
+        "val newCount = newValues.sum + runningCount.getOrElse(0); Some(newCount) }",
+        "val runningCounts = pairs.updateStateByKey[Int](updateFunction _)",
+        "val spam = sc.parallelize(Seq((\"b\", true)))",
+        "val cleaned = wordCounts.transform(rdd => { rdd.join(spam).filter(_._2._2).map(x => "
+        "(x._1, x._2._1)) })",
+        "val f = (word: String, one: Option[Int], state: State[Int]) => { val sum = "
+        "one.getOrElse(0) + state.getOption.getOrElse(0); state.update(sum); (word, sum) }",
+        "val s = pairs.mapWithState(StateSpec.function(f).initialState(spam))",
+        "pairs.foreachRDD(rdd => rdd.collect().foreach(println))",
+        "println(s\"${Seq(1, 2).map(_ * 2).mkString(\",\")} and ${\"a b\".split(\" \").length}\")",
+        "pairs.map { case (w, n) => (n, w) }.filter(_._1 % 2 == 0).print()",
+    };
+    char *dir = g_dir_make_tmp("ember-shell-fuzz-XXXXXX", NULL);
+    GString *script = g_string_new(prelude);
+    int files = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(guide); i++) {
+        size_t n = strlen(guide[i]);
+        for (size_t cut = 0; cut <= n; cut++)
+            for (int mangle = 0; mangle < 2; mangle++) {
+                /* mangle 0: the first cut characters; 1: all but the character at cut. */
+                if (mangle && cut == n) continue;
+                GString *text = g_string_new_len(guide[i], (gssize)(mangle ? n : cut));
+                if (mangle) g_string_erase(text, (gssize)cut, 1);
+                char *path = g_strdup_printf("%s/%04d.scala", dir, files++);
+                cr_assert(g_file_set_contents(path, text->str, (gssize)text->len, NULL));
+                g_string_append_printf(script, ":load %s\n", path);
+                g_free(path);
+                g_string_free(text, TRUE);
+            }
+    }
+    g_string_append(script, "println(\"still here\")\n");
+    shell_run r = run_shell((const char *const[]){"--manual-clock", NULL}, script->str);
+    cr_assert(WIFEXITED(r.status), "ember-shell died: status %d", r.status);
+    cr_assert_eq(WEXITSTATUS(r.status), 1);
+    cr_assert(g_str_has_suffix(r.out, "still here\n"), "%s", r.out);
+    cr_assert_gt(files, 2000);
+    char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    g_free(cmd);
+    g_free(dir);
+    g_string_free(script, TRUE);
+    shell_run_free(&r);
+}
