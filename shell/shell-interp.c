@@ -629,7 +629,22 @@ char *sh_call_text(sh_call *c)
 {
     sh_pos pos = c->node->pos;
     pos.off = (uint32_t)c->sel->i;
-    return sh_pos_text(&pos);
+    char *text = sh_pos_text(&pos);
+    /* One line for :graph and echoes: a line break and its indentation become one space. */
+    GString *out = g_string_new(NULL);
+    for (const char *p = text; *p; p++) {
+        if (*p != '\n') {
+            g_string_append_c(out, *p);
+            continue;
+        }
+        while (out->len && out->str[out->len - 1] == ' ')
+            g_string_truncate(out, out->len - 1);
+        while (p[1] == ' ' || p[1] == '\t')
+            p++;
+        g_string_append_c(out, ' ');
+    }
+    g_free(text);
+    return g_string_free(out, FALSE);
 }
 
 sh_obj *sh_arg_obj(sh_call *c, int i, sh_obj_kind kind)

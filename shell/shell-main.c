@@ -303,6 +303,8 @@ static char **complete(const char *text, int start, int end)
     completion_matches = sh_shell_completions(shell, rl_line_buffer, start, text);
     completion_next = 0;
     rl_attempted_completion_over = 1;
+    /* A method is followed by its argument list, not a space. */
+    rl_completion_append_character = start > 0 && rl_line_buffer[start - 1] == '.' ? '\0' : ' ';
     return rl_completion_matches(text, completion_generator);
 }
 
