@@ -289,6 +289,7 @@ static bool foreach_rdd_cb(em_rdd *rdd, em_time time, void *ud, GError **err)
     sh_obj_unref(args[1]);
     fflush(stdout);
     sh_obj_unref(r);
+    em_scratch_reset(); /* what the closure's expressions built on this thread */
     return r != NULL;
 }
 
@@ -304,6 +305,7 @@ static em_rdd *transform_result(sh_obj *r, GError *error)
         fprintf(stderr, "%s\n", error->message);
     g_clear_error(&error);
     sh_obj_unref(r);
+    em_scratch_reset(); /* what the closure's expressions built on this thread */
     return out;
 }
 
