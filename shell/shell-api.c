@@ -288,9 +288,10 @@ static bool foreach_rdd_cb(em_rdd *rdd, em_time time, void *ud, GError **err)
     sh_obj_unref(args[0]);
     sh_obj_unref(args[1]);
     fflush(stdout);
+    bool ok = r != NULL;
     sh_obj_unref(r);
     em_scratch_reset(); /* what the closure's expressions built on this thread */
-    return r != NULL;
+    return ok;
 }
 
 static em_rdd *transform_result(sh_obj *r, GError *error)
