@@ -1268,6 +1268,23 @@ static sh_obj *rdd_foreach(sh_call *c, sh_obj *recv)
     return unit();
 }
 
+static sh_obj *rdd_foreach_partition(sh_call *c, sh_obj *recv)
+{
+    if (!sh_call_arity(c, 1, 1)) return NULL;
+    sh_lambda *lam = sh_arg_fn(c, 0, R_FOREACH);
+    if (!lam) return NULL;
+    GError *error = NULL;
+    bool ok = em_rdd_foreach_partition(RDD(recv), sh_fn_foreach_partition, lam, &error);
+    sh_lambda_free(lam);
+    fflush(stdout);
+    if (!ok) {
+        sh_call_fail(c, -1, "%s", error->message);
+        g_error_free(error);
+        return NULL;
+    }
+    return unit();
+}
+
 static sh_obj *rdd_save(sh_call *c, sh_obj *recv)
 {
     if (!sh_call_arity(c, 1, 1)) return NULL;
@@ -1325,6 +1342,7 @@ static const method_entry rdd_methods[] = {
     {"first", rdd_first_reduce},
     {"reduce", rdd_first_reduce},
     {"foreach", rdd_foreach},
+    {"foreachPartition", rdd_foreach_partition},
     {"saveAsTextFile", rdd_save},
     {NULL, NULL},
 };

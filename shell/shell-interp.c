@@ -523,9 +523,12 @@ sh_obj *sh_eval(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
         return exec_stmt(sh, n, env, false, err);
     case N_UNIT:
         return unit();
-    case N_PLACEHOLDER:
-        sh_error_at(err, SH_ERROR_EVAL, &n->pos, "unbound placeholder parameter _");
-        return NULL;
+    case N_PLACEHOLDER: {
+        /* transform(_.sortByKey()): the closure binds its placeholder parameter "_$0". */
+        sh_obj *o = n->name ? sh_env_lookup(env, n->name) : NULL;
+        if (!o) sh_error_at(err, SH_ERROR_EVAL, &n->pos, "unbound placeholder parameter _");
+        return o;
+    }
     default:
         return value_of(sh, n, env, err);
     }

@@ -1950,3 +1950,17 @@ void sh_fn_partition(int index, em_iter *in, em_emitter *out, void *ud)
             em_emit(out, r.as.items[i]);
     g_array_free(items, TRUE);
 }
+
+void sh_fn_foreach_partition(int index, em_iter *in, void *ud)
+{
+    (void)index;
+    const sh_lambda *lam = ud;
+    GArray *items = g_array_new(FALSE, FALSE, sizeof(em_value));
+    em_value v;
+    while (em_iter_next(in, &v))
+        g_array_append_val(items, v);
+    FRAME(lam);
+    slots_[0] = make_list((em_value *)items->data, items->len);
+    lam->body->eval(lam->body, &f);
+    g_array_free(items, TRUE);
+}

@@ -286,6 +286,8 @@ em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value s
                       void *ud);
 /* mapPartitions: the partition is given to the lambda as a Seq; it returns one. */
 void sh_fn_partition(int index, em_iter *in, em_emitter *out, void *ud);
+/* foreachPartition: the partition is given to the lambda as a Seq. */
+void sh_fn_foreach_partition(int index, em_iter *in, void *ud);
 em_value sh_fn_mapping(em_time time, em_value key, em_value value, em_state *state, void *ud);
 
 /* ---- The interpreter (shell-interp.c) ---- */

@@ -672,3 +672,31 @@ Test(shell_guide, every_dstream_operation_prints_what_its_c_counterpart_prints)
     c_run_free(&c);
     shell_run_free(&r);
 }
+
+/* transform(_.sortByKey(false)) and the guide's foreachRDD { rdd => rdd.foreachPartition ... }
+ * shape, records in a known order: one partition, sorted keys. */
+Test(shell_guide, transform_placeholder_sorts_and_foreach_partition_sees_every_record)
+{
+    char *s = script("val counts = lines.flatMap(_.split(\" \")).map((_, 1)).reduceByKey(_ + _)\n"
+                     "counts.transform(_.sortByKey(false)).print()\n"
+                     "lines.foreachRDD { rdd =>\n"
+                     "  rdd.foreachPartition { partitionOfRecords =>\n"
+                     "    partitionOfRecords.foreach(record => println(\"sent \" + record))\n"
+                     "  }\n"
+                     "}\n",
+                     2);
+    shell_run r = run_shell(manual, s);
+    assert_clean(&r);
+    cr_assert_str_eq(r.out, "-------------------------------------------\n"
+                            "Time: 1000 ms\n"
+                            "-------------------------------------------\n"
+                            "(c,1)\n(b,2)\n(a,2)\n\n"
+                            "sent a b c\nsent a b\n"
+                            "-------------------------------------------\n"
+                            "Time: 2000 ms\n"
+                            "-------------------------------------------\n"
+                            "(c,1)\n(b,1)\n\n"
+                            "sent b c\n");
+    shell_run_free(&r);
+    g_free(s);
+}
