@@ -211,6 +211,13 @@ static em_value arith(const sh_expr *e, sh_frame *f, int op, em_value a, em_valu
             return em_double(fmod(x, y));
         }
     }
+    if (op == OP_MUL && em_is_str(a) && b.type == EM_T_INT && b.as.i >= 0 &&
+        (uint64_t)b.as.i * em_str_len(a) <= (1u << 30)) { /* "ab" * 3, as Scala's StringOps */
+        GString *s = buffer();
+        for (int64_t i = 0; i < b.as.i; i++)
+            g_string_append_len(s, em_str_ptr(a), (gssize)em_str_len(a));
+        return buffer_value(s);
+    }
     if (op == OP_ADD && (em_is_str(a) || em_is_str(b))) {
         GString *s = buffer();
         append_text(s, a);
@@ -439,10 +446,11 @@ static em_value ev_call_fn(const sh_expr *e, sh_frame *f)
     return e->a->a->eval(e->a->a, f);
 }
 
-/* A function of n parameters over tuple records of n fields: slot 0 taken apart into 1..n. */
+/* A function of n parameters over tuple records of n fields: the record in e->slot taken
+ * apart into the n slots after it. */
 static em_value ev_untuple(const sh_expr *e, sh_frame *f)
 {
-    em_value t = f->slots[0];
+    em_value t = f->slots[e->slot];
     if (t.type != EM_T_TUPLE || t.len != (uint32_t)e->n) {
         char *s = show(t);
         fail(e, f, "this function takes a tuple of %d fields, not %s %s", e->n, type_name(t), s);
@@ -450,7 +458,7 @@ static em_value ev_untuple(const sh_expr *e, sh_frame *f)
         return em_null();
     }
     for (int i = 0; i < e->n; i++)
-        f->slots[1 + i] = t.as.items[i];
+        f->slots[e->slot + 1 + i] = t.as.items[i];
     return e->a->eval(e->a, f);
 }
 
@@ -1202,7 +1210,9 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
         if (bound) sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "%s takes a function here, like x => ...", what);
     }
-    if (lam->n_params != nparams) {
+    /* xs.map { case (k, v) => ... } over tuples: the one record taken apart. */
+    bool untuple = nparams == 1 && lam->n_params >= 2 && lam->n_params <= 8;
+    if (lam->n_params != nparams && !untuple) {
         if (bound) sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "%s takes a function of %d parameter%s; this one takes %d",
                        what, nparams, nparams == 1 ? "" : "s", lam->n_params);
@@ -1215,11 +1225,21 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
     /* A named lambda sees only its own parameters and the driver's bindings. */
     scope *inner = bound ? NULL : sc;
     scope params[MAX_SLOTS];
-    for (int i = 0; i < nparams; i++) {
-        params[i] = (scope){.name = lam->params[i].name, .slot = fn->slot + i, .next = inner};
+    int first = fn->slot + (untuple ? 1 : 0);
+    for (int i = 0; untuple && i < lam->n_params; i++)
+        new_slot(c, arg);
+    for (int i = 0; i < lam->n_params; i++) {
+        params[i] = (scope){.name = lam->params[i].name, .slot = first + i, .next = inner};
         inner = &params[i];
     }
     fn->a = compile(c, lam->kids[0], inner);
+    if (untuple && !c->failed) {
+        sh_expr *u = cx_new(c, ev_untuple, lam);
+        u->slot = fn->slot;
+        u->n = lam->n_params;
+        u->a = fn->a;
+        fn->a = u;
+    }
     c->depth--;
     if (bound) sh_obj_unref(bound);
     return c->failed ? NULL : fn;
@@ -1782,6 +1802,7 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
     lam->body = compile(&c, lam_node->kids[0], sc);
     if (untuple && !c.failed) {
         sh_expr *u = cx_new(&c, ev_untuple, lam_node);
+        u->slot = 0;
         u->n = n;
         u->a = lam->body;
         lam->body = u;

@@ -700,3 +700,58 @@ Test(shell_guide, transform_placeholder_sorts_and_foreach_partition_sees_every_r
     shell_run_free(&r);
     g_free(s);
 }
+
+/* ---- Values: Scala's semantics and Spark's printing, at the driver ---- */
+
+Test(shell_values, expressions_print_what_scala_prints)
+{
+    /* Each line: the expression, then what Scala prints for it. */
+    static const char *const cases[][2] = {
+        {"3 / 2", "1"},
+        {"3.0 / 2", "1.5"},
+        {"-7 / 2", "-3"},
+        {"-7 % 3", "-1"},
+        {"1e10", "1.0E10"},
+        {"0.1 + 0.2", "0.30000000000000004"},
+        {"100.0", "100.0"},
+        {"\"a\" + 1", "a1"},
+        {"1 + 2 + \"x\"", "3x"},
+        {"\"x\" + 1 + 2", "x12"},
+        {"(1, \"a\", 2.5)", "(1,a,2.5)"},
+        {"Some(3)", "Some(3)"},
+        {"None", "None"},
+        {"Seq(1, 2).map(_ * 2)", "List(2, 4)"},
+        {"\"a,b,,\".split(\",\").length", "2"},
+        {"\" a b\".split(\" \").length", "3"},
+        {"\"a1b22c\".split(\"[0-9]+\").mkString(\"|\")", "a|b|c"},
+        {"Seq(3, 1, 2).sorted", "List(1, 2, 3)"},
+        {"if (3 > 2) \"yes\" else \"no\"", "yes"},
+        {"math.max(3, 7)", "7"},
+        {"Seq(1.5, 2.5).sum", "4.0"},
+        {"\"Hello\".toUpperCase.length", "5"},
+        {"(1 to 5).sum", "15"},
+        {"s\"${1 + 1} is two\"", "2 is two"},
+        {"true && !false", "true"},
+        {"10 max 3", "10"},
+        {"\"abc\".substring(1)", "bc"},
+        {"Some(2).getOrElse(0) + None.getOrElse(5)", "7"},
+        {"(\"k\", 3)._2 * 1.5", "4.5"},
+        {"Seq((\"a\", 1), (\"b\", 2)).map { case (k, v) => k * 2 }", "List(aa, bb)"},
+        {"Seq((\"a\", 1), (\"b\", 2)).map((k, v) => v * 2)", "List(2, 4)"},
+        {"1 == 1.0", "true"},
+        {"\"a\" < \"b\"", "true"},
+        {"List(1, 2, 3).foldLeft(0)((acc, x) => acc + x * x)", "14"},
+        {"Seq(1, 2, 3).reduce(_ max _)", "3"},
+    };
+    GString *script = g_string_new(NULL), *want = g_string_new(NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_string_append_printf(script, "println(%s)\n", cases[i][0]);
+        g_string_append_printf(want, "%s\n", cases[i][1]);
+    }
+    shell_run r = run_shell(NULL, script->str);
+    assert_clean(&r);
+    cr_assert_str_eq(r.out, want->str);
+    shell_run_free(&r);
+    g_string_free(script, TRUE);
+    g_string_free(want, TRUE);
+}
