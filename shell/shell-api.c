@@ -865,6 +865,51 @@ static bool has_output(sh_ssc *s)
     return any;
 }
 
+/* ssc.union(Seq(a, b, ...)): the Seq is written out, its items are streams. */
+static sh_obj *ssc_union(sh_call *c, sh_obj *recv)
+{
+    if (!sh_call_arity(c, 1, 1) || !not_started(c, recv)) return NULL;
+    const sh_node *seq = c->args[0];
+    if (seq->kind != N_CALL || seq->kids[0]->kind != N_IDENT ||
+        (strcmp(seq->kids[0]->name, "Seq") && strcmp(seq->kids[0]->name, "List") &&
+         strcmp(seq->kids[0]->name, "Array")) ||
+        seq->n_kids < 2)
+        return sh_call_fail(c, 0, "ssc.union takes the streams written out: Seq(a, b, ...)");
+    int n = seq->n_kids - 1;
+    sh_obj **objs = g_new0(sh_obj *, n);
+    em_dstream **streams = g_new0(em_dstream *, n);
+    sh_obj *r = NULL;
+    int i;
+    for (i = 0; i < n; i++) {
+        sh_obj *o = sh_eval(c->sh, seq->kids[1 + i], c->env, c->err);
+        if (!o) break;
+        objs[i] = o;
+        if (o->kind != O_DSTREAM || o->u.ds.ssc != S(recv)) {
+            sh_error_at(c->err, SH_ERROR_EVAL, &seq->kids[1 + i]->pos,
+                        "ssc.union takes streams of this StreamingContext; this is %s %s",
+                        sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
+            break;
+        }
+        streams[i] = o->u.ds.ds;
+    }
+    if (i == n) {
+        r = stream(c, S(recv), em_union_n(streams, (size_t)n), NULL, NULL);
+        if (r) {
+            g_mutex_lock(&S(recv)->lock);
+            sh_gnode *g = g_ptr_array_index(S(recv)->graph, S(recv)->graph->len - 1);
+            for (int k = 0; k < n && k < 8; k++)
+                g->parents[k] = objs[k]->u.ds.gid;
+            g->n_parents = MIN(n, 8);
+            g_mutex_unlock(&S(recv)->lock);
+        }
+    }
+    for (int k = 0; k < n; k++)
+        sh_obj_unref(objs[k]);
+    g_free(objs);
+    g_free(streams);
+    return r;
+}
+
 static sh_obj *ssc_start(sh_call *c, sh_obj *recv)
 {
     if (!sh_call_arity(c, 0, 0)) return NULL;
@@ -973,6 +1018,7 @@ static const method_entry ssc_methods[] = {
     {"socketTextStream", ssc_socket_text_stream},
     {"textFileStream", ssc_text_file_stream},
     {"queueStream", ssc_queue_stream},
+    {"union", ssc_union},
     {"start", ssc_start},
     {"stop", ssc_stop},
     {"awaitTermination", ssc_await},

@@ -167,7 +167,7 @@ typedef struct sh_gnode {
     int id;
     char *binding; /* the val it was bound to first, or NULL */
     char *what;    /* "flatMap(_.split(\" \"))" */
-    int parents[2];
+    int parents[8]; /* the first 8 parents */
     int n_parents;
     bool output;
 } sh_gnode;

@@ -755,3 +755,27 @@ Test(shell_values, expressions_print_what_scala_prints)
     g_string_free(script, TRUE);
     g_string_free(want, TRUE);
 }
+
+Test(shell_guide, ssc_union_merges_the_streams_written_out_in_a_seq)
+{
+    char *s = script("val upper = lines.map(_.toUpperCase)\n"
+                     "val u = ssc.union(Seq(lines, upper, lines.filter(_.startsWith(\"b\"))))\n"
+                     "u.print()\n"
+                     ":graph\n",
+                     1);
+    shell_run r = run_shell(manual, s);
+    assert_clean(&r);
+    cr_assert_str_eq(r.out, "StreamingContext: batch interval 1000 ms, manual clock, INITIALIZED\n"
+                            "  [0] lines = queueStream(rddQueue)\n"
+                            "  [1] upper = map(_.toUpperCase) <- [0]\n"
+                            "  [2] filter(_.startsWith(\"b\")) <- [0]\n"
+                            "  [3] u = union(Seq(lines, upper, lines.filter(_.startsWith(\"b\")))) "
+                            "<- [0], [1], [2]\n"
+                            "  output print() <- [3]\n"
+                            "-------------------------------------------\n"
+                            "Time: 1000 ms\n"
+                            "-------------------------------------------\n"
+                            "a b c\na b\nA B C\nA B\n\n");
+    shell_run_free(&r);
+    g_free(s);
+}
