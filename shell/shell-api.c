@@ -278,13 +278,19 @@ static sh_obj *value_obj(em_value v)
 
 /* ---- Driver closures Ember calls ---- */
 
+/* Set while a foreachRDD or transform closure runs on this (the scheduler) thread: waiting
+ * there for the context to end would wait for itself. */
+static _Thread_local bool in_callback;
+
 static bool foreach_rdd_cb(em_rdd *rdd, em_time time, void *ud, GError **err)
 {
     sh_closure *cl = ud;
     sh_obj *args[2] = {sh_obj_new(O_RDD), sh_obj_new(O_TIME)};
     args[0]->u.rdd = em_rdd_ref(rdd);
     args[1]->u.ms = time;
+    in_callback = true;
     sh_obj *r = sh_closure_call(cl, args, cl->nparams, err);
+    in_callback = false;
     sh_obj_unref(args[0]);
     sh_obj_unref(args[1]);
     fflush(stdout);
@@ -317,7 +323,9 @@ static em_rdd *transform_cb(em_rdd *rdd, em_time time, void *ud)
     args[0]->u.rdd = em_rdd_ref(rdd);
     args[1]->u.ms = time;
     GError *error = NULL;
+    in_callback = true;
     sh_obj *r = sh_closure_call(cl, args, cl->nparams, &error);
+    in_callback = false;
     sh_obj_unref(args[0]);
     sh_obj_unref(args[1]);
     return transform_result(r, error);
@@ -331,7 +339,9 @@ static em_rdd *transform_with_cb(em_rdd *a, em_rdd *b, em_time time, void *ud)
     args[1]->u.rdd = em_rdd_ref(b);
     args[2]->u.ms = time;
     GError *error = NULL;
+    in_callback = true;
     sh_obj *r = sh_closure_call(cl, args, cl->nparams, &error);
+    in_callback = false;
     for (int i = 0; i < 3; i++)
         sh_obj_unref(args[i]);
     return transform_result(r, error);
@@ -942,6 +952,11 @@ static sh_obj *ssc_stop(sh_call *c, sh_obj *recv)
 /* Waits in slices so that Ctrl-C (sh_interrupted) ends the wait. */
 static sh_obj *await(sh_call *c, sh_obj *recv, int64_t timeout_ms, bool report)
 {
+    if (in_callback)
+        return sh_call_fail(c, -1,
+                            "%s cannot be called inside foreachRDD or transform: the "
+                            "batch would wait for itself",
+                            c->name);
     gint64 deadline = timeout_ms < 0 ? -1 : g_get_monotonic_time() + timeout_ms * 1000;
     GError *error = NULL;
     int r = 0;
