@@ -587,13 +587,24 @@ static const method_info state_methods[] = {
 
 const char *const *sh_value_method_names(void)
 {
-    static const char *names[G_N_ELEMENTS(methods) + G_N_ELEMENTS(state_methods) + 1];
-    if (!names[0]) {
-        size_t k = 0;
+    static const char *names[G_N_ELEMENTS(methods) + 1];
+    static gsize done;
+    if (g_once_init_enter(&done)) {
         for (size_t i = 0; i < G_N_ELEMENTS(methods); i++)
-            names[k++] = methods[i].name;
+            names[i] = methods[i].name;
+        g_once_init_leave(&done, 1);
+    }
+    return names;
+}
+
+const char *const *sh_state_method_names(void)
+{
+    static const char *names[G_N_ELEMENTS(state_methods) + 1];
+    static gsize done;
+    if (g_once_init_enter(&done)) {
         for (size_t i = 0; i < G_N_ELEMENTS(state_methods); i++)
-            names[k++] = state_methods[i].name;
+            names[i] = state_methods[i].name;
+        g_once_init_leave(&done, 1);
     }
     return names;
 }

@@ -47,6 +47,9 @@ static void help_on(const char *topic)
         fputs("Methods on records (String, Int, Double, Seq, Option, tuples) inside functions:\n",
               stdout);
         names = sh_value_method_names();
+    } else if (!strcmp(topic, "State")) {
+        fputs("Methods of mapWithState's State parameter:\n", stdout);
+        names = sh_state_method_names();
     }
     for (size_t i = 0; i < G_N_ELEMENTS(kinds) && !names; i++)
         if (!strcmp(topic, kinds[i].name)) {
@@ -54,8 +57,8 @@ static void help_on(const char *topic)
             names = sh_api_method_names(kinds[i].kind);
         }
     if (!names) {
-        fprintf(stderr, "error: :help takes values, DStream, RDD, StreamingContext, SparkContext, "
-                        "Queue, StateSpec or SparkConf\n");
+        fprintf(stderr, "error: :help takes values, State, DStream, RDD, StreamingContext, "
+                        "SparkContext, Queue, StateSpec or SparkConf\n");
         errors++;
         return;
     }

@@ -165,8 +165,8 @@ typedef enum sh_obj_kind {
 /* A node of the DStream graph as the shell shows it (:graph). */
 typedef struct sh_gnode {
     int id;
-    char *binding; /* the val it was bound to first, or NULL */
-    char *what;    /* "flatMap(_.split(\" \"))" */
+    char *binding;  /* the val it was bound to first, or NULL */
+    char *what;     /* "flatMap(_.split(\" \"))" */
     int parents[8]; /* the first 8 parents */
     int n_parents;
     bool output;
@@ -276,6 +276,8 @@ sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env, sh
                              void *ctx, GError **err);
 /* Whether name is a method the value evaluator knows (completion). */
 const char *const *sh_value_method_names(void);
+/* The methods of mapWithState's State parameter (:help State). */
+const char *const *sh_state_method_names(void);
 
 /* The adapters Ember calls; ud is the sh_lambda. */
 em_value sh_fn_map(em_value v, void *ud);
