@@ -3,6 +3,9 @@
  * and checks stderr byte for byte, and that the statements after the mistake still run. */
 #include "shell-fixture.h"
 
+#include <glib/gstdio.h>
+#include <unistd.h>
+
 static const char prelude[] = "val ssc = new StreamingContext(sc, Seconds(1))\n"
                               "val q = new mutable.Queue[RDD[String]]()\n"
                               "val lines = ssc.queueStream(q)\n"
@@ -257,5 +260,26 @@ Test(shell_errors, truncated_and_mangled_guide_statements_never_crash_the_shell)
     g_free(cmd);
     g_free(dir);
     g_string_free(script, TRUE);
+    shell_run_free(&r);
+}
+
+/* :load runs a file as if typed; its errors name the file and the line in it. */
+Test(shell_errors, load_reports_errors_at_the_file_and_line)
+{
+    char *path;
+    int fd = g_file_open_tmp("ember-shell-load-XXXXXX.scala", &path, NULL);
+    static const char text[] = "val x = Seq(1, 2,\n  3).map(_ * 2)\nprintln(x.sum)\nprintln(y)\n";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    char *script = g_strdup_printf(":load %s\nprintln(\"after\")\n", path);
+    shell_run r = run_shell(NULL, script);
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1);
+    cr_assert_str_eq(r.out, "12\nafter\n");
+    char *want = g_strdup_printf("%s:4:9: error: not found: value y\nprintln(y)\n        ^\n", path);
+    cr_assert_str_eq(r.err, want);
+    g_free(want);
+    g_unlink(path);
+    g_free(path);
+    g_free(script);
     shell_run_free(&r);
 }
