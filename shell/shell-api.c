@@ -938,10 +938,26 @@ static sh_obj *ssc_start(sh_call *c, sh_obj *recv)
 
 static sh_obj *ssc_stop(sh_call *c, sh_obj *recv)
 {
-    bool stop_sc = true, graceful = false;
-    if (!sh_call_arity(c, 0, 2) || (c->nargs > 0 && !sh_arg_bool(c, 0, &stop_sc)) ||
-        (c->nargs > 1 && !sh_arg_bool(c, 1, &graceful)))
-        return NULL;
+    bool flags[2] = {true, false}; /* stopSparkContext, stopGracefully */
+    static const char *const names[] = {"stopSparkContext", "stopGracefully"};
+    if (!sh_call_arity(c, 0, 2)) return NULL;
+    for (int i = 0; i < c->nargs; i++) {
+        int k = i;
+        const sh_node *arg = c->args[i];
+        if (arg->kind == N_ASSIGN) {
+            k = !strcmp(arg->name, names[0]) ? 0 : !strcmp(arg->name, names[1]) ? 1 : -1;
+            if (k < 0)
+                return sh_call_fail(c, i,
+                                    "stop has no parameter %s (stopSparkContext, "
+                                    "stopGracefully)",
+                                    arg->name);
+        }
+        sh_call one = *c;
+        one.args = arg->kind == N_ASSIGN ? (const sh_node *const *)arg->kids : c->args + i;
+        one.nargs = 1;
+        if (!sh_arg_bool(&one, 0, &flags[k])) return NULL;
+    }
+    bool graceful = flags[1];
     /* The shell's SparkContext (sc) outlives every StreamingContext, so that the next one can
      * use it: stopSparkContext is accepted and has no effect. */
     em_ssc_stop(S(recv)->ssc, false, graceful);

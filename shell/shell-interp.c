@@ -374,6 +374,13 @@ static sh_obj *eval_method(sh_shell *sh, const sh_node *n, const sh_node *sel, s
             return value_of(sh, n ? n : sel, env, err);
         if (bound) sh_obj_unref(bound);
     }
+    for (int i = 0; i < c.nargs; i++)
+        if (c.args[i]->kind == N_ASSIGN && strcmp(sel->name, "stop")) {
+            sh_error_at(err, SH_ERROR_EVAL, &c.args[i]->pos,
+                        "named arguments are read by ssc.stop only; give %s's arguments in order",
+                        sel->name);
+            return NULL;
+        }
     sh_obj *recv = sh_eval(sh, recv_node, env, err);
     if (!recv) return NULL;
     sh_obj *r;

@@ -480,7 +480,19 @@ static bool parse_args(parser *ps, GPtrArray *kids)
     sh_token *open = next(ps);
     ps->nl_off++;
     while (!is(ps, T_RPAREN) && !ps->failed) {
-        sh_node *a = parse_boundary(ps);
+        sh_node *a;
+        if (is(ps, T_IDENT) && TOK(ps, ps->p + 1)->kind == T_EQUALS) {
+            /* A named argument, stop(stopGracefully = true): an N_ASSIGN the callee reads. */
+            sh_token *name = next(ps);
+            next(ps);
+            sh_node *value = parse_boundary(ps);
+            if (!value) break;
+            a = node1(ps, N_ASSIGN, name->off, value);
+            a->name = adup(ps, name->text, name->len);
+            finish(ps, a);
+        } else {
+            a = parse_boundary(ps);
+        }
         if (!a) break;
         g_ptr_array_add(kids, a);
         if (!is(ps, T_COMMA)) break;

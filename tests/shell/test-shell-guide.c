@@ -434,7 +434,7 @@ Test(shell_guide, network_word_count_counts_every_word_the_line_server_sent)
                               "wordCounts.print()\n"
                               "ssc.start()\n"
                               "ssc.awaitTerminationOrTimeout(2500)\n"
-                              "ssc.stop()\n",
+                              "ssc.stop(stopSparkContext = false, stopGracefully = true)\n",
                               port);
     shell_run r = run_shell(NULL, s);
     cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
