@@ -85,13 +85,15 @@ static void callbacks_alone(const em_values *lines, const em_value *words, size_
     double a = now();
     for (size_t i = 0; i < lines->n; i++) {
         split_words += (int64_t)em_list_len(f->split(lines->items[i], f->split_ud));
-        if ((i & 255) == 255) em_arena_reset(scratch);
+        if ((i & 255) == 255)
+            em_arena_reset(scratch);
     }
     double b = now();
     int64_t keys = 0;
     for (size_t i = 0; i < n_words; i++) {
         keys += (int64_t)em_str_len(em_key(f->pair(words[i], f->pair_ud)));
-        if ((i & 1023) == 1023) em_arena_reset(scratch);
+        if ((i & 1023) == 1023)
+            em_arena_reset(scratch);
     }
     double c = now();
     em_value s = em_int(0);

@@ -21,10 +21,7 @@ static void fnset_free(void *p)
     g_free(set);
 }
 
-static em_value fnset_map0(em_value v, void *ud)
-{
-    return sh_fn_map(v, ((fnset *)ud)->fn[0]);
-}
+static em_value fnset_map0(em_value v, void *ud) { return sh_fn_map(v, ((fnset *)ud)->fn[0]); }
 static em_value fnset_reduce0(em_value a, em_value b, void *ud)
 {
     return sh_fn_reduce(a, b, ((fnset *)ud)->fn[0]);
@@ -37,17 +34,15 @@ static em_value fnset_reduce2(em_value a, em_value b, void *ud)
 {
     return sh_fn_reduce(a, b, ((fnset *)ud)->fn[2]);
 }
-static bool fnset_filter2(em_value v, void *ud)
-{
-    return sh_fn_filter(v, ((fnset *)ud)->fn[2]);
-}
+static bool fnset_filter2(em_value v, void *ud) { return sh_fn_filter(v, ((fnset *)ud)->fn[2]); }
 
 /* ---- Ember's refusals: a critical message, then NULL. While a statement runs, the shell
  *      catches those messages on its thread, to put them under a caret instead. ---- */
 
 static void free_capture(gpointer p)
 {
-    if (p) g_string_free(p, TRUE);
+    if (p)
+        g_string_free(p, TRUE);
 }
 static GPrivate capture = G_PRIVATE_INIT(free_capture);
 
@@ -58,7 +53,8 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
     if (buf && (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))) {
         for (gsize i = 0; i < n; i++)
             if (!strcmp(fields[i].key, "MESSAGE")) {
-                if (buf->len) g_string_append_c(buf, '\n');
+                if (buf->len)
+                    g_string_append_c(buf, '\n');
                 g_string_append_len(buf, fields[i].value,
                                     fields[i].length < 0 ? (gssize)strlen(fields[i].value)
                                                          : fields[i].length);
@@ -68,15 +64,9 @@ static GLogWriterOutput log_writer(GLogLevelFlags level, const GLogField *fields
     return g_log_writer_default(level, fields, n, ud);
 }
 
-void sh_api_install_log_writer(void)
-{
-    g_log_set_writer_func(log_writer, NULL, NULL);
-}
+void sh_api_install_log_writer(void) { g_log_set_writer_func(log_writer, NULL, NULL); }
 
-void sh_api_capture_begin(void)
-{
-    g_private_replace(&capture, g_string_new(NULL));
-}
+void sh_api_capture_begin(void) { g_private_replace(&capture, g_string_new(NULL)); }
 
 char *sh_api_capture_end(void)
 {
@@ -90,7 +80,8 @@ char *sh_api_capture_end(void)
 static char *refusal(void)
 {
     GString *buf = g_private_get(&capture);
-    if (!buf || !buf->len) return NULL;
+    if (!buf || !buf->len)
+        return NULL;
     char *text = g_strdup(buf->str);
     g_string_truncate(buf, 0);
     return text;
@@ -101,12 +92,9 @@ static char *refusal(void)
 static const char *state_name(em_ssc_state st)
 {
     switch (st) {
-    case EM_SSC_INITIALIZED:
-        return "INITIALIZED";
-    case EM_SSC_ACTIVE:
-        return "ACTIVE";
-    case EM_SSC_STOPPED:
-        return "STOPPED";
+    case EM_SSC_INITIALIZED: return "INITIALIZED";
+    case EM_SSC_ACTIVE: return "ACTIVE";
+    case EM_SSC_STOPPED: return "STOPPED";
     }
     return "?";
 }
@@ -135,11 +123,12 @@ sh_ssc *sh_api_ssc_new(em_context *sc, const char *master, const char *app, int6
                                                  .batch_interval = interval,
                                                  .manual_clock = manual},
                                   err);
-    if (!ssc) return NULL;
-    em_ssc_add_listener(
-        ssc,
-        &(em_listener){.batch_completed = on_batch_completed, .receiver_error = on_receiver_error},
-        NULL);
+    if (!ssc)
+        return NULL;
+    em_ssc_add_listener(ssc,
+                        &(em_listener){.batch_completed = on_batch_completed,
+                                       .receiver_error = on_receiver_error},
+                        NULL);
     sh_ssc *s = g_new0(sh_ssc, 1);
     s->ssc = ssc;
     s->interval = interval;
@@ -206,7 +195,8 @@ char *sh_api_graph(sh_ssc *s)
             g_string_append(out, "  output ");
         else
             g_string_append_printf(out, "  [%d] ", g->id);
-        if (g->binding) g_string_append_printf(out, "%s = ", g->binding);
+        if (g->binding)
+            g_string_append_printf(out, "%s = ", g->binding);
         g_string_append(out, g->what);
         for (int k = 0; k < g->n_parents; k++)
             g_string_append_printf(out, "%s[%d]", k ? ", " : " <- ", g->parents[k]);
@@ -221,12 +211,15 @@ static int add_gnode(sh_ssc *s, char *what, const sh_obj *p1, const sh_obj *p2, 
     sh_gnode *g = g_new0(sh_gnode, 1);
     g->what = what;
     g->output = output;
-    if (p1) g->parents[g->n_parents++] = p1->u.ds.gid;
-    if (p2) g->parents[g->n_parents++] = p2->u.ds.gid;
+    if (p1)
+        g->parents[g->n_parents++] = p1->u.ds.gid;
+    if (p2)
+        g->parents[g->n_parents++] = p2->u.ds.gid;
     g_mutex_lock(&s->lock);
     int id = 0;
     for (guint i = 0; i < s->graph->len; i++)
-        if (!((sh_gnode *)s->graph->pdata[i])->output) id++;
+        if (!((sh_gnode *)s->graph->pdata[i])->output)
+            id++;
     g->id = output ? -1 : id;
     g_ptr_array_add(s->graph, g);
     g_mutex_unlock(&s->lock);
@@ -239,7 +232,8 @@ void sh_api_name_stream(sh_obj *o, const char *name)
     g_mutex_lock(&s->lock);
     for (guint i = 0; i < s->graph->len; i++) {
         sh_gnode *g = s->graph->pdata[i];
-        if (!g->output && g->id == o->u.ds.gid && !g->binding) g->binding = g_strdup(name);
+        if (!g->output && g->id == o->u.ds.gid && !g->binding)
+            g->binding = g_strdup(name);
     }
     g_mutex_unlock(&s->lock);
 }
@@ -266,15 +260,9 @@ static sh_obj *output_done(sh_call *c, sh_obj *recv)
     return sh_obj_new(O_UNIT);
 }
 
-static sh_obj *unit(void)
-{
-    return sh_obj_new(O_UNIT);
-}
+static sh_obj *unit(void) { return sh_obj_new(O_UNIT); }
 
-static sh_obj *value_obj(em_value v)
-{
-    return sh_obj_value(v);
-}
+static sh_obj *value_obj(em_value v) { return sh_obj_value(v); }
 
 /* ---- Driver closures Ember calls ---- */
 
@@ -300,51 +288,48 @@ static bool foreach_rdd_cb(em_rdd *rdd, em_time time, void *ud, GError **err)
     return ok;
 }
 
-static em_rdd *transform_result(sh_obj *r, GError *error)
+/* The closure's result as transform's: an RDD, or NULL with err set (the batch fails). */
+static em_rdd *transform_result(sh_obj *r, GError **err)
 {
     em_rdd *out = NULL;
     if (r && r->kind == O_RDD)
         out = em_rdd_ref(r->u.rdd);
     else if (r)
-        fprintf(stderr, "error: transform's function must return an RDD, not %s %s\n",
-                sh_article(sh_obj_type_name(r)), sh_obj_type_name(r));
-    else
-        fprintf(stderr, "%s\n", error->message);
-    g_clear_error(&error);
+        g_set_error(err, SH_ERROR, SH_ERROR_EVAL,
+                    "error: transform's function must return an RDD, not %s %s",
+                    sh_article(sh_obj_type_name(r)), sh_obj_type_name(r));
     sh_obj_unref(r);
     em_scratch_reset(); /* what the closure's expressions built on this thread */
     return out;
 }
 
-static em_rdd *transform_cb(em_rdd *rdd, em_time time, void *ud)
+static em_rdd *transform_cb(em_rdd *rdd, em_time time, void *ud, GError **err)
 {
     sh_closure *cl = ud;
     sh_obj *args[2] = {sh_obj_new(O_RDD), sh_obj_new(O_TIME)};
     args[0]->u.rdd = em_rdd_ref(rdd);
     args[1]->u.ms = time;
-    GError *error = NULL;
     in_callback = true;
-    sh_obj *r = sh_closure_call(cl, args, cl->nparams, &error);
+    sh_obj *r = sh_closure_call(cl, args, cl->nparams, err);
     in_callback = false;
     sh_obj_unref(args[0]);
     sh_obj_unref(args[1]);
-    return transform_result(r, error);
+    return transform_result(r, err);
 }
 
-static em_rdd *transform_with_cb(em_rdd *a, em_rdd *b, em_time time, void *ud)
+static em_rdd *transform_with_cb(em_rdd *a, em_rdd *b, em_time time, void *ud, GError **err)
 {
     sh_closure *cl = ud;
     sh_obj *args[3] = {sh_obj_new(O_RDD), sh_obj_new(O_RDD), sh_obj_new(O_TIME)};
     args[0]->u.rdd = em_rdd_ref(a);
     args[1]->u.rdd = em_rdd_ref(b);
     args[2]->u.ms = time;
-    GError *error = NULL;
     in_callback = true;
-    sh_obj *r = sh_closure_call(cl, args, cl->nparams, &error);
+    sh_obj *r = sh_closure_call(cl, args, cl->nparams, err);
     in_callback = false;
     for (int i = 0; i < 3; i++)
         sh_obj_unref(args[i]);
-    return transform_result(r, error);
+    return transform_result(r, err);
 }
 
 /* ---- Arguments ---- */
@@ -354,8 +339,10 @@ static em_rdd *transform_with_cb(em_rdd *a, em_rdd *b, em_time time, void *ud)
 static bool arg_is_fn(sh_call *c, int i)
 {
     const sh_node *a = c->args[i];
-    if (a->kind == N_LAMBDA || a->kind == N_ETA) return true;
-    if (a->kind != N_IDENT) return false;
+    if (a->kind == N_LAMBDA || a->kind == N_ETA)
+        return true;
+    if (a->kind != N_IDENT)
+        return false;
     sh_obj *o = sh_env_lookup(c->env, a->name);
     bool fn = o && o->kind == O_LAMBDA;
     sh_obj_unref(o);
@@ -392,11 +379,13 @@ typedef struct method_entry {
 
 static sh_obj *ds_one_fn(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     const char *n = c->name;
     bool filter = !strcmp(n, "filter");
     sh_lambda *lam = sh_arg_fn(c, 0, filter ? R_FILTER : !strcmp(n, "reduce") ? R_REDUCE : R_MAP);
-    if (!lam) return NULL;
+    if (!lam)
+        return NULL;
     const char *text = sh_lambda_text(lam);
     em_dstream *ds = DS(recv), *out;
     if (!strcmp(n, "map"))
@@ -416,24 +405,28 @@ static sh_obj *ds_one_fn(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_map_partitions(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_MAP);
-    if (!lam) return NULL;
-    em_dstream *ds =
-        em_map_partitions_full(DS(recv), sh_fn_partition, lam, sh_lambda_free, sh_lambda_text(lam));
+    if (!lam)
+        return NULL;
+    em_dstream *ds = em_map_partitions_full(DS(recv), sh_fn_partition, lam, sh_lambda_free,
+                                            sh_lambda_text(lam));
     return stream(c, SSC(recv), ds, recv, NULL);
 }
 
 static sh_obj *ds_glom(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     return stream(c, SSC(recv), em_glom(DS(recv)), recv, NULL);
 }
 
 static sh_obj *ds_repartition(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
+        return NULL;
     if (n < 1 || n > 100000)
         return sh_call_fail(c, 0, "repartition takes a number of partitions from 1 to 100000");
     return stream(c, SSC(recv), em_repartition(DS(recv), (int)n), recv, NULL);
@@ -441,22 +434,26 @@ static sh_obj *ds_repartition(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_count(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     return stream(c, SSC(recv), em_count(DS(recv)), recv, NULL);
 }
 
 static sh_obj *ds_count_by_value(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0))
+        return NULL;
     return stream(c, SSC(recv), em_count_by_value_n(DS(recv), (int)n), recv, NULL);
 }
 
 static sh_obj *ds_union(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_obj *other = other_stream(c, 0, recv);
-    if (!other) return NULL;
+    if (!other)
+        return NULL;
     sh_obj *r = stream(c, SSC(recv), em_union(DS(recv), DS(other)), recv, other);
     sh_obj_unref(other);
     return r;
@@ -464,9 +461,11 @@ static sh_obj *ds_union(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_transform(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_closure *cl = sh_arg_closure(c, 0, 1, 2);
-    if (!cl) return NULL;
+    if (!cl)
+        return NULL;
     char *text = sh_pos_text(&c->args[0]->pos);
     em_dstream *ds = em_transform_full(DS(recv), transform_cb, cl, sh_closure_free, text);
     g_free(text);
@@ -475,9 +474,11 @@ static sh_obj *ds_transform(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_transform_with(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 2, 2)) return NULL;
+    if (!sh_call_arity(c, 2, 2))
+        return NULL;
     sh_obj *other = other_stream(c, 0, recv);
-    if (!other) return NULL;
+    if (!other)
+        return NULL;
     sh_closure *cl = sh_arg_closure(c, 1, 2, 3);
     if (!cl) {
         sh_obj_unref(other);
@@ -495,9 +496,11 @@ static sh_obj *ds_transform_with(sh_call *c, sh_obj *recv)
 static sh_obj *ds_reduce_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
+        return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_REDUCE);
-    if (!lam) return NULL;
+    if (!lam)
+        return NULL;
     em_dstream *ds = em_reduce_by_key_full(DS(recv), sh_fn_reduce, lam, sh_lambda_free,
                                            sh_lambda_text(lam), (int)n);
     return stream(c, SSC(recv), ds, recv, NULL);
@@ -506,14 +509,16 @@ static sh_obj *ds_reduce_by_key(sh_call *c, sh_obj *recv)
 static sh_obj *ds_group_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 0))
+        return NULL;
     return stream(c, SSC(recv), em_group_by_key_n(DS(recv), (int)n), recv, NULL);
 }
 
 static sh_obj *ds_combine_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 3, 4) || !opt_int(c, 3, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 3, 4) || !opt_int(c, 3, &n, 0))
+        return NULL;
     fnset *set = g_new0(fnset, 1);
     static const sh_role roles[] = {R_MAP, R_REDUCE, R_REDUCE};
     for (int i = 0; i < 3; i++)
@@ -522,8 +527,15 @@ static sh_obj *ds_combine_by_key(sh_call *c, sh_obj *recv)
             return NULL;
         }
     char *name = g_strdup(sh_lambda_text(set->fn[0]));
-    em_dstream *ds = em_combine_by_key_full(DS(recv), fnset_map0, fnset_reduce1, fnset_reduce2, set,
-                                            fnset_free, name, (int)n);
+    em_dstream *ds = em_combine_by_key_full(DS(recv), &(em_combine_spec){
+                                                          .create = fnset_map0,
+                                                          .merge_value = fnset_reduce1,
+                                                          .merge_combiners = fnset_reduce2,
+                                                          .ud = set,
+                                                          .destroy = fnset_free,
+                                                          .name = name,
+                                                          .num_partitions = (int)n,
+                                                      });
     g_free(name);
     return stream(c, SSC(recv), ds, recv, NULL);
 }
@@ -531,9 +543,11 @@ static sh_obj *ds_combine_by_key(sh_call *c, sh_obj *recv)
 static sh_obj *ds_join(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
+        return NULL;
     sh_obj *other = other_stream(c, 0, recv);
-    if (!other) return NULL;
+    if (!other)
+        return NULL;
     em_dstream *a = DS(recv), *b = DS(other), *ds;
     const char *k = c->name;
     if (!strcmp(k, "join"))
@@ -555,10 +569,13 @@ static sh_obj *ds_join(sh_call *c, sh_obj *recv)
 static bool window_args(sh_call *c, sh_obj *recv, int i, bool slide_required, int64_t *w,
                         int64_t *s)
 {
-    if (c->nargs <= i) return sh_call_fail(c, -1, "%s needs a window duration", c->name) != NULL;
-    if (!sh_arg_duration(c, i, w)) return false;
+    if (c->nargs <= i)
+        return sh_call_fail(c, -1, "%s needs a window duration", c->name) != NULL;
+    if (!sh_arg_duration(c, i, w))
+        return false;
     *s = em_dstream_slide(DS(recv));
-    if (c->nargs > i + 1) return sh_arg_duration(c, i + 1, s);
+    if (c->nargs > i + 1)
+        return sh_arg_duration(c, i + 1, s);
     if (slide_required)
         return sh_call_fail(c, -1, "%s needs a window and a slide duration", c->name) != NULL;
     return true;
@@ -567,17 +584,20 @@ static bool window_args(sh_call *c, sh_obj *recv, int i, bool slide_required, in
 static sh_obj *ds_window(sh_call *c, sh_obj *recv)
 {
     int64_t w, s;
-    if (!sh_call_arity(c, 1, 2) || !window_args(c, recv, 0, false, &w, &s)) return NULL;
+    if (!sh_call_arity(c, 1, 2) || !window_args(c, recv, 0, false, &w, &s))
+        return NULL;
     return stream(c, SSC(recv), em_window(DS(recv), w, s), recv, NULL);
 }
 
 static sh_obj *ds_reduce_by_key_and_window(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 2, 6)) return NULL;
+    if (!sh_call_arity(c, 2, 6))
+        return NULL;
     bool inv = c->nargs >= 3 && arg_is_fn(c, 1);
     int di = inv ? 2 : 1;
     int64_t w, s, n = 0;
-    if (!window_args(c, recv, di, inv, &w, &s) || !opt_int(c, di + 2, &n, 0)) return NULL;
+    if (!window_args(c, recv, di, inv, &w, &s) || !opt_int(c, di + 2, &n, 0))
+        return NULL;
     if (!inv && c->nargs > 4)
         return sh_call_fail(c, 4,
                             "reduceByKeyAndWindow(f, window, slide, numPartitions) takes "
@@ -585,7 +605,8 @@ static sh_obj *ds_reduce_by_key_and_window(sh_call *c, sh_obj *recv)
                             "window, slide, numPartitions, filterFunc)");
     fnset *set = g_new0(fnset, 1);
     set->fn[0] = sh_arg_fn(c, 0, R_REDUCE);
-    if (set->fn[0] && inv) set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
+    if (set->fn[0] && inv)
+        set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
     if (set->fn[0] && (!inv || set->fn[1]) && inv && c->nargs > 5)
         set->fn[2] = sh_arg_fn(c, 5, R_FILTER);
     if (!set->fn[0] || (inv && !set->fn[1]) || (inv && c->nargs > 5 && !set->fn[2])) {
@@ -593,29 +614,50 @@ static sh_obj *ds_reduce_by_key_and_window(sh_call *c, sh_obj *recv)
         return NULL;
     }
     char *name = g_strdup(sh_lambda_text(set->fn[0]));
-    em_dstream *ds = em_reduce_by_key_and_window_full(
-        DS(recv), fnset_reduce0, inv ? fnset_reduce1 : NULL, w, s, (int)n,
-        set->fn[2] ? fnset_filter2 : NULL, set, fnset_free, name);
+    em_dstream *ds =
+        em_reduce_by_key_and_window_full(DS(recv),
+                                         &(em_reduce_window_spec){.fn = fnset_reduce0,
+                                                                  .inv =
+                                                                      inv ? fnset_reduce1 : NULL,
+                                                                  .window = w,
+                                                                  .slide = s,
+                                                                  .num_partitions = (int)n,
+                                                                  .filter = set->fn[2]
+                                                                                ? fnset_filter2
+                                                                                : NULL,
+                                                                  .ud = set,
+                                                                  .destroy = fnset_free,
+                                                                  .name = name});
     g_free(name);
     return stream(c, SSC(recv), ds, recv, NULL);
 }
 
 static sh_obj *ds_reduce_by_window(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 3, 4)) return NULL;
+    if (!sh_call_arity(c, 3, 4))
+        return NULL;
     bool inv = c->nargs == 4;
     int64_t w, s;
-    if (!window_args(c, recv, inv ? 2 : 1, true, &w, &s)) return NULL;
+    if (!window_args(c, recv, inv ? 2 : 1, true, &w, &s))
+        return NULL;
     fnset *set = g_new0(fnset, 1);
     set->fn[0] = sh_arg_fn(c, 0, R_REDUCE);
-    if (set->fn[0] && inv) set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
+    if (set->fn[0] && inv)
+        set->fn[1] = sh_arg_fn(c, 1, R_REDUCE);
     if (!set->fn[0] || (inv && !set->fn[1])) {
         fnset_free(set);
         return NULL;
     }
     char *name = g_strdup(sh_lambda_text(set->fn[0]));
-    em_dstream *ds = em_reduce_by_window_full(DS(recv), fnset_reduce0, inv ? fnset_reduce1 : NULL,
-                                              w, s, set, fnset_free, name);
+    em_dstream *ds =
+        em_reduce_by_window_full(DS(recv),
+                                 &(em_reduce_window_spec){.fn = fnset_reduce0,
+                                                          .inv = inv ? fnset_reduce1 : NULL,
+                                                          .window = w,
+                                                          .slide = s,
+                                                          .ud = set,
+                                                          .destroy = fnset_free,
+                                                          .name = name});
     g_free(name);
     return stream(c, SSC(recv), ds, recv, NULL);
 }
@@ -623,14 +665,16 @@ static sh_obj *ds_reduce_by_window(sh_call *c, sh_obj *recv)
 static sh_obj *ds_count_by_window(sh_call *c, sh_obj *recv)
 {
     int64_t w, s;
-    if (!sh_call_arity(c, 2, 2) || !window_args(c, recv, 0, true, &w, &s)) return NULL;
+    if (!sh_call_arity(c, 2, 2) || !window_args(c, recv, 0, true, &w, &s))
+        return NULL;
     return stream(c, SSC(recv), em_count_by_window(DS(recv), w, s), recv, NULL);
 }
 
 static sh_obj *ds_group_by_key_and_window(sh_call *c, sh_obj *recv)
 {
     int64_t w, s, n;
-    if (!sh_call_arity(c, 1, 3) || !window_args(c, recv, 0, false, &w, &s) || !opt_int(c, 2, &n, 0))
+    if (!sh_call_arity(c, 1, 3) || !window_args(c, recv, 0, false, &w, &s) ||
+        !opt_int(c, 2, &n, 0))
         return NULL;
     return stream(c, SSC(recv), em_group_by_key_and_window_n(DS(recv), w, s, (int)n), recv, NULL);
 }
@@ -640,32 +684,43 @@ static sh_obj *ds_count_by_value_and_window(sh_call *c, sh_obj *recv)
     int64_t w, s, n;
     if (!sh_call_arity(c, 2, 3) || !window_args(c, recv, 0, true, &w, &s) || !opt_int(c, 2, &n, 0))
         return NULL;
-    return stream(c, SSC(recv), em_count_by_value_and_window_n(DS(recv), w, s, (int)n), recv, NULL);
+    return stream(c, SSC(recv), em_count_by_value_and_window_n(DS(recv), w, s, (int)n), recv,
+                  NULL);
 }
 
 static sh_obj *ds_update_state_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 3) || !opt_int(c, 1, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 1, 3) || !opt_int(c, 1, &n, 0))
+        return NULL;
     sh_obj *initial = c->nargs > 2 ? sh_arg_obj(c, 2, O_RDD) : NULL;
-    if (c->nargs > 2 && !initial) return NULL;
+    if (c->nargs > 2 && !initial)
+        return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_UPDATE);
     if (!lam) {
         sh_obj_unref(initial);
         return NULL;
     }
     em_dstream *ds =
-        em_update_state_by_key_full(DS(recv), sh_fn_update, lam, sh_lambda_free,
-                                    sh_lambda_text(lam), (int)n, initial ? initial->u.rdd : NULL);
+        em_update_state_by_key_full(DS(recv),
+                                    &(em_update_state_spec){.fn = sh_fn_update,
+                                                            .ud = lam,
+                                                            .destroy = sh_lambda_free,
+                                                            .name = sh_lambda_text(lam),
+                                                            .num_partitions = (int)n,
+                                                            .initial_state =
+                                                                initial ? initial->u.rdd : NULL});
     sh_obj_unref(initial);
     return stream(c, SSC(recv), ds, recv, NULL);
 }
 
 static sh_obj *ds_map_with_state(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_obj *spec = sh_arg_obj(c, 0, O_STATESPEC);
-    if (!spec) return NULL;
+    if (!spec)
+        return NULL;
     sh_statespec *sp = &spec->u.spec;
     GError *inner = NULL;
     sh_lambda *lam = sh_lambda_compile(sp->fn->u.lambda.node, sp->fn->u.lambda.env, R_MAPPING,
@@ -675,27 +730,30 @@ static sh_obj *ds_map_with_state(sh_call *c, sh_obj *recv)
         sh_obj_unref(spec);
         return NULL;
     }
-    em_dstream *ds = em_map_with_state(
-        DS(recv), &(em_state_spec){.fn = sh_fn_mapping,
-                                   .ud = lam,
-                                   .destroy = sh_lambda_free,
-                                   .name = sh_lambda_text(lam),
-                                   .num_partitions = sp->num_partitions,
-                                   .initial_state = sp->initial ? sp->initial->u.rdd : NULL,
-                                   .timeout = sp->timeout});
+    em_dstream *ds =
+        em_map_with_state(DS(recv), &(em_state_spec){.fn = sh_fn_mapping,
+                                                     .ud = lam,
+                                                     .destroy = sh_lambda_free,
+                                                     .name = sh_lambda_text(lam),
+                                                     .num_partitions = sp->num_partitions,
+                                                     .initial_state =
+                                                         sp->initial ? sp->initial->u.rdd : NULL,
+                                                     .timeout = sp->timeout});
     sh_obj_unref(spec);
     return stream(c, SSC(recv), ds, recv, NULL);
 }
 
 static sh_obj *ds_state_snapshots(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     return stream(c, SSC(recv), em_state_snapshots(DS(recv)), recv, NULL);
 }
 
 static sh_obj *ds_cache(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 1)) return NULL;
+    if (!sh_call_arity(c, 0, 1))
+        return NULL;
     em_cache(DS(recv));
     return sh_obj_ref(recv);
 }
@@ -703,17 +761,21 @@ static sh_obj *ds_cache(sh_call *c, sh_obj *recv)
 static sh_obj *ds_print(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 10)) return NULL;
-    if (n < 0 || n > G_MAXINT) return sh_call_fail(c, 0, "print takes a number of records >= 0");
-    em_print_n(DS(recv), (int)n);
+    if (!sh_call_arity(c, 0, 1) || !opt_int(c, 0, &n, 10))
+        return NULL;
+    if (n < 0 || n > G_MAXINT)
+        return sh_call_fail(c, 0, "print takes a number of records >= 0");
+    em_print_num(DS(recv), (int)n);
     return output_done(c, recv);
 }
 
 static sh_obj *ds_foreach_rdd(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_closure *cl = sh_arg_closure(c, 0, 1, 2);
-    if (!cl) return NULL;
+    if (!cl)
+        return NULL;
     char *text = sh_pos_text(&c->args[0]->pos);
     em_foreach_rdd_full(DS(recv), foreach_rdd_cb, cl, sh_closure_free, text);
     g_free(text);
@@ -722,7 +784,8 @@ static sh_obj *ds_foreach_rdd(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_save_as_text_files(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 2)) return NULL;
+    if (!sh_call_arity(c, 1, 2))
+        return NULL;
     char *prefix = sh_arg_string(c, 0);
     char *suffix = prefix && c->nargs > 1 ? sh_arg_string(c, 1) : NULL;
     if (!prefix || (c->nargs > 1 && !suffix)) {
@@ -737,7 +800,8 @@ static sh_obj *ds_save_as_text_files(sh_call *c, sh_obj *recv)
 
 static sh_obj *ds_slide(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     sh_obj *d = sh_obj_new(O_DURATION);
     d->u.ms = em_dstream_slide(DS(recv));
     return d;
@@ -796,7 +860,8 @@ static sh_obj *input(sh_call *c, sh_obj *recv, em_dstream *ds)
 static bool not_started(sh_call *c, sh_obj *recv)
 {
     em_ssc_state st = em_ssc_get_state(S(recv)->ssc);
-    if (st == EM_SSC_INITIALIZED) return true;
+    if (st == EM_SSC_INITIALIZED)
+        return true;
     sh_call_fail(c, -1,
                  "streams cannot be added to a StreamingContext that is %s; make a new "
                  "one: val ssc = new StreamingContext(sc, Seconds(1))",
@@ -807,9 +872,11 @@ static bool not_started(sh_call *c, sh_obj *recv)
 static sh_obj *ssc_socket_text_stream(sh_call *c, sh_obj *recv)
 {
     int64_t port;
-    if (!sh_call_arity(c, 2, 3) || !not_started(c, recv)) return NULL;
+    if (!sh_call_arity(c, 2, 3) || !not_started(c, recv))
+        return NULL;
     char *host = sh_arg_string(c, 0);
-    if (!host) return NULL;
+    if (!host)
+        return NULL;
     if (!sh_arg_int(c, 1, &port)) {
         g_free(host);
         return NULL;
@@ -833,9 +900,11 @@ static sh_obj *ssc_socket_text_stream(sh_call *c, sh_obj *recv)
 
 static sh_obj *ssc_text_file_stream(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1) || !not_started(c, recv)) return NULL;
+    if (!sh_call_arity(c, 1, 1) || !not_started(c, recv))
+        return NULL;
     char *dir = sh_arg_string(c, 0);
-    if (!dir) return NULL;
+    if (!dir)
+        return NULL;
     GError *error = NULL;
     em_dstream *ds = em_text_file_stream_full(S(recv)->ssc, dir, NULL, &error);
     g_free(dir);
@@ -849,9 +918,11 @@ static sh_obj *ssc_text_file_stream(sh_call *c, sh_obj *recv)
 
 static sh_obj *ssc_queue_stream(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 3) || !not_started(c, recv)) return NULL;
+    if (!sh_call_arity(c, 1, 3) || !not_started(c, recv))
+        return NULL;
     sh_obj *q = sh_arg_obj(c, 0, O_QUEUE);
-    if (!q) return NULL;
+    if (!q)
+        return NULL;
     bool one = true;
     sh_obj *dflt = NULL;
     if ((c->nargs > 1 && !sh_arg_bool(c, 1, &one)) ||
@@ -859,7 +930,9 @@ static sh_obj *ssc_queue_stream(sh_call *c, sh_obj *recv)
         sh_obj_unref(q);
         return NULL;
     }
-    em_dstream *ds = em_queue_stream(S(recv)->ssc, q->u.queue, one, dflt ? dflt->u.rdd : NULL);
+    em_dstream *ds = em_queue_stream(S(recv)->ssc, q->u.queue,
+                                     one ? EM_QUEUE_ONE_AT_A_TIME : EM_QUEUE_ALL_AT_ONCE,
+                                     dflt ? dflt->u.rdd : NULL);
     sh_obj_unref(q);
     sh_obj_unref(dflt);
     return input(c, recv, ds);
@@ -878,7 +951,8 @@ static bool has_output(sh_ssc *s)
 /* ssc.union(Seq(a, b, ...)): the Seq is written out, its items are streams. */
 static sh_obj *ssc_union(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1) || !not_started(c, recv)) return NULL;
+    if (!sh_call_arity(c, 1, 1) || !not_started(c, recv))
+        return NULL;
     const sh_node *seq = c->args[0];
     if (seq->kind != N_CALL || seq->kids[0]->kind != N_IDENT ||
         (strcmp(seq->kids[0]->name, "Seq") && strcmp(seq->kids[0]->name, "List") &&
@@ -892,7 +966,8 @@ static sh_obj *ssc_union(sh_call *c, sh_obj *recv)
     int i;
     for (i = 0; i < n; i++) {
         sh_obj *o = sh_eval(c->sh, seq->kids[1 + i], c->env, c->err);
-        if (!o) break;
+        if (!o)
+            break;
         objs[i] = o;
         if (o->kind != O_DSTREAM || o->u.ds.ssc != S(recv)) {
             sh_error_at(c->err, SH_ERROR_EVAL, &seq->kids[1 + i]->pos,
@@ -903,7 +978,7 @@ static sh_obj *ssc_union(sh_call *c, sh_obj *recv)
         streams[i] = o->u.ds.ds;
     }
     if (i == n) {
-        r = stream(c, S(recv), em_union_n(streams, (size_t)n), NULL, NULL);
+        r = stream(c, S(recv), em_ssc_union(S(recv)->ssc, streams, (size_t)n), NULL, NULL);
         if (r) {
             g_mutex_lock(&S(recv)->lock);
             sh_gnode *g = g_ptr_array_index(S(recv)->graph, S(recv)->graph->len - 1);
@@ -922,7 +997,8 @@ static sh_obj *ssc_union(sh_call *c, sh_obj *recv)
 
 static sh_obj *ssc_start(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     if (em_ssc_get_state(S(recv)->ssc) == EM_SSC_INITIALIZED && !has_output(S(recv)))
         return sh_call_fail(c, -1,
                             "No output operations registered, so nothing to execute "
@@ -940,7 +1016,8 @@ static sh_obj *ssc_stop(sh_call *c, sh_obj *recv)
 {
     bool flags[2] = {true, false}; /* stopSparkContext, stopGracefully */
     static const char *const names[] = {"stopSparkContext", "stopGracefully"};
-    if (!sh_call_arity(c, 0, 2)) return NULL;
+    if (!sh_call_arity(c, 0, 2))
+        return NULL;
     for (int i = 0; i < c->nargs; i++) {
         int k = i;
         const sh_node *arg = c->args[i];
@@ -955,12 +1032,13 @@ static sh_obj *ssc_stop(sh_call *c, sh_obj *recv)
         sh_call one = *c;
         one.args = arg->kind == N_ASSIGN ? (const sh_node *const *)arg->kids : c->args + i;
         one.nargs = 1;
-        if (!sh_arg_bool(&one, 0, &flags[k])) return NULL;
+        if (!sh_arg_bool(&one, 0, &flags[k]))
+            return NULL;
     }
     bool graceful = flags[1];
     /* The shell's SparkContext (sc) outlives every StreamingContext, so that the next one can
      * use it: stopSparkContext is accepted and has no effect. */
-    em_ssc_stop(S(recv)->ssc, false, graceful);
+    em_ssc_stop(S(recv)->ssc, graceful ? EM_STOP_GRACEFUL : EM_STOP_DEFAULT);
     fflush(stdout);
     return unit();
 }
@@ -981,7 +1059,8 @@ static sh_obj *await(sh_call *c, sh_obj *recv, int64_t timeout_ms, bool report)
         int64_t slice = 100;
         if (deadline >= 0) {
             int64_t left = (deadline - g_get_monotonic_time()) / 1000;
-            if (left <= 0) break;
+            if (left <= 0)
+                break;
             slice = MIN(slice, left);
         }
         r = em_ssc_await_termination_or_timeout(S(recv)->ssc, slice, &error);
@@ -997,29 +1076,34 @@ static sh_obj *await(sh_call *c, sh_obj *recv, int64_t timeout_ms, bool report)
 
 static sh_obj *ssc_await(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     return await(c, recv, -1, false);
 }
 
 static sh_obj *ssc_await_timeout(sh_call *c, sh_obj *recv)
 {
     int64_t ms;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &ms)) return NULL;
-    if (ms < 0) return sh_call_fail(c, 0, "a timeout is a number of milliseconds >= 0");
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &ms))
+        return NULL;
+    if (ms < 0)
+        return sh_call_fail(c, 0, "a timeout is a number of milliseconds >= 0");
     return await(c, recv, ms, true);
 }
 
 static sh_obj *ssc_remember(sh_call *c, sh_obj *recv)
 {
     int64_t d;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d)) return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d))
+        return NULL;
     em_ssc_remember(S(recv)->ssc, d);
     return unit();
 }
 
 static sh_obj *ssc_spark_context(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     sh_obj *o = sh_obj_new(O_SC);
     o->u.sc = em_ssc_context(S(recv)->ssc);
     return o;
@@ -1028,9 +1112,11 @@ static sh_obj *ssc_spark_context(sh_call *c, sh_obj *recv)
 static sh_obj *ssc_checkpoint(sh_call *c, sh_obj *recv)
 {
     (void)recv;
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     char *dir = sh_arg_string(c, 0);
-    if (!dir) return NULL;
+    if (!dir)
+        return NULL;
     fprintf(stderr,
             "warning: ssc.checkpoint(\"%s\"): Ember's shell keeps state in memory; "
             "nothing is checkpointed\n",
@@ -1041,7 +1127,8 @@ static sh_obj *ssc_checkpoint(sh_call *c, sh_obj *recv)
 
 static sh_obj *ssc_get_state(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     return value_obj(em_str(state_name(em_ssc_get_state(S(recv)->ssc))));
 }
 
@@ -1079,10 +1166,13 @@ static sh_obj *rdd_obj(sh_call *c, em_rdd *rdd)
 static sh_obj *sc_parallelize(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
-    if (n < 0 || n > 100000) return sh_call_fail(c, 1, "numSlices is a number from 1 to 100000");
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
+        return NULL;
+    if (n < 0 || n > 100000)
+        return sh_call_fail(c, 1, "numSlices is a number from 1 to 100000");
     sh_obj *seq = sh_arg_obj(c, 0, O_VALUE);
-    if (!seq) return NULL;
+    if (!seq)
+        return NULL;
     em_value v = seq->u.val.v;
     if (em_type_of(v) != EM_T_LIST) {
         sh_obj_unref(seq);
@@ -1096,9 +1186,11 @@ static sh_obj *sc_parallelize(sh_call *c, sh_obj *recv)
 static sh_obj *sc_text_file(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
+        return NULL;
     char *path = sh_arg_string(c, 0);
-    if (!path) return NULL;
+    if (!path)
+        return NULL;
     GError *error = NULL;
     em_rdd *rdd = em_text_file(recv->u.sc, path, (int)n, &error);
     g_free(path);
@@ -1112,13 +1204,15 @@ static sh_obj *sc_text_file(sh_call *c, sh_obj *recv)
 
 static sh_obj *sc_empty_rdd(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     return rdd_obj(c, em_empty_rdd(recv->u.sc));
 }
 
 static sh_obj *sc_default_parallelism(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     return value_obj(em_int(em_context_default_parallelism(recv->u.sc)));
 }
 
@@ -1137,11 +1231,13 @@ static const method_entry sc_methods[] = {
 
 static sh_obj *rdd_one_fn(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     const char *n = c->name;
     bool filter = !strcmp(n, "filter");
     sh_lambda *lam = sh_arg_fn(c, 0, filter ? R_FILTER : R_MAP);
-    if (!lam) return NULL;
+    if (!lam)
+        return NULL;
     const char *text = sh_lambda_text(lam);
     em_rdd *rdd = RDD(recv), *out;
     if (!strcmp(n, "map"))
@@ -1159,30 +1255,39 @@ static sh_obj *rdd_one_fn(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_map_partitions(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_MAP);
-    if (!lam) return NULL;
+    if (!lam)
+        return NULL;
     return rdd_obj(c, em_rdd_map_partitions_full(RDD(recv), sh_fn_partition, lam, sh_lambda_free,
                                                  sh_lambda_text(lam)));
 }
 
 static sh_obj *rdd_no_args(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     const char *n = c->name;
     em_rdd *rdd = RDD(recv);
-    if (!strcmp(n, "keys")) return rdd_obj(c, em_rdd_keys(rdd));
-    if (!strcmp(n, "values")) return rdd_obj(c, em_rdd_values(rdd));
-    if (!strcmp(n, "glom")) return rdd_obj(c, em_rdd_glom(rdd));
-    if (!strcmp(n, "zipWithIndex")) return rdd_obj(c, em_rdd_zip_with_index(rdd));
+    if (!strcmp(n, "keys"))
+        return rdd_obj(c, em_rdd_keys(rdd));
+    if (!strcmp(n, "values"))
+        return rdd_obj(c, em_rdd_values(rdd));
+    if (!strcmp(n, "glom"))
+        return rdd_obj(c, em_rdd_glom(rdd));
+    if (!strcmp(n, "zipWithIndex"))
+        return rdd_obj(c, em_rdd_zip_with_index(rdd));
     if (!strcmp(n, "cache") || !strcmp(n, "persist"))
         return rdd_obj(c, em_rdd_ref(em_rdd_cache(rdd)));
     if (!strcmp(n, "unpersist")) {
         em_rdd_unpersist(rdd);
         return sh_obj_ref(recv);
     }
-    if (!strcmp(n, "getNumPartitions")) return value_obj(em_int(em_rdd_num_partitions(rdd)));
-    if (!strcmp(n, "id")) return value_obj(em_int(em_rdd_id(rdd)));
+    if (!strcmp(n, "getNumPartitions"))
+        return value_obj(em_int(em_rdd_num_partitions(rdd)));
+    if (!strcmp(n, "id"))
+        return value_obj(em_int(em_rdd_id(rdd)));
     char *s = em_rdd_debug_string(rdd); /* toDebugString */
     sh_obj *o = value_obj(em_str(s));
     g_free(s);
@@ -1194,22 +1299,28 @@ static sh_obj *rdd_with_n(sh_call *c, sh_obj *recv)
     int64_t n;
     const char *k = c->name;
     bool required = !strcmp(k, "repartition") || !strcmp(k, "coalesce");
-    if (!sh_call_arity(c, required ? 1 : 0, 1) || !opt_int(c, 0, &n, 0)) return NULL;
+    if (!sh_call_arity(c, required ? 1 : 0, 1) || !opt_int(c, 0, &n, 0))
+        return NULL;
     if (n < 0 || n > 100000 || (required && n == 0))
         return sh_call_fail(c, 0, "a number of partitions is from 1 to 100000");
     em_rdd *rdd = RDD(recv);
-    if (!strcmp(k, "distinct")) return rdd_obj(c, em_rdd_distinct_n(rdd, (int)n));
-    if (!strcmp(k, "groupByKey")) return rdd_obj(c, em_rdd_group_by_key_n(rdd, (int)n));
-    if (!strcmp(k, "repartition")) return rdd_obj(c, em_rdd_repartition(rdd, (int)n));
+    if (!strcmp(k, "distinct"))
+        return rdd_obj(c, em_rdd_distinct_n(rdd, (int)n));
+    if (!strcmp(k, "groupByKey"))
+        return rdd_obj(c, em_rdd_group_by_key_n(rdd, (int)n));
+    if (!strcmp(k, "repartition"))
+        return rdd_obj(c, em_rdd_repartition(rdd, (int)n));
     return rdd_obj(c, em_rdd_coalesce(rdd, (int)n, false));
 }
 
 static sh_obj *rdd_reduce_by_key(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
+        return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_REDUCE);
-    if (!lam) return NULL;
+    if (!lam)
+        return NULL;
     return rdd_obj(c, em_rdd_reduce_by_key_full(RDD(recv), sh_fn_reduce, lam, sh_lambda_free,
                                                 sh_lambda_text(lam), (int)n));
 }
@@ -1217,9 +1328,11 @@ static sh_obj *rdd_reduce_by_key(sh_call *c, sh_obj *recv)
 static sh_obj *rdd_binary(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0)) return NULL;
+    if (!sh_call_arity(c, 1, 2) || !opt_int(c, 1, &n, 0))
+        return NULL;
     sh_obj *other = sh_arg_obj(c, 0, O_RDD);
-    if (!other) return NULL;
+    if (!other)
+        return NULL;
     em_rdd *a = RDD(recv), *b = RDD(other), *out;
     const char *k = c->name;
     if (!strcmp(k, "join"))
@@ -1259,14 +1372,17 @@ static sh_obj *values_obj(sh_call *c, em_values *vals, GError *error)
     }
     sh_obj *o = sh_obj_new(O_VALUE);
     o->u.val.owner = vals;
-    o->u.val.v = (em_value){
-        .type = EM_T_LIST, .kind = EM_ARRAY, .len = (uint32_t)vals->n, .as.items = vals->items};
+    o->u.val.v = (em_value){.type = EM_T_LIST,
+                            .kind = EM_ARRAY,
+                            .len = (uint32_t)vals->n,
+                            .as.items = vals->items};
     return o;
 }
 
 static sh_obj *rdd_collect(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     GError *error = NULL;
     const char *k = c->name;
     em_values *vals = !strcmp(k, "collect")      ? em_rdd_collect(RDD(recv), &error)
@@ -1278,8 +1394,10 @@ static sh_obj *rdd_collect(sh_call *c, sh_obj *recv)
 static sh_obj *rdd_take(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
-    if (n < 0) return sh_call_fail(c, 0, "%s takes a count >= 0", c->name);
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
+        return NULL;
+    if (n < 0)
+        return sh_call_fail(c, 0, "%s takes a count >= 0", c->name);
     GError *error = NULL;
     const char *k = c->name;
     em_values *vals = !strcmp(k, "take")  ? em_rdd_take(RDD(recv), (size_t)n, &error)
@@ -1290,7 +1408,8 @@ static sh_obj *rdd_take(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_count(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     GError *error = NULL;
     if (!strcmp(c->name, "isEmpty")) {
         int r = em_rdd_is_empty(RDD(recv), &error);
@@ -1313,9 +1432,11 @@ static sh_obj *rdd_count(sh_call *c, sh_obj *recv)
 static sh_obj *rdd_first_reduce(sh_call *c, sh_obj *recv)
 {
     bool first = !strcmp(c->name, "first");
-    if (!sh_call_arity(c, first ? 0 : 1, first ? 0 : 1)) return NULL;
+    if (!sh_call_arity(c, first ? 0 : 1, first ? 0 : 1))
+        return NULL;
     sh_lambda *lam = first ? NULL : sh_arg_fn(c, 0, R_REDUCE);
-    if (!first && !lam) return NULL;
+    if (!first && !lam)
+        return NULL;
     GError *error = NULL;
     em_arena *arena = em_arena_new();
     em_value v;
@@ -1330,9 +1451,11 @@ static sh_obj *rdd_first_reduce(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_foreach(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_FOREACH);
-    if (!lam) return NULL;
+    if (!lam)
+        return NULL;
     GError *error = NULL;
     bool ok = em_rdd_foreach(RDD(recv), sh_fn_foreach, lam, &error);
     sh_lambda_free(lam);
@@ -1347,9 +1470,11 @@ static sh_obj *rdd_foreach(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_foreach_partition(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_lambda *lam = sh_arg_fn(c, 0, R_FOREACH);
-    if (!lam) return NULL;
+    if (!lam)
+        return NULL;
     GError *error = NULL;
     bool ok = em_rdd_foreach_partition(RDD(recv), sh_fn_foreach_partition, lam, &error);
     sh_lambda_free(lam);
@@ -1364,9 +1489,11 @@ static sh_obj *rdd_foreach_partition(sh_call *c, sh_obj *recv)
 
 static sh_obj *rdd_save(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     char *path = sh_arg_string(c, 0);
-    if (!path) return NULL;
+    if (!path)
+        return NULL;
     GError *error = NULL;
     bool ok = em_rdd_save_as_text_file(RDD(recv), path, EM_COMPRESS_NONE, &error);
     g_free(path);
@@ -1428,10 +1555,12 @@ static const method_entry rdd_methods[] = {
 
 static sh_obj *queue_enqueue(sh_call *c, sh_obj *recv)
 {
-    if (c->nargs < 1) return sh_call_fail(c, -1, "enqueue takes one or more RDDs");
+    if (c->nargs < 1)
+        return sh_call_fail(c, -1, "enqueue takes one or more RDDs");
     for (int i = 0; i < c->nargs; i++) {
         sh_obj *rdd = sh_arg_obj(c, i, O_RDD);
-        if (!rdd) return NULL;
+        if (!rdd)
+            return NULL;
         em_rdd_queue_push(recv->u.queue, rdd->u.rdd);
         sh_obj_unref(rdd);
     }
@@ -1440,9 +1569,11 @@ static sh_obj *queue_enqueue(sh_call *c, sh_obj *recv)
 
 static sh_obj *queue_size(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 0, 0)) return NULL;
+    if (!sh_call_arity(c, 0, 0))
+        return NULL;
     size_t n = em_rdd_queue_length(recv->u.queue);
-    if (!strcmp(c->name, "isEmpty")) return value_obj(em_bool(n == 0));
+    if (!strcmp(c->name, "isEmpty"))
+        return value_obj(em_bool(n == 0));
     return value_obj(em_int((int64_t)n));
 }
 
@@ -1456,15 +1587,18 @@ static sh_obj *spec_copy(const sh_obj *recv)
     sh_obj *o = sh_obj_new(O_STATESPEC);
     o->u.spec = recv->u.spec;
     sh_obj_ref(o->u.spec.fn);
-    if (o->u.spec.initial) sh_obj_ref(o->u.spec.initial);
+    if (o->u.spec.initial)
+        sh_obj_ref(o->u.spec.initial);
     return o;
 }
 
 static sh_obj *spec_initial_state(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_obj *rdd = sh_arg_obj(c, 0, O_RDD);
-    if (!rdd) return NULL;
+    if (!rdd)
+        return NULL;
     sh_obj *o = spec_copy(recv);
     sh_obj_unref(o->u.spec.initial);
     o->u.spec.initial = rdd;
@@ -1474,7 +1608,8 @@ static sh_obj *spec_initial_state(sh_call *c, sh_obj *recv)
 static sh_obj *spec_num_partitions(sh_call *c, sh_obj *recv)
 {
     int64_t n;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
+        return NULL;
     if (n < 1 || n > 100000)
         return sh_call_fail(c, 0, "a number of partitions is from 1 to 100000");
     sh_obj *o = spec_copy(recv);
@@ -1485,7 +1620,8 @@ static sh_obj *spec_num_partitions(sh_call *c, sh_obj *recv)
 static sh_obj *spec_timeout(sh_call *c, sh_obj *recv)
 {
     int64_t d;
-    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d)) return NULL;
+    if (!sh_call_arity(c, 1, 1) || !sh_arg_duration(c, 0, &d))
+        return NULL;
     sh_obj *o = spec_copy(recv);
     o->u.spec.timeout = d;
     return o;
@@ -1500,9 +1636,11 @@ static const method_entry spec_methods[] = {
 
 static sh_obj *conf_set(sh_call *c, sh_obj *recv)
 {
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     char *s = sh_arg_string(c, 0);
-    if (!s) return NULL;
+    if (!s)
+        return NULL;
     sh_obj *o = sh_obj_new(O_CONF);
     bool master = !strcmp(c->name, "setMaster");
     o->u.conf.master = master ? s : g_strdup(recv->u.conf.master);
@@ -1519,22 +1657,14 @@ static const method_entry conf_methods[] = {
 static const method_entry *table_of(sh_obj_kind kind)
 {
     switch (kind) {
-    case O_DSTREAM:
-        return dstream_methods;
-    case O_SSC:
-        return ssc_methods;
-    case O_SC:
-        return sc_methods;
-    case O_RDD:
-        return rdd_methods;
-    case O_QUEUE:
-        return queue_methods;
-    case O_STATESPEC:
-        return spec_methods;
-    case O_CONF:
-        return conf_methods;
-    default:
-        return NULL;
+    case O_DSTREAM: return dstream_methods;
+    case O_SSC: return ssc_methods;
+    case O_SC: return sc_methods;
+    case O_RDD: return rdd_methods;
+    case O_QUEUE: return queue_methods;
+    case O_STATESPEC: return spec_methods;
+    case O_CONF: return conf_methods;
+    default: return NULL;
     }
 }
 
@@ -1543,7 +1673,8 @@ const char *const *sh_api_method_names(sh_obj_kind kind)
     static const char **names[O_STORAGE + 1];
     static GMutex lock;
     const method_entry *t = table_of(kind);
-    if (!t) return NULL;
+    if (!t)
+        return NULL;
     g_mutex_lock(&lock);
     if (!names[kind]) {
         size_t n = 0;
@@ -1565,7 +1696,8 @@ sh_obj *sh_api_method(sh_call *c, sh_obj *recv)
         return value_obj(em_int(recv->u.ms));
     const method_entry *t = table_of(recv->kind);
     for (; t && t->name; t++)
-        if (!strcmp(t->name, c->name)) return t->fn(c, recv);
+        if (!strcmp(t->name, c->name))
+            return t->fn(c, recv);
     if (recv->kind == O_DSTREAM && (!strcmp(c->name, "mapPartitions") ||
                                     !strcmp(c->name, "slice") || !strcmp(c->name, "checkpoint")))
         return sh_call_fail(c, -1, "DStream.%s is not supported by ember-shell", c->name);
@@ -1601,7 +1733,8 @@ sh_obj *sh_api_new(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
             return NULL;
         }
         int64_t interval;
-        if (!sh_arg_duration(&c, n->n_kids - 1, &interval)) return NULL;
+        if (!sh_arg_duration(&c, n->n_kids - 1, &interval))
+            return NULL;
         if (interval <= 0) {
             sh_call_fail(&c, n->n_kids - 1, "the batch interval must be > 0");
             return NULL;
@@ -1617,7 +1750,8 @@ sh_obj *sh_api_new(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
             }
         } else {
             sh_obj *first = sh_eval(sh, n->kids[0], env, err);
-            if (!first) return NULL;
+            if (!first)
+                return NULL;
             if (first->kind == O_SC) {
                 sc = first->u.sc;
             } else if (first->kind == O_CONF) {
@@ -1687,7 +1821,8 @@ sh_obj *sh_api_static(sh_call *c, const char *object)
         for (int i = 0; names[i]; i++)
             if (!strcmp(c->name, names[i])) {
                 int64_t n;
-                if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n)) return NULL;
+                if (!sh_call_arity(c, 1, 1) || !sh_arg_int(c, 0, &n))
+                    return NULL;
                 sh_obj *d = sh_obj_new(O_DURATION);
                 d->u.ms = n * ms[i];
                 return d;
@@ -1701,9 +1836,11 @@ sh_obj *sh_api_static(sh_call *c, const char *object)
     if (strcmp(c->name, "function"))
         return sh_call_fail(c, -1, "StateSpec.%s is not supported (StateSpec.function is)",
                             c->name);
-    if (!sh_call_arity(c, 1, 1)) return NULL;
+    if (!sh_call_arity(c, 1, 1))
+        return NULL;
     sh_obj *fn = sh_eval(c->sh, c->args[0], c->env, c->err);
-    if (!fn) return NULL;
+    if (!fn)
+        return NULL;
     if (fn->kind != O_LAMBDA) {
         sh_call_fail(c, 0, "StateSpec.function takes a function (key, value, state) => ...");
         sh_obj_unref(fn);
@@ -1733,14 +1870,12 @@ char *sh_api_describe(const sh_obj *o)
         em_value_format(o->u.val.v, s);
         return g_string_free(s, FALSE);
     }
-    case O_DURATION:
-        return g_strdup_printf("Duration = %" G_GINT64_FORMAT " ms", o->u.ms);
-    case O_TIME:
-        return g_strdup_printf("Time = %" G_GINT64_FORMAT " ms", o->u.ms);
+    case O_DURATION: return g_strdup_printf("Duration = %" G_GINT64_FORMAT " ms", o->u.ms);
+    case O_TIME: return g_strdup_printf("Time = %" G_GINT64_FORMAT " ms", o->u.ms);
     case O_CONF:
-        return g_strdup_printf("SparkConf(master=%s, appName=%s)", o->u.conf.master, o->u.conf.app);
-    case O_SC:
-        return g_strdup_printf("SparkContext(%s)", em_context_master(o->u.sc));
+        return g_strdup_printf("SparkConf(master=%s, appName=%s)", o->u.conf.master,
+                               o->u.conf.app);
+    case O_SC: return g_strdup_printf("SparkContext(%s)", em_context_master(o->u.sc));
     case O_SSC:
         return g_strdup_printf("StreamingContext(batch interval %" G_GINT64_FORMAT " ms, %s)",
                                o->u.ssc->interval, state_name(em_ssc_get_state(o->u.ssc->ssc)));
@@ -1750,7 +1885,8 @@ char *sh_api_describe(const sh_obj *o)
         g_mutex_lock(&s->lock);
         for (guint i = 0; i < s->graph->len; i++) {
             sh_gnode *g = s->graph->pdata[i];
-            if (!g->output && g->id == o->u.ds.gid) what = g_strdup(g->what);
+            if (!g->output && g->id == o->u.ds.gid)
+                what = g_strdup(g->what);
         }
         g_mutex_unlock(&s->lock);
         char *d = g_strdup_printf("DStream[%d] = %s", o->u.ds.gid, what ? what : "?");
@@ -1760,8 +1896,7 @@ char *sh_api_describe(const sh_obj *o)
     case O_RDD:
         return g_strdup_printf("RDD[%d] (%d partitions)", em_rdd_id(o->u.rdd),
                                em_rdd_num_partitions(o->u.rdd));
-    case O_QUEUE:
-        return g_strdup_printf("Queue of %zu RDDs", em_rdd_queue_length(o->u.queue));
+    case O_QUEUE: return g_strdup_printf("Queue of %zu RDDs", em_rdd_queue_length(o->u.queue));
     case O_LAMBDA: {
         char *text = sh_pos_text(&o->u.lambda.node->pos);
         char *d = g_strdup_printf("function of %d parameter%s = %s", o->u.lambda.node->n_params,
@@ -1769,14 +1904,10 @@ char *sh_api_describe(const sh_obj *o)
         g_free(text);
         return d;
     }
-    case O_STATESPEC:
-        return g_strdup("StateSpec");
-    case O_BUILTIN:
-        return g_strdup_printf("function %s", o->builtin);
-    case O_STORAGE:
-        return g_strdup("StorageLevel");
-    case O_UNIT:
-        return g_strdup("()");
+    case O_STATESPEC: return g_strdup("StateSpec");
+    case O_BUILTIN: return g_strdup_printf("function %s", o->builtin);
+    case O_STORAGE: return g_strdup("StorageLevel");
+    case O_UNIT: return g_strdup("()");
     }
     return g_strdup("?");
 }

@@ -11,7 +11,8 @@
 
 em_value sh_fail_record(const sh_expr *e, sh_frame *f, const char *fmt, ...)
 {
-    if (f->failed) return em_null();
+    if (f->failed)
+        return em_null();
     f->failed = true;
     va_list ap;
     va_start(ap, fmt);
@@ -36,24 +37,15 @@ em_value sh_fail_record(const sh_expr *e, sh_frame *f, const char *fmt, ...)
 const char *sh_type_name(em_value v)
 {
     switch (em_type_of(v)) {
-    case EM_T_NULL:
-        return "Null";
-    case EM_T_BOOL:
-        return "Boolean";
-    case EM_T_INT:
-        return "Int";
-    case EM_T_DOUBLE:
-        return "Double";
-    case EM_T_STR:
-        return "String";
-    case EM_T_TUPLE:
-        return "Tuple";
-    case EM_T_LIST:
-        return "Seq";
-    case EM_T_SOME:
-        return "Some";
-    case EM_T_NONE:
-        return "None";
+    case EM_T_NULL: return "Null";
+    case EM_T_BOOL: return "Boolean";
+    case EM_T_INT: return "Int";
+    case EM_T_DOUBLE: return "Double";
+    case EM_T_STR: return "String";
+    case EM_T_TUPLE: return "Tuple";
+    case EM_T_LIST: return "Seq";
+    case EM_T_SOME: return "Some";
+    case EM_T_NONE: return "None";
     }
     return "?";
 }
@@ -62,7 +54,8 @@ const char *sh_type_name(em_value v)
 char *sh_show(em_value v)
 {
     char *s = em_value_to_string(v);
-    if (strlen(s) > 40) strcpy(s + 37, "...");
+    if (strlen(s) > 40)
+        strcpy(s + 37, "...");
     if (em_is_str(v)) {
         char *q = g_strdup_printf("\"%s\"", s);
         g_free(s);
@@ -71,20 +64,17 @@ char *sh_show(em_value v)
     return s;
 }
 
-#define TYPE_FAIL(e, f, what, v)                                                                   \
-    do {                                                                                           \
-        char *shown_ = sh_show(v);                                                                 \
-        sh_fail_record((e), (f), "%s is not defined for %s %s", (what), sh_type_name(v), shown_);  \
-        g_free(shown_);                                                                            \
-        return em_null();                                                                          \
+#define TYPE_FAIL(e, f, what, v)                                                                  \
+    do {                                                                                          \
+        char *shown_ = sh_show(v);                                                                \
+        sh_fail_record((e), (f), "%s is not defined for %s %s", (what), sh_type_name(v), shown_); \
+        g_free(shown_);                                                                           \
+        return em_null();                                                                         \
     } while (0)
 
 /* ---- A per-thread text buffer for string building ---- */
 
-static void free_gstring(gpointer s)
-{
-    g_string_free(s, TRUE);
-}
+static void free_gstring(gpointer s) { g_string_free(s, TRUE); }
 static GPrivate text_buf = G_PRIVATE_INIT(free_gstring);
 
 static GString *buffer(void)
@@ -98,16 +88,10 @@ static GString *buffer(void)
     return s;
 }
 
-static em_value buffer_value(GString *s)
-{
-    return em_str_dup(s->str, s->len);
-}
+static em_value buffer_value(GString *s) { return em_str_dup(s->str, s->len); }
 
 /* Scala's toString of v, appended: strings raw, everything else as Spark prints it. */
-static void append_text(GString *out, em_value v)
-{
-    em_value_format(v, out);
-}
+static void append_text(GString *out, em_value v) { em_value_format(v, out); }
 
 /* ---- Leaves ---- */
 
@@ -116,36 +100,25 @@ em_value sh_ev_const(const sh_expr *e, sh_frame *f)
     (void)f;
     return e->k;
 }
-em_value sh_ev_slot(const sh_expr *e, sh_frame *f)
-{
-    return f->slots[e->slot];
-}
+em_value sh_ev_slot(const sh_expr *e, sh_frame *f) { return f->slots[e->slot]; }
 
 /* ---- Arithmetic and comparison ---- */
 
-static bool is_num(em_value v)
-{
-    return v.type == EM_T_INT || v.type == EM_T_DOUBLE;
-}
-static double num(em_value v)
-{
-    return v.type == EM_T_INT ? (double)v.as.i : v.as.d;
-}
+static bool is_num(em_value v) { return v.type == EM_T_INT || v.type == EM_T_DOUBLE; }
+static double num(em_value v) { return v.type == EM_T_INT ? (double)v.as.i : v.as.d; }
 
 static em_value arith(const sh_expr *e, sh_frame *f, int op, em_value a, em_value b)
 {
     if (a.type == EM_T_INT && b.type == EM_T_INT) {
         uint64_t x = (uint64_t)a.as.i, y = (uint64_t)b.as.i;
         switch (op) {
-        case OP_ADD:
-            return em_int((int64_t)(x + y));
-        case OP_SUB:
-            return em_int((int64_t)(x - y));
-        case OP_MUL:
-            return em_int((int64_t)(x * y));
+        case OP_ADD: return em_int((int64_t)(x + y));
+        case OP_SUB: return em_int((int64_t)(x - y));
+        case OP_MUL: return em_int((int64_t)(x * y));
         case OP_DIV:
         case OP_MOD:
-            if (b.as.i == 0) return sh_fail_record(e, f, "/ by zero");
+            if (b.as.i == 0)
+                return sh_fail_record(e, f, "/ by zero");
             if (b.as.i == -1) /* Java wraps INT64_MIN / -1 */
                 return em_int(op == OP_DIV ? (int64_t)(0 - x) : 0);
             return em_int(op == OP_DIV ? a.as.i / b.as.i : a.as.i % b.as.i);
@@ -154,16 +127,11 @@ static em_value arith(const sh_expr *e, sh_frame *f, int op, em_value a, em_valu
     if (is_num(a) && is_num(b)) {
         double x = num(a), y = num(b);
         switch (op) {
-        case OP_ADD:
-            return em_double(x + y);
-        case OP_SUB:
-            return em_double(x - y);
-        case OP_MUL:
-            return em_double(x * y);
-        case OP_DIV:
-            return em_double(x / y);
-        case OP_MOD:
-            return em_double(fmod(x, y));
+        case OP_ADD: return em_double(x + y);
+        case OP_SUB: return em_double(x - y);
+        case OP_MUL: return em_double(x * y);
+        case OP_DIV: return em_double(x / y);
+        case OP_MOD: return em_double(fmod(x, y));
         }
     }
     if (op == OP_MUL && em_is_str(a) && b.type == EM_T_INT && b.as.i >= 0 &&
@@ -214,7 +182,8 @@ em_value sh_ev_arith(const sh_expr *e, sh_frame *f)
 /* Scala's ==: numbers by value across Int and Double, everything else structurally. */
 static bool values_equal(em_value a, em_value b)
 {
-    if (is_num(a) && is_num(b) && a.type != b.type) return num(a) == num(b);
+    if (is_num(a) && is_num(b) && a.type != b.type)
+        return num(a) == num(b);
     return em_value_equal(a, b);
 }
 
@@ -231,10 +200,8 @@ em_value sh_ev_compare(const sh_expr *e, sh_frame *f)
 {
     em_value a = e->a->eval(e->a, f), b = e->b->eval(e->b, f);
     switch (e->n) {
-    case OP_EQ:
-        return em_bool(values_equal(a, b));
-    case OP_NE:
-        return em_bool(!values_equal(a, b));
+    case OP_EQ: return em_bool(values_equal(a, b));
+    case OP_NE: return em_bool(!values_equal(a, b));
     }
     bool comparable = (is_num(a) && is_num(b)) || (a.type == b.type && a.type != EM_T_NULL);
     if (!comparable) {
@@ -247,14 +214,10 @@ em_value sh_ev_compare(const sh_expr *e, sh_frame *f)
     }
     int c = values_compare(a, b);
     switch (e->n) {
-    case OP_LT:
-        return em_bool(c < 0);
-    case OP_LE:
-        return em_bool(c <= 0);
-    case OP_GT:
-        return em_bool(c > 0);
-    default:
-        return em_bool(c >= 0);
+    case OP_LT: return em_bool(c < 0);
+    case OP_LE: return em_bool(c <= 0);
+    case OP_GT: return em_bool(c > 0);
+    default: return em_bool(c >= 0);
     }
 }
 
@@ -271,13 +234,15 @@ bool sh_truth(const sh_expr *e, sh_frame *f, em_value v)
 
 em_value sh_ev_and(const sh_expr *e, sh_frame *f)
 {
-    if (!sh_truth(e->a, f, e->a->eval(e->a, f))) return em_bool(false);
+    if (!sh_truth(e->a, f, e->a->eval(e->a, f)))
+        return em_bool(false);
     return em_bool(sh_truth(e->b, f, e->b->eval(e->b, f)));
 }
 
 em_value sh_ev_or(const sh_expr *e, sh_frame *f)
 {
-    if (sh_truth(e->a, f, e->a->eval(e->a, f))) return em_bool(true);
+    if (sh_truth(e->a, f, e->a->eval(e->a, f)))
+        return em_bool(true);
     return em_bool(sh_truth(e->b, f, e->b->eval(e->b, f)));
 }
 
@@ -289,14 +254,17 @@ em_value sh_ev_not(const sh_expr *e, sh_frame *f)
 em_value sh_ev_neg(const sh_expr *e, sh_frame *f)
 {
     em_value v = e->a->eval(e->a, f);
-    if (v.type == EM_T_INT) return em_int((int64_t)(0 - (uint64_t)v.as.i));
-    if (v.type == EM_T_DOUBLE) return em_double(-v.as.d);
+    if (v.type == EM_T_INT)
+        return em_int((int64_t)(0 - (uint64_t)v.as.i));
+    if (v.type == EM_T_DOUBLE)
+        return em_double(-v.as.d);
     TYPE_FAIL(e, f, "unary -", v);
 }
 
 em_value sh_ev_if(const sh_expr *e, sh_frame *f)
 {
-    if (sh_truth(e->a, f, e->a->eval(e->a, f))) return e->b->eval(e->b, f);
+    if (sh_truth(e->a, f, e->a->eval(e->a, f)))
+        return e->b->eval(e->b, f);
     return e->c ? e->c->eval(e->c, f) : em_null();
 }
 
@@ -327,14 +295,13 @@ em_value sh_ev_list(const sh_expr *e, sh_frame *f)
     em_value *items = em_arena_alloc(em_scratch(), sizeof(em_value) * (size_t)(e->nargs + 1));
     for (int i = 0; i < e->nargs; i++)
         items[i] = e->args[i]->eval(e->args[i], f);
-    return (em_value){
-        .type = EM_T_LIST, .kind = (uint8_t)e->n, .len = (uint32_t)e->nargs, .as.items = items};
+    return (em_value){.type = EM_T_LIST,
+                      .kind = (uint8_t)e->n,
+                      .len = (uint32_t)e->nargs,
+                      .as.items = items};
 }
 
-em_value sh_ev_some(const sh_expr *e, sh_frame *f)
-{
-    return em_some(e->a->eval(e->a, f));
-}
+em_value sh_ev_some(const sh_expr *e, sh_frame *f) { return em_some(e->a->eval(e->a, f)); }
 
 em_value sh_ev_block(const sh_expr *e, sh_frame *f)
 {
@@ -523,15 +490,15 @@ static em_value split_with(const sh_expr *e, em_value s, em_value sep)
     size_t cap = 8, count = 0;
     em_value *items = em_arena_alloc(scratch, sizeof(em_value) * cap);
     size_t start = 0;
-#define PUSH_ITEM(from, to)                                                                        \
-    do {                                                                                           \
-        if (count == cap) {                                                                        \
-            em_value *bigger = em_arena_alloc(scratch, sizeof(em_value) * cap * 2);                \
-            memcpy(bigger, items, sizeof(em_value) * cap);                                         \
-            items = bigger;                                                                        \
-            cap *= 2;                                                                              \
-        }                                                                                          \
-        items[count++] = em_strn(p + (from), (to) - (from));                                       \
+#define PUSH_ITEM(from, to)                                                                       \
+    do {                                                                                          \
+        if (count == cap) {                                                                       \
+            em_value *bigger = em_arena_alloc(scratch, sizeof(em_value) * cap * 2);               \
+            memcpy(bigger, items, sizeof(em_value) * cap);                                        \
+            items = bigger;                                                                       \
+            cap *= 2;                                                                             \
+        }                                                                                         \
+        items[count++] = em_strn(p + (from), (to) - (from));                                      \
     } while (0)
     if (n == 0) {
         PUSH_ITEM(0, 0); /* "".split(x) is Array("") */
@@ -574,7 +541,8 @@ static em_value split_with(const sh_expr *e, em_value s, em_value sep)
 em_value sh_ev_split_space(const sh_expr *e, sh_frame *f)
 {
     em_value s = e->a->eval(e->a, f);
-    if (!em_is_str(s)) TYPE_FAIL(e, f, "split", s);
+    if (!em_is_str(s))
+        TYPE_FAIL(e, f, "split", s);
     return em_split_space(s, NULL);
 }
 
@@ -582,25 +550,29 @@ static bool number_text(em_value s, em_value *out, bool want_int)
 {
     char buf[64];
     size_t n = em_str_len(s);
-    if (n == 0 || n >= sizeof buf) return false;
+    if (n == 0 || n >= sizeof buf)
+        return false;
     memcpy(buf, em_str_ptr(s), n);
     buf[n] = '\0';
     char *end;
     if (want_int) {
         gint64 v;
-        if (!g_ascii_string_to_signed(buf, 10, G_MININT64, G_MAXINT64, &v, NULL)) return false;
+        if (!g_ascii_string_to_signed(buf, 10, G_MININT64, G_MAXINT64, &v, NULL))
+            return false;
         *out = em_int(v);
         return true;
     }
     double d = g_ascii_strtod(buf, &end);
-    if (*end) return false;
+    if (*end)
+        return false;
     *out = em_double(d);
     return true;
 }
 
 static em_value to_text(em_value v)
 {
-    if (em_is_str(v)) return v;
+    if (em_is_str(v))
+        return v;
     GString *s = buffer();
     append_text(s, v);
     return buffer_value(s);
@@ -612,11 +584,11 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
     size_t n = em_str_len(s);
     switch ((method)e->n) {
     case M_SPLIT:
-        if (!em_is_str(a[0])) TYPE_FAIL(e, f, "split's separator", a[0]);
+        if (!em_is_str(a[0]))
+            TYPE_FAIL(e, f, "split's separator", a[0]);
         return split_with(e, s, a[0]);
     case M_LENGTH:
-    case M_SIZE:
-        return em_int((int64_t)g_utf8_strlen(p, (gssize)n));
+    case M_SIZE: return em_int((int64_t)g_utf8_strlen(p, (gssize)n));
     case M_UPPER:
     case M_LOWER: {
         char *c = e->n == M_UPPER ? g_utf8_strup(p, (gssize)n) : g_utf8_strdown(p, (gssize)n);
@@ -643,10 +615,8 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
         }
         return r;
     }
-    case M_IS_EMPTY:
-        return em_bool(n == 0);
-    case M_NON_EMPTY:
-        return em_bool(n != 0);
+    case M_IS_EMPTY: return em_bool(n == 0);
+    case M_NON_EMPTY: return em_bool(n != 0);
     case M_CONTAINS:
     case M_STARTS:
     case M_ENDS:
@@ -654,8 +624,10 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
         em_value t = to_text(a[0]);
         const char *q = em_str_ptr(t);
         size_t m = em_str_len(t);
-        if (e->n == M_STARTS) return em_bool(m <= n && memcmp(p, q, m) == 0);
-        if (e->n == M_ENDS) return em_bool(m <= n && memcmp(p + n - m, q, m) == 0);
+        if (e->n == M_STARTS)
+            return em_bool(m <= n && memcmp(p, q, m) == 0);
+        if (e->n == M_ENDS)
+            return em_bool(m <= n && memcmp(p + n - m, q, m) == 0);
         for (size_t i = 0; i + m <= n; i++)
             if (memcmp(p + i, q, m) == 0)
                 return e->n == M_CONTAINS ? em_bool(true) : em_int((int64_t)i);
@@ -666,9 +638,10 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
             return sh_fail_record(e, f, "substring takes Int positions");
         int64_t from = a[0].as.i, to = e->nargs > 1 ? a[1].as.i : (int64_t)n;
         if (from < 0 || to > (int64_t)n || from > to)
-            return sh_fail_record(
-                e, f, "StringIndexOutOfBoundsException: begin %lld, end %lld, length %zu",
-                (long long)from, (long long)to, n);
+            return sh_fail_record(e, f,
+                                  "StringIndexOutOfBoundsException: begin %lld, end %lld, length "
+                                  "%zu",
+                                  (long long)from, (long long)to, n);
         return em_strn(p + from, (size_t)(to - from));
     }
     case M_REPLACE: {
@@ -687,16 +660,14 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
         g_free(xs);
         return buffer_value(out);
     }
-    case M_TO_STRING:
-        return s;
+    case M_TO_STRING: return s;
     case M_REVERSE: {
         char *r = g_utf8_strreverse(p, (gssize)n);
         em_value v = em_str_dup(r, strlen(r));
         g_free(r);
         return v;
     }
-    default:
-        break;
+    default: break;
     }
     const char *name = e->name;
     TYPE_FAIL(e, f, name, s);
@@ -705,24 +676,22 @@ static em_value string_method(const sh_expr *e, sh_frame *f, em_value s, const e
 static em_value number_method(const sh_expr *e, sh_frame *f, em_value x, const em_value *a)
 {
     switch ((method)e->n) {
-    case M_TO_INT:
-        return em_int(x.type == EM_T_INT ? x.as.i : (int64_t)x.as.d);
-    case M_TO_DOUBLE:
-        return em_double(num(x));
-    case M_TO_STRING:
-        return to_text(x);
+    case M_TO_INT: return em_int(x.type == EM_T_INT ? x.as.i : (int64_t)x.as.d);
+    case M_TO_DOUBLE: return em_double(num(x));
+    case M_TO_STRING: return to_text(x);
     case M_ABS:
-        return x.type == EM_T_INT ? em_int(x.as.i < 0 ? -x.as.i : x.as.i) : em_double(fabs(x.as.d));
+        return x.type == EM_T_INT ? em_int(x.as.i < 0 ? -x.as.i : x.as.i)
+                                  : em_double(fabs(x.as.d));
     case M_MAX:
     case M_MIN:
         if (e->nargs == 1) {
-            if (!is_num(a[0])) TYPE_FAIL(e, f, e->name, a[0]);
+            if (!is_num(a[0]))
+                TYPE_FAIL(e, f, e->name, a[0]);
             bool first = values_compare(x, a[0]) >= 0;
             return (e->n == M_MAX) == first ? x : a[0];
         }
         break;
-    default:
-        break;
+    default: break;
     }
     TYPE_FAIL(e, f, e->name, x);
 }
@@ -756,25 +725,24 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
     em_arena *scratch = em_scratch();
     switch ((method)e->n) {
     case M_LENGTH:
-    case M_SIZE:
-        return em_int((int64_t)n);
-    case M_IS_EMPTY:
-        return em_bool(n == 0);
-    case M_NON_EMPTY:
-        return em_bool(n != 0);
-    case M_SUM:
-        return list_sum(e, f, l);
+    case M_SIZE: return em_int((int64_t)n);
+    case M_IS_EMPTY: return em_bool(n == 0);
+    case M_NON_EMPTY: return em_bool(n != 0);
+    case M_SUM: return list_sum(e, f, l);
     case M_HEAD:
     case M_LAST:
-        if (n == 0) return sh_fail_record(e, f, "%s of an empty Seq", e->name);
+        if (n == 0)
+            return sh_fail_record(e, f, "%s of an empty Seq", e->name);
         return it[e->n == M_HEAD ? 0 : n - 1];
     case M_MAX:
     case M_MIN: {
-        if (n == 0) return sh_fail_record(e, f, "%s of an empty Seq", e->name);
+        if (n == 0)
+            return sh_fail_record(e, f, "%s of an empty Seq", e->name);
         em_value best = it[0];
         for (size_t k = 1; k < n; k++) {
             int c = values_compare(it[k], best);
-            if (e->n == M_MAX ? c > 0 : c < 0) best = it[k];
+            if (e->n == M_MAX ? c > 0 : c < 0)
+                best = it[k];
         }
         return best;
     }
@@ -782,19 +750,24 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
         em_value sep = e->nargs == 1 ? a[0] : e->nargs == 3 ? a[1] : em_strn("", 0);
         em_value *parts = em_arena_alloc(scratch, sizeof(em_value) * (e->nargs == 3 ? 3 : 1));
         parts[0] = to_text(sep);
-        if (e->nargs == 3) parts[1] = to_text(a[0]), parts[2] = to_text(a[2]);
+        if (e->nargs == 3)
+            parts[1] = to_text(a[0]), parts[2] = to_text(a[2]);
         GString *s = buffer();
-        if (e->nargs == 3) append_text(s, parts[1]);
+        if (e->nargs == 3)
+            append_text(s, parts[1]);
         for (size_t k = 0; k < n; k++) {
-            if (k) append_text(s, parts[0]);
+            if (k)
+                append_text(s, parts[0]);
             append_text(s, it[k]);
         }
-        if (e->nargs == 3) append_text(s, parts[2]);
+        if (e->nargs == 3)
+            append_text(s, parts[2]);
         return buffer_value(s);
     }
     case M_CONTAINS:
         for (size_t k = 0; k < n; k++)
-            if (values_equal(it[k], a[0])) return em_bool(true);
+            if (values_equal(it[k], a[0]))
+                return em_bool(true);
         return em_bool(false);
     case M_SORTED:
     case M_REVERSE:
@@ -805,21 +778,24 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
         size_t m = 0;
         int64_t k0 = e->nargs ? (a[0].type == EM_T_INT ? a[0].as.i : 0) : 0;
         for (size_t k = 0; k < n; k++) {
-            if (e->n == M_TAKE && (int64_t)k >= k0) break;
-            if (e->n == M_DROP && (int64_t)k < k0) continue;
+            if (e->n == M_TAKE && (int64_t)k >= k0)
+                break;
+            if (e->n == M_DROP && (int64_t)k < k0)
+                continue;
             if (e->n == M_DISTINCT) {
                 bool seen = false;
                 for (size_t j = 0; j < m && !seen; j++)
                     seen = values_equal(out[j], it[k]);
-                if (seen) continue;
+                if (seen)
+                    continue;
             }
             out[m++] = e->n == M_REVERSE ? it[n - 1 - k] : it[k];
         }
-        if (e->n == M_SORTED) qsort(out, m, sizeof *out, sort_cmp);
+        if (e->n == M_SORTED)
+            qsort(out, m, sizeof *out, sort_cmp);
         return sh_make_list(out, m);
     }
-    case M_TO_SEQ:
-        return sh_make_list((em_value *)it, n);
+    case M_TO_SEQ: return sh_make_list((em_value *)it, n);
     case M_APPLY:
         if (a[0].type != EM_T_INT || a[0].as.i < 0 || (size_t)a[0].as.i >= n) {
             char *s = sh_show(a[0]);
@@ -828,8 +804,7 @@ static em_value list_method(const sh_expr *e, sh_frame *f, em_value l, const em_
             return em_null();
         }
         return it[a[0].as.i];
-    default:
-        break;
+    default: break;
     }
     TYPE_FAIL(e, f, e->name, l);
 }
@@ -841,7 +816,8 @@ em_value sh_ev_higher(const sh_expr *e, sh_frame *f)
     const sh_expr *fn = e->b;
     if (e->n == M_MAP && (l.type == EM_T_SOME || l.type == EM_T_NONE))
         return l.type == EM_T_NONE ? l : em_some(call1(fn, f, l.as.items[0]));
-    if (l.type != EM_T_LIST) TYPE_FAIL(e, f, e->name, l);
+    if (l.type != EM_T_LIST)
+        TYPE_FAIL(e, f, e->name, l);
     size_t n = l.len;
     const em_value *it = l.as.items;
     switch ((method)e->n) {
@@ -855,7 +831,8 @@ em_value sh_ev_higher(const sh_expr *e, sh_frame *f)
             if (e->n == M_MAP) {
                 out[m++] = r;
             } else if (e->n == M_FILTER) {
-                if (sh_truth(fn->a, f, r)) out[m++] = it[k];
+                if (sh_truth(fn->a, f, r))
+                    out[m++] = it[k];
             } else {
                 size_t add = r.type == EM_T_LIST ? r.len : r.type == EM_T_SOME ? 1 : 0;
                 if (m + add > cap) {
@@ -880,11 +857,13 @@ em_value sh_ev_higher(const sh_expr *e, sh_frame *f)
         int64_t c = 0;
         for (size_t k = 0; k < n && !f->failed; k++)
             c += sh_truth(fn->a, f, call1(fn, f, it[k]));
-        if (e->n == M_COUNT) return em_int(c);
+        if (e->n == M_COUNT)
+            return em_int(c);
         return em_bool(e->n == M_EXISTS ? c > 0 : c == (int64_t)n);
     }
     case M_REDUCE: {
-        if (n == 0) return sh_fail_record(e, f, "reduce of an empty Seq");
+        if (n == 0)
+            return sh_fail_record(e, f, "reduce of an empty Seq");
         em_value acc = it[0];
         for (size_t k = 1; k < n && !f->failed; k++)
             acc = call2(fn, f, acc, it[k]);
@@ -896,8 +875,7 @@ em_value sh_ev_higher(const sh_expr *e, sh_frame *f)
             acc = call2(fn, f, acc, it[k]);
         return acc;
     }
-    default:
-        break;
+    default: break;
     }
     TYPE_FAIL(e, f, e->name, l);
 }
@@ -908,40 +886,35 @@ em_value sh_ev_method(const sh_expr *e, sh_frame *f)
     em_value a[3];
     for (int i = 0; i < e->nargs; i++)
         a[i] = e->args[i]->eval(e->args[i], f);
-    if (f->failed) return em_null();
-    if (e->n == M_TO_STRING) return to_text(recv);
+    if (f->failed)
+        return em_null();
+    if (e->n == M_TO_STRING)
+        return to_text(recv);
     switch (em_type_of(recv)) {
-    case EM_T_STR:
-        return string_method(e, f, recv, a);
+    case EM_T_STR: return string_method(e, f, recv, a);
     case EM_T_INT:
-    case EM_T_DOUBLE:
-        return number_method(e, f, recv, a);
-    case EM_T_LIST:
-        return list_method(e, f, recv, a);
+    case EM_T_DOUBLE: return number_method(e, f, recv, a);
+    case EM_T_LIST: return list_method(e, f, recv, a);
     case EM_T_SOME:
     case EM_T_NONE:
         switch ((method)e->n) {
-        case M_GET_OR_ELSE:
-            return recv.type == EM_T_SOME ? recv.as.items[0] : a[0];
+        case M_GET_OR_ELSE: return recv.type == EM_T_SOME ? recv.as.items[0] : a[0];
         case M_GET:
-            if (recv.type == EM_T_NONE) return sh_fail_record(e, f, "None.get");
+            if (recv.type == EM_T_NONE)
+                return sh_fail_record(e, f, "None.get");
             return recv.as.items[0];
         case M_IS_DEFINED:
-        case M_NON_EMPTY:
-            return em_bool(recv.type == EM_T_SOME);
-        case M_IS_EMPTY:
-            return em_bool(recv.type == EM_T_NONE);
-        case M_SUM:
-            return recv.type == EM_T_SOME ? recv.as.items[0] : em_int(0);
-        default:
-            break;
+        case M_NON_EMPTY: return em_bool(recv.type == EM_T_SOME);
+        case M_IS_EMPTY: return em_bool(recv.type == EM_T_NONE);
+        case M_SUM: return recv.type == EM_T_SOME ? recv.as.items[0] : em_int(0);
+        default: break;
         }
         break;
     case EM_T_TUPLE:
-        if (e->n == M_SWAP && recv.len == 2) return em_pair(recv.as.items[1], recv.as.items[0]);
+        if (e->n == M_SWAP && recv.len == 2)
+            return em_pair(recv.as.items[1], recv.as.items[0]);
         break;
-    default:
-        break;
+    default: break;
     }
     TYPE_FAIL(e, f, e->name, recv);
 }
@@ -949,8 +922,10 @@ em_value sh_ev_method(const sh_expr *e, sh_frame *f)
 em_value sh_ev_field(const sh_expr *e, sh_frame *f)
 {
     em_value t = e->a->eval(e->a, f);
-    if (t.type == EM_T_TUPLE && (uint32_t)e->n < t.len) return t.as.items[e->n];
-    if (f->failed) return em_null();
+    if (t.type == EM_T_TUPLE && (uint32_t)e->n < t.len)
+        return t.as.items[e->n];
+    if (f->failed)
+        return em_null();
     char *s = sh_show(t);
     sh_fail_record(e, f, "_%d is not defined for %s %s", e->n + 1, sh_type_name(t), s);
     g_free(s);
@@ -961,29 +936,24 @@ em_value sh_ev_state(const sh_expr *e, sh_frame *f)
 {
     em_state *st = f->state;
     switch ((method)e->n) {
-    case M_STATE_GET_OPTION:
-        return em_state_exists(st) ? em_some(em_state_get(st)) : em_none();
+    case M_STATE_GET_OPTION: return em_state_exists(st) ? em_some(em_state_get(st)) : em_none();
     case M_STATE_GET:
         if (!em_state_exists(st))
             return sh_fail_record(e, f, "State.get: the state does not exist (use getOption)");
         return em_state_get(st);
-    case M_STATE_EXISTS:
-        return em_bool(em_state_exists(st));
-    case M_STATE_TIMING_OUT:
-        return em_bool(em_state_is_timing_out(st));
-    case M_STATE_REMOVE:
-        em_state_remove(st);
-        return em_null();
+    case M_STATE_EXISTS: return em_bool(em_state_exists(st));
+    case M_STATE_TIMING_OUT: return em_bool(em_state_is_timing_out(st));
+    case M_STATE_REMOVE: em_state_remove(st); return em_null();
     case M_STATE_UPDATE: {
         em_value v = e->a->eval(e->a, f);
-        if (f->failed) return em_null();
+        if (f->failed)
+            return em_null();
         if (em_state_is_timing_out(st))
             return sh_fail_record(e, f, "cannot update the state of a key that is timing out");
         em_state_update(st, v);
         return em_null();
     }
-    default:
-        return em_null();
+    default: return em_null();
     }
 }
 
@@ -991,7 +961,8 @@ em_value sh_ev_math(const sh_expr *e, sh_frame *f)
 {
     em_value a = e->args[0]->eval(e->args[0], f);
     em_value b = e->nargs > 1 ? e->args[1]->eval(e->args[1], f) : em_null();
-    if (!is_num(a) || (e->nargs > 1 && !is_num(b))) TYPE_FAIL(e, f, e->name, is_num(a) ? b : a);
+    if (!is_num(a) || (e->nargs > 1 && !is_num(b)))
+        TYPE_FAIL(e, f, e->name, is_num(a) ? b : a);
     const char *n = e->name;
     if (!strcmp(n, "max") || !strcmp(n, "min")) {
         bool a_wins = (values_compare(a, b) >= 0) == (n[1] == 'a');
@@ -999,11 +970,17 @@ em_value sh_ev_math(const sh_expr *e, sh_frame *f)
         return a.type == b.type ? r : em_double(num(r));
     }
     if (!strcmp(n, "abs"))
-        return a.type == EM_T_INT ? em_int(a.as.i < 0 ? -a.as.i : a.as.i) : em_double(fabs(a.as.d));
-    if (!strcmp(n, "sqrt")) return em_double(sqrt(num(a)));
-    if (!strcmp(n, "pow")) return em_double(pow(num(a), num(b)));
-    if (!strcmp(n, "floor")) return em_double(floor(num(a)));
-    if (!strcmp(n, "ceil")) return em_double(ceil(num(a)));
-    if (!strcmp(n, "round")) return em_int((int64_t)llround(num(a)));
+        return a.type == EM_T_INT ? em_int(a.as.i < 0 ? -a.as.i : a.as.i)
+                                  : em_double(fabs(a.as.d));
+    if (!strcmp(n, "sqrt"))
+        return em_double(sqrt(num(a)));
+    if (!strcmp(n, "pow"))
+        return em_double(pow(num(a), num(b)));
+    if (!strcmp(n, "floor"))
+        return em_double(floor(num(a)));
+    if (!strcmp(n, "ceil"))
+        return em_double(ceil(num(a)));
+    if (!strcmp(n, "round"))
+        return em_int((int64_t)llround(num(a)));
     return em_null();
 }

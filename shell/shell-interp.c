@@ -41,7 +41,8 @@ sh_obj *sh_obj_ref(sh_obj *o)
 
 void sh_obj_unref(sh_obj *o)
 {
-    if (!o || !g_atomic_int_dec_and_test(&o->refs)) return;
+    if (!o || !g_atomic_int_dec_and_test(&o->refs))
+        return;
     switch (o->kind) {
     case O_VALUE:
         em_arena_free(o->u.val.arena);
@@ -51,18 +52,16 @@ void sh_obj_unref(sh_obj *o)
         g_free(o->u.conf.master);
         g_free(o->u.conf.app);
         break;
-    case O_RDD:
-        em_rdd_unref(o->u.rdd);
-        break;
+    case O_RDD: em_rdd_unref(o->u.rdd); break;
     case O_LAMBDA:
-        if (o->u.lambda.env) sh_env_unref(o->u.lambda.env);
+        if (o->u.lambda.env)
+            sh_env_unref(o->u.lambda.env);
         break;
     case O_STATESPEC:
         sh_obj_unref(o->u.spec.fn);
         sh_obj_unref(o->u.spec.initial);
         break;
-    default:
-        break;
+    default: break;
     }
     g_free(o);
 }
@@ -83,53 +82,32 @@ const char *sh_article(const char *type_name)
 const char *sh_obj_type_name(const sh_obj *o)
 {
     switch (o->kind) {
-    case O_UNIT:
-        return "Unit";
+    case O_UNIT: return "Unit";
     case O_VALUE:
         switch (em_type_of(o->u.val.v)) {
-        case EM_T_NULL:
-            return "Null";
-        case EM_T_BOOL:
-            return "Boolean";
-        case EM_T_INT:
-            return "Int";
-        case EM_T_DOUBLE:
-            return "Double";
-        case EM_T_STR:
-            return "String";
-        case EM_T_TUPLE:
-            return "Tuple";
-        case EM_T_LIST:
-            return o->u.val.v.kind == EM_ARRAY ? "Array" : "Seq";
+        case EM_T_NULL: return "Null";
+        case EM_T_BOOL: return "Boolean";
+        case EM_T_INT: return "Int";
+        case EM_T_DOUBLE: return "Double";
+        case EM_T_STR: return "String";
+        case EM_T_TUPLE: return "Tuple";
+        case EM_T_LIST: return o->u.val.v.kind == EM_ARRAY ? "Array" : "Seq";
         case EM_T_SOME:
-        case EM_T_NONE:
-            return "Option";
+        case EM_T_NONE: return "Option";
         }
         return "value";
-    case O_DURATION:
-        return "Duration";
-    case O_TIME:
-        return "Time";
-    case O_CONF:
-        return "SparkConf";
-    case O_SC:
-        return "SparkContext";
-    case O_SSC:
-        return "StreamingContext";
-    case O_DSTREAM:
-        return "DStream";
-    case O_RDD:
-        return "RDD";
-    case O_QUEUE:
-        return "Queue";
-    case O_LAMBDA:
-        return "function";
-    case O_STATESPEC:
-        return "StateSpec";
-    case O_BUILTIN:
-        return "function";
-    case O_STORAGE:
-        return "StorageLevel";
+    case O_DURATION: return "Duration";
+    case O_TIME: return "Time";
+    case O_CONF: return "SparkConf";
+    case O_SC: return "SparkContext";
+    case O_SSC: return "StreamingContext";
+    case O_DSTREAM: return "DStream";
+    case O_RDD: return "RDD";
+    case O_QUEUE: return "Queue";
+    case O_LAMBDA: return "function";
+    case O_STATESPEC: return "StateSpec";
+    case O_BUILTIN: return "function";
+    case O_STORAGE: return "StorageLevel";
     }
     return "object";
 }
@@ -173,9 +151,11 @@ sh_env *sh_env_ref(sh_env *env)
 
 void sh_env_unref(sh_env *env)
 {
-    if (!env || !g_atomic_int_dec_and_test(&env->refs)) return;
+    if (!env || !g_atomic_int_dec_and_test(&env->refs))
+        return;
     g_hash_table_unref(env->vars);
-    if (env->parent) sh_env_unref(env->parent);
+    if (env->parent)
+        sh_env_unref(env->parent);
     g_mutex_clear(&env->lock);
     g_free(env);
 }
@@ -187,7 +167,8 @@ sh_obj *sh_env_lookup(sh_env *env, const char *name)
         binding *b = g_hash_table_lookup(env->vars, name);
         sh_obj *o = b ? sh_obj_ref(b->obj) : NULL;
         g_mutex_unlock(&env->lock);
-        if (o) return o;
+        if (o)
+            return o;
     }
     return NULL;
 }
@@ -201,10 +182,7 @@ static void env_bind(sh_env *env, const char *name, sh_obj *o, bool is_var)
     g_mutex_unlock(&env->lock);
 }
 
-void sh_env_bind(sh_env *env, const char *name, sh_obj *o)
-{
-    env_bind(env, name, o, false);
-}
+void sh_env_bind(sh_env *env, const char *name, sh_obj *o) { env_bind(env, name, o, false); }
 
 /* Rebinds a var; false when name is not a var anywhere up the chain. */
 static int env_assign(sh_env *env, const char *name, sh_obj *o)
@@ -221,7 +199,8 @@ static int env_assign(sh_env *env, const char *name, sh_obj *o)
             r = 0;
         }
         g_mutex_unlock(&env->lock);
-        if (r >= 0) return r;
+        if (r >= 0)
+            return r;
     }
     return -1;
 }
@@ -253,10 +232,7 @@ static sh_obj *value_of(sh_shell *sh, const sh_node *n, sh_env *env, GError **er
     return sh_eval_value(n, env, driver_cb, sh, err);
 }
 
-static sh_obj *unit(void)
-{
-    return sh_obj_new(O_UNIT);
-}
+static sh_obj *unit(void) { return sh_obj_new(O_UNIT); }
 
 static sh_obj *duration(int64_t ms)
 {
@@ -270,16 +246,10 @@ static void print_obj(const sh_obj *o)
 {
     GString *s = g_string_new(NULL);
     switch (o->kind) {
-    case O_VALUE:
-        em_value_format(o->u.val.v, s);
-        break;
-    case O_UNIT:
-        g_string_append(s, "()");
-        break;
+    case O_VALUE: em_value_format(o->u.val.v, s); break;
+    case O_UNIT: g_string_append(s, "()"); break;
     case O_DURATION:
-    case O_TIME:
-        g_string_append_printf(s, "%" G_GINT64_FORMAT " ms", o->u.ms);
-        break;
+    case O_TIME: g_string_append_printf(s, "%" G_GINT64_FORMAT " ms", o->u.ms); break;
     default: {
         char *d = sh_api_describe(o);
         g_string_append(s, d);
@@ -315,7 +285,8 @@ static sh_obj *eval_call_ident(sh_shell *sh, const sh_node *n, sh_env *env, GErr
         sh_obj_unref(bound);
         return NULL;
     }
-    if (bound) sh_obj_unref(bound);
+    if (bound)
+        sh_obj_unref(bound);
     for (int i = 0; duration_fns[i]; i++)
         if (!strcmp(callee->name, duration_fns[i]) && !bound) {
             if (nargs != 1) {
@@ -323,7 +294,8 @@ static sh_obj *eval_call_ident(sh_shell *sh, const sh_node *n, sh_env *env, GErr
                 return NULL;
             }
             sh_obj *v = value_of(sh, n->kids[1], env, err);
-            if (!v) return NULL;
+            if (!v)
+                return NULL;
             if (em_type_of(v->u.val.v) != EM_T_INT || em_as_int(v->u.val.v) < 0) {
                 sh_error_at(err, SH_ERROR_EVAL, &n->kids[1]->pos, "%s takes a whole number >= 0",
                             callee->name);
@@ -340,7 +312,8 @@ static sh_obj *eval_call_ident(sh_shell *sh, const sh_node *n, sh_env *env, GErr
             return NULL;
         }
         sh_obj *v = nargs ? sh_eval(sh, n->kids[1], env, err) : NULL;
-        if (nargs && !v) return NULL;
+        if (nargs && !v)
+            return NULL;
         if (v)
             print_obj(v);
         else
@@ -372,7 +345,8 @@ static sh_obj *eval_method(sh_shell *sh, const sh_node *n, const sh_node *sel, s
             return sh_api_static(&c, recv_node->name);
         if (!bound && (is_ident(recv_node, "math") || is_ident(recv_node, "Math")))
             return value_of(sh, n ? n : sel, env, err);
-        if (bound) sh_obj_unref(bound);
+        if (bound)
+            sh_obj_unref(bound);
     }
     for (int i = 0; i < c.nargs; i++)
         if (c.args[i]->kind == N_ASSIGN && strcmp(sel->name, "stop")) {
@@ -382,7 +356,8 @@ static sh_obj *eval_method(sh_shell *sh, const sh_node *n, const sh_node *sel, s
             return NULL;
         }
     sh_obj *recv = sh_eval(sh, recv_node, env, err);
-    if (!recv) return NULL;
+    if (!recv)
+        return NULL;
     sh_obj *r;
     if (recv->kind == O_VALUE)
         r = sh_eval_value_method(recv->u.val.v, n ? n : sel, env, driver_cb, sh, err);
@@ -400,7 +375,8 @@ static sh_obj *eval_binop(sh_shell *sh, const sh_node *n, sh_env *env, GError **
     const char *op = n->name;
     if (!strcmp(op, "+=")) {
         sh_obj *lhs = sh_eval(sh, n->kids[0], env, err);
-        if (!lhs) return NULL;
+        if (!lhs)
+            return NULL;
         if (lhs->kind != O_QUEUE) {
             sh_error_at(err, SH_ERROR_EVAL, &n->pos, "+= is supported on a Queue of RDDs only");
             sh_obj_unref(lhs);
@@ -414,7 +390,8 @@ static sh_obj *eval_binop(sh_shell *sh, const sh_node *n, sh_env *env, GError **
             sh_obj_unref(rhs);
             rhs = NULL;
         }
-        if (rhs) em_rdd_queue_push(lhs->u.queue, rhs->u.rdd);
+        if (rhs)
+            em_rdd_queue_push(lhs->u.queue, rhs->u.rdd);
         sh_obj_unref(lhs);
         sh_obj_unref(rhs);
         return rhs ? unit() : NULL;
@@ -482,7 +459,8 @@ sh_obj *sh_eval(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
     switch (n->kind) {
     case N_IDENT: {
         sh_obj *o = sh_env_lookup(env, n->name);
-        if (o) return o;
+        if (o)
+            return o;
         if (!strcmp(n->name, "println")) {
             o = sh_obj_new(O_BUILTIN);
             o->builtin = "println";
@@ -490,14 +468,14 @@ sh_obj *sh_eval(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
         }
         return value_of(sh, n, env, err); /* None, Nil, or "not found" */
     }
-    case N_SELECT:
-        return eval_method(sh, NULL, n, env, err);
+    case N_SELECT: return eval_method(sh, NULL, n, env, err);
     case N_CALL:
-        if (n->kids[0]->kind == N_SELECT) return eval_method(sh, n, n->kids[0], env, err);
-        if (n->kids[0]->kind == N_IDENT) return eval_call_ident(sh, n, env, err);
+        if (n->kids[0]->kind == N_SELECT)
+            return eval_method(sh, n, n->kids[0], env, err);
+        if (n->kids[0]->kind == N_IDENT)
+            return eval_call_ident(sh, n, env, err);
         return value_of(sh, n, env, err);
-    case N_BINOP:
-        return eval_binop(sh, n, env, err);
+    case N_BINOP: return eval_binop(sh, n, env, err);
     case N_LAMBDA:
     case N_DEF: {
         sh_obj *o = sh_obj_new(O_LAMBDA);
@@ -505,15 +483,13 @@ sh_obj *sh_eval(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
         o->u.lambda.env = sh_env_ref(env);
         return o;
     }
-    case N_ETA:
-        return sh_eval(sh, n->kids[0], env, err);
-    case N_NEW:
-        return sh_api_new(sh, n, env, err);
-    case N_BLOCK:
-        return eval_block(sh, n, env, err);
+    case N_ETA: return sh_eval(sh, n->kids[0], env, err);
+    case N_NEW: return sh_api_new(sh, n, env, err);
+    case N_BLOCK: return eval_block(sh, n, env, err);
     case N_IF: {
         sh_obj *c = value_of(sh, n->kids[0], env, err);
-        if (!c) return NULL;
+        if (!c)
+            return NULL;
         if (em_type_of(c->u.val.v) != EM_T_BOOL) {
             sh_error_at(err, SH_ERROR_EVAL, &n->kids[0]->pos, "expected a Boolean condition");
             sh_obj_unref(c);
@@ -521,23 +497,22 @@ sh_obj *sh_eval(sh_shell *sh, const sh_node *n, sh_env *env, GError **err)
         }
         bool yes = em_as_bool(c->u.val.v);
         sh_obj_unref(c);
-        if (yes) return sh_eval(sh, n->kids[1], env, err);
+        if (yes)
+            return sh_eval(sh, n->kids[1], env, err);
         return n->kids[2] ? sh_eval(sh, n->kids[2], env, err) : unit();
     }
     case N_VAL:
     case N_ASSIGN:
-    case N_IMPORT:
-        return exec_stmt(sh, n, env, false, err);
-    case N_UNIT:
-        return unit();
+    case N_IMPORT: return exec_stmt(sh, n, env, false, err);
+    case N_UNIT: return unit();
     case N_PLACEHOLDER: {
         /* transform(_.sortByKey()): the closure binds its placeholder parameter "_$0". */
         sh_obj *o = n->name ? sh_env_lookup(env, n->name) : NULL;
-        if (!o) sh_error_at(err, SH_ERROR_EVAL, &n->pos, "unbound placeholder parameter _");
+        if (!o)
+            sh_error_at(err, SH_ERROR_EVAL, &n->pos, "unbound placeholder parameter _");
         return o;
     }
-    default:
-        return value_of(sh, n, env, err);
+    default: return value_of(sh, n, env, err);
     }
 }
 
@@ -555,7 +530,8 @@ static sh_obj *eval_block(sh_shell *sh, const sh_node *n, sh_env *env, GError **
 
 static void echo(sh_shell *sh, const char *name, const sh_obj *o)
 {
-    if (!sh->opts.echo || o->kind == O_UNIT) return;
+    if (!sh->opts.echo || o->kind == O_UNIT)
+        return;
     char *d = sh_api_describe(o);
     printf("%s: %s\n", name, d);
     g_free(d);
@@ -564,21 +540,25 @@ static void echo(sh_shell *sh, const char *name, const sh_obj *o)
 static sh_obj *exec_stmt(sh_shell *sh, const sh_node *s, sh_env *env, bool top, GError **err)
 {
     switch (s->kind) {
-    case N_IMPORT:
-        return unit();
+    case N_IMPORT: return unit();
     case N_VAL:
     case N_DEF: {
-        sh_obj *o = s->kind == N_DEF ? sh_eval(sh, s, env, err) : sh_eval(sh, s->kids[0], env, err);
-        if (!o) return NULL;
-        if (o->kind == O_DSTREAM) sh_api_name_stream(o, s->name);
+        sh_obj *o =
+            s->kind == N_DEF ? sh_eval(sh, s, env, err) : sh_eval(sh, s->kids[0], env, err);
+        if (!o)
+            return NULL;
+        if (o->kind == O_DSTREAM)
+            sh_api_name_stream(o, s->name);
         env_bind(env, s->name, sh_obj_ref(o), s->kind == N_VAL && s->i);
-        if (top) echo(sh, s->name, o);
+        if (top)
+            echo(sh, s->name, o);
         sh_obj_unref(o);
         return unit();
     }
     case N_ASSIGN: {
         sh_obj *o = sh_eval(sh, s->kids[0], env, err);
-        if (!o) return NULL;
+        if (!o)
+            return NULL;
         int r = env_assign(env, s->name, o);
         if (r <= 0) {
             sh_obj_unref(o);
@@ -588,7 +568,8 @@ static sh_obj *exec_stmt(sh_shell *sh, const sh_node *s, sh_env *env, bool top, 
                         s->name);
             return NULL;
         }
-        if (top) echo(sh, s->name, o);
+        if (top)
+            echo(sh, s->name, o);
         return unit();
     }
     default: {
@@ -627,9 +608,11 @@ sh_obj *sh_call_fail(sh_call *c, int i, const char *fmt, ...)
 bool sh_call_arity(sh_call *c, int min, int max)
 {
     int n = c->nargs < 0 ? 0 : c->nargs;
-    if (n >= min && n <= max) return true;
+    if (n >= min && n <= max)
+        return true;
     if (min == max)
-        sh_call_fail(c, -1, "%s takes %d argument%s, not %d", c->name, min, min == 1 ? "" : "s", n);
+        sh_call_fail(c, -1, "%s takes %d argument%s, not %d", c->name, min, min == 1 ? "" : "s",
+                     n);
     else
         sh_call_fail(c, -1, "%s takes %d to %d arguments, not %d", c->name, min, max, n);
     return false;
@@ -660,9 +643,11 @@ char *sh_call_text(sh_call *c)
 sh_obj *sh_arg_obj(sh_call *c, int i, sh_obj_kind kind)
 {
     sh_obj *o = sh_eval(c->sh, c->args[i], c->env, c->err);
-    if (!o || o->kind == kind) return o;
+    if (!o || o->kind == kind)
+        return o;
     sh_obj probe = {.kind = kind};
-    if (kind == O_VALUE) probe.u.val.v = em_null();
+    if (kind == O_VALUE)
+        probe.u.val.v = em_null();
     const char *want = kind == O_VALUE ? "value" : sh_obj_type_name(&probe);
     sh_call_fail(c, i, "%s expects %s %s here, not %s %s", c->name, sh_article(want), want,
                  sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
@@ -674,7 +659,8 @@ static bool arg_value(sh_call *c, int i, em_type type, const char *what, em_valu
                       sh_obj **keep)
 {
     sh_obj *o = sh_eval(c->sh, c->args[i], c->env, c->err);
-    if (!o) return false;
+    if (!o)
+        return false;
     if (o->kind != O_VALUE || em_type_of(o->u.val.v) != type) {
         sh_call_fail(c, i, "%s expects %s here, not %s %s", c->name, what,
                      sh_article(sh_obj_type_name(o)), sh_obj_type_name(o));
@@ -690,7 +676,8 @@ bool sh_arg_int(sh_call *c, int i, int64_t *out)
 {
     em_value v;
     sh_obj *o;
-    if (!arg_value(c, i, EM_T_INT, "an Int", &v, &o)) return false;
+    if (!arg_value(c, i, EM_T_INT, "an Int", &v, &o))
+        return false;
     *out = em_as_int(v);
     sh_obj_unref(o);
     return true;
@@ -700,7 +687,8 @@ bool sh_arg_bool(sh_call *c, int i, bool *out)
 {
     em_value v;
     sh_obj *o;
-    if (!arg_value(c, i, EM_T_BOOL, "a Boolean", &v, &o)) return false;
+    if (!arg_value(c, i, EM_T_BOOL, "a Boolean", &v, &o))
+        return false;
     *out = em_as_bool(v);
     sh_obj_unref(o);
     return true;
@@ -710,7 +698,8 @@ char *sh_arg_string(sh_call *c, int i)
 {
     em_value v;
     sh_obj *o;
-    if (!arg_value(c, i, EM_T_STR, "a String", &v, &o)) return NULL;
+    if (!arg_value(c, i, EM_T_STR, "a String", &v, &o))
+        return NULL;
     char *s = g_strndup(em_str_ptr(v), em_str_len(v));
     sh_obj_unref(o);
     return s;
@@ -719,7 +708,8 @@ char *sh_arg_string(sh_call *c, int i)
 bool sh_arg_duration(sh_call *c, int i, int64_t *out)
 {
     sh_obj *o = sh_eval(c->sh, c->args[i], c->env, c->err);
-    if (!o) return false;
+    if (!o)
+        return false;
     bool ok = o->kind == O_DURATION;
     if (ok)
         *out = o->u.ms;
@@ -740,7 +730,8 @@ sh_lambda *sh_arg_fn(sh_call *c, int i, sh_role role)
 sh_closure *sh_arg_closure(sh_call *c, int i, int min_params, int max_params)
 {
     sh_obj *o = sh_eval(c->sh, c->args[i], c->env, c->err);
-    if (!o) return NULL;
+    if (!o)
+        return NULL;
     if (o->kind != O_LAMBDA) {
         sh_call_fail(c, i, "%s takes a function here, like rdd => ...", c->name);
         sh_obj_unref(o);
@@ -767,7 +758,8 @@ sh_closure *sh_arg_closure(sh_call *c, int i, int min_params, int max_params)
 void sh_closure_free(void *p)
 {
     sh_closure *cl = p;
-    if (!cl) return;
+    if (!cl)
+        return;
     sh_obj_unref(cl->fn);
     g_free(cl);
 }
@@ -789,7 +781,8 @@ sh_shell *sh_shell_new(const sh_opts *opts)
 {
     sh_shell *sh = g_new0(sh_shell, 1);
     sh->opts = *opts;
-    if (!sh->opts.master) sh->opts.master = "local[2]";
+    if (!sh->opts.master)
+        sh->opts.master = "local[2]";
     sh->globals = sh_env_new(NULL);
     static gsize writer_installed;
     if (g_once_init_enter(&writer_installed)) {
@@ -825,7 +818,8 @@ static void source_free(gpointer p)
 
 void sh_shell_free(sh_shell *sh)
 {
-    if (!sh) return;
+    if (!sh)
+        return;
     /* Contexts first (their streams hold lambdas and closures), then the bindings (RDDs,
      * closures over them), then the queues, then the SparkContext everything ran on. */
     for (guint i = 0; i < sh->sscs->len; i++)
@@ -857,8 +851,10 @@ static sh_source *keep_source(sh_shell *sh, const char *name, int first_line, co
 bool sh_shell_complete(sh_shell *sh, const char *text, GError **err)
 {
     (void)sh;
-    sh_source src = {
-        .name = "<console>", .text = (char *)text, .len = strlen(text), .first_line = 1};
+    sh_source src = {.name = "<console>",
+                     .text = (char *)text,
+                     .len = strlen(text),
+                     .first_line = 1};
     em_arena *arena = em_arena_new();
     GPtrArray *stmts = g_ptr_array_new();
     bool ok = sh_parse(&src, arena, stmts, err);
@@ -878,7 +874,8 @@ bool sh_shell_run(sh_shell *sh, const char *name, int first_line, const char *te
         sh_api_capture_begin();
         sh_obj *o = exec_stmt(sh, stmts->pdata[i], sh->globals, true, err);
         char *unclaimed = sh_api_capture_end();
-        if (unclaimed) fprintf(stderr, "%s\n", unclaimed);
+        if (unclaimed)
+            fprintf(stderr, "%s\n", unclaimed);
         g_free(unclaimed);
         ok = o != NULL;
         sh_obj_unref(o);
@@ -904,22 +901,10 @@ void sh_shell_keep_queue(sh_shell *sh, em_rdd_queue *q)
     g_mutex_unlock(&sh->lock);
 }
 
-em_context *sh_shell_sc(sh_shell *sh)
-{
-    return sh->sc;
-}
-bool sh_shell_manual_clock(sh_shell *sh)
-{
-    return sh->opts.manual_clock;
-}
-void sh_shell_set_manual(sh_shell *sh, bool manual)
-{
-    sh->opts.manual_clock = manual;
-}
-bool sh_shell_manual(sh_shell *sh)
-{
-    return sh->opts.manual_clock;
-}
+em_context *sh_shell_sc(sh_shell *sh) { return sh->sc; }
+bool sh_shell_manual_clock(sh_shell *sh) { return sh->opts.manual_clock; }
+void sh_shell_set_manual(sh_shell *sh, bool manual) { sh->opts.manual_clock = manual; }
+bool sh_shell_manual(sh_shell *sh) { return sh->opts.manual_clock; }
 
 bool sh_shell_step(sh_shell *sh, int64_t batches, GError **err)
 {
@@ -930,22 +915,24 @@ bool sh_shell_step(sh_shell *sh, int64_t batches, GError **err)
         return false;
     }
     for (int64_t i = 0; i < batches; i++)
-        if (!sh_api_step(sh->current, err)) return false;
+        if (!sh_api_step(sh->current, err))
+            return false;
     fflush(stdout);
     return true;
 }
 
 char *sh_shell_graph(sh_shell *sh)
 {
-    if (!sh->current) return g_strdup("(no StreamingContext yet)\n");
+    if (!sh->current)
+        return g_strdup("(no StreamingContext yet)\n");
     return sh_api_graph(sh->current);
 }
 
-static const char *const keywords[] = {
-    "val",       "var",       "def",     "new",     "if",      "else",         "true",
-    "false",     "import",    "println", "Seconds", "Minutes", "Milliseconds", "StreamingContext",
-    "SparkConf", "StateSpec", "Some",    "None",    "Seq",     "List",         "mutable",
-    "Queue",     NULL};
+static const char *const keywords[] =
+    {"val",       "var",       "def",     "new",     "if",      "else",         "true",
+     "false",     "import",    "println", "Seconds", "Minutes", "Milliseconds", "StreamingContext",
+     "SparkConf", "StateSpec", "Some",    "None",    "Seq",     "List",         "mutable",
+     "Queue",     NULL};
 
 static void add_matching(GPtrArray *out, const char *const *names, const char *word)
 {

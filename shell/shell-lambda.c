@@ -86,7 +86,8 @@ static sh_expr *konst(compiler *c, const sh_node *n, em_value v)
 static const scope *find(const scope *sc, const char *name)
 {
     for (; sc; sc = sc->next)
-        if (!strcmp(sc->name, name)) return sc;
+        if (!strcmp(sc->name, name))
+            return sc;
     return NULL;
 }
 
@@ -111,7 +112,8 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
     fn->slot = c->lam->nslots;
     for (int i = 0; i < nparams; i++)
         new_slot(c, arg);
-    if (c->failed) return NULL;
+    if (c->failed)
+        return NULL;
     if (arg->kind == N_IDENT && !strcmp(arg->name, "println") && !find(sc, "println")) {
         if (nparams != 1)
             return cx_fail(c, &arg->pos, "%s takes a function of %d parameters; println takes 1",
@@ -126,22 +128,27 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
     sh_obj *bound = NULL;
     if (arg->kind == N_IDENT && !find(sc, arg->name) && c->env) {
         bound = sh_env_lookup(c->env, arg->name);
-        if (bound && bound->kind == O_LAMBDA) lam = bound->u.lambda.node;
+        if (bound && bound->kind == O_LAMBDA)
+            lam = bound->u.lambda.node;
     }
-    if (lam->kind == N_ETA) lam = lam->kids[0];
+    if (lam->kind == N_ETA)
+        lam = lam->kids[0];
     if (lam->kind != N_LAMBDA && lam->kind != N_DEF) {
-        if (bound) sh_obj_unref(bound);
+        if (bound)
+            sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "%s takes a function here, like x => ...", what);
     }
     /* xs.map { case (k, v) => ... } over tuples: the one record taken apart. */
     bool untuple = nparams == 1 && lam->n_params >= 2 && lam->n_params <= 8;
     if (lam->n_params != nparams && !untuple) {
-        if (bound) sh_obj_unref(bound);
+        if (bound)
+            sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "%s takes a function of %d parameter%s; this one takes %d",
                        what, nparams, nparams == 1 ? "" : "s", lam->n_params);
     }
     if (++c->depth > MAX_INLINE_DEPTH) {
-        if (bound) sh_obj_unref(bound);
+        if (bound)
+            sh_obj_unref(bound);
         return cx_fail(c, &arg->pos, "functions nested or called more than %d deep",
                        MAX_INLINE_DEPTH);
     }
@@ -164,23 +171,27 @@ static sh_expr *compile_fn_arg(compiler *c, const sh_node *arg, int nparams, sco
         fn->a = u;
     }
     c->depth--;
-    if (bound) sh_obj_unref(bound);
+    if (bound)
+        sh_obj_unref(bound);
     return c->failed ? NULL : fn;
 }
 
 static const method_info *find_method(const method_info *table, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(table[i].name, name)) return &table[i];
+        if (!strcmp(table[i].name, name))
+            return &table[i];
     return NULL;
 }
 
 static bool is_tuple_field(const char *name, int *index)
 {
-    if (name[0] != '_' || !g_ascii_isdigit(name[1])) return false;
+    if (name[0] != '_' || !g_ascii_isdigit(name[1]))
+        return false;
     char *end;
     long k = strtol(name + 1, &end, 10);
-    if (*end || k < 1 || k > 22) return false;
+    if (*end || k < 1 || k > 22)
+        return false;
     *index = (int)k - 1;
     return true;
 }
@@ -212,7 +223,8 @@ static sh_expr *compile_method(compiler *c, const sh_node *call, const sh_node *
         sh_expr *e = cx_new(c, sh_ev_state, at);
         e->n = m->m;
         e->name = m->name;
-        if (m->m == M_STATE_UPDATE) e->a = compile(c, args[0], sc);
+        if (m->m == M_STATE_UPDATE)
+            e->a = compile(c, args[0], sc);
         return c->failed ? NULL : e;
     }
     /* math.max(a, b) and friends. */
@@ -237,7 +249,8 @@ static sh_expr *compile_method(compiler *c, const sh_node *call, const sh_node *
 
     int field;
     if (is_tuple_field(name, &field)) {
-        if (nargs >= 0) return cx_fail(c, &at->pos, "%s takes no arguments", name);
+        if (nargs >= 0)
+            return cx_fail(c, &at->pos, "%s takes no arguments", name);
         sh_expr *e = cx_new(c, sh_ev_field, sel);
         e->a = recv_done ? recv_done : compile(c, recv, sc);
         e->n = field;
@@ -255,14 +268,16 @@ static sh_expr *compile_method(compiler *c, const sh_node *call, const sh_node *
                        m->max_args, given);
     }
     sh_expr *r = recv_done ? recv_done : compile(c, recv, sc);
-    if (c->failed) return NULL;
+    if (c->failed)
+        return NULL;
     if (m->fn_arity > 0) {
         sh_expr *e = cx_new(c, sh_ev_higher, at);
         e->a = r;
         e->n = m->m;
         e->name = m->name;
         if (m->m == M_FOLD_LEFT)
-            return cx_fail(c, &at->pos, "foldLeft takes two argument lists: xs.foldLeft(0)(_ + _)");
+            return cx_fail(c, &at->pos,
+                           "foldLeft takes two argument lists: xs.foldLeft(0)(_ + _)");
         e->b = compile_fn_arg(c, args[0], m->fn_arity, sc, name);
         return c->failed ? NULL : e;
     }
@@ -316,7 +331,8 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
 {
     const sh_node *callee = n->kids[0];
     int nargs = n->n_kids - 1;
-    if (callee->kind == N_SELECT) return compile_method(c, n, callee, sc, NULL);
+    if (callee->kind == N_SELECT)
+        return compile_method(c, n, callee, sc, NULL);
     /* xs.foldLeft(z)(f) */
     if (callee->kind == N_CALL && callee->kids[0]->kind == N_SELECT &&
         !strcmp(callee->kids[0]->name, "foldLeft")) {
@@ -327,13 +343,15 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
         e->c = compile(c, callee->kids[1], sc);
         e->n = M_FOLD_LEFT;
         e->name = "foldLeft";
-        if (!c->failed) e->b = compile_fn_arg(c, n->kids[1], 2, sc, "foldLeft");
+        if (!c->failed)
+            e->b = compile_fn_arg(c, n->kids[1], 2, sc, "foldLeft");
         return c->failed ? NULL : e;
     }
     if (callee->kind == N_IDENT && !find(sc, callee->name)) {
         const char *name = callee->name;
         if (!strcmp(name, "Some")) {
-            if (nargs != 1) return cx_fail(c, &n->pos, "Some takes 1 argument");
+            if (nargs != 1)
+                return cx_fail(c, &n->pos, "Some takes 1 argument");
             sh_expr *e = cx_new(c, sh_ev_some, n);
             e->a = compile(c, n->kids[1], sc);
             return c->failed ? NULL : e;
@@ -342,7 +360,8 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
             !strcmp(name, "Array") || !strcmp(name, "Iterator"))
             return compile_list(c, n, 1, !strcmp(name, "Array") ? EM_ARRAY : EM_LIST, sc);
         if (!strcmp(name, "println")) {
-            if (nargs > 1) return cx_fail(c, &n->pos, "println takes 1 argument");
+            if (nargs > 1)
+                return cx_fail(c, &n->pos, "println takes 1 argument");
             sh_expr *e = cx_new(c, sh_ev_println, n);
             e->a = nargs ? compile(c, n->kids[1], sc) : NULL;
             return c->failed ? NULL : e;
@@ -359,10 +378,12 @@ static sh_expr *compile_call(compiler *c, const sh_node *n, scope *sc)
             e->args = em_arena_alloc(c->lam->arena, sizeof(sh_expr *) * (size_t)(nargs + 1));
             for (int i = 0; i < nargs; i++)
                 e->args[i] = compile(c, n->kids[1 + i], sc);
-            if (!c->failed) e->a = compile_fn_arg(c, callee, nargs, sc, name);
+            if (!c->failed)
+                e->a = compile_fn_arg(c, callee, nargs, sc, name);
             return c->failed ? NULL : e;
         }
-        if (bound) sh_obj_unref(bound);
+        if (bound)
+            sh_obj_unref(bound);
     }
     /* xs(i), t(i): apply on a value. */
     if (nargs == 1) {
@@ -443,7 +464,8 @@ static sh_expr *compile_block(compiler *c, const sh_node *n, scope *sc)
             e->args[i] = set;
         } else if (s->kind == N_ASSIGN) {
             const scope *v = find(sc, s->name);
-            if (!v) return cx_fail(c, &s->pos, "%s is not a local var of this function", s->name);
+            if (!v)
+                return cx_fail(c, &s->pos, "%s is not a local var of this function", s->name);
             sh_expr *set = cx_new(c, sh_ev_set_slot, s);
             set->a = compile(c, s->kids[0], sc);
             set->slot = v->slot;
@@ -471,10 +493,13 @@ static sh_expr *compile_ident(compiler *c, const sh_node *n, scope *sc)
         e->slot = v->slot;
         return e;
     }
-    if (!strcmp(n->name, "None")) return konst(c, n, em_none());
-    if (!strcmp(n->name, "Nil")) return konst(c, n, sh_make_list(NULL, 0));
+    if (!strcmp(n->name, "None"))
+        return konst(c, n, em_none());
+    if (!strcmp(n->name, "Nil"))
+        return konst(c, n, sh_make_list(NULL, 0));
     sh_obj *o = c->env ? sh_env_lookup(c->env, n->name) : NULL;
-    if (!o) return cx_fail(c, &n->pos, "not found: value %s", n->name);
+    if (!o)
+        return cx_fail(c, &n->pos, "not found: value %s", n->name);
     sh_expr *e = NULL;
     if (o->kind == O_VALUE)
         e = konst(c, n, o->u.val.v);
@@ -493,20 +518,24 @@ static sh_expr *compile_ident(compiler *c, const sh_node *n, scope *sc)
  * becomes a constant. True when n's receiver chain starts at a driver object. */
 static bool driver_only(compiler *c, const sh_node *n, scope *sc)
 {
-    if (!c->driver || (n->kind != N_SELECT && n->kind != N_CALL)) return false;
+    if (!c->driver || (n->kind != N_SELECT && n->kind != N_CALL))
+        return false;
     const sh_node *root = n;
     while ((root->kind == N_SELECT || root->kind == N_CALL) && root->n_kids > 0)
         root = root->kids[0];
-    if (root->kind != N_IDENT || find(sc, root->name)) return false;
+    if (root->kind != N_IDENT || find(sc, root->name))
+        return false;
     sh_obj *o = sh_env_lookup(c->env, root->name);
     bool driver = o && o->kind != O_VALUE && o->kind != O_LAMBDA && o->kind != O_DURATION;
-    if (o) sh_obj_unref(o);
+    if (o)
+        sh_obj_unref(o);
     return driver;
 }
 
 static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
 {
-    if (c->failed || !n) return NULL;
+    if (c->failed || !n)
+        return NULL;
     sh_expr *e;
     if (driver_only(c, n, sc)) {
         sh_obj *o = c->driver(n, c->env, c->ctx, c->err);
@@ -527,37 +556,30 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
         return e;
     }
     switch (n->kind) {
-    case N_INT:
-        return konst(c, n, em_int(n->i));
-    case N_DOUBLE:
-        return konst(c, n, em_double(n->d));
-    case N_STRING:
-        return konst(c, n, em_strn(n->s, n->slen));
-    case N_BOOL:
-        return konst(c, n, em_bool(n->i));
+    case N_INT: return konst(c, n, em_int(n->i));
+    case N_DOUBLE: return konst(c, n, em_double(n->d));
+    case N_STRING: return konst(c, n, em_strn(n->s, n->slen));
+    case N_BOOL: return konst(c, n, em_bool(n->i));
     case N_NULL:
-    case N_UNIT:
-        return konst(c, n, em_null());
-    case N_IDENT:
-        return compile_ident(c, n, sc);
+    case N_UNIT: return konst(c, n, em_null());
+    case N_IDENT: return compile_ident(c, n, sc);
     case N_PLACEHOLDER: {
         /* Bound by the enclosing placeholder lambda as its parameter "_$i". */
         const scope *v = n->name ? find(sc, n->name) : NULL;
-        if (!v) return cx_fail(c, &n->pos, "unbound placeholder parameter _");
+        if (!v)
+            return cx_fail(c, &n->pos, "unbound placeholder parameter _");
         e = cx_new(c, sh_ev_slot, n);
         e->slot = v->slot;
         return e;
     }
-    case N_SELECT:
-        return compile_method(c, NULL, n, sc, NULL);
-    case N_CALL:
-        return compile_call(c, n, sc);
-    case N_BINOP:
-        return compile_binop(c, n, sc);
+    case N_SELECT: return compile_method(c, NULL, n, sc, NULL);
+    case N_CALL: return compile_call(c, n, sc);
+    case N_BINOP: return compile_binop(c, n, sc);
     case N_UNOP:
         e = cx_new(c, n->name[0] == '!' ? sh_ev_not : sh_ev_neg, n);
         e->a = compile(c, n->kids[0], sc);
-        if (n->name[0] == '+') return e->a;
+        if (n->name[0] == '+')
+            return e->a;
         return c->failed ? NULL : e;
     case N_TUPLE:
         if (n->n_kids == 2) {
@@ -574,8 +596,7 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
         for (int i = 0; i < n->n_kids; i++)
             e->args[i] = compile(c, n->kids[i], sc);
         return c->failed ? NULL : e;
-    case N_BLOCK:
-        return compile_block(c, n, sc);
+    case N_BLOCK: return compile_block(c, n, sc);
     case N_IF:
         e = cx_new(c, sh_ev_if, n);
         e->a = compile(c, n->kids[0], sc);
@@ -601,11 +622,9 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
                        "new %s inside a function over records is not supported by "
                        "ember-shell",
                        n->name);
-    case N_ETA:
-        return cx_fail(c, &n->pos, "a function cannot be a record here");
+    case N_ETA: return cx_fail(c, &n->pos, "a function cannot be a record here");
     case N_DEF:
-    case N_IMPORT:
-        return cx_fail(c, &n->pos, "not allowed here");
+    case N_IMPORT: return cx_fail(c, &n->pos, "not allowed here");
     }
     return cx_fail(c, &n->pos, "not supported by ember-shell");
 }
@@ -615,12 +634,9 @@ static sh_expr *compile(compiler *c, const sh_node *n, scope *sc)
 static const char *role_what(sh_role role)
 {
     switch (role) {
-    case R_UPDATE:
-        return "updateStateByKey";
-    case R_MAPPING:
-        return "StateSpec.function";
-    default:
-        return NULL;
+    case R_UPDATE: return "updateStateByKey";
+    case R_MAPPING: return "StateSpec.function";
+    default: return NULL;
     }
 }
 
@@ -629,15 +645,11 @@ static int role_arity(sh_role role)
     switch (role) {
     case R_MAP:
     case R_FILTER:
-    case R_FOREACH:
-        return 1;
+    case R_FOREACH: return 1;
     case R_REDUCE:
-    case R_UPDATE:
-        return 2;
-    case R_MAPPING:
-        return 3;
-    case R_CONST:
-        return 0;
+    case R_UPDATE: return 2;
+    case R_MAPPING: return 3;
+    case R_CONST: return 0;
     }
     return 1;
 }
@@ -654,24 +666,23 @@ static sh_lambda *lambda_new(sh_role role)
 void sh_lambda_free(void *p)
 {
     sh_lambda *lam = p;
-    if (!lam) return;
+    if (!lam)
+        return;
     em_arena_free(lam->arena);
     g_ptr_array_unref(lam->regexes);
     g_free(lam->text);
     g_free(lam);
 }
 
-const char *sh_lambda_text(const sh_lambda *lam)
-{
-    return lam->text;
-}
+const char *sh_lambda_text(const sh_lambda *lam) { return lam->text; }
 
 sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const char *what,
                              GError **err)
 {
     const sh_node *lam_node = fn;
     sh_obj *bound = NULL;
-    if (fn->kind == N_ETA) lam_node = fn = fn->kids[0];
+    if (fn->kind == N_ETA)
+        lam_node = fn = fn->kids[0];
     if (fn->kind == N_IDENT && !strcmp(fn->name, "println") && role == R_FOREACH) {
         sh_lambda *lam = lambda_new(role);
         compiler c = {.lam = lam, .env = env, .err = err};
@@ -684,16 +695,19 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
     }
     if (fn->kind == N_IDENT) {
         bound = sh_env_lookup(env, fn->name);
-        if (bound && bound->kind == O_LAMBDA) lam_node = bound->u.lambda.node;
+        if (bound && bound->kind == O_LAMBDA)
+            lam_node = bound->u.lambda.node;
     }
     if (lam_node->kind != N_LAMBDA && lam_node->kind != N_DEF) {
-        if (bound) sh_obj_unref(bound);
+        if (bound)
+            sh_obj_unref(bound);
         sh_error_at(err, SH_ERROR_EVAL, &fn->pos, "%s takes a function here, like %s", what,
                     role == R_REDUCE ? "(a, b) => a + b" : "x => ...");
         return NULL;
     }
     int arity = role_arity(role);
-    if (role == R_MAPPING && lam_node->n_params == 4) arity = 4;
+    if (role == R_MAPPING && lam_node->n_params == 4)
+        arity = 4;
     /* `{ case (k, v) => ... }`, or Scala 3's `(k, v) => ...`, over tuple records. */
     bool untuple = arity == 1 && lam_node->n_params >= 2 && lam_node->n_params <= 8 &&
                    (role == R_MAP || role == R_FILTER || role == R_FOREACH);
@@ -705,7 +719,8 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
                     "%s takes a function of %d parameter%s%s; this one takes %d",
                     role_what(role) ? role_what(role) : what, arity, arity == 1 ? "" : "s", shape,
                     lam_node->n_params);
-        if (bound) sh_obj_unref(bound);
+        if (bound)
+            sh_obj_unref(bound);
         return NULL;
     }
     sh_lambda *lam = lambda_new(role);
@@ -731,7 +746,8 @@ sh_lambda *sh_lambda_compile(const sh_node *fn, sh_env *env, sh_role role, const
         u->a = lam->body;
         lam->body = u;
     }
-    if (bound) sh_obj_unref(bound);
+    if (bound)
+        sh_obj_unref(bound);
     if (c.failed) {
         sh_lambda_free(lam);
         return NULL;
@@ -766,8 +782,8 @@ sh_obj *sh_eval_value(const sh_node *expr, sh_env *env, sh_driver_eval driver, v
     return o;
 }
 
-sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env, sh_driver_eval driver,
-                             void *ctx, GError **err)
+sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env,
+                             sh_driver_eval driver, void *ctx, GError **err)
 {
     sh_lambda *lam = lambda_new(R_CONST);
     compiler c = {.lam = lam, .env = env, .err = err, .driver = driver, .ctx = ctx};
@@ -787,8 +803,8 @@ sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env, sh
 
 /* ---- The adapters Ember calls ---- */
 
-#define FRAME(lam)                                                                                 \
-    em_value slots_[MAX_SLOTS];                                                                    \
+#define FRAME(lam)                                                                                \
+    em_value slots_[MAX_SLOTS];                                                                   \
     sh_frame f = {.slots = slots_, .in_task = true}
 
 em_value sh_fn_map(em_value v, void *ud)
@@ -806,7 +822,8 @@ bool sh_fn_filter(em_value v, void *ud)
     FRAME(lam);
     slots_[0] = v;
     em_value r = lam->body->eval(lam->body, &f);
-    if (f.failed) return false;
+    if (f.failed)
+        return false;
     return sh_truth(lam->body, &f, r);
 }
 
@@ -837,9 +854,12 @@ em_value sh_fn_update(em_value key, const em_value *values, size_t n, em_value s
     slots_[0] = sh_make_list((em_value *)values, n);
     slots_[1] = state.type == EM_T_NONE ? em_none() : em_some(state);
     em_value r = lam->body->eval(lam->body, &f);
-    if (f.failed) return em_none();
-    if (r.type == EM_T_SOME) return r.as.items[0];
-    if (r.type == EM_T_NONE) return r;
+    if (f.failed)
+        return em_none();
+    if (r.type == EM_T_SOME)
+        return r.as.items[0];
+    if (r.type == EM_T_NONE)
+        return r;
     char *s = sh_show(r);
     sh_fail_record(lam->body, &f,
                    "the update function must return Some(newState) or None, not %s %s",
@@ -854,13 +874,16 @@ em_value sh_fn_mapping(em_time time, em_value key, em_value value, em_state *sta
     FRAME(lam);
     f.state = state;
     int k = 0;
-    if (lam->nparams == 4) slots_[k++] = em_int(time);
+    if (lam->nparams == 4)
+        slots_[k++] = em_int(time);
     slots_[k++] = key;
     slots_[k++] = value.type == EM_T_NONE ? em_none() : em_some(value);
     em_value r = lam->body->eval(lam->body, &f);
-    if (f.failed) return em_none();
+    if (f.failed)
+        return em_none();
     if (lam->nparams == 4) { /* (Time, K, Option[V], State[S]) => Option[M] */
-        if (r.type == EM_T_SOME) return r.as.items[0];
+        if (r.type == EM_T_SOME)
+            return r.as.items[0];
         if (r.type != EM_T_NONE) {
             char *s = sh_show(r);
             sh_fail_record(lam->body, &f,

@@ -66,14 +66,8 @@ void sh_error_at(GError **err, int code, const sh_pos *pos, const char *fmt, ...
     g_free(msg);
 }
 
-static bool is_op_char(char c)
-{
-    return c && strchr("+-*/%<>=!&|^~:#?@\\", c);
-}
-static bool is_ident_start(char c)
-{
-    return g_ascii_isalpha(c) || c == '$' || (c & 0x80);
-}
+static bool is_op_char(char c) { return c && strchr("+-*/%<>=!&|^~:#?@\\", c); }
+static bool is_ident_start(char c) { return g_ascii_isalpha(c) || c == '$' || (c & 0x80); }
 static bool is_ident_char(char c)
 {
     return g_ascii_isalnum(c) || c == '_' || c == '$' || (c & 0x80);
@@ -105,30 +99,21 @@ static bool lex_string_body(lexer *lx, GString *out, uint32_t start, GError **er
             return false;
         }
         lx->p++;
-        if (c == '"') return true;
+        if (c == '"')
+            return true;
         if (c != '\\') {
             g_string_append_c(out, c);
             continue;
         }
         char e = lx->t[lx->p++];
         switch (e) {
-        case 'n':
-            g_string_append_c(out, '\n');
-            break;
-        case 't':
-            g_string_append_c(out, '\t');
-            break;
-        case 'r':
-            g_string_append_c(out, '\r');
-            break;
-        case '0':
-            g_string_append_c(out, '\0');
-            break;
+        case 'n': g_string_append_c(out, '\n'); break;
+        case 't': g_string_append_c(out, '\t'); break;
+        case 'r': g_string_append_c(out, '\r'); break;
+        case '0': g_string_append_c(out, '\0'); break;
         case '"':
         case '\\':
-        case '\'':
-            g_string_append_c(out, e);
-            break;
+        case '\'': g_string_append_c(out, e); break;
         default:
             sh_error_at(err, SH_ERROR_SYNTAX, AT(lx, lx->p - 2), "invalid escape character \\%c",
                         e);
@@ -323,7 +308,8 @@ GArray *sh_lex(const sh_source *src, GError **err)
 
 void sh_tokens_free(GArray *toks)
 {
-    if (!toks) return;
+    if (!toks)
+        return;
     for (guint i = 0; i < toks->len; i++)
         g_free(g_array_index(toks, sh_token, i).text);
     g_array_free(toks, TRUE);

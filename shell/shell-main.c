@@ -95,7 +95,8 @@ static bool command(const char *line)
     if (!strcmp(cmd, ":step")) {
         gint64 n = 1;
         if (arg && !g_ascii_string_to_signed(arg, 10, 1, 1000000, &n, NULL)) {
-            fprintf(stderr, "error: :step takes a number of batches (1 to 1000000), not %s\n", arg);
+            fprintf(stderr, "error: :step takes a number of batches (1 to 1000000), not %s\n",
+                    arg);
             errors++;
         } else if (!sh_shell_step(shell, n, &err)) {
             report(err);
@@ -134,7 +135,8 @@ static bool command(const char *line)
 static bool blank(const char *s)
 {
     for (; *s; s++)
-        if (!g_ascii_isspace(*s)) return false;
+        if (!g_ascii_isspace(*s))
+            return false;
     return true;
 }
 
@@ -160,10 +162,12 @@ typedef struct line_source {
 /* Reads what the descriptor has; with wait, blocks until something (or the end) comes. */
 static void fill(line_source *src, bool wait)
 {
-    if (src->eof) return;
+    if (src->eof)
+        return;
     if (!wait) {
         struct pollfd p = {.fd = src->fd, .events = POLLIN};
-        if (poll(&p, 1, 0) <= 0) return;
+        if (poll(&p, 1, 0) <= 0)
+            return;
     }
     char chunk[4096];
     ssize_t n;
@@ -180,7 +184,8 @@ static void fill(line_source *src, bool wait)
  * whole line has arrived yet. */
 static char *read_line(line_source *src, bool wait)
 {
-    if (src->lines) return src->lines[src->i] ? g_strdup(src->lines[src->i++]) : NULL;
+    if (src->lines)
+        return src->lines[src->i] ? g_strdup(src->lines[src->i++]) : NULL;
     for (;;) {
         char *nl = memchr(src->buf->str, '\n', src->buf->len);
         if (nl) {
@@ -189,20 +194,23 @@ static char *read_line(line_source *src, bool wait)
             return line;
         }
         if (src->eof) {
-            if (src->buf->len == 0) return NULL;
+            if (src->buf->len == 0)
+                return NULL;
             char *line = g_strdup(src->buf->str);
             g_string_truncate(src->buf, 0);
             return line;
         }
         size_t had = src->buf->len;
         fill(src, wait);
-        if (!wait && src->buf->len == had && !src->eof) return NULL;
+        if (!wait && src->buf->len == had && !src->eof)
+            return NULL;
     }
 }
 
 static const char *peek_line(line_source *src, bool wait)
 {
-    if (!src->peeked) src->peeked = read_line(src, wait);
+    if (!src->peeked)
+        src->peeked = read_line(src, wait);
     return src->peeked;
 }
 
@@ -227,16 +235,19 @@ static bool run_lines(const char *name, line_source *src)
         while (*t == ' ' || *t == '\t')
             t++;
         if (pending->len == 0 && (blank(line) || (t[0] == ':' && g_ascii_isalpha(t[1])))) {
-            if (!blank(line)) go_on = command(t);
+            if (!blank(line))
+                go_on = command(t);
             g_free(line);
             continue;
         }
-        if (pending->len == 0) first = number;
+        if (pending->len == 0)
+            first = number;
         g_string_append(pending, line);
         g_string_append_c(pending, '\n');
         g_free(line);
         const char *next = peek_line(src, false);
-        if (next && continues(next)) continue;
+        if (next && continues(next))
+            continue;
         GError *err = NULL;
         if (!sh_shell_complete(shell, pending->str, &err) && err->code == SH_ERROR_INCOMPLETE &&
             peek_line(src, true)) {
@@ -294,7 +305,8 @@ static size_t completion_next;
 static char *completion_generator(const char *text, int state)
 {
     (void)text;
-    if (!completion_matches || !completion_matches[completion_next]) return NULL;
+    if (!completion_matches || !completion_matches[completion_next])
+        return NULL;
     (void)state;
     return strdup(completion_matches[completion_next++]);
 }
@@ -333,7 +345,8 @@ static void interactive(void)
     GString *pending = g_string_new(NULL);
     for (;;) {
         char *line = readline(pending->len ? "     | " : "ember> ");
-        if (!line) break;
+        if (!line)
+            break;
         if (pending->len == 0 && blank(line)) {
             free(line);
             continue;
@@ -342,7 +355,8 @@ static void interactive(void)
         if (pending->len == 0 && line[0] == ':') {
             bool go_on = command(line);
             free(line);
-            if (!go_on) break;
+            if (!go_on)
+                break;
             continue;
         }
         g_string_append(pending, line);

@@ -42,14 +42,12 @@ static void skip_newlines(parser *ps)
 static sh_token *next(parser *ps)
 {
     sh_token *t = peek(ps);
-    if (t->kind != T_EOF) ps->p++;
+    if (t->kind != T_EOF)
+        ps->p++;
     return t;
 }
 
-static bool is(parser *ps, sh_tok kind)
-{
-    return peek(ps)->kind == kind;
-}
+static bool is(parser *ps, sh_tok kind) { return peek(ps)->kind == kind; }
 
 static bool is_kw(parser *ps, const char *kw)
 {
@@ -60,47 +58,28 @@ static bool is_kw(parser *ps, const char *kw)
 static const char *tok_desc(const sh_token *t)
 {
     switch (t->kind) {
-    case T_EOF:
-        return "end of input";
-    case T_NEWLINE:
-        return "end of line";
-    case T_IDENT:
-        return "identifier";
+    case T_EOF: return "end of input";
+    case T_NEWLINE: return "end of line";
+    case T_IDENT: return "identifier";
     case T_INT:
-    case T_DOUBLE:
-        return "number";
+    case T_DOUBLE: return "number";
     case T_STRING:
-    case T_INTERP:
-        return "string literal";
-    case T_LPAREN:
-        return "'('";
-    case T_RPAREN:
-        return "')'";
-    case T_LBRACE:
-        return "'{'";
-    case T_RBRACE:
-        return "'}'";
-    case T_LBRACKET:
-        return "'['";
-    case T_RBRACKET:
-        return "']'";
-    case T_COMMA:
-        return "','";
-    case T_DOT:
-        return "'.'";
-    case T_SEMI:
-        return "';'";
-    case T_COLON:
-        return "':'";
-    case T_ARROW:
-        return "'=>'";
-    case T_EQUALS:
-        return "'='";
-    case T_UNDERSCORE:
-        return "'_'";
+    case T_INTERP: return "string literal";
+    case T_LPAREN: return "'('";
+    case T_RPAREN: return "')'";
+    case T_LBRACE: return "'{'";
+    case T_RBRACE: return "'}'";
+    case T_LBRACKET: return "'['";
+    case T_RBRACKET: return "']'";
+    case T_COMMA: return "','";
+    case T_DOT: return "'.'";
+    case T_SEMI: return "';'";
+    case T_COLON: return "':'";
+    case T_ARROW: return "'=>'";
+    case T_EQUALS: return "'='";
+    case T_UNDERSCORE: return "'_'";
     case T_OP:
-    case T_KEYWORD:
-        return NULL;
+    case T_KEYWORD: return NULL;
     }
     return "token";
 }
@@ -108,7 +87,8 @@ static const char *tok_desc(const sh_token *t)
 /* Reports an error at token t (once); an error at the end of input is "incomplete". */
 static void fail_at(parser *ps, const sh_token *t, const char *fmt, const char *arg)
 {
-    if (ps->failed) return;
+    if (ps->failed)
+        return;
     ps->failed = true;
     int code = t->kind == T_EOF ? SH_ERROR_INCOMPLETE : SH_ERROR_SYNTAX;
     sh_pos pos = {ps->src, t->off, t->end > t->off ? t->end : t->off + 1};
@@ -131,7 +111,8 @@ static void fail_at(parser *ps, const sh_token *t, const char *fmt, const char *
 /* An input that ended inside brackets: the caret goes under the opening one. */
 static void fail_at_open(parser *ps, const sh_token *open, const char *msg)
 {
-    if (ps->failed) return;
+    if (ps->failed)
+        return;
     ps->failed = true;
     sh_error_at(ps->err, SH_ERROR_INCOMPLETE, &(sh_pos){ps->src, open->off, open->end}, "%s", msg);
 }
@@ -173,7 +154,8 @@ static sh_node *finish(parser *ps, sh_node *n)
         guint k = ps->p - 1;
         while (k > 0 && TOK(ps, k)->kind == T_NEWLINE)
             k--;
-        if (TOK(ps, k)->end > n->pos.off) n->pos.end = TOK(ps, k)->end;
+        if (TOK(ps, k)->end > n->pos.off)
+            n->pos.end = TOK(ps, k)->end;
     }
     return n;
 }
@@ -208,7 +190,8 @@ static bool skip_type(parser *ps)
         ps->nl_off++;
         while (!is(ps, T_RPAREN) && !is(ps, T_EOF) && !ps->failed) {
             skip_type(ps);
-            if (!is(ps, T_COMMA)) break;
+            if (!is(ps, T_COMMA))
+                break;
             next(ps);
         }
         expect(ps, T_RPAREN, "')'");
@@ -226,7 +209,8 @@ static bool skip_type(parser *ps)
             ps->nl_off++;
             while (!ps->failed) {
                 skip_type(ps);
-                if (!is(ps, T_COMMA)) break;
+                if (!is(ps, T_COMMA))
+                    break;
                 next(ps);
             }
             expect(ps, T_RBRACKET, "']'");
@@ -247,7 +231,8 @@ static void skip_type_args(parser *ps)
     ps->nl_off++;
     while (!ps->failed) {
         skip_type(ps);
-        if (!is(ps, T_COMMA)) break;
+        if (!is(ps, T_COMMA))
+            break;
         next(ps);
     }
     expect(ps, T_RBRACKET, "']'");
@@ -267,7 +252,8 @@ static sh_node *parse_boundary(parser *ps)
     ps->placeholders = saved;
     if (e && found->len > 0) {
         if (e->kind == N_PLACEHOLDER) {
-            if (saved) g_ptr_array_add(saved, e);
+            if (saved)
+                g_ptr_array_add(saved, e);
         } else {
             sh_node *lam = node1(ps, N_LAMBDA, e->pos.off, e);
             lam->pos.end = e->pos.end;
@@ -296,7 +282,8 @@ static bool paren_lambda_ahead(parser *ps)
     int depth = 0;
     for (guint k = ps->p;; k++) {
         sh_tok kind = TOK(ps, k)->kind;
-        if (kind == T_EOF) return false;
+        if (kind == T_EOF)
+            return false;
         if (kind == T_LPAREN || kind == T_LBRACKET)
             depth++;
         else if (kind == T_RPAREN || kind == T_RBRACKET) {
@@ -323,7 +310,8 @@ static bool parse_param(parser *ps, GArray *params)
     if (is(ps, T_COLON)) {
         next(ps);
         uint32_t from = peek(ps)->off;
-        if (!skip_type(ps)) return false;
+        if (!skip_type(ps))
+            return false;
         uint32_t to = TOK(ps, ps->p - 1)->end;
         p.type = adup(ps, ps->src->text + from, to - from);
     }
@@ -335,7 +323,8 @@ static void set_params(parser *ps, sh_node *n, GArray *params)
 {
     n->n_params = (int)params->len;
     n->params = em_arena_alloc(ps->arena, sizeof(sh_param) * (params->len ? params->len : 1));
-    if (params->len) memcpy(n->params, params->data, sizeof(sh_param) * params->len);
+    if (params->len)
+        memcpy(n->params, params->data, sizeof(sh_param) * params->len);
     g_array_free(params, TRUE);
 }
 
@@ -348,7 +337,8 @@ static sh_node *parse_lambda_body(parser *ps, sh_node *lam, bool in_braces)
     ps->placeholders = NULL; /* a `_` in a lambda's body binds inside the body */
     sh_node *body = in_braces ? parse_block_body(ps, peek(ps)->off) : parse_boundary(ps);
     ps->placeholders = saved;
-    if (!body) return NULL;
+    if (!body)
+        return NULL;
     GPtrArray *kids = g_ptr_array_new();
     g_ptr_array_add(kids, body);
     set_kids(ps, lam, kids);
@@ -362,8 +352,10 @@ static sh_node *parse_paren_lambda(parser *ps, bool in_braces)
     next(ps);
     ps->nl_off++;
     while (!is(ps, T_RPAREN) && !ps->failed) {
-        if (!parse_param(ps, params)) break;
-        if (!is(ps, T_COMMA)) break;
+        if (!parse_param(ps, params))
+            break;
+        if (!is(ps, T_COMMA))
+            break;
         next(ps);
     }
     expect(ps, T_RPAREN, "')'");
@@ -396,9 +388,11 @@ static sh_node *parse_block_body(parser *ps, uint32_t off)
     for (;;) {
         while (is(ps, T_NEWLINE) || is(ps, T_SEMI))
             next(ps);
-        if (is(ps, T_RBRACE) || is(ps, T_EOF) || ps->failed) break;
+        if (is(ps, T_RBRACE) || is(ps, T_EOF) || ps->failed)
+            break;
         sh_node *s = parse_statement(ps);
-        if (!s) break;
+        if (!s)
+            break;
         g_ptr_array_add(kids, s);
         if (!is(ps, T_NEWLINE) && !is(ps, T_SEMI) && !is(ps, T_RBRACE)) {
             fail_at(ps, peek(ps), "expected end of statement but found %s", NULL);
@@ -407,7 +401,8 @@ static sh_node *parse_block_body(parser *ps, uint32_t off)
     }
     ps->nl_off = saved_nl;
     set_kids(ps, block, kids);
-    if (ps->failed) return NULL;
+    if (ps->failed)
+        return NULL;
     if (block->n_kids == 1 && block->kids[0]->kind != N_VAL && block->kids[0]->kind != N_DEF)
         return block->kids[0];
     return finish(ps, block);
@@ -418,7 +413,8 @@ static sh_node *parse_block_body(parser *ps, uint32_t off)
 static sh_node *parse_case(parser *ps)
 {
     next(ps);
-    if (is(ps, T_IDENT) && TOK(ps, ps->p + 1)->kind == T_ARROW) return parse_ident_lambda(ps, true);
+    if (is(ps, T_IDENT) && TOK(ps, ps->p + 1)->kind == T_ARROW)
+        return parse_ident_lambda(ps, true);
     if (!is(ps, T_LPAREN)) {
         fail_at(ps, peek(ps),
                 "ember-shell reads `case (a, b) => ...` and `case x => ...` only, not a "
@@ -436,10 +432,12 @@ static sh_node *parse_case(parser *ps)
                     NULL);
             return NULL;
         }
-        if (kind == T_RPAREN && --depth == 0) break;
+        if (kind == T_RPAREN && --depth == 0)
+            break;
     }
     sh_node *lam = parse_paren_lambda(ps, true);
-    if (lam) lam->i = 1;
+    if (lam)
+        lam->i = 1;
     if (lam && is_kw(ps, "case"))
         fail_at(ps, peek(ps),
                 "one case only: ember-shell does not match several patterns (found %s)", NULL);
@@ -469,8 +467,10 @@ static sh_node *parse_braces(parser *ps)
     }
     ps->nl_off = saved_nl;
     skip_newlines(ps);
-    if (!ps->failed && is(ps, T_EOF)) fail_at_open(ps, open, "'{' is never closed");
-    if (!ps->failed) expect(ps, T_RBRACE, "'}'");
+    if (!ps->failed && is(ps, T_EOF))
+        fail_at_open(ps, open, "'{' is never closed");
+    if (!ps->failed)
+        expect(ps, T_RBRACE, "'}'");
     return ps->failed ? NULL : e;
 }
 
@@ -486,20 +486,25 @@ static bool parse_args(parser *ps, GPtrArray *kids)
             sh_token *name = next(ps);
             next(ps);
             sh_node *value = parse_boundary(ps);
-            if (!value) break;
+            if (!value)
+                break;
             a = node1(ps, N_ASSIGN, name->off, value);
             a->name = adup(ps, name->text, name->len);
             finish(ps, a);
         } else {
             a = parse_boundary(ps);
         }
-        if (!a) break;
+        if (!a)
+            break;
         g_ptr_array_add(kids, a);
-        if (!is(ps, T_COMMA)) break;
+        if (!is(ps, T_COMMA))
+            break;
         next(ps);
     }
-    if (!ps->failed && is(ps, T_EOF)) fail_at_open(ps, open, "'(' is never closed");
-    if (!ps->failed) expect(ps, T_RPAREN, "')' or ','");
+    if (!ps->failed && is(ps, T_EOF))
+        fail_at_open(ps, open, "'(' is never closed");
+    if (!ps->failed)
+        expect(ps, T_RPAREN, "')' or ','");
     ps->nl_off--;
     return !ps->failed;
 }
@@ -521,9 +526,11 @@ static sh_node *parse_new(parser *ps)
     }
     n->name = adup(ps, name->str, name->len);
     g_string_free(name, TRUE);
-    if (is(ps, T_LBRACKET)) skip_type_args(ps);
+    if (is(ps, T_LBRACKET))
+        skip_type_args(ps);
     GPtrArray *kids = g_ptr_array_new();
-    if (is(ps, T_LPAREN)) parse_args(ps, kids);
+    if (is(ps, T_LPAREN))
+        parse_args(ps, kids);
     set_kids(ps, n, kids);
     return ps->failed ? NULL : finish(ps, n);
 }
@@ -544,7 +551,8 @@ static sh_node *parse_interp(parser *ps, sh_token *t)
         part->s = adup(ps, s + start, i - start);
         part->slen = i - start;
         g_ptr_array_add(kids, part);
-        if (i == t->len) break;
+        if (i == t->len)
+            break;
         i++;
         if (s[i] == '$') { /* $$ is a dollar sign */
             sh_node *dollar = node(ps, N_STRING, t->off);
@@ -569,7 +577,8 @@ static sh_node *parse_interp(parser *ps, sh_token *t)
                 i++;
             to = i;
             if (to == from) {
-                fail_at(ps, t, "expected an identifier or ${expression} after $ in %s", "s\"...\"");
+                fail_at(ps, t, "expected an identifier or ${expression} after $ in %s",
+                        "s\"...\"");
                 break;
             }
         }
@@ -622,11 +631,10 @@ static sh_node *parse_primary(parser *ps)
         n->s = adup(ps, t->text, t->len);
         n->slen = t->len;
         return finish(ps, n);
-    case T_INTERP:
-        next(ps);
-        return parse_interp(ps, t);
+    case T_INTERP: next(ps); return parse_interp(ps, t);
     case T_IDENT:
-        if (TOK(ps, ps->p + 1)->kind == T_ARROW) return parse_ident_lambda(ps, false);
+        if (TOK(ps, ps->p + 1)->kind == T_ARROW)
+            return parse_ident_lambda(ps, false);
         next(ps);
         n = node(ps, N_IDENT, t->off);
         n->name = adup(ps, t->text, t->len);
@@ -640,10 +648,10 @@ static sh_node *parse_primary(parser *ps)
         }
         g_ptr_array_add(ps->placeholders, n);
         return n;
-    case T_LBRACE:
-        return parse_braces(ps);
+    case T_LBRACE: return parse_braces(ps);
     case T_LPAREN: {
-        if (paren_lambda_ahead(ps)) return parse_paren_lambda(ps, false);
+        if (paren_lambda_ahead(ps))
+            return parse_paren_lambda(ps, false);
         sh_token *open = next(ps);
         ps->nl_off++;
         GPtrArray *kids = g_ptr_array_new();
@@ -651,13 +659,17 @@ static sh_node *parse_primary(parser *ps)
             /* A tuple's fields are not boundaries: (_, 1) is x => (x, 1). A lone
              * parenthesized expression is: (_ + 1). */
             sh_node *e = parse_expr(ps);
-            if (!e) break;
+            if (!e)
+                break;
             g_ptr_array_add(kids, e);
-            if (!is(ps, T_COMMA)) break;
+            if (!is(ps, T_COMMA))
+                break;
             next(ps);
         }
-        if (!ps->failed && is(ps, T_EOF)) fail_at_open(ps, open, "'(' is never closed");
-        if (!ps->failed) expect(ps, T_RPAREN, "')' or ','");
+        if (!ps->failed && is(ps, T_EOF))
+            fail_at_open(ps, open, "'(' is never closed");
+        if (!ps->failed)
+            expect(ps, T_RPAREN, "')' or ','");
         ps->nl_off--;
         if (ps->failed) {
             g_ptr_array_free(kids, TRUE);
@@ -683,7 +695,8 @@ static sh_node *parse_primary(parser *ps)
             next(ps);
             return finish(ps, node(ps, N_NULL, t->off));
         }
-        if (!strcmp(t->text, "new")) return parse_new(ps);
+        if (!strcmp(t->text, "new"))
+            return parse_new(ps);
         if (!strcmp(t->text, "if")) {
             n = node(ps, N_IF, t->off);
             next(ps);
@@ -715,9 +728,7 @@ static sh_node *parse_primary(parser *ps)
         }
         fail_at(ps, t, "'%s' is not supported by ember-shell", t->text);
         return NULL;
-    default:
-        fail_at(ps, t, "expected an expression but found %s", NULL);
-        return NULL;
+    default: fail_at(ps, t, "expected an expression but found %s", NULL); return NULL;
     }
 }
 
@@ -730,7 +741,8 @@ static sh_node *parse_postfix(parser *ps)
         /* A line starting with '.' continues the expression before it. */
         guint save = ps->p;
         skip_newlines(ps);
-        if (!is(ps, T_DOT)) ps->p = save;
+        if (!is(ps, T_DOT))
+            ps->p = save;
         sh_token *t = peek(ps);
         if (t->kind == T_DOT) {
             next(ps);
@@ -791,7 +803,8 @@ static sh_node *parse_prefix(parser *ps)
                 n->name = adup(ps, "-", 1);
                 return finish(ps, n);
             }
-            if (lit) lit->pos.off = t->off;
+            if (lit)
+                lit->pos.off = t->off;
             return lit;
         }
         if (++ps->depth > MAX_DEPTH) {
@@ -800,7 +813,8 @@ static sh_node *parse_prefix(parser *ps)
         }
         sh_node *e = parse_prefix(ps);
         ps->depth--;
-        if (!e) return NULL;
+        if (!e)
+            return NULL;
         sh_node *n = node1(ps, N_UNOP, t->off, e);
         n->name = adup(ps, t->text, t->len);
         return finish(ps, n);
@@ -816,29 +830,22 @@ static int precedence(const char *op)
         strcmp(op, "==") && op[0] != '=')
         return 0; /* +=, -=, ... */
     switch (op[0]) {
-    case '|':
-        return 2;
-    case '^':
-        return 3;
-    case '&':
-        return 4;
+    case '|': return 2;
+    case '^': return 3;
+    case '&': return 4;
     case '=':
-    case '!':
-        return 5;
+    case '!': return 5;
     case '<':
-    case '>':
-        return 6;
-    case ':':
-        return 7;
+    case '>': return 6;
+    case ':': return 7;
     case '+':
-    case '-':
-        return 8;
+    case '-': return 8;
     case '*':
     case '/':
-    case '%':
-        return 9;
+    case '%': return 9;
     default:
-        if (g_ascii_isalpha(op[0])) return 1;
+        if (g_ascii_isalpha(op[0]))
+            return 1;
         return 10;
     }
 }
@@ -849,8 +856,10 @@ static const char *const word_ops[] = {"to", "until", "max", "min", "by", NULL};
 static const char *infix_op(parser *ps)
 {
     sh_token *t = peek(ps);
-    if (t->kind == T_OP) return t->text;
-    if (t->kind == T_IDENT && g_strv_contains(word_ops, t->text)) return t->text;
+    if (t->kind == T_OP)
+        return t->text;
+    if (t->kind == T_IDENT && g_strv_contains(word_ops, t->text))
+        return t->text;
     return NULL;
 }
 
@@ -861,9 +870,11 @@ static sh_node *parse_infix(parser *ps, int min_prec)
     int operators = 0;
     while (lhs && !ps->failed) {
         const char *op = infix_op(ps);
-        if (!op) break;
+        if (!op)
+            break;
         int prec = precedence(op);
-        if (prec < min_prec) break;
+        if (prec < min_prec)
+            break;
         sh_token *t = next(ps);
         if (++operators > 10000) {
             /* Evaluating the tree recurses once per operator. */
@@ -874,7 +885,8 @@ static sh_node *parse_infix(parser *ps, int min_prec)
         /* Assignment operators and those ending in ':' are right-associative. */
         bool right = prec == 0 || op[strlen(op) - 1] == ':';
         sh_node *rhs = parse_infix(ps, right ? prec : prec + 1);
-        if (!rhs) return NULL;
+        if (!rhs)
+            return NULL;
         sh_node *n = node(ps, N_BINOP, off);
         GPtrArray *kids = g_ptr_array_new();
         g_ptr_array_add(kids, lhs);
@@ -889,7 +901,8 @@ static sh_node *parse_infix(parser *ps, int min_prec)
 
 static sh_node *parse_expr(parser *ps)
 {
-    if (ps->failed) return NULL;
+    if (ps->failed)
+        return NULL;
     if (ps->depth >= MAX_DEPTH) {
         fail_at(ps, peek(ps), "expression nested too deeply (more than 200 levels) at %s", NULL);
         return NULL;
@@ -918,12 +931,15 @@ static sh_node *parse_val(parser *ps)
     n->name = adup(ps, name->text, name->len);
     if (is(ps, T_COLON)) {
         next(ps);
-        if (!skip_type(ps)) return NULL;
+        if (!skip_type(ps))
+            return NULL;
     }
-    if (!expect(ps, T_EQUALS, "'='")) return NULL;
+    if (!expect(ps, T_EQUALS, "'='"))
+        return NULL;
     skip_newlines(ps);
     sh_node *rhs = parse_boundary(ps);
-    if (!rhs) return NULL;
+    if (!rhs)
+        return NULL;
     GPtrArray *kids = g_ptr_array_new();
     g_ptr_array_add(kids, rhs);
     set_kids(ps, n, kids);
@@ -941,14 +957,17 @@ static sh_node *parse_def(parser *ps)
     }
     next(ps);
     n->name = adup(ps, name->text, name->len);
-    if (is(ps, T_LBRACKET)) skip_type_args(ps);
+    if (is(ps, T_LBRACKET))
+        skip_type_args(ps);
     GArray *params = g_array_new(FALSE, TRUE, sizeof(sh_param));
     if (is(ps, T_LPAREN)) {
         next(ps);
         ps->nl_off++;
         while (!is(ps, T_RPAREN) && !ps->failed) {
-            if (!parse_param(ps, params)) break;
-            if (!is(ps, T_COMMA)) break;
+            if (!parse_param(ps, params))
+                break;
+            if (!is(ps, T_COMMA))
+                break;
             next(ps);
         }
         expect(ps, T_RPAREN, "')'");
@@ -959,10 +978,12 @@ static sh_node *parse_def(parser *ps)
         next(ps);
         skip_type(ps);
     }
-    if (ps->failed || !expect(ps, T_EQUALS, "'='")) return NULL;
+    if (ps->failed || !expect(ps, T_EQUALS, "'='"))
+        return NULL;
     skip_newlines(ps);
     sh_node *body = parse_boundary(ps);
-    if (!body) return NULL;
+    if (!body)
+        return NULL;
     GPtrArray *kids = g_ptr_array_new();
     g_ptr_array_add(kids, body);
     set_kids(ps, n, kids);
@@ -973,8 +994,10 @@ static sh_node *parse_statement(parser *ps)
 {
     sh_token *t = peek(ps);
     if (t->kind == T_KEYWORD) {
-        if (!strcmp(t->text, "val") || !strcmp(t->text, "var")) return parse_val(ps);
-        if (!strcmp(t->text, "def")) return parse_def(ps);
+        if (!strcmp(t->text, "val") || !strcmp(t->text, "var"))
+            return parse_val(ps);
+        if (!strcmp(t->text, "def"))
+            return parse_def(ps);
         if (!strcmp(t->text, "import")) {
             sh_node *n = node(ps, N_IMPORT, t->off);
             int depth = 0;
@@ -999,7 +1022,8 @@ static sh_node *parse_statement(parser *ps)
         }
         skip_newlines(ps);
         sh_node *rhs = parse_boundary(ps);
-        if (!rhs) return NULL;
+        if (!rhs)
+            return NULL;
         sh_node *n = node1(ps, N_ASSIGN, e->pos.off, rhs);
         n->name = e->name;
         return finish(ps, n);
@@ -1010,14 +1034,17 @@ static sh_node *parse_statement(parser *ps)
 bool sh_parse(const sh_source *src, em_arena *arena, GPtrArray *stmts, GError **err)
 {
     GArray *toks = sh_lex(src, err);
-    if (!toks) return false;
+    if (!toks)
+        return false;
     parser ps = {.src = src, .toks = toks, .arena = arena, .err = err};
     for (;;) {
         while (is(&ps, T_NEWLINE) || is(&ps, T_SEMI))
             next(&ps);
-        if (is(&ps, T_EOF)) break;
+        if (is(&ps, T_EOF))
+            break;
         sh_node *s = parse_statement(&ps);
-        if (!s) break;
+        if (!s)
+            break;
         g_ptr_array_add(stmts, s);
         if (!is(&ps, T_NEWLINE) && !is(&ps, T_SEMI) && !is(&ps, T_EOF)) {
             sh_token *t = peek(&ps);

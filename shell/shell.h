@@ -272,8 +272,8 @@ typedef sh_obj *(*sh_driver_eval)(const sh_node *expr, sh_env *env, void *ctx, G
 sh_obj *sh_eval_value(const sh_node *expr, sh_env *env, sh_driver_eval driver, void *ctx,
                       GError **err);
 /* Evaluates recv.method(args) (node is the N_CALL or N_SELECT) on a value already computed. */
-sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env, sh_driver_eval driver,
-                             void *ctx, GError **err);
+sh_obj *sh_eval_value_method(em_value recv, const sh_node *node, sh_env *env,
+                             sh_driver_eval driver, void *ctx, GError **err);
 /* Whether name is a method the value evaluator knows (completion). */
 const char *const *sh_value_method_names(void);
 /* The methods of mapWithState's State parameter (:help State). */

@@ -98,9 +98,10 @@ typedef struct c_run {
 static inline void c_run_init(c_run *cp, const char *const *batches, size_t n, int slices)
 {
     c_run c = {0};
-    c.ssc = em_ssc_new_full(
-        &(em_ssc_opts){.master = "local[2]", .batch_interval = EM_SECONDS(1), .manual_clock = true},
-        NULL);
+    c.ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                           .batch_interval = EM_SECONDS(1),
+                                           .manual_clock = true},
+                            NULL);
     cr_assert_not_null(c.ssc);
     c.queue = em_rdd_queue_new();
     for (size_t i = 0; i < n; i++) {
@@ -115,7 +116,7 @@ static inline void c_run_init(c_run *cp, const char *const *batches, size_t n, i
         g_free(vals);
         g_strfreev(lines);
     }
-    c.lines = em_queue_stream(c.ssc, c.queue, true, NULL);
+    c.lines = em_queue_stream(c.ssc, c.queue, EM_QUEUE_ONE_AT_A_TIME, NULL);
     *cp = c;
     cp->out = open_memstream(&cp->text, &cp->len); /* it writes through these pointers */
 }
@@ -138,7 +139,8 @@ static inline const char *c_run_batches(c_run *c, int n)
 static inline void c_run_free(c_run *c)
 {
     em_ssc_free(c->ssc);
-    if (c->out) fclose(c->out);
+    if (c->out)
+        fclose(c->out);
     em_rdd_queue_free(c->queue);
     free(c->text);
 }
@@ -155,7 +157,8 @@ static inline char *batch_records(const char *printed, long long time)
     char *marker = g_strdup_printf("Time: %lld ms\n", time);
     const char *p = strstr(printed, marker);
     g_free(marker);
-    if (!p) return g_strdup("(no batch)");
+    if (!p)
+        return g_strdup("(no batch)");
     p = strchr(p, '\n') + 1;
     p = strchr(p, '\n') + 1; /* the dashes */
     if (*p == '\n')          /* an empty batch: the frame, then the blank line */
@@ -165,7 +168,8 @@ static inline char *batch_records(const char *printed, long long time)
     char **lines = g_strsplit(body, "\n", -1);
     g_free(body);
     guint n = g_strv_length(lines);
-    if (n == 1 && lines[0][0] == '\0') n = 0;
+    if (n == 1 && lines[0][0] == '\0')
+        n = 0;
     qsort(lines, n, sizeof(char *), compare_lines);
     GString *s = g_string_new(NULL);
     for (guint i = 0; i < n; i++)

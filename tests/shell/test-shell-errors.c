@@ -26,11 +26,11 @@ static void expect_error(const char *bad, const char *message)
 
 Test(shell_errors, unknown_method_in_a_lambda_points_at_the_method)
 {
-    expect_error(
-        "val words = lines.flatMap(_.splitt(\" \"))",
-        "<stdin>:5:29: error: splitt is not a method ember-shell knows (try :help values)\n"
-        "val words = lines.flatMap(_.splitt(\" \"))\n"
-        "                            ^\n");
+    expect_error("val words = lines.flatMap(_.splitt(\" \"))",
+                 "<stdin>:5:29: error: splitt is not a method ember-shell knows (try :help "
+                 "values)\n"
+                 "val words = lines.flatMap(_.splitt(\" \"))\n"
+                 "                            ^\n");
 }
 
 Test(shell_errors, lambda_with_the_wrong_number_of_parameters)
@@ -113,9 +113,10 @@ Test(shell_errors, unclosed_string_literal)
 
 Test(shell_errors, method_a_dstream_does_not_have)
 {
-    expect_error("lines.frobnicate()", "<stdin>:5:7: error: frobnicate is not a member of DStream\n"
-                                       "lines.frobnicate()\n"
-                                       "      ^\n");
+    expect_error("lines.frobnicate()",
+                 "<stdin>:5:7: error: frobnicate is not a member of DStream\n"
+                 "lines.frobnicate()\n"
+                 "      ^\n");
 }
 
 Test(shell_errors, unmatched_closing_parenthesis)
@@ -239,9 +240,11 @@ Test(shell_errors, truncated_and_mangled_guide_statements_never_crash_the_shell)
         for (size_t cut = 0; cut <= n; cut++)
             for (int mangle = 0; mangle < 2; mangle++) {
                 /* mangle 0: the first cut characters; 1: all but the character at cut. */
-                if (mangle && cut == n) continue;
+                if (mangle && cut == n)
+                    continue;
                 GString *text = g_string_new_len(guide[i], (gssize)(mangle ? n : cut));
-                if (mangle) g_string_erase(text, (gssize)cut, 1);
+                if (mangle)
+                    g_string_erase(text, (gssize)cut, 1);
                 char *path = g_strdup_printf("%s/%04d.scala", dir, files++);
                 cr_assert(g_file_set_contents(path, text->str, (gssize)text->len, NULL));
                 g_string_append_printf(script, ":load %s\n", path);
@@ -275,7 +278,8 @@ Test(shell_errors, load_reports_errors_at_the_file_and_line)
     shell_run r = run_shell(NULL, script);
     cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1);
     cr_assert_str_eq(r.out, "12\nafter\n");
-    char *want = g_strdup_printf("%s:4:9: error: not found: value y\nprintln(y)\n        ^\n", path);
+    char *want =
+        g_strdup_printf("%s:4:9: error: not found: value y\nprintln(y)\n        ^\n", path);
     cr_assert_str_eq(r.err, want);
     g_free(want);
     g_unlink(path);

@@ -40,7 +40,8 @@ Test(shell_guide, word_count_prints_what_the_compiled_pipeline_prints)
 
     c_run c;
     c_run_init(&c, batches, 3, 1);
-    em_print_to(em_reduce_by_key(em_map(em_flat_map(c.lines, em_split_space), em_pair_one), em_sum),
+    em_print_to(em_reduce_by_key(em_map(em_flat_map(c.lines, em_split_space), em_pair_one),
+                                 em_sum),
                 10, c.out);
     cr_assert_str_eq(r.out, c_run_batches(&c, 3));
 
@@ -131,9 +132,9 @@ Test(shell_guide, windowed_word_count_prints_what_the_compiled_pipeline_prints)
     em_dstream *pairs = em_map(em_flat_map(c.lines, em_split_space), em_pair_one);
     em_print_to(em_reduce_by_key_and_window(pairs, em_sum, EM_SECONDS(3), EM_SECONDS(1)), 10,
                 c.out);
-    em_print_to(
-        em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, EM_SECONDS(2), EM_SECONDS(1)),
-        10, c.out);
+    em_print_to(em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, EM_SECONDS(2),
+                                                EM_SECONDS(1)),
+                10, c.out);
     cr_assert_str_eq(r.out, c_run_batches(&c, 4));
 
     /* The 3 s window at 3 s holds all three batches: a 2, b 3, c 3; at 4 s the last two. */
@@ -248,9 +249,9 @@ static em_value drop_flag(em_value kv, void *ud)
     return em_pair(em_key(kv), em_key(em_val(kv)));
 }
 
-static em_rdd *join_spam(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *join_spam(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
-    (void)t, (void)ud;
+    (void)t, (void)ud, (void)err;
     g_autoptr(em_rdd) joined = em_rdd_join(rdd, spam_info);
     g_autoptr(em_rdd) kept = em_rdd_filter(joined, is_spam);
     return em_rdd_map(kept, drop_flag);
@@ -415,14 +416,16 @@ Test(shell_guide, network_word_count_counts_every_word_the_line_server_sent)
     static const char text[] = "to be or not to be\nthat is the question\n";
     cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
     close(fd);
-    const char *argv[] = {EMBER_BUILD_ROOT "/examples/line_server", "--once", "0", text_path, NULL};
+    const char *argv[] = {EMBER_BUILD_ROOT "/examples/line_server", "--once", "0", text_path,
+                          NULL};
     GPid server;
     int server_out;
     cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
                                        NULL, &server, NULL, &server_out, NULL, NULL));
     char first[128] = {0};
     for (size_t k = 0; k < sizeof first - 1 && read(server_out, first + k, 1) == 1; k++)
-        if (first[k] == '\n') break;
+        if (first[k] == '\n')
+            break;
     int port = 0;
     cr_assert_eq(sscanf(first, "Listening on 127.0.0.1:%d", &port), 1, "%s", first);
 
@@ -463,9 +466,11 @@ static bool read_until(int fd, GString *out, const char *marker, gint64 deadline
     while (!marker || !g_str_has_suffix(out->str, marker)) {
         int left = (int)((deadline - g_get_monotonic_time()) / 1000);
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, left) <= 0) return false;
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            return false;
         ssize_t n = read(fd, buf, marker ? 1 : sizeof buf);
-        if (n <= 0) return n == 0 && !marker;
+        if (n <= 0)
+            return n == 0 && !marker;
         g_string_append_len(out, buf, n);
     }
     return true;
@@ -567,22 +572,20 @@ static bool key_is(em_value kv, void *ud)
     return em_str_len(k) == strlen(want) && !memcmp(em_str_ptr(k), want, em_str_len(k));
 }
 
-static bool key_is_not_to(em_value kv, void *ud)
-{
-    return not_to(em_key(kv), ud);
-}
+static bool key_is_not_to(em_value kv, void *ud) { return not_to(em_key(kv), ud); }
 
 static void partition_not_to(int index, em_iter *in, em_emitter *out, void *ud)
 {
     (void)index;
     em_value w;
     while (em_iter_next(in, &w))
-        if (not_to(w, ud)) em_emit(out, w);
+        if (not_to(w, ud))
+            em_emit(out, w);
 }
 
-static em_rdd *union_of(em_rdd *a, em_rdd *b, em_time t, void *ud)
+static em_rdd *union_of(em_rdd *a, em_rdd *b, em_time t, void *ud, GError **err)
 {
-    (void)t, (void)ud;
+    (void)t, (void)ud, (void)err;
     return em_rdd_union(a, b);
 }
 
@@ -642,14 +645,18 @@ Test(shell_guide, every_dstream_operation_prints_what_its_c_counterpart_prints)
     em_print_to(em_count_by_value(words), 10, o);
     em_print_to(em_count(em_union(words, lines)), 10, o);
     em_print_to(em_group_by_key(pairs), 10, o);
-    em_print_to(em_combine_by_key_full(pairs, em_identity, em_sum, em_sum, NULL, NULL, "c", 2), 10,
-                o);
+    em_print_to(em_combine_by_key_full(pairs, &(em_combine_spec){.create = em_identity,
+                                                                 .merge_value = em_sum,
+                                                                 .merge_combiners = em_sum,
+                                                                 .num_partitions = 2}),
+                10, o);
     em_print_to(em_join(pairs, em_map_values(pairs, times_ten)), 10, o);
     em_print_to(em_left_outer_join(pairs, em_filter_full(pairs, key_is, "be", NULL, "be")), 10, o);
     em_print_to(em_cogroup(pairs, em_filter_full(pairs, key_is, "to", NULL, "to")), 10, o);
     em_print_to(em_count(em_window(words, EM_SECONDS(2), EM_SECONDS(1))), 10, o);
     em_print_to(em_count_by_window(words, EM_SECONDS(2), EM_SECONDS(1)), 10, o);
-    em_print_to(em_reduce_by_window(em_map(words, length_of), em_sum, EM_SECONDS(2), EM_SECONDS(1)),
+    em_print_to(em_reduce_by_window(em_map(words, length_of), em_sum, EM_SECONDS(2),
+                                    EM_SECONDS(1)),
                 10, o);
     em_print_to(em_reduce_by_window_inv(em_map(words, length_of), em_sum, em_subtract,
                                         EM_SECONDS(2), EM_SECONDS(1)),
@@ -765,17 +772,18 @@ Test(shell_guide, ssc_union_merges_the_streams_written_out_in_a_seq)
                      1);
     shell_run r = run_shell(manual, s);
     assert_clean(&r);
-    cr_assert_str_eq(r.out, "StreamingContext: batch interval 1000 ms, manual clock, INITIALIZED\n"
-                            "  [0] lines = queueStream(rddQueue)\n"
-                            "  [1] upper = map(_.toUpperCase) <- [0]\n"
-                            "  [2] filter(_.startsWith(\"b\")) <- [0]\n"
-                            "  [3] u = union(Seq(lines, upper, lines.filter(_.startsWith(\"b\")))) "
-                            "<- [0], [1], [2]\n"
-                            "  output print() <- [3]\n"
-                            "-------------------------------------------\n"
-                            "Time: 1000 ms\n"
-                            "-------------------------------------------\n"
-                            "a b c\na b\nA B C\nA B\n\n");
+    cr_assert_str_eq(r.out,
+                     "StreamingContext: batch interval 1000 ms, manual clock, INITIALIZED\n"
+                     "  [0] lines = queueStream(rddQueue)\n"
+                     "  [1] upper = map(_.toUpperCase) <- [0]\n"
+                     "  [2] filter(_.startsWith(\"b\")) <- [0]\n"
+                     "  [3] u = union(Seq(lines, upper, lines.filter(_.startsWith(\"b\")))) "
+                     "<- [0], [1], [2]\n"
+                     "  output print() <- [3]\n"
+                     "-------------------------------------------\n"
+                     "Time: 1000 ms\n"
+                     "-------------------------------------------\n"
+                     "a b c\na b\nA B C\nA B\n\n");
     shell_run_free(&r);
     g_free(s);
 }

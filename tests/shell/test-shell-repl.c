@@ -18,7 +18,8 @@ static void attach_terminal(gpointer slave_name)
     setsid();
     int fd = open(slave_name, O_RDWR);
     dup2(fd, 0), dup2(fd, 1), dup2(fd, 2);
-    if (fd > 2) close(fd);
+    if (fd > 2)
+        close(fd);
 }
 
 static pty_child spawn_on_pty(const char *home)
@@ -47,9 +48,11 @@ static bool read_screen(int fd, GString *screen, const char *want, gint64 deadli
     while (!strstr(screen->str, want)) {
         int left = (int)((deadline - g_get_monotonic_time()) / 1000);
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, left) <= 0) return false;
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            return false;
         ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) return false;
+        if (n <= 0)
+            return false;
         g_string_append_len(screen, buf, n);
     }
     return true;
@@ -91,7 +94,8 @@ Test(shell_repl, tab_completes_methods_echoes_vals_and_keeps_history)
         cr_assert(g_get_monotonic_time() < deadline, "the shell did not quit");
         char buf[256];
         struct pollfd p = {.fd = c.master, .events = POLLIN};
-        if (poll(&p, 1, 50) > 0 && read(c.master, buf, sizeof buf) <= 0) g_usleep(10000);
+        if (poll(&p, 1, 50) > 0 && read(c.master, buf, sizeof buf) <= 0)
+            g_usleep(10000);
     }
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 
