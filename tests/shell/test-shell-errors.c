@@ -287,3 +287,28 @@ Test(shell_errors, load_reports_errors_at_the_file_and_line)
     g_free(script);
     shell_run_free(&r);
 }
+
+/* A transform closure that returns no RDD fails its batch with the shell's message; the
+ * stream goes on (here every batch fails the same way, and the other output still prints). */
+Test(shell_errors, transform_returning_no_rdd_fails_the_batch_with_its_reason)
+{
+    shell_run r = run_shell((const char *const[]){"--manual-clock", NULL},
+                            "val ssc = new StreamingContext(sc, Seconds(1))\n"
+                            "val q = new mutable.Queue[RDD[String]]()\n"
+                            "q += sc.parallelize(Seq(\"a\"), 1)\n"
+                            "val lines = ssc.queueStream(q)\n"
+                            "lines.transform(rdd => rdd.count()).print()\n"
+                            "lines.count().print()\n"
+                            "ssc.start()\n"
+                            ":step\n"
+                            "ssc.stop()\n");
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "-------------------------------------------\n"
+                            "Time: 1000 ms\n"
+                            "-------------------------------------------\n"
+                            "1\n\n");
+    cr_assert(g_str_has_prefix(r.err, "[batch 1000 ms failed] "), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "error: transform's function must return an RDD, not an Int"),
+                       "%s", r.err);
+    shell_run_free(&r);
+}
