@@ -340,7 +340,7 @@ static void interactive(void)
     signal(SIGINT, on_sigint);
     printf("ember-shell %s: Spark Streaming's guide on Ember. :help for help.\n"
            "sc is a SparkContext (%s).%s\n",
-           EM_VERSION_STRING, "local[2]",
+           EM_VERSION_STRING, em_context_master(sh_shell_sc(shell)),
            sh_shell_manual(shell) ? " New StreamingContexts get a manual clock (:step)." : "");
     GString *pending = g_string_new(NULL);
     for (;;) {
