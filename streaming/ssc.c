@@ -2,6 +2,7 @@
  * (system or manual), the job generator thread that only watches time, and the scheduler thread
  * that turns each batch into RDDs and runs its output operations in order. */
 #include "streaming-private.h"
+#include "ui-private.h"
 
 #include <string.h>
 
@@ -40,6 +41,10 @@ em_ssc *em_ssc_new_full(const em_ssc_opts *opts, GError **err)
     ssc->manual = opts->manual_clock;
     ssc->manual_now = opts->manual_start;
     ssc->last_done = G_MININT64;
+    if (!em__monitor_attach(ssc, opts->ui_address, err)) {
+        em_ssc_free(ssc);
+        return NULL;
+    }
     return ssc;
 }
 
@@ -545,6 +550,7 @@ void em_ssc_free(em_ssc *ssc)
         ssc->scheduler = NULL;
     }
     finish_stop(ssc);
+    em__monitor_free(ssc); /* the page's thread reads the graph: it stops first */
     if (ssc->batches) {
         queued_batch *b;
         while ((b = g_async_queue_try_pop(ssc->batches)))

@@ -109,6 +109,7 @@ struct em_ssc {
     bool stop_context;
     GError *failure;      /* the first batch failure */
     int next_stream_id;
+    struct em__monitor *monitor; /* progress figures and the page (ui-private.h) */
 };
 
 /* ---- DStreams ---- */
