@@ -8,9 +8,7 @@
 #ifndef EMBER_UI_PRIVATE_H
 #define EMBER_UI_PRIVATE_H
 
-#include <ember/ui.h>
-
-#include "streaming-private.h"
+#include "streaming-private.h" /* <ember.h>, with <ember/ui.h> */
 
 /* ---- Logging (log.c) ---- */
 
