@@ -36,12 +36,12 @@ Test(metrics, counters_over_the_run_and_gauges_of_the_newest_batch)
 {
     em_rdd_queue *queue;
     em_ssc *ssc = fed_ssc_new("wc", &queue);
+    em_set_log_level("OFF"); /* the failed batch's warning */
     feed_batch(ssc, &(fed_batch){.time = 1000, .records = 4, .submitted = 1000, .sched = 5,
                                  .proc = 20, .failure = "boom"});
     /* 6 records: 6/s in, 6 per 250 ms processed: 24/s. */
     feed_batch(ssc, &(fed_batch){.time = 2000, .records = 6, .submitted = 2000, .sched = 1250,
                                  .proc = 250, .retained_batches = 3, .retained_bytes = 4096});
-    em_set_log_level("OFF");
     g_autofree char *text = em_ssc_metrics_text(ssc);
     cr_assert_str_eq(text,
         "# HELP ember_streaming_batches_completed_total Batches completed since start, failed ones included.\n"
