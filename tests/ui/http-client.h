@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <gio/gio.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
