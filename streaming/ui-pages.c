@@ -92,6 +92,13 @@ static void timeline(GString *o, const GPtrArray *batches, figure_fn fig, double
         }
         g_string_append_printf(o, "<polyline class=\"line\" points=\"%s\"/>", line->str);
         g_string_free(line, TRUE);
+        char *from = format_batch_time(first->batch_time), *to = format_batch_time(last->batch_time);
+        g_string_append_printf(o, "<text class=\"axis\" x=\"%d\" y=\"%d\">%s</text>"
+                                  "<text class=\"axis\" x=\"%d\" y=\"%d\" "
+                                  "text-anchor=\"end\">%s</text>",
+                               PAD, CHART_H - 2, from + 11, CHART_W - PAD, CHART_H - 2, to + 11);
+        g_free(from);
+        g_free(to);
     }
     g_string_append(o, "</svg>");
 }
@@ -117,8 +124,11 @@ static void histogram(GString *o, const GPtrArray *batches, figure_fn fig, doubl
                                   "height=\"%.1f\"><title>%d batches</title></rect>",
                                PAD, CHART_H - PAD / 2 - (b + 1) * bar_h, w, bar_h - 1, bins[b]);
     }
-    g_string_append_printf(o, "<text class=\"axis\" x=\"%d\" y=\"%d\">batches</text></svg>",
-                           HIST_W - PAD - 20, CHART_H - 2);
+    g_string_append_printf(o, "<text class=\"axis\" x=\"2\" y=\"12\">%.0f</text>"
+                              "<text class=\"axis\" x=\"2\" y=\"%d\">0</text>"
+                              "<text class=\"axis\" x=\"%d\" y=\"%d\">batches (most: %d)"
+                              "</text></svg>",
+                           max, CHART_H - 4, HIST_W - PAD - 80, CHART_H - 2, top);
 }
 
 static void chart_row(GString *o, const GPtrArray *batches, const char *title, figure_fn fig,
@@ -206,8 +216,13 @@ static void inputs_and_state(GString *o, const em__snapshot *s)
     }
     g_string_append(o, "</table>\n<h3>State</h3><table id=\"state\"><tr><th class=\"l\">"
                        "Stateful stream</th><th>Keys</th><th>Bytes</th></tr>\n");
-    if (s->completed->len) {
-        const em_batch_progress *p = s->completed->pdata[s->completed->len - 1];
+    const em_batch_progress *newest =
+        s->completed->len ? s->completed->pdata[s->completed->len - 1] : NULL;
+    if (!newest || !newest->n_states)
+        g_string_append(o, "<tr><td class=\"l\" colspan=\"3\">no mapWithState streams (the "
+                           "state of updateStateByKey counts in retained bytes)</td></tr>\n");
+    if (newest) {
+        const em_batch_progress *p = newest;
         for (int i = 0; i < p->n_states; i++)
             g_string_append_printf(o, "<tr><td class=\"l\">%s</td><td>%" G_GINT64_FORMAT
                                       "</td><td>%" G_GINT64_FORMAT "</td></tr>\n",
