@@ -92,15 +92,39 @@ char *em__ui_output_lineage(em_ssc *ssc, int id, em_time t)
     return text;
 }
 
+/* updateStateByKey's state is its newest RDD, computed at once and cached (its lineage cut):
+ * the keys are its cached records, the bytes what it keeps alive. */
+static void update_state_size(em_dstream *ds, int64_t *keys, int64_t *bytes)
+{
+    em_rdd *rdd = NULL;
+    g_mutex_lock(&ds->lock);
+    if (ds->generated->len)
+        rdd = em_rdd_ref(g_array_index(ds->generated, em_generated, ds->generated->len - 1).rdd);
+    g_mutex_unlock(&ds->lock);
+    *keys = *bytes = 0;
+    if (!rdd)
+        return;
+    g_mutex_lock(&rdd->cache_lock);
+    for (int p = 0; rdd->cache && p < rdd->num_partitions; p++)
+        *keys += rdd->cache[p] ? (int64_t)rdd->cache[p]->n : 0;
+    g_mutex_unlock(&rdd->cache_lock);
+    *bytes = (int64_t)em__rdd_retained_bytes(rdd);
+    em_rdd_unref(rdd);
+}
+
 GArray *em__ui_state_sizes(em_ssc *ssc)
 {
     GArray *rows = g_array_new(FALSE, TRUE, sizeof(em_state_progress));
     for (guint i = 0; i < ssc->streams->len; i++) {
         em_dstream *ds = ssc->streams->pdata[i];
-        if (strcmp(ds->op, "mapWithState") != 0)
+        bool map_state = strcmp(ds->op, "mapWithState") == 0;
+        if (!map_state && strcmp(ds->op, "updateStateByKey") != 0)
             continue;
         em_state_progress row = {.stream_id = ds->id};
-        em_map_with_state_size(ds, &row.keys, &row.bytes);
+        if (map_state)
+            em_map_with_state_size(ds, &row.keys, &row.bytes);
+        else
+            update_state_size(ds, &row.keys, &row.bytes);
         row.name = g_strdup_printf("%s [%d]", ds->op, ds->id);
         g_array_append_val(rows, row);
     }

@@ -219,8 +219,7 @@ static void inputs_and_state(GString *o, const em__snapshot *s)
     const em_batch_progress *newest =
         s->completed->len ? s->completed->pdata[s->completed->len - 1] : NULL;
     if (!newest || !newest->n_states)
-        g_string_append(o, "<tr><td class=\"l\" colspan=\"3\">no mapWithState streams (the "
-                           "state of updateStateByKey counts in retained bytes)</td></tr>\n");
+        g_string_append(o, "<tr><td class=\"l\" colspan=\"3\">no stateful streams</td></tr>\n");
     if (newest) {
         const em_batch_progress *p = newest;
         for (int i = 0; i < p->n_states; i++)

@@ -38,10 +38,10 @@ typedef struct em_output_op_progress {
     const char *lineage;      /* its RDD's lineage (em_rdd_debug_string), NULL if none */
 } em_output_op_progress;
 
-/* Keys and bytes a stateful stream holds after the batch. */
+/* Keys and bytes a stateful stream (mapWithState, updateStateByKey) holds after the batch. */
 typedef struct em_state_progress {
     int stream_id;
-    const char *name;         /* "mapWithState [3]" */
+    const char *name;         /* "mapWithState [3]", "updateStateByKey [3]" */
     int64_t keys;
     int64_t bytes;
 } em_state_progress;

@@ -223,3 +223,35 @@ Test(progress, keeps_the_newest_retained_batches_only)
     em_ssc_free(ssc);
     em_rdd_queue_free(queue);
 }
+
+/* (word, running count) for updateStateByKey. */
+static em_value add_counts(em_value key, const em_value *values, size_t n, em_value state,
+                           em_time time, void *ud)
+{
+    (void)key, (void)time, (void)ud;
+    int64_t sum = state.type == EM_T_NONE ? 0 : em_as_int(state);
+    for (size_t i = 0; i < n; i++)
+        sum += em_as_int(values[i]);
+    return em_int(sum);
+}
+
+Test(progress, state_keys_per_update_state_by_key_stream)
+{
+    static const char *const batches[] = {"a b a", "c", "a d"};
+    queue_fixture f = {0};
+    f.ssc = counted_ssc(batches, 3, &f.input);
+    em_dstream *pairs = em_map(em_flat_map(f.input, em_split_words), em_pair_one);
+    em_foreach_rdd(em_update_state_by_key(pairs, add_counts), ignore_rdd);
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    const int64_t want_keys[] = {2, 3, 4}; /* {a, b}, then c, then d */
+    for (int i = 1; i <= 3; i++) {
+        run_batch(f.ssc, EM_SECONDS(i));
+        g_autoptr(em_batch_progress) p = em_ssc_last_progress(f.ssc);
+        cr_assert_eq(p->n_states, 1);
+        cr_assert_str_eq(p->states[0].name, "updateStateByKey [3]");
+        cr_assert_eq(p->states[0].keys, want_keys[i - 1], "batch %d: %" PRId64, i,
+                     p->states[0].keys);
+        cr_assert_gt(p->states[0].bytes, 0);
+    }
+    em_ssc_free(f.ssc);
+}
