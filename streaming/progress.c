@@ -382,6 +382,7 @@ em__snapshot *em__monitor_snapshot(em__monitor *m)
     s->interval = m->interval;
     s->app_name = m->app_name;
     s->start_time = m->start_time;
+    s->queued = em__ui_queued_batches(m->ssc);
     g_mutex_lock(&m->lock);
     g_ptr_array_set_size(s->completed, 0);
     for (GList *l = m->completed.head; l; l = l->next)

@@ -19,6 +19,13 @@ em_dstream *em__ui_output_stream(em_ssc *ssc, int id)
     return ((em_output_op *)ssc->outputs->pdata[id])->ds;
 }
 
+int64_t em__ui_queued_batches(em_ssc *ssc)
+{
+    if (!em__ui_graph_fixed(ssc) || !ssc->batches)
+        return 0;
+    return MAX(g_async_queue_length(ssc->batches), 0);
+}
+
 bool em__ui_graph_fixed(em_ssc *ssc) { return em_ssc_get_state(ssc) != EM_SSC_INITIALIZED; }
 
 const char *em__ui_stream_op(const em_dstream *ds) { return ds->op; }

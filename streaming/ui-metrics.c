@@ -83,6 +83,9 @@ static void run_counters(metrics *m, const em__snapshot *s)
     sample_seconds(m, "ember_streaming_batch_interval_seconds", NULL, s->interval);
     family(m, "ember_streaming_active_batches", "gauge", "Batches being processed.");
     sample_int(m, "ember_streaming_active_batches", NULL, s->active ? 1 : 0);
+    family(m, "ember_streaming_queued_batches", "gauge",
+           "Batches generated and waiting for the one before to finish.");
+    sample_int(m, "ember_streaming_queued_batches", NULL, s->queued);
     int64_t active = 0;
     for (guint i = 0; i < s->receivers->len; i++)
         active += g_array_index(s->receivers, em__receiver_row, i).active;

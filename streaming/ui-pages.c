@@ -256,7 +256,11 @@ char *em__ui_page_streaming(em_ssc *ssc, const em__snapshot *s)
     GPtrArray *active = g_ptr_array_new();
     if (s->active)
         g_ptr_array_add(active, s->active);
-    batch_table(o, "active-batches", "Active Batches", active, true);
+    char *title = g_strdup_printf("Active Batches: processing, and %" G_GINT64_FORMAT
+                                  " more waiting",
+                                  (gint64)s->queued);
+    batch_table(o, "active-batches", title, active, true);
+    g_free(title);
     g_ptr_array_unref(active);
     batch_table(o, "completed-batches", "Completed Batches (last 1000 out of all)",
                 s->completed, true);

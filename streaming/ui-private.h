@@ -77,6 +77,7 @@ typedef struct em__snapshot {
     em_duration interval;
     const char *app_name;    /* the monitor's own */
     GArray *input_totals;    /* em_input_progress with records over the run, by stream id */
+    int64_t queued;          /* batches generated and waiting for the scheduler */
 } em__snapshot;
 em__snapshot *em__monitor_snapshot(em__monitor *m);
 void em__snapshot_free(em__snapshot *s);
@@ -103,6 +104,8 @@ char *em__ui_output_lineage(em_ssc *ssc, int id, em_time t);
 /* Keys and bytes of each stateful stream (mapWithState) now: em_state_progress rows with
  * names the caller frees (g_free on name). Scheduler thread only. */
 GArray *em__ui_state_sizes(em_ssc *ssc);
+/* Batches generated and waiting for the scheduler (0 before start). */
+int64_t em__ui_queued_batches(em_ssc *ssc);
 /* Whether the graph is fixed (the ssc started): the page draws it only then. */
 bool em__ui_graph_fixed(em_ssc *ssc);
 const char *em__ui_stream_op(const em_dstream *ds);

@@ -52,7 +52,7 @@ char *em__ui_rest_statistics(const em__snapshot *s, int n_receivers_known)
     field_int(o, "numInactiveReceivers", receivers - active);
     field_int(o, "numTotalCompletedBatches", s->total_completed);
     field_int(o, "numRetainedCompletedBatches", s->completed->len);
-    field_int(o, "numActiveBatches", s->active ? 1 : 0);
+    field_int(o, "numActiveBatches", (s->active ? 1 : 0) + s->queued);
     field_int(o, "numProcessedRecords", s->total_records);
     field_int(o, "numReceivedRecords",
               s->total_records + (s->active ? s->active->num_records : 0));

@@ -296,3 +296,74 @@ Test(ui_page, a_bad_ember_ui_warns_and_the_program_runs_without_the_page)
                           "running without the page\n");
     em_ssc_free(s);
 }
+
+/* An output operation that holds batch 1 s until the test lets it go. */
+typedef struct {
+    GMutex lock;
+    GCond cond;
+    bool entered, release;
+} gate;
+
+static bool hold_first_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)rdd, (void)err;
+    gate *g = ud;
+    if (t != 1000)
+        return true;
+    g_mutex_lock(&g->lock);
+    g->entered = true;
+    g_cond_broadcast(&g->cond);
+    while (!g->release)
+        g_cond_wait(&g->cond, &g->lock);
+    g_mutex_unlock(&g->lock);
+    return true;
+}
+
+Test(ui_page, a_batch_being_processed_is_listed_as_active_with_its_running_operation)
+{
+    static gate g;
+    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
+                                         .manual_clock = true, .ui_address = "127.0.0.1:0"},
+                          NULL);
+    port = em_ssc_ui_port(ssc);
+    em_dstream *input = counted_input(ssc, texts, 3);
+    em_foreach_rdd_full(input, hold_first_batch, &g, NULL, "hold_first_batch");
+    cr_assert(em_ssc_start(ssc, NULL));
+    em_ssc_advance_clock(ssc, 1000);
+    g_mutex_lock(&g.lock);
+    while (!g.entered)
+        g_cond_wait(&g.cond, &g.lock);
+    g_mutex_unlock(&g.lock);
+
+    http_reply r = http_get(port, "/api/v1/streaming/batches?status=PROCESSING");
+    cr_assert(g_str_has_prefix(r.body, "[{\"batchId\":1000,\"batchTime\":\"1970-01-01T00:00:01"
+                                       ".000GMT\",\"status\":\"PROCESSING\",\"batchDuration\":1000,"
+                                       "\"inputSize\":3,\"schedulingDelay\":"),
+              "%s", r.body);
+    cr_assert(g_str_has_suffix(r.body, ",\"numActiveOutputOps\":1,\"numCompletedOutputOps\":0,"
+                                       "\"numFailedOutputOps\":0,\"numTotalOutputOps\":1}]"),
+              "%s", r.body);
+    cr_assert(!strstr(r.body, "processingTime"), "no processing time before it ends");
+    http_reply_clear(&r);
+    http_reply page = http_get(port, "/streaming");
+    const char *active = strstr(page.body, "<table id=\"active-batches\">");
+    cr_assert_not_null(active);
+    const char *row = strstr(active, "data-batch-time=\"1000\"");
+    cr_assert_not_null(row);
+    cr_assert(row < strstr(active, "<table id=\"completed-batches\">"),
+              "batch 1 s is in the active table");
+    http_reply_clear(&page);
+    http_reply done = http_get(port, "/api/v1/streaming/batches?status=COMPLETED");
+    cr_assert_str_eq(done.body, "[]");
+    http_reply_clear(&done);
+
+    g_mutex_lock(&g.lock);
+    g.release = true;
+    g_cond_broadcast(&g.cond);
+    g_mutex_unlock(&g.lock);
+    cr_assert(em_ssc_wait_for_batch(ssc, 1000, 10000));
+    http_reply after = http_get(port, "/api/v1/streaming/batches/1000");
+    cr_assert(strstr(after.body, "\"status\":\"COMPLETED\""), "%s", after.body);
+    http_reply_clear(&after);
+    em_ssc_free(ssc);
+}
