@@ -219,9 +219,9 @@ static void warn_about(em__monitor *m, const em_batch_info *info)
     }
     if (em__behind_update(&m->behind, info->scheduling_delay, m->interval))
         em__log(EM_LOG_WARN,
-                "Falling behind: the scheduling delay grew for %d batches in a row, to %" G_GINT64_FORMAT
-                " ms at batch %" G_GINT64_FORMAT " ms (batch interval %" G_GINT64_FORMAT
-                " ms): batches take longer to process than the interval",
+                "Falling behind: the scheduling delay grew for %d batches in a row, to %"
+                G_GINT64_FORMAT " ms at batch %" G_GINT64_FORMAT " ms (batch interval %"
+                G_GINT64_FORMAT " ms): batches take longer to process than the interval",
                 EM_FALLING_BEHIND_BATCHES, (gint64)info->scheduling_delay,
                 (gint64)info->batch_time, (gint64)m->interval);
 }
@@ -517,7 +517,8 @@ static void json_ms(GString *out, int64_t v)
 char *em_batch_progress_to_json(const em_batch_progress *p)
 {
     GString *o = g_string_new(NULL);
-    g_string_append_printf(o, "{\"batchTime\":%" G_GINT64_FORMAT ",\"batchInterval\":%" G_GINT64_FORMAT
+    g_string_append_printf(o, "{\"batchTime\":%" G_GINT64_FORMAT
+                              ",\"batchInterval\":%" G_GINT64_FORMAT
                               ",\"status\":\"%s\",\"failureReason\":",
                            (gint64)p->batch_time, (gint64)p->batch_interval,
                            !p->completed ? "PROCESSING" : p->failed ? "FAILED" : "COMPLETED");

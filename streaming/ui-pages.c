@@ -92,7 +92,8 @@ static void timeline(GString *o, const GPtrArray *batches, figure_fn fig, double
         }
         g_string_append_printf(o, "<polyline class=\"line\" points=\"%s\"/>", line->str);
         g_string_free(line, TRUE);
-        char *from = format_batch_time(first->batch_time), *to = format_batch_time(last->batch_time);
+        char *from = format_batch_time(first->batch_time);
+        char *to = format_batch_time(last->batch_time);
         g_string_append_printf(o, "<text class=\"axis\" x=\"%d\" y=\"%d\">%s</text>"
                                   "<text class=\"axis\" x=\"%d\" y=\"%d\" "
                                   "text-anchor=\"end\">%s</text>",

@@ -67,7 +67,8 @@ char *em__ui_rest_statistics(const em__snapshot *s, int n_receivers_known)
             total += p->total_delay;
         }
         /* Spark: records * 1000.0 / (batches * batchDuration); delays as Long averages. */
-        field_double(o, "avgInputRate", (double)records * 1000.0 / ((double)n * (double)s->interval));
+        field_double(o, "avgInputRate",
+                     (double)records * 1000.0 / ((double)n * (double)s->interval));
         field_int(o, "avgSchedulingDelay", sched / (int64_t)n);
         field_int(o, "avgProcessingTime", proc / (int64_t)n);
         field_int(o, "avgTotalDelay", total / (int64_t)n);

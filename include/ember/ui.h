@@ -72,7 +72,8 @@ typedef struct em_batch_progress {
 } em_batch_progress;
 
 /* The newest completed batch's record as a new reference (release with
- * em_batch_progress_unref), or NULL before any batch completed. Any thread. */
+ * em_batch_progress_unref), or NULL before any batch completed. Any thread; inside a listener's
+ * batch_completed it is already that batch's record (the monitor hears every event first). */
 EM_API em_batch_progress *em_ssc_last_progress(em_ssc *ssc);
 /* The newest n completed batches' records (fewer if fewer are kept), oldest first, as new
  * references in an array the caller frees with g_ptr_array_unref() (that releases them). */
@@ -80,8 +81,8 @@ EM_API GPtrArray *em_ssc_recent_progress(em_ssc *ssc, int n);
 EM_API em_batch_progress *em_batch_progress_ref(em_batch_progress *p);
 EM_API void em_batch_progress_unref(em_batch_progress *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_batch_progress, em_batch_progress_unref)
-/* The record as one JSON object (field names in lowerCamelCase as Spark's); the caller
- * g_free()s it. */
+/* The record as one JSON object (field names in lowerCamelCase as Spark's, "status" one of
+ * PROCESSING, COMPLETED, FAILED, -1 figures as null); the caller g_free()s it. */
 EM_API char *em_batch_progress_to_json(const em_batch_progress *p);
 
 /* ---- Logging: GLib structured logging (domain "ember", field EMBER_LEVEL) ---- */

@@ -219,7 +219,8 @@ Test(ui_server, bad_requests_get_4xx_and_the_server_keeps_serving)
     http_reply garbage = http_raw(port, "GARBAGE\r\n\r\n");
     cr_assert_eq(garbage.status, 400, "%d", garbage.status);
     http_reply_clear(&garbage);
-    http_reply encoded = http_raw(port, "GET /%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    http_reply encoded =
+        http_raw(port, "GET /%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     cr_assert_geq(encoded.status, 400);
     cr_assert_lt(encoded.status, 500);
     http_reply_clear(&encoded);
