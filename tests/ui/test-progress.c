@@ -255,3 +255,34 @@ Test(progress, state_keys_per_update_state_by_key_stream)
     }
     em_ssc_free(f.ssc);
 }
+
+typedef struct {
+    em_ssc *ssc;
+    em_time seen[4];
+    int n;
+} in_listener;
+
+static void read_progress_in_listener(const em_batch_info *info, void *ud)
+{
+    in_listener *l = ud;
+    (void)info;
+    em_batch_progress *p = em_ssc_last_progress(l->ssc);
+    l->seen[l->n++] = p ? p->batch_time : -1;
+    em_batch_progress_unref(p);
+}
+
+Test(progress, a_listener_finds_its_batch_record_already_made)
+{
+    static const char *const batches[] = {"a", "b"};
+    queue_fixture f = {0};
+    f.ssc = counted_ssc(batches, 2, &f.input);
+    em_foreach_rdd(f.input, ignore_rdd);
+    in_listener l = {.ssc = f.ssc};
+    em_ssc_add_listener(f.ssc, &(em_listener){.batch_completed = read_progress_in_listener}, &l);
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 2);
+    cr_assert_eq(l.n, 2);
+    cr_assert_eq(l.seen[0], 1000);
+    cr_assert_eq(l.seen[1], 2000);
+    em_ssc_free(f.ssc);
+}
