@@ -86,7 +86,8 @@ static int64_t json_int(const char *json, const char *key)
 Test(ui_browser, chromium_shows_completed_batches_charts_and_a_batch_with_its_output_ops,
      .timeout = 240)
 {
-    if (!g_find_program_in_path("chromium")) {
+    g_autofree char *browser = g_find_program_in_path("chromium");
+    if (!browser) {
         cr_assert(g_strcmp0(g_getenv("CI"), "true") != 0,
                   "CI=true: chromium must be installed (scripts/dev installs it)");
         cr_skip_test("chromium is not installed (apt-get install chromium): the page was not "
