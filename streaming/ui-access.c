@@ -44,13 +44,17 @@ em_duration em__ui_stream_window(const em_dstream *ds)
 }
 
 /* Spark's InputDStream.name: the class name with "InputDStream" as "Stream", split into words
- * at capitals, then " [id]". Receiver streams are named for their operation instead. */
+ * at capitals, lower-cased but the first letter, then " [id]" ("Queue stream [0]"). Receiver
+ * streams are named for their operation ("socketTextStream" -> "Socket stream [0]", as
+ * Spark's SocketInputDStream). */
 char *em__ui_input_name(em_dstream *ds)
 {
     GString *word = g_string_new(NULL);
     if (strcmp(ds->klass->type_name, "ReceiverInputDStream") == 0) {
         g_string_append(word, ds->op);
-        word->str[0] = g_ascii_toupper(word->str[0]);
+        const char *text = strstr(word->str, "TextStream");
+        if (text)
+            g_string_erase(word, (gssize)(text - word->str), 4);
     } else {
         g_string_append(word, ds->klass->type_name);
         const char *in = strstr(word->str, "InputDStream");
@@ -62,7 +66,7 @@ char *em__ui_input_name(em_dstream *ds)
     for (const char *c = word->str; *c; c++) {
         if (g_ascii_isupper(*c) && name->len)
             g_string_append_c(name, ' ');
-        g_string_append_c(name, *c);
+        g_string_append_c(name, name->len ? g_ascii_tolower(*c) : g_ascii_toupper(*c));
     }
     g_string_append_printf(name, " [%d]", ds->id);
     g_string_free(word, TRUE);

@@ -87,7 +87,7 @@ em_batch_progress *em__progress_find(const em__snapshot *s, em_time t);
 
 /* ---- Private accessors (ui-access.c) ---- */
 
-/* Spark's name of an input stream: "QueueInputDStream" id 0 -> "Queue Stream [0]". Caller
+/* Spark's name of an input stream: "QueueInputDStream" id 0 -> "Queue stream [0]". Caller
  * g_free()s it. */
 char *em__ui_input_name(em_dstream *ds);
 /* The inputs of the ssc (borrowed array, fixed once the ssc started). */

@@ -22,7 +22,7 @@
 /* One input stream's share of a batch. */
 typedef struct em_input_progress {
     int stream_id;
-    const char *name;    /* Spark's name: "Queue Stream [0]", "Socket Stream [0]" */
+    const char *name;    /* Spark's name: "Queue stream [0]", "Socket stream [0]" */
     int64_t records;
 } em_input_progress;
 

@@ -55,7 +55,7 @@ Test(metrics, counters_over_the_run_and_gauges_of_the_newest_batch)
         "ember_streaming_batches_failed_total{app=\"wc\"} 1\n"
         "# HELP ember_streaming_input_records_total Records each input stream gave completed batches.\n"
         "# TYPE ember_streaming_input_records_total counter\n"
-        "ember_streaming_input_records_total{app=\"wc\",input=\"Queue Stream [0]\"} 10\n"
+        "ember_streaming_input_records_total{app=\"wc\",input=\"Queue stream [0]\"} 10\n"
         "# HELP ember_streaming_batch_interval_seconds The batch interval.\n"
         "# TYPE ember_streaming_batch_interval_seconds gauge\n"
         "ember_streaming_batch_interval_seconds{app=\"wc\"} 1.000\n"

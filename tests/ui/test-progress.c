@@ -63,7 +63,7 @@ Test(progress, records_each_batch_inputs_ops_delays_and_retention)
         cr_assert(p->completed && !p->failed && !p->failure);
         cr_assert_eq(p->n_inputs, 1);
         cr_assert_eq(p->inputs[0].stream_id, 0);
-        cr_assert_str_eq(p->inputs[0].name, "Counted Stream [0]");
+        cr_assert_str_eq(p->inputs[0].name, "Counted stream [0]");
         cr_assert_eq(p->inputs[0].records, want_records[i]);
         cr_assert_eq(p->num_records, want_records[i]);
         /* records / 1 s of batch interval */
@@ -114,7 +114,7 @@ Test(progress, recent_gives_the_newest_n_oldest_first)
     em_batch_progress *kept = em_batch_progress_ref(two->pdata[1]);
     em_ssc_free(f.ssc);
     cr_assert_eq(kept->num_records, 1);
-    cr_assert_str_eq(kept->inputs[0].name, "Counted Stream [0]");
+    cr_assert_str_eq(kept->inputs[0].name, "Counted stream [0]");
     em_batch_progress_unref(kept);
 }
 
@@ -195,7 +195,7 @@ Test(progress, json_of_a_record_is_exact)
     cr_assert_str_eq(json,
                      "{\"batchTime\":1000,\"batchInterval\":1000,\"status\":\"COMPLETED\","
                      "\"failureReason\":null,\"inputs\":[{\"streamId\":0,\"name\":\"Queue "
-                     "Stream [0]\",\"records\":7}],\"numRecords\":7,\"inputRate\":7.000,"
+                     "stream [0]\",\"records\":7}],\"numRecords\":7,\"inputRate\":7.000,"
                      "\"processingRate\":140.000,\"submissionTime\":100,"
                      "\"processingStartTime\":150,\"processingEndTime\":200,"
                      "\"schedulingDelay\":50,\"processingDelay\":50,\"totalDelay\":100,"

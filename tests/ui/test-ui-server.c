@@ -154,7 +154,7 @@ Test(ui_server, metrics_endpoint_serves_the_prometheus_text)
     g_autofree char *want = em_ssc_metrics_text(ssc);
     cr_assert_str_eq(r.body, want);
     cr_assert(strstr(r.body, "ember_streaming_input_records_total{app=\"PageTest\","
-                             "input=\"Counted Stream [0]\"} 5\n"));
+                             "input=\"Counted stream [0]\"} 5\n"));
     http_reply_clear(&r);
 }
 
