@@ -129,7 +129,7 @@ static void learn_inputs(em__monitor *m, int n_inputs)
     int *ids = g_new0(int, n ? n : 1);
     char **names = g_new0(char *, n ? n : 1);
     for (int i = 0; i < n; i++) {
-        ids[i] = em__ui_stream_id(inputs->pdata[i]);
+        ids[i] = em__ui_input_id(inputs->pdata[i]);
         names[i] = em__ui_input_name(inputs->pdata[i]);
     }
     g_mutex_lock(&m->lock);

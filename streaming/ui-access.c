@@ -30,6 +30,11 @@ bool em__ui_graph_fixed(em_ssc *ssc) { return em_ssc_get_state(ssc) != EM_SSC_IN
 
 const char *em__ui_stream_op(const em_dstream *ds) { return ds->op; }
 int em__ui_stream_id(const em_dstream *ds) { return ds->id; }
+int em__ui_input_id(const em_dstream *ds) { return ds->input_id; }
+bool em__ui_input_is_receiver(const em_dstream *ds)
+{
+    return strcmp(ds->klass->type_name, "ReceiverInputDStream") == 0;
+}
 int em__ui_stream_n_parents(const em_dstream *ds) { return ds->n_parents; }
 em_dstream *em__ui_stream_parent(const em_dstream *ds, int i) { return ds->parents[i]; }
 const char *em__ui_stream_fn_name(const em_dstream *ds) { return ds->fn_name; }
@@ -68,7 +73,7 @@ char *em__ui_input_name(em_dstream *ds)
             g_string_append_c(name, ' ');
         g_string_append_c(name, name->len ? g_ascii_tolower(*c) : g_ascii_toupper(*c));
     }
-    g_string_append_printf(name, " [%d]", ds->id);
+    g_string_append_printf(name, " [%d]", ds->input_id);
     g_string_free(word, TRUE);
     return g_string_free(name, FALSE);
 }

@@ -110,6 +110,9 @@ int64_t em__ui_queued_batches(em_ssc *ssc);
 bool em__ui_graph_fixed(em_ssc *ssc);
 const char *em__ui_stream_op(const em_dstream *ds);
 int em__ui_stream_id(const em_dstream *ds);
+/* An input's id among the inputs (Spark's input stream id, which receivers report). */
+int em__ui_input_id(const em_dstream *ds);
+bool em__ui_input_is_receiver(const em_dstream *ds);
 int em__ui_stream_n_parents(const em_dstream *ds);
 em_dstream *em__ui_stream_parent(const em_dstream *ds, int i);
 const char *em__ui_stream_fn_name(const em_dstream *ds);

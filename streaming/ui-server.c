@@ -52,11 +52,8 @@ static int count_receivers(em_ssc *ssc)
         return 0;
     int n = 0;
     GPtrArray *inputs = em__ui_inputs(ssc);
-    for (guint i = 0; i < inputs->len; i++) {
-        char *name = em__ui_input_name(inputs->pdata[i]);
-        n += strstr(name, "Socket") || strstr(name, "Receiver") ? 1 : 0;
-        g_free(name);
-    }
+    for (guint i = 0; i < inputs->len; i++)
+        n += em__ui_input_is_receiver(inputs->pdata[i]);
     return n;
 }
 

@@ -21,7 +21,7 @@
 
 /* One input stream's share of a batch. */
 typedef struct em_input_progress {
-    int stream_id;
+    int stream_id;    /* the input's id among inputs (Spark's), as receivers report it */
     const char *name;    /* Spark's name: "Queue stream [0]", "Socket stream [0]" */
     int64_t records;
 } em_input_progress;

@@ -368,3 +368,67 @@ Test(ui_page, a_batch_being_processed_is_listed_as_active_with_its_running_opera
     http_reply_clear(&after);
     em_ssc_free(ssc);
 }
+
+/* A receiver that reports an error, stores three records and returns (its work done). */
+static void store_three(em_receiver *r, void *ud)
+{
+    gate *g = ud;
+    em_receiver_report_error(r, "disk on \"fire\"");
+    for (int i = 0; i < 3; i++)
+        em_receiver_store(r, em_int(i));
+    g_mutex_lock(&g->lock);
+    g->entered = true;
+    g_cond_broadcast(&g->cond);
+    g_mutex_unlock(&g->lock);
+}
+
+Test(ui_page, receivers_endpoint_gives_state_last_error_and_event_rates)
+{
+    static gate g;
+    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
+                                         .manual_clock = true, .ui_address = "127.0.0.1:0"},
+                          NULL);
+    port = em_ssc_ui_port(ssc);
+    /* A stream before the receiver's: its stream id is 2, its input id (Spark's) 1. */
+    em_dstream *counted = counted_input(ssc, texts, 3);
+    em_foreach_rdd(em_count(counted), ignore_rdd);
+    em_dstream *received = em_receiver_stream(
+        ssc, &(em_receiver_funcs){.name = "TestReceiver", .on_start = store_three}, &g, NULL);
+    em_foreach_rdd(received, ignore_rdd);
+    cr_assert(em_ssc_start(ssc, NULL));
+    g_mutex_lock(&g.lock);
+    while (!g.entered)
+        g_cond_wait(&g.cond, &g.lock);
+    g_mutex_unlock(&g.lock);
+    run_batch(ssc, 1000);
+
+    g_autoptr(em_batch_progress) p = em_ssc_last_progress(ssc);
+    cr_assert_eq(p->n_inputs, 2);
+    cr_assert_str_eq(p->inputs[1].name, "Receiver stream [1]");
+    cr_assert_eq(p->inputs[1].stream_id, 1);
+    cr_assert_eq(p->inputs[1].records, 3);
+    http_reply r = http_get(port, "/api/v1/streaming/receivers");
+    cr_assert_eq(r.status, 200);
+    const char *time = strstr(r.body, "\"lastErrorTime\":\"");
+    cr_assert_not_null(time, "%s", r.body);
+    g_autofree char *before = g_strndup(r.body, (gsize)(time - r.body));
+    cr_assert_str_eq(before, "[{\"streamId\":1,\"streamName\":\"TestReceiver\",\"isActive\":true,"
+                             "\"executorId\":\"driver\",\"executorHost\":\"localhost\",");
+    const char *after = strchr(time + strlen("\"lastErrorTime\":\""), '"');
+    /* 3 records in a 1 s batch: 3 records/s. */
+    cr_assert_str_eq(after, "\",\"lastError\":\"disk on \\\"fire\\\"\",\"lastErrorMessage\":"
+                            "\"disk on \\\"fire\\\"\",\"eventRates\":[[1000,3.000]],"
+                            "\"avgEventRate\":3.000}]");
+    http_reply_clear(&r);
+    http_reply page = http_get(port, "/streaming");
+    cr_assert(strstr(page.body, "<td class=\"l\">TestReceiver [1]</td><td class=\"l\">ACTIVE"
+                                "</td><td class=\"l\">disk on &quot;fire&quot;</td>"),
+              "%s", page.body);
+    http_reply_clear(&page);
+    http_reply stats = http_get(port, "/api/v1/streaming/statistics");
+    cr_assert(strstr(stats.body, "\"numReceivers\":1,\"numActiveReceivers\":1,"
+                                 "\"numInactiveReceivers\":0,"),
+              "%s", stats.body);
+    http_reply_clear(&stats);
+    em_ssc_free(ssc);
+}
