@@ -78,7 +78,9 @@ EM_API em_batch_progress *em_ssc_last_progress(em_ssc *ssc);
 /* The newest n completed batches' records (fewer if fewer are kept), oldest first, as new
  * references in an array the caller frees with g_ptr_array_unref() (that releases them). */
 EM_API GPtrArray *em_ssc_recent_progress(em_ssc *ssc, int n);
+/* Takes a reference on p (any thread) and returns it. */
 EM_API em_batch_progress *em_batch_progress_ref(em_batch_progress *p);
+/* Releases a reference; the last one frees the record. NULL is allowed. */
 EM_API void em_batch_progress_unref(em_batch_progress *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_batch_progress, em_batch_progress_unref)
 /* The record as one JSON object (field names in lowerCamelCase as Spark's, "status" one of
@@ -97,6 +99,7 @@ typedef enum em_log_level {
  * also enable GLib's debug output (g_log_set_debug_enabled) so that the default writer shows
  * them. An unknown name returns false with a critical message naming the valid ones. */
 EM_API bool em_set_log_level(const char *level);
+/* The level set last (process-wide), EM_LOG_WARN by default. */
 EM_API em_log_level em_get_log_level(void);
 
 /* By default Ember warns when a batch fails and when the stream falls behind: the scheduling
