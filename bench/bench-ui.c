@@ -42,8 +42,8 @@ static bool get(int port, const char *path)
     g_object_unref(client);
     if (!conn)
         return false;
-    char *req = g_strdup_printf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-                                path);
+    char *req =
+        g_strdup_printf("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
     GOutputStream *out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
     bool ok = g_output_stream_write_all(out, req, strlen(req), NULL, NULL, NULL);
     g_free(req);
@@ -63,9 +63,13 @@ static bool get(int port, const char *path)
 static gpointer poll_main(gpointer data)
 {
     poller *p = data;
-    const char *paths[] = {"/streaming", "/streaming/graph", "/streaming/batch?id=%s",
-                           "/api/v1/streaming/statistics", "/api/v1/streaming/batches",
-                           "/api/v1/streaming/batches/%s", "/api/v1/streaming/receivers",
+    const char *paths[] = {"/streaming",
+                           "/streaming/graph",
+                           "/streaming/batch?id=%s",
+                           "/api/v1/streaming/statistics",
+                           "/api/v1/streaming/batches",
+                           "/api/v1/streaming/batches/%s",
+                           "/api/v1/streaming/receivers",
                            "/metrics"};
     while (!g_atomic_int_get(&p->stop)) {
         gint64 round = g_get_monotonic_time();
@@ -97,7 +101,8 @@ static int compare_i64(const void *a, const void *b)
 static void run(int batches, int records, bool polled, GArray *times, poller *stats)
 {
     GError *err = NULL;
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .app_name = "bench-ui",
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .app_name = "bench-ui",
                                                  .batch_interval = INTERVAL_MS,
                                                  .ui_address = "127.0.0.1:0"},
                                   &err);
@@ -114,9 +119,8 @@ static void run(int batches, int records, bool polled, GArray *times, poller *st
     for (int i = 0; i < batches + 2; i++)
         em_rdd_queue_push(queue, rdd);
     em_rdd_unref(rdd);
-    em_dstream *counts = em_reduce_by_key(em_map(em_queue_stream(ssc, queue, true, NULL),
-                                                 mod_pair),
-                                          em_sum);
+    em_dstream *counts =
+        em_reduce_by_key(em_map(em_queue_stream(ssc, queue, true, NULL), mod_pair), em_sum);
     em_foreach_rdd(counts, count_it);
     em_ssc_stop_after_batches(ssc, batches);
     poller p = {.port = em_ssc_ui_port(ssc)};

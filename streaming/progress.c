@@ -18,10 +18,10 @@ typedef struct record {
 
 /* The batch under way, on the scheduler thread. */
 typedef struct em__builder {
-    em_batch_info info;       /* scalars only */
+    em_batch_info info; /* scalars only */
     int64_t *records;
     char *failure;
-    GArray *ops;              /* em_output_op_progress, strings g_strdup'ed */
+    GArray *ops; /* em_output_op_progress, strings g_strdup'ed */
 } em__builder;
 
 em_batch_progress *em_batch_progress_ref(em_batch_progress *p)
@@ -177,8 +177,10 @@ static em_output_op_progress *op_row(em__builder *b, int id)
 static void on_op_started(const em_output_op_info *info, void *ud)
 {
     em__monitor *m = ud;
-    em_output_op_progress o = {.id = info->id, .name = info->name,
-                               .start_time = info->start_time, .end_time = -1,
+    em_output_op_progress o = {.id = info->id,
+                               .name = info->name,
+                               .start_time = info->start_time,
+                               .end_time = -1,
                                .duration = -1};
     o.description = info->id < em__ui_n_outputs(m->ssc)
                         ? em__ui_output_description(m->ssc, info->id)
@@ -209,7 +211,8 @@ static void warn_about(em__monitor *m, const em_batch_info *info)
 {
     if (info->failed) {
         /* The scheduler's message already starts with "batch <t> ms: ". */
-        char *prefix = g_strdup_printf("batch %" G_GINT64_FORMAT " ms: ", (gint64)info->batch_time);
+        char *prefix =
+            g_strdup_printf("batch %" G_GINT64_FORMAT " ms: ", (gint64)info->batch_time);
         const char *why = info->failure ? info->failure : "(no message)";
         if (g_str_has_prefix(why, prefix))
             why += strlen(prefix);
@@ -219,9 +222,10 @@ static void warn_about(em__monitor *m, const em_batch_info *info)
     }
     if (em__behind_update(&m->behind, info->scheduling_delay, m->interval))
         em__log(EM_LOG_WARN,
-                "Falling behind: the scheduling delay grew for %d batches in a row, to %"
-                G_GINT64_FORMAT " ms at batch %" G_GINT64_FORMAT " ms (batch interval %"
-                G_GINT64_FORMAT " ms): batches take longer to process than the interval",
+                "Falling behind: the scheduling delay grew for %d batches in a row, to "
+                "%" G_GINT64_FORMAT " ms at batch %" G_GINT64_FORMAT
+                " ms (batch interval %" G_GINT64_FORMAT
+                " ms): batches take longer to process than the interval",
                 EM_FALLING_BEHIND_BATCHES, (gint64)info->scheduling_delay,
                 (gint64)info->batch_time, (gint64)m->interval);
 }
@@ -248,9 +252,8 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
 
     g_mutex_lock(&m->lock);
     g_queue_push_tail(&m->completed, p);
-    em_batch_progress *dropped = m->completed.length > EM_UI_RETAINED_BATCHES
-                                     ? g_queue_pop_head(&m->completed)
-                                     : NULL;
+    em_batch_progress *dropped =
+        m->completed.length > EM_UI_RETAINED_BATCHES ? g_queue_pop_head(&m->completed) : NULL;
     em_batch_progress *active = g_steal_pointer(&m->active);
     m->total_completed++;
     m->total_failed += info->failed;
@@ -395,8 +398,7 @@ em__snapshot *em__monitor_snapshot(em__monitor *m)
         g_array_append_val(s->receivers, row);
     }
     for (int i = 0; i < m->n_inputs; i++) {
-        em_input_progress in = {m->input_ids[i], g_strdup(m->input_names[i]),
-                                m->input_totals[i]};
+        em_input_progress in = {m->input_ids[i], g_strdup(m->input_names[i]), m->input_totals[i]};
         g_array_append_val(s->input_totals, in);
     }
     s->total_completed = m->total_completed;
@@ -517,11 +519,14 @@ static void json_ms(GString *out, int64_t v)
 char *em_batch_progress_to_json(const em_batch_progress *p)
 {
     GString *o = g_string_new(NULL);
-    g_string_append_printf(o, "{\"batchTime\":%" G_GINT64_FORMAT
-                              ",\"batchInterval\":%" G_GINT64_FORMAT
-                              ",\"status\":\"%s\",\"failureReason\":",
+    g_string_append_printf(o,
+                           "{\"batchTime\":%" G_GINT64_FORMAT
+                           ",\"batchInterval\":%" G_GINT64_FORMAT
+                           ",\"status\":\"%s\",\"failureReason\":",
                            (gint64)p->batch_time, (gint64)p->batch_interval,
-                           !p->completed ? "PROCESSING" : p->failed ? "FAILED" : "COMPLETED");
+                           !p->completed ? "PROCESSING"
+                           : p->failed   ? "FAILED"
+                                         : "COMPLETED");
     em__json_string(o, p->failure);
     g_string_append(o, ",\"inputs\":[");
     for (int i = 0; i < p->n_inputs; i++) {
@@ -574,8 +579,9 @@ char *em_batch_progress_to_json(const em_batch_progress *p)
         g_string_append_printf(o, ",\"keys\":%" G_GINT64_FORMAT ",\"bytes\":%" G_GINT64_FORMAT "}",
                                (gint64)p->states[i].keys, (gint64)p->states[i].bytes);
     }
-    g_string_append_printf(o, "],\"retainedBatches\":%" G_GINT64_FORMAT
-                              ",\"retainedBytes\":%" G_GINT64_FORMAT ",\"checkpointTime\":",
+    g_string_append_printf(o,
+                           "],\"retainedBatches\":%" G_GINT64_FORMAT
+                           ",\"retainedBytes\":%" G_GINT64_FORMAT ",\"checkpointTime\":",
                            (gint64)p->retained_batches, (gint64)p->retained_bytes);
     json_ms(o, p->checkpoint_time);
     g_string_append_c(o, '}');

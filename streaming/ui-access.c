@@ -82,8 +82,7 @@ char *em__ui_output_description(em_ssc *ssc, int id)
 {
     em_output_op *op = ssc->outputs->pdata[id];
     if (op->fn_name)
-        return g_strdup_printf("%s(%s) of %s [%d]", op->name, op->fn_name, op->ds->op,
-                               op->ds->id);
+        return g_strdup_printf("%s(%s) of %s [%d]", op->name, op->fn_name, op->ds->op, op->ds->id);
     return g_strdup_printf("%s of %s [%d]", op->name, op->ds->op, op->ds->id);
 }
 

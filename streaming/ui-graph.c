@@ -7,8 +7,7 @@
 
 static void describe(GString *o, const em_dstream *ds)
 {
-    g_string_append_printf(o, "(slide %" G_GINT64_FORMAT " ms",
-                           (gint64)em_dstream_slide(ds));
+    g_string_append_printf(o, "(slide %" G_GINT64_FORMAT " ms", (gint64)em_dstream_slide(ds));
     em_duration window = em__ui_stream_window(ds);
     if (window)
         g_string_append_printf(o, ", window %" G_GINT64_FORMAT " ms", (gint64)window);
@@ -76,19 +75,21 @@ void em__ui_graph_svg(em_ssc *ssc, GString *o)
     int outputs = em__ui_n_outputs(ssc);
     int width = MARGIN * 2 + (max_depth + 1) * COL_W + 130;
     int height = MARGIN * 2 + MAX(max_rows, 1) * ROW_H;
-    g_string_append_printf(o, "<svg id=\"dstream-graph\" width=\"%d\" height=\"%d\" "
-                              "xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\">"
-                              "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" "
-                              "refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">"
-                              "<path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n",
+    g_string_append_printf(o,
+                           "<svg id=\"dstream-graph\" width=\"%d\" height=\"%d\" "
+                           "xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\">"
+                           "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" "
+                           "refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">"
+                           "<path d=\"M0,0 L10,5 L0,10 z\" fill=\"#555\"/></marker></defs>\n",
                            width, height);
     for (guint i = 0; i < streams->len; i++) {
         em_dstream *ds = streams->pdata[i];
         point *to = g_hash_table_lookup(where, ds);
         for (int k = 0; k < em__ui_stream_n_parents(ds); k++) {
             point *from = g_hash_table_lookup(where, em__ui_stream_parent(ds, k));
-            g_string_append_printf(o, "<line class=\"edge\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" "
-                                      "y2=\"%.0f\" stroke=\"#555\" marker-end=\"url(#arrow)\"/>\n",
+            g_string_append_printf(o,
+                                   "<line class=\"edge\" x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" "
+                                   "y2=\"%.0f\" stroke=\"#555\" marker-end=\"url(#arrow)\"/>\n",
                                    from->x + BOX_W, from->y + BOX_H / 2.0, to->x,
                                    to->y + BOX_H / 2.0);
         }
@@ -100,22 +101,23 @@ void em__ui_graph_svg(em_ssc *ssc, GString *o)
         char *op = g_markup_escape_text(em__ui_stream_op(ds), -1);
         char *fn_text = g_markup_escape_text(fn ? fn : "", -1);
         em_duration window = em__ui_stream_window(ds);
-        char *timing = window ? g_strdup_printf("window %" G_GINT64_FORMAT " ms, slide %"
-                                                G_GINT64_FORMAT " ms",
-                                                (gint64)window, (gint64)em_dstream_slide(ds))
-                              : g_strdup_printf("slide %" G_GINT64_FORMAT " ms",
-                                                (gint64)em_dstream_slide(ds));
-        g_string_append_printf(o, "<g class=\"dstream\" data-id=\"%d\"><rect x=\"%.0f\" "
-                                  "y=\"%.0f\" width=\"%d\" height=\"%d\" rx=\"6\" fill=\"%s\" "
-                                  "stroke=\"#336\"/><text x=\"%.0f\" y=\"%.0f\" "
-                                  "font-weight=\"bold\" font-size=\"13\">%s [%d]</text>"
-                                  "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%s</text>"
-                                  "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#555\">"
-                                  "%s</text></g>\n",
+        char *timing =
+            window
+                ? g_strdup_printf("window %" G_GINT64_FORMAT " ms, slide %" G_GINT64_FORMAT " ms",
+                                  (gint64)window, (gint64)em_dstream_slide(ds))
+                : g_strdup_printf("slide %" G_GINT64_FORMAT " ms", (gint64)em_dstream_slide(ds));
+        g_string_append_printf(o,
+                               "<g class=\"dstream\" data-id=\"%d\"><rect x=\"%.0f\" "
+                               "y=\"%.0f\" width=\"%d\" height=\"%d\" rx=\"6\" fill=\"%s\" "
+                               "stroke=\"#336\"/><text x=\"%.0f\" y=\"%.0f\" "
+                               "font-weight=\"bold\" font-size=\"13\">%s [%d]</text>"
+                               "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\">%s</text>"
+                               "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#555\">"
+                               "%s</text></g>\n",
                                em__ui_stream_id(ds), p->x, p->y, BOX_W, BOX_H,
-                               em__ui_stream_is_input(ds) ? "#dff0d8" : "#e8eef8",
-                               p->x + 8, p->y + 17, op, em__ui_stream_id(ds), p->x + 8,
-                               p->y + 32, fn_text, p->x + 8, p->y + 47, timing);
+                               em__ui_stream_is_input(ds) ? "#dff0d8" : "#e8eef8", p->x + 8,
+                               p->y + 17, op, em__ui_stream_id(ds), p->x + 8, p->y + 32, fn_text,
+                               p->x + 8, p->y + 47, timing);
         g_free(op);
         g_free(fn_text);
         g_free(timing);
@@ -131,8 +133,9 @@ void em__ui_graph_svg(em_ssc *ssc, GString *o)
         if (space)
             *space = '\0'; /* the operation's name alone: the box says which stream */
         double x = p->x + BOX_W + 14, y = p->y + BOX_H / 2.0 + 4 + 14 * (i % 2);
-        g_string_append_printf(o, "<text class=\"output-op\" x=\"%.0f\" y=\"%.0f\" "
-                                  "font-size=\"12\" fill=\"#a40\">&#8594; %s #%d</text>\n",
+        g_string_append_printf(o,
+                               "<text class=\"output-op\" x=\"%.0f\" y=\"%.0f\" "
+                               "font-size=\"12\" fill=\"#a40\">&#8594; %s #%d</text>\n",
                                x, y, name, i);
         g_free(name);
         g_free(desc);

@@ -23,12 +23,13 @@ static void page_open(GString *o, const char *title, const char *app, bool refre
     if (refresh)
         g_string_append(o, "<meta http-equiv=\"refresh\" content=\"5\">");
     char *t = g_markup_escape_text(title, -1), *a = g_markup_escape_text(app, -1);
-    g_string_append_printf(o, "<title>%s - %s</title><style>%s</style></head><body>\n"
-                              "<h1>%s</h1><p><a href=\"/streaming\">Streaming</a> | "
-                              "<a href=\"/streaming/graph\">DStream graph</a> | "
-                              "<a href=\"/api/v1/streaming/statistics\">REST</a> | "
-                              "<a href=\"/metrics\">/metrics</a> &mdash; application <b>%s</b>"
-                              "</p>\n",
+    g_string_append_printf(o,
+                           "<title>%s - %s</title><style>%s</style></head><body>\n"
+                           "<h1>%s</h1><p><a href=\"/streaming\">Streaming</a> | "
+                           "<a href=\"/streaming/graph\">DStream graph</a> | "
+                           "<a href=\"/api/v1/streaming/statistics\">REST</a> | "
+                           "<a href=\"/metrics\">/metrics</a> &mdash; application <b>%s</b>"
+                           "</p>\n",
                            t, a, style, t, a);
     g_free(t);
     g_free(a);
@@ -69,11 +70,13 @@ enum { CHART_W = 520, CHART_H = 140, HIST_W = 260, PAD = 30, BINS = 10 };
 static void timeline(GString *o, const GPtrArray *batches, figure_fn fig, double max,
                      const char *unit, const char *id)
 {
-    g_string_append_printf(o, "<svg id=\"timeline-%s\" class=\"timeline\" width=\"%d\" "
-                              "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">",
+    g_string_append_printf(o,
+                           "<svg id=\"timeline-%s\" class=\"timeline\" width=\"%d\" "
+                           "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">",
                            id, CHART_W, CHART_H);
-    g_string_append_printf(o, "<text class=\"axis\" x=\"2\" y=\"12\">%.0f %s</text>"
-                              "<text class=\"axis\" x=\"2\" y=\"%d\">0</text>",
+    g_string_append_printf(o,
+                           "<text class=\"axis\" x=\"2\" y=\"12\">%.0f %s</text>"
+                           "<text class=\"axis\" x=\"2\" y=\"%d\">0</text>",
                            max, unit, CHART_H - 4);
     guint n = batches->len;
     if (n) {
@@ -82,21 +85,24 @@ static void timeline(GString *o, const GPtrArray *batches, figure_fn fig, double
         GString *line = g_string_new(NULL);
         for (guint i = 0; i < n; i++) {
             const em_batch_progress *p = batches->pdata[i];
-            double x = PAD + (span > 0 ? (double)(p->batch_time - first->batch_time) / span
-                                       : 0.5) * (CHART_W - 2 * PAD);
+            double x =
+                PAD + (span > 0 ? (double)(p->batch_time - first->batch_time) / span : 0.5) *
+                          (CHART_W - 2 * PAD);
             double y = CHART_H - PAD / 2 - (max > 0 ? fig(p) / max : 0) * (CHART_H - PAD);
             g_string_append_printf(line, "%s%.1f,%.1f", i ? " " : "", x, y);
-            g_string_append_printf(o, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\">"
-                                      "<title>%" G_GINT64_FORMAT " ms: %.1f %s</title></circle>",
+            g_string_append_printf(o,
+                                   "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\">"
+                                   "<title>%" G_GINT64_FORMAT " ms: %.1f %s</title></circle>",
                                    x, y, (gint64)p->batch_time, fig(p), unit);
         }
         g_string_append_printf(o, "<polyline class=\"line\" points=\"%s\"/>", line->str);
         g_string_free(line, TRUE);
         char *from = format_batch_time(first->batch_time);
         char *to = format_batch_time(last->batch_time);
-        g_string_append_printf(o, "<text class=\"axis\" x=\"%d\" y=\"%d\">%s</text>"
-                                  "<text class=\"axis\" x=\"%d\" y=\"%d\" "
-                                  "text-anchor=\"end\">%s</text>",
+        g_string_append_printf(o,
+                               "<text class=\"axis\" x=\"%d\" y=\"%d\">%s</text>"
+                               "<text class=\"axis\" x=\"%d\" y=\"%d\" "
+                               "text-anchor=\"end\">%s</text>",
                                PAD, CHART_H - 2, from + 11, CHART_W - PAD, CHART_H - 2, to + 11);
         g_free(from);
         g_free(to);
@@ -113,22 +119,25 @@ static void histogram(GString *o, const GPtrArray *batches, figure_fn fig, doubl
         b = CLAMP(b, 0, BINS - 1);
         top = MAX(top, ++bins[b]);
     }
-    g_string_append_printf(o, "<svg id=\"histogram-%s\" class=\"histogram\" width=\"%d\" "
-                              "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">",
+    g_string_append_printf(o,
+                           "<svg id=\"histogram-%s\" class=\"histogram\" width=\"%d\" "
+                           "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\">",
                            id, HIST_W, CHART_H);
     double bar_h = (double)(CHART_H - PAD) / BINS;
     for (int b = 0; b < BINS; b++) {
         if (!bins[b])
             continue;
         double w = (double)bins[b] / top * (HIST_W - 2 * PAD);
-        g_string_append_printf(o, "<rect class=\"bar\" x=\"%d\" y=\"%.1f\" width=\"%.1f\" "
-                                  "height=\"%.1f\"><title>%d batches</title></rect>",
+        g_string_append_printf(o,
+                               "<rect class=\"bar\" x=\"%d\" y=\"%.1f\" width=\"%.1f\" "
+                               "height=\"%.1f\"><title>%d batches</title></rect>",
                                PAD, CHART_H - PAD / 2 - (b + 1) * bar_h, w, bar_h - 1, bins[b]);
     }
-    g_string_append_printf(o, "<text class=\"axis\" x=\"2\" y=\"12\">%.0f</text>"
-                              "<text class=\"axis\" x=\"2\" y=\"%d\">0</text>"
-                              "<text class=\"axis\" x=\"%d\" y=\"%d\">batches (most: %d)"
-                              "</text></svg>",
+    g_string_append_printf(o,
+                           "<text class=\"axis\" x=\"2\" y=\"12\">%.0f</text>"
+                           "<text class=\"axis\" x=\"2\" y=\"%d\">0</text>"
+                           "<text class=\"axis\" x=\"%d\" y=\"%d\">batches (most: %d)"
+                           "</text></svg>",
                            max, CHART_H - 4, HIST_W - PAD - 80, CHART_H - 2, top);
 }
 
@@ -141,8 +150,8 @@ static void chart_row(GString *o, const GPtrArray *batches, const char *title, f
         sum += fig(batches->pdata[i]);
     }
     double avg = batches->len ? sum / batches->len : 0;
-    g_string_append_printf(o, "<tr><td class=\"l\"><b>%s</b><br>avg %.2f %s</td><td>", title,
-                           avg, unit);
+    g_string_append_printf(o, "<tr><td class=\"l\"><b>%s</b><br>avg %.2f %s</td><td>", title, avg,
+                           unit);
     timeline(o, batches, fig, max > 0 ? ceil(max) : 1, unit, id);
     g_string_append(o, "</td><td>");
     histogram(o, batches, fig, max > 0 ? ceil(max) : 1, id);
@@ -159,14 +168,17 @@ static void batch_row(GString *o, const em_batch_progress *p)
     int ok = 0;
     for (int i = 0; i < p->n_output_ops; i++)
         ok += p->output_ops[i].end_time >= 0 && !p->output_ops[i].failure;
-    g_string_append_printf(o, "<tr class=\"batch%s\" data-batch-time=\"%" G_GINT64_FORMAT "\">"
-                              "<td class=\"l\"><a href=\"/streaming/batch?id=%" G_GINT64_FORMAT
-                              "\">%s</a></td><td>%" G_GINT64_FORMAT " records</td><td>%s</td>"
-                              "<td>%s</td><td>%s</td><td>%d/%d</td><td class=\"l\">%s</td></tr>\n",
+    g_string_append_printf(o,
+                           "<tr class=\"batch%s\" data-batch-time=\"%" G_GINT64_FORMAT "\">"
+                           "<td class=\"l\"><a href=\"/streaming/batch?id=%" G_GINT64_FORMAT
+                           "\">%s</a></td><td>%" G_GINT64_FORMAT " records</td><td>%s</td>"
+                           "<td>%s</td><td>%s</td><td>%d/%d</td><td class=\"l\">%s</td></tr>\n",
                            p->failed ? " failed" : "", (gint64)p->batch_time,
-                           (gint64)p->batch_time, when, (gint64)p->num_records, sched, proc,
-                           total, ok, p->n_output_ops,
-                           !p->completed ? "processing" : p->failed ? "failed" : "");
+                           (gint64)p->batch_time, when, (gint64)p->num_records, sched, proc, total,
+                           ok, p->n_output_ops,
+                           !p->completed ? "processing"
+                           : p->failed   ? "failed"
+                                         : "");
     g_free(when);
     g_free(sched);
     g_free(proc);
@@ -176,10 +188,11 @@ static void batch_row(GString *o, const em_batch_progress *p)
 static void batch_table(GString *o, const char *id, const char *title, GPtrArray *rows,
                         bool newest_first)
 {
-    g_string_append_printf(o, "<h3>%s (%u)</h3><table id=\"%s\"><tr><th class=\"l\">Batch Time"
-                              "</th><th>Records</th><th>Scheduling Delay</th><th>Processing Time"
-                              "</th><th>Total Delay</th><th>Output Ops: Succeeded/Total</th>"
-                              "<th class=\"l\">Status</th></tr>\n",
+    g_string_append_printf(o,
+                           "<h3>%s (%u)</h3><table id=\"%s\"><tr><th class=\"l\">Batch Time"
+                           "</th><th>Records</th><th>Scheduling Delay</th><th>Processing Time"
+                           "</th><th>Total Delay</th><th>Output Ops: Succeeded/Total</th>"
+                           "<th class=\"l\">Status</th></tr>\n",
                            title, rows->len, id);
     for (guint i = 0; i < rows->len; i++)
         batch_row(o, rows->pdata[newest_first ? rows->len - 1 - i : i]);
@@ -194,8 +207,9 @@ static void receivers_table(GString *o, const em__snapshot *s)
         const em__receiver_row *r = &g_array_index(s->receivers, em__receiver_row, i);
         char *name = g_markup_escape_text(r->name ? r->name : "?", -1);
         char *error = g_markup_escape_text(r->last_error ? r->last_error : "-", -1);
-        g_string_append_printf(o, "<tr><td class=\"l\">%s [%d]</td><td class=\"l\">%s</td>"
-                                  "<td class=\"l\">%s</td></tr>\n",
+        g_string_append_printf(o,
+                               "<tr><td class=\"l\">%s [%d]</td><td class=\"l\">%s</td>"
+                               "<td class=\"l\">%s</td></tr>\n",
                                name, r->stream_id, r->active ? "ACTIVE" : "INACTIVE", error);
         g_free(name);
         g_free(error);
@@ -210,8 +224,8 @@ static void inputs_and_state(GString *o, const em__snapshot *s)
     for (guint i = 0; i < s->input_totals->len; i++) {
         const em_input_progress *in = &g_array_index(s->input_totals, em_input_progress, i);
         char *name = g_markup_escape_text(in->name, -1);
-        g_string_append_printf(o, "<tr><td class=\"l\">%s</td><td>%" G_GINT64_FORMAT
-                                  "</td></tr>\n",
+        g_string_append_printf(o,
+                               "<tr><td class=\"l\">%s</td><td>%" G_GINT64_FORMAT "</td></tr>\n",
                                name, (gint64)in->records);
         g_free(name);
     }
@@ -224,8 +238,9 @@ static void inputs_and_state(GString *o, const em__snapshot *s)
     if (newest) {
         const em_batch_progress *p = newest;
         for (int i = 0; i < p->n_states; i++)
-            g_string_append_printf(o, "<tr><td class=\"l\">%s</td><td>%" G_GINT64_FORMAT
-                                      "</td><td>%" G_GINT64_FORMAT "</td></tr>\n",
+            g_string_append_printf(o,
+                                   "<tr><td class=\"l\">%s</td><td>%" G_GINT64_FORMAT
+                                   "</td><td>%" G_GINT64_FORMAT "</td></tr>\n",
                                    p->states[i].name, (gint64)p->states[i].keys,
                                    (gint64)p->states[i].bytes);
     }
@@ -238,14 +253,16 @@ char *em__ui_page_streaming(em_ssc *ssc, const em__snapshot *s)
     GString *o = g_string_new(NULL);
     page_open(o, "Streaming Statistics", s->app_name, true);
     char *interval = format_ms(s->interval);
-    g_string_append_printf(o, "<p id=\"summary\">Running batches of %s: %" G_GINT64_FORMAT
-                              " completed batches (%" G_GINT64_FORMAT " failed), %"
-                              G_GINT64_FORMAT " records.</p>\n",
+    g_string_append_printf(o,
+                           "<p id=\"summary\">Running batches of %s: %" G_GINT64_FORMAT
+                           " completed batches (%" G_GINT64_FORMAT " failed), %" G_GINT64_FORMAT
+                           " records.</p>\n",
                            interval, (gint64)s->total_completed, (gint64)s->total_failed,
                            (gint64)s->total_records);
     g_free(interval);
-    g_string_append_printf(o, "<h3>Timelines (last %u batches) and histograms</h3><table "
-                              "id=\"charts\">\n",
+    g_string_append_printf(o,
+                           "<h3>Timelines (last %u batches) and histograms</h3><table "
+                           "id=\"charts\">\n",
                            s->completed->len);
     chart_row(o, s->completed, "Input Rate", fig_input_rate, "records/sec", "input-rate");
     chart_row(o, s->completed, "Scheduling Delay", fig_sched, "ms", "scheduling-delay");
@@ -257,14 +274,14 @@ char *em__ui_page_streaming(em_ssc *ssc, const em__snapshot *s)
     GPtrArray *active = g_ptr_array_new();
     if (s->active)
         g_ptr_array_add(active, s->active);
-    char *title = g_strdup_printf("Active Batches: processing, and %" G_GINT64_FORMAT
-                                  " more waiting",
-                                  (gint64)s->queued);
+    char *title =
+        g_strdup_printf("Active Batches: processing, and %" G_GINT64_FORMAT " more waiting",
+                        (gint64)s->queued);
     batch_table(o, "active-batches", title, active, true);
     g_free(title);
     g_ptr_array_unref(active);
-    batch_table(o, "completed-batches", "Completed Batches (last 1000 out of all)",
-                s->completed, true);
+    batch_table(o, "completed-batches", "Completed Batches (last 1000 out of all)", s->completed,
+                true);
     g_string_append(o, "</body></html>\n");
     return g_string_free(o, FALSE);
 }
@@ -281,8 +298,9 @@ static void op_rows(GString *o, const em_batch_progress *p)
         char *status = op->end_time < 0 ? g_strdup("running")
                        : op->failure    ? g_markup_escape_text(op->failure, -1)
                                         : g_strdup("succeeded");
-        g_string_append_printf(o, "<tr class=\"output-op\"><td>%d</td><td class=\"l\">%s</td>"
-                                  "<td>%s</td><td class=\"l\">%s</td></tr>\n",
+        g_string_append_printf(o,
+                               "<tr class=\"output-op\"><td>%d</td><td class=\"l\">%s</td>"
+                               "<td>%s</td><td class=\"l\">%s</td></tr>\n",
                                op->id, desc, dur, status);
         g_free(desc);
         g_free(dur);
@@ -310,13 +328,16 @@ char *em__ui_page_batch(em_ssc *ssc, const em__snapshot *s, em_time t)
     page_open(o, title, s->app_name, false);
     char *iv = format_ms(p->batch_interval), *sched = format_ms(p->scheduling_delay),
          *proc = format_ms(p->processing_delay), *total = format_ms(p->total_delay);
-    g_string_append_printf(o, "<ul id=\"batch-summary\"><li>Batch time: %" G_GINT64_FORMAT
-                              " ms</li><li>Batch duration: %s</li><li>Input data size: %"
-                              G_GINT64_FORMAT " records</li><li>Scheduling delay: %s</li>"
-                              "<li>Processing time: %s</li><li>Total delay: %s</li>"
-                              "<li>Status: %s</li></ul>\n",
+    g_string_append_printf(o,
+                           "<ul id=\"batch-summary\"><li>Batch time: %" G_GINT64_FORMAT
+                           " ms</li><li>Batch duration: %s</li><li>Input data size: "
+                           "%" G_GINT64_FORMAT " records</li><li>Scheduling delay: %s</li>"
+                           "<li>Processing time: %s</li><li>Total delay: %s</li>"
+                           "<li>Status: %s</li></ul>\n",
                            (gint64)t, iv, (gint64)p->num_records, sched, proc, total,
-                           !p->completed ? "processing" : p->failed ? "failed" : "completed");
+                           !p->completed ? "processing"
+                           : p->failed   ? "failed"
+                                         : "completed");
     if (p->failure) {
         char *f = g_markup_escape_text(p->failure, -1);
         g_string_append_printf(o, "<p class=\"failed\">%s</p>\n", f);
@@ -325,8 +346,8 @@ char *em__ui_page_batch(em_ssc *ssc, const em__snapshot *s, em_time t)
     g_string_append(o, "<h3>Input Metadata</h3><table id=\"batch-inputs\"><tr><th class=\"l\">"
                        "Input</th><th>Records</th></tr>\n");
     for (int i = 0; i < p->n_inputs; i++)
-        g_string_append_printf(o, "<tr><td class=\"l\">%s</td><td>%" G_GINT64_FORMAT
-                                  "</td></tr>\n",
+        g_string_append_printf(o,
+                               "<tr><td class=\"l\">%s</td><td>%" G_GINT64_FORMAT "</td></tr>\n",
                                p->inputs[i].name, (gint64)p->inputs[i].records);
     g_string_append(o, "</table>\n");
     op_rows(o, p);

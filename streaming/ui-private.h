@@ -41,16 +41,16 @@ typedef struct em__monitor {
     em_ssc *ssc;
     em_duration interval;
     char *app_name;
-    int64_t start_time;      /* wall-clock ms when the ssc was made */
-    GMutex lock;             /* guards everything below; held only to copy or swap */
-    GQueue completed;        /* em_batch_progress* (references), oldest first */
+    int64_t start_time;        /* wall-clock ms when the ssc was made */
+    GMutex lock;               /* guards everything below; held only to copy or swap */
+    GQueue completed;          /* em_batch_progress* (references), oldest first */
     em_batch_progress *active; /* the batch being processed (a reference), or NULL */
-    GArray *receivers;       /* em__receiver_row */
+    GArray *receivers;         /* em__receiver_row */
     int64_t total_completed, total_failed, total_records;
-    int n_inputs;            /* set at the first batch (the graph is fixed then) */
+    int n_inputs; /* set at the first batch (the graph is fixed then) */
     int *input_ids;
     char **input_names;
-    int64_t *input_totals;   /* records per input over the run */
+    int64_t *input_totals; /* records per input over the run */
     /* the scheduler thread's own (no lock) */
     struct em__builder *building;
     em__behind behind;
@@ -69,15 +69,15 @@ extern const em_listener em__monitor_listener;
 
 /* The monitor's figures, copied under its lock: references the caller releases. */
 typedef struct em__snapshot {
-    GPtrArray *completed;    /* em_batch_progress*, oldest first */
+    GPtrArray *completed; /* em_batch_progress*, oldest first */
     em_batch_progress *active;
-    GArray *receivers;       /* em__receiver_row, deep copies */
+    GArray *receivers; /* em__receiver_row, deep copies */
     int64_t total_completed, total_failed, total_records;
     int64_t start_time;
     em_duration interval;
-    const char *app_name;    /* the monitor's own */
-    GArray *input_totals;    /* em_input_progress with records over the run, by stream id */
-    int64_t queued;          /* batches generated and waiting for the scheduler */
+    const char *app_name; /* the monitor's own */
+    GArray *input_totals; /* em_input_progress with records over the run, by stream id */
+    int64_t queued;       /* batches generated and waiting for the scheduler */
 } em__snapshot;
 em__snapshot *em__monitor_snapshot(em__monitor *m);
 void em__snapshot_free(em__snapshot *s);

@@ -84,8 +84,9 @@ static void serve_api(em__ui_server *s, SoupServerMessage *msg, const char *rest
         em_time t;
         bool ops = parts[0] && parts[1] && strcmp(parts[1], "operations") == 0 && !parts[2];
         if (!parse_time(parts[0], &t) || (parts[1] && !ops)) {
-            respond_error(msg, 400, "expected /api/v1/streaming/batches/<batch time in ms>"
-                                    "[/operations]");
+            respond_error(msg, 400,
+                          "expected /api/v1/streaming/batches/<batch time in ms>"
+                          "[/operations]");
         } else {
             char *body = ops ? em__ui_rest_operations(snap, t) : em__ui_rest_batch(snap, t);
             if (body)
@@ -97,8 +98,9 @@ static void serve_api(em__ui_server *s, SoupServerMessage *msg, const char *rest
         g_strfreev(parts);
         return;
     }
-    respond_error(msg, 404, "unknown endpoint /api/v1/streaming/%s (statistics, batches, "
-                            "batches/<time>, batches/<time>/operations, receivers)",
+    respond_error(msg, 404,
+                  "unknown endpoint /api/v1/streaming/%s (statistics, batches, "
+                  "batches/<time>, batches/<time>/operations, receivers)",
                   rest);
 }
 
@@ -115,12 +117,11 @@ static void serve_batch_page(em__ui_server *s, SoupServerMessage *msg, GHashTabl
     if (page)
         respond(msg, 200, "text/html; charset=utf-8", page);
     else
-        respond_error(msg, 404, "no batch at %" G_GINT64_FORMAT " ms among those kept",
-                      (gint64)t);
+        respond_error(msg, 404, "no batch at %" G_GINT64_FORMAT " ms among those kept", (gint64)t);
 }
 
-static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
-                   GHashTable *query, gpointer ud)
+static void handle(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+                   gpointer ud)
 {
     (void)server;
     em__ui_server *s = ud;
@@ -145,8 +146,9 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
     else if (g_str_has_prefix(path, "/api/v1/streaming/"))
         serve_api(s, msg, path + strlen("/api/v1/streaming/"), query, snap);
     else
-        respond_error(msg, 404, "no page at %s: try /streaming, /api/v1/streaming/statistics "
-                                "or /metrics",
+        respond_error(msg, 404,
+                      "no page at %s: try /streaming, /api/v1/streaming/statistics "
+                      "or /metrics",
                       path);
     em__snapshot_free(snap);
 }

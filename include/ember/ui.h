@@ -22,26 +22,26 @@
 /* One input stream's share of a batch. */
 typedef struct em_input_progress {
     int stream_id;    /* the input's id among inputs (Spark's), as receivers report it */
-    const char *name;    /* Spark's name: "Queue stream [0]", "Socket stream [0]" */
+    const char *name; /* Spark's name: "Queue stream [0]", "Socket stream [0]" */
     int64_t records;
 } em_input_progress;
 
 /* One output operation of a batch (Spark's OutputOperationUIData). */
 typedef struct em_output_op_progress {
-    int id;                   /* registration order, from 0 */
-    const char *name;         /* "print", "foreachRDD", "saveAsTextFiles" */
-    const char *description;  /* "print of reduceByKey [2]", with the user function if named */
-    int64_t start_time;       /* wall-clock ms, -1 if it has not started */
-    int64_t end_time;         /* wall-clock ms, -1 until completed */
-    int64_t duration;         /* end - start, or -1 */
-    const char *failure;      /* NULL when it succeeded (or is running) */
-    const char *lineage;      /* its RDD's lineage (em_rdd_debug_string), NULL if none */
+    int id;                  /* registration order, from 0 */
+    const char *name;        /* "print", "foreachRDD", "saveAsTextFiles" */
+    const char *description; /* "print of reduceByKey [2]", with the user function if named */
+    int64_t start_time;      /* wall-clock ms, -1 if it has not started */
+    int64_t end_time;        /* wall-clock ms, -1 until completed */
+    int64_t duration;        /* end - start, or -1 */
+    const char *failure;     /* NULL when it succeeded (or is running) */
+    const char *lineage;     /* its RDD's lineage (em_rdd_debug_string), NULL if none */
 } em_output_op_progress;
 
 /* Keys and bytes a stateful stream (mapWithState, updateStateByKey) holds after the batch. */
 typedef struct em_state_progress {
     int stream_id;
-    const char *name;         /* "mapWithState [3]", "updateStateByKey [3]" */
+    const char *name; /* "mapWithState [3]", "updateStateByKey [3]" */
     int64_t keys;
     int64_t bytes;
 } em_state_progress;
@@ -51,15 +51,15 @@ typedef struct em_state_progress {
 typedef struct em_batch_progress {
     em_time batch_time;
     em_duration batch_interval;
-    bool completed;           /* false: the batch is being processed */
+    bool completed; /* false: the batch is being processed */
     bool failed;
-    const char *failure;      /* the first failure's message, or NULL */
+    const char *failure; /* the first failure's message, or NULL */
     int n_inputs;
     const em_input_progress *inputs;
-    int64_t num_records;      /* records of all inputs */
-    double input_rate;        /* records per second of batch interval (Spark's input rate) */
-    double processing_rate;   /* records per second of processing time (at least 1 ms); 0 until
-                                 completed */
+    int64_t num_records;    /* records of all inputs */
+    double input_rate;      /* records per second of batch interval (Spark's input rate) */
+    double processing_rate; /* records per second of processing time (at least 1 ms); 0 until
+                               completed */
     int64_t submission_time, processing_start, processing_end;
     int64_t scheduling_delay, processing_delay, total_delay;
     int n_output_ops;
@@ -68,7 +68,7 @@ typedef struct em_batch_progress {
     const em_state_progress *states;
     int64_t retained_batches; /* RDDs all streams keep after this batch */
     int64_t retained_bytes;
-    int64_t checkpoint_time;  /* ms spent writing the batch's checkpoint; -1: none written */
+    int64_t checkpoint_time; /* ms spent writing the batch's checkpoint; -1: none written */
 } em_batch_progress;
 
 /* The newest completed batch's record as a new reference (release with
@@ -90,7 +90,13 @@ EM_API char *em_batch_progress_to_json(const em_batch_progress *p);
 /* ---- Logging: GLib structured logging (domain "ember", field EMBER_LEVEL) ---- */
 
 typedef enum em_log_level {
-    EM_LOG_ALL, EM_LOG_TRACE, EM_LOG_DEBUG, EM_LOG_INFO, EM_LOG_WARN, EM_LOG_ERROR, EM_LOG_FATAL,
+    EM_LOG_ALL,
+    EM_LOG_TRACE,
+    EM_LOG_DEBUG,
+    EM_LOG_INFO,
+    EM_LOG_WARN,
+    EM_LOG_ERROR,
+    EM_LOG_FATAL,
     EM_LOG_OFF,
 } em_log_level;
 

@@ -188,8 +188,13 @@ Test(progress, json_of_a_record_is_exact)
     em_rdd_queue *queue;
     em_ssc *ssc = fed_ssc_new("Fed", &queue);
     /* 7 records in a 1 s batch: 7 records/s in; processed in 50 ms: 140 records/s. */
-    feed_batch(ssc, &(fed_batch){.time = 1000, .records = 7, .submitted = 100, .sched = 50,
-                                 .proc = 50, .retained_batches = 2, .retained_bytes = 640});
+    feed_batch(ssc, &(fed_batch){.time = 1000,
+                                 .records = 7,
+                                 .submitted = 100,
+                                 .sched = 50,
+                                 .proc = 50,
+                                 .retained_batches = 2,
+                                 .retained_bytes = 640});
     g_autoptr(em_batch_progress) p = em_ssc_last_progress(ssc);
     char *json = em_batch_progress_to_json(p);
     cr_assert_str_eq(json,

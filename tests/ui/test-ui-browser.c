@@ -16,8 +16,8 @@
 /* A port nobody listens on now (the kernel's pick for 127.0.0.1:0). */
 static int free_port(void)
 {
-    GSocket *s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                              NULL);
+    GSocket *s =
+        g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
     GInetAddress *lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
     GSocketAddress *any = g_inet_socket_address_new(lo, 0);
     cr_assert(g_socket_bind(s, any, FALSE, NULL));
@@ -53,9 +53,17 @@ static void stop(proc *p)
 static char *chromium(const char *profile, const char *extra, const char *url)
 {
     g_autofree char *user_dir = g_strdup_printf("--user-data-dir=%s", profile);
-    const char *argv[] = {"chromium", "--headless", "--no-sandbox", "--disable-gpu",
-                          "--disable-dev-shm-usage", "--hide-scrollbars",
-                          "--window-size=1280,1800", user_dir, extra, url, NULL};
+    const char *argv[] = {"chromium",
+                          "--headless",
+                          "--no-sandbox",
+                          "--disable-gpu",
+                          "--disable-dev-shm-usage",
+                          "--hide-scrollbars",
+                          "--window-size=1280,1800",
+                          user_dir,
+                          extra,
+                          url,
+                          NULL};
     char *out = NULL;
     int status = 0;
     GError *err = NULL;
@@ -148,8 +156,8 @@ Test(ui_browser, chromium_shows_completed_batches_charts_and_a_batch_with_its_ou
         last_row = p;
     int64_t batch = g_ascii_strtoll(last_row + strlen("data-batch-time=\""), NULL, 10);
     cr_assert_gt(batch, 0);
-    g_autofree char *batch_url = g_strdup_printf("http://%s/streaming/batch?id=%" G_GINT64_FORMAT,
-                                                 ui, (gint64)batch);
+    g_autofree char *batch_url =
+        g_strdup_printf("http://%s/streaming/batch?id=%" G_GINT64_FORMAT, ui, (gint64)batch);
     g_autofree char *batch_dom = chromium(dir, "--dump-dom", batch_url);
     cr_assert(strstr(batch_dom, "<table id=\"output-ops\">"), "%s", batch_dom);
     cr_assert(strstr(batch_dom, "print of reduceByKey [3]"), "%s", batch_dom);
@@ -158,11 +166,10 @@ Test(ui_browser, chromium_shows_completed_batches_charts_and_a_batch_with_its_ou
         g_strdup_printf("/api/v1/streaming/batches/%" G_GINT64_FORMAT, (gint64)batch);
     http_reply rest = http_get(ui_port, rest_path);
     cr_assert_eq(rest.status, 200, "%s", rest.body);
-    g_autofree char *size = g_strdup_printf("<li>Input data size: %" G_GINT64_FORMAT
-                                            " records</li>",
-                                            (gint64)json_int(rest.body, "inputSize"));
-    cr_assert(strstr(batch_dom, size), "the page and the REST API agree: %s\n%s", size,
-              rest.body);
+    g_autofree char *size =
+        g_strdup_printf("<li>Input data size: %" G_GINT64_FORMAT " records</li>",
+                        (gint64)json_int(rest.body, "inputSize"));
+    cr_assert(strstr(batch_dom, size), "the page and the REST API agree: %s\n%s", size, rest.body);
     cr_assert_eq(json_int(rest.body, "numTotalOutputOps"), 1);
     http_reply_clear(&rest);
     http_reply receivers = http_get(ui_port, "/api/v1/streaming/receivers");

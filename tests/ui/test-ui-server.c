@@ -37,8 +37,10 @@ static int port;
 static void serve_three_batches(void)
 {
     GError *err = NULL;
-    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .app_name = "PageTest",
-                                         .batch_interval = EM_SECONDS(1), .manual_clock = true,
+    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                         .app_name = "PageTest",
+                                         .batch_interval = EM_SECONDS(1),
+                                         .manual_clock = true,
                                          .ui_address = "127.0.0.1:0"},
                           &err);
     cr_assert_not_null(ssc, "%s", err ? err->message : "");
@@ -104,9 +106,10 @@ Test(ui_server, operations_endpoint_gives_each_output_operation_of_a_batch)
         GString *start = g_string_new(NULL), *end = g_string_new(NULL);
         em__json_date(start, op->start_time);
         em__json_date(end, op->end_time);
-        g_string_append_printf(want, "%s{\"outputOpId\":%d,\"name\":\"foreachRDD\","
-                                     "\"description\":\"%s\",\"startTime\":%s,\"endTime\":%s,"
-                                     "\"duration\":%" PRId64 ",\"jobIds\":[]}",
+        g_string_append_printf(want,
+                               "%s{\"outputOpId\":%d,\"name\":\"foreachRDD\","
+                               "\"description\":\"%s\",\"startTime\":%s,\"endTime\":%s,"
+                               "\"duration\":%" PRId64 ",\"jobIds\":[]}",
                                i ? "," : "", i, op->description, start->str, end->str,
                                op->duration);
         g_string_free(start, TRUE);
@@ -178,7 +181,8 @@ Test(ui_server, pages_show_the_batch_tables_and_a_batch_with_its_operations)
     http_reply graph = http_get(port, "/streaming/graph");
     cr_assert_eq(graph.status, 200);
     cr_assert(strstr(graph.body, "<svg id=\"dstream-graph\""));
-    cr_assert(strstr(graph.body, "(slide 1000 ms) count [1]\n +-(slide 1000 ms) countedStream [0]"),
+    cr_assert(strstr(graph.body,
+                     "(slide 1000 ms) count [1]\n +-(slide 1000 ms) countedStream [0]"),
               "%s", graph.body);
     http_reply_clear(&graph);
 }
@@ -236,8 +240,8 @@ Test(ui_server, a_second_page_or_a_bad_address_is_refused)
 {
     GError *err = NULL;
     cr_assert(!em_ssc_ui_start(ssc, "127.0.0.1:0", &err));
-    g_autofree char *want = g_strdup_printf("em_ssc_ui_start: the page is on already (port %d)",
-                                            port);
+    g_autofree char *want =
+        g_strdup_printf("em_ssc_ui_start: the page is on already (port %d)", port);
     cr_assert_str_eq(err->message, want);
     g_clear_error(&err);
 }
@@ -263,7 +267,8 @@ Test(ui_page, an_address_in_use_or_malformed_is_an_error_naming_it)
     em_ssc_free(first);
     const char *bad[] = {"127.0.0.1:http", "nohost.example:80", "127.0.0.1:70000", ""};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
-        em_ssc *s = em_ssc_new_full(&(em_ssc_opts){.master = "local[1]", .batch_interval = 1000,
+        em_ssc *s = em_ssc_new_full(&(em_ssc_opts){.master = "local[1]",
+                                                   .batch_interval = 1000,
                                                    .ui_address = bad[i]},
                                     &err);
         cr_assert_null(s, "%s", bad[i]);
@@ -323,8 +328,10 @@ static bool hold_first_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
 Test(ui_page, a_batch_being_processed_is_listed_as_active_with_its_running_operation)
 {
     static gate g;
-    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
-                                         .manual_clock = true, .ui_address = "127.0.0.1:0"},
+    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                         .batch_interval = 1000,
+                                         .manual_clock = true,
+                                         .ui_address = "127.0.0.1:0"},
                           NULL);
     port = em_ssc_ui_port(ssc);
     em_dstream *input = counted_input(ssc, texts, 3);
@@ -337,9 +344,10 @@ Test(ui_page, a_batch_being_processed_is_listed_as_active_with_its_running_opera
     g_mutex_unlock(&g.lock);
 
     http_reply r = http_get(port, "/api/v1/streaming/batches?status=PROCESSING");
-    cr_assert(g_str_has_prefix(r.body, "[{\"batchId\":1000,\"batchTime\":\"1970-01-01T00:00:01"
-                                       ".000GMT\",\"status\":\"PROCESSING\",\"batchDuration\":1000,"
-                                       "\"inputSize\":3,\"schedulingDelay\":"),
+    cr_assert(g_str_has_prefix(r.body,
+                               "[{\"batchId\":1000,\"batchTime\":\"1970-01-01T00:00:01"
+                               ".000GMT\",\"status\":\"PROCESSING\",\"batchDuration\":1000,"
+                               "\"inputSize\":3,\"schedulingDelay\":"),
               "%s", r.body);
     cr_assert(g_str_has_suffix(r.body, ",\"numActiveOutputOps\":1,\"numCompletedOutputOps\":0,"
                                        "\"numFailedOutputOps\":0,\"numTotalOutputOps\":1}]"),
@@ -385,15 +393,19 @@ static void store_three(em_receiver *r, void *ud)
 Test(ui_page, receivers_endpoint_gives_state_last_error_and_event_rates)
 {
     static gate g;
-    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
-                                         .manual_clock = true, .ui_address = "127.0.0.1:0"},
+    ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                         .batch_interval = 1000,
+                                         .manual_clock = true,
+                                         .ui_address = "127.0.0.1:0"},
                           NULL);
     port = em_ssc_ui_port(ssc);
     /* A stream before the receiver's: its stream id is 2, its input id (Spark's) 1. */
     em_dstream *counted = counted_input(ssc, texts, 3);
     em_foreach_rdd(em_count(counted), ignore_rdd);
-    em_dstream *received = em_receiver_stream(
-        ssc, &(em_receiver_funcs){.name = "TestReceiver", .on_start = store_three}, &g, NULL);
+    em_dstream *received =
+        em_receiver_stream(ssc,
+                           &(em_receiver_funcs){.name = "TestReceiver", .on_start = store_three},
+                           &g, NULL);
     em_foreach_rdd(received, ignore_rdd);
     cr_assert(em_ssc_start(ssc, NULL));
     g_mutex_lock(&g.lock);
