@@ -345,13 +345,21 @@ bool em__monitor_attach(em_ssc *ssc, const char *address, GError **err)
     return true;
 }
 
+void em__monitor_stop_page(em_ssc *ssc)
+{
+    em__monitor *m = ssc->monitor;
+    if (m && m->server) {
+        em__ui_server_stop(m->server);
+        m->server = NULL;
+    }
+}
+
 void em__monitor_free(em_ssc *ssc)
 {
     em__monitor *m = ssc->monitor;
     if (!m)
         return;
-    if (m->server)
-        em__ui_server_stop(m->server);
+    em__monitor_stop_page(ssc);
     g_queue_clear_full(&m->completed, (GDestroyNotify)em_batch_progress_unref);
     em_batch_progress_unref(m->active);
     for (guint i = 0; i < m->receivers->len; i++) {

@@ -262,7 +262,7 @@ void em_ssc_free(em_ssc *ssc)
         ssc->scheduler = NULL;
     }
     em__ssc_finish_stop(ssc);
-    em__monitor_free(ssc); /* the page's thread reads the graph: it stops first */
+    em__monitor_stop_page(ssc); /* the page's thread reads the graph: it stops first */
     if (ssc->batches) {
         em_queued_batch *b;
         while ((b = g_async_queue_try_pop(ssc->batches)))
@@ -270,6 +270,7 @@ void em_ssc_free(em_ssc *ssc)
         g_async_queue_unref(ssc->batches);
     }
     em__graph_free(ssc);
+    em__monitor_free(ssc); /* receivers report to it until the graph has joined them */
     g_array_unref(ssc->listeners);
     g_clear_error(&ssc->failure);
     /* A borrowed context is the ssc's to free once stop was asked to stop it. */

@@ -62,7 +62,10 @@ em__monitor *em__monitor_of(em_ssc *ssc);
 /* Makes the ssc's monitor and registers its listener; starts the page when address (or
  * EMBER_UI) asks for it. False with err when the page cannot start for an explicit address. */
 bool em__monitor_attach(em_ssc *ssc, const char *address, GError **err);
-/* Stops the page and frees the monitor (from em_ssc_free, after the threads are joined). */
+/* Stops the page (from em_ssc_free, before the graph goes). Idempotent. */
+void em__monitor_stop_page(em_ssc *ssc);
+/* Stops the page and frees the monitor (from em_ssc_free, once every thread that reports to its
+ * listener, receivers included, has been joined). */
 void em__monitor_free(em_ssc *ssc);
 /* The monitor's listener, for tests that feed it events by hand. */
 extern const em_listener em__monitor_listener;
