@@ -16,6 +16,7 @@
 #include <ember/streaming.h>
 #include <ember/checkpoint.h>
 #include <ember/connectors.h>
+#include <ember/ui.h>
 #undef EMBER_INSIDE
 
 #endif

@@ -2,6 +2,7 @@
  * start, stop, await, free. The graph (graph.c), the job generator (job-generator.c), the job
  * scheduler (job-scheduler.c) and the listener bus (listener-bus.c) do the work (streaming). */
 #include "recovery.h"
+#include "ui-private.h"
 
 static GMutex active_lock;
 static em_ssc *active_ssc; /* one active StreamingContext per process, as Spark */
@@ -38,6 +39,10 @@ em_ssc *em_ssc_new_full(const em_ssc_opts *opts, GError **err)
     ssc->manual = opts->manual_clock;
     ssc->manual_now = opts->manual_start;
     ssc->last_done = G_MININT64;
+    if (!em__monitor_attach(ssc, opts->ui_address, err)) {
+        em_ssc_free(ssc);
+        return NULL;
+    }
     return ssc;
 }
 
@@ -260,6 +265,7 @@ void em_ssc_free(em_ssc *ssc)
         ssc->scheduler = NULL;
     }
     em__ssc_finish_stop(ssc);
+    em__monitor_stop_page(ssc); /* the page's thread reads the graph: it stops first */
     if (ssc->batches) {
         em_queued_batch *b;
         while ((b = g_async_queue_try_pop(ssc->batches)))
@@ -268,6 +274,7 @@ void em_ssc_free(em_ssc *ssc)
     }
     em__recovery_free(ssc);
     em__graph_free(ssc);
+    em__monitor_free(ssc); /* receivers report to it until the graph has joined them */
     g_array_unref(ssc->listeners);
     g_clear_error(&ssc->failure);
     /* A borrowed context is the ssc's to free once stop was asked to stop it. */

@@ -145,6 +145,7 @@ struct em_ssc {
     GError *failure;      /* the first batch failure */
     int next_stream_id;
     struct em_recovery *recovery; /* checkpointing and recovery (recovery.c), NULL when off */
+    struct em__monitor *monitor; /* progress figures and the page (ui-private.h) */
 };
 
 /* A batch the generator queued for the scheduler, and when: Spark's submission time, from

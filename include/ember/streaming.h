@@ -40,6 +40,8 @@ typedef struct em_ssc_opts {
     em_duration batch_interval;  /* > 0 */
     bool manual_clock;           /* time moves only by em_ssc_advance_clock() (tests) */
     em_time manual_start;        /* the manual clock's start time (default 0) */
+    const char *ui_address;      /* "HOST:PORT": serve the web page there (see <ember/ui.h>);
+                                    NULL: only if the environment has EMBER_UI=HOST:PORT */
 } em_ssc_opts;
 
 /* A StreamingContext in state INITIALIZED. Returns NULL and sets err (EM_ERROR_INVALID) for a
