@@ -13,6 +13,7 @@
 #include <ember/functions.h>
 #include <ember/streaming.h>
 #include <ember/connectors.h>
+#include <ember/kafka.h>
 #undef EMBER_INSIDE
 
 #endif
