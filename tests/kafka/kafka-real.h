@@ -86,7 +86,7 @@ static inline void real_kafka_start(real_kafka *k)
         "log.dirs=%s/data\noffsets.topic.replication.factor=1\noffsets.topic.num.partitions=1\n"
         "transaction.state.log.replication.factor=1\ntransaction.state.log.min.isr=1\n"
         "transaction.state.log.num.partitions=1\ngroup.initial.rebalance.delay.ms=0\n"
-        "num.partitions=1\nauto.create.topics.enable=true\n",
+        "num.partitions=1\nauto.create.topics.enable=true\ngroup.min.session.timeout.ms=500\n",
         cport, port, cport, port, k->dir);
     cr_assert(g_file_set_contents(props, text, -1, NULL));
     g_autofree char *cp = g_strdup_printf("%s/*", libs);

@@ -507,3 +507,25 @@ Test(kafka_direct, a_broker_that_goes_away_and_returns_loses_nothing)
     kafka_log_clear(&l);
     mock_broker_stop(&b);
 }
+
+Test(kafka_direct, backpressure_starts_at_the_initial_rate_shared_by_lag)
+{
+    mock_broker b = mock_broker_start((const char *[]){TOPIC2, NULL});
+    produce_range(b.bootstrap, "words", 0, "a", 0, 10);
+    produce_range(b.bootstrap, "words", 1, "b", 0, 2);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
+                                                  .topics = "words",
+                                                  .start = EM_KAFKA_EARLIEST,
+                                                  .backpressure = true, .initial_rate = 3});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 12, EM_SECONDS(1));
+    em_ssc_free(ssc);
+    /* 3 messages for the batch, by lag: round(10/12 * 3) = 3 and round(2/12 * 3) = 1 (at least
+     * one per partition, Spark's minRatePerPartition). */
+    cr_assert_str_eq(l.ranges[0], "words[0]:0-3/3 words[1]:0-1/1");
+    kafka_log_clear(&l);
+    mock_broker_stop(&b);
+}

@@ -66,6 +66,47 @@ Test(kafka_real, kcat_and_ember_read_each_other_on_apache_kafka, .timeout = 240)
     real_kafka_stop(&k);
 }
 
+/* Holds the first batch for 2.5 s: more than twice max.poll.interval.ms (1 s). The wait is
+ * the behaviour under test: wall-clock time passing while a batch runs. */
+static bool slow_first_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)rdd, (void)ud, (void)err;
+    if (t == EM_SECONDS(1))
+        g_usleep(2500 * 1000);
+    return true;
+}
+
+Test(kafka_real, a_batch_longer_than_max_poll_interval_keeps_the_group, .timeout = 240)
+{
+    real_kafka b = {0};
+    real_kafka_start(&b);
+    real_kafka_create_topic(&b, "t", 1);
+    produce_range(b.bootstrap, "t", 0, "v", 0, 2);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds = em_kafka_direct_stream(
+        ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g", .topics = "t",
+                              .start = EM_KAFKA_EARLIEST,
+                              .params = (const char *[]){"max.poll.interval.ms", "1000",
+                                                         "session.timeout.ms", "1000",
+                                                         "heartbeat.interval.ms", "100",
+                                                         NULL}});
+    em_foreach_rdd(ds, slow_first_batch);
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(1));
+    produce_range(b.bootstrap, "t", 0, "v", 2, 3);
+    kafka_run_batch(ssc, ds, 1, EM_SECONDS(2));
+    em_kafka_stream_stats s;
+    cr_assert(em_kafka_stream_stats_get(ds, &s));
+    em_ssc_free(ssc);
+    cr_assert_eq(s.assignments, 1);
+    cr_assert_eq(s.revocations, 0);
+    cr_assert_str_eq(l.ranges[1], "t[0]:2-3/1");
+    kafka_log_clear(&l);
+    real_kafka_stop(&b);
+}
+
 /* Sums (word, count) records read_committed from out into totals. */
 static void sum_output(const char *brokers, GHashTable *totals, int *records)
 {
