@@ -327,7 +327,7 @@ static void start_or_die(em_ssc *ssc)
 /* A hard stop (what was received and not processed is dropped) and free. */
 static void stop_and_free(em_ssc *ssc)
 {
-    em_ssc_stop(ssc, true, false);
+    em_ssc_stop(ssc, EM_STOP_CONTEXT);
     em_ssc_free(ssc);
 }
 
@@ -478,7 +478,7 @@ static int cmd_short(feeder *f, int argc, char **argv)
     recorder_init(&rec, false);
     em_ssc *ssc = ssc_new(SHORT_INTERVAL);
     em_rdd_queue *queue = em_rdd_queue_new();
-    em_print_to(em_queue_stream(ssc, queue, true, NULL), 10, devnull);
+    em_print_to(em_queue_stream(ssc, queue, EM_QUEUE_ONE_AT_A_TIME, NULL), 10, devnull);
     em_ssc_add_listener(ssc, &recorder_listener, &rec);
     short_run("queue", ssc, &rec, n);
     em_rdd_queue_free(queue);

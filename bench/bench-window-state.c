@@ -108,7 +108,7 @@ static batch_time run_batch(em_ssc *ssc, em_time t)
 static bool check_failure(em_ssc *ssc)
 {
     GError *err = NULL;
-    em_ssc_stop(ssc, false, false);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
     if (!em_ssc_await_termination(ssc, &err)) {
         fprintf(stderr, "%s\n", err->message);
         g_error_free(err);
@@ -201,15 +201,19 @@ static int bench_window(int window_batches, const char *how, int64_t records, in
     em_arena_free(arena);
 
     em_rdd_queue *queue = em_rdd_queue_new();
-    em_dstream *in = em_queue_stream(ssc, queue, true, NULL);
+    em_dstream *in = em_queue_stream(ssc, queue, EM_QUEUE_ONE_AT_A_TIME, NULL);
     bool batch_only = strcmp(how, "batch") == 0, inverse = strcmp(how, "inv") == 0;
     if (batch_only)
         window_batches = 1;
     em_dstream *win =
         batch_only ? em_reduce_by_key_full(in, em_sum, NULL, NULL, "sum", 0)
-                   : em_reduce_by_key_and_window_full(in, em_sum, inverse ? em_subtract : NULL,
-                                                      (em_duration)window_batches * BATCH_MS,
-                                                      BATCH_MS, 0, NULL, NULL, NULL, "sum");
+                   : em_reduce_by_key_and_window_full(
+                         in, &(em_reduce_window_spec){
+                                 .fn = em_sum,
+                                 .inv = inverse ? em_subtract : NULL,
+                                 .window = (em_duration)window_batches * BATCH_MS,
+                                 .slide = BATCH_MS,
+                                 .name = "sum"});
     em_foreach_rdd_full(win, on_window, &wb, NULL, "count");
     GError *err = NULL;
     if (!em_ssc_start(ssc, &err)) {
@@ -324,7 +328,7 @@ static int bench_state(int64_t keys, int64_t touched, int measured, const char *
     sb.last_keys = g_hash_table_size(last);
 
     em_rdd_queue *queue = em_rdd_queue_new();
-    em_dstream *in = em_queue_stream(ssc, queue, true, NULL);
+    em_dstream *in = em_queue_stream(ssc, queue, EM_QUEUE_ONE_AT_A_TIME, NULL);
     em_dstream *mapped =
         em_map_with_state(in, &(em_state_spec){.fn = running_count, .name = "running_count"});
     em_foreach_rdd_full(mapped, on_mapped, &sb, NULL, "count");

@@ -29,24 +29,24 @@ typedef struct pending_commit {
 } pending_commit;
 
 struct em_kafka_consumer {
-    gint refcount;         /* the stream's, and one per batch holding its messages */
+    gint refcount; /* the stream's, and one per batch holding its messages */
     bool closed;
-    char *what;            /* "Kafka direct stream (group g, brokers b)": names errors */
-    em_kafka_opts opts;    /* strings and arrays below are copies */
-    GPtrArray *owned;      /* every string copied for opts */
+    char *what;         /* "Kafka direct stream (group g, brokers b)": names errors */
+    em_kafka_opts opts; /* strings and arrays below are copies */
+    GPtrArray *owned;   /* every string copied for opts */
     em_kafka_tp *assign, *offsets;
     rd_kafka_t *rk;
     GThread *thread;
     gint running;
     GMutex lock;
     GCond cond;
-    GHashTable *topics;    /* topic name -> GPtrArray of kpart * indexed by partition */
-    GPtrArray *parts;      /* every kpart, in (topic, partition) order */
+    GHashTable *topics; /* topic name -> GPtrArray of kpart * indexed by partition */
+    GPtrArray *parts;   /* every kpart, in (topic, partition) order */
     int64_t buffered;
     int64_t max_buffered;
-    GError *failure;       /* for the next batch */
+    GError *failure; /* for the next batch */
     bool stopping;
-    GQueue commits;        /* pending_commit *, oldest first */
+    GQueue commits; /* pending_commit *, oldest first */
     int64_t n_commits, n_commit_failures, skipped, paused, pauses;
     int64_t assigned, assignments, revocations;
 };
@@ -84,8 +84,8 @@ bool em__kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
     char errstr[512];
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
         return true;
-    g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: librdkafka property %s=%s: %s", what,
-                name, value, errstr);
+    g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: librdkafka property %s=%s: %s", what, name,
+                value, errstr);
     return false;
 }
 
@@ -96,7 +96,8 @@ bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, co
         if (!params[i + 1]) {
             g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                         "%s: librdkafka property %s has no value (params are name, value "
-                        "pairs ending in NULL)", what, params[i]);
+                        "pairs ending in NULL)",
+                        what, params[i]);
             return false;
         }
         if (!em__kafka_conf_set(conf, params[i], params[i + 1], what, err))
@@ -158,8 +159,7 @@ static bool check_opts(const em_kafka_opts *o, const char *what, GError **err)
 static kpart *part_find(em_kafka_consumer *c, const char *topic, int32_t partition)
 {
     GPtrArray *by_p = g_hash_table_lookup(c->topics, topic);
-    return by_p && partition >= 0 && (guint)partition < by_p->len ? by_p->pdata[partition]
-                                                                   : NULL;
+    return by_p && partition >= 0 && (guint)partition < by_p->len ? by_p->pdata[partition] : NULL;
 }
 
 static gint part_cmp(gconstpointer a, gconstpointer b)
@@ -234,8 +234,9 @@ static void resolve_offsets(em_kafka_consumer *c, rd_kafka_topic_partition_list_
             off = committed->elems[i].offset;
         if (off < 0) {
             int64_t lo, hi;
-            rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
-                c->rk, tp->topic, tp->partition, &lo, &hi, QUERY_TIMEOUT_MS);
+            rd_kafka_resp_err_t werr =
+                rd_kafka_query_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi,
+                                                 QUERY_TIMEOUT_MS);
             if (werr) {
                 g_warning("%s: topic %s [%" PRId32 "]: cannot read its offsets: %s", c->what,
                           tp->topic, tp->partition, rd_kafka_err2str(werr));
@@ -254,8 +255,8 @@ static void set_paused(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *pa
 {
     if (!parts->cnt)
         return;
-    rd_kafka_resp_err_t err = pause ? rd_kafka_pause_partitions(c->rk, parts)
-                                    : rd_kafka_resume_partitions(c->rk, parts);
+    rd_kafka_resp_err_t err =
+        pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
     if (err)
         g_warning("%s: cannot %s partitions: %s", c->what, pause ? "pause" : "resume",
                   rd_kafka_err2str(err));
@@ -310,8 +311,8 @@ static void on_revoke(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
     c->revocations++;
     g_mutex_unlock(&c->lock);
     if (lost)
-        g_warning("%s: %d partitions lost (the group moved on without this consumer)",
-                  c->what, parts->cnt);
+        g_warning("%s: %d partitions lost (the group moved on without this consumer)", c->what,
+                  parts->cnt);
     rd_kafka_error_t *error = NULL;
     if (!strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE"))
         error = rd_kafka_incremental_unassign(c->rk, parts);
@@ -391,8 +392,8 @@ static void restart_at(em_kafka_consumer *c, const char *topic, int32_t partitio
             rd_kafka_topic_partition_list_destroy(l);
     }
     if (error || err)
-        g_warning("%s: topic %s [%" PRId32 "]: cannot restart at offset %" PRId64 ": %s",
-                  c->what, topic, partition, to,
+        g_warning("%s: topic %s [%" PRId32 "]: cannot restart at offset %" PRId64 ": %s", c->what,
+                  topic, partition, to,
                   error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
     if (error)
         rd_kafka_error_destroy(error);
@@ -407,12 +408,13 @@ static void out_of_range(em_kafka_consumer *c, rd_kafka_message_t *m)
     if (c->opts.out_of_range == EM_KAFKA_OOR_FAIL) {
         g_mutex_lock(&c->lock);
         if (!c->failure) {
-            c->failure = g_error_new(
-                EM_ERROR, EM_ERROR_IO,
-                "%s: topic %s [%" PRId32 "]: offset %" PRId64 " is out of range (the log "
-                "holds [%" PRId64 ", %" PRId64 ")); set out_of_range to EARLIEST or LATEST "
-                "to go on",
-                c->what, topic, m->partition, (int64_t)m->offset, lo, hi);
+            c->failure = g_error_new(EM_ERROR, EM_ERROR_IO,
+                                     "%s: topic %s [%" PRId32 "]: offset %" PRId64
+                                     " is out of range (the log "
+                                     "holds [%" PRId64 ", %" PRId64
+                                     ")); set out_of_range to EARLIEST or LATEST "
+                                     "to go on",
+                                     c->what, topic, m->partition, (int64_t)m->offset, lo, hi);
             g_warning("%s", c->failure->message);
         }
         g_mutex_unlock(&c->lock);
@@ -617,13 +619,12 @@ em_kafka_consumer *em__kafka_consumer_new(const em_kafka_opts *opts, const char 
     c->offsets = keep_tps(c, opts->offsets, opts->n_offsets);
     c->opts.assign = c->assign;
     c->opts.offsets = c->offsets;
-    c->max_buffered = opts->max_buffered_per_partition ? opts->max_buffered_per_partition
-                                                       : 100000;
+    c->max_buffered = opts->max_buffered_per_partition ? opts->max_buffered_per_partition : 100000;
     g_mutex_init(&c->lock);
     g_cond_init(&c->cond);
     g_queue_init(&c->commits);
-    c->topics = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-                                      (GDestroyNotify)g_ptr_array_unref);
+    c->topics =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
     c->parts = g_ptr_array_new_with_free_func(part_free);
 
     char errstr[512];
@@ -673,13 +674,12 @@ bool em__kafka_consumer_start(em_kafka_consumer *c, GError **err)
                     rd_kafka_topic_partition_list_add(l, *t, RD_KAFKA_PARTITION_UA);
             g_strfreev(names);
         }
-        rd_kafka_resp_err_t e = l->cnt ? rd_kafka_subscribe(c->rk, l)
-                                       : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        rd_kafka_resp_err_t e =
+            l->cnt ? rd_kafka_subscribe(c->rk, l) : RD_KAFKA_RESP_ERR__INVALID_ARG;
         rd_kafka_topic_partition_list_destroy(l);
         if (e) {
-            g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: cannot subscribe to %s: %s",
-                        c->what, c->opts.pattern ? c->opts.pattern : c->opts.topics,
-                        rd_kafka_err2str(e));
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: cannot subscribe to %s: %s", c->what,
+                        c->opts.pattern ? c->opts.pattern : c->opts.topics, rd_kafka_err2str(e));
             return false;
         }
     }
@@ -727,8 +727,7 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
         g_ptr_array_remove_range(p->msgs, 0, (guint)n);
         g_ptr_array_set_free_func(p->msgs, message_free);
         int64_t until = n ? b->msgs[k][n - 1]->offset + 1 : p->next_from;
-        b->ranges[k] = (em_kafka_offset_range){b->topics[k], p->partition, p->next_from, until,
-                                               n};
+        b->ranges[k] = (em_kafka_offset_range){b->topics[k], p->partition, p->next_from, until, n};
         p->next_from = until;
         b->records += n;
         c->buffered -= n;

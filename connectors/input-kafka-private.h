@@ -8,6 +8,7 @@
 #define EMBER_INPUT_KAFKA_PRIVATE_H
 
 #include "core-private.h"
+#include <ember.h>
 
 #include <librdkafka/rdkafka.h>
 

@@ -27,7 +27,7 @@ static void kafka_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
         current_msg = m;
         kv[0] = bytes_or_none(m->key, m->key_len);
         kv[1] = bytes_or_none(m->payload, m->len);
-        em__push(out, pair);
+        out->push(out, pair);
         em_arena_reset(task->scratch);
     }
     current_msg = NULL;
@@ -65,7 +65,8 @@ const em_kafka_offset_range *em_kafka_offset_ranges(em_rdd *rdd, size_t *n)
     if (!rdd || rdd->klass != &kafka_rdd_class) {
         g_critical("em_kafka_offset_ranges: the RDD is not a Kafka direct stream's batch (%s): "
                    "take the ranges from the RDD foreachRDD or transform gets straight from "
-                   "the stream", rdd ? rdd->klass->type_name : "NULL");
+                   "the stream",
+                   rdd ? rdd->klass->type_name : "NULL");
         *n = 0;
         return NULL;
     }

@@ -17,16 +17,18 @@ typedef struct batch_commit {
     bool computed, done, ok;
 } batch_commit;
 
-typedef struct kafka_state {
+/* The kind: em_dstream first (streaming-private.h). */
+typedef struct kafka_dstream {
+    em_dstream base;
     em_kafka_consumer *consumer;
     GMutex lock;
-    GQueue sealed;   /* em_kafka_batch *: sealed, not computed yet, ascending time */
-    GQueue pending;  /* batch_commit *: generated, not committed yet, ascending time */
-    bool blocked;    /* a batch failed: commits stop there (its data is read again on restart) */
+    GQueue sealed;  /* em_kafka_batch *: sealed, not computed yet, ascending time */
+    GQueue pending; /* batch_commit *: generated, not committed yet, ascending time */
+    bool blocked;   /* a batch failed: commits stop there (its data is read again on restart) */
     bool stopping;
     em__rate_estimator *estimator;
-    double rate;     /* backpressure's latest rate, messages/s; < 0 for none */
-} kafka_state;
+    double rate; /* backpressure's latest rate, messages/s; < 0 for none */
+} kafka_dstream;
 
 static void batch_commit_free(batch_commit *bc)
 {
@@ -51,7 +53,7 @@ static batch_commit *batch_commit_new(const em_kafka_batch *b)
 
 /* Messages a batch may take: per partition from max_rate_per_partition, in total from
  * backpressure (its estimate, or the initial rate before the first one). */
-static void batch_caps(const em_dstream *ds, kafka_state *st, int64_t *per, int64_t *total)
+static void batch_caps(const em_dstream *ds, kafka_dstream *st, int64_t *per, int64_t *total)
 {
     const em_kafka_opts *o = em__kafka_consumer_opts(st->consumer);
     double secs = (double)ds->slide / 1000.0;
@@ -64,7 +66,7 @@ static void batch_caps(const em_dstream *ds, kafka_state *st, int64_t *per, int6
 
 static void kafka_seal(em_dstream *ds, em_time t)
 {
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     int64_t per, total;
     g_mutex_lock(&st->lock);
     batch_caps(ds, st, &per, &total);
@@ -79,7 +81,7 @@ static void kafka_seal(em_dstream *ds, em_time t)
 
 static em_rdd *kafka_compute(em_dstream *ds, em_time t, GError **err)
 {
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     em_kafka_batch *b = NULL;
     g_mutex_lock(&st->lock);
     while (st->sealed.length && ((em_kafka_batch *)g_queue_peek_head(&st->sealed))->time <= t) {
@@ -109,7 +111,7 @@ static em_rdd *kafka_compute(em_dstream *ds, em_time t, GError **err)
 static void on_batch_completed(const em_batch_info *info, void *ud)
 {
     em_dstream *ds = ud;
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     const em_kafka_opts *o = em__kafka_consumer_opts(st->consumer);
     GPtrArray *ready = g_ptr_array_new_with_free_func((GDestroyNotify)batch_commit_free);
     g_mutex_lock(&st->lock);
@@ -132,9 +134,9 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
     }
     bool stopping = st->stopping;
     if (o->backpressure && ds->input_id >= 0 && ds->input_id < info->n_inputs) {
-        double rate = em__rate_estimator_compute(
-            st->estimator, info->batch_time, info->input_records[ds->input_id],
-            info->processing_delay, info->scheduling_delay);
+        double rate = em__rate_estimator_compute(st->estimator, info->batch_time,
+                                                 info->input_records[ds->input_id],
+                                                 info->processing_delay, info->scheduling_delay);
         if (rate >= 0)
             st->rate = rate;
     }
@@ -147,19 +149,19 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
     g_ptr_array_unref(ready);
     /* A stop waits (bounded) for the commits, so that what the batches did is on record. */
     if (stopping)
-        em__kafka_consumer_wait_commits(st->consumer, o->commit_wait_ms ? o->commit_wait_ms
-                                                                        : 10000);
+        em__kafka_consumer_wait_commits(st->consumer,
+                                        o->commit_wait_ms ? o->commit_wait_ms : 10000);
 }
 
 static bool kafka_start(em_dstream *ds, GError **err)
 {
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     return em__kafka_consumer_start(st->consumer, err);
 }
 
 static void kafka_stop(em_dstream *ds, bool graceful)
 {
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     g_mutex_lock(&st->lock);
     st->stopping = true;
     g_mutex_unlock(&st->lock);
@@ -170,15 +172,13 @@ static void kafka_stop(em_dstream *ds, bool graceful)
 
 static bool kafka_has_pending(em_dstream *ds)
 {
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     return em__kafka_consumer_buffered(st->consumer) > 0;
 }
 
 static void kafka_finalize(em_dstream *ds)
 {
-    kafka_state *st = ds->state;
-    if (!st)
-        return;
+    kafka_dstream *st = (kafka_dstream *)ds;
     if (st->consumer) {
         const em_kafka_opts *o = em__kafka_consumer_opts(st->consumer);
         em__kafka_consumer_wait_commits(st->consumer,
@@ -191,11 +191,11 @@ static void kafka_finalize(em_dstream *ds)
     g_queue_clear_full(&st->pending, (GDestroyNotify)batch_commit_free);
     em__rate_estimator_free(st->estimator);
     g_mutex_clear(&st->lock);
-    g_free(st);
 }
 
 static const em_dstream_class kafka_class = {
     .type_name = "DirectKafkaInputDStream",
+    .instance_size = sizeof(kafka_dstream),
     .compute = kafka_compute,
     .seal = kafka_seal,
     .start = kafka_start,
@@ -222,7 +222,7 @@ em_dstream *em_kafka_direct_stream_full(em_ssc *ssc, const em_kafka_opts *opts, 
                     "INITIALIZED state");
         return NULL;
     }
-    kafka_state *st = g_new0(kafka_state, 1);
+    kafka_dstream *st = (kafka_dstream *)ds;
     st->consumer = consumer;
     st->rate = -1;
     g_mutex_init(&st->lock);
@@ -230,7 +230,6 @@ em_dstream *em_kafka_direct_stream_full(em_ssc *ssc, const em_kafka_opts *opts, 
     g_queue_init(&st->pending);
     if (opts->backpressure)
         st->estimator = em__pid_rate_estimator_new(ssc->batch, 1.0, 0.2, 0.0, 100.0);
-    ds->state = st;
     em_ssc_add_listener(ssc, &(em_listener){.batch_completed = on_batch_completed}, ds);
     return ds;
 }
@@ -248,7 +247,7 @@ em_dstream *em_kafka_direct_stream(em_ssc *ssc, const em_kafka_opts *opts)
 
 em_kafka_consumer *em__kafka_stream_consumer(const em_dstream *ds)
 {
-    return ds && ds->klass == &kafka_class ? ((kafka_state *)ds->state)->consumer : NULL;
+    return ds && ds->klass == &kafka_class ? ((const kafka_dstream *)ds)->consumer : NULL;
 }
 
 bool em__kafka_stream_batch_ranges(const em_dstream *ds, em_time t, em_kafka_offset_range **out,
@@ -256,7 +255,7 @@ bool em__kafka_stream_batch_ranges(const em_dstream *ds, em_time t, em_kafka_off
 {
     if (!em__kafka_stream_consumer(ds))
         return false;
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     bool found = false;
     g_mutex_lock(&st->lock);
     for (GList *l = st->pending.head; l && !found; l = l->next) {
@@ -298,7 +297,7 @@ bool em_kafka_stream_stats_get(em_dstream *ds, em_kafka_stream_stats *out)
     if (!c)
         return false;
     em__kafka_consumer_stats(c, out);
-    kafka_state *st = ds->state;
+    kafka_dstream *st = (kafka_dstream *)ds;
     g_mutex_lock(&st->lock);
     out->rate = st->rate >= 0 ? (int64_t)st->rate : -1;
     g_mutex_unlock(&st->lock);

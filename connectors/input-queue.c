@@ -40,6 +40,7 @@ void em_rdd_queue_free(em_rdd_queue *q)
 }
 
 typedef struct {
+    em_dstream base;
     em_rdd_queue *queue;
     bool one_at_a_time;
     em_rdd *default_rdd;
@@ -48,7 +49,7 @@ typedef struct {
 static em_rdd *queue_compute(em_dstream *ds, em_time t, GError **err)
 {
     (void)t, (void)err;
-    queue_state *st = ds->state;
+    queue_state *st = (queue_state *)ds;
     GPtrArray *taken = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
     g_mutex_lock(&st->queue->lock);
     if (st->one_at_a_time && st->queue->rdds.length)
@@ -72,25 +73,24 @@ static em_rdd *queue_compute(em_dstream *ds, em_time t, GError **err)
 
 static void queue_finalize(em_dstream *ds)
 {
-    queue_state *st = ds->state;
+    queue_state *st = (queue_state *)ds;
     em_rdd_unref(st->default_rdd);
-    g_free(st);
 }
 
 static const em_dstream_class queue_class = {.type_name = "QueueInputDStream",
+                                             .instance_size = sizeof(queue_state),
                                              .compute = queue_compute,
                                              .finalize = queue_finalize};
 
-em_dstream *em_queue_stream(em_ssc *ssc, em_rdd_queue *queue, bool one_at_a_time,
+em_dstream *em_queue_stream(em_ssc *ssc, em_rdd_queue *queue, em_queue_flags flags,
                             em_rdd *default_rdd)
 {
     em_dstream *ds = em__input_new(ssc, &queue_class, "queueStream");
     if (!ds)
         return NULL;
-    queue_state *st = g_new0(queue_state, 1);
+    queue_state *st = (queue_state *)ds;
     st->queue = queue;
-    st->one_at_a_time = one_at_a_time;
+    st->one_at_a_time = !(flags & EM_QUEUE_ALL_AT_ONCE);
     st->default_rdd = default_rdd ? em_rdd_ref(default_rdd) : NULL;
-    ds->state = st;
     return ds;
 }

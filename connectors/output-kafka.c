@@ -11,10 +11,10 @@
 
 typedef struct kafka_sink {
     char *topic;
-    char *what;           /* "Kafka sink (topic t, brokers b)" */
+    char *what; /* "Kafka sink (topic t, brokers b)" */
     rd_kafka_t *rk;
     bool transactional;
-    bool txn_ready;       /* init_transactions done */
+    bool txn_ready; /* init_transactions done */
     em_dstream *offsets_of;
     int64_t flush_timeout_ms;
 } kafka_sink;
@@ -35,8 +35,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     g_atomic_int_inc(&d->failures);
     g_mutex_lock(&d->lock);
     if (!d->first_error)
-        d->first_error = g_strdup_printf("partition %" PRId32 ": %s", m->partition,
-                                         rd_kafka_err2str(m->err));
+        d->first_error =
+            g_strdup_printf("partition %" PRId32 ": %s", m->partition, rd_kafka_err2str(m->err));
     g_mutex_unlock(&d->lock);
 }
 
@@ -78,10 +78,11 @@ static void produce_push(em_sink *s, em_value v)
         val = field_bytes(v, ps->value, &vlen);
     }
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            ps->ks->rk, RD_KAFKA_V_TOPIC(ps->ks->topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(k, klen), RD_KAFKA_V_VALUE((void *)val, vlen),
-            RD_KAFKA_V_OPAQUE(ps->d), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(ps->ks->rk, RD_KAFKA_V_TOPIC(ps->ks->topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(k, klen),
+                              RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_OPAQUE(ps->d),
+                              RD_KAFKA_V_END);
         if (!err)
             return;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -102,7 +103,10 @@ typedef struct produce_job {
 static void produce_task(em_task *task, void *ud)
 {
     produce_job *job = ud;
-    produce_sink sink = {{produce_push, task}, job->ks, job->d, g_string_new(NULL),
+    produce_sink sink = {{produce_push, task},
+                         job->ks,
+                         job->d,
+                         g_string_new(NULL),
                          g_string_new(NULL)};
     em__compute(job->rdd, task, task->partition, &sink.base);
     rd_kafka_poll(job->ks->rk, 0);
@@ -243,8 +247,7 @@ static bool check_save(em_dstream *ds, const char *topic, const em_kafka_save_op
     return !bad;
 }
 
-bool em_kafka_save(em_dstream *ds, const char *topic, const em_kafka_save_opts *opts,
-                   GError **err)
+bool em_kafka_save(em_dstream *ds, const char *topic, const em_kafka_save_opts *opts, GError **err)
 {
     if (!check_save(ds, topic, opts, err))
         return false;

@@ -50,9 +50,11 @@ int main(int argc, char **argv)
     em_ssc *ssc = em_ssc_new("local[2]", "DirectKafkaWordCount", EM_SECONDS(2));
     if (!ssc)
         return EXIT_FAILURE;
-    em_dstream *messages = em_kafka_direct_stream(
-        ssc, &(em_kafka_opts){.brokers = argv[1], .group_id = argv[2], .topics = argv[3],
-                              .start = EM_KAFKA_EARLIEST});
+    em_dstream *messages =
+        em_kafka_direct_stream(ssc, &(em_kafka_opts){.brokers = argv[1],
+                                                     .group_id = argv[2],
+                                                     .topics = argv[3],
+                                                     .start = EM_KAFKA_EARLIEST});
     if (!messages) {
         em_ssc_free(ssc);
         return EXIT_FAILURE;

@@ -29,9 +29,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static int send_line(rd_kafka_t *rk, const char *topic, const char *line, size_t len)
 {
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (err)
                 fprintf(stderr, "kafka_word_producer: topic %s: %s\n", topic,
@@ -79,8 +80,7 @@ int main(int argc, char **argv)
     free(line);
     fclose(in);
     if (rd_kafka_flush(rk, 30000)) {
-        fprintf(stderr, "kafka_word_producer: %s: messages not delivered within 30 s\n",
-                argv[1]);
+        fprintf(stderr, "kafka_word_producer: %s: messages not delivered within 30 s\n", argv[1]);
         ok = 0;
     }
     rd_kafka_destroy(rk);

@@ -45,7 +45,7 @@ int main(void)
         em_rdd_unref(rdd);
     }
 
-    em_dstream *input_stream = em_queue_stream(ssc, rdd_queue, true, NULL);
+    em_dstream *input_stream = em_queue_stream(ssc, rdd_queue, EM_QUEUE_ONE_AT_A_TIME, NULL);
     em_dstream *mapped_stream = em_map(input_stream, mod10_pair);
     em_dstream *reduced_stream = em_reduce_by_key(mapped_stream, em_sum);
     em_print(reduced_stream);

@@ -3,7 +3,10 @@
  * partition: a batch costs its own keys, not the whole state. Under a timeout each table keeps
  * its entries in a list ordered by last update, so idle keys are found from the oldest end
  * without a scan.
- * Keys and states live in the table's arena, compacted when garbage outweighs live data. */
+ * Keys and states live in the table's arena, compacted when garbage outweighs live data.
+ * A batch is all or nothing: each table logs the entries a batch touches (their key, state and
+ * update time before it, by reference: nothing is freed or compacted until the batch is
+ * committed), and a failed batch is undone from the log. */
 #include "streaming-private.h"
 
 /* ---- One state partition's table ---- */
@@ -14,7 +17,16 @@ typedef struct {
     em_time updated;
     uint32_t prev, next; /* update-order list (or free list): entry index + 1, 0 none */
     bool live;
+    uint32_t logged;     /* the table's batch number when the undo log got this entry */
 } st_entry;
+
+/* How to undo a batch's change to one key: its entry as it was before the batch. */
+typedef struct {
+    em_value key, state; /* in the table's arena, alive until the batch is committed */
+    uint64_t hash;
+    em_time updated;
+    bool existed;
+} undo_entry;
 
 typedef struct {
     st_entry *entries;
@@ -27,6 +39,8 @@ typedef struct {
     uint32_t oldest, newest;
     em_arena *arena;
     size_t payload;      /* bytes of live keys' and states' payload */
+    uint32_t batch;      /* batches applied, for st_entry.logged */
+    GArray *undo;        /* undo_entry: what the uncommitted batch changed, in order */
 } state_table;
 
 static void table_init(state_table *t, bool ordered)
@@ -36,6 +50,7 @@ static void table_init(state_table *t, bool ordered)
     t->arena = em_arena_new();
     t->mask = 1023;
     t->index = g_new0(uint32_t, t->mask + 1);
+    t->undo = g_array_new(FALSE, FALSE, sizeof(undo_entry));
 }
 
 static void table_clear(state_table *t)
@@ -43,6 +58,7 @@ static void table_clear(state_table *t)
     g_free(t->entries);
     g_free(t->index);
     em_arena_free(t->arena);
+    g_array_unref(t->undo);
 }
 
 static size_t table_bytes(const state_table *t)
@@ -115,6 +131,25 @@ static void rebuild_index(state_table *t, size_t slots)
     }
 }
 
+/* Logs e as it is before the batch changes it, once per batch. */
+static void log_entry(state_table *t, st_entry *e)
+{
+    if (e->logged == t->batch)
+        return;
+    undo_entry u = {.key = e->key, .state = e->state, .hash = e->hash, .updated = e->updated,
+                    .existed = true};
+    e->logged = t->batch;
+    g_array_append_val(t->undo, u);
+}
+
+/* Logs that e, just inserted, was not there before the batch (its key is the table's copy:
+ * the batch's own records do not outlive their chunk). */
+static void log_new(state_table *t, const st_entry *e)
+{
+    undo_entry u = {.key = e->key, .hash = e->hash, .existed = false};
+    g_array_append_val(t->undo, u);
+}
+
 /* Stores a copy of state for e, updated at time, as the newest entry. */
 static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
 {
@@ -126,8 +161,8 @@ static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
     list_append(t, e);
 }
 
-static void table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
-                         em_time time)
+static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
+                              em_time time)
 {
     uint32_t id;
     if (t->free_head) {
@@ -141,7 +176,8 @@ static void table_insert(state_table *t, em_value key, uint64_t hash, em_value s
         id = t->n++;
     }
     st_entry *e = &t->entries[id];
-    *e = (st_entry){.hash = hash, .key = em__value_copy(key, t->arena), .live = true};
+    *e = (st_entry){.hash = hash, .key = em__value_copy(key, t->arena), .live = true,
+                    .logged = t->batch};
     t->payload += em_value_payload_size(e->key);
     list_append(t, e);
     entry_set(t, e, state, time);
@@ -154,6 +190,7 @@ static void table_insert(state_table *t, em_value key, uint64_t hash, em_value s
             i = (i + 1) & t->mask;
         t->index[i] = id + 1;
     }
+    return e;
 }
 
 /* Removes e: backward-shift deletion keeps linear probing free of tombstones. */
@@ -181,10 +218,70 @@ static void table_remove(state_table *t, st_entry *e)
     t->live--;
 }
 
-/* Copies the live keys and states into a fresh arena once garbage dominates. */
+/* Relinks the update-order list by update time (after an undo put entries out of order). */
+static int by_update(const void *a, const void *b, void *ud)
+{
+    const st_entry *entries = ud;
+    const st_entry *x = &entries[*(const uint32_t *)a], *y = &entries[*(const uint32_t *)b];
+    if (x->updated != y->updated)
+        return x->updated < y->updated ? -1 : 1;
+    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+static void relink_by_update(state_table *t)
+{
+    if (!t->ordered)
+        return;
+    GArray *ids = g_array_sized_new(FALSE, FALSE, sizeof(uint32_t), (guint)t->live);
+    for (uint32_t e = 0; e < t->n; e++)
+        if (t->entries[e].live)
+            g_array_append_val(ids, e);
+    g_array_sort_with_data(ids, by_update, t->entries);
+    t->oldest = t->newest = 0;
+    for (guint i = 0; i < ids->len; i++)
+        list_append(t, &t->entries[g_array_index(ids, uint32_t, i)]);
+    g_array_unref(ids);
+}
+
+/* Forgets the undo log; a big one (a batch that filled the table) gives its memory back. */
+static void undo_clear(state_table *t)
+{
+    if (t->undo->len <= 4096) {
+        g_array_set_size(t->undo, 0);
+        return;
+    }
+    g_array_unref(t->undo);
+    t->undo = g_array_new(FALSE, FALSE, sizeof(undo_entry));
+}
+
+/* Undoes the uncommitted batch: each logged key back as it was, newest change first. The
+ * values logged still live in the arena (nothing is compacted before a commit). */
+static void table_rollback(state_table *t)
+{
+    for (guint i = t->undo->len; i-- > 0;) {
+        const undo_entry *u = &g_array_index(t->undo, undo_entry, i);
+        st_entry *e = table_find(t, u->key, u->hash);
+        if (!u->existed) {
+            if (e)
+                table_remove(t, e);
+        } else if (e) {
+            t->payload -= em_value_payload_size(e->state);
+            e->state = u->state;
+            t->payload += em_value_payload_size(e->state);
+            e->updated = u->updated;
+        } else {
+            table_insert(t, u->key, u->hash, u->state, u->updated);
+        }
+    }
+    undo_clear(t);
+    relink_by_update(t);
+}
+
+/* Copies the live keys and states into a fresh arena once garbage dominates. Only between
+ * batches: the undo log points into the arena. */
 static void table_maybe_compact(state_table *t)
 {
-    if (em_arena_bytes(t->arena) < 2 * t->payload + (256 << 10))
+    if (t->undo->len || em_arena_bytes(t->arena) < 2 * t->payload + (256 << 10))
         return;
     em_arena *fresh = em_arena_new();
     for (uint32_t e = 0; e < t->n; e++) {
@@ -224,6 +321,14 @@ void em_state_update(em_state *s, em_value v)
 
 void em_state_remove(em_state *s)
 {
+    if (s->timing_out) {
+        g_critical("em_state_remove: cannot remove the state that is timing out");
+        return;
+    }
+    if (s->removed) {
+        g_critical("em_state_remove: cannot remove the state that was removed already");
+        return;
+    }
     s->exists = s->updated = false;
     s->removed = true;
     s->value = em_null();
@@ -232,8 +337,8 @@ void em_state_remove(em_state *s)
 /* ---- The stream ---- */
 
 typedef struct {
-    em_state_spec spec;
-    char *name;
+    em_dstream base;
+    em_state_spec spec;   /* ud, destroy and name moved to the base */
     int n;                /* state partitions */
     state_table *tables;
     bool loaded;          /* the initial state is in */
@@ -271,7 +376,9 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
     st_entry *e = table_find(a->table, key, hash);
     em_state st = {.exists = e != NULL, .value = e ? e->state : em_null()};
     a->base.task->cur_rdd = a->rdd;
-    em_value mapped = a->ms->spec.fn(a->time, key, em_val(kv), &st, a->ms->spec.ud);
+    em_value mapped = a->ms->spec.fn(a->time, key, em_val(kv), &st, a->ms->base.ud);
+    if (e && (st.removed || st.updated || a->ms->spec.timeout > 0))
+        log_entry(a->table, e);
     if (st.removed) {
         if (e)
             table_remove(a->table, e);
@@ -279,7 +386,7 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
         if (e)
             entry_set(a->table, e, st.value, a->time);
         else
-            table_insert(a->table, key, hash, st.value, a->time);
+            log_new(a->table, table_insert(a->table, key, hash, st.value, a->time));
     } else if (e && a->ms->spec.timeout > 0) {
         /* Data for the key resets its idle time, as Spark does under a timeout. */
         entry_set(a->table, e, e->state, a->time);
@@ -331,6 +438,9 @@ static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink
     const batch_ctx *b = rdd->state;
     map_state *ms = b->ms;
     state_table *t = &ms->tables[index];
+    /* The previous batch was committed (or undone): its garbage may go now. */
+    table_maybe_compact(t);
+    t->batch++;
     apply_sink *a = g_new(apply_sink, 1);
     *a = (apply_sink){.base = {apply_push, task}, .out = out, .ms = ms, .table = t, .rdd = rdd,
                       .time = b->time, .arena = em_arena_new()};
@@ -344,12 +454,12 @@ static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink
             break;
         em_state st = {.exists = true, .timing_out = true, .value = e->state};
         task->cur_rdd = rdd;
-        em_value mapped = ms->spec.fn(b->time, e->key, em_none(), &st, ms->spec.ud);
+        em_value mapped = ms->spec.fn(b->time, e->key, em_none(), &st, ms->base.ud);
         emit_mapped(a, mapped);
+        log_entry(t, e);
         table_remove(t, e);
         em_arena_reset(task->scratch);
     }
-    table_maybe_compact(t);
     em_arena_free(a->arena);
     g_free(a);
 }
@@ -386,7 +496,7 @@ static bool load_initial(map_state *ms, em_time t, GError **err)
 
 static em_rdd *map_state_compute(em_dstream *ds, em_time t, GError **err)
 {
-    map_state *ms = ds->state;
+    map_state *ms = (map_state *)ds;
     if (!ms->loaded && !load_initial(ms, t, err))
         return NULL;
     em_rdd *batch = em__dstream_get_or_compute(ds->parents[0], t, err);
@@ -399,7 +509,7 @@ static em_rdd *map_state_compute(em_dstream *ds, em_time t, GError **err)
                                  &by_key, 1);
     batch_ctx *b = g_new(batch_ctx, 1);
     *b = (batch_ctx){ms, t};
-    em__rdd_set_fn(mapped, EM_ANY_FN(ms->spec.fn), b, g_free, ms->name);
+    em__rdd_set_fn(mapped, EM_ANY_FN(ms->spec.fn), b, g_free, ds->fn_name);
     mapped->state = b;
     /* The state changes as the batch is applied: apply it exactly once, now. */
     if (!em__rdd_checkpoint(mapped, err))
@@ -407,21 +517,33 @@ static em_rdd *map_state_compute(em_dstream *ds, em_time t, GError **err)
     return mapped;
 }
 
+/* Every job of the batch succeeded: its changes stay. Otherwise they are undone, and the
+ * tables are as after the previous batch. */
+static void map_state_batch_done(em_dstream *ds, em_time t, bool succeeded)
+{
+    (void)t;
+    map_state *ms = (map_state *)ds;
+    for (int i = 0; i < ms->n; i++) {
+        if (succeeded)
+            undo_clear(&ms->tables[i]);
+        else
+            table_rollback(&ms->tables[i]);
+    }
+}
+
 static void map_state_finalize(em_dstream *ds)
 {
-    map_state *ms = ds->state;
+    map_state *ms = (map_state *)ds;
     for (int i = 0; i < ms->n; i++)
         table_clear(&ms->tables[i]);
     g_free(ms->tables);
-    if (ms->spec.destroy)
-        ms->spec.destroy(ms->spec.ud);
     em_rdd_unref(ms->spec.initial_state);
-    g_free(ms->name);
-    g_free(ms);
 }
 
 static const em_dstream_class map_state_class = {.type_name = "MapWithStateDStream",
+                                                 .instance_size = sizeof(map_state),
                                                  .compute = map_state_compute,
+                                                 .batch_done = map_state_batch_done,
                                                  .finalize = map_state_finalize};
 
 em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)
@@ -446,18 +568,16 @@ em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)
         return NULL;
     }
     em_dstream *out = em__dstream_new(ds->ssc, &map_state_class, "mapWithState", &ds, 1);
-    map_state *ms = g_new0(map_state, 1);
+    em__dstream_own(out, spec->ud, spec->destroy, spec->name ? spec->name : "mapWithState");
+    map_state *ms = (map_state *)out;
     ms->spec = *spec;
-    ms->name = g_strdup(spec->name ? spec->name : "mapWithState");
-    ms->spec.name = ms->name;
+    ms->spec.ud = NULL, ms->spec.destroy = NULL, ms->spec.name = NULL;
     if (spec->initial_state)
         em_rdd_ref(spec->initial_state);
     ms->n = spec->num_partitions > 0 ? spec->num_partitions : ds->ssc->sc->parallelism;
     ms->tables = g_new(state_table, ms->n);
     for (int i = 0; i < ms->n; i++)
         table_init(&ms->tables[i], spec->timeout > 0);
-    out->state = ms;
-    out->fn_name = g_strdup(ms->name);
     return out;
 }
 
@@ -466,7 +586,7 @@ void em_map_with_state_size(em_dstream *mapped, int64_t *keys, int64_t *bytes)
     *keys = *bytes = 0;
     if (!mapped || mapped->klass != &map_state_class)
         return;
-    const map_state *ms = mapped->state;
+    const map_state *ms = (const map_state *)mapped;
     for (int i = 0; i < ms->n; i++) {
         *keys += (int64_t)ms->tables[i].live;
         *bytes += (int64_t)table_bytes(&ms->tables[i]);
@@ -481,7 +601,7 @@ static em_rdd *snapshot_compute(em_dstream *ds, em_time t, GError **err)
     /* The batch at t is applied first. */
     if (!em__dstream_get_or_compute(mapped, t, err) && err && *err)
         return NULL;
-    const map_state *ms = mapped->state;
+    const map_state *ms = (const map_state *)mapped;
     em_arena *arena = em_arena_new();
     GArray *pairs = g_array_new(FALSE, FALSE, sizeof(em_value));
     for (int i = 0; i < ms->n; i++) {

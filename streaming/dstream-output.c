@@ -43,7 +43,7 @@ void em_print_to(em_dstream *ds, int num, FILE *out)
     em__output_add(ds, "print", run_print, ps, g_free, NULL);
 }
 
-void em_print_n(em_dstream *ds, int num) { em_print_to(ds, num, stdout); }
+void em_print_num(em_dstream *ds, int num) { em_print_to(ds, num, stdout); }
 void em_print(em_dstream *ds) { em_print_to(ds, 10, stdout); }
 
 typedef struct {

@@ -5,12 +5,14 @@
 #include "streaming-private.h"
 
 typedef struct {
+    em_dstream base;
     em_update_fn fn;
-    void *ud;
-    GDestroyNotify destroy;
-    em_rdd *initial; /* may be NULL */
-    em_rdd *last;    /* the newest state computed (referenced), NULL before the first */
-    em_time failed;  /* the newest batch time whose state could not be computed */
+    int partitions;     /* as given: 0 for the context's parallelism */
+    em_rdd *initial;    /* may be NULL */
+    em_rdd *last;       /* the newest state computed (referenced), NULL before the first */
+    em_time last_time;
+    em_rdd *committed;  /* the state after the newest batch that succeeded (referenced) */
+    em_time failed;     /* the newest batch time whose state was not computed or kept */
 } state_stream;
 
 typedef struct {
@@ -26,7 +28,7 @@ static em_value apply_update(em_value kv, void *ud)
     em_value values = em_key(groups), states = em_val(groups);
     em_value state = states.len ? em_list_get(states, 0) : em_none();
     em_value next = b->st->fn(em_key(kv), values.as.items, values.len, state, b->time,
-                              b->st->ud);
+                              b->st->base.ud);
     if (next.type == EM_T_NONE)
         return em_none();
     return em_some(em_pair(em_key(kv), next));
@@ -34,10 +36,11 @@ static em_value apply_update(em_value kv, void *ud)
 
 static em_rdd *state_compute(em_dstream *ds, em_time t, GError **err)
 {
-    state_stream *st = ds->state;
-    /* After a failed batch the state goes on from the newest one computed: the failed batch's
-     * records never reach it (the failure was reported). Recomputing the lost state instead
-     * would recompute every state before it, from inputs that no longer hold those batches. */
+    state_stream *st = (state_stream *)ds;
+    /* After a failed batch the state goes on from the state after the previous batch (the
+     * failed batch's records never reach it: the failure was reported). Recomputing the lost
+     * state instead would recompute every state before it, from inputs that no longer hold
+     * those batches. */
     em_rdd *prev = st->failed == t - ds->slide
                        ? st->last
                        : em__dstream_get_or_compute(ds, t - ds->slide, err);
@@ -51,7 +54,7 @@ static em_rdd *state_compute(em_dstream *ds, em_time t, GError **err)
     if (!prev && !st->last)
         prev = st->initial; /* the first batch starts from the initial state */
     g_autoptr(em_rdd) none = em_empty_rdd(ds->ssc->sc);
-    int n = ds->num_partitions > 0 ? ds->num_partitions : ds->ssc->sc->parallelism;
+    int n = st->partitions > 0 ? st->partitions : ds->ssc->sc->parallelism;
     g_autoptr(em_rdd) grouped = em_rdd_cogroup_n(batch ? batch : none, prev ? prev : none, n);
     update_batch *b = g_new(update_batch, 1);
     *b = (update_batch){st, t};
@@ -63,44 +66,64 @@ static em_rdd *state_compute(em_dstream *ds, em_time t, GError **err)
     }
     em_rdd_unref(st->last);
     st->last = em_rdd_ref(next);
+    st->last_time = t;
     return next;
+}
+
+/* The batch's state is kept when every job of the batch succeeded; otherwise the stream goes
+ * back to the state after the previous batch, and the next batch starts from there. */
+static void state_batch_done(em_dstream *ds, em_time t, bool succeeded)
+{
+    state_stream *st = (state_stream *)ds;
+    if (!st->last || st->last_time != t || st->last == st->committed)
+        return;
+    if (succeeded) {
+        em_rdd_unref(st->committed);
+        st->committed = em_rdd_ref(st->last);
+        return;
+    }
+    em_rdd_unref(st->last);
+    st->last = st->committed ? em_rdd_ref(st->committed) : NULL;
+    st->failed = t;
 }
 
 static void state_finalize(em_dstream *ds)
 {
-    state_stream *st = ds->state;
-    if (st->destroy)
-        st->destroy(st->ud);
+    state_stream *st = (state_stream *)ds;
     em_rdd_unref(st->initial);
     em_rdd_unref(st->last);
-    g_free(st);
+    em_rdd_unref(st->committed);
 }
 
 static const em_dstream_class state_class = {.type_name = "StateDStream",
+                                             .instance_size = sizeof(state_stream),
                                              .compute = state_compute,
+                                             .batch_done = state_batch_done,
                                              .finalize = state_finalize};
 
-em_dstream *em_update_state_by_key_full(em_dstream *ds, em_update_fn fn, void *ud,
-                                        GDestroyNotify destroy, const char *name,
-                                        int num_partitions, em_rdd *initial)
+em_dstream *em_update_state_by_key_full(em_dstream *ds, const em_update_state_spec *spec)
 {
     bool ok = em__dstream_check(ds, "updateStateByKey");
-    if (ok && initial && initial->sc != ds->ssc->sc) {
+    if (ok && (!spec || !spec->fn)) {
+        g_critical("updateStateByKey: the spec has no update function");
+        ok = false;
+    }
+    if (ok && spec->initial_state && spec->initial_state->sc != ds->ssc->sc) {
         g_critical("updateStateByKey: the initial state RDD belongs to another em_context; "
                    "make it with em_ssc_context(ssc)");
         ok = false;
     }
     if (!ok) {
-        if (destroy)
-            destroy(ud);
+        if (spec && spec->destroy)
+            spec->destroy(spec->ud);
         return NULL;
     }
     em_dstream *out = em__dstream_new(ds->ssc, &state_class, "updateStateByKey", &ds, 1);
-    out->num_partitions = num_partitions;
-    out->fn_name = g_strdup(name);
-    state_stream *st = g_new0(state_stream, 1);
-    *st = (state_stream){fn, ud, destroy, initial ? em_rdd_ref(initial) : NULL, NULL,
-                         G_MININT64};
-    out->state = st;
+    em__dstream_own(out, spec->ud, spec->destroy, spec->name ? spec->name : "updateStateByKey");
+    state_stream *st = (state_stream *)out;
+    st->fn = spec->fn;
+    st->partitions = spec->num_partitions;
+    st->initial = spec->initial_state ? em_rdd_ref(spec->initial_state) : NULL;
+    st->last_time = st->failed = G_MININT64;
     return out;
 }

@@ -4,8 +4,9 @@
 #include "streaming-private.h"
 
 typedef struct {
+    em_dstream base;
     em_duration window;
-} window_state;
+} window_dstream;
 
 bool em__check_window(const em_dstream *parent, em_duration window, em_duration slide,
                       const char *op)
@@ -33,10 +34,10 @@ bool em__check_window(const em_dstream *parent, em_duration window, em_duration 
 
 static em_rdd *window_compute(em_dstream *ds, em_time t, GError **err)
 {
-    const window_state *st = ds->state;
+    em_duration window = ((const window_dstream *)ds)->window;
     em_dstream *parent = ds->parents[0];
     GPtrArray *in = g_ptr_array_new();
-    for (em_time u = t - st->window + parent->slide; u <= t; u += parent->slide) {
+    for (em_time u = t - window + parent->slide; u <= t; u += parent->slide) {
         em_rdd *rdd = em__dstream_get_or_compute(parent, u, err);
         if (rdd)
             g_ptr_array_add(in, rdd);
@@ -53,15 +54,13 @@ static em_rdd *window_compute(em_dstream *ds, em_time t, GError **err)
 
 static em_duration window_parent_extra(const em_dstream *ds)
 {
-    return ((const window_state *)ds->state)->window;
+    return ((const window_dstream *)ds)->window;
 }
 
-static void window_finalize(em_dstream *ds) { g_free(ds->state); }
-
 static const em_dstream_class window_class = {.type_name = "WindowedDStream",
+                                              .instance_size = sizeof(window_dstream),
                                               .compute = window_compute,
-                                              .parent_remember_extra = window_parent_extra,
-                                              .finalize = window_finalize};
+                                              .parent_remember_extra = window_parent_extra};
 
 em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide)
 {
@@ -69,9 +68,7 @@ em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide)
         return NULL;
     em_dstream *out = em__dstream_new(ds->ssc, &window_class, "window", &ds, 1);
     out->slide = slide;
-    window_state *st = g_new(window_state, 1);
-    st->window = window;
-    out->state = st;
+    ((window_dstream *)out)->window = window;
     /* As Spark: the parent's batches are read by several windows, compute each once. */
     ds->cached = true;
     return out;
@@ -81,41 +78,58 @@ em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide)
  * The window at t is the window at t - S, minus the batches that left (inverse), plus those
  * that entered, so its cost does not grow with W/S. As in Spark, the previous window and the
  * reduced batches share one hash partitioner, so they are cogrouped without a shuffle: window
- * partition i reads partition i of each, and Spark's mergeValues (and the filter) run in the
- * same pass. */
+ * partition i reads partition i of each, and Spark's mergeValues runs in the same pass.
+ *
+ * Unlike Spark, the filter does not touch the state: the stream keeps the unfiltered window
+ * ((k, (v, the newest batch time holding k)) records) and filters only what it emits. Spark
+ * filters the state itself, so a key filtered out at 0 that later leaves the window is
+ * subtracted from nothing (a wrong value, or an abort here). With a filter, a key no batch of
+ * the window holds any more is dropped from the state: recomputing the window would not have
+ * it. Without one, such keys stay at the identity, as in Spark. */
 
 typedef struct {
+    em_dstream base;
     em_reduce_fn fn, inv;
     em_filter_fn filter;
-    void *ud;
-    GDestroyNotify destroy;
     em_duration window;
     int partitions;      /* of every reduced batch and every window: one hash partitioner */
     em_dstream *reduced; /* the parent reduced per batch (cached) */
-    em_time failed;      /* the newest window that could not be computed */
+    em_rdd *last;        /* the newest window's state (referenced), NULL for none */
+    em_time last_time;   /* its time */
 } reduced_window;
 
 enum { PREV = 1, LEFT = 2, ENTERED = 4 };
 
-/* One key of the window being merged: its value in the previous window and the reduced values
- * of the batches that left and entered, each there when its bit is in mask. */
+/* One key of the window being merged: its value (and newest batch) in the previous window and
+ * the reduced values of the batches that left and entered, each there when its bit is in mask. */
 typedef struct {
     em_value key, prev, left, entered;
+    em_time seen;
     int mask;
 } window_key;
 
-/* A window RDD's parents: the previous window (when there is one), then the reduced batches
- * that left from first_left, then those that entered from first_entered. */
+/* A window state RDD's parents: the previous window (when there is one), then the reduced
+ * batches that left from first_left, then those that entered from first_entered, at times[]. */
 typedef struct {
     const reduced_window *rw;
+    em_time t;
     int first_left, first_entered;
+    em_time *times; /* [n_parents]: each reduced batch's time */
 } window_cogroup;
+
+static void window_cogroup_free(void *p)
+{
+    window_cogroup *wc = p;
+    g_free(wc->times);
+    g_free(wc);
+}
 
 typedef struct {
     em_sink base;
     const em_rdd *rdd;
     const reduced_window *rw;
     int tag;
+    em_time time;      /* of the batch being read (LEFT, ENTERED) */
     em_combiner index; /* key -> its position in keys */
     GArray *keys;      /* window_key, in order of first appearance */
 } cogroup_sink;
@@ -130,15 +144,24 @@ static void cogroup_push(em_sink *s, em_value kv)
     em_value *slot = em__combiner_upsert(&c->index, key, em_value_hash(key), NULL, &is_new);
     if (is_new) {
         slot[1] = em_int(c->keys->len);
-        window_key fresh = {.key = key};
+        window_key fresh = {.key = key, .seen = G_MININT64};
         g_array_append_val(c->keys, fresh);
     }
     window_key *wk = &g_array_index(c->keys, window_key, em_as_int(slot[1]));
-    em_value *acc = c->tag == PREV ? &wk->prev : c->tag == LEFT ? &wk->left : &wk->entered;
+    if (c->tag == PREV) {
+        em_value v = em_val(kv); /* (value, seen) */
+        wk->prev = em_key(v);
+        wk->seen = MAX(wk->seen, em_as_int(em_val(v)));
+        wk->mask |= PREV;
+        return;
+    }
+    if (c->tag == ENTERED)
+        wk->seen = MAX(wk->seen, c->time);
+    em_value *acc = c->tag == LEFT ? &wk->left : &wk->entered;
     if (wk->mask & c->tag) {
         /* Several batches left or entered: reduce them first, as Spark does. */
         s->task->cur_rdd = c->rdd;
-        *acc = em__value_copy(c->rw->fn(*acc, em_val(kv), c->rw->ud), s->task->arena);
+        *acc = em__value_copy(c->rw->fn(*acc, em_val(kv), c->rw->base.ud), s->task->arena);
     } else {
         *acc = em_val(kv);
     }
@@ -152,20 +175,22 @@ static em_value merge_values(const reduced_window *rw, const window_key *wk)
         return wk->entered;
     em_value v = wk->prev;
     if (wk->mask & LEFT)
-        v = rw->inv(v, wk->left, rw->ud);
+        v = rw->inv(v, wk->left, rw->base.ud);
     if (wk->mask & ENTERED)
-        v = rw->fn(v, wk->entered, rw->ud);
+        v = rw->fn(v, wk->entered, rw->base.ud);
     return v;
 }
 
 static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     const window_cogroup *wc = rdd->state;
-    cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = wc->rw,
+    const reduced_window *rw = wc->rw;
+    cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = rw,
                       .keys = g_array_new(FALSE, FALSE, sizeof(window_key))};
     em__combiner_init(&c.index);
     for (int p = 0; p < rdd->n_parents && !task->stop; p++) {
         c.tag = p < wc->first_left ? PREV : p < wc->first_entered ? LEFT : ENTERED;
+        c.time = wc->times[p];
         em__compute(rdd->parents[p], task, index, &c.base);
     }
     em__combiner_clear(&c.index);
@@ -176,11 +201,13 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
                                      "in the previous window; does the key hash consistently?");
             break;
         }
+        /* With a filter, a key that no batch of (t - W, t] holds leaves the state. */
+        if (rw->filter && wk->seen <= wc->t - rw->window)
+            continue;
         task->cur_rdd = rdd;
-        em_value kv = em_pair(wk->key, merge_values(wc->rw, wk));
-        bool keep = !task->stop && (!wc->rw->filter || wc->rw->filter(kv, wc->rw->ud));
-        if (keep && !task->stop)
-            out->push(out, kv);
+        em_value v = merge_values(rw, wk);
+        if (!task->stop)
+            out->push(out, em_pair(wk->key, em_pair(v, em_int(wk->seen))));
         em_arena_reset(task->scratch);
     }
     g_array_unref(c.keys);
@@ -191,111 +218,163 @@ static const em_rdd_class cogroup_class = {.type_name = "CoGroupedRDD",
 
 /* Appends the reduced batches at times from..to (step: the parent's slide), borrowed. */
 static bool add_batches(em_dstream *reduced, em_time from, em_time to, GPtrArray *parents,
-                        GError **err)
+                        GArray *times, GError **err)
 {
     for (em_time u = from; u <= to; u += reduced->slide) {
         em_rdd *rdd = em__dstream_get_or_compute(reduced, u, err);
-        if (rdd)
+        if (rdd) {
             g_ptr_array_add(parents, rdd);
-        else if (err && *err)
+            g_array_append_val(times, u);
+        } else if (err && *err) {
             return false;
+        }
     }
     return true;
 }
 
-static em_rdd *reduced_window_compute(em_dstream *ds, em_time t, GError **err)
+/* The unfiltered window at t, computed (cached) but with its lineage kept, or NULL with err. */
+static em_rdd *window_state_at(reduced_window *rw, em_time t, GError **err)
 {
-    reduced_window *rw = ds->state;
+    em_dstream *ds = &rw->base;
     em_duration ps = rw->reduced->slide, W = rw->window, S = ds->slide;
-    GPtrArray *parents = g_ptr_array_new();
-    window_cogroup *wc = g_new(window_cogroup, 1);
-    wc->rw = rw;
     /* current window: (t - W, t]; previous one: (t - S - W, t - S]. The batches that left are
      * in the previous window only, those that entered in the current one only: with a slide
      * longer than the window (Spark takes the gap between them as both, and miscounts) the
-     * batches in the gap are in neither. After a failed window this one is computed from its
-     * own batches (forgetting the keys kept at the identity), not from every window before. */
-    bool after_failure = rw->failed == t - S;
-    em_rdd *prev = after_failure ? NULL : em__dstream_get_or_compute(ds, t - S, err);
-    bool ok = !(err && *err);
-    if (ok && prev)
+     * batches in the gap are in neither. Without the previous window (the first one, or after
+     * a window that failed) this one is computed from its own batches. */
+    em_rdd *prev = rw->last && rw->last_time == t - S ? rw->last : NULL;
+    GPtrArray *parents = g_ptr_array_new();
+    GArray *times = g_array_new(FALSE, FALSE, sizeof(em_time));
+    window_cogroup *wc = g_new0(window_cogroup, 1);
+    *wc = (window_cogroup){.rw = rw, .t = t};
+    if (prev) {
         g_ptr_array_add(parents, prev);
-    wc->first_left = (int)parents->len;
-    if (!after_failure)
-        ok = ok && add_batches(rw->reduced, t - S - W + ps, MIN(t - W, t - S), parents, err);
-    wc->first_entered = (int)parents->len;
-    em_time entered = after_failure ? t - W : MAX(t - S, t - W);
-    ok = ok && add_batches(rw->reduced, entered + ps, t, parents, err);
-    em_rdd *out = NULL;
-    if (ok) {
-        out = em__rdd_new(ds->ssc->sc, &cogroup_class, "reduceByKeyAndWindow", rw->partitions,
-                          (em_rdd *const *)parents->pdata, (int)parents->len);
-        em__rdd_set_fn(out, EM_ANY_FN(rw->fn), wc, g_free, ds->fn_name);
-        out->state = wc;
-        wc = NULL;
-        /* The next window starts from this one: compute it now and cut its lineage, so the
-         * chain of windows does not keep every earlier window and batch alive. */
-        if (!em__rdd_checkpoint(out, err))
-            g_clear_pointer(&out, em_rdd_unref);
+        g_array_append_val(times, rw->last_time);
     }
-    if (!out)
-        rw->failed = t;
-    g_free(wc);
+    wc->first_left = (int)parents->len;
+    bool ok = !prev || add_batches(rw->reduced, t - S - W + ps, MIN(t - W, t - S), parents,
+                                   times, err);
+    wc->first_entered = (int)parents->len;
+    em_time entered = prev ? MAX(t - S, t - W) : t - W;
+    ok = ok && add_batches(rw->reduced, entered + ps, t, parents, times, err);
+    em_rdd *state = NULL;
+    if (ok) {
+        wc->times = (em_time *)(void *)g_array_free(times, FALSE);
+        times = NULL;
+        state = em__rdd_new(ds->ssc->sc, &cogroup_class, "reduceByKeyAndWindow", rw->partitions,
+                            (em_rdd *const *)parents->pdata, (int)parents->len);
+        em__rdd_set_fn(state, EM_ANY_FN(rw->fn), wc, window_cogroup_free, ds->fn_name);
+        state->state = wc;
+        wc = NULL;
+        /* The next window starts from this one: compute it now. */
+        em_rdd_cache(state);
+        if (em_rdd_count(state, err) < 0)
+            g_clear_pointer(&state, em_rdd_unref);
+    }
+    if (wc)
+        window_cogroup_free(wc);
+    if (times)
+        g_array_unref(times);
     g_ptr_array_unref(parents);
-    return out;
+    return state;
+}
+
+/* (k, (v, seen)) -> (k, v) when the filter keeps it. */
+static em_value emit_window(em_value kv, void *ud)
+{
+    const reduced_window *rw = ud;
+    em_value out = em_pair(em_key(kv), em_key(em_val(kv)));
+    if (rw->filter && !rw->filter(out, rw->base.ud))
+        return em_none();
+    return em_some(out);
+}
+
+static em_rdd *reduced_window_compute(em_dstream *ds, em_time t, GError **err)
+{
+    reduced_window *rw = (reduced_window *)ds;
+    em_rdd *state = window_state_at(rw, t, err);
+    if (!state)
+        return NULL;
+    /* The previous window is read for the last time: cut its lineage, so the chain of windows
+     * does not keep every earlier window and batch alive. The new one keeps its parents (the
+     * lineage dump shows them) until the next window is made. */
+    if (rw->last && !em__rdd_checkpoint(rw->last, err)) {
+        em_rdd_unref(state);
+        return NULL;
+    }
+    em_rdd_unref(rw->last);
+    rw->last = state;
+    rw->last_time = t;
+    return em_rdd_flat_map_full(state, emit_window, rw, NULL,
+                                rw->filter ? "reduceByKeyAndWindow filter" : "reduceByKeyAndWindow");
 }
 
 static em_duration reduced_window_parent_extra(const em_dstream *ds)
 {
-    return ((const reduced_window *)ds->state)->window;
+    return ((const reduced_window *)ds)->window;
 }
 
-static void reduced_window_finalize(em_dstream *ds)
-{
-    reduced_window *rw = ds->state;
-    if (rw->destroy)
-        rw->destroy(rw->ud);
-    g_free(rw);
-}
+static void reduced_window_finalize(em_dstream *ds) { em_rdd_unref(((reduced_window *)ds)->last); }
 
 static const em_dstream_class reduced_window_class = {
     .type_name = "ReducedWindowedDStream",
+    .instance_size = sizeof(reduced_window),
     .compute = reduced_window_compute,
     .parent_remember_extra = reduced_window_parent_extra,
     .finalize = reduced_window_finalize,
 };
 
-em_dstream *em_reduce_by_key_and_window_full(em_dstream *ds, em_reduce_fn fn, em_reduce_fn inv,
-                                             em_duration window, em_duration slide,
-                                             int num_partitions, em_filter_fn filter, void *ud,
-                                             GDestroyNotify destroy, const char *name)
+/* Checks a window spec (critical message naming what is wrong); destroys its ud when bad. */
+static bool check_spec(em_dstream *ds, const em_reduce_window_spec *spec, const char *op,
+                       em_duration *slide)
+{
+    bool ok = em__dstream_check(ds, op);
+    if (ok && (!spec || !spec->fn)) {
+        g_critical("%s: the spec has no reduce function", op);
+        ok = false;
+    }
+    if (ok) {
+        *slide = spec->slide ? spec->slide : ds->slide;
+        ok = em__check_window(ds, spec->window, *slide, op);
+    }
+    if (!ok && spec && spec->destroy)
+        spec->destroy(spec->ud);
+    return ok;
+}
+
+em_dstream *em_reduce_by_key_and_window_full(em_dstream *ds, const em_reduce_window_spec *spec)
 {
     const char *op = "reduceByKeyAndWindow";
-    if (!em__dstream_check(ds, op) || !em__check_window(ds, window, slide, op)) {
-        if (destroy)
-            destroy(ud);
+    em_duration slide;
+    if (!check_spec(ds, spec, op, &slide))
         return NULL;
-    }
-    if (!inv) {
-        /* reduceByKey(f).window(W, S).reduceByKey(f), as Spark: the user data is shared, so
-         * the last stream owns it. */
+    const char *name = spec->name ? spec->name : op;
+    if (!spec->inv) {
+        /* reduceByKey(f).window(W, S).reduceByKey(f)[.filter], as Spark: the user data is
+         * shared, so the last stream owns it. */
         em_dstream *per_batch =
-            em_reduce_by_key_full(ds, fn, ud, NULL, name, num_partitions);
-        em_dstream *windowed = em_window(per_batch, window, slide);
-        em_dstream *out = em_reduce_by_key_full(windowed, fn, ud, destroy, name, num_partitions);
-        return filter ? em_filter_full(out, (em_filter_fn)filter, ud, NULL, "filter") : out;
+            em_reduce_by_key_full(ds, spec->fn, spec->ud, NULL, name, spec->num_partitions);
+        em_dstream *windowed = em_window(per_batch, spec->window, slide);
+        em_dstream *out = em_reduce_by_key_full(windowed, spec->fn, spec->ud,
+                                                spec->filter ? NULL : spec->destroy, name,
+                                                spec->num_partitions);
+        return spec->filter ? em_filter_full(out, spec->filter, spec->ud, spec->destroy, "filter")
+                            : out;
     }
     /* Spark's defaultPartitioner: the per-batch reduce and every window share it. */
-    int n = num_partitions > 0 ? num_partitions : ds->ssc->sc->parallelism;
-    em_dstream *reduced = em_reduce_by_key_full(ds, fn, ud, NULL, name, n);
+    int n = spec->num_partitions > 0 ? spec->num_partitions : ds->ssc->sc->parallelism;
+    em_dstream *reduced = em_reduce_by_key_full(ds, spec->fn, spec->ud, NULL, name, n);
     em_cache(reduced);
     em_dstream *out = em__dstream_new(ds->ssc, &reduced_window_class, op, &reduced, 1);
     out->slide = slide;
-    out->num_partitions = num_partitions;
-    out->fn_name = g_strdup(name);
-    reduced_window *rw = g_new0(reduced_window, 1);
-    *rw = (reduced_window){fn, inv, filter, ud, destroy, window, n, reduced, G_MININT64};
-    out->state = rw;
+    em__dstream_own(out, spec->ud, spec->destroy, name);
+    reduced_window *rw = (reduced_window *)out;
+    rw->fn = spec->fn;
+    rw->inv = spec->inv;
+    rw->filter = spec->filter;
+    rw->window = spec->window;
+    rw->partitions = n;
+    rw->reduced = reduced;
     return out;
 }
 
@@ -305,25 +384,33 @@ static em_value key_one(em_value v, void *ud) { return (void)ud, em_pair(em_int(
 static em_value value_of(em_value kv, void *ud) { return (void)ud, em_val(kv); }
 static em_value one(em_value v, void *ud) { return (void)v, (void)ud, em_int(1); }
 
-em_dstream *em_reduce_by_window_full(em_dstream *ds, em_reduce_fn fn, em_reduce_fn inv,
-                                     em_duration window, em_duration slide, void *ud,
-                                     GDestroyNotify destroy, const char *name)
+em_dstream *em_reduce_by_window_full(em_dstream *ds, const em_reduce_window_spec *spec)
 {
-    if (!em__dstream_check(ds, "reduceByWindow") ||
-        !em__check_window(ds, window, slide, "reduceByWindow")) {
-        if (destroy)
-            destroy(ud);
+    const char *op = "reduceByWindow";
+    em_duration slide;
+    if (!check_spec(ds, spec, op, &slide))
+        return NULL;
+    if (spec->filter || spec->num_partitions) {
+        g_critical("reduceByWindow: filter and num_partitions are reduceByKeyAndWindow's; "
+                   "leave them 0");
+        if (spec->destroy)
+            spec->destroy(spec->ud);
         return NULL;
     }
-    if (!inv) {
+    const char *name = spec->name ? spec->name : op;
+    if (!spec->inv) {
         /* reduce(f).window(W, S).reduce(f) */
-        em_dstream *per_batch = em_reduce_full(ds, fn, ud, NULL, name);
-        return em_reduce_full(em_window(per_batch, window, slide), fn, ud, destroy, name);
+        em_dstream *per_batch = em_reduce_full(ds, spec->fn, spec->ud, NULL, name);
+        return em_reduce_full(em_window(per_batch, spec->window, slide), spec->fn, spec->ud,
+                              spec->destroy, name);
     }
     /* map((1, _)).reduceByKeyAndWindow(f, inv, W, S, 1).map(_._2) */
     em_dstream *keyed = em_map(ds, key_one);
-    em_dstream *win = em_reduce_by_key_and_window_full(keyed, fn, inv, window, slide, 1, NULL,
-                                                       ud, destroy, name);
+    em_reduce_window_spec keyed_spec = *spec;
+    keyed_spec.slide = slide;
+    keyed_spec.num_partitions = 1;
+    keyed_spec.name = name;
+    em_dstream *win = em_reduce_by_key_and_window_full(keyed, &keyed_spec);
     return win ? em_map(win, value_of) : NULL;
 }
 
@@ -331,8 +418,11 @@ em_dstream *em_count_by_window(em_dstream *ds, em_duration window, em_duration s
 {
     /* map(_ => 1L).reduceByWindow(_ + _, _ - _, W, S) */
     em_dstream *ones = ds ? em_map(ds, one) : NULL;
-    return em_reduce_by_window_full(ones, em_sum, em_subtract, window, slide, NULL, NULL,
-                                    "countByWindow");
+    return em_reduce_by_window_full(ones, &(em_reduce_window_spec){.fn = em_sum,
+                                                                   .inv = em_subtract,
+                                                                   .window = window,
+                                                                   .slide = slide,
+                                                                   .name = "countByWindow"});
 }
 
 em_dstream *em_group_by_key_and_window_n(em_dstream *ds, em_duration window, em_duration slide,
@@ -348,7 +438,12 @@ em_dstream *em_count_by_value_and_window_n(em_dstream *ds, em_duration window,
 {
     /* map((_, 1L)).reduceByKeyAndWindow(_ + _, _ - _, W, S, n, _._2 != 0L) */
     em_dstream *ones = ds ? em_map(ds, em_pair_one) : NULL;
-    return em_reduce_by_key_and_window_full(ones, em_sum, em_subtract, window, slide,
-                                            num_partitions, em_filter_nonzero, NULL, NULL,
-                                            "countByValueAndWindow");
+    return em_reduce_by_key_and_window_full(
+        ones, &(em_reduce_window_spec){.fn = em_sum,
+                                       .inv = em_subtract,
+                                       .window = window,
+                                       .slide = slide,
+                                       .num_partitions = num_partitions,
+                                       .filter = em_filter_nonzero,
+                                       .name = "countByValueAndWindow"});
 }

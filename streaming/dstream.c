@@ -5,12 +5,14 @@
 
 static em_dstream *dstream_alloc(em_ssc *ssc, const em_dstream_class *klass, const char *op)
 {
-    em_dstream *ds = g_new0(em_dstream, 1);
+    g_assert(klass->instance_size == 0 || klass->instance_size >= sizeof(em_dstream));
+    em_dstream *ds = g_malloc0(klass->instance_size ? klass->instance_size : sizeof(em_dstream));
     ds->ssc = ssc;
     ds->id = ssc->next_stream_id++;
     ds->klass = klass;
     ds->op = op;
     ds->input_id = -1;
+    ds->forgotten_until = G_MININT64;
     g_mutex_init(&ds->lock);
     ds->generated = g_array_new(FALSE, FALSE, sizeof(em_generated));
     g_ptr_array_add(ssc->streams, ds);
@@ -75,13 +77,19 @@ em_dstream *em__input_new(em_ssc *ssc, const em_dstream_class *klass, const char
     return ds;
 }
 
-void em__dstream_set_fn(em_dstream *ds, em_any_fn call, void *ud, GDestroyNotify destroy,
-                        const char *name)
+void em__dstream_own(em_dstream *ds, void *ud, GDestroyNotify destroy, const char *name)
 {
-    ds->fn = (em_fn){.call = call, .ud = ud};
-    ds->ud_owned = ud;
+    ds->ud = ud;
     ds->destroy = destroy;
     ds->fn_name = name ? g_strdup(name) : NULL;
+}
+
+static void generated_clear(em_generated *g)
+{
+    if (g->rdd)
+        em_rdd_unref(g->rdd);
+    if (g->error)
+        g_error_free(g->error);
 }
 
 void em__dstream_free(em_dstream *ds)
@@ -89,9 +97,9 @@ void em__dstream_free(em_dstream *ds)
     if (ds->klass->finalize)
         ds->klass->finalize(ds);
     if (ds->destroy)
-        ds->destroy(ds->ud_owned);
+        ds->destroy(ds->ud);
     for (guint i = 0; i < ds->generated->len; i++)
-        em_rdd_unref(g_array_index(ds->generated, em_generated, i).rdd);
+        generated_clear(&g_array_index(ds->generated, em_generated, i));
     g_array_unref(ds->generated);
     g_mutex_clear(&ds->lock);
     g_free(ds->parents);
@@ -111,12 +119,13 @@ em_dstream *em_cache(em_dstream *ds)
 
 em_dstream *em_persist(em_dstream *ds) { return em_cache(ds); }
 
-static em_rdd *find_generated(em_dstream *ds, em_time t)
+/* The entry for t, or NULL. Under ds->lock. */
+static em_generated *find_generated(em_dstream *ds, em_time t)
 {
     for (guint i = ds->generated->len; i-- > 0;) {
         em_generated *g = &g_array_index(ds->generated, em_generated, i);
         if (g->time == t)
-            return g->rdd;
+            return g;
         if (g->time < t)
             break;
     }
@@ -126,19 +135,29 @@ static em_rdd *find_generated(em_dstream *ds, em_time t)
 em_rdd *em__dstream_get_or_compute(em_dstream *ds, em_time t, GError **err)
 {
     g_mutex_lock(&ds->lock);
-    em_rdd *rdd = find_generated(ds, t);
+    em_generated *found = find_generated(ds, t);
+    em_rdd *rdd = found ? found->rdd : NULL;
+    GError *failed = found && found->error ? g_error_copy(found->error) : NULL;
     g_mutex_unlock(&ds->lock);
-    if (rdd)
+    if (found) {
+        /* Computed once: the RDD, or the failure again (never a second compute, which would
+         * take an input's data twice or read parents that forgot t). */
+        if (failed)
+            g_propagate_error(err, failed);
         return rdd;
+    }
     /* Spark's isTimeValid: a multiple of the slide from zero, after zero. */
     if (t <= ds->zero_time || (t - ds->zero_time) % ds->slide != 0)
         return NULL;
-    rdd = ds->klass->compute(ds, t, err);
-    if (!rdd)
+    GError *compute_err = NULL;
+    rdd = ds->klass->compute(ds, t, &compute_err);
+    if (!rdd && !compute_err)
         return NULL;
-    if (ds->cached)
+    if (rdd && ds->cached)
         em_rdd_cache(rdd);
-    em_generated g = {t, rdd};
+    em_generated g = {t, rdd, compute_err ? g_error_copy(compute_err) : NULL};
+    if (compute_err)
+        g_propagate_error(err, compute_err);
     g_mutex_lock(&ds->lock);
     /* Batches are computed in time order, but a window may ask for an older time first. */
     guint at = ds->generated->len;
@@ -156,13 +175,15 @@ void em__dstream_clear(em_dstream *ds, em_time t)
     while (drop < ds->generated->len &&
            g_array_index(ds->generated, em_generated, drop).time <= t - ds->remember)
         drop++;
-    em_rdd **old = g_new(em_rdd *, drop ? drop : 1);
+    em_generated *old = g_new(em_generated, drop ? drop : 1);
     for (guint i = 0; i < drop; i++)
-        old[i] = g_array_index(ds->generated, em_generated, i).rdd;
+        old[i] = g_array_index(ds->generated, em_generated, i);
     g_array_remove_range(ds->generated, 0, drop);
+    if (t - ds->remember > ds->forgotten_until)
+        ds->forgotten_until = t - ds->remember;
     g_mutex_unlock(&ds->lock);
     for (guint i = 0; i < drop; i++)
-        em_rdd_unref(old[i]);
+        generated_clear(&old[i]);
     g_free(old);
     for (int i = 0; i < ds->n_parents; i++)
         em__dstream_clear(ds->parents[i], t);
@@ -174,50 +195,66 @@ void em__dstream_retained(em_dstream *ds, GHashTable *seen, int64_t *batches, in
         return;
     g_mutex_lock(&ds->lock);
     *batches += ds->generated->len;
-    for (guint i = 0; i < ds->generated->len; i++)
-        *bytes += em__rdd_retained_bytes(g_array_index(ds->generated, em_generated, i).rdd);
+    for (guint i = 0; i < ds->generated->len; i++) {
+        em_rdd *rdd = g_array_index(ds->generated, em_generated, i).rdd;
+        if (rdd)
+            *bytes += em__rdd_retained_bytes(rdd);
+        else
+            (*batches)--; /* a failed time keeps no RDD */
+    }
     g_mutex_unlock(&ds->lock);
     for (int i = 0; i < ds->n_parents; i++)
         em__dstream_retained(ds->parents[i], seen, batches, bytes);
 }
 
-GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to)
+/* a / b rounded down (b > 0), for times before zero. */
+static em_time floor_div(em_time a, em_duration b)
 {
-    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
-    if (!ds) {
-        g_critical("em_slice: the stream is NULL");
-        return out;
-    }
-    em_time zero = ds->zero_time;
-    /* Align both ends down to the slide, as Spark's slice does. */
-    em_time first = zero + ((from - zero) / ds->slide) * ds->slide;
-    em_time last = zero + ((to - zero) / ds->slide) * ds->slide;
-    /* Walk what is remembered (times ascending, all valid), not the range: it may be huge. */
-    g_mutex_lock(&ds->lock);
-    for (guint i = 0; i < ds->generated->len; i++) {
-        const em_generated *g = &g_array_index(ds->generated, em_generated, i);
-        if (g->time >= first && g->time <= last)
-            g_ptr_array_add(out, em_rdd_ref(g->rdd));
-    }
-    g_mutex_unlock(&ds->lock);
-    return out;
+    em_time q = a / b;
+    return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
-void em__output_add(em_dstream *ds, const char *name, em_output_run_fn run, void *ud,
-                    GDestroyNotify destroy, const char *fn_name)
+GPtrArray *em_slice(em_dstream *ds, em_time from, em_time to)
 {
-    if (!em__dstream_check(ds, name)) {
-        if (destroy)
-            destroy(ud);
-        return;
+    if (!ds) {
+        g_critical("em_slice: the stream is NULL");
+        return NULL;
     }
-    em_output_op *op = g_new0(em_output_op, 1);
-    op->ds = ds;
-    op->id = (int)ds->ssc->outputs->len;
-    op->name = name;
-    op->fn_name = fn_name ? g_strdup(fn_name) : NULL;
-    op->run = run;
-    op->ud = ud;
-    op->destroy = destroy;
-    g_ptr_array_add(ds->ssc->outputs, op);
+    if (!ds->initialized) {
+        /* Spark: "<class> has not been initialized" — not started, or under no output. */
+        g_critical("em_slice: %s has not been initialized (start the StreamingContext first; "
+                   "the stream must lead to an output operation)",
+                   ds->klass->type_name);
+        return NULL;
+    }
+    GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify)em_rdd_unref);
+    em_ssc *ssc = ds->ssc;
+    em_time zero = ds->zero_time;
+    /* Align both ends down to the slide, as Spark's slice does. */
+    em_time first = zero + floor_div(from - zero, ds->slide) * ds->slide;
+    em_time last = zero + floor_div(to - zero, ds->slide) * ds->slide;
+    g_mutex_lock(&ssc->lock);
+    em_time current = ssc->current_batch;
+    g_mutex_unlock(&ssc->lock);
+    /* Times up to the batch under way, computed when not yet generated (Spark's getOrCompute);
+     * times already forgotten are not recomputed (that would take input data again). */
+    if (current < zero + ds->slide)
+        return out;
+    last = MIN(last, zero + floor_div(current - zero, ds->slide) * ds->slide);
+    g_mutex_lock(&ds->lock);
+    em_time forgotten = ds->forgotten_until;
+    g_mutex_unlock(&ds->lock);
+    em_time lo = MAX(first, zero + ds->slide);
+    if (forgotten >= lo)
+        lo = zero + (floor_div(forgotten - zero, ds->slide) + 1) * ds->slide;
+    g_rec_mutex_lock(&ssc->generate_lock);
+    for (em_time t = lo; t <= last; t += ds->slide) {
+        GError *err = NULL;
+        em_rdd *rdd = em__dstream_get_or_compute(ds, t, &err);
+        if (rdd)
+            g_ptr_array_add(out, em_rdd_ref(rdd));
+        g_clear_error(&err); /* a failed time has no RDD; its batch reported the failure */
+    }
+    g_rec_mutex_unlock(&ssc->generate_lock);
+    return out;
 }

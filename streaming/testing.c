@@ -18,6 +18,8 @@ static em_rdd *test_input_compute(em_dstream *ds, em_time t, GError **err)
     gint64 index = (t - ds->zero_time) / ds->slide - 1;
     if (index >= 0 && index < (gint64)st->batches->len) {
         em_values *b = st->batches->pdata[index];
+        if (!b)
+            return NULL; /* a batch given as none: no RDD at this time */
         ds->last_records = (int64_t)b->n;
         return em_parallelize(ds->ssc->sc, b->items, b->n, st->partitions);
     }
@@ -35,8 +37,13 @@ static const em_dstream_class test_input_class = {.type_name = "TestInputStream"
                                                   .compute = test_input_compute,
                                                   .finalize = test_input_finalize};
 
-static em_values *batch_values(const em_test_batch *b, GError **err)
+/* The batch's records, or NULL with *none set for a batch given as none (NULL and err set
+ * when the text does not parse). */
+static em_values *batch_values(const em_test_batch *b, bool *none, GError **err)
 {
+    *none = b->none;
+    if (b->none)
+        return NULL;
     em_values *vals = em__values_new();
     if (b->text) {
         em_value *items = NULL;
@@ -60,7 +67,7 @@ static em_values *batch_values(const em_test_batch *b, GError **err)
 typedef struct {
     em_test_output *out;
     em_time zero;
-    GMutex lock;
+    GMutex *lock;
 } collector;
 
 static bool collect_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
@@ -70,17 +77,85 @@ static bool collect_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
     if (!vals)
         return false;
     size_t index = (size_t)((t - c->zero) / c->out->batch_interval - 1);
-    g_mutex_lock(&c->lock);
+    g_mutex_lock(c->lock);
     if (index < c->out->n_batches && !c->out->batches[index])
         c->out->batches[index] = vals;
     else
         em_values_free(vals);
-    g_mutex_unlock(&c->lock);
+    g_mutex_unlock(c->lock);
     return true;
+}
+
+/* The run: the collectors, and which batches failed (from the listener bus). */
+typedef struct {
+    GMutex lock;
+    collector *collectors;
+    size_t n;
+    em_time zero;
+    em_duration interval;
+} test_run;
+
+static void note_batch(const em_batch_info *info, void *ud)
+{
+    test_run *r = ud;
+    size_t index = (size_t)((info->batch_time - r->zero) / r->interval - 1);
+    g_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->n; i++) {
+        em_test_output *out = r->collectors[i].out;
+        if (index >= out->n_batches)
+            continue;
+        if (info->failed) {
+            out->status[index] = EM_TEST_FAILED;
+            out->failures[index] = g_strdup(info->failure);
+        } else {
+            out->status[index] = out->batches[index] ? EM_TEST_OUTPUT : EM_TEST_NO_RDD;
+        }
+    }
+    g_mutex_unlock(&r->lock);
+}
+
+static em_test_output *output_new(size_t n_batches, em_duration interval)
+{
+    em_test_output *out = g_new0(em_test_output, 1);
+    out->n_batches = n_batches;
+    out->batches = g_new0(em_values *, n_batches ? n_batches : 1);
+    out->status = g_new0(em_test_batch_status, n_batches ? n_batches : 1);
+    out->failures = g_new0(char *, n_batches ? n_batches : 1);
+    out->batch_interval = interval;
+    return out;
+}
+
+/* em_test_run's single operation as an em_test_ops_fn. */
+typedef struct {
+    em_test_op_fn op;
+    void *ud;
+} single_op;
+
+static size_t run_single(em_dstream *const *inputs, em_dstream **out, size_t max, void *ud)
+{
+    (void)max;
+    const single_op *s = ud;
+    out[0] = s->op(inputs, s->ud);
+    return out[0] ? 1 : 0;
 }
 
 em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_test_op_fn op,
                             void *ud, const em_test_opts *opts, GError **err)
+{
+    single_op s = {op, ud};
+    size_t n = 0;
+    em_test_output **outs = em_test_run_multi(inputs, n_inputs, run_single, 1, &s, opts, &n,
+                                              err);
+    if (!outs)
+        return NULL;
+    em_test_output *out = outs[0];
+    g_free(outs);
+    return out;
+}
+
+em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
+                                   em_test_ops_fn op, size_t max_outputs, void *ud,
+                                   const em_test_opts *opts, size_t *n_outputs, GError **err)
 {
     em_test_opts o = opts ? *opts : (em_test_opts){0};
     if (!o.master)
@@ -89,9 +164,12 @@ em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_tes
         o.batch_interval = EM_SECONDS(1);
     if (o.input_partitions <= 0)
         o.input_partitions = 2;
+    if (o.batch_timeout <= 0)
+        o.batch_timeout = EM_SECONDS(60);
     if (!o.num_batches)
         for (size_t i = 0; i < n_inputs; i++)
             o.num_batches = MAX(o.num_batches, inputs[i].n);
+    *n_outputs = 0;
 
     em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = o.master, .context = o.context,
                                                  .app_name = "test",
@@ -108,8 +186,9 @@ em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_tes
         streams[i] = em__input_new(ssc, &test_input_class, "testInputStream");
         streams[i]->state = st;
         for (size_t b = 0; b < inputs[i].n; b++) {
-            em_values *vals = batch_values(&inputs[i].batches[b], err);
-            if (!vals) {
+            bool none = false;
+            em_values *vals = batch_values(&inputs[i].batches[b], &none, err);
+            if (!vals && !none) {
                 g_prefix_error(err, "em_test_run: input %zu, batch %zu: ", i, b);
                 g_free(streams);
                 em_ssc_free(ssc);
@@ -118,34 +197,48 @@ em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_tes
             g_ptr_array_add(st->batches, vals);
         }
     }
-    em_dstream *result = op(streams, ud);
+    em_dstream **results = g_new0(em_dstream *, max_outputs ? max_outputs : 1);
+    size_t n = max_outputs ? op(streams, results, max_outputs, ud) : 0;
     g_free(streams);
-    em_test_output *out = g_new0(em_test_output, 1);
-    out->n_batches = o.num_batches;
-    out->batches = g_new0(em_values *, o.num_batches ? o.num_batches : 1);
-    out->batch_interval = o.batch_interval;
-    collector c = {.out = out};
-    g_mutex_init(&c.lock);
-    bool ok = result != NULL;
+    test_run run = {.n = MIN(n, max_outputs), .interval = o.batch_interval};
+    g_mutex_init(&run.lock);
+    run.collectors = g_new0(collector, run.n ? run.n : 1);
+    bool ok = run.n > 0;
+    for (size_t i = 0; i < run.n && ok; i++)
+        ok = results[i] != NULL;
     if (!ok)
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "em_test_run: the operation gave no stream");
+    for (size_t i = 0; i < run.n; i++)
+        run.collectors[i] = (collector){.out = output_new(o.num_batches, o.batch_interval),
+                                        .lock = &run.lock};
     if (ok) {
-        em_foreach_rdd_full(result, collect_batch, &c, NULL, "testOutputStream");
+        for (size_t i = 0; i < run.n; i++)
+            em_foreach_rdd_full(results[i], collect_batch, &run.collectors[i], NULL,
+                                "testOutputStream");
+        em_ssc_add_listener(ssc, &(em_listener){.batch_completed = note_batch}, &run);
         ok = em_ssc_start(ssc, err);
     }
+    g_free(results);
     if (ok) {
-        c.zero = ssc->zero_time;
+        run.zero = ssc->zero_time;
+        for (size_t i = 0; i < run.n; i++)
+            run.collectors[i].zero = ssc->zero_time;
         for (size_t b = 0; b < o.num_batches && ok; b++) {
             em_time t = ssc->zero_time + (em_time)(b + 1) * o.batch_interval;
             em_ssc_advance_clock(ssc, o.batch_interval);
-            if (!em_ssc_wait_for_batch(ssc, t, 60000)) {
+            if (!em_ssc_wait_for_batch(ssc, t, o.batch_timeout)) {
+                /* Said now: the stop below waits for the batch under way. */
+                g_warning("em_test_run: batch %" G_GINT64_FORMAT " ms did not complete in "
+                          "%" G_GINT64_FORMAT " ms; stopping once it ends",
+                          (gint64)t, (gint64)o.batch_timeout);
                 g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
-                            "em_test_run: batch %" G_GINT64_FORMAT " ms did not complete in 60 s",
-                            (gint64)t);
+                            "em_test_run: batch %" G_GINT64_FORMAT
+                            " ms did not complete in %" G_GINT64_FORMAT " ms",
+                            (gint64)t, (gint64)o.batch_timeout);
                 ok = false;
             }
             g_mutex_lock(&ssc->lock);
-            if (ssc->failure && ok) {
+            if (ssc->failure && ok && !o.keep_going) {
                 g_propagate_error(err, g_error_copy(ssc->failure));
                 ok = false;
             }
@@ -153,21 +246,41 @@ em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_tes
         }
     }
     em_ssc_free(ssc);
-    g_mutex_clear(&c.lock);
-    if (!ok) {
-        em_test_output_free(out);
-        return NULL;
+    g_mutex_clear(&run.lock);
+    em_test_output **outs = NULL;
+    if (ok) {
+        outs = g_new0(em_test_output *, run.n);
+        for (size_t i = 0; i < run.n; i++)
+            outs[i] = run.collectors[i].out;
+        *n_outputs = run.n;
+    } else {
+        for (size_t i = 0; i < run.n; i++)
+            em_test_output_free(run.collectors[i].out);
     }
-    return out;
+    g_free(run.collectors);
+    return outs;
+}
+
+void em_test_outputs_free(em_test_output **outs, size_t n)
+{
+    if (!outs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        em_test_output_free(outs[i]);
+    g_free(outs);
 }
 
 void em_test_output_free(em_test_output *out)
 {
     if (!out)
         return;
-    for (size_t i = 0; i < out->n_batches; i++)
+    for (size_t i = 0; i < out->n_batches; i++) {
         em_values_free(out->batches[i]);
+        g_free(out->failures[i]);
+    }
     g_free(out->batches);
+    g_free(out->status);
+    g_free(out->failures);
     g_free(out);
 }
 
@@ -184,6 +297,10 @@ char *em_test_output_format(const em_test_output *out, bool sorted)
 {
     GString *text = g_string_new(NULL);
     for (size_t i = 0; i < out->n_batches; i++) {
+        if (out->status[i] == EM_TEST_FAILED) {
+            g_string_append_printf(text, "failed: %s\n", out->failures[i]);
+            continue;
+        }
         g_autofree char *line = batch_text(out->batches[i], sorted);
         g_string_append_printf(text, "%s\n", line);
     }

@@ -55,18 +55,18 @@ typedef struct em_kafka_commit_info {
     em_time batch_time;                  /* -1 for em_kafka_commit_async() */
     const em_kafka_offset_range *ranges; /* what was committed (until is the offset stored) */
     size_t n_ranges;
-    const char *error;                   /* NULL on success */
+    const char *error; /* NULL on success */
 } em_kafka_commit_info;
 
 typedef struct em_kafka_opts {
     const char *brokers;  /* bootstrap.servers, required: "127.0.0.1:9092,..." */
     const char *group_id; /* group.id, required */
     /* The strategy: exactly one of these three. */
-    const char *topics;          /* subscribe: comma-separated topic names */
-    const char *pattern;         /* subscribe by pattern: a regex over topic names */
-    const em_kafka_tp *assign;   /* assign: these partitions, n_assign of them */
+    const char *topics;        /* subscribe: comma-separated topic names */
+    const char *pattern;       /* subscribe by pattern: a regex over topic names */
+    const em_kafka_tp *assign; /* assign: these partitions, n_assign of them */
     size_t n_assign;
-    const em_kafka_tp *offsets;  /* subscribe: given starting offsets, n_offsets of them */
+    const em_kafka_tp *offsets; /* subscribe: given starting offsets, n_offsets of them */
     size_t n_offsets;
     em_kafka_start start;
     /* librdkafka properties passed through ("security.protocol", "sasl.mechanism", ...):
@@ -88,7 +88,7 @@ typedef struct em_kafka_opts {
     int64_t max_buffered_per_partition;
     int64_t commit_wait_ms; /* how long a graceful stop waits for commits; 0: 10000 */
     void (*on_commit)(const em_kafka_commit_info *info, void *ud); /* may be NULL */
-    void *ud;                                                        /* borrowed */
+    void *ud;                                                      /* borrowed */
 } em_kafka_opts;
 
 /* Spark's KafkaUtils.createDirectStream. Records are (key, value) pairs of strings (the bytes
@@ -124,15 +124,15 @@ EM_API bool em_kafka_record_current(em_kafka_record *out);
 
 /* A direct stream's running figures. */
 typedef struct em_kafka_stream_stats {
-    int64_t assigned;        /* partitions assigned now */
-    int64_t assignments;     /* rebalances that assigned partitions, revocations */
+    int64_t assigned;    /* partitions assigned now */
+    int64_t assignments; /* rebalances that assigned partitions, revocations */
     int64_t revocations;
-    int64_t buffered;        /* fetched, waiting for a batch */
-    int64_t paused;          /* partitions paused now because their buffer is full */
-    int64_t pauses;          /* times a partition was paused so */
-    int64_t skipped;         /* messages skipped by the out-of-range policy */
+    int64_t buffered; /* fetched, waiting for a batch */
+    int64_t paused;   /* partitions paused now because their buffer is full */
+    int64_t pauses;   /* times a partition was paused so */
+    int64_t skipped;  /* messages skipped by the out-of-range policy */
     int64_t commits, commit_failures;
-    int64_t rate;            /* the backpressure rate (messages/s), -1 for none */
+    int64_t rate; /* the backpressure rate (messages/s), -1 for none */
 } em_kafka_stream_stats;
 /* False (and a critical message) when ds is not a Kafka direct stream. */
 EM_API bool em_kafka_stream_stats_get(em_dstream *ds, em_kafka_stream_stats *out);
@@ -140,7 +140,7 @@ EM_API bool em_kafka_stream_stats_get(em_dstream *ds, em_kafka_stream_stats *out
 /* ---- The sink ---- */
 
 typedef struct em_kafka_save_opts {
-    const char *brokers; /* required */
+    const char *brokers;       /* required */
     const char *const *params; /* librdkafka producer properties: name, value, ..., NULL */
     /* Transactional mode: each batch's records, and the offsets of the batch's input from
      * offsets_of (a Kafka direct stream, whose commit policy must then be NONE), are committed

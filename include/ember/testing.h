@@ -8,11 +8,13 @@
 #include <ember.h>
 
 /* One input batch: text parsed by em_values_parse() ("a, (b,1)"), or values[0..n) when text is
- * NULL. */
+ * NULL. none: the input has no RDD at all at this time (Spark's None, not an empty batch):
+ * union and transform fail on it, updateStateByKey still runs; text and values are ignored. */
 typedef struct em_test_batch {
     const char *text;
     const em_value *values;
     size_t n;
+    bool none;
 } em_test_batch;
 
 /* One input stream: its batches, the first at zero + interval. Later batches are empty. */
@@ -27,29 +29,62 @@ typedef struct em_test_opts {
     em_duration batch_interval;  /* default 1 s */
     int input_partitions;        /* partitions of each input batch's RDD, default 2 */
     size_t num_batches;          /* batches to run; default the longest input */
+    em_duration batch_timeout;   /* how long one batch may take before the run fails (with a
+                                    warning then; the run still waits for that batch to end
+                                    before it stops): default 60 s */
+    bool keep_going;             /* a failed batch does not end the run: it is recorded in the
+                                    output (status, failures) and the next batches run */
 } em_test_opts;
 
 /* Builds the operation under test from the input streams (inputs[0..n_inputs)). */
 typedef em_dstream *(*em_test_op_fn)(em_dstream *const *inputs, void *ud);
 
-/* What the operation's stream produced: batches[i] holds batch i's records in partition order
- * (collect), or NULL when the stream had no RDD at that time (a window between slides). */
+/* Builds several streams to collect in one run: stores them in out[0..max) and returns how
+ * many (0 fails the run). */
+typedef size_t (*em_test_ops_fn)(em_dstream *const *inputs, em_dstream **out, size_t max,
+                                 void *ud);
+
+/* How one batch ended for a collected stream. */
+typedef enum {
+    EM_TEST_NOT_RUN = 0, /* the run ended before this batch */
+    EM_TEST_OUTPUT,      /* the stream had an RDD: batches[i] holds its records */
+    EM_TEST_NO_RDD,      /* the batch ran and the stream had no RDD (a window between slides) */
+    EM_TEST_FAILED,      /* the batch failed: failures[i] says why */
+} em_test_batch_status;
+
+/* What a stream produced: batches[i] holds batch i's records in partition order (collect), or
+ * NULL when it gave none, status[i] says why (no RDD, failed, not run) and failures[i] holds
+ * the failed batch's message (else NULL). */
 typedef struct em_test_output {
     size_t n_batches;
     em_values **batches;
     em_duration batch_interval;
+    em_test_batch_status *status;
+    char **failures;
 } em_test_output;
 
 /* Runs op over the inputs for opts->num_batches batches. Returns NULL with err set when the
- * input text does not parse, the operation returns NULL, or a batch fails (the batch's error).
- * opts may be NULL. The caller frees the result with em_test_output_free(). */
+ * input text does not parse, the operation returns NULL, a batch exceeds the batch timeout,
+ * or a batch fails (the batch's error) unless opts->keep_going. opts may be NULL. The caller
+ * frees the result with em_test_output_free(). */
 EM_API em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs,
                                    em_test_op_fn op, void *ud, const em_test_opts *opts,
                                    GError **err);
+/* As em_test_run() for every stream op builds (at most max_outputs), collected in the same
+ * run: returns a newly allocated array of *n_outputs outputs (free it with
+ * em_test_outputs_free()), or NULL with err set. */
+EM_API em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
+                                          em_test_ops_fn op, size_t max_outputs, void *ud,
+                                          const em_test_opts *opts, size_t *n_outputs,
+                                          GError **err);
+/* Frees an output of em_test_run() and what it holds; NULL is a no-op. */
 EM_API void em_test_output_free(em_test_output *out);
+/* Frees the n outputs of em_test_run_multi() and the array. */
+EM_API void em_test_outputs_free(em_test_output **outs, size_t n);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_test_output, em_test_output_free)
-/* One line per batch, "[a, (b,1)]" ("none" for no RDD), records sorted within a batch when
- * sorted. Newly allocated; g_free() it. */
+/* One line per batch, "[a, (b,1)]" ("none" for no RDD or a batch not run, "failed: <why>"
+ * for a failed batch), records sorted within a batch when sorted. Newly allocated; g_free()
+ * it. */
 EM_API char *em_test_output_format(const em_test_output *out, bool sorted);
 
 /* testOperation for one input given as text batches: runs op for n_expected batches and

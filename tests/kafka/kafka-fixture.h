@@ -104,9 +104,8 @@ static inline mock_broker mock_broker_start(const char *const *topics)
     }
     g_ptr_array_add(argv, NULL);
     GError *err = NULL;
-    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL,
-                                       G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &b.pid, &b.in,
-                                       &b.out, NULL, &err),
+    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                       NULL, NULL, &b.pid, &b.in, &b.out, NULL, &err),
               "%s", err ? err->message : "");
     g_ptr_array_unref(argv);
     cr_assert(fixture_read_line(b.out, b.bootstrap, sizeof b.bootstrap, KAFKA_TIMEOUT_MS),
@@ -155,11 +154,12 @@ static inline rd_kafka_t *raw_producer(const char *brokers, const char *const *p
 static inline void produce(rd_kafka_t *rk, const char *topic, int32_t partition, const char *key,
                            const char *value)
 {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+                          RD_KAFKA_V_END);
     cr_assert_eq(err, 0, "produce to %s: %s", topic, rd_kafka_err2str(err));
 }
 
@@ -255,7 +255,7 @@ typedef struct kafka_log {
     int parts[MAX_BATCHES];    /* RDD partitions */
     bool failed[MAX_BATCHES];
     char *failure[MAX_BATCHES];
-    bool no_ranges;            /* the stream is not a Kafka direct stream */
+    bool no_ranges; /* the stream is not a Kafka direct stream */
 } kafka_log;
 
 static inline bool kafka_log_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
@@ -265,7 +265,8 @@ static inline bool kafka_log_batch(em_rdd *rdd, em_time t, void *ud, GError **er
     const em_kafka_offset_range *r = l->no_ranges ? NULL : em_kafka_offset_ranges(rdd, &n);
     GString *rs = g_string_new(NULL);
     for (size_t i = 0; i < n; i++)
-        g_string_append_printf(rs, "%s%s[%d]:%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
+        g_string_append_printf(rs,
+                               "%s%s[%d]:%" G_GINT64_FORMAT "-%" G_GINT64_FORMAT
                                "/%" G_GINT64_FORMAT,
                                i ? " " : "", r[i].topic, r[i].partition, r[i].from, r[i].until,
                                r[i].count);
@@ -325,8 +326,8 @@ static inline void kafka_run_batch(em_ssc *ssc, em_dstream *ds, int64_t buffered
 {
     if (ds && buffered > 0)
         cr_assert(em__kafka_stream_wait_buffered(ds, buffered, KAFKA_TIMEOUT_MS),
-                  "the stream did not fetch %" G_GINT64_FORMAT " messages; warnings: %s",
-                  buffered, kafka_warnings ? kafka_warnings->str : "(not captured)");
+                  "the stream did not fetch %" G_GINT64_FORMAT " messages; warnings: %s", buffered,
+                  kafka_warnings ? kafka_warnings->str : "(not captured)");
     em_ssc_advance_clock(ssc, EM_SECONDS(1));
     cr_assert(em_ssc_wait_for_batch(ssc, t, KAFKA_TIMEOUT_MS), "batch %" G_GINT64_FORMAT,
               (gint64)t);

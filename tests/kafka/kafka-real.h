@@ -33,16 +33,15 @@ static inline char *kafka_libs(void)
 {
     const char *env = g_getenv("EMBER_KAFKA_LIBS");
     return env ? g_strdup(env)
-               : g_build_filename(g_get_user_cache_dir(), "ember", "kafka", "4.1.0", "libs",
-                                  NULL);
+               : g_build_filename(g_get_user_cache_dir(), "ember", "kafka", "4.1.0", "libs", NULL);
 }
 
 /* Skips the test (or fails it under CI=true) with reason. */
-#define REAL_KAFKA_UNAVAILABLE(reason)                                                         \
-    do {                                                                                       \
-        if (g_strcmp0(g_getenv("CI"), "true") == 0)                                            \
-            cr_assert_fail("the real Kafka broker is required under CI=true: %s", reason);    \
-        cr_skip_test("no real Kafka broker: %s", reason);                                      \
+#define REAL_KAFKA_UNAVAILABLE(reason)                                                            \
+    do {                                                                                          \
+        if (g_strcmp0(g_getenv("CI"), "true") == 0)                                               \
+            cr_assert_fail("the real Kafka broker is required under CI=true: %s", reason);        \
+        cr_skip_test("no real Kafka broker: %s", reason);                                         \
     } while (0)
 
 static inline bool real_kafka_ready(const char *bootstrap)
@@ -91,8 +90,9 @@ static inline void real_kafka_start(real_kafka *k)
     cr_assert(g_file_set_contents(props, text, -1, NULL));
     g_autofree char *cp = g_strdup_printf("%s/*", libs);
     g_autofree char *log = g_build_filename(k->dir, "kafka.log", NULL);
-    const char *format[] = {java, "-cp", cp, "kafka.tools.StorageTool", "format", "-t",
-                            "ZW1iZXItdGVzdC1rYWZrYQ", "-c", props, NULL};
+    const char *format[] =
+        {java, "-cp", cp,  "kafka.tools.StorageTool", "format", "-t", "ZW1iZXItdGVzdC1rYWZrYQ",
+         "-c", props, NULL};
     int status = -1;
     GError *err = NULL;
     cr_assert(g_spawn_sync(NULL, (char **)format, NULL,

@@ -20,7 +20,8 @@ Test(kafka_direct, subscribe_gives_one_partition_per_kafka_partition_with_fixed_
     produce_range(b.bootstrap, "words", 0, "a", 0, 3);
     produce_range(b.bootstrap, "words", 1, "b", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g1",
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g1",
                                                   .topics = "words",
                                                   .start = EM_KAFKA_EARLIEST});
     kafka_log l = {0};
@@ -54,8 +55,10 @@ Test(kafka_direct, null_keys_and_values_are_none)
     produce_flush(rk);
     rd_kafka_destroy(rk);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                                  .topics = "t", .start = EM_KAFKA_EARLIEST});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .topics = "t",
+                                                  .start = EM_KAFKA_EARLIEST});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     ssc_start(ssc);
@@ -82,7 +85,8 @@ Test(kafka_direct, records_carry_topic_partition_offset_and_timestamp)
     mock_broker b = mock_broker_start((const char *[]){TOPIC2, NULL});
     produce_range(b.bootstrap, "words", 1, "x", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
                                                   .topics = "words",
                                                   .start = EM_KAFKA_EARLIEST});
     em_dstream *mapped = em_map(ds, with_coordinates);
@@ -107,9 +111,11 @@ Test(kafka_direct, latest_start_skips_what_was_there_and_given_offsets_win)
     produce_range(b.bootstrap, "words", 0, "old", 0, 4);
     produce_range(b.bootstrap, "words", 1, "old", 0, 4);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(
-        ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g", .topics = "words",
-                              .offsets = (em_kafka_tp[]){{"words", 1, 2}}, .n_offsets = 1});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .topics = "words",
+                                                  .offsets = (em_kafka_tp[]){{"words", 1, 2}},
+                                                  .n_offsets = 1});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     ssc_start(ssc);
@@ -130,9 +136,10 @@ Test(kafka_direct, assign_reads_only_the_given_partitions_from_their_offsets)
     produce_range(b.bootstrap, "words", 0, "a", 0, 3);
     produce_range(b.bootstrap, "words", 1, "b", 0, 3);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(
-        ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                              .assign = (em_kafka_tp[]){{"words", 1, 1}}, .n_assign = 1});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .assign = (em_kafka_tp[]){{"words", 1, 1}},
+                                                  .n_assign = 1});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     ssc_start(ssc);
@@ -151,7 +158,8 @@ Test(kafka_direct, pattern_subscribes_to_every_matching_topic)
     produce_range(b.bootstrap, "logs-b", 0, "b", 0, 1);
     produce_range(b.bootstrap, "other", 0, "o", 0, 1);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
                                                   .pattern = "logs-.*",
                                                   .start = EM_KAFKA_EARLIEST});
     kafka_log l = {0};
@@ -182,9 +190,8 @@ static void on_commit(const em_kafka_commit_info *info, void *ud)
     for (size_t i = 0; i < info->n_ranges; i++)
         len += (size_t)snprintf(c->text + len, sizeof c->text - len,
                                 "%" G_GINT64_FORMAT ":%s[%d]=%" G_GINT64_FORMAT "%s ",
-                                info->batch_time, info->ranges[i].topic,
-                                info->ranges[i].partition, info->ranges[i].until,
-                                info->error ? "!" : "");
+                                info->batch_time, info->ranges[i].topic, info->ranges[i].partition,
+                                info->ranges[i].until, info->error ? "!" : "");
     c->commits++;
     g_cond_broadcast(&c->cond);
     g_mutex_unlock(&c->lock);
@@ -217,9 +224,12 @@ Test(kafka_direct, commits_after_outputs_succeed_and_never_past_a_failed_batch)
     produce_range(b.bootstrap, "t", 0, "v", 0, 3);
     commit_log c = {0};
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                                  .topics = "t", .start = EM_KAFKA_EARLIEST,
-                                                  .on_commit = on_commit, .ud = &c});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .topics = "t",
+                                                  .start = EM_KAFKA_EARLIEST,
+                                                  .on_commit = on_commit,
+                                                  .ud = &c});
     em_foreach_rdd(ds, fail_second_batch);
     ssc_start(ssc);
     kafka_run_batch(ssc, ds, 3, EM_SECONDS(1));
@@ -236,8 +246,10 @@ Test(kafka_direct, commits_after_outputs_succeed_and_never_past_a_failed_batch)
     /* A restart reads from the group's last commit: the failed batch's data again. (It assigns
      * the partition: the mock cluster keeps a member that left in its group's rebalances.) */
     ssc = manual_ssc();
-    ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                      .assign = (em_kafka_tp[]){{"t", 0, -1}}, .n_assign = 1,
+    ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                      .group_id = "g",
+                                      .assign = (em_kafka_tp[]){{"t", 0, -1}},
+                                      .n_assign = 1,
                                       .commit = EM_KAFKA_COMMIT_NONE});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
@@ -266,10 +278,13 @@ Test(kafka_direct, manual_commits_only_what_the_program_commits)
     produce_range(b.bootstrap, "t", 0, "v", 0, 2);
     commit_log c = {0};
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                                  .topics = "t", .start = EM_KAFKA_EARLIEST,
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .topics = "t",
+                                                  .start = EM_KAFKA_EARLIEST,
                                                   .commit = EM_KAFKA_COMMIT_MANUAL,
-                                                  .on_commit = on_commit, .ud = &c});
+                                                  .on_commit = on_commit,
+                                                  .ud = &c});
     em_foreach_rdd_full(ds, commit_manually, ds, NULL, "commit_manually");
     ssc_start(ssc);
     kafka_run_batch(ssc, ds, 2, EM_SECONDS(1));
@@ -288,8 +303,10 @@ Test(kafka_direct, commit_none_leaves_the_group_offsets_alone)
     mock_broker b = mock_broker_start((const char *[]){"t:1", NULL});
     produce_range(b.bootstrap, "t", 0, "v", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                                  .topics = "t", .start = EM_KAFKA_EARLIEST,
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .topics = "t",
+                                                  .start = EM_KAFKA_EARLIEST,
                                                   .commit = EM_KAFKA_COMMIT_NONE});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
@@ -307,13 +324,15 @@ Test(kafka_direct, graceful_stop_processes_what_was_fetched_and_waits_for_its_co
     mock_broker b = mock_broker_start((const char *[]){"t:1", NULL});
     produce_range(b.bootstrap, "t", 0, "v", 0, 4);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                                  .topics = "t", .start = EM_KAFKA_EARLIEST});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .topics = "t",
+                                                  .start = EM_KAFKA_EARLIEST});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     ssc_start(ssc);
     cr_assert(em__kafka_stream_wait_buffered(ds, 4, KAFKA_TIMEOUT_MS));
-    em_ssc_stop(ssc, false, true); /* no clock advance: the stop drains the buffer */
+    em_ssc_stop(ssc, EM_STOP_GRACEFUL); /* no clock advance: the stop drains the buffer */
     /* The commit is on record as soon as the stop returns. */
     cr_assert_eq(committed_offset(b.bootstrap, "g", "t", 0), 4);
     em_ssc_free(ssc);
@@ -330,7 +349,8 @@ Test(kafka_direct, max_rate_per_partition_caps_each_batch)
     produce_range(b.bootstrap, "words", 0, "a", 0, 5);
     produce_range(b.bootstrap, "words", 1, "b", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
                                                   .topics = "words",
                                                   .start = EM_KAFKA_EARLIEST,
                                                   .max_rate_per_partition = 2});
@@ -354,13 +374,16 @@ Test(kafka_direct, a_full_buffer_pauses_fetching_and_loses_nothing)
     mock_broker b = mock_broker_start((const char *[]){"t:1", NULL});
     produce_range(b.bootstrap, "t", 0, "v", 0, 50);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                                  .topics = "t", .start = EM_KAFKA_EARLIEST,
-                                                  .max_buffered_per_partition = 10,
-                                                  .params = (const char *[]){
-                                                      "fetch.max.bytes", "1000", "message.max.bytes", "1000",
-                                                      "max.partition.fetch.bytes", "200",
-                                                      NULL}});
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                     .group_id = "g",
+                                     .topics = "t",
+                                     .start = EM_KAFKA_EARLIEST,
+                                     .max_buffered_per_partition = 10,
+                                     .params = (const char *[]){"fetch.max.bytes", "1000",
+                                                                "message.max.bytes", "1000",
+                                                                "max.partition.fetch.bytes", "200",
+                                                                NULL}});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     ssc_start(ssc);
@@ -373,8 +396,8 @@ Test(kafka_direct, a_full_buffer_pauses_fetching_and_loses_nothing)
         cr_assert_leq(s.buffered, 20, "buffered %" G_GINT64_FORMAT, s.buffered);
         int64_t from, until, count;
         char *r = l.ranges[i - 1];
-        cr_assert_eq(sscanf(r, "t[0]:%" SCNd64 "-%" SCNd64 "/%" SCNd64, &from, &until, &count),
-                     3, "%s", r);
+        cr_assert_eq(sscanf(r, "t[0]:%" SCNd64 "-%" SCNd64 "/%" SCNd64, &from, &until, &count), 3,
+                     "%s", r);
         cr_assert_eq(from, read, "%s", r);
         cr_assert_eq(count, until - from);
         read = until;
@@ -392,15 +415,15 @@ Test(kafka_direct, an_offset_out_of_range_fails_the_batch_by_default)
     mock_broker b = mock_broker_start((const char *[]){"t:1", NULL});
     produce_range(b.bootstrap, "t", 0, "v", 0, 3);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(
-        ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                              .assign = (em_kafka_tp[]){{"t", 0, 100}}, .n_assign = 1});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .assign = (em_kafka_tp[]){{"t", 0, 100}},
+                                                  .n_assign = 1});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     capture_warnings();
     ssc_start(ssc);
-    cr_assert(wait_warning("topic t [0]: offset 100 is out of range"), "%s",
-              kafka_warnings->str);
+    cr_assert(wait_warning("topic t [0]: offset 100 is out of range"), "%s", kafka_warnings->str);
     int failed = 0;
     for (int i = 1; i <= 20 && !failed; i++) {
         kafka_run_batch(ssc, ds, 0, EM_SECONDS(i));
@@ -422,10 +445,11 @@ Test(kafka_direct, out_of_range_earliest_goes_on_from_the_log_start)
     mock_broker b = mock_broker_start((const char *[]){"t:1", NULL});
     produce_range(b.bootstrap, "t", 0, "v", 0, 3);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(
-        ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                              .assign = (em_kafka_tp[]){{"t", 0, 100}}, .n_assign = 1,
-                              .out_of_range = EM_KAFKA_OOR_EARLIEST});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .assign = (em_kafka_tp[]){{"t", 0, 100}},
+                                                  .n_assign = 1,
+                                                  .out_of_range = EM_KAFKA_OOR_EARLIEST});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     capture_warnings();
@@ -446,8 +470,8 @@ Test(kafka_direct, out_of_range_earliest_goes_on_from_the_log_start)
 Test(kafka_direct, a_wrong_bootstrap_address_is_reported_naming_it)
 {
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = "127.0.0.1:1", .group_id = "g",
-                                                  .topics = "t"});
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = "127.0.0.1:1", .group_id = "g", .topics = "t"});
     em_foreach_rdd(ds, fail_second_batch);
     capture_warnings();
     ssc_start(ssc);
@@ -460,22 +484,33 @@ Test(kafka_direct, refuses_options_it_owns_and_contradictory_strategies)
 {
     em_ssc *ssc = manual_ssc();
     GError *err = NULL;
-    cr_assert_null(em_kafka_direct_stream_full(
-        ssc, &(em_kafka_opts){.brokers = "127.0.0.1:9", .group_id = "g", .topics = "t",
-                              .params = (const char *[]){"enable.auto.commit", "true", NULL}},
-        &err));
+    cr_assert_null(
+        em_kafka_direct_stream_full(ssc,
+                                    &(em_kafka_opts){.brokers = "127.0.0.1:9",
+                                                     .group_id = "g",
+                                                     .topics = "t",
+                                                     .params =
+                                                         (const char *[]){"enable.auto.commit",
+                                                                          "true", NULL}},
+                                    &err));
     cr_assert(strstr(err->message, "enable.auto.commit"), "%s", err->message);
     g_clear_error(&err);
-    cr_assert_null(em_kafka_direct_stream_full(
-        ssc, &(em_kafka_opts){.brokers = "127.0.0.1:9", .group_id = "g", .topics = "t",
-                              .pattern = "t.*"},
-        &err));
+    cr_assert_null(em_kafka_direct_stream_full(ssc,
+                                               &(em_kafka_opts){.brokers = "127.0.0.1:9",
+                                                                .group_id = "g",
+                                                                .topics = "t",
+                                                                .pattern = "t.*"},
+                                               &err));
     cr_assert(strstr(err->message, "exactly one of topics"), "%s", err->message);
     g_clear_error(&err);
-    cr_assert_null(em_kafka_direct_stream_full(
-        ssc, &(em_kafka_opts){.brokers = "127.0.0.1:9", .group_id = "g", .topics = "t",
-                              .params = (const char *[]){"no.such.property", "1", NULL}},
-        &err));
+    cr_assert_null(
+        em_kafka_direct_stream_full(ssc,
+                                    &(em_kafka_opts){.brokers = "127.0.0.1:9",
+                                                     .group_id = "g",
+                                                     .topics = "t",
+                                                     .params = (const char *[]){"no.such.property",
+                                                                                "1", NULL}},
+                                    &err));
     cr_assert(strstr(err->message, "no.such.property"), "%s", err->message);
     g_clear_error(&err);
     em_ssc_free(ssc);
@@ -486,8 +521,10 @@ Test(kafka_direct, a_broker_that_goes_away_and_returns_loses_nothing)
     mock_broker b = mock_broker_start((const char *[]){"t:1", NULL});
     produce_range(b.bootstrap, "t", 0, "v", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
-                                                  .topics = "t", .start = EM_KAFKA_EARLIEST});
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
+                                                  .topics = "t",
+                                                  .start = EM_KAFKA_EARLIEST});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     capture_warnings();
@@ -514,10 +551,12 @@ Test(kafka_direct, backpressure_starts_at_the_initial_rate_shared_by_lag)
     produce_range(b.bootstrap, "words", 0, "a", 0, 10);
     produce_range(b.bootstrap, "words", 1, "b", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g",
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g",
                                                   .topics = "words",
                                                   .start = EM_KAFKA_EARLIEST,
-                                                  .backpressure = true, .initial_rate = 3});
+                                                  .backpressure = true,
+                                                  .initial_rate = 3});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     ssc_start(ssc);

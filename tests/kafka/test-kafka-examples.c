@@ -42,8 +42,7 @@ static char *totals_of(const char *printed, int n)
     GString *out = g_string_new(NULL);
     GTreeNode *node = g_tree_node_first(totals);
     for (; node; node = g_tree_node_next(node))
-        g_string_append_printf(out, "%s%s=%d", out->len ? " " : "",
-                               (char *)g_tree_node_key(node),
+        g_string_append_printf(out, "%s%s=%d", out->len ? " " : "", (char *)g_tree_node_key(node),
                                GPOINTER_TO_INT(g_tree_node_value(node)));
     g_tree_unref(totals);
     g_strfreev(lines);
@@ -53,8 +52,8 @@ static char *totals_of(const char *printed, int n)
 Test(kafka_examples, direct_kafka_wordcount_counts_what_kafka_word_producer_wrote)
 {
     mock_broker b = mock_broker_start((const char *[]){"words:3", NULL});
-    proc producer = spawn((const char *[]){EXAMPLES "kafka_word_producer", b.bootstrap, "words",
-                                           NULL});
+    proc producer =
+        spawn((const char *[]){EXAMPLES "kafka_word_producer", b.bootstrap, "words", NULL});
     int status = wait_exit(&producer, g_get_monotonic_time() + 30 * G_USEC_PER_SEC);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "producer status %d", status);
 
@@ -73,8 +72,7 @@ Test(kafka_examples, direct_kafka_wordcount_counts_what_kafka_word_producer_wrot
 
 Test(kafka_examples, direct_kafka_wordcount_explains_its_arguments)
 {
-    proc counter = spawn((const char *[]){EXAMPLES "direct_kafka_wordcount", "127.0.0.1:9",
-                                          NULL});
+    proc counter = spawn((const char *[]){EXAMPLES "direct_kafka_wordcount", "127.0.0.1:9", NULL});
     int status = wait_exit(&counter, g_get_monotonic_time() + 10 * G_USEC_PER_SEC);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %d", status);
 }

@@ -11,8 +11,8 @@ static char *run_capture(const char *cmd)
     int status = -1;
     GError *err = NULL;
     const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-                           &out, NULL, &status, &err),
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                           NULL, &status, &err),
               "%s", err ? err->message : "");
     cr_assert(g_spawn_check_wait_status(status, NULL), "%s failed", cmd);
     return out;
@@ -28,9 +28,12 @@ static void kcat_interop(const char *brokers)
         "printf 'a:one\\nb:two\\nc:three\\n' | kcat -b %s -P -t from-kcat -p 0 -K:", brokers);
     g_free(run_capture(produce));
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = em_kafka_direct_stream(
-        ssc, &(em_kafka_opts){.brokers = brokers, .group_id = "interop",
-                              .assign = (em_kafka_tp[]){{"from-kcat", 0, 0}}, .n_assign = 1});
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = brokers,
+                                                .group_id = "interop",
+                                                .assign = (em_kafka_tp[]){{"from-kcat", 0, 0}},
+                                                .n_assign = 1});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     /* Ember writes, kcat reads. */
@@ -83,13 +86,18 @@ Test(kafka_real, a_batch_longer_than_max_poll_interval_keeps_the_group, .timeout
     real_kafka_create_topic(&b, "t", 1);
     produce_range(b.bootstrap, "t", 0, "v", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = em_kafka_direct_stream(
-        ssc, &(em_kafka_opts){.brokers = b.bootstrap, .group_id = "g", .topics = "t",
-                              .start = EM_KAFKA_EARLIEST,
-                              .params = (const char *[]){"max.poll.interval.ms", "1000",
-                                                         "session.timeout.ms", "1000",
-                                                         "heartbeat.interval.ms", "100",
-                                                         NULL}});
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = b.bootstrap,
+                                                .group_id = "g",
+                                                .topics = "t",
+                                                .start = EM_KAFKA_EARLIEST,
+                                                .params =
+                                                    (const char *[]){"max.poll.interval.ms",
+                                                                     "1000", "session.timeout.ms",
+                                                                     "1000",
+                                                                     "heartbeat.interval.ms",
+                                                                     "100", NULL}});
     em_foreach_rdd(ds, slow_first_batch);
     kafka_log l = {0};
     kafka_log_attach(&l, ds);

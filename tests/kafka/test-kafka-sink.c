@@ -9,7 +9,7 @@ static em_dstream *queue_input(em_ssc *ssc, em_rdd_queue *q, const char *text)
     cr_assert_not_null(rdd, "%s", err ? err->message : "");
     em_rdd_queue_push(q, rdd);
     em_rdd_unref(rdd);
-    return em_queue_stream(ssc, q, true, NULL);
+    return em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
 }
 
 Test(kafka_sink, writes_pairs_as_key_and_value_and_other_records_as_values)
@@ -19,8 +19,8 @@ Test(kafka_sink, writes_pairs_as_key_and_value_and_other_records_as_values)
     em_rdd_queue *q = em_rdd_queue_new();
     em_dstream *in = queue_input(ssc, q, "(apple,4), (None,x), (k,None), plain, 42, (1,2.5)");
     GError *err = NULL;
-    cr_assert(em_kafka_save(in, "out", &(em_kafka_save_opts){.brokers = b.bootstrap}, &err),
-              "%s", err ? err->message : "");
+    cr_assert(em_kafka_save(in, "out", &(em_kafka_save_opts){.brokers = b.bootstrap}, &err), "%s",
+              err ? err->message : "");
     kafka_log l = {.no_ranges = true};
     kafka_log_attach(&l, in);
     ssc_start(ssc);
@@ -43,8 +43,8 @@ Test(kafka_sink, a_record_not_delivered_fails_the_batch_naming_the_topic)
     GError *err = NULL;
     cr_assert(em_kafka_save(in, "out",
                             &(em_kafka_save_opts){.brokers = b.bootstrap,
-                                                  .params = (const char *[]){
-                                                      "message.timeout.ms", "1500", NULL}},
+                                                  .params = (const char *[]){"message.timeout.ms",
+                                                                             "1500", NULL}},
                             &err),
               "%s", err ? err->message : "");
     kafka_log l = {.no_ranges = true};
@@ -67,12 +67,12 @@ Test(kafka_sink, a_record_not_delivered_fails_the_batch_naming_the_topic)
 Test(kafka_sink, refuses_offsets_without_a_transaction_or_from_a_committing_stream)
 {
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = em_kafka_direct_stream(
-        ssc, &(em_kafka_opts){.brokers = "127.0.0.1:9", .group_id = "g", .topics = "t"});
+    em_dstream *ds = em_kafka_direct_stream(ssc, &(em_kafka_opts){.brokers = "127.0.0.1:9",
+                                                                  .group_id = "g",
+                                                                  .topics = "t"});
     GError *err = NULL;
     cr_assert_not(em_kafka_save(ds, "out",
-                                &(em_kafka_save_opts){.brokers = "127.0.0.1:9",
-                                                      .offsets_of = ds},
+                                &(em_kafka_save_opts){.brokers = "127.0.0.1:9", .offsets_of = ds},
                                 &err));
     cr_assert(strstr(err->message, "offsets_of needs transactional_id"), "%s", err->message);
     g_clear_error(&err);
@@ -81,8 +81,7 @@ Test(kafka_sink, refuses_offsets_without_a_transaction_or_from_a_committing_stre
                                                       .transactional_id = "tx",
                                                       .offsets_of = ds},
                                 &err));
-    cr_assert(strstr(err->message, "must have commit = EM_KAFKA_COMMIT_NONE"), "%s",
-              err->message);
+    cr_assert(strstr(err->message, "must have commit = EM_KAFKA_COMMIT_NONE"), "%s", err->message);
     g_clear_error(&err);
     em_ssc_free(ssc);
 }

@@ -26,7 +26,7 @@ static inline queue_fixture queue_fixture_new(const char *const *batches, size_t
         g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(f.ssc), batches[i], 2, NULL);
         em_rdd_queue_push(f.queue, rdd);
     }
-    f.input = em_queue_stream(f.ssc, f.queue, true, NULL);
+    f.input = em_queue_stream(f.ssc, f.queue, EM_QUEUE_ONE_AT_A_TIME, NULL);
     return f;
 }
 

@@ -294,8 +294,12 @@ Test(basic_ops, reduce_by_key_merges_the_values_of_each_key)
 
 static em_dstream *op_combine_by_key(em_dstream *const *in, void *ud)
 {
-    em_dstream *combined = em_combine_by_key_full(em_map(in[0], pair_one), em_identity, em_sum,
-                                                  em_sum, NULL, NULL, "sum", 3);
+    em_dstream *combined = em_combine_by_key_full(
+        em_map(in[0], pair_one), &(em_combine_spec){.create = em_identity,
+                                                    .merge_value = em_sum,
+                                                    .merge_combiners = em_sum,
+                                                    .name = "sum",
+                                                    .num_partitions = 3});
     return ud ? em_glom(combined) : combined;
 }
 
@@ -366,7 +370,7 @@ static em_dstream *op_union_n(em_dstream *const *in, void *ud)
 {
     (void)ud;
     em_dstream *three[] = {in[0], em_map(in[0], plus_4), em_map(in[0], plus_8)};
-    return em_union_n(three, 3);
+    return em_ssc_union(em_dstream_ssc(in[0]), three, 3);
 }
 
 Test(basic_ops, union_of_three_streams_as_streaming_context_union)
@@ -377,9 +381,93 @@ Test(basic_ops, union_of_three_streams_as_streaming_context_union)
     check_op(hundreds, 3, op_union_n, expected, 3, false);
 }
 
-static em_rdd *rdd_to_string(em_rdd *rdd, em_time t, void *ud)
+static em_value plus_k(em_value v, void *ud)
 {
-    (void)t, (void)ud;
+    return em_int(em_as_int(v) + (int64_t)(intptr_t)ud);
+}
+
+static em_dstream *op_union_of_twelve(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    em_dstream *twelve[12];
+    for (int i = 0; i < 12; i++)
+        twelve[i] = em_map_full(in[0], plus_k, (void *)(intptr_t)(4 * i), NULL, "plus_k");
+    return em_ssc_union(em_dstream_ssc(in[0]), twelve, 12);
+}
+
+Test(basic_ops, ssc_union_takes_any_number_of_streams)
+{
+    /* Twelve copies of 1..4 shifted by 0, 4, ..., 44: 1..48 (em_union_n stopped at 8). */
+    GString *want = g_string_new(NULL);
+    for (int v = 1; v <= 48; v++)
+        g_string_append_printf(want, v > 1 ? ", %d" : "%d", v);
+    const char *input[] = {"1, 2, 3, 4"};
+    const char *expected[] = {want->str};
+    check_op(input, 1, op_union_of_twelve, expected, 1, false);
+    g_string_free(want, TRUE);
+}
+
+/* Spark's ssc.transform(Seq(a, b, c), (rdds, time) => ...): the union of the first two
+ * joined with the third, given in order. */
+static em_rdd *union_then_join(em_rdd *const *rdds, size_t n, em_time t, void *ud, GError **err)
+{
+    (void)t, (void)ud, (void)err;
+    cr_assert_eq(n, 3);
+    g_autoptr(em_rdd) both = em_rdd_union(rdds[0], rdds[1]);
+    return em_rdd_join(both, rdds[2]);
+}
+
+static em_dstream *op_ssc_transform(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    em_dstream *three[] = {em_map(in[0], pair_one), em_map(in[1], pair_one),
+                           em_map(in[1], pair_x)};
+    return em_ssc_transform(em_dstream_ssc(in[0]), three, 3, union_then_join);
+}
+
+Test(basic_ops, ssc_transform_gets_the_rdds_of_several_streams)
+{
+    const char *a[] = {"a, b", "c"};
+    const char *b[] = {"b", "c, d"};
+    /* b is in both unioned streams: it joins twice. */
+    const char *expected[] = {"(b,(1,x)), (b,(1,x))", "(c,(1,x)), (c,(1,x)), (d,(1,x))"};
+    check_op2(a, b, 2, op_ssc_transform, expected, 2, true);
+}
+
+static em_rdd *refuse_batch_2(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)ud;
+    if (t == 2000) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "no batches on Tuesdays (%lld ms)",
+                    (long long)t);
+        return NULL;
+    }
+    return em_rdd_ref(rdd);
+}
+
+static em_dstream *op_transform_refusing(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_transform(in[0], refuse_batch_2);
+}
+
+Test(basic_ops, transform_fails_the_batch_with_its_own_message)
+{
+    const char *input[] = {"1", "2"};
+    const char *expected[] = {"1", "2"};
+    GError *err = NULL;
+    cr_assert_not(em_test_operation(input, 2, op_transform_refusing, NULL, expected, 2, false,
+                                    &err));
+    cr_assert(strstr(err->message, "batch 2000 ms") &&
+                  strstr(err->message, "transform (refuse_batch_2): no batches on Tuesdays "
+                                       "(2000 ms)"),
+              "%s", err->message);
+    g_error_free(err);
+}
+
+static em_rdd *rdd_to_string(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)t, (void)ud, (void)err;
     return em_rdd_map(rdd, to_string);
 }
 
@@ -396,10 +484,10 @@ Test(basic_ops, transform_applies_an_rdd_function_each_batch)
     check_op(input, 3, op_transform, expected, 3, false);
 }
 
-static em_rdd *rdd_with_time(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *rdd_with_time(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
     /* Tags each record with the batch time the function was given. */
-    (void)ud;
+    (void)ud, (void)err;
     g_autoptr(em_rdd) tagged = em_rdd_map(rdd, em_pair_one);
     em_value time = em_int(t);
     g_autoptr(em_rdd) times = em_parallelize(em_rdd_context(rdd), &time, 1, 1);
@@ -419,9 +507,9 @@ Test(basic_ops, transform_gets_each_batch_time)
     check_op(input, 3, op_transform_time, expected, 3, false);
 }
 
-static em_rdd *rdd_null(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *rdd_null(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
-    (void)rdd, (void)t, (void)ud;
+    (void)rdd, (void)t, (void)ud, (void)err;
     return NULL;
 }
 
@@ -443,9 +531,9 @@ Test(basic_ops, transform_returning_no_rdd_fails_the_batch)
     g_error_free(err);
 }
 
-static em_rdd *rdd_join(em_rdd *a, em_rdd *b, em_time t, void *ud)
+static em_rdd *rdd_join(em_rdd *a, em_rdd *b, em_time t, void *ud, GError **err)
 {
-    (void)t, (void)ud;
+    (void)t, (void)ud, (void)err;
     return em_rdd_join(a, b);
 }
 
@@ -640,13 +728,14 @@ Test(basic_ops, slice_returns_remembered_rdds_between_aligned_times)
     queue_fixture_free(&f);
 }
 
-Test(basic_ops, slice_before_start_is_empty)
+Test(basic_ops, slice_before_start_fails_as_not_initialized)
 {
     const char *batches[] = {"1"};
     queue_fixture f = queue_fixture_new(batches, 1);
     em_foreach_rdd(f.input, ignore_rdd);
-    g_autoptr(GPtrArray) rdds = em_slice(f.input, 0, 1000);
-    cr_assert_eq(rdds->len, 0);
+    capture_criticals();
+    cr_assert_null(em_slice(f.input, 0, 1000));
+    assert_critical("em_slice: QueueInputDStream has not been initialized");
     queue_fixture_free(&f);
 }
 
@@ -834,8 +923,12 @@ Test(basic_ops, null_stream_arguments_fail_at_definition)
     cr_assert_null(em_map_full(NULL, em_identity, &destroyed, count_destroy, "id"));
     assert_critical("map: the stream is NULL");
     cr_assert_eq(destroyed, 1, "user data destroyed once on failure");
-    cr_assert_null(em_combine_by_key_full(NULL, em_identity, em_sum, em_sum, &destroyed,
-                                          count_destroy, "c", 0));
+    cr_assert_null(em_combine_by_key_full(NULL, &(em_combine_spec){.create = em_identity,
+                                                                   .merge_value = em_sum,
+                                                                   .merge_combiners = em_sum,
+                                                                   .ud = &destroyed,
+                                                                   .destroy = count_destroy,
+                                                                   .name = "c"}));
     assert_critical("combineByKey: the stream is NULL");
     cr_assert_eq(destroyed, 2);
     cr_assert_null(em_count(NULL));
@@ -855,15 +948,15 @@ Test(basic_ops, null_stream_arguments_fail_at_definition)
                                           "j"));
     assert_critical("transformWith: the stream is NULL");
     cr_assert_eq(destroyed, 3);
-    cr_assert_null(em_union_n(NULL, 0));
-    assert_critical("em_union: give between 1 and 8 streams (got 0)");
+    cr_assert_null(em_ssc_union(f.ssc, NULL, 0));
+    assert_critical("em_ssc_union: give one stream or more (got 0)");
     em_foreach_rdd_full(NULL, ignore_rdd, &destroyed, count_destroy, "f");
     assert_critical("foreachRDD: the stream is NULL");
     cr_assert_eq(destroyed, 4);
     em_print(NULL);
     assert_critical("print: the stream is NULL");
     g_autoptr(GPtrArray) none = em_slice(NULL, 0, 1000);
-    cr_assert_eq(none->len, 0);
+    cr_assert_null(none);
     assert_critical("em_slice: the stream is NULL");
     cr_assert_eq(f.ssc->outputs->len, 0);
     queue_fixture_free(&f);
@@ -923,7 +1016,7 @@ Test(basic_ops, defining_streams_or_outputs_after_start_fails)
     assert_critical("foreachRDD: the StreamingContext was started already");
     cr_assert_eq(destroyed, 2);
     cr_assert_eq(f.ssc->outputs->len, 1);
-    cr_assert_null(em_queue_stream(f.ssc, f.queue, true, NULL));
+    cr_assert_null(em_queue_stream(f.ssc, f.queue, EM_QUEUE_ONE_AT_A_TIME, NULL));
     assert_critical("the StreamingContext was started already; define every input");
     cr_assert_null(em_union(f.input, f.input));
     assert_critical("union: the StreamingContext was started already");
@@ -932,4 +1025,27 @@ Test(basic_ops, defining_streams_or_outputs_after_start_fails)
     /* The running graph is intact. */
     run_batches(f.ssc, 1);
     queue_fixture_free(&f);
+}
+
+Test(basic_ops, queue_stream_all_at_once_takes_every_queued_rdd_in_one_batch)
+{
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = EM_SECONDS(1),
+                                                 .manual_clock = true},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    const char *texts[] = {"a", "b, c", "d"};
+    for (size_t i = 0; i < 3; i++) {
+        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), texts[i], 1, NULL);
+        em_rdd_queue_push(q, rdd);
+    }
+    batch_log l = {0};
+    batch_log_attach(&l, em_queue_stream(ssc, q, EM_QUEUE_ALL_AT_ONCE, NULL));
+    cr_assert(em_ssc_start(ssc, NULL));
+    run_batches(ssc, 2);
+    const char *want[] = {"[a, b, c, d]", "[]"};
+    batch_log_check(&l, want, 2);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+    batch_log_clear(&l);
 }

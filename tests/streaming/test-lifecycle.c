@@ -64,7 +64,7 @@ static bool probe_rdd(em_rdd *rdd, em_time t, void *ud, GError **err)
     g_mutex_unlock(&p->lock);
     em_values_free(vals);
     if (t == p->stop_at)
-        em_ssc_stop(p->ssc, false, false);
+        em_ssc_stop(p->ssc, EM_STOP_DEFAULT);
     return true;
 }
 
@@ -133,8 +133,8 @@ Test(lifecycle, stop_before_start_leaves_a_stopped_context_that_cannot_start)
     const char *batches[] = {"1"};
     queue_fixture f = queue_fixture_new(batches, 1);
     em_foreach_rdd(f.input, ignore_rdd);
-    em_ssc_stop(f.ssc, false, false);
-    em_ssc_stop(f.ssc, false, true);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
+    em_ssc_stop(f.ssc, EM_STOP_GRACEFUL);
     cr_assert_eq(em_ssc_get_state(f.ssc), EM_SSC_STOPPED);
     cr_assert(em_ssc_await_termination(f.ssc, NULL));
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 0, NULL), 1);
@@ -157,7 +157,7 @@ Test(lifecycle, a_second_context_starts_only_once_the_first_has_stopped)
     cr_assert(strstr(err->message, "another StreamingContext is active"), "%s", err->message);
     g_clear_error(&err);
     cr_assert_eq(em_ssc_get_state(b.ssc), EM_SSC_INITIALIZED);
-    em_ssc_stop(a.ssc, false, false);
+    em_ssc_stop(a.ssc, EM_STOP_DEFAULT);
     cr_assert(em_ssc_start(b.ssc, &err), "%s", err ? err->message : "");
     run_batch(b.ssc, 1000);
     queue_fixture_free(&a);
@@ -168,13 +168,13 @@ Test(lifecycle, a_second_context_starts_only_once_the_first_has_stopped)
 
 static gpointer stop_thread(gpointer data)
 {
-    em_ssc_stop(data, false, false);
+    em_ssc_stop(data, EM_STOP_DEFAULT);
     return NULL;
 }
 
 static gpointer stop_gracefully_thread(gpointer data)
 {
-    em_ssc_stop(data, false, true);
+    em_ssc_stop(data, EM_STOP_GRACEFUL);
     return NULL;
 }
 
@@ -192,7 +192,7 @@ Test(lifecycle, stop_from_another_thread_ends_await_termination)
     cr_assert(em_ssc_await_termination(f.ssc, NULL));
     g_thread_join(stopper);
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 0, NULL), 1);
-    em_ssc_stop(f.ssc, false, false); /* idempotent */
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT); /* idempotent */
     cr_assert_eq(em_ssc_get_state(f.ssc), EM_SSC_STOPPED);
     /* The clock moves on, but nothing runs after the stop. */
     em_ssc_advance_clock(f.ssc, EM_SECONDS(5));
@@ -233,7 +233,7 @@ Test(lifecycle, stop_inside_foreach_rdd_returns_and_frees_the_active_slot)
 static void stop_on_completed(const em_batch_info *info, void *ud)
 {
     if (info->batch_time == 1000)
-        em_ssc_stop(ud, false, true);
+        em_ssc_stop(ud, EM_STOP_GRACEFUL);
 }
 
 Test(lifecycle, stop_inside_a_listener_does_not_deadlock)
@@ -324,7 +324,7 @@ Test(lifecycle, a_second_concurrent_stop_returns_only_once_stopped)
         g_cond_wait(&f.ssc->cond, &f.ssc->lock);
     g_mutex_unlock(&f.ssc->lock);
     GThread *opener = g_thread_new("opener", open_later, &p);
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 0, NULL), 1,
                  "stop returned before the context stopped");
     g_thread_join(first);
@@ -342,7 +342,7 @@ Test(lifecycle, await_termination_or_timeout_is_0_while_running_and_1_after_stop
     gint64 start = g_get_monotonic_time();
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 50, NULL), 0);
     cr_assert_geq(g_get_monotonic_time() - start, 50 * 1000);
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 50, NULL), 1);
     queue_fixture_free(&f);
 }
@@ -358,10 +358,10 @@ Test(lifecycle, a_borrowed_context_outlives_the_ssc_unless_stop_context_is_asked
     cr_assert_not_null(ssc);
     cr_assert_eq(em_ssc_context(ssc), sc);
     em_rdd_queue *q = em_rdd_queue_new();
-    em_foreach_rdd(em_queue_stream(ssc, q, true, NULL), ignore_rdd);
+    em_foreach_rdd(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), ignore_rdd);
     cr_assert(em_ssc_start(ssc, NULL));
     run_batch(ssc, 1000);
-    em_ssc_stop(ssc, false, false);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
     /* Still usable: Spark's stop(stopSparkContext = false). */
@@ -374,9 +374,9 @@ Test(lifecycle, a_borrowed_context_outlives_the_ssc_unless_stop_context_is_asked
                                          .manual_clock = true},
                           NULL);
     q = em_rdd_queue_new();
-    em_foreach_rdd(em_queue_stream(ssc, q, true, NULL), ignore_rdd);
+    em_foreach_rdd(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), ignore_rdd);
     cr_assert(em_ssc_start(ssc, NULL));
-    em_ssc_stop(ssc, true, false);
+    em_ssc_stop(ssc, EM_STOP_CONTEXT);
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
 }
@@ -415,7 +415,7 @@ Test(lifecycle, a_failing_map_fails_its_batch_and_later_batches_still_run)
     cr_assert_str_eq(times, "1000 3000");
     cr_assert_str_eq(p.outputs->pdata[1], "[4]");
     /* The first failure stays the answer, also after stop. */
-    em_ssc_stop(f.ssc, false, false);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
     cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 0, &err), -1);
     cr_assert(strstr(err->message, "batch 2000 ms"), "%s", err->message);
     g_clear_error(&err);
@@ -441,9 +441,9 @@ static void record_started(const em_batch_info *info, void *ud)
     g_mutex_unlock(&tm->lock);
 }
 
-static em_rdd *note_thread(em_rdd *rdd, em_time t, void *ud)
+static em_rdd *note_thread(em_rdd *rdd, em_time t, void *ud, GError **err)
 {
-    (void)t;
+    (void)t, (void)err;
     timing *tm = ud;
     g_mutex_lock(&tm->lock);
     tm->transform_thread = g_thread_self();
@@ -469,8 +469,8 @@ Test(lifecycle, slow_batches_on_the_system_clock_queue_up_without_skipping)
     g_mutex_init(&tm.lock);
     probe p;
     probe_init(&p, ssc);
-    em_dstream *ds = em_transform_full(em_queue_stream(ssc, q, true, NULL), note_thread, &tm,
-                                       NULL, "note_thread");
+    em_dstream *ds = em_transform_full(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL),
+                                       note_thread, &tm, NULL, "note_thread");
     em_foreach_rdd_full(ds, slow_output, &p, NULL, "slow");
     em_ssc_add_listener(ssc, &(em_listener){.batch_started = record_started}, &tm);
     cr_assert(em_ssc_start(ssc, NULL));
@@ -478,7 +478,7 @@ Test(lifecycle, slow_batches_on_the_system_clock_queue_up_without_skipping)
     em_time zero = ssc->zero_time;
     cr_assert_eq(zero % interval, 0);
     cr_assert(em_ssc_wait_for_batch(ssc, zero + 4 * interval, 10000));
-    em_ssc_stop(ssc, false, false);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
 
     g_mutex_lock(&tm.lock);
     cr_assert_geq(tm.started->len, 4);
@@ -501,5 +501,62 @@ Test(lifecycle, slow_batches_on_the_system_clock_queue_up_without_skipping)
     g_array_unref(tm.started);
     g_array_unref(tm.delays);
     g_mutex_clear(&tm.lock);
+    probe_clear(&p);
+}
+
+/* ---- Times before zero, long timeouts ---- */
+
+Test(lifecycle, a_manual_clock_started_before_zero_runs_batches)
+{
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = EM_SECONDS(1),
+                                                 .manual_clock = true, .manual_start = -5500},
+                                  NULL);
+    em_rdd_queue *q = em_rdd_queue_new();
+    for (int i = 1; i <= 3; i++) {
+        g_autofree char *text = g_strdup_printf("%d", i);
+        g_autoptr(em_rdd) rdd = em_parallelize_text(em_ssc_context(ssc), text, 1, NULL);
+        em_rdd_queue_push(q, rdd);
+    }
+    probe p;
+    probe_init(&p, ssc);
+    em_foreach_rdd_full(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), probe_rdd, &p, NULL, "probe");
+    cr_assert(em_ssc_start(ssc, NULL));
+    /* The next multiple of 1 s after -5.5 s is -5 s; a negative batch time is a batch. */
+    for (em_time t = -5000; t <= -3000; t += 1000) {
+        em_ssc_advance_clock(ssc, EM_SECONDS(1));
+        cr_assert(em_ssc_wait_for_batch(ssc, t, 10000), "batch %" PRId64, t);
+    }
+    g_autofree char *times = probe_times(&p);
+    cr_assert_str_eq(times, "-5000 -4000 -3000");
+    cr_assert_str_eq(p.outputs->pdata[2], "[3]");
+    cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_ACTIVE);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
+    cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_STOPPED);
+    cr_assert_eq(em_ssc_await_termination_or_timeout(ssc, 0, NULL), 1);
+    em_ssc_free(ssc);
+    em_rdd_queue_free(q);
+    probe_clear(&p);
+}
+
+Test(lifecycle, the_longest_timeouts_wait_instead_of_overflowing)
+{
+    const char *batches[] = {"1", "2"};
+    queue_fixture f = queue_fixture_new(batches, 2);
+    probe p;
+    probe_init(&p, f.ssc);
+    p.stop_at = 2000;
+    em_foreach_rdd_full(f.input, probe_rdd, &p, NULL, "probe");
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    em_ssc_advance_clock(f.ssc, EM_SECONDS(1));
+    cr_assert(em_ssc_wait_for_batch(f.ssc, 1000, G_MAXINT64));
+    /* Batch 2 s stops the context from its output: a G_MAXINT64 wait returns when it has
+     * (an overflowed deadline would be in the past and give 0 at once). */
+    em_ssc_advance_clock(f.ssc, EM_SECONDS(1));
+    cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, G_MAXINT64, NULL), 1);
+    cr_assert(em_ssc_wait_for_batch(f.ssc, 2000, G_MAXINT64));
+    g_autofree char *times = probe_times(&p);
+    cr_assert_str_eq(times, "1000 2000");
+    queue_fixture_free(&f);
     probe_clear(&p);
 }

@@ -6,6 +6,9 @@
 
 #include <ember/testing.h>
 
+#include "criticals.h"
+#include "queue-fixture.h"
+
 static const char *const input[] = {"", "a", "a, b", "a, b, c", "a, b", "a", ""};
 
 /* Spark's "basic operations with simple API": a running count, returned. */
@@ -170,7 +173,7 @@ Test(map_state, many_keys_survive_growth_removal_and_compaction)
     em_rdd_queue_push(q, all);
     em_rdd_queue_push(q, again);
     em_dstream *mapped = em_map_with_state(
-        em_map(em_queue_stream(ssc, q, true, NULL), em_pair_one),
+        em_map(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), em_pair_one),
         &(em_state_spec){.fn = toggle, .num_partitions = 3});
     em_dstream *count = em_count(em_state_snapshots(mapped));
     FILE *devnull = fopen("/dev/null", "w");
@@ -330,4 +333,101 @@ Test(map_state, spark_state_timing_out_case)
     g_autofree char *last = em_values_to_string(em_values_sort(snaps->batches[25]));
     cr_assert_str_eq(first, "[(a,1), (b,1), (c,1)]");
     cr_assert_str_eq(last, "[(a,1)]");
+}
+
+/* ---- Removing a state twice, or one timing out, is refused (as Spark's StateImpl) ---- */
+
+static int remove_refused;
+
+static em_value remove_twice_or_while_timing_out(em_time t, em_value key, em_value value,
+                                                 em_state *state, void *ud)
+{
+    (void)t, (void)value, (void)ud;
+    if (em_state_is_timing_out(state)) {
+        em_state_remove(state); /* refused: the key goes anyway */
+        remove_refused += em_state_exists(state);
+        return key;
+    }
+    if (em_state_exists(state)) {
+        em_state_remove(state);
+        em_state_remove(state); /* refused */
+        remove_refused += !em_state_exists(state);
+        return em_none();
+    }
+    em_state_update(state, em_int(1));
+    return em_none();
+}
+
+Test(map_state, removing_a_removed_or_timing_out_state_is_refused, .init = capture_criticals)
+{
+    /* a: set at 1 s, removed (twice) at 2 s; b: set at 1 s, times out at 3 s. */
+    const char *in[] = {"a, b", "a"};
+    const char *expected[] = {"", "", "b", ""};
+    check((spec_args){remove_twice_or_while_timing_out, 2000, false, NULL}, in, 2, expected,
+          4);
+    g_autofree char *said = take_criticals();
+    cr_assert(strstr(said, "em_state_remove: cannot remove the state that was removed already"),
+              "%s", said);
+    cr_assert(strstr(said, "em_state_remove: cannot remove the state that is timing out"), "%s",
+              said);
+    cr_assert_eq(remove_refused, 2);
+}
+
+/* ---- A failed batch is all or nothing (batch_done): the tables are undone ---- */
+
+static gint mapping_calls;
+
+static em_value counting_running_count(em_time t, em_value key, em_value value, em_state *state,
+                                       void *ud)
+{
+    g_atomic_int_inc(&mapping_calls);
+    return running_count(t, key, value, state, ud);
+}
+
+static em_value pair_unless_boom(em_value v, void *ud)
+{
+    (void)ud;
+    if (em_is_str(v) && em_str_len(v) == 4 && memcmp(em_str_ptr(v), "boom", 4) == 0)
+        return em_fail("the map failed on boom");
+    return em_pair(v, em_int(1));
+}
+
+static em_value pair_count(em_time t, em_value key, em_value value, em_state *state, void *ud)
+{
+    return em_pair(key, running_count(t, key, value, state, ud));
+}
+
+Test(map_state, a_batch_failed_upstream_of_another_state_undoes_this_batch_in_the_tables)
+{
+    /* `all` maps every record with state (a timeout keeps the update-order list, which the
+     * undo must restore too); `checked` reads them through a map that fails on boom. Batch 2 s
+     * applies a, boom, b to all's tables and then fails in checked's map: the batch failed,
+     * so all's tables must be as after 1 s when 3 s starts. */
+    const char *batches[] = {"a, b", "a, boom, b, c", "a, b", "", "", ""};
+    queue_fixture f = queue_fixture_new(batches, 6);
+    em_dstream *all = em_map_with_state(
+        em_map(f.input, em_pair_one),
+        &(em_state_spec){.fn = counting_running_count, .timeout = EM_SECONDS(2)});
+    em_dstream *checked = em_map_with_state(em_map(f.input, pair_unless_boom),
+                                            &(em_state_spec){.fn = pair_count});
+    batch_log la = {0}, lc = {0}, ls = {0};
+    batch_log_attach(&la, em_map(all, em_pair_one));
+    batch_log_attach(&lc, checked);
+    batch_log_attach(&ls, em_state_snapshots(all));
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 6);
+    cr_assert(la.failed[1] && lc.failed[1] && !la.failed[2] && !lc.failed[2]);
+    cr_assert_str_eq(la.text[2], "[(2,1), (2,1)]", "all at 3 s: %s", la.text[2]);
+    cr_assert_str_eq(lc.text[2], "[(a,2), (b,2)]", "checked at 3 s: %s", lc.text[2]);
+    cr_assert_str_eq(ls.text[2], "[(a,2), (b,2)]", "all's state at 3 s: %s", ls.text[2]);
+    /* a and b, updated at 3 s, time out at 5 s; boom and c never made it into the state. */
+    cr_assert_str_eq(ls.text[3], "[(a,2), (b,2)]", "%s", ls.text[3]);
+    cr_assert_str_eq(ls.text[4], "[]", "%s", ls.text[4]);
+    /* Computed once a batch: 2 records, 4, 2, then the 2 timeouts at 5 s. */
+    cr_assert_eq(g_atomic_int_get(&mapping_calls), 10);
+    cr_assert_eq(em_rdd_queue_length(f.queue), 0);
+    queue_fixture_free(&f);
+    batch_log_clear(&la);
+    batch_log_clear(&lc);
+    batch_log_clear(&ls);
 }

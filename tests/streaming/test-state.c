@@ -19,8 +19,9 @@ static em_value running_sum(em_value key, const em_value *values, size_t n, em_v
 
 static em_dstream *op_update_state(em_dstream *const *in, void *ud)
 {
-    return em_update_state_by_key_full(em_map(in[0], em_pair_one), running_sum, NULL, NULL,
-                                       "running_sum", 0, ud);
+    return em_update_state_by_key_full(
+        em_map(in[0], em_pair_one),
+        &(em_update_state_spec){.fn = running_sum, .name = "running_sum", .initial_state = ud});
 }
 
 static const char *const letters[] = {"a", "a, b", "a, b, c", "a, b", "a", ""};
@@ -102,9 +103,9 @@ Test(state, initial_rdd_of_another_context_is_refused_at_definition)
     em_rdd *initial = em_parallelize_text(other, "(a,1)", 1, NULL);
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
-    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
-    cr_assert_null(em_update_state_by_key_full(in, running_sum, NULL, NULL, "running_sum", 0,
-                                               initial));
+    em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
+    cr_assert_null(em_update_state_by_key_full(
+        in, &(em_update_state_spec){.fn = running_sum, .initial_state = initial}));
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
     em_rdd_unref(initial);
@@ -134,8 +135,11 @@ static em_value add_time_when_seen(em_value key, const em_value *values, size_t 
 
 static em_dstream *op_time_stamps(em_dstream *const *in, void *ud)
 {
-    return em_update_state_by_key_full(em_map(in[0], em_pair_one), add_time_when_seen, NULL,
-                                       NULL, "updateFunc", 2, ud);
+    return em_update_state_by_key_full(em_map(in[0], em_pair_one),
+                                       &(em_update_state_spec){.fn = add_time_when_seen,
+                                                               .name = "updateFunc",
+                                                               .num_partitions = 2,
+                                                               .initial_state = ud});
 }
 
 Test(state, update_function_time_stamps_accumulate_from_the_initial_state)
@@ -243,4 +247,51 @@ Test(state, after_a_failed_batch_the_state_goes_on_from_the_last_state_computed)
     cr_assert_eq(em_rdd_queue_length(f.queue), 2);
     queue_fixture_free(&f);
     batch_log_clear(&l);
+}
+
+/* ---- A failed batch is all or nothing (batch_done): another job's failure undoes it ---- */
+
+static gint update_calls;
+
+static em_value counting_sum(em_value key, const em_value *values, size_t n, em_value state,
+                             em_time t, void *ud)
+{
+    g_atomic_int_inc(&update_calls);
+    return running_sum(key, values, n, state, t, ud);
+}
+
+static em_value pair_unless_boom(em_value v, void *ud)
+{
+    (void)ud;
+    if (em_is_str(v) && em_str_len(v) == 4 && memcmp(em_str_ptr(v), "boom", 4) == 0)
+        return em_fail("the map failed on boom");
+    return em_pair(v, em_int(1));
+}
+
+Test(state, a_batch_failed_upstream_of_another_state_leaves_this_state_as_before_it)
+{
+    /* Two states over one input: `all` takes every record, `checked` reads them through a map
+     * that fails on boom. Batch 2 s computes all's state (with boom) and then fails in
+     * checked's map: the batch failed, so all's state must be as after 1 s when 3 s starts. */
+    const char *batches[] = {"a, b", "a, boom, b", "a, b"};
+    queue_fixture f = queue_fixture_new(batches, 3);
+    em_dstream *all = em_update_state_by_key(em_map(f.input, em_pair_one), counting_sum);
+    em_dstream *checked =
+        em_update_state_by_key(em_map(f.input, pair_unless_boom), running_sum);
+    batch_log la = {0}, lc = {0};
+    batch_log_attach(&la, all);
+    batch_log_attach(&lc, checked);
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 3);
+    cr_assert(la.failed[1] && lc.failed[1] && !la.failed[2] && !lc.failed[2]);
+    cr_assert_str_eq(la.text[0], "[(a,1), (b,1)]");
+    cr_assert_str_eq(la.text[2], "[(a,2), (b,2)]", "all at 3 s: %s", la.text[2]);
+    cr_assert_str_eq(lc.text[2], "[(a,2), (b,2)]", "checked at 3 s: %s", lc.text[2]);
+    /* all's state was computed once a batch: 2 keys, then 3 (boom), then 2; nothing was
+     * recomputed, and each batch took one queued RDD. */
+    cr_assert_eq(g_atomic_int_get(&update_calls), 7);
+    cr_assert_eq(em_rdd_queue_length(f.queue), 0);
+    queue_fixture_free(&f);
+    batch_log_clear(&la);
+    batch_log_clear(&lc);
 }

@@ -63,6 +63,7 @@ typedef enum {
     RBKW_NAIVE,       /* reduceByKeyAndWindow(_ + _, W, S) */
     RBKW_INV,         /* reduceByKeyAndWindow(_ + _, _ - _, W, S) */
     RBKW_INV_FILTER,  /* ... with filterFunc _._2 != 0 */
+    RBKW_FILTER,      /* reduceByKeyAndWindow(_ + _, W, S) with filterFunc _._2 != 0 */
     RBW_NAIVE,        /* map(_._2).reduceByWindow(_ + _, W, S) */
     RBW_INV,          /* map(_._2).reduceByWindow(_ + _, _ - _, W, S) */
     COUNT_BY_WINDOW,  /* countByWindow(W, S) */
@@ -80,14 +81,22 @@ static em_value value_of(em_value kv, void *ud) { return (void)ud, em_val(kv); }
 static em_dstream *op_window(em_dstream *const *in, void *ud)
 {
     const op_args *a = ud;
-    em_filter_fn filter = a->kind == RBKW_INV_FILTER ? em_filter_nonzero : NULL;
-    em_reduce_fn inv = a->kind == RBKW_NAIVE ? NULL : em_subtract;
+    bool filtered = a->kind == RBKW_INV_FILTER || a->kind == RBKW_FILTER;
+    em_filter_fn filter = filtered ? em_filter_nonzero : NULL;
+    em_reduce_fn inv = a->kind == RBKW_NAIVE || a->kind == RBKW_FILTER ? NULL : em_subtract;
     switch (a->kind) {
     case RBKW_NAIVE:
     case RBKW_INV:
     case RBKW_INV_FILTER:
-        return em_reduce_by_key_and_window_full(in[0], em_sum, inv, a->window, a->slide,
-                                                a->partitions, filter, NULL, NULL, "sum");
+    case RBKW_FILTER:
+        return em_reduce_by_key_and_window_full(in[0], &(em_reduce_window_spec){
+                                                           .fn = em_sum,
+                                                           .inv = inv,
+                                                           .window = a->window,
+                                                           .slide = a->slide,
+                                                           .num_partitions = a->partitions,
+                                                           .filter = filter,
+                                                           .name = "sum"});
     case RBW_NAIVE:
         return em_reduce_by_window(em_map(in[0], value_of), em_sum, a->window, a->slide);
     case RBW_INV:
@@ -144,8 +153,12 @@ static em_values *expected_at(const random_stream *rs, size_t j, const op_args *
         em_value key = em_str(alphabet[k]);
         switch (a->kind) {
         case RBKW_NAIVE:
-        case RBKW_INV_FILTER: /* values are > 0: a sum is 0 only when the key is absent */
             if (w.count[k] > 0)
+                append(vals, em_pair(key, em_int(w.sum[k])));
+            break;
+        case RBKW_INV_FILTER:
+        case RBKW_FILTER: /* the keys of the window whose values do not sum to 0 */
+            if (w.count[k] > 0 && w.sum[k] != 0)
                 append(vals, em_pair(key, em_int(w.sum[k])));
             break;
         case RBKW_INV:
@@ -174,6 +187,7 @@ static em_values *expected_at(const random_stream *rs, size_t j, const op_args *
 static const char *const kind_names[] = {"reduceByKeyAndWindow",
                                          "reduceByKeyAndWindow(inv)",
                                          "reduceByKeyAndWindow(inv, filter)",
+                                         "reduceByKeyAndWindow(filter)",
                                          "reduceByWindow",
                                          "reduceByWindow(inv)",
                                          "countByWindow",
@@ -244,6 +258,21 @@ Test(window_property, inverse_reduce_equals_recomputation_and_keeps_left_keys_at
 Test(window_property, inverse_reduce_with_filter_equals_recomputation_exactly)
 {
     check_all(RBKW_INV_FILTER, true, 1, 9);
+}
+
+/* Issue 8: with values of both signs, keys whose values sum to 0 in a window, and (k, 0)
+ * records, the filtered windows still equal the recomputation: the incremental form keeps
+ * the unfiltered window as its state. */
+Test(window_property, inverse_reduce_with_filter_survives_zero_sums_and_zero_records)
+{
+    check_all(RBKW_INV_FILTER, true, -3, 3);
+    check_all(RBKW_INV_FILTER, true, -1, 1);
+    check_all(RBKW_INV_FILTER, true, 0, 0);
+}
+
+Test(window_property, naive_reduce_with_filter_drops_the_zero_sums_of_each_window)
+{
+    check_all(RBKW_FILTER, true, -1, 1);
 }
 
 Test(window_property, reduce_by_window_sums_each_nonempty_window)

@@ -64,7 +64,7 @@ Test(window, durations_not_multiple_of_parent_slide_are_rejected_at_definition)
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
         em_rdd_queue *q = em_rdd_queue_new();
-        em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+        em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
         cr_assert_null(em_window(in, bad[i].window, bad[i].slide), "window %lld slide %lld",
                        (long long)bad[i].window, (long long)bad[i].slide);
         em_ssc_free(ssc);
@@ -76,7 +76,7 @@ Test(window, joining_streams_with_different_slides_is_rejected_at_definition)
 {
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
-    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+    em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     em_dstream *slow = em_window(in, 2000, 2000);
     cr_assert_not_null(slow);
     cr_assert_eq(em_dstream_slide(slow), 2000);
@@ -97,10 +97,13 @@ typedef struct {
 static em_dstream *op_rbkw(em_dstream *const *in, void *ud)
 {
     const rbkw_args *a = ud;
-    return em_reduce_by_key_and_window_full(in[0], em_sum, a->inverse ? em_subtract : NULL,
-                                            a->window, a->slide, 0,
-                                            a->filter ? em_filter_nonzero : NULL, NULL, NULL,
-                                            "em_sum");
+    return em_reduce_by_key_and_window_full(
+        in[0], &(em_reduce_window_spec){.fn = em_sum,
+                                        .inv = a->inverse ? em_subtract : NULL,
+                                        .window = a->window,
+                                        .slide = a->slide,
+                                        .filter = a->filter ? em_filter_nonzero : NULL,
+                                        .name = "em_sum"});
 }
 
 static const char *const big_input[] = {
@@ -142,6 +145,91 @@ Test(window, reduce_by_key_and_window_with_inverse_keeps_keys_at_zero)
 Test(window, reduce_by_key_and_window_with_inverse_and_filter_drops_zeros)
 {
     check_rbkw((rbkw_args){2000, 1000, true, true}, big_input, 12, big_reduce_output, 12);
+}
+
+/* Issue 8: Spark filters the window state itself, so a key filtered out at 0 is later
+ * subtracted from nothing. The state stays unfiltered; only what is emitted is filtered. */
+Test(window, inverse_with_filter_subtracts_a_key_that_was_filtered_out_at_zero)
+{
+    /* Window 3 holds batches 2 and 3: -1 + 5 = 4 (Spark gives 5). */
+    const char *input[] = {"(a,1)", "(a,-1)", "(a,5)"};
+    const char *expected[] = {"(a,1)", "", "(a,4)"};
+    check_rbkw((rbkw_args){2000, 1000, true, true}, input, 3, expected, 3);
+}
+
+Test(window, inverse_with_filter_keeps_a_key_whose_zero_sum_leaves_the_window)
+{
+    /* Window 3 holds batch 2 alone: (a,-1), and window 4 nothing (Spark aborts at 3). */
+    const char *input[] = {"(a,1)", "(a,-1)", "", ""};
+    const char *expected[] = {"(a,1)", "", "(a,-1)", ""};
+    check_rbkw((rbkw_args){2000, 1000, true, true}, input, 4, expected, 4);
+}
+
+Test(window, inverse_with_filter_takes_a_single_zero_record)
+{
+    /* (a,0) is in windows 1 and 2, filtered out of both, then leaves (Spark aborts at 3); a
+     * key that comes back after leaving starts from its new batches. */
+    const char *input[] = {"(a,0)", "", "", "(a,2)", "(a,0)"};
+    const char *expected[] = {"", "", "", "(a,2)", "(a,2)"};
+    check_rbkw((rbkw_args){2000, 1000, true, true}, input, 5, expected, 5);
+}
+
+static em_dstream *op_rbkw_default_slide(em_dstream *const *in, void *ud)
+{
+    (void)ud;
+    return em_reduce_by_key_and_window_full(
+        in[0], &(em_reduce_window_spec){.fn = em_sum, .inv = em_subtract, .window = 2000});
+}
+
+Test(window, spec_slide_0_is_the_parent_slide)
+{
+    GError *err = NULL;
+    cr_assert(em_test_operation(big_input, 12, op_rbkw_default_slide, NULL,
+                                (const char *const[]){"(a,1)", "(a,2), (b,1)",
+                                                      "(a,2), (b,2), (c,1)",
+                                                      "(a,2), (b,2), (c,1)",
+                                                      "(a,2), (b,1), (c,0)",
+                                                      "(a,1), (b,0), (c,0)"},
+                                6, true, &err),
+              "%s", err ? err->message : "");
+}
+
+static bool dump_lineage(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)err;
+    if (t == 3000)
+        *(char **)ud = em_rdd_debug_string(rdd);
+    return true;
+}
+
+Test(window, lineage_dump_of_an_incremental_window_shows_its_parents)
+{
+    const char *batches[] = {"(a,1)", "(a,1), (b,1)", "(b,1)"};
+    queue_fixture f = queue_fixture_new(batches, 3);
+    em_dstream *counts = em_reduce_by_key_and_window_full(
+        em_map(f.input, em_pair_one), &(em_reduce_window_spec){.fn = em_sum,
+                                                               .inv = em_subtract,
+                                                               .window = 2000,
+                                                               .filter = em_filter_nonzero,
+                                                               .name = "em_sum"});
+    char *dump = NULL;
+    em_foreach_rdd_full(counts, dump_lineage, &dump, NULL, "dump");
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    run_batches(f.ssc, 3);
+    cr_assert_not_null(dump);
+    /* The emitted records over the window at 3 s, over the previous window (its own lineage
+     * cut: it stands alone) and the reduced batches that left (1 s) and entered (3 s). */
+    const char *lines[] = {"MapPartitionsRDD", "CoGroupedRDD", "at reduceByKeyAndWindow",
+                           "ShuffledRDD", "at reduceByKey (em_sum)", "at map (em_pair_one)"};
+    for (size_t i = 0; i < G_N_ELEMENTS(lines); i++)
+        cr_assert(strstr(dump, lines[i]), "\"%s\" not in:\n%s", lines[i], dump);
+    /* Two reduced batches, each reading its queued RDD through the map. */
+    int shuffled = 0;
+    for (const char *p = dump; (p = strstr(p, "ShuffledRDD")); p++)
+        shuffled++;
+    cr_assert_eq(shuffled, 2, "%s", dump);
+    g_free(dump);
+    queue_fixture_free(&f);
 }
 
 Test(window, reduce_by_key_and_window_larger_slide)
@@ -226,7 +314,12 @@ Test(window, after_a_failed_window_the_next_is_computed_from_its_own_batches)
     queue_fixture f = queue_fixture_new(batches, G_N_ELEMENTS(batches));
     em_dstream *pairs = em_map(f.input, em_pair_one);
     em_dstream *counts = em_reduce_by_key_and_window_full(
-        pairs, em_sum, em_subtract, 2000, 1000, 0, nonzero_failing_on_boom, NULL, NULL, "sum");
+        pairs, &(em_reduce_window_spec){.fn = em_sum,
+                                        .inv = em_subtract,
+                                        .window = 2000,
+                                        .slide = 1000,
+                                        .filter = nonzero_failing_on_boom,
+                                        .name = "sum"});
     batch_log l = {0};
     batch_log_attach(&l, counts);
     cr_assert(em_ssc_start(f.ssc, NULL));
@@ -256,7 +349,7 @@ Test(window, window_persists_its_parent_not_its_unions)
      * parent is the one cached. */
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
-    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+    em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     cr_assert_not(in->cached);
     em_dstream *win = em_window(in, EM_SECONDS(2), EM_SECONDS(1));
     cr_assert(in->cached);
@@ -337,8 +430,12 @@ Test(window, count_by_value_and_window_spark_case)
 static em_dstream *op_reduce_by_window(em_dstream *const *in, void *ud)
 {
     const rbkw_args *a = ud;
-    return em_reduce_by_window_full(in[0], em_sum, a->inverse ? em_subtract : NULL, a->window,
-                                    a->slide, NULL, NULL, "em_sum");
+    return em_reduce_by_window_full(in[0], &(em_reduce_window_spec){
+                                               .fn = em_sum,
+                                               .inv = a->inverse ? em_subtract : NULL,
+                                               .window = a->window,
+                                               .slide = a->slide,
+                                               .name = "em_sum"});
 }
 
 Test(window, reduce_by_window_with_and_without_inverse)
@@ -444,16 +541,37 @@ static em_dstream *windowed_op(int op, em_dstream *ds, em_duration w, em_duratio
     switch (op) {
     case 0: return em_window(ds, w, s);
     case 1:
-        return em_reduce_by_key_and_window_full(ds, em_sum, NULL, w, s, 0, NULL, &destroyed,
-                                                count_destroy, "sum");
+        return em_reduce_by_key_and_window_full(ds, &(em_reduce_window_spec){
+                                                        .fn = em_sum,
+                                                        .window = w,
+                                                        .slide = s,
+                                                        .ud = &destroyed,
+                                                        .destroy = count_destroy,
+                                                        .name = "sum"});
     case 2:
-        return em_reduce_by_key_and_window_full(ds, em_sum, em_subtract, w, s, 0, NULL,
-                                                &destroyed, count_destroy, "sum");
+        return em_reduce_by_key_and_window_full(ds, &(em_reduce_window_spec){
+                                                        .fn = em_sum,
+                                                        .inv = em_subtract,
+                                                        .window = w,
+                                                        .slide = s,
+                                                        .ud = &destroyed,
+                                                        .destroy = count_destroy,
+                                                        .name = "sum"});
     case 3:
-        return em_reduce_by_window_full(ds, em_sum, NULL, w, s, &destroyed, count_destroy, "sum");
+        return em_reduce_by_window_full(ds, &(em_reduce_window_spec){.fn = em_sum,
+                                                                     .window = w,
+                                                                     .slide = s,
+                                                                     .ud = &destroyed,
+                                                                     .destroy = count_destroy,
+                                                                     .name = "sum"});
     case 4:
-        return em_reduce_by_window_full(ds, em_sum, em_subtract, w, s, &destroyed, count_destroy,
-                                        "sum");
+        return em_reduce_by_window_full(ds, &(em_reduce_window_spec){.fn = em_sum,
+                                                                     .inv = em_subtract,
+                                                                     .window = w,
+                                                                     .slide = s,
+                                                                     .ud = &destroyed,
+                                                                     .destroy = count_destroy,
+                                                                     .name = "sum"});
     case 5: return em_count_by_window(ds, w, s);
     case 6: return em_group_by_key_and_window(ds, w, s);
     case 7: return em_count_by_value_and_window(ds, w, s);
@@ -472,7 +590,7 @@ Test(window, invalid_triples_fail_at_definition_naming_the_durations, .init = ca
         {1000, 1500, 1000, {"window duration (1500 ms)", "parent stream (1000 ms)"}},
         {1000, 2000, 1500, {"slide duration (1500 ms)", "parent stream (1000 ms)"}},
         {1000, 0, 1000, {"window (0 ms)", "slide (1000 ms)"}},
-        {1000, 2000, 0, {"window (2000 ms)", "slide (0 ms)"}},
+        {1000, 0, 0, {"window (0 ms)", "must be > 0"}}, /* a spec's slide 0: the parent's */
         {1000, -1000, 1000, {"window (-1000 ms)", "must be > 0"}},
         {1000, 2000, -2000, {"slide (-2000 ms)", "must be > 0"}},
         {500, 1250, 500, {"window duration (1250 ms)", "parent stream (500 ms)"}},
@@ -482,7 +600,7 @@ Test(window, invalid_triples_fail_at_definition_naming_the_durations, .init = ca
         for (int op = 0; op < N_WINDOWED_OPS; op++) {
             em_ssc *ssc = em_ssc_new("local[1]", "t", invalid[v].batch);
             em_rdd_queue *q = em_rdd_queue_new();
-            em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+            em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
             const char *name;
             destroyed = 0;
             em_dstream *ds = windowed_op(op, in, invalid[v].window, invalid[v].slide, &name);
@@ -509,7 +627,7 @@ Test(window, windows_over_a_windowed_stream_need_multiples_of_its_slide,
 {
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
-    em_dstream *in = em_queue_stream(ssc, q, true, NULL);
+    em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
     em_dstream *pairs = em_window(in, EM_SECONDS(2), EM_SECONDS(2));
     cr_assert_eq(em_dstream_slide(pairs), EM_SECONDS(2));
     const struct {
