@@ -216,3 +216,112 @@ Test(kafka_real, kill_9_at_20_points_loses_and_duplicates_nothing, .timeout = 60
     g_hash_table_unref(totals);
     real_kafka_stop(&k);
 }
+
+/* ---- Scale-out: three processes of one group over six partitions ---- */
+
+static GPid start_copier(const char *brokers)
+{
+    GPid pid;
+    const char *argv[] =
+        {EMBER_BUILD_ROOT "/tests/kafka_copy_pipeline", brokers, "in6", "out6", "copiers", NULL};
+    GError *err = NULL;
+    cr_assert(g_spawn_async(NULL, (char **)argv, NULL,
+                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                            &pid, &err),
+              "%s", err ? err->message : "");
+    return pid;
+}
+
+/* Distinct values of out6 (read_uncommitted, from the beginning) after reading until eof. */
+static GHashTable *distinct_output(const char *brokers, int *records)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "out-reader", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "out6", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    gint64 deadline = g_get_monotonic_time() + KAFKA_TIMEOUT_MS * 1000;
+    *records = 0;
+    for (bool eof = false; !eof && g_get_monotonic_time() < deadline;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            eof = true;
+        else if (!m->err) {
+            g_hash_table_add(seen, g_strndup(m->payload, m->len));
+            (*records)++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return seen;
+}
+
+static void produce_lines(const char *brokers, int from, int to)
+{
+    rd_kafka_t *rk = raw_producer(brokers, NULL);
+    for (int i = from; i < to; i++) {
+        char line[32];
+        snprintf(line, sizeof line, "line%d", i);
+        produce(rk, "in6", i % 6, NULL, line);
+    }
+    produce_flush(rk);
+    rd_kafka_destroy(rk);
+}
+
+/* Waits until out6 holds every line in [0, n); returns how many records it holds. */
+static int wait_all_lines(const char *brokers, int n)
+{
+    gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+    for (;;) {
+        int records = 0;
+        GHashTable *seen = distinct_output(brokers, &records);
+        int missing = 0;
+        for (int i = 0; i < n; i++) {
+            char line[32];
+            snprintf(line, sizeof line, "line%d", i);
+            missing += !g_hash_table_contains(seen, line);
+        }
+        g_hash_table_unref(seen);
+        if (!missing)
+            return records;
+        cr_assert_lt(g_get_monotonic_time(), deadline, "%d of %d lines never reached out6",
+                     missing, n);
+        g_usleep(500 * 1000);
+    }
+}
+
+Test(kafka_real, three_members_share_six_partitions_and_survive_a_kill_9, .timeout = 400)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "in6", 6);
+    real_kafka_create_topic(&k, "out6", 1);
+    GPid pids[3];
+    for (int i = 0; i < 3; i++)
+        pids[i] = start_copier(k.bootstrap);
+    produce_lines(k.bootstrap, 0, 600);
+    cr_assert_geq(wait_all_lines(k.bootstrap, 600), 600);
+    /* One member dies without leaving: after its session times out the other two take its
+     * partitions from their committed offsets. */
+    kill(pids[1], SIGKILL);
+    waitpid(pids[1], NULL, 0);
+    g_spawn_close_pid(pids[1]);
+    produce_lines(k.bootstrap, 600, 1200);
+    int records = wait_all_lines(k.bootstrap, 1200);
+    cr_assert_geq(records, 1200);
+    for (int i = 0; i < 3; i += 2) {
+        kill(pids[i], SIGTERM);
+        waitpid(pids[i], NULL, 0);
+        g_spawn_close_pid(pids[i]);
+    }
+    real_kafka_stop(&k);
+}
