@@ -568,3 +568,38 @@ Test(kafka_direct, backpressure_starts_at_the_initial_rate_shared_by_lag)
     kafka_log_clear(&l);
     mock_broker_stop(&b);
 }
+
+Test(kafka_direct, a_message_larger_than_fetch_max_bytes_is_still_read_whole)
+{
+    mock_broker b = mock_broker_start((const char *[]){"t:1", NULL});
+    char *big = g_malloc(20001);
+    memset(big, 'x', 20000);
+    big[20000] = '\0';
+    rd_kafka_t *rk = raw_producer(b.bootstrap, NULL);
+    produce(rk, "t", 0, "small", "s");
+    produce(rk, "t", 0, "big", big);
+    produce_flush(rk);
+    rd_kafka_destroy(rk);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                     .group_id = "g",
+                                     .topics = "t",
+                                     .start = EM_KAFKA_EARLIEST,
+                                     .params = (const char *[]){"fetch.max.bytes", "1000",
+                                                                "message.max.bytes", "1000",
+                                                                "max.partition.fetch.bytes",
+                                                                "1000", NULL}});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(1));
+    em_ssc_free(ssc);
+    /* The broker returns the first message of a partition whatever its size (KIP-74). */
+    g_autofree char *want = g_strdup_printf("[(big,%s), (small,s)]", big);
+    cr_assert_str_eq(l.text[0], want);
+    cr_assert_str_eq(l.ranges[0], "t[0]:0-2/2");
+    g_free(big);
+    kafka_log_clear(&l);
+    mock_broker_stop(&b);
+}
