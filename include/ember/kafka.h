@@ -91,6 +91,17 @@ typedef struct em_kafka_opts {
     void *ud;                                                      /* borrowed */
 } em_kafka_opts;
 
+/* Scale-out: processes running the same program with the same group_id in subscribe mode split
+ * the topics' partitions (Kafka's group protocol assigns them; Ember has no coordinator). When
+ * a partition is revoked, what was fetched and not yet in a batch is dropped and batches
+ * already generated still run, but commit nothing for it: the new owner starts from the last
+ * commit, so a record is processed at least once (exactly once with the transactional sink).
+ * A stateless pipeline (map, filter, a sink) thus scales with the partitions. A keyed
+ * pipeline (reduceByKey, windows, state) sees in each process only the keys of its own
+ * partitions: its results are per process and correct for the whole only when the input is
+ * partitioned by that key (the producer's key); after a rebalance, state built for a
+ * partition stays in the process that lost it. */
+
 /* Spark's KafkaUtils.createDirectStream. Records are (key, value) pairs of strings (the bytes
  * as they are), None for a null key or value; em_kafka_record_current() gives the topic,
  * partition, offset and timestamp of the record being computed. Returns NULL with err
