@@ -721,7 +721,8 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
         size_t k = b->n++;
         b->topics[k] = g_strdup(p->topic);
         b->msgs[k] = g_new(rd_kafka_message_t *, n ? n : 1);
-        memcpy(b->msgs[k], p->msgs->pdata, n * sizeof(void *));
+        if (n)
+            memcpy(b->msgs[k], p->msgs->pdata, n * sizeof(void *));
         /* The batch owns them now: take them out of the array without destroying them. */
         g_ptr_array_set_free_func(p->msgs, NULL);
         g_ptr_array_remove_range(p->msgs, 0, (guint)n);
