@@ -17,6 +17,7 @@
 #include <ember/checkpoint.h>
 #include <ember/connectors.h>
 #include <ember/ui.h>
+#include <ember/kafka.h>
 #undef EMBER_INSIDE
 
 #endif

@@ -1,0 +1,846 @@
+/* The Kafka direct stream's consumer: a librdkafka consumer polled by a thread of its own, so
+ * that a slow batch never makes it miss max.poll.interval.ms, buffering fetched messages per
+ * partition until a batch takes them. It resolves starting offsets on assignment, applies the
+ * out-of-range policy, pauses partitions whose buffer is full and commits offsets. */
+#include "input-kafka-private.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#define POLL_MS 100
+#define POLL_BURST 1024
+#define QUERY_TIMEOUT_MS 10000
+
+/* One topic-partition the consumer has been assigned (kept, unassigned, after a revocation). */
+typedef struct kpart {
+    char *topic;
+    int32_t partition;
+    GPtrArray *msgs;   /* rd_kafka_message_t *, fetched and not taken, ascending offsets */
+    int64_t next_from; /* where the next range starts; -1 until known */
+    bool assigned;
+    bool paused;
+} kpart;
+
+/* A commit in flight: librdkafka reports commits in the order they were made. */
+typedef struct pending_commit {
+    em_time batch_time;
+    em_kafka_offset_range *ranges;
+    size_t n;
+} pending_commit;
+
+struct em_kafka_consumer {
+    gint refcount; /* the stream's, and one per batch holding its messages */
+    bool closed;
+    char *what;         /* "Kafka direct stream (group g, brokers b)": names errors */
+    em_kafka_opts opts; /* strings and arrays below are copies */
+    GPtrArray *owned;   /* every string copied for opts */
+    em_kafka_tp *assign, *offsets;
+    rd_kafka_t *rk;
+    GThread *thread;
+    gint running;
+    GMutex lock;
+    GCond cond;
+    GHashTable *topics; /* topic name -> GPtrArray of kpart * indexed by partition */
+    GPtrArray *parts;   /* every kpart, in (topic, partition) order */
+    int64_t buffered;
+    int64_t max_buffered;
+    GError *failure; /* for the next batch */
+    bool stopping;
+    GQueue commits; /* pending_commit *, oldest first */
+    int64_t n_commits, n_commit_failures, skipped, paused, pauses;
+    int64_t assigned, assignments, revocations;
+};
+
+static void message_free(gpointer m) { rd_kafka_message_destroy(m); }
+
+static void batch_msgs_free(rd_kafka_message_t **msgs, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(msgs[i]);
+    g_free(msgs);
+}
+
+void em__kafka_batch_free(em_kafka_batch *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        batch_msgs_free(b->msgs[i], b->ranges[i].count);
+        g_free(b->topics[i]);
+    }
+    g_free(b->msgs);
+    g_free(b->topics);
+    g_free(b->ranges);
+    g_clear_error(&b->error);
+    em__kafka_consumer_unref(b->consumer);
+    g_free(b);
+}
+
+/* ---- Configuration ---- */
+
+bool em__kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                        const char *what, GError **err)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK)
+        return true;
+    g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: librdkafka property %s=%s: %s", what, name,
+                value, errstr);
+    return false;
+}
+
+bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,
+                            GError **err)
+{
+    for (size_t i = 0; params && params[i]; i += 2) {
+        if (!params[i + 1]) {
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                        "%s: librdkafka property %s has no value (params are name, value "
+                        "pairs ending in NULL)",
+                        what, params[i]);
+            return false;
+        }
+        if (!em__kafka_conf_set(conf, params[i], params[i + 1], what, err))
+            return false;
+    }
+    return true;
+}
+
+static const char *keep(em_kafka_consumer *c, const char *s)
+{
+    if (!s)
+        return NULL;
+    char *copy = g_strdup(s);
+    g_ptr_array_add(c->owned, copy);
+    return copy;
+}
+
+static em_kafka_tp *keep_tps(em_kafka_consumer *c, const em_kafka_tp *tps, size_t n)
+{
+    if (!n)
+        return NULL;
+    em_kafka_tp *copy = g_new(em_kafka_tp, n);
+    for (size_t i = 0; i < n; i++)
+        copy[i] = (em_kafka_tp){keep(c, tps[i].topic), tps[i].partition, tps[i].offset};
+    return copy;
+}
+
+static bool check_opts(const em_kafka_opts *o, const char *what, GError **err)
+{
+    const char *bad = NULL;
+    int strategies = (o->topics != NULL) + (o->pattern != NULL) + (o->assign != NULL);
+    if (!o->brokers || !*o->brokers)
+        bad = "brokers (bootstrap.servers) is required";
+    else if (!o->group_id || !*o->group_id)
+        bad = "group_id is required";
+    else if (strategies != 1)
+        bad = "give exactly one of topics (subscribe), pattern (subscribe by pattern) and "
+              "assign (assign)";
+    else if (o->assign && !o->n_assign)
+        bad = "assign needs n_assign > 0";
+    else if (o->offsets && o->assign)
+        bad = "offsets is for subscribe; with assign, give each partition's offset there";
+    else if (o->max_rate_per_partition < 0 || o->initial_rate < 0 ||
+             o->max_buffered_per_partition < 0 || o->commit_wait_ms < 0)
+        bad = "rates, buffer sizes and waits cannot be negative";
+    for (size_t i = 0; !bad && o->params && o->params[i]; i += 2)
+        if (!strcmp(o->params[i], "enable.auto.commit") ||
+            !strcmp(o->params[i], "enable.auto.offset.store") ||
+            !strcmp(o->params[i], "auto.offset.reset"))
+            bad = "enable.auto.commit, enable.auto.offset.store and auto.offset.reset are "
+                  "Ember's (use commit, start and out_of_range)";
+    if (bad)
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: %s", what, bad);
+    return !bad;
+}
+
+/* ---- Partitions ---- */
+
+static kpart *part_find(em_kafka_consumer *c, const char *topic, int32_t partition)
+{
+    GPtrArray *by_p = g_hash_table_lookup(c->topics, topic);
+    return by_p && partition >= 0 && (guint)partition < by_p->len ? by_p->pdata[partition] : NULL;
+}
+
+static gint part_cmp(gconstpointer a, gconstpointer b)
+{
+    const kpart *x = *(kpart *const *)a, *y = *(kpart *const *)b;
+    int t = strcmp(x->topic, y->topic);
+    return t ? t : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+static kpart *part_get(em_kafka_consumer *c, const char *topic, int32_t partition)
+{
+    kpart *p = part_find(c, topic, partition);
+    if (p)
+        return p;
+    p = g_new0(kpart, 1);
+    p->topic = g_strdup(topic);
+    p->partition = partition;
+    p->msgs = g_ptr_array_new_with_free_func(message_free);
+    p->next_from = -1;
+    GPtrArray *by_p = g_hash_table_lookup(c->topics, topic);
+    if (!by_p) {
+        by_p = g_ptr_array_new();
+        g_hash_table_insert(c->topics, p->topic, by_p);
+    }
+    if ((guint)partition >= by_p->len)
+        g_ptr_array_set_size(by_p, partition + 1);
+    by_p->pdata[partition] = p;
+    g_ptr_array_add(c->parts, p);
+    g_ptr_array_sort(c->parts, part_cmp);
+    return p;
+}
+
+static void part_drop(em_kafka_consumer *c, kpart *p)
+{
+    c->buffered -= p->msgs->len;
+    g_ptr_array_set_size(p->msgs, 0);
+}
+
+static void part_free(gpointer data)
+{
+    kpart *p = data;
+    g_ptr_array_unref(p->msgs);
+    g_free(p->topic);
+    g_free(p);
+}
+
+/* ---- Assignment: starting offsets, rebalances ---- */
+
+static int64_t given_offset(em_kafka_consumer *c, const char *topic, int32_t partition)
+{
+    const em_kafka_tp *tps = c->assign ? c->assign : c->offsets;
+    size_t n = c->assign ? c->opts.n_assign : c->opts.n_offsets;
+    for (size_t i = 0; i < n; i++)
+        if (tps[i].partition == partition && !strcmp(tps[i].topic, topic))
+            return tps[i].offset;
+    return -1;
+}
+
+/* Sets each partition's offset to where it starts: the given offset, else the group's
+ * committed one, else the log start or end by the start policy. Runs on the polling thread. */
+static void resolve_offsets(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t cerr = rd_kafka_committed(c->rk, committed, QUERY_TIMEOUT_MS);
+    if (cerr)
+        g_warning("%s: cannot read the group's committed offsets: %s", c->what,
+                  rd_kafka_err2str(cerr));
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t off = given_offset(c, tp->topic, tp->partition);
+        if (off < 0 && !cerr && committed->elems[i].offset >= 0)
+            off = committed->elems[i].offset;
+        if (off < 0) {
+            int64_t lo, hi;
+            rd_kafka_resp_err_t werr =
+                rd_kafka_query_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi,
+                                                 QUERY_TIMEOUT_MS);
+            if (werr) {
+                g_warning("%s: topic %s [%" PRId32 "]: cannot read its offsets: %s", c->what,
+                          tp->topic, tp->partition, rd_kafka_err2str(werr));
+                off = c->opts.start == EM_KAFKA_EARLIEST ? RD_KAFKA_OFFSET_BEGINNING
+                                                         : RD_KAFKA_OFFSET_END;
+            } else {
+                off = c->opts.start == EM_KAFKA_EARLIEST ? lo : hi;
+            }
+        }
+        tp->offset = off;
+    }
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
+static void set_paused(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts, bool pause)
+{
+    if (!parts->cnt)
+        return;
+    rd_kafka_resp_err_t err =
+        pause ? rd_kafka_pause_partitions(c->rk, parts) : rd_kafka_resume_partitions(c->rk, parts);
+    if (err)
+        g_warning("%s: cannot %s partitions: %s", c->what, pause ? "pause" : "resume",
+                  rd_kafka_err2str(err));
+}
+
+static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    resolve_offsets(c, parts);
+    g_mutex_lock(&c->lock);
+    for (int i = 0; i < parts->cnt; i++) {
+        kpart *p = part_get(c, parts->elems[i].topic, parts->elems[i].partition);
+        part_drop(c, p);
+        c->assigned += !p->assigned;
+        p->assigned = true;
+        p->paused = false;
+        p->next_from = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+    }
+    c->assignments++;
+    bool stopping = c->stopping;
+    g_mutex_unlock(&c->lock);
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t err = 0;
+    if (!strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE"))
+        error = rd_kafka_incremental_assign(c->rk, parts);
+    else
+        err = rd_kafka_assign(c->rk, parts);
+    if (error || err) {
+        g_warning("%s: cannot take the partitions assigned: %s", c->what,
+                  error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+        if (error)
+            rd_kafka_error_destroy(error);
+    }
+    if (stopping)
+        set_paused(c, parts, true);
+}
+
+/* Revoked partitions: what was fetched and not taken is dropped (the new owner reads it from
+ * the committed offsets); batches already generated still run, but their commits skip these
+ * partitions. */
+static void on_revoke(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts, bool lost)
+{
+    g_mutex_lock(&c->lock);
+    for (int i = 0; i < parts->cnt; i++) {
+        kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p)
+            continue;
+        part_drop(c, p);
+        c->assigned -= p->assigned;
+        p->assigned = false;
+        p->next_from = -1;
+    }
+    c->revocations++;
+    g_mutex_unlock(&c->lock);
+    if (lost)
+        g_warning("%s: %d partitions lost (the group moved on without this consumer)", c->what,
+                  parts->cnt);
+    rd_kafka_error_t *error = NULL;
+    if (!strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE"))
+        error = rd_kafka_incremental_unassign(c->rk, parts);
+    else
+        rd_kafka_assign(c->rk, NULL);
+    if (error)
+        rd_kafka_error_destroy(error);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    (void)rk;
+    em_kafka_consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        on_assign(c, parts);
+    else
+        on_revoke(c, parts, rd_kafka_assignment_lost(c->rk));
+}
+
+/* ---- Errors ---- */
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    em_kafka_consumer *c = opaque;
+    g_warning("%s: %s: %s", c->what, rd_kafka_err2name(err), reason);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_fatal_error(c->rk, fatal, sizeof fatal);
+        g_mutex_lock(&c->lock);
+        if (!c->failure)
+            c->failure = g_error_new(EM_ERROR, EM_ERROR_IO, "%s: fatal: %s", c->what, fatal);
+        g_mutex_unlock(&c->lock);
+    }
+}
+
+/* Where fetching of p resumes: after what is buffered, else where the next range starts. */
+static int64_t fetch_position(const kpart *p)
+{
+    if (p->msgs->len)
+        return ((rd_kafka_message_t *)p->msgs->pdata[p->msgs->len - 1])->offset + 1;
+    return p->next_from;
+}
+
+/* Restarts fetching topic[partition] at offset `to`. librdkafka stops fetching a partition
+ * after an out-of-range error and a seek does not wake it: the partition is assigned again
+ * (the others at their positions, so nothing is read twice). */
+static void restart_at(em_kafka_consumer *c, const char *topic, int32_t partition, int64_t to)
+{
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_resp_err_t err = 0;
+    if (!strcmp(rd_kafka_rebalance_protocol(c->rk), "COOPERATIVE")) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, topic, partition)->offset = to;
+        error = rd_kafka_incremental_unassign(c->rk, l);
+        if (!error)
+            error = rd_kafka_incremental_assign(c->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+    } else {
+        rd_kafka_topic_partition_list_t *l = NULL;
+        err = rd_kafka_assignment(c->rk, &l);
+        if (!err) {
+            g_mutex_lock(&c->lock);
+            for (int i = 0; i < l->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &l->elems[i];
+                kpart *p = part_find(c, tp->topic, tp->partition);
+                if (tp->partition == partition && !strcmp(tp->topic, topic))
+                    tp->offset = to;
+                else if (p && fetch_position(p) >= 0)
+                    tp->offset = fetch_position(p);
+            }
+            g_mutex_unlock(&c->lock);
+            err = rd_kafka_assign(c->rk, l);
+        }
+        if (l)
+            rd_kafka_topic_partition_list_destroy(l);
+    }
+    if (error || err)
+        g_warning("%s: topic %s [%" PRId32 "]: cannot restart at offset %" PRId64 ": %s", c->what,
+                  topic, partition, to,
+                  error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+    if (error)
+        rd_kafka_error_destroy(error);
+}
+
+/* An offset outside the partition's log, under the out-of-range policy. */
+static void out_of_range(em_kafka_consumer *c, rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    int64_t lo = -1, hi = -1;
+    rd_kafka_query_watermark_offsets(c->rk, topic, m->partition, &lo, &hi, QUERY_TIMEOUT_MS);
+    if (c->opts.out_of_range == EM_KAFKA_OOR_FAIL) {
+        g_mutex_lock(&c->lock);
+        if (!c->failure) {
+            c->failure = g_error_new(EM_ERROR, EM_ERROR_IO,
+                                     "%s: topic %s [%" PRId32 "]: offset %" PRId64
+                                     " is out of range (the log "
+                                     "holds [%" PRId64 ", %" PRId64
+                                     ")); set out_of_range to EARLIEST or LATEST "
+                                     "to go on",
+                                     c->what, topic, m->partition, (int64_t)m->offset, lo, hi);
+            g_warning("%s", c->failure->message);
+        }
+        g_mutex_unlock(&c->lock);
+        return;
+    }
+    int64_t to = c->opts.out_of_range == EM_KAFKA_OOR_EARLIEST ? lo : hi;
+    int64_t skipped = m->offset >= 0 && to > m->offset ? to - m->offset : 0;
+    g_warning("%s: topic %s [%" PRId32 "]: offset %" PRId64 " is out of range (the log holds "
+              "[%" PRId64 ", %" PRId64 ")): going on from %" PRId64 ", %" PRId64
+              " messages skipped",
+              c->what, topic, m->partition, (int64_t)m->offset, lo, hi, to, skipped);
+    g_mutex_lock(&c->lock);
+    c->skipped += skipped;
+    kpart *p = part_find(c, topic, m->partition);
+    if (p && !p->msgs->len)
+        p->next_from = to;
+    g_mutex_unlock(&c->lock);
+    restart_at(c, topic, m->partition, to);
+}
+
+static void message_error(em_kafka_consumer *c, rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        out_of_range(c, m);
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->rkt)
+            g_warning("%s: topic %s [%" PRId32 "]: %s", c->what, rd_kafka_topic_name(m->rkt),
+                      m->partition, rd_kafka_message_errstr(m));
+        else
+            g_warning("%s: %s", c->what, rd_kafka_message_errstr(m));
+    }
+    rd_kafka_message_destroy(m);
+}
+
+/* ---- Commits ---- */
+
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk, (void)offsets;
+    em_kafka_consumer *c = opaque;
+    g_mutex_lock(&c->lock);
+    pending_commit *pc = g_queue_pop_head(&c->commits);
+    if (err)
+        c->n_commit_failures++;
+    else
+        c->n_commits++;
+    g_mutex_unlock(&c->lock);
+    if (!pc)
+        return;
+    if (err)
+        g_warning("%s: committing the offsets of batch %" PRId64 " ms failed: %s", c->what,
+                  (int64_t)pc->batch_time, rd_kafka_err2str(err));
+    if (c->opts.on_commit)
+        c->opts.on_commit(&(em_kafka_commit_info){.batch_time = pc->batch_time,
+                                                  .ranges = pc->ranges,
+                                                  .n_ranges = pc->n,
+                                                  .error = err ? rd_kafka_err2str(err) : NULL},
+                          c->opts.ud);
+    g_free(pc->ranges);
+    g_free(pc);
+    g_mutex_lock(&c->lock);
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
+void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
+                               const em_kafka_offset_range *ranges, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    pending_commit *pc = g_new0(pending_commit, 1);
+    pc->batch_time = batch_time;
+    pc->ranges = g_new(em_kafka_offset_range, n ? n : 1);
+    g_mutex_lock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        kpart *p = part_find(c, ranges[i].topic, ranges[i].partition);
+        if (!p || !p->assigned || ranges[i].until < 0)
+            continue;
+        pc->ranges[pc->n] = ranges[i];
+        pc->ranges[pc->n++].topic = p->topic; /* lives as long as the consumer */
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = ranges[i].until;
+    }
+    if (pc->n)
+        g_queue_push_tail(&c->commits, pc);
+    g_mutex_unlock(&c->lock);
+    if (pc->n) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, l, 1);
+        if (err) /* refused before it was sent: report it as its callback would */
+            commit_cb(c->rk, err, l, c);
+    } else {
+        g_free(pc->ranges);
+        g_free(pc);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+bool em__kafka_consumer_wait_commits(em_kafka_consumer *c, int64_t timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000;
+    g_mutex_lock(&c->lock);
+    while (c->commits.length && g_cond_wait_until(&c->cond, &c->lock, deadline))
+        ;
+    bool done = c->commits.length == 0;
+    g_mutex_unlock(&c->lock);
+    return done;
+}
+
+/* ---- The polling thread ---- */
+
+/* Appends fetched messages to their partitions' buffers (the caller holds the lock); fills
+ * pause with the partitions whose buffer is now full. */
+static void buffer_messages(em_kafka_consumer *c, rd_kafka_message_t **ms, int n,
+                            rd_kafka_topic_partition_list_t *pause)
+{
+    kpart *p = NULL;
+    for (int i = 0; i < n; i++) {
+        rd_kafka_message_t *m = ms[i];
+        const char *topic = rd_kafka_topic_name(m->rkt);
+        if (!p || p->partition != m->partition || strcmp(p->topic, topic))
+            p = part_find(c, topic, m->partition);
+        if (!p || !p->assigned) { /* fetched before a revocation */
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (p->next_from < 0)
+            p->next_from = m->offset;
+        g_ptr_array_add(p->msgs, m);
+        c->buffered++;
+        if (!p->paused && (int64_t)p->msgs->len >= c->max_buffered) {
+            p->paused = true;
+            c->paused++;
+            c->pauses++;
+            rd_kafka_topic_partition_list_add(pause, p->topic, p->partition);
+        }
+    }
+    g_cond_broadcast(&c->cond);
+}
+
+static void assign_given(em_kafka_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->opts.n_assign);
+    for (size_t i = 0; i < c->opts.n_assign; i++)
+        rd_kafka_topic_partition_list_add(l, c->assign[i].topic, c->assign[i].partition);
+    on_assign(c, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static gpointer poll_main(gpointer data)
+{
+    em_kafka_consumer *c = data;
+    if (c->assign)
+        assign_given(c);
+    rd_kafka_message_t *data_msgs[POLL_BURST];
+    rd_kafka_message_t *errors[64];
+    while (g_atomic_int_get(&c->running)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, POLL_MS);
+        int n = 0, n_err = 0;
+        while (m) {
+            if (m->err && n_err < (int)G_N_ELEMENTS(errors))
+                errors[n_err++] = m;
+            else if (m->err)
+                message_error(c, m);
+            else
+                data_msgs[n++] = m;
+            if (n == POLL_BURST || n_err == (int)G_N_ELEMENTS(errors))
+                break;
+            m = rd_kafka_consumer_poll(c->rk, 0);
+        }
+        if (n) {
+            rd_kafka_topic_partition_list_t *pause = rd_kafka_topic_partition_list_new(0);
+            g_mutex_lock(&c->lock);
+            buffer_messages(c, data_msgs, n, pause);
+            g_mutex_unlock(&c->lock);
+            set_paused(c, pause, true);
+            rd_kafka_topic_partition_list_destroy(pause);
+        }
+        for (int i = 0; i < n_err; i++)
+            message_error(c, errors[i]);
+    }
+    return NULL;
+}
+
+/* ---- Public to the glue ---- */
+
+em_kafka_consumer *em__kafka_consumer_new(const em_kafka_opts *opts, const char *what,
+                                          GError **err)
+{
+    if (!check_opts(opts, what, err))
+        return NULL;
+    em_kafka_consumer *c = g_new0(em_kafka_consumer, 1);
+    c->refcount = 1;
+    c->what = g_strdup_printf("%s (group %s, brokers %s)", what, opts->group_id, opts->brokers);
+    c->owned = g_ptr_array_new_with_free_func(g_free);
+    c->opts = *opts;
+    c->opts.brokers = keep(c, opts->brokers);
+    c->opts.group_id = keep(c, opts->group_id);
+    c->opts.topics = keep(c, opts->topics);
+    c->opts.pattern = keep(c, opts->pattern);
+    c->opts.params = NULL;
+    c->assign = keep_tps(c, opts->assign, opts->n_assign);
+    c->offsets = keep_tps(c, opts->offsets, opts->n_offsets);
+    c->opts.assign = c->assign;
+    c->opts.offsets = c->offsets;
+    c->max_buffered = opts->max_buffered_per_partition ? opts->max_buffered_per_partition : 100000;
+    g_mutex_init(&c->lock);
+    g_cond_init(&c->cond);
+    g_queue_init(&c->commits);
+    c->topics =
+        g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
+    c->parts = g_ptr_array_new_with_free_func(part_free);
+
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bool ok = em__kafka_conf_set(conf, "bootstrap.servers", opts->brokers, c->what, err) &&
+              em__kafka_conf_set(conf, "group.id", opts->group_id, c->what, err) &&
+              em__kafka_conf_set(conf, "client.id", "ember", c->what, err) &&
+              em__kafka_conf_set_all(conf, opts->params, c->what, err) &&
+              em__kafka_conf_set(conf, "enable.auto.commit", "false", c->what, err) &&
+              em__kafka_conf_set(conf, "enable.auto.offset.store", "false", c->what, err) &&
+              em__kafka_conf_set(conf, "auto.offset.reset", "error", c->what, err) &&
+              em__kafka_conf_set(conf, "enable.partition.eof", "false", c->what, err);
+    if (!ok) {
+        rd_kafka_conf_destroy(conf);
+        em__kafka_consumer_unref(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: %s", c->what, errstr);
+        em__kafka_consumer_unref(c);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(c->rk);
+    return c;
+}
+
+bool em__kafka_consumer_start(em_kafka_consumer *c, GError **err)
+{
+    if (!c->assign) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        if (c->opts.pattern) {
+            /* librdkafka reads a subscription starting with ^ as a regex. */
+            char *re = c->opts.pattern[0] == '^' ? g_strdup(c->opts.pattern)
+                                                 : g_strconcat("^", c->opts.pattern, NULL);
+            rd_kafka_topic_partition_list_add(l, re, RD_KAFKA_PARTITION_UA);
+            g_free(re);
+        } else {
+            char **names = g_strsplit(c->opts.topics, ",", -1);
+            for (char **t = names; *t; t++)
+                if (*g_strstrip(*t))
+                    rd_kafka_topic_partition_list_add(l, *t, RD_KAFKA_PARTITION_UA);
+            g_strfreev(names);
+        }
+        rd_kafka_resp_err_t e =
+            l->cnt ? rd_kafka_subscribe(c->rk, l) : RD_KAFKA_RESP_ERR__INVALID_ARG;
+        rd_kafka_topic_partition_list_destroy(l);
+        if (e) {
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: cannot subscribe to %s: %s", c->what,
+                        c->opts.pattern ? c->opts.pattern : c->opts.topics, rd_kafka_err2str(e));
+            return false;
+        }
+    }
+    g_atomic_int_set(&c->running, 1);
+    c->thread = g_thread_new("em-kafka-poll", poll_main, c);
+    return true;
+}
+
+/* How many of the n buffered messages a partition gives when total is shared by lag. */
+static int64_t share(int64_t total, int64_t n, int64_t all)
+{
+    if (total < 0 || all <= 0)
+        return n;
+    int64_t s = (int64_t)((double)n / (double)all * (double)total + 0.5);
+    return MAX(s, 1); /* Spark's minRatePerPartition, 1 */
+}
+
+em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t per_partition,
+                                        int64_t total)
+{
+    em_kafka_batch *b = g_new0(em_kafka_batch, 1);
+    b->time = t;
+    b->consumer = c;
+    g_atomic_int_inc(&c->refcount);
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(0);
+    g_mutex_lock(&c->lock);
+    b->ranges = g_new0(em_kafka_offset_range, c->parts->len + 1);
+    b->topics = g_new0(char *, c->parts->len + 1);
+    b->msgs = g_new0(rd_kafka_message_t **, c->parts->len + 1);
+    int64_t all = c->buffered;
+    for (guint i = 0; i < c->parts->len; i++) {
+        kpart *p = c->parts->pdata[i];
+        int64_t n = p->msgs->len;
+        if (!p->assigned || (p->next_from < 0 && !n))
+            continue;
+        n = MIN(n, share(total, n, all));
+        if (per_partition >= 0)
+            n = MIN(n, per_partition);
+        size_t k = b->n++;
+        b->topics[k] = g_strdup(p->topic);
+        b->msgs[k] = g_new(rd_kafka_message_t *, n ? n : 1);
+        if (n)
+            memcpy(b->msgs[k], p->msgs->pdata, n * sizeof(void *));
+        /* The batch owns them now: take them out of the array without destroying them. */
+        g_ptr_array_set_free_func(p->msgs, NULL);
+        g_ptr_array_remove_range(p->msgs, 0, (guint)n);
+        g_ptr_array_set_free_func(p->msgs, message_free);
+        int64_t until = n ? b->msgs[k][n - 1]->offset + 1 : p->next_from;
+        b->ranges[k] = (em_kafka_offset_range){b->topics[k], p->partition, p->next_from, until, n};
+        p->next_from = until;
+        b->records += n;
+        c->buffered -= n;
+        if (p->paused && (int64_t)p->msgs->len < c->max_buffered / 2 && !c->stopping) {
+            p->paused = false;
+            c->paused--;
+            rd_kafka_topic_partition_list_add(resume, p->topic, p->partition);
+        }
+    }
+    b->error = g_steal_pointer(&c->failure);
+    g_mutex_unlock(&c->lock);
+    set_paused(c, resume, false);
+    rd_kafka_topic_partition_list_destroy(resume);
+    return b;
+}
+
+int64_t em__kafka_consumer_buffered(em_kafka_consumer *c)
+{
+    g_mutex_lock(&c->lock);
+    int64_t n = c->buffered;
+    g_mutex_unlock(&c->lock);
+    return n;
+}
+
+bool em__kafka_consumer_wait_buffered(em_kafka_consumer *c, int64_t n, int64_t timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000;
+    g_mutex_lock(&c->lock);
+    while (c->buffered < n && g_cond_wait_until(&c->cond, &c->lock, deadline))
+        ;
+    bool ok = c->buffered >= n;
+    g_mutex_unlock(&c->lock);
+    return ok;
+}
+
+void em__kafka_consumer_pause(em_kafka_consumer *c)
+{
+    g_mutex_lock(&c->lock);
+    c->stopping = true;
+    g_mutex_unlock(&c->lock);
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (!rd_kafka_assignment(c->rk, &l) && l)
+        set_paused(c, l, true);
+    if (l)
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+void em__kafka_consumer_drop(em_kafka_consumer *c)
+{
+    g_mutex_lock(&c->lock);
+    for (guint i = 0; i < c->parts->len; i++)
+        part_drop(c, c->parts->pdata[i]);
+    g_mutex_unlock(&c->lock);
+}
+
+void em__kafka_consumer_stats(em_kafka_consumer *c, em_kafka_stream_stats *out)
+{
+    g_mutex_lock(&c->lock);
+    out->assigned = c->assigned;
+    out->assignments = c->assignments;
+    out->revocations = c->revocations;
+    out->buffered = c->buffered;
+    out->paused = c->paused;
+    out->pauses = c->pauses;
+    out->skipped = c->skipped;
+    out->commits = c->n_commits;
+    out->commit_failures = c->n_commit_failures;
+    g_mutex_unlock(&c->lock);
+}
+
+rd_kafka_t *em__kafka_consumer_handle(em_kafka_consumer *c) { return c->rk; }
+
+const em_kafka_opts *em__kafka_consumer_opts(em_kafka_consumer *c) { return &c->opts; }
+
+void em__kafka_consumer_close(em_kafka_consumer *c)
+{
+    if (c->thread) {
+        g_atomic_int_set(&c->running, 0);
+        g_thread_join(c->thread);
+        c->thread = NULL;
+    }
+    if (c->rk && !c->closed) {
+        rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
+        if (err)
+            g_warning("%s: closing the consumer: %s", c->what, rd_kafka_err2str(err));
+    }
+    c->closed = true;
+    em__kafka_consumer_drop(c);
+}
+
+void em__kafka_consumer_unref(em_kafka_consumer *c)
+{
+    if (!c || !g_atomic_int_dec_and_test(&c->refcount))
+        return;
+    em__kafka_consumer_close(c);
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    pending_commit *pc;
+    while ((pc = g_queue_pop_head(&c->commits))) {
+        g_free(pc->ranges);
+        g_free(pc);
+    }
+    if (c->topics)
+        g_hash_table_unref(c->topics);
+    if (c->parts)
+        g_ptr_array_unref(c->parts);
+    g_clear_error(&c->failure);
+    g_mutex_clear(&c->lock);
+    g_cond_clear(&c->cond);
+    g_free(c->assign);
+    g_free(c->offsets);
+    g_ptr_array_unref(c->owned);
+    g_free(c->what);
+    g_free(c);
+}

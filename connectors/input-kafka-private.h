@@ -1,0 +1,94 @@
+/* Private to the Kafka connector and its tests. The direct stream is three pieces: the
+ * consumer (input-kafka-consumer.c: a polling thread buffering fetched messages per partition,
+ * rebalances, out-of-range policy, commits), the KafkaRDD (input-kafka-rdd.c: a batch's
+ * messages, one partition per offset range) and the glue to the DStream graph
+ * (input-kafka.c: seal, compute, start, stop, commit after the batch). Only the glue knows
+ * streaming's internals. */
+#ifndef EMBER_INPUT_KAFKA_PRIVATE_H
+#define EMBER_INPUT_KAFKA_PRIVATE_H
+
+#include "core-private.h"
+#include <ember.h>
+
+#include <librdkafka/rdkafka.h>
+
+typedef struct em_kafka_consumer em_kafka_consumer;
+
+/* What a batch took from the consumer: for each assigned partition (in topic, partition
+ * order) its offset range and messages, msgs[i][0..ranges[i].count). Every array and the
+ * messages are owned by the batch; ranges[i].topic points at topics[i]. */
+typedef struct em_kafka_batch {
+    em_time time;
+    size_t n;
+    em_kafka_offset_range *ranges;
+    char **topics;
+    rd_kafka_message_t ***msgs;
+    int64_t records;
+    em_kafka_consumer *consumer; /* referenced: its handle outlives the messages */
+    GError *error; /* a failure the batch reports (an offset out of range under FAIL) */
+} em_kafka_batch;
+
+void em__kafka_batch_free(em_kafka_batch *b);
+
+/* ---- The consumer ---- */
+
+/* A consumer for opts (validated; err names what is wrong). Nothing is contacted yet. */
+em_kafka_consumer *em__kafka_consumer_new(const em_kafka_opts *opts, const char *what,
+                                          GError **err);
+/* Starts the polling thread (subscribe or assign). False with err when librdkafka refuses. */
+bool em__kafka_consumer_start(em_kafka_consumer *c, GError **err);
+/* Takes the buffered messages of every assigned partition into a new batch at time t: at most
+ * per_partition of each (< 0: no cap), and at most total over all of them (< 0: no cap),
+ * shared by how many each has buffered (Spark's lag-proportional split). Never blocks on the
+ * network. */
+em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t per_partition,
+                                        int64_t total);
+/* Buffered messages not in a batch yet. */
+int64_t em__kafka_consumer_buffered(em_kafka_consumer *c);
+/* Waits up to timeout_ms until at least n messages are buffered; false on timeout. */
+bool em__kafka_consumer_wait_buffered(em_kafka_consumer *c, int64_t n, int64_t timeout_ms);
+/* Commits until of each range (skipping partitions no longer assigned), asynchronously; the
+ * outcome goes to on_commit with batch_time. */
+void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
+                               const em_kafka_offset_range *ranges, size_t n);
+/* Waits up to timeout_ms for the commits in flight; false when some are still pending. */
+bool em__kafka_consumer_wait_commits(em_kafka_consumer *c, int64_t timeout_ms);
+/* Stops fetching (partitions paused); the polling thread goes on serving commit results. */
+void em__kafka_consumer_pause(em_kafka_consumer *c);
+/* Drops every buffered message (a hard stop). */
+void em__kafka_consumer_drop(em_kafka_consumer *c);
+void em__kafka_consumer_stats(em_kafka_consumer *c, em_kafka_stream_stats *out);
+/* The consumer's handle (for the transactional sink's group metadata). */
+rd_kafka_t *em__kafka_consumer_handle(em_kafka_consumer *c);
+/* Stops the polling thread and closes the consumer (it leaves its group); buffered messages
+ * are dropped. Batches already taken stay valid. */
+void em__kafka_consumer_close(em_kafka_consumer *c);
+/* Drops a reference; the last one (the stream's and every batch's gone) destroys the handle:
+ * librdkafka wants every message destroyed first. */
+void em__kafka_consumer_unref(em_kafka_consumer *c);
+/* The commit policy and rate options the consumer was made with. */
+const em_kafka_opts *em__kafka_consumer_opts(em_kafka_consumer *c);
+
+/* ---- The KafkaRDD ---- */
+
+/* An RDD with one partition per slice of b (the RDD takes b). */
+em_rdd *em__kafka_rdd_new(em_context *sc, em_kafka_batch *b);
+
+/* ---- The stream (glue) ---- */
+
+/* The consumer of a Kafka direct stream, or NULL when ds is not one. */
+em_kafka_consumer *em__kafka_stream_consumer(const em_dstream *ds);
+/* The offset ranges of ds's batch at time t, copied into *out (g_free it); false when that
+ * batch is unknown (never generated, or already forgotten). */
+bool em__kafka_stream_batch_ranges(const em_dstream *ds, em_time t, em_kafka_offset_range **out,
+                                   size_t *n);
+/* Tests: waits until ds's consumer has n messages buffered. */
+bool em__kafka_stream_wait_buffered(em_dstream *ds, int64_t n, int64_t timeout_ms);
+
+/* librdkafka configuration from name/value pairs, with err naming a refused property. */
+bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,
+                            GError **err);
+bool em__kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
+                        const char *what, GError **err);
+
+#endif

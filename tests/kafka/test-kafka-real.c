@@ -1,0 +1,327 @@
+/* Against Apache Kafka itself (kafka-real.h): interop with kcat both ways, and exactly-once
+ * through kill -9 at 20 random points of a Kafka-to-Kafka word count. */
+#include "../examples/example-fixture.h"
+#include "kafka-real.h"
+
+#define PIPELINE EMBER_BUILD_ROOT "/tests/kafka_eos_pipeline"
+
+static char *run_capture(const char *cmd)
+{
+    char *out = NULL;
+    int status = -1;
+    GError *err = NULL;
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out,
+                           NULL, &status, &err),
+              "%s", err ? err->message : "");
+    cr_assert(g_spawn_check_wait_status(status, NULL), "%s failed", cmd);
+    return out;
+}
+
+static void kcat_interop(const char *brokers)
+{
+    g_autofree char *kcat = g_find_program_in_path("kcat");
+    if (!kcat)
+        REAL_KAFKA_UNAVAILABLE("no kcat in PATH (scripts/dev installs it)");
+    /* kcat writes, Ember reads. */
+    g_autofree char *produce = g_strdup_printf(
+        "printf 'a:one\\nb:two\\nc:three\\n' | kcat -b %s -P -t from-kcat -p 0 -K:", brokers);
+    g_free(run_capture(produce));
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = brokers,
+                                                .group_id = "interop",
+                                                .assign = (em_kafka_tp[]){{"from-kcat", 0, 0}},
+                                                .n_assign = 1});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    /* Ember writes, kcat reads. */
+    GError *err = NULL;
+    cr_assert(em_kafka_save(ds, "from-ember", &(em_kafka_save_opts){.brokers = brokers}, &err),
+              "%s", err ? err->message : "");
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 3, EM_SECONDS(1));
+    em_ssc_free(ssc);
+    cr_assert_str_eq(l.text[0], "[(a,one), (b,two), (c,three)]");
+    kafka_log_clear(&l);
+    g_autofree char *consume =
+        g_strdup_printf("kcat -b %s -C -t from-ember -o beginning -c 3 -e -f '%%k=%%s\\n' | sort",
+                        brokers);
+    g_autofree char *got = run_capture(consume);
+    cr_assert_str_eq(got, "a=one\nb=two\nc=three\n");
+}
+
+Test(kafka_real, kcat_and_ember_read_each_other_on_the_mock_broker)
+{
+    mock_broker b = mock_broker_start((const char *[]){"from-kcat:1", "from-ember:1", NULL});
+    kcat_interop(b.bootstrap);
+    mock_broker_stop(&b);
+}
+
+Test(kafka_real, kcat_and_ember_read_each_other_on_apache_kafka, .timeout = 240)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "from-kcat", 1);
+    real_kafka_create_topic(&k, "from-ember", 1);
+    kcat_interop(k.bootstrap);
+    real_kafka_stop(&k);
+}
+
+/* Holds the first batch for 2.5 s: more than twice max.poll.interval.ms (1 s). The wait is
+ * the behaviour under test: wall-clock time passing while a batch runs. */
+static bool slow_first_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)rdd, (void)ud, (void)err;
+    if (t == EM_SECONDS(1))
+        g_usleep(2500 * 1000);
+    return true;
+}
+
+Test(kafka_real, a_batch_longer_than_max_poll_interval_keeps_the_group, .timeout = 240)
+{
+    real_kafka b = {0};
+    real_kafka_start(&b);
+    real_kafka_create_topic(&b, "t", 1);
+    produce_range(b.bootstrap, "t", 0, "v", 0, 2);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = b.bootstrap,
+                                                .group_id = "g",
+                                                .topics = "t",
+                                                .start = EM_KAFKA_EARLIEST,
+                                                .params =
+                                                    (const char *[]){"max.poll.interval.ms",
+                                                                     "1000", "session.timeout.ms",
+                                                                     "1000",
+                                                                     "heartbeat.interval.ms",
+                                                                     "100", NULL}});
+    em_foreach_rdd(ds, slow_first_batch);
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(1));
+    produce_range(b.bootstrap, "t", 0, "v", 2, 3);
+    kafka_run_batch(ssc, ds, 1, EM_SECONDS(2));
+    em_kafka_stream_stats s;
+    cr_assert(em_kafka_stream_stats_get(ds, &s));
+    em_ssc_free(ssc);
+    cr_assert_eq(s.assignments, 1);
+    cr_assert_eq(s.revocations, 0);
+    cr_assert_str_eq(l.ranges[1], "t[0]:2-3/1");
+    kafka_log_clear(&l);
+    real_kafka_stop(&b);
+}
+
+/* Sums (word, count) records read_committed from out into totals. */
+static void sum_output(const char *brokers, GHashTable *totals, int *records)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "eos-reader", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "counts", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    gint64 deadline = g_get_monotonic_time() + KAFKA_TIMEOUT_MS * 1000;
+    for (bool eof = false; !eof && g_get_monotonic_time() < deadline;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            eof = true;
+        else if (!m->err) {
+            char *word = g_strndup(m->key, m->key_len);
+            g_autofree char *n = g_strndup(m->payload, m->len);
+            int64_t old = GPOINTER_TO_SIZE(g_hash_table_lookup(totals, word));
+            g_hash_table_replace(totals, word, GSIZE_TO_POINTER(old + atoll(n)));
+            (*records)++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+static GPid start_pipeline(const char *brokers)
+{
+    GPid pid;
+    const char *argv[] = {PIPELINE, brokers, "lines", "3", "counts", "eos", "eos-txn", NULL};
+    GError *err = NULL;
+    cr_assert(g_spawn_async(NULL, (char **)argv, NULL,
+                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                            &pid, &err),
+              "%s", err ? err->message : "");
+    return pid;
+}
+
+Test(kafka_real, kill_9_at_20_points_loses_and_duplicates_nothing, .timeout = 600)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "lines", 3);
+    real_kafka_create_topic(&k, "counts", 1);
+    /* 3000 lines over 3 partitions: word w<i % 50> appears 3000 / 50 * 2 = 120 times, and
+     * "x" 3000 times. */
+    rd_kafka_t *rk = raw_producer(k.bootstrap, NULL);
+    for (int i = 0; i < 3000; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "w%d x w%d", i % 50, i % 50);
+        produce(rk, "lines", i % 3, NULL, line);
+    }
+    produce_flush(rk);
+    rd_kafka_destroy(rk);
+
+    GRand *rand = g_rand_new_with_seed(20261203);
+    for (int kill_point = 0; kill_point < 20; kill_point++) {
+        GPid pid = start_pipeline(k.bootstrap);
+        g_usleep(g_rand_int_range(rand, 300, 2500) * 1000);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        g_spawn_close_pid(pid);
+    }
+    g_rand_free(rand);
+    /* The last run finishes the input: run it until the totals are complete. */
+    GPid pid = start_pipeline(k.bootstrap);
+    GHashTable *totals = NULL;
+    int records = 0;
+    gint64 deadline = g_get_monotonic_time() + 180 * G_USEC_PER_SEC;
+    for (;;) {
+        if (totals)
+            g_hash_table_unref(totals);
+        totals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        records = 0;
+        sum_output(k.bootstrap, totals, &records);
+        if (GPOINTER_TO_SIZE(g_hash_table_lookup(totals, "x")) >= 3000 ||
+            g_get_monotonic_time() > deadline)
+            break;
+        g_usleep(500 * 1000);
+    }
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    g_spawn_close_pid(pid);
+    cr_assert_eq(GPOINTER_TO_SIZE(g_hash_table_lookup(totals, "x")), 3000);
+    cr_assert_eq(g_hash_table_size(totals), 51);
+    for (int i = 0; i < 50; i++) {
+        char w[16];
+        snprintf(w, sizeof w, "w%d", i);
+        cr_assert_eq(GPOINTER_TO_SIZE(g_hash_table_lookup(totals, w)), 120, "%s", w);
+    }
+    g_hash_table_unref(totals);
+    real_kafka_stop(&k);
+}
+
+/* ---- Scale-out: three processes of one group over six partitions ---- */
+
+static GPid start_copier(const char *brokers)
+{
+    GPid pid;
+    const char *argv[] =
+        {EMBER_BUILD_ROOT "/tests/kafka_copy_pipeline", brokers, "in6", "out6", "copiers", NULL};
+    GError *err = NULL;
+    cr_assert(g_spawn_async(NULL, (char **)argv, NULL,
+                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                            &pid, &err),
+              "%s", err ? err->message : "");
+    return pid;
+}
+
+/* Distinct values of out6 (read_uncommitted, from the beginning) after reading until eof. */
+static GHashTable *distinct_output(const char *brokers, int *records)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "out-reader", errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "out6", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    gint64 deadline = g_get_monotonic_time() + KAFKA_TIMEOUT_MS * 1000;
+    *records = 0;
+    for (bool eof = false; !eof && g_get_monotonic_time() < deadline;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            eof = true;
+        else if (!m->err) {
+            g_hash_table_add(seen, g_strndup(m->payload, m->len));
+            (*records)++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return seen;
+}
+
+static void produce_lines(const char *brokers, int from, int to)
+{
+    rd_kafka_t *rk = raw_producer(brokers, NULL);
+    for (int i = from; i < to; i++) {
+        char line[32];
+        snprintf(line, sizeof line, "line%d", i);
+        produce(rk, "in6", i % 6, NULL, line);
+    }
+    produce_flush(rk);
+    rd_kafka_destroy(rk);
+}
+
+/* Waits until out6 holds every line in [0, n); returns how many records it holds. */
+static int wait_all_lines(const char *brokers, int n)
+{
+    gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
+    for (;;) {
+        int records = 0;
+        GHashTable *seen = distinct_output(brokers, &records);
+        int missing = 0;
+        for (int i = 0; i < n; i++) {
+            char line[32];
+            snprintf(line, sizeof line, "line%d", i);
+            missing += !g_hash_table_contains(seen, line);
+        }
+        g_hash_table_unref(seen);
+        if (!missing)
+            return records;
+        cr_assert_lt(g_get_monotonic_time(), deadline, "%d of %d lines never reached out6",
+                     missing, n);
+        g_usleep(500 * 1000);
+    }
+}
+
+Test(kafka_real, three_members_share_six_partitions_and_survive_a_kill_9, .timeout = 400)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "in6", 6);
+    real_kafka_create_topic(&k, "out6", 1);
+    GPid pids[3];
+    for (int i = 0; i < 3; i++)
+        pids[i] = start_copier(k.bootstrap);
+    produce_lines(k.bootstrap, 0, 600);
+    cr_assert_geq(wait_all_lines(k.bootstrap, 600), 600);
+    /* One member dies without leaving: after its session times out the other two take its
+     * partitions from their committed offsets. */
+    kill(pids[1], SIGKILL);
+    waitpid(pids[1], NULL, 0);
+    g_spawn_close_pid(pids[1]);
+    produce_lines(k.bootstrap, 600, 1200);
+    int records = wait_all_lines(k.bootstrap, 1200);
+    cr_assert_geq(records, 1200);
+    for (int i = 0; i < 3; i += 2) {
+        kill(pids[i], SIGTERM);
+        waitpid(pids[i], NULL, 0);
+        g_spawn_close_pid(pids[i]);
+    }
+    real_kafka_stop(&k);
+}
