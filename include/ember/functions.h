@@ -102,4 +102,16 @@ EM_API em_value em_format_values(const char *fmt, const em_value *args, size_t n
  * em_value_format() text. Never NULL. */
 EM_API const char *em_cstr(em_value s);
 
+/* ---- Spark's hashing, as the JVM computes it (Spark's partitioning and record order) ---- */
+
+/* The key's hashCode as Spark's HashPartitioner sees it on the JVM (Scala 2.12): strings as
+ * java.lang.String.hashCode over their UTF-16 code units (the bytes read as UTF-8, each byte of
+ * a malformed sequence as U+FFFD), ints in 32-bit range as Integer.hashCode and others as
+ * Long.hashCode, doubles as Double.hashCode, booleans 1231/1237, null 0, tuples and Some(x) as
+ * Scala's MurmurHash3.productHash, lists as MurmurHash3.seqHash, None as "None".hashCode. */
+EM_API int32_t em_jvm_hash_code(em_value key);
+/* Spark's HashPartitioner.getPartition: the non-negative mod of em_jvm_hash_code(key) by
+ * num_partitions (>= 1); null keys go to partition 0. */
+EM_API int em_spark_partition(em_value key, int num_partitions);
+
 #endif
