@@ -237,6 +237,8 @@ static void socket_on_start(em_receiver *r, void *ud)
                         : g_strdup_printf("Socket data stream from %s had no more data; "
                                           "reconnecting in %d ms",
                                           s->where, backoff);
+        /* Spark's receiver restart logs a warning whether or not anyone listens. */
+        g_warning("%s", msg);
         em_receiver_report_error(r, msg);
         g_free(msg);
         g_clear_error(&err);

@@ -12,14 +12,12 @@ typedef struct em_job {
     GMutex lock;
     GCond done;
     int remaining;
-    int aborted;        /* a task failed: tasks not yet started skip their work */
+    int aborted; /* a task failed: tasks not yet started skip their work */
     em_task_fn fn;
     void *ud;
 } em_job;
 
 static _Thread_local em_task *tls_task;
-
-em_task *em__current_task(void) { return tls_task; }
 
 static void run_task(gpointer data, gpointer pool_ud)
 {
@@ -107,8 +105,8 @@ void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...)
     va_end(ap);
     if (rdd && rdd->fn_name)
         g_set_error(&task->error, EM_ERROR, EM_ERROR_TASK,
-                    "stage %d, partition %d: %s (%s) failed: %s", task->stage_id,
-                    task->partition, rdd->op, rdd->fn_name, msg);
+                    "stage %d, partition %d: %s (%s) failed: %s", task->stage_id, task->partition,
+                    rdd->op, rdd->fn_name, msg);
     else if (rdd)
         g_set_error(&task->error, EM_ERROR, EM_ERROR_TASK, "stage %d, partition %d: %s failed: %s",
                     task->stage_id, task->partition, rdd->op, msg);
@@ -135,6 +133,26 @@ em_value em_fail(const char *fmt, ...)
 
 /* ---- Jobs ---- */
 
+/* A task that waits for a job of its own holds a pool thread that the job's tasks need: with
+ * every thread so held, nothing runs again. Spark refuses the same (SPARK-5063). */
+bool em__driver_only(const char *action, GError **err)
+{
+    em_task *task = tls_task;
+    if (!task)
+        return true;
+    const em_rdd *in = task->cur_rdd;
+    g_autofree char *where = in && in->fn_name ? g_strdup_printf("%s (%s)", in->op, in->fn_name)
+                                               : g_strdup(in ? in->op : "a task");
+    g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                "%s called inside a user function of %s (stage %d, partition %d): actions run "
+                "on the driver only, never inside another job's task (it would wait for a pool "
+                "thread it holds); compute the value before the job, or use a join",
+                action, where, task->stage_id, task->partition);
+    /* The enclosing job fails too, even when the user function ignores this error. */
+    em__task_fail(task, task->cur_rdd, "%s called inside a task", action);
+    return false;
+}
+
 /* Prepares every shuffle reachable from rdd without crossing a ready shuffle, parents first. */
 bool em__prepare_lineage(em_rdd *rdd, GError **err)
 {
@@ -159,7 +177,7 @@ bool em__prepare_lineage(em_rdd *rdd, GError **err)
 
 bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err)
 {
-    if (!em__prepare_lineage(rdd, err))
+    if (!em__driver_only("an action", err) || !em__prepare_lineage(rdd, err))
         return false;
     return em__run_stage(rdd, parts, n, fn, ud, err);
 }
@@ -167,6 +185,8 @@ bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, 
 /* Runs one stage: fn for each partition, without looking at shuffles. */
 bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err)
 {
+    if (!em__driver_only("an action", err))
+        return false;
     if (!parts)
         n = rdd->num_partitions;
     if (n == 0)
@@ -178,8 +198,8 @@ bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud
     int stage = em__next_stage_id(sc);
     em_task *tasks = g_new0(em_task, n);
     for (int i = 0; i < n; i++) {
-        tasks[i] = (em_task){.sc = sc, .job = &job, .stage_id = stage,
-                             .partition = parts ? parts[i] : i};
+        tasks[i] =
+            (em_task){.sc = sc, .job = &job, .stage_id = stage, .partition = parts ? parts[i] : i};
         g_thread_pool_push(sc->pool, &tasks[i], NULL);
     }
     g_mutex_lock(&job.lock);

@@ -13,7 +13,14 @@
 #ifndef EMBER_COMPILATION
 #define EMBER_COMPILATION
 #endif
-#include <ember.h>
+/* The core's public headers only: the core builds as a library of its own (core/meson.build)
+ * that neither sees nor needs the streaming or connector rooms above it. */
+#include <ember/common.h>
+#include <ember/version.h>
+#include <ember/arena.h>
+#include <ember/value.h>
+#include <ember/rdd.h>
+#include <ember/functions.h>
 
 #include <string.h>
 
@@ -69,6 +76,8 @@ static inline em_value em__value_copy(em_value v, em_arena *arena)
     return v.type <= EM_T_DOUBLE || v.type == EM_T_NONE ? v : em_value_copy(v, arena);
 }
 
+#include "table.h"
+
 /* An empty em_values with its own arena. */
 em_values *em__values_new(void);
 /* Appends v as it is (no copy): the caller put its payload in vals->arena or static memory. */
@@ -87,22 +96,18 @@ struct em_sink {
     em_task *task;
 };
 
-static inline void em__push(em_sink *sink, em_value v) { sink->push(sink, v); }
-
 struct em_task {
     em_context *sc;
     struct em_job *job;
     int stage_id;
-    int partition;       /* the partition this task computes */
-    em_arena *scratch;   /* reset after each source record */
-    em_arena *arena;     /* lives as long as the task */
-    int stop;            /* nonzero: sources stop pushing (failure, or enough records) */
-    GError *error;       /* the first failure, if any */
+    int partition;         /* the partition this task computes */
+    em_arena *scratch;     /* reset after each source record */
+    em_arena *arena;       /* lives as long as the task */
+    int stop;              /* nonzero: sources stop pushing (failure, or enough records) */
+    GError *error;         /* the first failure, if any */
     const em_rdd *cur_rdd; /* the RDD whose user function runs now: names failures */
 };
 
-/* The task running on this thread, or NULL. */
-em_task *em__current_task(void);
 /* Fails the task with a message (first failure wins) and stops it. */
 void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 /* True when v is a (key, value) pair; otherwise fails the task naming rdd and the record. */
@@ -117,21 +122,32 @@ em_values *em__materialize(em_rdd *rdd, em_task *task, int index);
 
 /* ---- RDDs ---- */
 
+/* An RDD kind: its class (the methods) and its struct, which embeds em_rdd as its first member
+ * and adds what the kind needs, typed (as GStreamer's and libuv's handles do):
+ *
+ *     typedef struct { em_rdd base; em_map_fn fn; } map_rdd;
+ *     map_rdd *m = EM__RDD_NEW(map_rdd, sc, &map_class, "map", n, &parent, 1);
+ *     ... in compute: const map_rdd *m = (const map_rdd *)rdd;
+ *
+ * The user data an operator is given has one owner, the base (em__rdd_own): the kind's struct
+ * keeps the typed function and calls it with rdd->ud. */
 typedef struct em_rdd_class {
     const char *type_name; /* as Spark names the RDD class: "MapPartitionsRDD", ... */
     /* Pushes every record of partition index into out (see the execution model above). */
     void (*compute)(em_rdd *rdd, em_task *task, int index, em_sink *out);
-    /* Frees rdd->state (not the user data: rdd->destroy does that). May be NULL. */
+    /* Frees what the kind's struct holds (not the user data: the base does that). May be
+     * NULL. The struct itself is freed with the base. */
     void (*finalize)(em_rdd *rdd);
     /* Bytes of record data the RDD itself holds (source slices, received blocks). May be NULL. */
     size_t (*data_bytes)(const em_rdd *rdd);
 } em_rdd_class;
 
-/* Any user function, cast back to its type by the operator that knows it. */
+/* Any user function, cast back to its type by the operator that knows it. The DStream kinds
+ * still use it; RDD kinds keep their functions typed in their own structs. */
 typedef void (*em_any_fn)(void);
 #define EM_ANY_FN(f) ((em_any_fn)(f))
 
-/* A user function with its data, as a narrow or shuffle RDD keeps it. */
+/* A user function with its data, as a DStream keeps it. */
 typedef struct em_fn {
     em_any_fn call;
     void *ud;
@@ -143,27 +159,45 @@ struct em_rdd {
     int num_partitions;
     em_context *sc;
     const em_rdd_class *klass;
-    const char *op;          /* the Spark operation that made it: "map", "reduceByKey" */
-    char *fn_name;           /* the user function's name, or NULL */
-    em_fn fn;                /* the user function (narrow ops and aggregators) */
-    void *ud_owned;          /* user data freed with destroy when the RDD is freed */
-    GDestroyNotify destroy;
-    em_rdd **parents;        /* narrow dependencies, in order */
+    const char *op;         /* the Spark operation that made it: "map", "reduceByKey" */
+    char *fn_name;          /* the user function's name, or NULL */
+    void *ud;               /* the user data given with the function ... */
+    GDestroyNotify destroy; /* ... freed with this exactly once, when the RDD is freed */
+    em_rdd **parents;       /* narrow dependencies, in order */
     int n_parents;
-    em_shuffle **shuffles;   /* shuffle dependencies, in order */
+    em_shuffle **shuffles; /* shuffle dependencies, in order */
     int n_shuffles;
-    void *state;             /* operator-specific, freed by klass->finalize */
+    /* Transitional, for the streaming rooms' kinds (block, window cogroup, mapWithState RDDs)
+     * until they embed em_rdd as the core's kinds do: freed by their klass->finalize. No core
+     * kind uses it. */
+    void *state;
     /* persistence */
     bool cached;
-    bool checkpointed;       /* lineage dropped: the cache is all there is */
+    bool checkpointed; /* lineage dropped: the cache is all there is */
     GMutex cache_lock;
-    em_values **cache;       /* [num_partitions], filled as partitions are computed */
+    em_values **cache; /* [num_partitions], filled as partitions are computed */
 };
 
-/* Makes an RDD with refcount 1 that holds a reference on each parent. The op and type strings
- * must be static. fn_name is copied. */
+/* Makes an RDD of size bytes (a kind's struct embedding em_rdd first, zeroed past the base)
+ * with refcount 1, holding a reference on each parent. The op and type strings must be
+ * static. */
+em_rdd *em__rdd_alloc(size_t size, em_context *sc, const em_rdd_class *klass, const char *op,
+                      int num_partitions, em_rdd *const *parents, int n_parents);
+/* em__rdd_alloc for the kind's struct type. */
+#define EM__RDD_NEW(type, sc, klass, op, num_partitions, parents, n_parents)                      \
+    ((type *)em__rdd_alloc(sizeof(type), (sc), (klass), (op), (num_partitions), (parents),        \
+                           (n_parents)))
+/* A plain em_rdd (a kind with nothing of its own, or a streaming kind still on rdd->state). */
 em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
                     em_rdd *const *parents, int n_parents);
+/* Gives the RDD the user data of its function and the function's name (copied; NULL for
+ * none): destroy(ud) runs exactly once when the RDD is freed (not at all when destroy is
+ * NULL). */
+void em__rdd_own(em_rdd *rdd, void *ud, GDestroyNotify destroy, const char *name);
+/* Transitional, for the streaming rooms' callers: em__rdd_own(rdd, ud, destroy, name). The
+ * function is not kept (the caller's kind keeps its own). */
+void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
+                    const char *name);
 /* Spark's localCheckpoint, done at once: caches rdd, computes every partition, then drops its
  * parents and shuffles so that a chain of state RDDs does not keep every ancestor alive.
  * Returns false with err when computing failed (the RDD is left as it was). */
@@ -171,9 +205,6 @@ bool em__rdd_checkpoint(em_rdd *rdd, GError **err);
 /* Bytes the RDD keeps alive on its own: its cached partitions and its own data (not its
  * parents'). */
 size_t em__rdd_retained_bytes(em_rdd *rdd);
-/* Sets the user function; destroy(ud) runs exactly once when the RDD is freed. */
-void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
-                    const char *name);
 /* Adds a shuffle dependency (the RDD takes ownership of it). */
 void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle);
 
@@ -185,6 +216,11 @@ void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle);
  * naming the stage, partition, operator and message). Call from a driver thread only. */
 typedef void (*em_task_fn)(em_task *task, void *ud);
 bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
+/* True on a driver thread. Inside a task (a user function calling an action) it sets err
+ * (EM_ERROR_INVALID, naming action and the operator whose function called it), fails the
+ * enclosing task with the same cause, and returns false: the job would wait for pool threads
+ * its own callers hold. Every action calls it first; em__run_job and em__run_stage too. */
+bool em__driver_only(const char *action, GError **err);
 /* The same for one stage, without looking at the shuffles below rdd. */
 bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
 /* Runs the map stages of every shuffle below rdd that has no outputs yet, deepest first. */
@@ -212,7 +248,7 @@ typedef struct em_aggregator {
     em_reduce_fn merge_combiners;
     void *ud;
     bool has_zero;
-    em_value zero;  /* owned by the shuffle (copied into its arena) */
+    em_value zero; /* owned by the shuffle (copied into its arena) */
 } em_aggregator;
 
 typedef struct em_map_output {
@@ -223,19 +259,19 @@ typedef struct em_map_output {
 
 struct em_shuffle {
     int id;
-    em_rdd *parent;           /* the map side (referenced) */
+    em_rdd *parent; /* the map side (referenced) */
     int num_reducers;
     em_partitioner partitioner;
-    em_value *bounds;         /* EM_PART_RANGE: num_reducers - 1 keys, ascending */
-    em_arena *arena;          /* bounds and the aggregator's zero */
-    bool descending;          /* EM_PART_RANGE: partition 0 holds the largest keys */
-    bool has_agg;             /* combine on the map side with agg */
+    em_value *bounds; /* EM_PART_RANGE: num_reducers - 1 keys, ascending */
+    em_arena *arena;  /* bounds and the aggregator's zero */
+    bool descending;  /* EM_PART_RANGE: partition 0 holds the largest keys */
+    bool has_agg;     /* combine on the map side with agg */
     em_aggregator agg;
-    const em_rdd *owner;      /* the RDD reading this shuffle (not referenced): names failures */
-    GMutex lock;              /* held while the map stage runs */
-    bool ready;               /* outputs complete */
+    const em_rdd *owner; /* the RDD reading this shuffle (not referenced): names failures */
+    GMutex lock;         /* held while the map stage runs */
+    bool ready;          /* outputs complete */
     int num_maps;
-    em_map_output *outputs;   /* [num_maps] */
+    em_map_output *outputs; /* [num_maps] */
 };
 
 /* A shuffle of parent into num_reducers partitions, combining on the map side with agg when
@@ -266,58 +302,26 @@ void em__shuffle_read(em_shuffle *shuffle, int r, void (*fn)(em_value v, void *u
 /* The reducer of key under shuffle's partitioner (not for round robin). */
 int em__shuffle_partition_of(const em_shuffle *shuffle, em_value key);
 
-/* ---- Hash map of keys to up to two values, insertion-ordered (combiners, joins) ---- */
+/* ---- Hash table (table.h) and growable lists ---- */
 
-typedef struct em_kv_entry {
-    uint64_t hash;
-    em_value key;
-    em_value vals[2];
-    uint32_t caps[2]; /* growable lists: allocated capacity of vals[i] */
-} em_kv_entry;
+/* Appends v to *list, a growable CompactBuffer (kind EM_BUFFER) allocated in arena whose
+ * capacity is *cap (0 for a list not started: *list is then made one). */
+void em__list_append(em_value *list, uint32_t *cap, em_value v, em_arena *arena);
 
-typedef struct em_kvmap {
-    em_kv_entry *entries; /* insertion order */
-    size_t n, cap;
-    uint32_t *index;      /* open addressing: entry number + 1, 0 empty */
-    size_t mask;
-} em_kvmap;
-
-void em__kvmap_init(em_kvmap *map);
-void em__kvmap_clear(em_kvmap *map);
-/* The entry of key (hash = em_value_hash(key)); a new one, zeroed but for hash and the key as
- * given (the caller copies it into its arena), when *is_new is set. The pointer dies at the
- * next insertion. */
-em_kv_entry *em__kvmap_upsert(em_kvmap *map, em_value key, uint64_t hash, bool *is_new);
-/* The entry of key, or NULL. */
-em_kv_entry *em__kvmap_find(const em_kvmap *map, em_value key, uint64_t hash);
-/* Appends v to the growable list in entry->vals[side] (allocated in arena, kind EM_BUFFER). */
-void em__kv_list_append(em_kv_entry *entry, int side, em_value v, em_arena *arena);
-
-/* ---- Combiner: a compact hash map of key -> combined value for aggregations ----
- * 32-byte slots (key, value) in one open-addressing array, as tight as a hand-written word
- * count's table; 16 bits of the hash ride in the stored key's pad_ so that most mismatches are
- * rejected without touching key bytes, and string keys of up to 8 bytes are stored in the slot
- * itself (kind EM__INLINE), so that a hit costs no second cache miss on the key's bytes.
- * Iteration is in slot order, which depends only on the keys inserted and their order. */
-
-typedef struct em_combiner {
-    em_value *slots; /* 2 per slot: key, value; key.type == EM__EMPTY when free */
-    size_t mask;     /* slots - 1 */
-    size_t n;
-} em_combiner;
-
-#define EM__EMPTY 0xff
-#define EM__INLINE 0xfe /* a stored key's kind: the string's bytes are in as.i */
-
-void em__combiner_init(em_combiner *c);
-void em__combiner_clear(em_combiner *c);
-/* The (key, value) slot of key; on *is_new the key is stored (inline when short, else copied
- * into keys, or kept as given when keys is NULL) and slot[1] is null. Read the key back with
- * em__combiner_key(). The pointer dies at the next upsert. */
-em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash, em_arena *keys,
-                              bool *is_new);
-/* The key stored in a slot as an ordinary value; inline strings are copied into arena. */
-em_value em__combiner_key(const em_value *slot, em_arena *arena);
+/* Transitional, for streaming/dstream-window.c until it uses em_table directly: the former
+ * combiner API over em_table. A slot is the entry: slot[0] its key, slot[1] its value. */
+typedef em_table em_combiner;
+static inline void em__combiner_init(em_combiner *c)
+{
+    em__table_init(c, sizeof(em_table_entry), NULL, 0);
+}
+static inline void em__combiner_clear(em_combiner *c) { em__table_clear(c); }
+static inline em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash,
+                                            em_arena *keys, bool *is_new)
+{
+    c->keys = keys;
+    return &em__table_upsert(c, key, hash, is_new)->key;
+}
 
 /* ---- Context internals ---- */
 

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const bool is_blank[256] = {[' '] = true, ['\t'] = true, ['\n'] = true,
-                                   ['\r'] = true, ['\v'] = true, ['\f'] = true};
+static const bool is_blank[256] =
+    {[' '] = true, ['\t'] = true, ['\n'] = true, ['\r'] = true, ['\v'] = true, ['\f'] = true};
 
 /* The end of the word starting at p: eight bytes at a time, a byte <= 0x20 marks a candidate
  * (the first set bit of the borrow trick is exact) that the table then confirms; control
@@ -161,8 +161,8 @@ em_value em_concat(em_value a, em_value b, void *ud)
             memcpy(items, a.as.items, a.len * sizeof *items);
         if (b.len)
             memcpy(items + a.len, b.as.items, b.len * sizeof *items);
-        return (em_value){.type = EM_T_LIST, .kind = a.kind, .len = a.len + b.len,
-                          .as.items = items};
+        return (
+            em_value){.type = EM_T_LIST, .kind = a.kind, .len = a.len + b.len, .as.items = items};
     }
     return em_fail("em_concat: records are not two strings or two lists");
 }

@@ -43,6 +43,8 @@ static em_values *concat_parts(em_values **parts, int n)
 
 em_values *em_rdd_collect(em_rdd *rdd, GError **err)
 {
+    if (!em__driver_only("collect", err))
+        return NULL;
     collect_job job = {rdd, g_new0(em_values *, rdd->num_partitions)};
     bool ok = em__run_job(rdd, NULL, 0, collect_task, &job, err);
     em_values *all = NULL;
@@ -89,6 +91,8 @@ bool em__count_partitions(em_rdd *rdd, const int *parts, int n, int64_t *counts,
 
 int64_t em_rdd_count(em_rdd *rdd, GError **err)
 {
+    if (!em__driver_only("count", err))
+        return -1;
     int64_t *counts = g_new0(int64_t, rdd->num_partitions);
     int64_t total = -1;
     if (em__count_partitions(rdd, NULL, 0, counts, err)) {
@@ -135,8 +139,8 @@ typedef struct {
 
 static reducer reducer_start(const reduce_job *job)
 {
-    return (reducer){job->fn, job->ud, job->action, {em_arena_new(), em_arena_new()}, 0,
-                     job->has_zero, job->zero};
+    return (reducer){job->fn, job->ud,       job->action, {em_arena_new(), em_arena_new()},
+                     0,       job->has_zero, job->zero};
 }
 
 static void reducer_add(reducer *r, em_task *task, em_value v)
@@ -166,7 +170,10 @@ typedef struct {
     reducer r;
 } reduce_sink;
 
-static void push_reduce(em_sink *s, em_value v) { reducer_add(&((reduce_sink *)s)->r, s->task, v); }
+static void push_reduce(em_sink *s, em_value v)
+{
+    reducer_add(&((reduce_sink *)s)->r, s->task, v);
+}
 
 static void reduce_task(em_task *task, void *ud)
 {
@@ -204,8 +211,8 @@ static bool merge_results(reduce_job *job, GError **err)
         return false;
     }
     if (job->has_zero ? np == 0 : nonempty == 1) {
-        *job->out = em_value_copy(job->has_zero ? job->zero : job->parts[last]->items[0],
-                                  job->arena);
+        *job->out =
+            em_value_copy(job->has_zero ? job->zero : job->parts[last]->items[0], job->arena);
         return true;
     }
     return em__run_stage(job->rdd, (const int[]){0}, 1, merge_task, job, err);
@@ -224,16 +231,26 @@ static bool run_reduce(reduce_job *job, GError **err)
 bool em_rdd_reduce(em_rdd *rdd, em_reduce_fn fn, void *ud, em_arena *arena, em_value *out,
                    GError **err)
 {
-    reduce_job job = {.rdd = rdd, .fn = fn, .ud = ud, .action = &reduce_action, .arena = arena,
-                      .out = out};
+    if (!em__driver_only("reduce", err))
+        return false;
+    reduce_job job =
+        {.rdd = rdd, .fn = fn, .ud = ud, .action = &reduce_action, .arena = arena, .out = out};
     return run_reduce(&job, err);
 }
 
 bool em_rdd_fold(em_rdd *rdd, em_value zero, em_reduce_fn fn, void *ud, em_arena *arena,
                  em_value *out, GError **err)
 {
-    reduce_job job = {.rdd = rdd, .fn = fn, .ud = ud, .action = &fold_action, .has_zero = true,
-                      .zero = zero, .arena = arena, .out = out};
+    if (!em__driver_only("fold", err))
+        return false;
+    reduce_job job = {.rdd = rdd,
+                      .fn = fn,
+                      .ud = ud,
+                      .action = &fold_action,
+                      .has_zero = true,
+                      .zero = zero,
+                      .arena = arena,
+                      .out = out};
     return run_reduce(&job, err);
 }
 
@@ -272,6 +289,8 @@ static void take_task(em_task *task, void *ud)
  * scanned ones held (50% over), at most 4x the partitions scanned so far per round. */
 em_values *em_rdd_take(em_rdd *rdd, size_t n, GError **err)
 {
+    if (!em__driver_only("take", err))
+        return NULL;
     int total = rdd->num_partitions, scanned = 0;
     take_job job = {rdd, 0, g_new0(em_values *, total)};
     size_t have = 0;
@@ -306,6 +325,8 @@ em_values *em_rdd_take(em_rdd *rdd, size_t n, GError **err)
 
 bool em_rdd_first(em_rdd *rdd, em_arena *arena, em_value *out, GError **err)
 {
+    if (!em__driver_only("first", err))
+        return false;
     g_autoptr(em_values) one = em_rdd_take(rdd, 1, err);
     if (!one)
         return false;
@@ -319,6 +340,8 @@ bool em_rdd_first(em_rdd *rdd, em_arena *arena, em_value *out, GError **err)
 
 int em_rdd_is_empty(em_rdd *rdd, GError **err)
 {
+    if (!em__driver_only("isEmpty", err))
+        return -1;
     if (rdd->num_partitions == 0)
         return 1;
     g_autoptr(em_values) one = em_rdd_take(rdd, 1, err);
@@ -333,7 +356,7 @@ typedef struct {
     em_sink base;
     em_values *best;
     size_t n, cap;
-    bool top;       /* the largest, not the smallest */
+    bool top; /* the largest, not the smallest */
     bool bounded;
     em_value bound; /* the worst record kept, once cut */
 } select_sink;
@@ -374,8 +397,8 @@ static void select_task(em_task *task, void *ud)
 {
     select_job *job = ud;
     size_t cap = job->n < SIZE_MAX / 4 ? 2 * job->n + 64 : SIZE_MAX;
-    select_sink sink = {{push_select, task}, em__values_new(), job->n, cap, job->top, false,
-                        em_null()};
+    select_sink sink =
+        {{push_select, task}, em__values_new(), job->n, cap, job->top, false, em_null()};
     em__compute(job->rdd, task, task->partition, &sink.base);
     job->parts[task->partition] = sink.best;
 }
@@ -405,10 +428,17 @@ static em_values *select_n(em_rdd *rdd, size_t n, bool top, GError **err)
 
 em_values *em_rdd_take_ordered(em_rdd *rdd, size_t n, GError **err)
 {
+    if (!em__driver_only("takeOrdered", err))
+        return NULL;
     return select_n(rdd, n, false, err);
 }
 
-em_values *em_rdd_top(em_rdd *rdd, size_t n, GError **err) { return select_n(rdd, n, true, err); }
+em_values *em_rdd_top(em_rdd *rdd, size_t n, GError **err)
+{
+    if (!em__driver_only("top", err))
+        return NULL;
+    return select_n(rdd, n, true, err);
+}
 
 /* ---- countByKey and countByValue: aggregateByKey(0)(increment, sum), collected, sorted ---- */
 
@@ -423,11 +453,15 @@ static em_values *count_keys(em_rdd *pairs, const char *op, GError **err)
 
 em_values *em_rdd_count_by_key(em_rdd *rdd, GError **err)
 {
+    if (!em__driver_only("countByKey", err))
+        return NULL;
     return count_keys(rdd, "countByKey", err);
 }
 
 em_values *em_rdd_count_by_value(em_rdd *rdd, GError **err)
 {
+    if (!em__driver_only("countByValue", err))
+        return NULL;
     g_autoptr(em_rdd) pairs = em_rdd_map_full(rdd, em_pair_one, NULL, NULL, NULL);
     pairs->op = "countByValue";
     return count_keys(pairs, "countByValue", err);
@@ -463,6 +497,8 @@ static void foreach_task(em_task *task, void *ud)
 
 bool em_rdd_foreach(em_rdd *rdd, em_foreach_fn fn, void *ud, GError **err)
 {
+    if (!em__driver_only("foreach", err))
+        return false;
     foreach_job job = {rdd, fn, ud};
     return em__run_job(rdd, NULL, 0, foreach_task, &job, err);
 }
@@ -482,6 +518,8 @@ static void foreach_partition_call(int index, em_iter *in, em_emitter *out, void
 /* A mapPartitions that emits nothing, counted: it gives fn its iterator and failures a name. */
 bool em_rdd_foreach_partition(em_rdd *rdd, em_foreach_partition_fn fn, void *ud, GError **err)
 {
+    if (!em__driver_only("foreachPartition", err))
+        return false;
     foreach_partition_ctx ctx = {fn, ud};
     g_autoptr(em_rdd) each =
         em_rdd_map_partitions_full(rdd, foreach_partition_call, &ctx, NULL, NULL);

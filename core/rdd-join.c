@@ -1,15 +1,28 @@
 /* cogroup and the joins built on it (Spark's CoGroupedRDD and SubtractedRDD): both parents are
  * hash-shuffled into the same partition count without map-side combine, and each reduce task
- * groups the two sides' values per key in one kvmap, then emits the operator's shape per key.
+ * groups the two sides' values per key in one em_table, then emits the operator's shape per key.
  * The joins are fused into the cogroup's reduce task rather than a flatMapValues after it. */
 #include "core-private.h"
 
 typedef enum { COGROUP, JOIN_INNER, JOIN_LEFT, JOIN_RIGHT, JOIN_FULL, SUBTRACT } join_kind;
 
+/* A CoGroupedRDD (or SubtractedRDD) and the shape it emits per key. */
+typedef struct {
+    em_rdd base;
+    join_kind kind;
+} cogrouped_rdd;
+
+/* A key's values from both sides, as growing CompactBuffers: this side's is the entry's value. */
+typedef struct {
+    em_table_entry base;
+    em_value other;   /* the other side's values */
+    uint32_t caps[2]; /* capacities of value and other */
+} cogroup_entry;
+
 typedef struct {
     em_task *task;
     const em_rdd *rdd;
-    em_kvmap map;
+    em_table map; /* keys as read from the map outputs, which outlive the task */
     int side;
 } group_ctx;
 
@@ -20,8 +33,10 @@ static void read_side(em_value kv, void *ud)
         return;
     em_value key = em_key(kv);
     bool is_new;
-    em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
-    em__kv_list_append(e, ctx->side, em_val(kv), ctx->task->arena);
+    cogroup_entry *e =
+        (cogroup_entry *)em__table_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    em__list_append(ctx->side ? &e->other : &e->base.value, &e->caps[ctx->side], em_val(kv),
+                    ctx->task->arena);
 }
 
 /* The shuffled records are the source: each output record's temporaries live until the next. */
@@ -58,24 +73,26 @@ static void emit_joined(em_task *task, em_sink *out, join_kind kind, em_value ke
 
 static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    join_kind kind = (join_kind)(intptr_t)rdd->state;
+    join_kind kind = ((const cogrouped_rdd *)rdd)->kind;
     group_ctx ctx = {task, rdd, {0}, 0};
-    em__kvmap_init(&ctx.map);
+    em__table_init(&ctx.map, sizeof(cogroup_entry), NULL, EM_TABLE_STABLE_IDS); /* key order */
     em__shuffle_read(rdd->shuffles[0], index, read_side, &ctx);
     ctx.side = 1;
     em__shuffle_read(rdd->shuffles[1], index, read_side, &ctx);
     /* A side with no values for a key has an empty CompactBuffer. */
     const em_value empty = {.type = EM_T_LIST, .kind = EM_BUFFER};
-    for (size_t i = 0; i < ctx.map.n && !task->stop; i++) {
-        const em_kv_entry *e = &ctx.map.entries[i];
-        em_value vs = e->vals[0].type == EM_T_LIST ? e->vals[0] : empty;
-        em_value ws = e->vals[1].type == EM_T_LIST ? e->vals[1] : empty;
+    uint32_t pos = 0;
+    for (const cogroup_entry *e;
+         !task->stop && (e = (cogroup_entry *)em__table_next(&ctx.map, &pos));) {
+        em_value vs = e->caps[0] ? e->base.value : empty;
+        em_value ws = e->caps[1] ? e->other : empty;
+        em_value key = em__table_key(&e->base);
         if (kind == COGROUP)
-            emit(task, out, e->key, vs, ws);
+            emit(task, out, key, vs, ws);
         else
-            emit_joined(task, out, kind, e->key, vs, ws);
+            emit_joined(task, out, kind, key, vs, ws);
     }
-    em__kvmap_clear(&ctx.map);
+    em__table_clear(&ctx.map);
 }
 
 /* ---- subtractByKey: other's keys in a set, then this side's records streamed past it ---- */
@@ -86,7 +103,7 @@ static void read_key(em_value kv, void *ud)
     if (ctx->task->stop || !em__require_pair(ctx->task, ctx->rdd, kv))
         return;
     bool is_new;
-    em__kvmap_upsert(&ctx->map, em_key(kv), em_value_hash(em_key(kv)), &is_new);
+    em__table_upsert(&ctx->map, em_key(kv), em_value_hash(em_key(kv)), &is_new);
 }
 
 typedef struct {
@@ -100,7 +117,7 @@ static void push_unmatched(em_value kv, void *ud)
     em_task *task = ctx->group.task;
     if (task->stop || !em__require_pair(task, ctx->group.rdd, kv))
         return;
-    if (!em__kvmap_find(&ctx->group.map, em_key(kv), em_value_hash(em_key(kv)))) {
+    if (!em__table_find(&ctx->group.map, em_key(kv), em_value_hash(em_key(kv)))) {
         ctx->out->push(ctx->out, kv);
         em_arena_reset(task->scratch);
     }
@@ -109,10 +126,10 @@ static void push_unmatched(em_value kv, void *ud)
 static void subtract_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     subtract_ctx ctx = {{task, rdd, {0}, 1}, out};
-    em__kvmap_init(&ctx.group.map);
+    em__table_init(&ctx.group.map, sizeof(em_table_entry), NULL, 0);
     em__shuffle_read(rdd->shuffles[1], index, read_key, &ctx.group);
     em__shuffle_read(rdd->shuffles[0], index, push_unmatched, &ctx);
-    em__kvmap_clear(&ctx.group.map);
+    em__table_clear(&ctx.group.map);
 }
 
 static const em_rdd_class cogrouped_class = {
@@ -134,9 +151,11 @@ static em_rdd *cogrouped_new(em_rdd *rdd, em_rdd *other, int num_partitions, joi
         num_partitions = MAX(kind == SUBTRACT ? rdd->num_partitions
                                               : MAX(rdd->num_partitions, other->num_partitions),
                              1);
-    em_rdd *out = em__rdd_new(rdd->sc, kind == SUBTRACT ? &subtracted_class : &cogrouped_class,
-                              op, num_partitions, NULL, 0);
-    out->state = (void *)(intptr_t)kind;
+    cogrouped_rdd *cg = EM__RDD_NEW(cogrouped_rdd, rdd->sc,
+                                    kind == SUBTRACT ? &subtracted_class : &cogrouped_class, op,
+                                    num_partitions, NULL, 0);
+    cg->kind = kind;
+    em_rdd *out = &cg->base;
     em__rdd_add_shuffle(out, em__shuffle_new(rdd, num_partitions, EM_PART_HASH, NULL));
     em__rdd_add_shuffle(out, em__shuffle_new(other, num_partitions, EM_PART_HASH, NULL));
     return out;

@@ -3,14 +3,34 @@
  * push into it, so a chain of them runs as one loop per partition. */
 #include "core-private.h"
 
-typedef enum { OP_MAP, OP_FLAT_MAP, OP_FILTER, OP_MAP_VALUES, OP_FLAT_MAP_VALUES, OP_KEYS,
-               OP_VALUES } map_kind;
+typedef enum {
+    OP_MAP,
+    OP_FLAT_MAP,
+    OP_FILTER,
+    OP_MAP_VALUES,
+    OP_FLAT_MAP_VALUES,
+    OP_KEYS,
+    OP_VALUES
+} map_kind;
+
+/* The user function, typed by kind (keys and values have none). */
+typedef union {
+    em_map_fn map;       /* map, flatMap, mapValues, flatMapValues */
+    em_filter_fn filter; /* filter */
+} map_fn;
+
+/* A MapPartitionsRDD of a per-record operator. */
+typedef struct {
+    em_rdd base;
+    map_kind kind;
+    map_fn fn;
+} map_rdd;
 
 typedef struct {
     em_sink base;
     em_sink *out;
     const em_rdd *rdd;
-    em_any_fn call;
+    map_fn fn;
     void *ud;
 } map_sink;
 
@@ -33,7 +53,7 @@ static inline void push_flat(em_sink *out, em_value r, const map_sink *m)
 static inline em_value call_map(map_sink *m, em_value v)
 {
     m->base.task->cur_rdd = m->rdd;
-    return ((em_map_fn)m->call)(v, m->ud);
+    return m->fn.map(v, m->ud);
 }
 
 static void push_map(em_sink *s, em_value v)
@@ -56,7 +76,7 @@ static void push_filter(em_sink *s, em_value v)
 {
     map_sink *m = (map_sink *)s;
     s->task->cur_rdd = m->rdd;
-    if (((em_filter_fn)m->call)(v, m->ud) && G_LIKELY(!s->task->stop))
+    if (m->fn.filter(v, m->ud) && G_LIKELY(!s->task->stop))
         m->out->push(m->out, v);
 }
 
@@ -120,55 +140,60 @@ static void (*const pushers[])(em_sink *, em_value) = {
 
 static void map_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    map_sink sink = {{pushers[(map_kind)(intptr_t)rdd->state], task}, out, rdd, rdd->fn.call,
-                     rdd->fn.ud};
+    const map_rdd *m = (const map_rdd *)rdd;
+    map_sink sink = {{pushers[m->kind], task}, out, rdd, m->fn, rdd->ud};
     em__compute(rdd->parents[0], task, index, &sink.base);
 }
 
 static const em_rdd_class map_class = {.type_name = "MapPartitionsRDD", .compute = map_compute};
 
-static em_rdd *make(em_rdd *parent, map_kind kind, const char *op, em_any_fn call, void *ud,
+static em_rdd *make(em_rdd *parent, map_kind kind, const char *op, map_fn fn, void *ud,
                     GDestroyNotify destroy, const char *name)
 {
-    em_rdd *rdd = em__rdd_new(parent->sc, &map_class, op, parent->num_partitions, &parent, 1);
-    rdd->state = (void *)(intptr_t)kind;
-    em__rdd_set_fn(rdd, call, ud, destroy, name);
-    return rdd;
+    map_rdd *m =
+        EM__RDD_NEW(map_rdd, parent->sc, &map_class, op, parent->num_partitions, &parent, 1);
+    m->kind = kind;
+    m->fn = fn;
+    em__rdd_own(&m->base, ud, destroy, name);
+    return &m->base;
 }
 
 em_rdd *em_rdd_map_full(em_rdd *rdd, em_map_fn fn, void *ud, GDestroyNotify destroy,
                         const char *name)
 {
-    return make(rdd, OP_MAP, "map", EM_ANY_FN(fn), ud, destroy, name);
+    return make(rdd, OP_MAP, "map", (map_fn){.map = fn}, ud, destroy, name);
 }
 
 em_rdd *em_rdd_flat_map_full(em_rdd *rdd, em_map_fn fn, void *ud, GDestroyNotify destroy,
                              const char *name)
 {
-    return make(rdd, OP_FLAT_MAP, "flatMap", EM_ANY_FN(fn), ud, destroy, name);
+    return make(rdd, OP_FLAT_MAP, "flatMap", (map_fn){.map = fn}, ud, destroy, name);
 }
 
 em_rdd *em_rdd_filter_full(em_rdd *rdd, em_filter_fn fn, void *ud, GDestroyNotify destroy,
                            const char *name)
 {
-    return make(rdd, OP_FILTER, "filter", EM_ANY_FN(fn), ud, destroy, name);
+    return make(rdd, OP_FILTER, "filter", (map_fn){.filter = fn}, ud, destroy, name);
 }
 
 em_rdd *em_rdd_map_values_full(em_rdd *rdd, em_map_fn fn, void *ud, GDestroyNotify destroy,
                                const char *name)
 {
-    return make(rdd, OP_MAP_VALUES, "mapValues", EM_ANY_FN(fn), ud, destroy, name);
+    return make(rdd, OP_MAP_VALUES, "mapValues", (map_fn){.map = fn}, ud, destroy, name);
 }
 
 em_rdd *em_rdd_flat_map_values_full(em_rdd *rdd, em_map_fn fn, void *ud, GDestroyNotify destroy,
                                     const char *name)
 {
-    return make(rdd, OP_FLAT_MAP_VALUES, "flatMapValues", EM_ANY_FN(fn), ud, destroy, name);
+    return make(rdd, OP_FLAT_MAP_VALUES, "flatMapValues", (map_fn){.map = fn}, ud, destroy, name);
 }
 
-em_rdd *em_rdd_keys(em_rdd *rdd) { return make(rdd, OP_KEYS, "keys", NULL, NULL, NULL, NULL); }
+em_rdd *em_rdd_keys(em_rdd *rdd)
+{
+    return make(rdd, OP_KEYS, "keys", (map_fn){0}, NULL, NULL, NULL);
+}
 
 em_rdd *em_rdd_values(em_rdd *rdd)
 {
-    return make(rdd, OP_VALUES, "values", NULL, NULL, NULL, NULL);
+    return make(rdd, OP_VALUES, "values", (map_fn){0}, NULL, NULL, NULL);
 }

@@ -37,6 +37,11 @@ void em_emit(em_emitter *out, em_value v)
     out->task->cur_rdd = out->rdd;
 }
 
+typedef struct {
+    em_rdd base;
+    em_partition_fn fn;
+} map_partitions_rdd;
+
 /* The parent partition is materialized so the function can pull at its own pace. Scratch is
  * not reset per emit, as the function may hold scratch values across emits; it is reset once
  * the function returns. */
@@ -48,7 +53,7 @@ static void map_partitions_compute(em_rdd *rdd, em_task *task, int index, em_sin
     em_iter it = {in->items, in->n, 0, task};
     em_emitter emitter = {out, task, rdd};
     task->cur_rdd = rdd;
-    ((em_partition_fn)rdd->fn.call)(index, &it, &emitter, rdd->fn.ud);
+    ((const map_partitions_rdd *)rdd)->fn(index, &it, &emitter, rdd->ud);
     em_arena_reset(task->scratch);
     em_values_free(in);
 }
@@ -61,10 +66,11 @@ static const em_rdd_class map_partitions_class = {
 em_rdd *em_rdd_map_partitions_full(em_rdd *rdd, em_partition_fn fn, void *ud,
                                    GDestroyNotify destroy, const char *name)
 {
-    em_rdd *out = em__rdd_new(rdd->sc, &map_partitions_class, "mapPartitions",
-                              rdd->num_partitions, &rdd, 1);
-    em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
-    return out;
+    map_partitions_rdd *out = EM__RDD_NEW(map_partitions_rdd, rdd->sc, &map_partitions_class,
+                                          "mapPartitions", rdd->num_partitions, &rdd, 1);
+    out->fn = fn;
+    em__rdd_own(&out->base, ud, destroy, name);
+    return &out->base;
 }
 
 /* ---- glom ---- */
@@ -75,7 +81,9 @@ static void glom_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     if (!in)
         return;
     /* The list borrows the materialized items: downstream copies what it keeps. */
-    out->push(out, (em_value){.type = EM_T_LIST, .kind = EM_ARRAY, .len = (uint32_t)in->n,
+    out->push(out, (em_value){.type = EM_T_LIST,
+                              .kind = EM_ARRAY,
+                              .len = (uint32_t)in->n,
                               .as.items = in->items});
     em_arena_reset(task->scratch);
     em_values_free(in);
@@ -124,13 +132,69 @@ em_rdd *em_rdd_union(em_rdd *rdd, em_rdd *other)
     return em_rdd_union_n((em_rdd *const[]){rdd, other}, 2);
 }
 
+/* ---- cartesian ---- */
+
+/* Partition i * n + j of the product (n: other's partition count) pairs rdd's i with other's j.
+ * Other's side is materialized once; rdd's side streams past it, each x meeting every y before
+ * the source resets scratch (so no reset here: x may live in scratch). */
+typedef struct {
+    em_sink base;
+    em_sink *out;
+    const em_values *ys;
+} cartesian_sink;
+
+static void push_cartesian(em_sink *s, em_value x)
+{
+    cartesian_sink *c = (cartesian_sink *)s;
+    for (size_t j = 0; j < c->ys->n && !s->task->stop; j++)
+        c->out->push(c->out, em_pair(x, c->ys->items[j]));
+}
+
+static void cartesian_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
+{
+    em_rdd *left = rdd->parents[0], *right = rdd->parents[1];
+    int n = right->num_partitions;
+    em_values *ys = em__materialize(right, task, index % n);
+    if (!ys)
+        return;
+    if (ys->n) {
+        cartesian_sink sink = {{push_cartesian, task}, out, ys};
+        em__compute(left, task, index / n, &sink.base);
+    }
+    em_values_free(ys);
+}
+
+static const em_rdd_class cartesian_class = {
+    .type_name = "CartesianRDD",
+    .compute = cartesian_compute,
+};
+
+em_rdd *em_rdd_cartesian(em_rdd *rdd, em_rdd *other)
+{
+    g_return_val_if_fail(rdd != NULL && other != NULL, NULL);
+    if (rdd->sc != other->sc) {
+        g_critical("em_rdd_cartesian: the two RDDs belong to different em_contexts; make both "
+                   "from one context");
+        return NULL;
+    }
+    int64_t n = (int64_t)rdd->num_partitions * other->num_partitions;
+    if (n > G_MAXINT) {
+        g_critical("em_rdd_cartesian: %d x %d partitions is more than %d", rdd->num_partitions,
+                   other->num_partitions, G_MAXINT);
+        return NULL;
+    }
+    em_rdd *parents[2] = {rdd, other};
+    return em__rdd_new(rdd->sc, &cartesian_class, "cartesian", (int)n, parents, 2);
+}
+
 /* ---- sample ---- */
 
 typedef struct {
-    bool with_replacement;
+    em_rdd base;
+    em_sample_flags flags;
     double fraction;
     uint64_t seed;
-} sample_state;
+} sample_rdd;
 
 /* SplitMix64: tiny, fast and the same on every platform, so a seed gives the same sample. */
 static inline uint64_t next_random(uint64_t *state)
@@ -175,45 +239,54 @@ static void push_poisson(em_sink *s, em_value v)
 
 static void sample_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const sample_state *st = rdd->state;
+    const sample_rdd *st = (const sample_rdd *)rdd;
     /* Each partition draws from a stream of its own, seeded from the seed and its index, so the
      * sample does not depend on which thread computes which partition. */
     uint64_t rng = st->seed ^ ((uint64_t)index * 0xd1b54a32d192ed03u);
     next_random(&rng);
-    sample_sink sink = {{st->with_replacement ? push_poisson : push_bernoulli, task}, out, rng,
-                        st->fraction, exp(-st->fraction)};
+    bool with_replacement = st->flags & EM_SAMPLE_WITH_REPLACEMENT;
+    sample_sink sink = {{with_replacement ? push_poisson : push_bernoulli, task},
+                        out,
+                        rng,
+                        st->fraction,
+                        exp(-st->fraction)};
     em__compute(rdd->parents[0], task, index, &sink.base);
 }
-
-static void sample_finalize(em_rdd *rdd) { g_free(rdd->state); }
 
 static const em_rdd_class sample_class = {
     .type_name = "PartitionwiseSampledRDD",
     .compute = sample_compute,
-    .finalize = sample_finalize,
 };
 
-em_rdd *em_rdd_sample(em_rdd *rdd, bool with_replacement, double fraction, uint64_t seed)
+em_rdd *em_rdd_sample(em_rdd *rdd, double fraction, uint64_t seed, em_sample_flags flags)
 {
+    bool with_replacement = flags & EM_SAMPLE_WITH_REPLACEMENT;
+    if (flags & ~EM_SAMPLE_WITH_REPLACEMENT) {
+        g_critical("em_rdd_sample: unknown flags 0x%x; give EM_SAMPLE_WITH_REPLACEMENT or 0",
+                   (unsigned)flags);
+        return NULL;
+    }
     if (!(fraction >= 0) || (!with_replacement && fraction > 1)) {
         g_critical("em_rdd_sample: fraction %g is out of range; give 0 <= fraction <= 1 without "
                    "replacement, fraction >= 0 (the expected count of each record) with it",
                    fraction);
         return NULL;
     }
-    em_rdd *out = em__rdd_new(rdd->sc, &sample_class, "sample", rdd->num_partitions, &rdd, 1);
-    sample_state *st = g_new(sample_state, 1);
-    *st = (sample_state){with_replacement, fraction, seed};
-    out->state = st;
-    return out;
+    sample_rdd *out =
+        EM__RDD_NEW(sample_rdd, rdd->sc, &sample_class, "sample", rdd->num_partitions, &rdd, 1);
+    out->flags = flags;
+    out->fraction = fraction;
+    out->seed = seed;
+    return &out->base;
 }
 
 /* ---- zipWithIndex ---- */
 
 typedef struct {
+    em_rdd base;
     int64_t *starts; /* the index of each partition's first record */
     char *failure;   /* the counting job's error message, when it failed */
-} zip_state;
+} zip_rdd;
 
 typedef struct {
     em_sink base;
@@ -229,10 +302,9 @@ static void push_zip(em_sink *s, em_value v)
 
 static void zip_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const zip_state *st = rdd->state;
+    const zip_rdd *st = (const zip_rdd *)rdd;
     if (st->failure) {
-        em__task_fail(task, rdd, "counting the records of the partitions failed: %s",
-                      st->failure);
+        em__task_fail(task, rdd, "counting the records of the partitions failed: %s", st->failure);
         return;
     }
     zip_sink sink = {{push_zip, task}, out, st->starts[index]};
@@ -241,10 +313,9 @@ static void zip_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 
 static void zip_finalize(em_rdd *rdd)
 {
-    zip_state *st = rdd->state;
+    zip_rdd *st = (zip_rdd *)rdd;
     g_free(st->starts);
     g_free(st->failure);
-    g_free(st);
 }
 
 static const em_rdd_class zip_class = {
@@ -256,7 +327,7 @@ static const em_rdd_class zip_class = {
 em_rdd *em_rdd_zip_with_index(em_rdd *rdd)
 {
     int n = rdd->num_partitions;
-    zip_state *st = g_new0(zip_state, 1);
+    zip_rdd *st = EM__RDD_NEW(zip_rdd, rdd->sc, &zip_class, "zipWithIndex", n, &rdd, 1);
     st->starts = g_new0(int64_t, n > 0 ? n : 1);
     if (n > 1) {
         /* As Spark: a job at once over every partition but the last. */
@@ -264,7 +335,8 @@ em_rdd *em_rdd_zip_with_index(em_rdd *rdd)
         for (int i = 0; i < n - 1; i++)
             parts[i] = i;
         GError *err = NULL;
-        if (em__count_partitions(rdd, parts, n - 1, st->starts, &err)) {
+        if (em__driver_only("zipWithIndex", &err) &&
+            em__count_partitions(rdd, parts, n - 1, st->starts, &err)) {
             int64_t next = 0;
             for (int i = 0; i < n; i++) {
                 int64_t count = st->starts[i];
@@ -275,15 +347,12 @@ em_rdd *em_rdd_zip_with_index(em_rdd *rdd)
             /* Kept without the "Job aborted: " the failing job will add again. */
             static const char prefix[] = "Job aborted: ";
             const char *msg = err->message;
-            st->failure =
-                g_strdup(g_str_has_prefix(msg, prefix) ? msg + sizeof prefix - 1 : msg);
+            st->failure = g_strdup(g_str_has_prefix(msg, prefix) ? msg + sizeof prefix - 1 : msg);
             g_error_free(err);
         }
         g_free(parts);
     }
-    em_rdd *out = em__rdd_new(rdd->sc, &zip_class, "zipWithIndex", n, &rdd, 1);
-    out->state = st;
-    return out;
+    return &st->base;
 }
 
 /* ---- coalesce ---- */
@@ -306,8 +375,7 @@ static const em_rdd_class coalesce_class = {
 em_rdd *em_rdd_coalesce(em_rdd *rdd, int num_partitions, bool shuffle)
 {
     if (num_partitions <= 0) {
-        g_critical("em_rdd_coalesce: %d partitions asked for; give a count >= 1",
-                   num_partitions);
+        g_critical("em_rdd_coalesce: %d partitions asked for; give a count >= 1", num_partitions);
         return NULL;
     }
     if (shuffle)

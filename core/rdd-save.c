@@ -98,8 +98,8 @@ static void save_task(em_task *task, void *ud)
     z_stream z = {0};
     if (job->compression == EM_COMPRESS_GZIP) {
         /* windowBits 15 + 16: a gzip header and trailer, as Hadoop's GzipCodec writes. */
-        if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK)
+        if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+            Z_OK)
             g_error("saveAsTextFile: deflateInit2 failed: out of memory");
         w.z = &z;
         w.zout = g_malloc(ZCHUNK);
@@ -141,6 +141,8 @@ bool em_rdd_save_as_text_file(em_rdd *rdd, const char *path, em_compression comp
                               GError **err)
 {
     g_return_val_if_fail(rdd != NULL && path != NULL, false);
+    if (!em__driver_only("saveAsTextFile", err))
+        return false;
     struct stat sb;
     if (lstat(path, &sb) == 0) {
         g_set_error(err, EM_ERROR, EM_ERROR_EXISTS,
@@ -159,8 +161,8 @@ bool em_rdd_save_as_text_file(em_rdd *rdd, const char *path, em_compression comp
         g_autofree char *success = g_build_filename(path, "_SUCCESS", NULL);
         int fd = open(success, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
         if (fd < 0 || close(fd) != 0) {
-            g_set_error(err, EM_ERROR, EM_ERROR_IO, "saveAsTextFile: cannot write %s: %s",
-                        success, g_strerror(errno));
+            g_set_error(err, EM_ERROR, EM_ERROR_IO, "saveAsTextFile: cannot write %s: %s", success,
+                        g_strerror(errno));
             ok = false;
         }
     }

@@ -150,7 +150,7 @@ typedef struct {
     em_shuffle *sh;
     em_map_output *out;
     bucket *buckets;
-    em_combiner combiner; /* with an aggregator */
+    em_table combiner; /* with an aggregator: key -> combiner (flat), keys in the output arena */
     int next_rr;       /* round robin position */
 } writer_sink;
 
@@ -169,13 +169,14 @@ static void combine(writer_sink *w, em_value key, em_value val, uint64_t hash)
     em_task *task = w->base.task;
     const em_aggregator *agg = &w->sh->agg;
     bool is_new;
-    em_value *slot = em__combiner_upsert(&w->combiner, key, hash, w->out->arena, &is_new);
+    em_table_entry *e = em__table_upsert(&w->combiner, key, hash, &is_new);
     task->cur_rdd = w->sh->owner;
-    em_value c = is_new ? create_combiner(agg, val) : merge(agg->merge_value, slot[1], val, agg->ud);
-    /* The user functions cannot reach the combiner, so slot is still valid. Combiners live in
+    em_value c =
+        is_new ? create_combiner(agg, val) : merge(agg->merge_value, e->value, val, agg->ud);
+    /* The user functions cannot reach the combiner, so e is still valid. Combiners live in
      * the task's arena: only the final ones are copied into the map output, which lives as
      * long as the shuffle, so the intermediate ones of growing combiners are not kept. */
-    slot[1] = em__value_copy(c, task->arena);
+    e->value = em__value_copy(c, task->arena);
 }
 
 static void push_combine(em_sink *s, em_value v)
@@ -202,9 +203,7 @@ static void push_bucket(em_sink *s, em_value v)
             return;
         r = range_reducer(sh, em_key(v));
         break;
-    default:
-        r = reducer_of_hash(sh, em_value_hash(em_is_pair(v) ? em_key(v) : v));
-        break;
+    default: r = reducer_of_hash(sh, em_value_hash(em_is_pair(v) ? em_key(v) : v)); break;
     }
     bucket_add(&w->buckets[r], em_value_copy(v, w->out->arena));
 }
@@ -215,24 +214,24 @@ static void map_task(em_task *task, void *ud)
     int R = sh->num_reducers;
     em_map_output *out = &sh->outputs[task->partition];
     out->arena = em_arena_new();
-    writer_sink w = {.base = {sh->has_agg ? push_combine : push_bucket, task}, .sh = sh, .out = out};
+    writer_sink w = {.base = {sh->has_agg ? push_combine : push_bucket, task},
+                     .sh = sh,
+                     .out = out};
     w.buckets = g_new0(bucket, R);
     /* Spark starts each map partition's round robin at a position of its own; a fixed function
      * of the partition index keeps runs reproducible. */
     w.next_rr = (int)((uint64_t)task->partition * 2654435761u % (uint64_t)R);
-    em__combiner_init(&w.combiner);
+    em__table_init(&w.combiner, sizeof(em_table_entry), out->arena, 0);
     em__compute(sh->parent, task, task->partition, &w.base);
     if (sh->has_agg) {
-        const em_combiner *c = &w.combiner;
-        for (size_t i = 0; c->slots && i <= c->mask; i++) {
-            const em_value *slot = &c->slots[2 * i];
-            if (slot->type == EM__EMPTY)
-                continue;
-            em_value key = em__combiner_key(slot, out->arena);
+        /* Keys in slot order; a short key's bytes are copied out of the entry. */
+        uint32_t pos = 0;
+        for (em_table_entry *e; (e = em__table_next(&w.combiner, &pos));) {
+            em_value key = em__value_copy(em__table_key(e), out->arena);
             bucket_add(&w.buckets[reducer_of_hash(sh, em_value_hash(key))],
-                       em_pair_in(out->arena, key, em__value_copy(slot[1], out->arena)));
+                       em_pair_in(out->arena, key, em__value_copy(e->value, out->arena)));
         }
-        em__combiner_clear(&w.combiner);
+        em__table_clear(&w.combiner);
     }
     out->buckets = g_new(em_value *, R);
     out->counts = g_new(size_t, R);
@@ -274,17 +273,24 @@ void em__shuffle_read(em_shuffle *sh, int r, void (*fn)(em_value v, void *ud), v
 typedef enum { READ_PLAIN, READ_AGGREGATE, READ_GROUP } read_mode;
 
 typedef struct {
+    em_rdd base;
     read_mode mode;
     em_aggregator agg; /* READ_AGGREGATE: the shuffle's, for the reduce side */
     bool combined;     /* records are (k, combiner) from a map-side combine */
     bool pairs;        /* READ_PLAIN: records must be (k, v) pairs (partitionBy) */
-} shuffled_state;
+} shuffled_rdd;
+
+/* A key's values while grouping: the growing CompactBuffer is the entry's value. */
+typedef struct {
+    em_table_entry base;
+    uint32_t cap;
+} group_entry;
 
 typedef struct {
     em_task *task;
     const em_rdd *rdd;
-    const shuffled_state *st;
-    em_kvmap map;
+    const shuffled_rdd *st;
+    em_table map; /* keys as read from the map outputs, which outlive the task */
 } reduce_ctx;
 
 static void read_aggregate(em_value kv, void *ud)
@@ -296,15 +302,15 @@ static void read_aggregate(em_value kv, void *ud)
     const em_aggregator *agg = &ctx->st->agg;
     em_value key = em_key(kv);
     bool is_new;
-    em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    em_table_entry *e = em__table_upsert(&ctx->map, key, em_value_hash(key), &is_new);
     task->cur_rdd = ctx->rdd;
     em_value c;
     if (ctx->st->combined)
-        c = is_new ? em_val(kv) : merge(agg->merge_combiners, e->vals[0], em_val(kv), agg->ud);
+        c = is_new ? em_val(kv) : merge(agg->merge_combiners, e->value, em_val(kv), agg->ud);
     else
         c = is_new ? create_combiner(agg, em_val(kv))
-                   : merge(agg->merge_value, e->vals[0], em_val(kv), agg->ud);
-    e->vals[0] = em__value_copy(c, task->arena);
+                   : merge(agg->merge_value, e->value, em_val(kv), agg->ud);
+    e->value = em__value_copy(c, task->arena);
     em_arena_reset(task->scratch);
 }
 
@@ -316,8 +322,8 @@ static void read_group(em_value kv, void *ud)
         return;
     em_value key = em_key(kv);
     bool is_new;
-    em_kv_entry *e = em__kvmap_upsert(&ctx->map, key, em_value_hash(key), &is_new);
-    em__kv_list_append(e, 0, em_val(kv), ctx->task->arena);
+    group_entry *g = (group_entry *)em__table_upsert(&ctx->map, key, em_value_hash(key), &is_new);
+    em__list_append(&g->base.value, &g->cap, em_val(kv), ctx->task->arena);
 }
 
 typedef struct {
@@ -337,7 +343,7 @@ static void read_plain(em_value v, void *ud)
 
 static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const shuffled_state *st = rdd->state;
+    const shuffled_rdd *st = (const shuffled_rdd *)rdd;
     em_shuffle *sh = rdd->shuffles[0];
     if (st->mode == READ_PLAIN) {
         plain_ctx ctx = {task, out, st->pairs ? rdd : NULL};
@@ -345,21 +351,22 @@ static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out
         return;
     }
     reduce_ctx ctx = {task, rdd, st, {0}};
-    em__kvmap_init(&ctx.map);
+    /* Insertion order: a reduce task's output order is its input order. */
+    em__table_init(&ctx.map, st->mode == READ_GROUP ? sizeof(group_entry) : sizeof(em_table_entry),
+                   NULL, EM_TABLE_STABLE_IDS);
     em__shuffle_read(sh, index, st->mode == READ_GROUP ? read_group : read_aggregate, &ctx);
-    for (size_t i = 0; i < ctx.map.n && !task->stop; i++) {
-        out->push(out, em_pair(ctx.map.entries[i].key, ctx.map.entries[i].vals[0]));
+    uint32_t pos = 0;
+    for (em_table_entry *e; !task->stop && (e = em__table_next(&ctx.map, &pos));) {
+        /* A short key's bytes are in the entry, which lives until the clear below. */
+        out->push(out, em_pair(em__table_key(e), e->value));
         em_arena_reset(task->scratch);
     }
-    em__kvmap_clear(&ctx.map);
+    em__table_clear(&ctx.map);
 }
-
-static void shuffled_finalize(em_rdd *rdd) { g_free(rdd->state); }
 
 static const em_rdd_class shuffled_class = {
     .type_name = "ShuffledRDD",
     .compute = shuffled_compute,
-    .finalize = shuffled_finalize,
 };
 
 em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
@@ -368,8 +375,8 @@ em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
 {
     if (num_partitions <= 0)
         num_partitions = parent->num_partitions > 0 ? parent->num_partitions : 1;
-    em_rdd *rdd = em__rdd_new(parent->sc, &shuffled_class, op, num_partitions, NULL, 0);
-    shuffled_state *st = g_new0(shuffled_state, 1);
+    shuffled_rdd *st =
+        EM__RDD_NEW(shuffled_rdd, parent->sc, &shuffled_class, op, num_partitions, NULL, 0);
     st->mode = group ? READ_GROUP : agg ? READ_AGGREGATE : READ_PLAIN;
     st->combined = agg && map_side;
     em_shuffle *sh = em__shuffle_new(parent, num_partitions, partitioner, map_side ? agg : NULL);
@@ -379,18 +386,17 @@ em_rdd *em__shuffled_new(em_rdd *parent, const char *op, int num_partitions,
         if (!map_side)
             st->agg.zero = em_value_copy(agg->zero, sh->arena);
     }
-    rdd->state = st;
-    em__rdd_add_shuffle(rdd, sh);
-    return rdd;
+    em__rdd_add_shuffle(&st->base, sh);
+    return &st->base;
 }
 
 em_rdd *em_rdd_reduce_by_key_full(em_rdd *rdd, em_reduce_fn fn, void *ud, GDestroyNotify destroy,
                                   const char *name, int num_partitions)
 {
     em_aggregator agg = {.merge_value = fn, .merge_combiners = fn, .ud = ud};
-    em_rdd *out = em__shuffled_new(rdd, "reduceByKey", num_partitions, EM_PART_HASH, &agg, true,
-                                   false);
-    em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
+    em_rdd *out =
+        em__shuffled_new(rdd, "reduceByKey", num_partitions, EM_PART_HASH, &agg, true, false);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
@@ -404,11 +410,13 @@ em_rdd *em_rdd_combine_by_key_full(em_rdd *rdd, em_map_fn create, em_reduce_fn m
                                    em_reduce_fn merge_combiners, void *ud, GDestroyNotify destroy,
                                    const char *name, int num_partitions)
 {
-    em_aggregator agg = {.create = create, .merge_value = merge_value,
-                         .merge_combiners = merge_combiners, .ud = ud};
-    em_rdd *out = em__shuffled_new(rdd, "combineByKey", num_partitions, EM_PART_HASH, &agg, true,
-                                   false);
-    em__rdd_set_fn(out, EM_ANY_FN(create), ud, destroy, name);
+    em_aggregator agg = {.create = create,
+                         .merge_value = merge_value,
+                         .merge_combiners = merge_combiners,
+                         .ud = ud};
+    em_rdd *out =
+        em__shuffled_new(rdd, "combineByKey", num_partitions, EM_PART_HASH, &agg, true, false);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
@@ -416,22 +424,28 @@ em_rdd *em_rdd_aggregate_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn se
                                      em_reduce_fn comb, void *ud, GDestroyNotify destroy,
                                      const char *name, int num_partitions)
 {
-    em_aggregator agg = {.merge_value = seq, .merge_combiners = comb, .ud = ud,
-                         .has_zero = true, .zero = zero};
-    em_rdd *out = em__shuffled_new(rdd, "aggregateByKey", num_partitions, EM_PART_HASH, &agg,
-                                   true, false);
-    em__rdd_set_fn(out, EM_ANY_FN(seq), ud, destroy, name);
+    em_aggregator agg = {.merge_value = seq,
+                         .merge_combiners = comb,
+                         .ud = ud,
+                         .has_zero = true,
+                         .zero = zero};
+    em_rdd *out =
+        em__shuffled_new(rdd, "aggregateByKey", num_partitions, EM_PART_HASH, &agg, true, false);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
 em_rdd *em_rdd_fold_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn fn, void *ud,
                                 GDestroyNotify destroy, const char *name, int num_partitions)
 {
-    em_aggregator agg = {.merge_value = fn, .merge_combiners = fn, .ud = ud, .has_zero = true,
+    em_aggregator agg = {.merge_value = fn,
+                         .merge_combiners = fn,
+                         .ud = ud,
+                         .has_zero = true,
                          .zero = zero};
-    em_rdd *out = em__shuffled_new(rdd, "foldByKey", num_partitions, EM_PART_HASH, &agg, true,
-                                   false);
-    em__rdd_set_fn(out, EM_ANY_FN(fn), ud, destroy, name);
+    em_rdd *out =
+        em__shuffled_new(rdd, "foldByKey", num_partitions, EM_PART_HASH, &agg, true, false);
+    em__rdd_own(out, ud, destroy, name);
     return out;
 }
 
@@ -452,8 +466,8 @@ static em_value keep_first(em_value a, em_value b, void *ud)
 em_rdd *em_rdd_distinct_n(em_rdd *rdd, int num_partitions)
 {
     em_rdd *pairs = em_rdd_map_full(rdd, pair_with_null, NULL, NULL, NULL);
-    em_rdd *firsts = em_rdd_reduce_by_key_full(pairs, keep_first, NULL, NULL, NULL,
-                                               num_partitions);
+    em_rdd *firsts =
+        em_rdd_reduce_by_key_full(pairs, keep_first, NULL, NULL, NULL, num_partitions);
     em_rdd *out = em_rdd_keys(firsts);
     pairs->op = firsts->op = out->op = "distinct";
     em_rdd_unref(pairs);
@@ -469,8 +483,8 @@ em_rdd *em_rdd_repartition(em_rdd *rdd, int num_partitions)
 
 em_rdd *em_rdd_partition_by(em_rdd *rdd, int num_partitions)
 {
-    em_rdd *out = em__shuffled_new(rdd, "partitionBy", num_partitions, EM_PART_HASH, NULL, false,
-                                   false);
-    ((shuffled_state *)out->state)->pairs = true;
+    em_rdd *out =
+        em__shuffled_new(rdd, "partitionBy", num_partitions, EM_PART_HASH, NULL, false, false);
+    ((shuffled_rdd *)out)->pairs = true;
     return out;
 }

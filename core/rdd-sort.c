@@ -7,16 +7,17 @@
 #include <string.h>
 
 typedef struct {
+    em_rdd base;
     bool ascending;
     GError *error; /* the sampling job's failure: every task of the RDD fails with it */
-} sort_state;
+} sorted_rdd;
 
 /* ---- The sketch: a bounded reservoir sample of each parent partition's keys ---- */
 
 typedef struct {
     em_sink base;
-    const em_rdd *rdd;   /* the sortByKey RDD: names a record that is not a pair */
-    em_values *sample;   /* copies of the sampled keys */
+    const em_rdd *rdd; /* the sortByKey RDD: names a record that is not a pair */
+    em_values *sample; /* copies of the sampled keys */
     size_t cap;
     uint64_t seen;
     GRand *rand;
@@ -51,7 +52,11 @@ static void sketch_task(em_task *task, void *ud)
 {
     sketch_job *job = ud;
     /* A fixed seed per partition: the same bounds on every run, whatever the thread count. */
-    sample_sink sink = {{sample_push, task}, job->rdd, em__values_new(), job->cap, 0,
+    sample_sink sink = {{sample_push, task},
+                        job->rdd,
+                        em__values_new(),
+                        job->cap,
+                        0,
                         g_rand_new_with_seed((guint32)task->partition * 2654435761u)};
     em__compute(job->parent, task, task->partition, &sink.base);
     g_rand_free(sink.rand);
@@ -149,7 +154,7 @@ static gint compare_keys(gconstpointer a, gconstpointer b, gpointer descending)
 
 static void sorted_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    sort_state *st = rdd->state;
+    const sorted_rdd *st = (const sorted_rdd *)rdd;
     if (st->error) {
         if (!task->error)
             task->error = g_error_copy(st->error);
@@ -168,12 +173,7 @@ static void sorted_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     em__push_all(task, ctx.items, n, out);
 }
 
-static void sorted_finalize(em_rdd *rdd)
-{
-    sort_state *st = rdd->state;
-    g_clear_error(&st->error);
-    g_free(st);
-}
+static void sorted_finalize(em_rdd *rdd) { g_clear_error(&((sorted_rdd *)rdd)->error); }
 
 static const em_rdd_class sorted_class = {
     .type_name = "ShuffledRDD",
@@ -185,10 +185,10 @@ em_rdd *em_rdd_sort_by_key_n(em_rdd *rdd, bool ascending, int num_partitions)
 {
     if (num_partitions <= 0)
         num_partitions = MAX(rdd->num_partitions, 1);
-    em_rdd *out = em__rdd_new(rdd->sc, &sorted_class, "sortByKey", num_partitions, NULL, 0);
-    sort_state *st = g_new0(sort_state, 1);
+    sorted_rdd *st =
+        EM__RDD_NEW(sorted_rdd, rdd->sc, &sorted_class, "sortByKey", num_partitions, NULL, 0);
     st->ascending = ascending;
-    out->state = st;
+    em_rdd *out = &st->base;
     em_shuffle *sh = em__shuffle_new(rdd, num_partitions, EM_PART_RANGE, NULL);
     sh->descending = !ascending;
     /* As Spark's RangePartitioner, the sketch runs now, on the caller's thread. When it fails,

@@ -3,27 +3,27 @@
 #include "core-private.h"
 
 typedef struct {
-    em_values **slices;
-} source_state;
+    em_rdd base;
+    em_values **slices; /* [num_partitions] */
+} source_rdd;
 
 static void slice_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    source_state *st = rdd->state;
+    const source_rdd *st = (const source_rdd *)rdd;
     em__push_all(task, st->slices[index]->items, st->slices[index]->n, out);
 }
 
 static void slice_finalize(em_rdd *rdd)
 {
-    source_state *st = rdd->state;
+    source_rdd *st = (source_rdd *)rdd;
     for (int i = 0; i < rdd->num_partitions; i++)
         em_values_free(st->slices[i]);
     g_free(st->slices);
-    g_free(st);
 }
 
 static size_t slice_bytes(const em_rdd *rdd)
 {
-    const source_state *st = rdd->state;
+    const source_rdd *st = (const source_rdd *)rdd;
     size_t bytes = 0;
     for (int i = 0; i < rdd->num_partitions; i++)
         bytes += em_arena_bytes(st->slices[i]->arena) + st->slices[i]->n * sizeof(em_value);
@@ -41,8 +41,8 @@ em_rdd *em_parallelize(em_context *sc, const em_value *values, size_t n, int num
 {
     if (num_slices <= 0)
         num_slices = sc->parallelism;
-    em_rdd *rdd = em__rdd_new(sc, &parallel_class, "parallelize", num_slices, NULL, 0);
-    source_state *st = g_new0(source_state, 1);
+    source_rdd *st =
+        EM__RDD_NEW(source_rdd, sc, &parallel_class, "parallelize", num_slices, NULL, 0);
     st->slices = g_new0(em_values *, num_slices);
     for (int i = 0; i < num_slices; i++) {
         /* Spark's ParallelCollectionRDD.slice: [i*n/k, (i+1)*n/k). */
@@ -52,8 +52,7 @@ em_rdd *em_parallelize(em_context *sc, const em_value *values, size_t n, int num
         for (size_t j = from; j < to; j++)
             em__values_append_copy(st->slices[i], values[j]);
     }
-    rdd->state = st;
-    return rdd;
+    return &st->base;
 }
 
 em_rdd *em_parallelize_text(em_context *sc, const char *text, int num_slices, GError **err)
@@ -76,4 +75,7 @@ static void empty_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 
 static const em_rdd_class empty_class = {.type_name = "EmptyRDD", .compute = empty_compute};
 
-em_rdd *em_empty_rdd(em_context *sc) { return em__rdd_new(sc, &empty_class, "emptyRDD", 0, NULL, 0); }
+em_rdd *em_empty_rdd(em_context *sc)
+{
+    return em__rdd_new(sc, &empty_class, "emptyRDD", 0, NULL, 0);
+}

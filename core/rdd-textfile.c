@@ -23,9 +23,10 @@ typedef struct {
 } text_split;
 
 typedef struct {
+    em_rdd base;
     GPtrArray *files; /* paths, in name order */
     GArray *splits;   /* text_split */
-} text_state;
+} text_rdd;
 
 typedef struct {
     const char *path;
@@ -90,7 +91,7 @@ static void reader_close(reader *r)
  * to its end), and the last line starting within the split is read past end to its '\n'. */
 static void text_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const text_state *st = rdd->state;
+    const text_rdd *st = (const text_rdd *)rdd;
     const text_split *sp = &g_array_index(st->splits, text_split, index);
     reader r;
     if (!reader_open(&r, g_ptr_array_index(st->files, sp->file))) {
@@ -145,10 +146,9 @@ static void text_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 
 static void text_finalize(em_rdd *rdd)
 {
-    text_state *st = rdd->state;
+    text_rdd *st = (text_rdd *)rdd;
     g_ptr_array_unref(st->files);
     g_array_unref(st->splits);
-    g_free(st);
 }
 
 static const em_rdd_class text_class = {
@@ -230,11 +230,10 @@ em_rdd *em_text_file(em_context *sc, const char *path, int min_partitions, GErro
         text_split sp = {(int)i, length - left, left};
         g_array_append_val(splits, sp);
     }
-    em_rdd *rdd = em__rdd_new(sc, &text_class, "textFile", (int)splits->len, NULL, 0);
-    text_state *st = g_new(text_state, 1);
-    *st = (text_state){files, splits};
-    rdd->state = st;
+    text_rdd *st = EM__RDD_NEW(text_rdd, sc, &text_class, "textFile", (int)splits->len, NULL, 0);
+    st->files = files;
+    st->splits = splits;
     /* The path stands where a function name would: the lineage and failures name it. */
-    em__rdd_set_fn(rdd, NULL, NULL, NULL, path);
-    return rdd;
+    em__rdd_own(&st->base, NULL, NULL, path);
+    return &st->base;
 }

@@ -4,10 +4,11 @@
 
 #include <string.h>
 
-em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
-                    em_rdd *const *parents, int n_parents)
+em_rdd *em__rdd_alloc(size_t size, em_context *sc, const em_rdd_class *klass, const char *op,
+                      int num_partitions, em_rdd *const *parents, int n_parents)
 {
-    em_rdd *rdd = g_new0(em_rdd, 1);
+    g_assert(size >= sizeof(em_rdd));
+    em_rdd *rdd = g_malloc0(size);
     rdd->refcount = 1;
     rdd->sc = sc;
     rdd->id = g_atomic_int_add(&sc->next_rdd_id, 1);
@@ -24,14 +25,25 @@ em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, i
     return rdd;
 }
 
-void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
-                    const char *name)
+em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
+                    em_rdd *const *parents, int n_parents)
 {
-    rdd->fn = (em_fn){.call = call, .ud = ud};
-    rdd->ud_owned = ud;
+    return em__rdd_alloc(sizeof(em_rdd), sc, klass, op, num_partitions, parents, n_parents);
+}
+
+void em__rdd_own(em_rdd *rdd, void *ud, GDestroyNotify destroy, const char *name)
+{
+    rdd->ud = ud;
     rdd->destroy = destroy;
     g_free(rdd->fn_name);
     rdd->fn_name = name ? g_strdup(name) : NULL;
+}
+
+void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
+                    const char *name)
+{
+    (void)call;
+    em__rdd_own(rdd, ud, destroy, name);
 }
 
 void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle)
@@ -65,7 +77,7 @@ void em_rdd_unref(em_rdd *rdd)
     if (rdd->klass->finalize)
         rdd->klass->finalize(rdd);
     if (rdd->destroy)
-        rdd->destroy(rdd->ud_owned);
+        rdd->destroy(rdd->ud);
     for (int i = 0; i < rdd->n_shuffles; i++)
         em__shuffle_free(rdd->shuffles[i]);
     g_free(rdd->shuffles);
@@ -235,8 +247,7 @@ static void append_bytes(GString *out, double size)
     for (; u < 6 && size >= 2.0 * 1024; u++)
         size /= 1024;
     char num[G_ASCII_DTOSTR_BUF_SIZE];
-    g_string_append_printf(out, "%s %s", g_ascii_formatd(num, sizeof num, "%.1f", size),
-                           units[u]);
+    g_string_append_printf(out, "%s %s", g_ascii_formatd(num, sizeof num, "%.1f", size), units[u]);
 }
 
 /* debugSelf: the RDD's line after first, then, when some of its partitions are cached, the

@@ -118,7 +118,7 @@ static bool get_varint(decoder *d, uint64_t *out)
 static bool get_count(decoder *d, uint32_t *out)
 {
     size_t at = d->pos;
-    uint64_t n;
+    uint64_t n = 0; /* set by get_varint on success; gcc -O3 cannot tell */
     if (!get_varint(d, &n))
         return false;
     if (n > d->len - d->pos || n > UINT32_MAX)
@@ -146,7 +146,7 @@ static bool decode(decoder *d, em_value *out, int depth)
     case EM_T_NONE: return true;
     case EM_T_BOOL: out->as.i = info; return true;
     case EM_T_INT: {
-        uint64_t z;
+        uint64_t z = 0; /* as n in get_count */
         if (!get_varint(d, &z))
             return false;
         out->as.i = (int64_t)((z >> 1) ^ (0 - (z & 1)));

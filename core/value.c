@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-G_DEFINE_QUARK(em-error-quark, em_error)
+G_DEFINE_QUARK(em - error - quark, em_error)
 
 em_value em_str(const char *cstr) { return em_strn(cstr, strlen(cstr)); }
 
@@ -301,4 +301,21 @@ em_value em_value_copy(em_value v, em_arena *arena)
     }
     default: return v;
     }
+}
+
+/* ---- Growable lists (groupByKey, cogroup) ---- */
+
+void em__list_append(em_value *list, uint32_t *cap, em_value v, em_arena *arena)
+{
+    if (*cap == 0)
+        *list = (em_value){.type = EM_T_LIST, .kind = EM_BUFFER};
+    if (list->len == *cap) {
+        uint32_t grown = *cap ? *cap * 2 : 4;
+        em_value *items = em_arena_alloc(arena, grown * sizeof *items);
+        if (list->len)
+            memcpy(items, list->as.items, list->len * sizeof *items);
+        list->as.items = items;
+        *cap = grown;
+    }
+    ((em_value *)list->as.items)[list->len++] = v;
 }

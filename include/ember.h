@@ -7,6 +7,7 @@
 
 #define EMBER_INSIDE
 #include <ember/common.h>
+#include <ember/version.h>
 #include <ember/arena.h>
 #include <ember/value.h>
 #include <ember/rdd.h>

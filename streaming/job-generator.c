@@ -55,8 +55,14 @@ static gpointer generator_main(gpointer data)
 
 void em__job_generator_start(em_ssc *ssc, em_time first)
 {
+    g_mutex_lock(&ssc->lock);
     ssc->next_batch = first;
-    ssc->generator = g_thread_new("em-generator", generator_main, ssc);
+    g_mutex_unlock(&ssc->lock);
+    GThread *generator = g_thread_new("em-generator", generator_main, ssc);
+    g_mutex_lock(&ssc->lock);
+    ssc->generator = generator;
+    g_cond_broadcast(&ssc->cond); /* receivers wait for the threads to call on_start */
+    g_mutex_unlock(&ssc->lock);
 }
 
 void em__job_generator_stop(em_ssc *ssc)

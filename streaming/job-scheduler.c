@@ -53,6 +53,8 @@ void em__job_scheduler_run_batch(em_ssc *ssc, em_time t, int64_t submitted)
         records[i] = in->last_records;
         info.num_records += in->last_records;
         in->last_records = 0;
+        info.blocked_inputs += in->last_blocked;
+        in->last_blocked = false;
     }
     /* Spark submits the job set once its RDDs exist, with the input figures. */
     em__listener_bus_post_batch(listeners, EM_BATCH_SUBMITTED, &info);
@@ -140,5 +142,8 @@ static gpointer scheduler_main(gpointer data)
 
 void em__job_scheduler_start(em_ssc *ssc)
 {
-    ssc->scheduler = g_thread_new("em-scheduler", scheduler_main, ssc);
+    GThread *scheduler = g_thread_new("em-scheduler", scheduler_main, ssc);
+    g_mutex_lock(&ssc->lock);
+    ssc->scheduler = scheduler;
+    g_mutex_unlock(&ssc->lock);
 }

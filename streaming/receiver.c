@@ -1,51 +1,86 @@
-/* Receivers (streaming): Spark's ReceiverSupervisor, BlockGenerator and RateLimiter. Each
- * receiver input stream runs its on_start on a thread of its own; stored records go into blocks
- * cut every block interval, and at batch time the generator thread hands every block received up
- * to then to the batch, which reads them as a BlockRDD: one partition per block. */
+/* Receivers (streaming): Spark's ReceiverSupervisor, BlockGenerator, RateLimiter and
+ * ReceiverRateController. Each receiver input stream runs its on_start on a thread of its own;
+ * stored records go into blocks cut every block interval of the context's clock, and at batch
+ * time the generator thread hands every block received up to then to the batch, which reads them
+ * as a BlockRDD: one partition per block. Stores wait for the rate limit and, past a bound on
+ * the bytes not yet handed to a computed batch, for the scheduler to catch up. */
+#include "rate-estimator.h"
 #include "streaming-private.h"
 
 #include <inttypes.h>
 #include <math.h>
 
 #define DEFAULT_BLOCK_INTERVAL EM_MILLIS(200)
+#define DEFAULT_MAX_PENDING_BYTES ((int64_t)64 << 20)
+/* Spark's ReceiverTracker.stop waits 10 s for the receivers to deregister. */
+#define DEFAULT_STOP_TIMEOUT EM_SECONDS(10)
+/* Spark's spark.streaming.backpressure.pid.* defaults. */
+#define PID_PROPORTIONAL 1.0
+#define PID_INTEGRAL 0.2
+#define PID_DERIVATIVE 0.0
+#define PID_MIN_RATE 100.0
 
 /* The blocks the generator gave to batch `time`, until the scheduler computes it. */
 typedef struct received_batch {
     em_time time;
     GPtrArray *blocks; /* em_values *, owned */
+    int64_t bytes;
 } received_batch;
 
 struct em_receiver {
-    em_dstream *ds;
+    em_dstream *ds; /* NULL once the stream is finalized (an abandoned thread may outlive it) */
+    em_ssc *ssc;
+    int stream_id;
+    gint refs; /* the stream's, and the receiver thread's while it runs */
     em_receiver_funcs funcs;
     char *name;
     void *ud;
     em_duration block_interval;
-    int64_t max_rate;
+    int64_t max_rate;          /* the fixed cap, 0 none */
+    int64_t max_pending_bytes; /* stores wait past this many unprocessed bytes */
+    em_duration stop_timeout;
+    em__rate_estimator *estimator; /* backpressure, or NULL */
     GThread *thread;
     GMutex lock;     /* guards everything below */
-    GCond cond;      /* stop and restart requests (the supervisor, the rate limiter wait) */
+    GCond cond;      /* any change: stop, restart, rate, blocks taken by a batch, thread end */
     bool stopped;    /* stop requested: for good */
     bool restarting; /* restart requested: on_stop, wait, on_start */
     char *restart_message;
     int64_t restart_delay;
     bool stop_owed; /* on_start was called and its on_stop not yet */
-    bool finished;  /* the receiver thread has ended: stores are dropped */
+    bool finished;  /* the receiver is stopped: stores are dropped */
+    bool thread_done; /* receiver_main has returned */
+    bool abandoned;   /* its on_start did not return within the stop timeout */
+    gint wake_seq;    /* atomic: bumped to end a wait on the manual clock (stop, new rate) */
+    int start_seq;    /* wake_seq when the thread was made: a stop since ends wait_for_active */
     /* Block generator. */
-    em_values *block;   /* the current block, or NULL */
-    gint64 block_start; /* monotonic µs of the current block's first record */
-    GPtrArray *sealed;  /* em_values *: blocks not given to a batch yet */
-    GQueue batches;     /* received_batch *: blocks given to batches not computed yet */
+    em_values *block;      /* the current block, or NULL */
+    int64_t block_tick;    /* clock time / block interval when the current block began */
+    GPtrArray *sealed;     /* em_values *: blocks not given to a batch yet */
+    GQueue batches;        /* received_batch *: blocks given to batches not computed yet */
+    int64_t pending_bytes; /* of sealed and batches: handed to no computed batch yet */
     int64_t stored;
-    /* Rate limiter: a token bucket holding up to one second of records. */
+    em__receiver_wait waiting; /* what store is waiting for now */
+    bool blocked;              /* store waited for pending blocks since the last compute */
+    int64_t blocked_total;     /* stores that had to wait for pending blocks */
+    /* Rate limiter: a token bucket holding up to one second of records, on the ssc's clock. */
+    double rate;      /* records/s now: the estimate capped by max_rate, 0 unlimited */
     double tokens;
-    gint64 refilled; /* monotonic µs of the last refill; 0 before the first store */
+    em_time refilled; /* clock ms of the last refill */
+    bool bucket_started;
 };
+
+static void receiver_unref(em_receiver *r);
 
 static void received_batch_free(received_batch *b)
 {
     g_ptr_array_unref(b->blocks);
     g_free(b);
+}
+
+static int64_t values_bytes(const em_values *block)
+{
+    return (int64_t)(em_arena_bytes(block->arena) + block->n * sizeof(em_value));
 }
 
 static GPtrArray *blocks_new(void)
@@ -68,10 +103,8 @@ static size_t block_bytes(const em_rdd *rdd)
 {
     const GPtrArray *blocks = rdd->state;
     size_t bytes = 0;
-    for (guint i = 0; i < blocks->len; i++) {
-        const em_values *block = blocks->pdata[i];
-        bytes += em_arena_bytes(block->arena) + block->n * sizeof(em_value);
-    }
+    for (guint i = 0; i < blocks->len; i++)
+        bytes += (size_t)values_bytes(blocks->pdata[i]);
     return bytes;
 }
 
@@ -86,45 +119,105 @@ static const em_rdd_class block_rdd_class = {
 
 static void seal_block(em_receiver *r)
 {
-    if (r->block)
+    if (r->block) {
+        r->pending_bytes += values_bytes(r->block);
         g_ptr_array_add(r->sealed, g_steal_pointer(&r->block));
+    }
+}
+
+/* Ends a wait of clock_wait on the manual clock or of wait_for_active (they watch the ssc's
+ * condition). */
+static void wake_clock_wait(em_receiver *r)
+{
+    g_atomic_int_inc(&r->wake_seq);
+    g_mutex_lock(&r->ssc->lock);
+    g_cond_broadcast(&r->ssc->cond);
+    g_mutex_unlock(&r->ssc->lock);
+}
+
+/* Waits until the ssc's clock reads `until` or later (now is its time at the call), a stop or a
+ * rate change; may return early. r->lock is held on entry and on return. */
+static void clock_wait(em_receiver *r, em_time now, em_time until)
+{
+    em_ssc *ssc = r->ssc;
+    if (!ssc->manual) {
+        g_cond_wait_until(&r->cond, &r->lock, g_get_monotonic_time() + (until - now) * 1000);
+        return;
+    }
+    /* The manual clock moves under ssc->lock and broadcasts ssc->cond (lock order: r, ssc). */
+    int seq = g_atomic_int_get(&r->wake_seq);
+    g_mutex_unlock(&r->lock);
+    g_mutex_lock(&ssc->lock);
+    while (ssc->manual_now < until && g_atomic_int_get(&r->wake_seq) == seq)
+        g_cond_wait(&ssc->cond, &ssc->lock);
+    g_mutex_unlock(&ssc->lock);
+    g_mutex_lock(&r->lock);
+}
+
+static void set_waiting(em_receiver *r, em__receiver_wait what)
+{
+    if (r->waiting != what) {
+        r->waiting = what;
+        g_cond_broadcast(&r->cond); /* em__receiver_await_waiting */
+    }
 }
 
 /* Spark's RateLimiter.waitToPush: waits until the bucket holds a token and takes it. The first
  * record passes at once; idle time saves up to one second of records. A stop ends the wait. */
 static void rate_limit(em_receiver *r)
 {
-    for (;;) {
-        gint64 now = g_get_monotonic_time();
-        double rate = (double)r->max_rate;
-        if (r->refilled == 0)
+    while (r->rate > 0 && !r->stopped) {
+        double rate = r->rate;
+        em_time now = em_ssc_clock_time(r->ssc);
+        if (!r->bucket_started) {
             r->tokens = 1;
-        else
-            r->tokens = fmin(fmax(rate, 1), r->tokens + (double)(now - r->refilled) * rate / 1e6);
+            r->bucket_started = true;
+        } else if (now > r->refilled) {
+            r->tokens = fmin(fmax(rate, 1), r->tokens + (double)(now - r->refilled) * rate / 1e3);
+        }
         r->refilled = now;
         if (r->tokens >= 1) {
             r->tokens -= 1;
-            return;
+            break;
         }
-        if (r->stopped)
-            return;
-        gint64 wait = (gint64)ceil((1 - r->tokens) * 1e6 / rate);
-        g_cond_wait_until(&r->cond, &r->lock, now + wait);
+        set_waiting(r, EM__RECEIVER_WAITS_FOR_RATE);
+        clock_wait(r, now, now + MAX(1, (em_time)ceil((1 - r->tokens) * 1e3 / rate)));
     }
+    set_waiting(r, EM__RECEIVER_RUNNING);
+}
+
+/* The memory bound: past max_pending_bytes not yet taken by a computed batch, the store waits
+ * for the scheduler (a socket receiver stops reading, and TCP holds the sender back). */
+static void wait_for_pending(em_receiver *r)
+{
+    while (!r->stopped && !r->finished &&
+           r->pending_bytes + (r->block ? values_bytes(r->block) : 0) >= r->max_pending_bytes) {
+        if (r->waiting != EM__RECEIVER_WAITS_FOR_BATCHES) {
+            r->blocked = true;
+            r->blocked_total++;
+        }
+        set_waiting(r, EM__RECEIVER_WAITS_FOR_BATCHES);
+        g_cond_wait(&r->cond, &r->lock);
+    }
+    set_waiting(r, EM__RECEIVER_RUNNING);
 }
 
 void em_receiver_store(em_receiver *r, em_value v)
 {
     g_mutex_lock(&r->lock);
-    if (r->max_rate > 0 && !r->finished)
+    if (!r->finished)
+        wait_for_pending(r);
+    if (!r->finished)
         rate_limit(r);
     if (!r->finished) {
-        gint64 now = g_get_monotonic_time();
-        if (r->block && now - r->block_start >= r->block_interval * 1000)
+        /* Spark's BlockGenerator cuts blocks on a timer every block interval; a record in a
+         * later interval than its block's starts a new one. */
+        int64_t tick = em_ssc_clock_time(r->ssc) / r->block_interval;
+        if (r->block && tick != r->block_tick)
             seal_block(r);
         if (!r->block) {
             r->block = em__values_new();
-            r->block_start = now;
+            r->block_tick = tick;
         }
         em__values_append_copy(r->block, v);
         r->stored++;
@@ -132,13 +225,46 @@ void em_receiver_store(em_receiver *r, em_value v)
     g_mutex_unlock(&r->lock);
 }
 
+/* ---- Backpressure: Spark's ReceiverRateController ---- */
+
+/* Spark's BlockGenerator.updateRate: a new estimate, capped by max_rate. */
+static void set_rate(em_receiver *r, double rate)
+{
+    g_mutex_lock(&r->lock);
+    r->rate = r->max_rate > 0 ? fmin(rate, (double)r->max_rate) : rate;
+    g_cond_broadcast(&r->cond);
+    wake_clock_wait(r);
+    g_mutex_unlock(&r->lock);
+}
+
+/* A listener on the scheduler thread: each completed batch's figures feed the estimator. */
+static void rate_controller_batch_completed(const em_batch_info *info, void *ud)
+{
+    em_receiver *r = ud;
+    if (info->processing_end < 0 || info->processing_delay < 0 || info->scheduling_delay < 0 ||
+        r->stream_id >= info->n_inputs)
+        return;
+    double rate = em__rate_estimator_compute(r->estimator, info->processing_end,
+                                             info->input_records[r->stream_id],
+                                             info->processing_delay, info->scheduling_delay);
+    /* Spark publishes newRate.toLong and ignores anything below 1. */
+    if (rate >= 1)
+        set_rate(r, floor(rate));
+}
+
 /* ---- The supervisor: the receiver's thread ---- */
 
+/* Listeners hear nothing more from an abandoned receiver: the ssc may be gone. */
 static void emit(em_receiver *r, em_receiver_event event, bool active, const char *error)
 {
-    em_receiver_info info = {.stream_id = r->ds->input_id, .name = r->name, .active = active,
+    g_mutex_lock(&r->lock);
+    bool abandoned = r->abandoned;
+    g_mutex_unlock(&r->lock);
+    if (abandoned)
+        return;
+    em_receiver_info info = {.stream_id = r->stream_id, .name = r->name, .active = active,
                              .last_error = error};
-    em__ssc_emit_receiver(r->ds->ssc, event, &info);
+    em__ssc_emit_receiver(r->ssc, event, &info);
 }
 
 /* Calls on_stop if the last on_start still owes one: the stopping thread and a restart on the
@@ -153,9 +279,22 @@ static void call_on_stop(em_receiver *r)
         r->funcs.on_stop(r, r->ud);
 }
 
+/* Waits until em_ssc_start() has made the ssc's threads, so that an em_ssc_stop() from on_start
+ * finds it started (the inputs start before the state and the threads), or until a stop. */
+static void wait_for_active(em_receiver *r)
+{
+    em_ssc *ssc = r->ssc;
+    g_mutex_lock(&ssc->lock);
+    while (!ssc->generator && ssc->state != EM_SSC_STOPPED &&
+           g_atomic_int_get(&r->wake_seq) == r->start_seq)
+        g_cond_wait(&ssc->cond, &ssc->lock);
+    g_mutex_unlock(&ssc->lock);
+}
+
 static gpointer receiver_main(gpointer data)
 {
     em_receiver *r = data;
+    wait_for_active(r);
     g_mutex_lock(&r->lock);
     while (!r->stopped) {
         r->stop_owed = true;
@@ -181,6 +320,11 @@ static gpointer receiver_main(gpointer data)
     }
     g_mutex_unlock(&r->lock);
     emit(r, EM_RECEIVER_STOPPED, false, NULL);
+    g_mutex_lock(&r->lock);
+    r->thread_done = true;
+    g_cond_broadcast(&r->cond);
+    g_mutex_unlock(&r->lock);
+    receiver_unref(r);
     return NULL;
 }
 
@@ -200,7 +344,7 @@ void em_receiver_restart(em_receiver *r, const char *message, int64_t delay_ms)
 
 void em_receiver_report_error(em_receiver *r, const char *message)
 {
-    g_debug("receiver %s of stream %d: %s", r->name, r->ds->input_id, message);
+    g_debug("receiver %s of stream %d: %s", r->name, r->stream_id, message);
     emit(r, EM_RECEIVER_ERROR, !em_receiver_is_stopped(r), message);
 }
 
@@ -218,8 +362,11 @@ static bool receiver_start(em_dstream *ds, GError **err)
 {
     em_receiver *r = ds->state;
     GError *local = NULL;
+    g_atomic_int_inc(&r->refs); /* the thread's */
+    r->start_seq = g_atomic_int_get(&r->wake_seq);
     r->thread = g_thread_try_new("em-receiver", receiver_main, r, &local);
     if (!r->thread) {
+        g_atomic_int_dec_and_test(&r->refs);
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: cannot start the receiver thread: %s",
                     ds->op, local->message);
         g_error_free(local);
@@ -229,7 +376,11 @@ static bool receiver_start(em_dstream *ds, GError **err)
 }
 
 /* Spark's ReceiverSupervisor.stop: on_stop interrupts on_start, the thread is joined, and the
- * current block is sealed for the batches that drain a graceful stop. */
+ * current block is sealed for the batches that drain a graceful stop. From the receiver's own
+ * thread (a listener of its events, or on_start) the thread cannot be joined: it ends once that
+ * callback returns, and finalize joins it. A thread still in on_start after stop_timeout is
+ * abandoned, with a warning and a receiver_error event (Spark's ReceiverTracker gives up on
+ * receivers after 10 s the same way). */
 static void receiver_stop(em_dstream *ds, bool graceful)
 {
     (void)graceful;
@@ -239,13 +390,39 @@ static void receiver_stop(em_dstream *ds, bool graceful)
     g_mutex_lock(&r->lock);
     r->stopped = true;
     g_cond_broadcast(&r->cond);
+    wake_clock_wait(r);
     g_mutex_unlock(&r->lock);
     call_on_stop(r);
-    g_thread_join(r->thread);
+    if (g_thread_self() != r->thread) {
+        gint64 deadline = g_get_monotonic_time() + r->stop_timeout * 1000;
+        g_mutex_lock(&r->lock);
+        while (!r->thread_done && g_cond_wait_until(&r->cond, &r->lock, deadline))
+            ;
+        bool done = r->thread_done;
+        g_mutex_unlock(&r->lock);
+        if (done) {
+            g_thread_join(r->thread);
+        } else {
+            char *msg = g_strdup_printf(
+                "Receiver %s of stream %d did not stop within %" PRId64 " ms (its on_start has "
+                "not returned): abandoning its thread",
+                r->name, r->stream_id, (int64_t)r->stop_timeout);
+            g_warning("%s", msg);
+            em_receiver_info info = {.stream_id = r->stream_id, .name = r->name,
+                                     .active = false, .last_error = msg};
+            em__ssc_emit_receiver(r->ssc, EM_RECEIVER_ERROR, &info);
+            g_free(msg);
+            g_mutex_lock(&r->lock);
+            r->abandoned = true;
+            g_mutex_unlock(&r->lock);
+            g_thread_unref(r->thread);
+        }
+        r->thread = NULL;
+    }
     g_mutex_lock(&r->lock);
-    r->thread = NULL;
     r->finished = true;
     seal_block(r);
+    g_cond_broadcast(&r->cond);
     g_mutex_unlock(&r->lock);
 }
 
@@ -255,9 +432,12 @@ static void receiver_seal(em_dstream *ds, em_time t)
     em_receiver *r = ds->state;
     received_batch *b = g_new(received_batch, 1);
     b->time = t;
+    b->bytes = 0;
     g_mutex_lock(&r->lock);
     seal_block(r);
     b->blocks = r->sealed;
+    for (guint i = 0; i < b->blocks->len; i++)
+        b->bytes += values_bytes(b->blocks->pdata[i]);
     r->sealed = blocks_new();
     g_queue_push_tail(&r->batches, b);
     g_mutex_unlock(&r->lock);
@@ -283,10 +463,14 @@ static em_rdd *receiver_compute(em_dstream *ds, em_time t, GError **err)
     /* Batches are computed in time order; older ones left here were dropped by a stop. */
     while ((b = g_queue_peek_head(&r->batches)) && b->time <= t) {
         g_queue_pop_head(&r->batches);
+        r->pending_bytes -= b->bytes;
         if (b->time == t)
             blocks = g_ptr_array_ref(b->blocks);
         received_batch_free(b);
     }
+    ds->last_blocked = r->blocked;
+    r->blocked = false;
+    g_cond_broadcast(&r->cond); /* a store waiting for pending blocks */
     g_mutex_unlock(&r->lock);
     if (!blocks)
         blocks = blocks_new();
@@ -299,9 +483,9 @@ static em_rdd *receiver_compute(em_dstream *ds, em_time t, GError **err)
     return rdd;
 }
 
-static void receiver_finalize(em_dstream *ds)
+static void receiver_free(em_receiver *r)
 {
-    em_receiver *r = ds->state;
+    em__rate_estimator_free(r->estimator);
     em_values_free(r->block);
     g_ptr_array_unref(r->sealed);
     g_queue_clear_full(&r->batches, (GDestroyNotify)received_batch_free);
@@ -312,6 +496,28 @@ static void receiver_finalize(em_dstream *ds)
     g_mutex_clear(&r->lock);
     g_cond_clear(&r->cond);
     g_free(r);
+}
+
+/* The last reference frees r and destroys ud: the stream's, or an abandoned thread's. */
+static void receiver_unref(em_receiver *r)
+{
+    if (g_atomic_int_dec_and_test(&r->refs))
+        receiver_free(r);
+}
+
+/* The thread of a receiver stopped from its own thread ends once its callback returns. */
+static void receiver_finalize(em_dstream *ds)
+{
+    em_receiver *r = ds->state;
+    if (r->thread) {
+        g_thread_join(r->thread);
+        r->thread = NULL;
+    }
+    g_mutex_lock(&r->lock);
+    r->ds = NULL;
+    r->finished = true;
+    g_mutex_unlock(&r->lock);
+    receiver_unref(r);
 }
 
 static const em_dstream_class receiver_class = {
@@ -328,10 +534,12 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
                                     void *ud, const em_receiver_opts *opts)
 {
     em_receiver_opts o = opts ? *opts : (em_receiver_opts){0};
-    const char *problem = !ssc                                      ? "the ssc is NULL"
-                          : !funcs || !funcs->on_start              ? "on_start is NULL"
-                          : o.block_interval < 0 || o.max_rate < 0 ? "options must be >= 0"
-                                                                    : NULL;
+    const char *problem = !ssc                         ? "the ssc is NULL"
+                          : !funcs || !funcs->on_start ? "on_start is NULL"
+                          : o.block_interval < 0 || o.max_rate < 0 || o.initial_rate < 0 ||
+                                  o.max_pending_bytes < 0 || o.stop_timeout < 0
+                              ? "options must be >= 0"
+                              : NULL;
     em_dstream *ds = NULL;
     if (problem)
         g_critical("%s: %s", op, problem);
@@ -348,8 +556,24 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
     r->name = g_strdup(funcs->name ? funcs->name : "Receiver");
     r->funcs.name = NULL; /* the caller's; r->name is the copy */
     r->ud = ud;
+    r->ssc = ssc;
+    r->stream_id = ds->input_id;
+    r->refs = 1;
     r->block_interval = o.block_interval ? o.block_interval : DEFAULT_BLOCK_INTERVAL;
     r->max_rate = o.max_rate;
+    r->max_pending_bytes = o.max_pending_bytes ? o.max_pending_bytes : DEFAULT_MAX_PENDING_BYTES;
+    r->stop_timeout = o.stop_timeout ? o.stop_timeout : DEFAULT_STOP_TIMEOUT;
+    /* Spark's BlockGenerator: the initial rate (backpressure only), capped by maxRate. */
+    r->rate = (double)o.max_rate;
+    if (o.backpressure && o.initial_rate > 0)
+        r->rate = o.max_rate > 0 ? (double)MIN(o.initial_rate, o.max_rate) : (double)o.initial_rate;
+    if (o.backpressure) {
+        r->estimator = em__pid_rate_estimator_new(ssc->batch, PID_PROPORTIONAL, PID_INTEGRAL,
+                                                  PID_DERIVATIVE, PID_MIN_RATE);
+        em_ssc_add_listener(ssc,
+                            &(em_listener){.batch_completed = rate_controller_batch_completed},
+                            r);
+    }
     g_mutex_init(&r->lock);
     g_cond_init(&r->cond);
     r->sealed = blocks_new();
@@ -381,6 +605,42 @@ int64_t em_receiver_stream_records(const em_dstream *ds)
     em_receiver *r = ds->state;
     g_mutex_lock(&r->lock);
     int64_t n = r->stored;
+    g_mutex_unlock(&r->lock);
+    return n;
+}
+
+void em__receiver_on_batch_completed(em_dstream *ds, const em_batch_info *info)
+{
+    em_receiver *r = ds->state;
+    if (r->estimator)
+        rate_controller_batch_completed(info, r);
+}
+
+double em__receiver_rate(const em_dstream *ds)
+{
+    em_receiver *r = ds->state;
+    g_mutex_lock(&r->lock);
+    double rate = r->rate;
+    g_mutex_unlock(&r->lock);
+    return rate;
+}
+
+int64_t em__receiver_await_waiting(const em_dstream *ds, em__receiver_wait what)
+{
+    em_receiver *r = ds->state;
+    g_mutex_lock(&r->lock);
+    while (r->waiting != what)
+        g_cond_wait(&r->cond, &r->lock);
+    int64_t n = r->stored;
+    g_mutex_unlock(&r->lock);
+    return n;
+}
+
+int64_t em__receiver_pending_bytes(const em_dstream *ds)
+{
+    em_receiver *r = ds->state;
+    g_mutex_lock(&r->lock);
+    int64_t n = r->pending_bytes + (r->block ? values_bytes(r->block) : 0);
     g_mutex_unlock(&r->lock);
     return n;
 }

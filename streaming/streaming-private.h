@@ -11,6 +11,7 @@
 #define EMBER_STREAMING_PRIVATE_H
 
 #include "core-private.h"
+#include <ember.h>
 
 /* A DStream kind: its class (the methods) and its struct, which embeds em_dstream as its first
  * member and adds what the kind needs, typed (as GStreamer's and libuv's handles do):
@@ -75,6 +76,7 @@ struct em_dstream {
     em_time forgotten_until; /* RDDs at times <= this were forgotten (clear) */
     GArray *generated;    /* em_generated, ascending time */
     int64_t last_records; /* inputs: records in the batch just computed */
+    bool last_blocked;    /* inputs: stores waited for unprocessed blocks since the last one */
     /* Transitional, for the input kinds of the other rooms (receiver, files, testing) until
      * they embed em_dstream as the operators do: freed by their klass->finalize. */
     void *state;
@@ -254,6 +256,27 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
                                     void *ud, const em_receiver_opts *opts);
 /* The ud of a receiver stream made with funcs (same on_start), or NULL when ds is not one. */
 void *em__receiver_stream_ud(const em_dstream *ds, const em_receiver_funcs *funcs);
+
+/* What a receiver's em_receiver_store is doing (for tests that step the manual clock). */
+typedef enum {
+    EM__RECEIVER_RUNNING,           /* not waiting */
+    EM__RECEIVER_WAITS_FOR_RATE,    /* the rate limiter waits for the clock */
+    EM__RECEIVER_WAITS_FOR_BATCHES, /* past max_pending_bytes: waits for a batch to take them */
+} em__receiver_wait;
+/* Blocks until a store of receiver stream ds waits for `what` (no timeout); returns the records
+ * stored by then. */
+int64_t em__receiver_await_waiting(const em_dstream *ds, em__receiver_wait what);
+/* The records/s the receiver is held to now (the max rate or the backpressure estimate), 0
+ * for no limit. */
+double em__receiver_rate(const em_dstream *ds);
+/* Feeds the receiver's backpressure controller a completed batch as its listener does (no-op
+ * without backpressure). */
+void em__receiver_on_batch_completed(em_dstream *ds, const em_batch_info *info);
+/* Bytes stored and not yet taken by a computed batch (what max_pending_bytes bounds). */
+int64_t em__receiver_pending_bytes(const em_dstream *ds);
+
+/* The file names a textFileStream remembers now, or -1 when ds is not one. */
+int64_t em__file_stream_remembered(const em_dstream *ds);
 
 /* Wall-clock milliseconds (listener figures). */
 int64_t em__now_ms(void);

@@ -13,17 +13,18 @@
 
 /* The fields are visible only so that em_arena_alloc() can be inline; do not touch them. */
 typedef struct em_arena {
-    char *cur;           /* next free byte of the current chunk */
-    char *end;           /* end of the current chunk */
+    char *cur; /* next free byte of the current chunk */
+    char *end; /* end of the current chunk */
     struct em_chunk *chunks;
-    size_t held;         /* bytes held in all chunks */
-    size_t chunk_size;   /* size of the next ordinary chunk */
+    size_t held;       /* bytes held in all chunks */
+    size_t chunk_size; /* size of the next ordinary chunk */
 } em_arena;
 
 /* Makes an empty arena. The caller owns it and frees it with em_arena_free(). Never fails. */
 EM_API em_arena *em_arena_new(void);
 /* Frees the arena and everything allocated from it. NULL is allowed. */
 EM_API void em_arena_free(em_arena *arena);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_arena, em_arena_free)
 /* Forgets every allocation but keeps the first chunk for reuse: pointers into it die. */
 EM_API void em_arena_reset(em_arena *arena);
 /* Bytes of memory the arena holds (chunks, not what was asked for). */

@@ -30,15 +30,22 @@ EM_API em_dstream *em_queue_stream(em_ssc *ssc, em_rdd_queue *queue, em_queue_fl
                                    em_rdd *default_rdd);
 
 /* ---- textFileStream: new files in a directory (Spark's FileInputDStream) ----
- * At each batch time the directory is listed; a regular file counts once, in the first batch
- * in which its name appears, and is never read again (even if rewritten). Names starting with
- * '.' or '_', or ending in "._COPYING_" or ".tmp", and subdirectories are ignored: write a file
- * elsewhere (or under such a name) and rename it in. The batch is the union of em_text_file()
- * over its new files in name order (an empty RDD when none); a file that cannot be read fails
- * its batch naming the file, and so does a directory that cannot be listed; the stream goes
- * on. Batch records are reported as 0, as Spark does for file streams. */
+ * At each batch time t the directory is listed; a regular file counts once, in the first batch
+ * in which its name appears, and is not read again (even if rewritten) while its modification
+ * time is within the remember window: min_remember (60 s) rounded up to whole batches. As in
+ * Spark, a file whose modification time is older than t minus that window is ignored, and the
+ * names remembered are forgotten once their time falls out of it, so memory stays bounded on a
+ * long run (a file rewritten after that counts again). Times are compared with the ssc's clock:
+ * on a manual clock, set files' times to match it. Names starting with '.' or '_', or ending
+ * in "._COPYING_" or ".tmp", and subdirectories are ignored: write a file elsewhere (or under
+ * such a name) and rename it in. The batch is the union of em_text_file() over its new files in
+ * name order, one partition per file up to a block (an empty RDD when none); a file that cannot
+ * be read fails its batch naming the file, as does a file named .gz that does not hold gzip
+ * data, and a directory that cannot be listed; the stream goes on. Batch records are reported
+ * as 0, as Spark does for file streams. */
 typedef struct em_file_stream_opts {
     bool new_files_only; /* files already there at em_ssc_start() are ignored (Spark's default) */
+    em_duration min_remember; /* 0: 60 s (spark.streaming.fileStream.minRememberDuration) */
 } em_file_stream_opts;
 /* The stream of dir's new files; opts NULL for Spark's defaults (new files only). Returns NULL
  * with err set (EM_ERROR_IO, naming the path) when dir is not a directory that can be read.
@@ -57,8 +64,19 @@ EM_API em_dstream *em_text_file_stream(em_ssc *ssc, const char *dir);
  * own for a restart), possibly while on_start is still starting up: it must make on_start
  * return within a second (shut down its socket, wake its poll) and end the threads on_start
  * started. Listeners' receiver events run on the receiver's thread. Stored records are cut into
- * blocks, one per block interval of wall-clock time; at batch time t every block received up
- * to t (the current one too) becomes one partition of batch t's RDD (Spark's BlockRDD). */
+ * blocks, one per block interval of the ssc's clock (the manual clock in tests); at batch time t
+ * every block received up to t (the current one too) becomes one partition of batch t's RDD
+ * (Spark's BlockRDD). em_ssc_stop() may be called from the receiver's own thread (on_start, a
+ * receiver listener). A receiver whose on_start has not returned stop_timeout after on_stop is
+ * abandoned: a warning, a receiver_error event naming it, and em_ssc_stop() goes on; its thread
+ * keeps ud (destroyed when on_start finally returns) and listeners hear no more from it.
+ *
+ * Memory stays bounded under overload: once the records stored and not yet taken by a computed
+ * batch pass max_pending_bytes, em_receiver_store() waits for the scheduler to catch up (a
+ * socket receiver stops reading and TCP holds the sender back); em_batch_info.blocked_inputs
+ * reports it. Rates: max_rate caps records/s for good; backpressure adapts the rate to what
+ * batches manage (Spark's PID estimator: proportional 1.0, integral 0.2, derivative 0, minimum
+ * 100 records/s), fed by each completed batch, starting from initial_rate. */
 typedef struct em_receiver em_receiver;
 
 typedef struct em_receiver_funcs {
@@ -71,6 +89,11 @@ typedef struct em_receiver_funcs {
 typedef struct em_receiver_opts {
     em_duration block_interval; /* 0: 200 ms (Spark's spark.streaming.blockInterval) */
     int64_t max_rate;           /* records per second, 0 unlimited (receiver.maxRate) */
+    bool backpressure;          /* adapt the rate to processing (backpressure.enabled) */
+    int64_t initial_rate;       /* with backpressure: records/s until the first estimate, 0
+                                   unlimited; capped by max_rate (backpressure.initialRate) */
+    int64_t max_pending_bytes;  /* stores wait past this many unprocessed bytes; 0: 64 MiB */
+    em_duration stop_timeout;   /* how long a stop waits for on_start to return; 0: 10 s */
 } em_receiver_opts;
 
 /* Spark's receiverStream: an input stream fed by the receiver funcs with ud. funcs is copied;
@@ -79,9 +102,11 @@ typedef struct em_receiver_opts {
 EM_API em_dstream *em_receiver_stream(em_ssc *ssc, const em_receiver_funcs *funcs, void *ud,
                                       const em_receiver_opts *opts);
 /* Copies v with its payload into the current block (v may point into a buffer the caller
- * reuses, or into em_scratch()). With max_rate set it blocks the caller as long as it takes to
- * keep the rate (a token bucket allowing one second's burst, as Spark's RateLimiter). Callable
- * from any thread; records stored once the receiver has stopped are dropped. */
+ * reuses, or into em_scratch()). With a rate (max_rate, backpressure) it blocks the caller as
+ * long as it takes to keep it, on the ssc's clock (a token bucket allowing one second's burst,
+ * as Spark's RateLimiter); past max_pending_bytes it blocks until a batch takes the blocks. A
+ * stop ends both waits. Callable from any thread; records stored once the receiver has stopped
+ * are dropped. */
 EM_API void em_receiver_store(em_receiver *r, em_value v);
 /* Restarts the receiver: once on_start has returned (em_receiver_is_stopped() turns true so
  * that its loop ends), on_stop, a wait of delay_ms, then on_start again, all on the receiver's
@@ -102,8 +127,10 @@ EM_API int64_t em_receiver_stream_records(const em_dstream *ds);
  * end at \n, a \r before it is dropped, and a last line without \n is stored when the peer
  * closes. A line longer than max_line bytes is dropped, counted and reported to listeners
  * (receiver_error), never fatal. When the peer is not up, goes away or fails, the receiver
- * reports the error (naming host:port) and reconnects after 100 ms, doubling the wait on each
- * failure up to 2 s; a connection resets the wait. Stop interrupts a connect, read or wait. */
+ * logs a warning (g_warning, domain "ember") and reports the error to listeners, both naming
+ * host:port, and reconnects after 100 ms, doubling the wait on each failure up to 2 s; a
+ * connection resets the wait. Stop interrupts a connect, read or wait. A peer faster than the
+ * batches is held back by TCP once max_pending_bytes is reached (em_receiver_opts). */
 typedef struct em_socket_opts {
     size_t max_line;           /* bytes in a line (without \r\n); 0: 1 MiB; at most 4 GiB */
     em_receiver_opts receiver; /* block interval and max rate */

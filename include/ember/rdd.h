@@ -70,8 +70,7 @@ EM_API const char *em_context_master(const em_context *sc);
 EM_API em_rdd *em_parallelize(em_context *sc, const em_value *values, size_t n, int num_slices);
 /* Parses text with em_values_parse() ("a, (b,1), 3") and parallelizes the values: handy in
  * tests and teaching. Returns NULL with err set on a parse error. */
-EM_API em_rdd *em_parallelize_text(em_context *sc, const char *text, int num_slices,
-                                   GError **err);
+EM_API em_rdd *em_parallelize_text(em_context *sc, const char *text, int num_slices, GError **err);
 /* One string record per line of a file, or of every file in a directory (names starting with
  * '.' or '_' skipped; files ending in .gz are decompressed). Lines end at \n; a trailing \r is
  * dropped. Files are split into at least min_partitions byte ranges (default min(2, parallelism))
@@ -112,14 +111,13 @@ EM_API em_rdd *em_rdd_map_partitions_full(em_rdd *rdd, em_partition_fn fn, void 
                                           GDestroyNotify destroy, const char *name);
 #define em_rdd_map_partitions(rdd, fn) em_rdd_map_partitions_full((rdd), (fn), NULL, NULL, #fn)
 /* On (k, v) records: (k, fn(v)). */
-EM_API em_rdd *em_rdd_map_values_full(em_rdd *rdd, em_map_fn fn, void *ud,
-                                      GDestroyNotify destroy, const char *name);
+EM_API em_rdd *em_rdd_map_values_full(em_rdd *rdd, em_map_fn fn, void *ud, GDestroyNotify destroy,
+                                      const char *name);
 #define em_rdd_map_values(rdd, fn) em_rdd_map_values_full((rdd), (fn), NULL, NULL, #fn)
 /* On (k, v) records: (k, w) for each w of fn(v) (a list, Some, None or null, as flatMap). */
 EM_API em_rdd *em_rdd_flat_map_values_full(em_rdd *rdd, em_map_fn fn, void *ud,
                                            GDestroyNotify destroy, const char *name);
-#define em_rdd_flat_map_values(rdd, fn) \
-    em_rdd_flat_map_values_full((rdd), (fn), NULL, NULL, #fn)
+#define em_rdd_flat_map_values(rdd, fn) em_rdd_flat_map_values_full((rdd), (fn), NULL, NULL, #fn)
 /* The keys / the values of (k, v) records. */
 EM_API em_rdd *em_rdd_keys(em_rdd *rdd);
 EM_API em_rdd *em_rdd_values(em_rdd *rdd);
@@ -129,10 +127,21 @@ EM_API em_rdd *em_rdd_glom(em_rdd *rdd);
 EM_API em_rdd *em_rdd_union(em_rdd *rdd, em_rdd *other);
 /* The partitions of n RDDs in order. n >= 1. */
 EM_API em_rdd *em_rdd_union_n(em_rdd *const *rdds, size_t n);
-/* A random sample: each record kept with probability fraction (Bernoulli), or, with
- * replacement, repeated Poisson(fraction) times. The same seed gives the same sample whatever the
- * thread count. */
-EM_API em_rdd *em_rdd_sample(em_rdd *rdd, bool with_replacement, double fraction, uint64_t seed);
+/* How em_rdd_sample draws. */
+typedef enum em_sample_flags {
+    EM_SAMPLE_DEFAULT = 0,               /* without replacement: Bernoulli(fraction) */
+    EM_SAMPLE_WITH_REPLACEMENT = 1 << 0, /* each record repeated Poisson(fraction) times */
+} em_sample_flags;
+/* A random sample (Spark's sample): each record kept with probability fraction, 0 <= fraction
+ * <= 1 (flags 0), or, with EM_SAMPLE_WITH_REPLACEMENT, repeated Poisson(fraction) times
+ * (fraction >= 0: each record's expected count). The same seed gives the same sample whatever
+ * the thread count. A fraction out of range or an unknown flag: a critical, NULL. */
+EM_API em_rdd *em_rdd_sample(em_rdd *rdd, double fraction, uint64_t seed, em_sample_flags flags);
+/* Spark's cartesian: every (x, y) pair of a record x of rdd and a record y of other, in
+ * rdd's partitions times other's (partition i * other's count + j pairs rdd's partition i with
+ * other's j; within it, x in order, then y in order). Both must come from one context (else a
+ * critical, NULL). other's partition is computed once per task and kept while it runs. */
+EM_API em_rdd *em_rdd_cartesian(em_rdd *rdd, em_rdd *other);
 /* (record, index) pairs, indices in partition order then record order. Like Spark, it runs a
  * job at once to count the records of every partition but the last. */
 EM_API em_rdd *em_rdd_zip_with_index(em_rdd *rdd);
@@ -149,7 +158,7 @@ EM_API em_rdd *em_rdd_reduce_by_key_full(em_rdd *rdd, em_reduce_fn fn, void *ud,
                                          GDestroyNotify destroy, const char *name,
                                          int num_partitions);
 #define em_rdd_reduce_by_key(rdd, fn) em_rdd_reduce_by_key_full((rdd), (fn), NULL, NULL, #fn, 0)
-#define em_rdd_reduce_by_key_n(rdd, fn, n) \
+#define em_rdd_reduce_by_key_n(rdd, fn, n)                                                        \
     em_rdd_reduce_by_key_full((rdd), (fn), NULL, NULL, #fn, (n))
 /* (k, CompactBuffer(v...)): values in the order they were met (map partitions in order). */
 EM_API em_rdd *em_rdd_group_by_key_n(em_rdd *rdd, int num_partitions);
@@ -160,20 +169,20 @@ EM_API em_rdd *em_rdd_combine_by_key_full(em_rdd *rdd, em_map_fn create, em_redu
                                           em_reduce_fn merge_combiners, void *ud,
                                           GDestroyNotify destroy, const char *name,
                                           int num_partitions);
-#define em_rdd_combine_by_key(rdd, create, merge_value, merge_combiners) \
-    em_rdd_combine_by_key_full((rdd), (create), (merge_value), (merge_combiners), NULL, NULL, \
+#define em_rdd_combine_by_key(rdd, create, merge_value, merge_combiners)                          \
+    em_rdd_combine_by_key_full((rdd), (create), (merge_value), (merge_combiners), NULL, NULL,     \
                                #create, 0)
 /* aggregateByKey(zero)(seq, comb): zero is deep-copied. */
 EM_API em_rdd *em_rdd_aggregate_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn seq,
                                             em_reduce_fn comb, void *ud, GDestroyNotify destroy,
                                             const char *name, int num_partitions);
-#define em_rdd_aggregate_by_key(rdd, zero, seq, comb) \
+#define em_rdd_aggregate_by_key(rdd, zero, seq, comb)                                             \
     em_rdd_aggregate_by_key_full((rdd), (zero), (seq), (comb), NULL, NULL, #seq, 0)
 /* foldByKey(zero)(fn). */
 EM_API em_rdd *em_rdd_fold_by_key_full(em_rdd *rdd, em_value zero, em_reduce_fn fn, void *ud,
                                        GDestroyNotify destroy, const char *name,
                                        int num_partitions);
-#define em_rdd_fold_by_key(rdd, zero, fn) \
+#define em_rdd_fold_by_key(rdd, zero, fn)                                                         \
     em_rdd_fold_by_key_full((rdd), (zero), (fn), NULL, NULL, #fn, 0)
 /* Each distinct record once. */
 EM_API em_rdd *em_rdd_distinct_n(em_rdd *rdd, int num_partitions);

@@ -109,6 +109,10 @@ typedef struct em_batch_info {
     int64_t total_delay;          /* processing_end - submission_time, or -1 */
     int64_t retained_batches;     /* RDDs all streams keep after this batch */
     int64_t retained_bytes;       /* bytes of their cached and received data */
+    /* Receivers that stopped reading since the previous batch because their blocks not yet
+     * taken by a batch passed max_pending_bytes (em_receiver_opts): the scheduler is behind
+     * and their senders are being held back. 0 when no input was throttled. */
+    int blocked_inputs;
     bool failed;
     const char *failure;          /* the first failure's message, or NULL */
 } em_batch_info;

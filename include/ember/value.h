@@ -27,9 +27,9 @@ typedef enum em_type {
 
 /* How a list prints; the kind takes no part in equality, order or hashing. */
 typedef enum em_list_kind {
-    EM_LIST = 0,       /* List(1, 2): what flatMap functions and user code build */
-    EM_BUFFER = 1,     /* CompactBuffer(1, 2): groupByKey and cogroup values */
-    EM_ARRAY = 2,      /* Array(1, 2): glom() partitions */
+    EM_LIST = 0,   /* List(1, 2): what flatMap functions and user code build */
+    EM_BUFFER = 1, /* CompactBuffer(1, 2): groupByKey and cogroup values */
+    EM_ARRAY = 2,  /* Array(1, 2): glom() partitions */
 } em_list_kind;
 
 typedef struct em_value {

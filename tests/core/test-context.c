@@ -8,14 +8,15 @@ Test(context, parses_local_masters)
     const struct {
         const char *master;
         int threads;
-    } cases[] = {{"local", 1}, {"local[1]", 1}, {"local[3]", 3},
+    } cases[] = {{"local", 1},
+                 {"local[1]", 1},
+                 {"local[3]", 3},
                  {"local[*]", (int)g_get_num_processors()}};
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         GError *err = NULL;
         em_context *sc = em_context_new(cases[i].master, "app", &err);
         cr_assert_not_null(sc, "%s", cases[i].master);
-        cr_assert_eq(em_context_default_parallelism(sc), cases[i].threads, "%s",
-                     cases[i].master);
+        cr_assert_eq(em_context_default_parallelism(sc), cases[i].threads, "%s", cases[i].master);
         cr_assert_str_eq(em_context_master(sc), cases[i].master);
         cr_assert_str_eq(em_context_app_name(sc), "app");
         em_context_free(sc);
@@ -24,8 +25,8 @@ Test(context, parses_local_masters)
 
 Test(context, rejects_unknown_masters_naming_them)
 {
-    const char *bad[] = {"yarn", "local[0]", "local[-2]", "local[2", "local[2]x", "spark://h:7077",
-                         ""};
+    const char *bad[] = {"yarn",      "local[0]",       "local[-2]", "local[2",
+                         "local[2]x", "spark://h:7077", ""};
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         GError *err = NULL;
         cr_assert_null(em_context_new(bad[i], "app", &err), "%s", bad[i]);
@@ -96,8 +97,8 @@ Test(context, failing_user_function_fails_job_naming_operator_stage_and_partitio
     cr_assert_null(em_rdd_collect(mapped, &err));
     cr_assert(g_error_matches(err, EM_ERROR, EM_ERROR_TASK));
     /* 3 is in the second slice; this is the context's first stage. */
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 0, partition 1: map (fail_on_three) failed: cannot take 3");
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 1: map (fail_on_three) "
+                                   "failed: cannot take 3");
     g_clear_error(&err);
     /* The context stays usable after a failed job. */
     cr_assert_eq(em_rdd_count(nums, &err), 4);

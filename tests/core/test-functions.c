@@ -35,11 +35,13 @@ Test(functions, split_words_splits_on_runs_of_ascii_whitespace)
         C("one", "[one]"),
         C("  a  b\tc\n", "[a][b][c]"),
         C("x\r\ny\vz\fw", "[x][y][z][w]"),
-        C("abcdefghijklmnopqrstuvwxyz twentysixletters", "[abcdefghijklmnopqrstuvwxyz][twentysixletters]"),
+        C("abcdefghijklmnopqrstuvwxyz twentysixletters",
+          "[abcdefghijklmnopqrstuvwxyz][twentysixletters]"),
         C("eightchr eightchr", "[eightchr][eightchr]"),
         C("ctl\x01inside\x1fword ok", "[ctl\x01inside\x1fword][ok]"),
         C("nul\0in word", "[nul\\0in][word]"),
-        C("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "[caf\xc3\xa9][\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e]"),
+        C("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+          "[caf\xc3\xa9][\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e]"),
         C("trailing   ", "[trailing]"),
 #undef C
     };
@@ -137,7 +139,8 @@ Test(functions, concat_joins_strings_and_lists)
     g_autofree char *s = text(em_concat(em_str("ab"), em_str("cd"), NULL));
     cr_assert_str_eq(s, "abcd");
     em_value one[] = {em_int(1)}, two[] = {em_int(2), em_int(3)};
-    g_autofree char *l = text(em_concat(em_list(one, 1, EM_BUFFER), em_list(two, 2, EM_LIST), NULL));
+    g_autofree char *l =
+        text(em_concat(em_list(one, 1, EM_BUFFER), em_list(two, 2, EM_LIST), NULL));
     cr_assert_str_eq(l, "CompactBuffer(1, 2, 3)");
 }
 

@@ -48,7 +48,6 @@ static char *text_of(em_values *vals, GError *err)
     return text;
 }
 
-
 static em_value fail_on_three(em_value v, void *ud)
 {
     (void)ud;
@@ -153,8 +152,8 @@ Test(rdd_actions, reduce_over_a_failing_map_names_the_map)
     em_value out;
     GError *err = NULL;
     cr_assert_not(em_rdd_reduce(failing, em_sum, NULL, arena, &out, &err));
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 0, partition 1: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 1: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -310,8 +309,8 @@ Test(rdd_actions, take_failure_names_the_map_stage_and_partition)
     cr_assert_null(em_rdd_take(failing, 4, &err));
     cr_assert(g_error_matches(err, EM_ERROR, EM_ERROR_TASK));
     /* take(1) was stage 0; take(4) scans partition 0 (stage 1), then 1 to 3 (stage 2). */
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 2, partition 2: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 2, partition 2: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -410,8 +409,8 @@ Test(rdd_actions, top_failure_names_the_map)
     g_autoptr(em_rdd) failing = em_rdd_map(nums, fail_on_three);
     GError *err = NULL;
     cr_assert_null(em_rdd_top(failing, 2, &err));
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 0, partition 1: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 1: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -436,8 +435,9 @@ Test(rdd_actions, count_by_key_of_a_non_pair_fails_naming_count_by_key)
     g_autoptr(em_rdd) mixed = parallelize("(a,1), 7", 1);
     GError *err = NULL;
     cr_assert_null(em_rdd_count_by_key(mixed, &err));
-    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 0: countByKey failed: record 7 "
-                                   "is not a (key, value) pair");
+    cr_assert_str_eq(err->message,
+                     "Job aborted: stage 0, partition 0: countByKey failed: record 7 "
+                     "is not a (key, value) pair");
     g_error_free(err);
 }
 
@@ -468,8 +468,8 @@ Test(rdd_actions, count_by_value_fails_with_its_parent)
     g_autoptr(em_rdd) failing = em_rdd_map(nums, fail_on_three);
     GError *err = NULL;
     cr_assert_null(em_rdd_count_by_value(failing, &err));
-    cr_assert_str_eq(err->message,
-                     "Job aborted: stage 0, partition 1: map (fail_on_three) failed: three is bad");
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 1: map (fail_on_three) "
+                                   "failed: three is bad");
     g_error_free(err);
 }
 
@@ -570,4 +570,97 @@ Test(rdd_actions, foreach_partition_failure_names_foreach_partition)
     cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 2: foreachPartition failed: "
                                    "partition two refused");
     g_error_free(err);
+}
+
+/* ---- actions inside a task (Spark's SPARK-5063) ---- */
+
+typedef struct {
+    em_rdd *other; /* the RDD the user function wrongly runs an action on */
+    GMutex lock;
+    int calls;     /* user function calls */
+    int refused;   /* inner actions that failed at once */
+    char *message; /* the first inner error */
+} nested_ctx;
+
+static void note_refusal(nested_ctx *c, bool failed, GError *err)
+{
+    g_mutex_lock(&c->lock);
+    c->calls++;
+    if (failed) {
+        c->refused++;
+        if (!c->message)
+            c->message = g_strdup(err->message);
+    }
+    g_mutex_unlock(&c->lock);
+    g_clear_error(&err);
+}
+
+static void count_inside_foreach(em_value v, void *ud)
+{
+    (void)v;
+    GError *err = NULL;
+    int64_t n = em_rdd_count(((nested_ctx *)ud)->other, &err);
+    note_refusal(ud, n == -1 && err != NULL, err);
+}
+
+static em_value collect_inside_map(em_value v, void *ud)
+{
+    GError *err = NULL;
+    em_values *all = em_rdd_collect(((nested_ctx *)ud)->other, &err);
+    note_refusal(ud, all == NULL && err != NULL, err);
+    em_values_free(all);
+    return v;
+}
+
+/* On local[1] the one pool thread would wait for itself: before the fix the job never ended. */
+Test(rdd_actions, count_inside_foreach_fails_fast_naming_count_and_foreach)
+{
+    em_context *one = em_context_new("local[1]", "nested", NULL);
+    em_rdd *rdd = em_parallelize(one, (em_value[]){em_int(1), em_int(2)}, 2, 2);
+    em_rdd *other = em_parallelize(one, (em_value[]){em_int(7)}, 1, 1);
+    nested_ctx c = {.other = other};
+    g_mutex_init(&c.lock);
+    GError *err = NULL;
+    cr_assert_not(em_rdd_foreach(rdd, count_inside_foreach, &c, &err));
+    /* The first call fails its task; the job stops before the second partition's task runs. */
+    cr_assert_eq(c.calls, 1);
+    cr_assert_eq(c.refused, 1);
+    cr_assert_str_eq(c.message,
+                     "count called inside a user function of foreach (stage 0, partition 0): "
+                     "actions run on the driver only, never inside another job's task (it "
+                     "would wait for a pool thread it holds); compute the value before the "
+                     "job, or use a join");
+    cr_assert_eq(err->code, EM_ERROR_TASK);
+    cr_assert_str_eq(err->message, "Job aborted: stage 0, partition 0: foreach failed: count "
+                                   "called inside a task");
+    g_error_free(err);
+    /* The context still works afterwards: no pool thread was left waiting. */
+    cr_assert_eq(em_rdd_count(rdd, NULL), 2);
+    g_free(c.message);
+    g_mutex_clear(&c.lock);
+    em_rdd_unref(other);
+    em_rdd_unref(rdd);
+    em_context_free(one);
+}
+
+Test(rdd_actions, collect_inside_map_fails_the_job_naming_collect_and_the_map)
+{
+    g_autoptr(em_rdd) rdd = range(4, 2);
+    g_autoptr(em_rdd) other = range(3, 1);
+    nested_ctx c = {.other = other};
+    g_mutex_init(&c.lock);
+    g_autoptr(em_rdd) mapped = em_rdd_map_full(rdd, collect_inside_map, &c, NULL, "peek");
+    GError *err = NULL;
+    em_values *out = em_rdd_collect(mapped, &err);
+    cr_assert_null(out);
+    cr_assert_eq(c.refused, c.calls);
+    cr_assert_geq(c.calls, 1);
+    cr_assert(g_str_has_prefix(c.message, "collect called inside a user function of map (peek) "
+                                          "(stage "),
+              "%s", c.message);
+    cr_assert(g_str_has_suffix(err->message, ": map (peek) failed: collect called inside a task"),
+              "%s", err->message);
+    g_error_free(err);
+    g_free(c.message);
+    g_mutex_clear(&c.lock);
 }

@@ -138,7 +138,10 @@ static GString *fixture_line(int i)
 {
     GString *line = g_string_new(NULL);
     if (i == 123) {
-        g_string_append_len(line, "\xc3\xbcn\xc3\xaf\0c\xc3\xb6" "d\xc3\xa9", 12);
+        g_string_append_len(line,
+                            "\xc3\xbcn\xc3\xaf\0c\xc3\xb6"
+                            "d\xc3\xa9",
+                            12);
         return line;
     }
     int len = i % 50 == 7 ? 3000 : (i * 37) % 97;
@@ -204,8 +207,8 @@ Test(rdd_io, partition_counts_follow_hadoop_split_sizes)
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autoptr(em_rdd) rdd = em_text_file(sc, cases[i].path, cases[i].min_partitions, NULL);
         cr_assert_not_null(rdd);
-        cr_assert_eq(em_rdd_num_partitions(rdd), cases[i].expected, "case %zu: %d partitions",
-                     i, em_rdd_num_partitions(rdd));
+        cr_assert_eq(em_rdd_num_partitions(rdd), cases[i].expected, "case %zu: %d partitions", i,
+                     em_rdd_num_partitions(rdd));
     }
 }
 
@@ -241,8 +244,9 @@ Test(rdd_io, a_line_longer_than_splits_belongs_to_the_split_where_it_starts)
     g_autoptr(em_rdd) rdd = em_text_file(sc, path, 4, NULL);
     cr_assert_eq(em_rdd_num_partitions(rdd), 5);
     g_autofree char *parts = partitions_of(rdd);
-    cr_assert_str_eq(parts, "[Array(x, LLLLLLLLLLLLLLLLLLLLLLLLLLLLLL), Array(), Array(), Array(), "
-                            "Array(y)]");
+    cr_assert_str_eq(parts,
+                     "[Array(x, LLLLLLLLLLLLLLLLLLLLLLLLLLLLLL), Array(), Array(), Array(), "
+                     "Array(y)]");
 }
 
 Test(rdd_io, crlf_endings_lose_their_cr_and_a_lone_cr_stays_in_the_line)
@@ -264,9 +268,14 @@ Test(rdd_io, empty_lines_are_kept_and_a_last_line_needs_no_newline)
 
 Test(rdd_io, a_utf8_byte_order_mark_is_dropped_at_the_start_only)
 {
-    g_autofree char *path = put("bom.txt", "\xEF\xBB\xBF" "a\n\xEF\xBB\xBF" "b\n", 10);
+    g_autofree char *path = put("bom.txt",
+                                "\xEF\xBB\xBF"
+                                "a\n\xEF\xBB\xBF"
+                                "b\n",
+                                10);
     g_autofree char *text = read_text(path, 1);
-    cr_assert_str_eq(text, "[a, \xEF\xBB\xBF" "b]");
+    cr_assert_str_eq(text, "[a, \xEF\xBB\xBF"
+                           "b]");
 }
 
 Test(rdd_io, an_empty_file_gives_no_records)
@@ -325,8 +334,7 @@ Test(rdd_io, a_truncated_gzip_file_fails_the_job_naming_the_file)
     g_autoptr(em_values) out = em_rdd_collect(rdd, &err);
     cr_assert_null(out);
     cr_assert_eq(err->code, EM_ERROR_TASK);
-    cr_assert(strstr(err->message, "textFile") && strstr(err->message, path), "%s",
-              err->message);
+    cr_assert(strstr(err->message, "textFile") && strstr(err->message, path), "%s", err->message);
     g_error_free(err);
 }
 
@@ -352,8 +360,7 @@ Test(rdd_io, a_file_gone_at_run_time_fails_the_task_naming_it)
     g_autoptr(em_values) out = em_rdd_collect(rdd, &err);
     cr_assert_null(out);
     cr_assert_eq(err->code, EM_ERROR_TASK);
-    cr_assert(strstr(err->message, "partition 1") && strstr(err->message, b), "%s",
-              err->message);
+    cr_assert(strstr(err->message, "partition 1") && strstr(err->message, b), "%s", err->message);
     g_error_free(err);
 }
 
@@ -510,8 +517,8 @@ static void assert_failed_write(const char *out, const GError *err)
     cr_assert_not_null(err);
     cr_assert_eq(err->code, EM_ERROR_TASK);
     g_autofree char *tmp = g_build_filename(out, "_temporary", "part-0000", NULL);
-    cr_assert(strstr(err->message, "saveAsTextFile: cannot write") &&
-                  strstr(err->message, tmp) && strstr(err->message, g_strerror(EFBIG)),
+    cr_assert(strstr(err->message, "saveAsTextFile: cannot write") && strstr(err->message, tmp) &&
+                  strstr(err->message, g_strerror(EFBIG)),
               "%s", err->message);
     g_autofree char *names = listing(out);
     cr_assert_not(strstr(names, "_SUCCESS") || strstr(names, "_temporary"), "left: %s", names);

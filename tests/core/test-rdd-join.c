@@ -27,8 +27,7 @@ Test(rdd_join, join_pairs_every_value_of_one_side_with_every_value_of_the_other)
 {
     g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
     g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
-    expect(em_rdd_join(left, right),
-           "[(a,(1,x)), (a,(1,y)), (a,(2,x)), (a,(2,y)), (b,(3,z))]");
+    expect(em_rdd_join(left, right), "[(a,(1,x)), (a,(1,y)), (a,(2,x)), (a,(2,y)), (b,(3,z))]");
 }
 
 Test(rdd_join, left_outer_join_keeps_unmatched_keys_with_none)
@@ -117,8 +116,7 @@ Test(rdd_join, an_empty_side_gives_what_spark_gives)
         expect(em_rdd_join(none, left), "[]");
         expect(em_rdd_left_outer_join(left, none), "[(a,(1,None)), (a,(3,None)), (b,(2,None))]");
         expect(em_rdd_left_outer_join(none, left), "[]");
-        expect(em_rdd_right_outer_join(none, left),
-               "[(a,(None,1)), (a,(None,3)), (b,(None,2))]");
+        expect(em_rdd_right_outer_join(none, left), "[(a,(None,1)), (a,(None,3)), (b,(None,2))]");
         expect(em_rdd_right_outer_join(left, none), "[]");
         expect(em_rdd_full_outer_join(none, left),
                "[(a,(None,Some(1))), (a,(None,Some(3))), (b,(None,Some(2)))]");
@@ -135,10 +133,14 @@ Test(rdd_join, default_partition_count_is_the_larger_parents_and_subtract_by_key
     g_autoptr(em_rdd) three = parse(sc, "(a,1), (b,2)", 3);
     g_autoptr(em_rdd) five = parse(sc, "(a,x)", 5);
     g_autoptr(em_rdd) empty = em_empty_rdd(sc);
-    em_rdd *made[] = {em_rdd_join(three, five),           em_rdd_join(five, three),
-                      em_rdd_left_outer_join(three, five), em_rdd_right_outer_join(three, five),
-                      em_rdd_full_outer_join(five, three), em_rdd_cogroup(three, five),
-                      em_rdd_subtract_by_key(three, five),  em_rdd_subtract_by_key(five, three),
+    em_rdd *made[] = {em_rdd_join(three, five),
+                      em_rdd_join(five, three),
+                      em_rdd_left_outer_join(three, five),
+                      em_rdd_right_outer_join(three, five),
+                      em_rdd_full_outer_join(five, three),
+                      em_rdd_cogroup(three, five),
+                      em_rdd_subtract_by_key(three, five),
+                      em_rdd_subtract_by_key(five, three),
                       em_rdd_cogroup(empty, empty)};
     const int want[] = {5, 5, 5, 5, 5, 5, 3, 5, 1};
     for (size_t i = 0; i < G_N_ELEMENTS(made); i++) {

@@ -185,7 +185,8 @@ Test(rdd_narrow, map_partitions_stops_iterating_when_downstream_fails)
         em_rdd_map_partitions_full(words, emit_counting, &seen, NULL, "emit_counting");
     g_autoptr(em_rdd) mapped = em_rdd_map(emitted, fail_on_b);
     g_autofree char *msg = collect_error(mapped);
-    cr_assert_str_eq(msg, "Job aborted: stage 0, partition 0: map (fail_on_b) failed: no b please");
+    cr_assert_str_eq(msg,
+                     "Job aborted: stage 0, partition 0: map (fail_on_b) failed: no b please");
     cr_assert_eq(seen, 2, "the iterator went on after the failure");
 }
 
@@ -309,14 +310,14 @@ Test(rdd_narrow, union_of_rdds_from_two_contexts_is_refused)
 
 /* ---- sample ---- */
 
-static char *sample_in(const char *master, bool with_replacement, double fraction, uint64_t seed)
+static char *sample_in(const char *master, double fraction, uint64_t seed, em_sample_flags flags)
 {
     em_context *ctx = em_context_new(master, "sample", NULL);
     em_value vals[1000];
     for (int i = 0; i < 1000; i++)
         vals[i] = em_int(i);
     em_rdd *nums = em_parallelize(ctx, vals, 1000, 8);
-    em_rdd *sampled = em_rdd_sample(nums, with_replacement, fraction, seed);
+    em_rdd *sampled = em_rdd_sample(nums, fraction, seed, flags);
     em_values *out = em_rdd_collect(sampled, NULL);
     char *text = em_values_to_string(out);
     em_values_free(out);
@@ -336,33 +337,33 @@ static size_t count_items(const char *text)
 
 Test(rdd_narrow, sample_is_the_same_for_a_seed_whatever_the_thread_count)
 {
-    g_autofree char *one = sample_in("local[1]", false, 0.1, 42);
-    g_autofree char *four = sample_in("local[4]", false, 0.1, 42);
+    g_autofree char *one = sample_in("local[1]", 0.1, 42, EM_SAMPLE_DEFAULT);
+    g_autofree char *four = sample_in("local[4]", 0.1, 42, EM_SAMPLE_DEFAULT);
     cr_assert_str_eq(one, four);
-    g_autofree char *again = sample_in("local[4]", false, 0.1, 42);
+    g_autofree char *again = sample_in("local[4]", 0.1, 42, EM_SAMPLE_DEFAULT);
     cr_assert_str_eq(four, again);
-    g_autofree char *other = sample_in("local[4]", false, 0.1, 43);
+    g_autofree char *other = sample_in("local[4]", 0.1, 43, EM_SAMPLE_DEFAULT);
     cr_assert_str_neq(four, other);
-    g_autofree char *rep1 = sample_in("local[1]", true, 0.5, 7);
-    g_autofree char *rep4 = sample_in("local[4]", true, 0.5, 7);
+    g_autofree char *rep1 = sample_in("local[1]", 0.5, 7, EM_SAMPLE_WITH_REPLACEMENT);
+    g_autofree char *rep4 = sample_in("local[4]", 0.5, 7, EM_SAMPLE_WITH_REPLACEMENT);
     cr_assert_str_eq(rep1, rep4);
 }
 
 Test(rdd_narrow, sample_without_replacement_keeps_about_the_fraction)
 {
-    g_autofree char *text = sample_in("local[4]", false, 0.3, 42);
+    g_autofree char *text = sample_in("local[4]", 0.3, 42, EM_SAMPLE_DEFAULT);
     size_t n = count_items(text);
     cr_assert(n >= 240 && n <= 360, "kept %zu of 1000 at 0.3", n);
     cr_assert_eq(n, 305);
-    g_autofree char *none = sample_in("local[2]", false, 0.0, 1);
+    g_autofree char *none = sample_in("local[2]", 0.0, 1, EM_SAMPLE_DEFAULT);
     cr_assert_str_eq(none, "[]");
-    g_autofree char *all = sample_in("local[2]", false, 1.0, 1);
+    g_autofree char *all = sample_in("local[2]", 1.0, 1, EM_SAMPLE_DEFAULT);
     cr_assert_eq(count_items(all), 1000);
 }
 
 Test(rdd_narrow, sample_with_replacement_repeats_records_poisson_times)
 {
-    g_autofree char *text = sample_in("local[4]", true, 2.0, 42);
+    g_autofree char *text = sample_in("local[4]", 2.0, 42, EM_SAMPLE_WITH_REPLACEMENT);
     size_t n = count_items(text);
     cr_assert(n >= 1800 && n <= 2200, "drew %zu from 1000 at 2.0", n);
     cr_assert_eq(n, 1953);
@@ -371,8 +372,87 @@ Test(rdd_narrow, sample_with_replacement_repeats_records_poisson_times)
 Test(rdd_narrow, sample_with_a_bad_fraction_is_refused)
 {
     g_autoptr(em_rdd) nums = parallelize("1, 2", 1);
-    cr_assert_null(em_rdd_sample(nums, false, 1.5, 1));
-    cr_assert_null(em_rdd_sample(nums, true, -0.1, 1));
+    cr_assert_null(em_rdd_sample(nums, 1.5, 1, EM_SAMPLE_DEFAULT));
+    cr_assert_null(em_rdd_sample(nums, -0.1, 1, EM_SAMPLE_WITH_REPLACEMENT));
+    cr_assert_null(em_rdd_sample(nums, 0.5, 1, (em_sample_flags)4));
+}
+
+/* ---- cartesian ---- */
+
+Test(rdd_narrow, cartesian_pairs_every_record_partition_by_partition_in_spark_order)
+{
+    g_autoptr(em_rdd) xs = parallelize("1, 2, 3", 2); /* [1] [2, 3] */
+    g_autoptr(em_rdd) ys = parallelize("a, b, c", 3); /* [a] [b] [c] */
+    g_autoptr(em_rdd) product = em_rdd_cartesian(xs, ys);
+    cr_assert_eq(em_rdd_num_partitions(product), 6);
+    g_autofree char *text = glom_text(product);
+    cr_assert_str_eq(text, "[Array((1,a)), Array((1,b)), Array((1,c)), Array((2,a), (3,a)), "
+                           "Array((2,b), (3,b)), Array((2,c), (3,c))]");
+    g_autofree char *lineage = em_rdd_debug_string(product);
+    cr_assert_str_eq(lineage, "(6) CartesianRDD[2] at cartesian []\n"
+                              " |  ParallelCollectionRDD[0] at parallelize []\n"
+                              " |  ParallelCollectionRDD[1] at parallelize []");
+}
+
+static em_value double_it(em_value v, void *ud)
+{
+    (void)ud;
+    return em_int(em_as_int(v) * 2);
+}
+
+Test(rdd_narrow, cartesian_with_itself_an_empty_side_or_a_mapped_side)
+{
+    g_autoptr(em_rdd) xs = parallelize("1, 2", 2);
+    g_autoptr(em_rdd) squared = em_rdd_cartesian(xs, xs);
+    g_autofree char *all = collect_text(squared, false);
+    cr_assert_str_eq(all, "[(1,1), (1,2), (2,1), (2,2)]");
+    g_autoptr(em_rdd) none = parallelize("", 2);
+    g_autoptr(em_rdd) empty1 = em_rdd_cartesian(xs, none);
+    g_autoptr(em_rdd) empty2 = em_rdd_cartesian(none, xs);
+    g_autofree char *e1 = collect_text(empty1, false);
+    g_autofree char *e2 = collect_text(empty2, false);
+    cr_assert_str_eq(e1, "[]");
+    cr_assert_str_eq(e2, "[]");
+    /* The left side's records may live in the task's scratch: each meets every right record. */
+    g_autoptr(em_rdd) doubled = em_rdd_map(xs, double_it);
+    g_autoptr(em_rdd) mixed = em_rdd_cartesian(doubled, squared);
+    g_autofree char *text = collect_text(mixed, false);
+    cr_assert_str_eq(text, "[(2,(1,1)), (2,(1,2)), (2,(2,1)), (2,(2,2)), (4,(1,1)), (4,(1,2)), "
+                           "(4,(2,1)), (4,(2,2))]");
+}
+
+static em_value fail_on_three(em_value v, void *ud)
+{
+    (void)ud;
+    return em_as_int(v) == 3 ? em_fail("three is bad") : v;
+}
+
+Test(rdd_narrow, cartesian_failure_in_either_side_fails_the_job)
+{
+    g_autoptr(em_rdd) xs = parallelize("1, 2, 3", 1);
+    g_autoptr(em_rdd) bad = em_rdd_map_full(xs, fail_on_three, NULL, NULL, "fail_on_three");
+    g_autoptr(em_rdd) left = em_rdd_cartesian(bad, xs);
+    g_autoptr(em_rdd) right = em_rdd_cartesian(xs, bad);
+    GError *err = NULL;
+    cr_assert_null(em_rdd_collect(left, &err));
+    cr_assert(strstr(err->message, "map (fail_on_three) failed: three is bad"), "%s",
+              err->message);
+    g_clear_error(&err);
+    cr_assert_null(em_rdd_collect(right, &err));
+    cr_assert(strstr(err->message, "map (fail_on_three) failed: three is bad"), "%s",
+              err->message);
+    g_clear_error(&err);
+}
+
+Test(rdd_narrow, cartesian_of_two_contexts_is_refused)
+{
+    em_context *other = em_context_new("local", "other", NULL);
+    em_rdd *a = parallelize("1", 1);
+    em_rdd *b = em_parallelize_text(other, "2", 1, NULL);
+    cr_assert_null(em_rdd_cartesian(a, b));
+    em_rdd_unref(a);
+    em_rdd_unref(b);
+    em_context_free(other);
 }
 
 /* ---- zipWithIndex ---- */
@@ -441,7 +521,8 @@ Test(rdd_narrow, zip_with_index_failure_in_the_last_partition_surfaces_in_the_jo
     g_autoptr(em_rdd) failing = em_rdd_map(words, fail_on_b);
     g_autoptr(em_rdd) zipped = em_rdd_zip_with_index(failing);
     g_autofree char *msg = collect_error(zipped);
-    cr_assert_str_eq(msg, "Job aborted: stage 1, partition 2: map (fail_on_b) failed: no b please");
+    cr_assert_str_eq(msg,
+                     "Job aborted: stage 1, partition 2: map (fail_on_b) failed: no b please");
 }
 
 /* ---- coalesce ---- */
@@ -489,5 +570,6 @@ Test(rdd_narrow, coalesce_failure_names_the_coalesced_partition)
     g_autoptr(em_rdd) failing = em_rdd_map(words, fail_on_b);
     g_autoptr(em_rdd) two = em_rdd_coalesce(failing, 2, false);
     g_autofree char *msg = collect_error(two);
-    cr_assert_str_eq(msg, "Job aborted: stage 0, partition 1: map (fail_on_b) failed: no b please");
+    cr_assert_str_eq(msg,
+                     "Job aborted: stage 0, partition 1: map (fail_on_b) failed: no b please");
 }

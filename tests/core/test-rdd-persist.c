@@ -220,10 +220,11 @@ Test(rdd_persist, debug_string_prints_memory_as_spark_does)
     cr_assert_eq(em_rdd_count(rdd, NULL), 200);
     size_t bytes = em_arena_bytes(rdd->cache[0]->arena) + 200 * sizeof(em_value);
     cr_assert_geq(bytes, 2048 + 3200);
-    g_autofree char *want = g_strdup_printf(
-        "(1) ParallelCollectionRDD[0] at parallelize [Memory Deserialized 1x Replicated]\n"
-        " |       CachedPartitions: 1; MemorySize: %.1f KiB; DiskSize: 0.0 B",
-        (double)bytes / 1024);
+    g_autofree char *want =
+        g_strdup_printf("(1) ParallelCollectionRDD[0] at parallelize [Memory Deserialized 1x "
+                        "Replicated]\n"
+                        " |       CachedPartitions: 1; MemorySize: %.1f KiB; DiskSize: 0.0 B",
+                        (double)bytes / 1024);
     g_autofree char *dump = em_rdd_debug_string(rdd);
     cr_assert_str_eq(dump, want);
 }

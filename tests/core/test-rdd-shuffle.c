@@ -137,8 +137,9 @@ Test(rdd_shuffle, distinct_keeps_one_of_each_value_of_mixed_types)
 {
     /* 1 and 1.0 differ; "a" and a are the same string; 0.0 equals -0.0 and NaN equals NaN. */
     g_autoptr(em_rdd) values =
-        parse(sc, "1, 1.0, a, \"a\", (a,1), (a,1), null, null, None, Some(1), Some(1), "
-                  "List(1, 2), List(1, 2), true, 1, 0.0, -0.0, NaN, NaN, (a,1,2), ü",
+        parse(sc,
+              "1, 1.0, a, \"a\", (a,1), (a,1), null, null, None, Some(1), Some(1), "
+              "List(1, 2), List(1, 2), true, 1, 0.0, -0.0, NaN, NaN, (a,1,2), ü",
               3);
     g_autoptr(em_rdd) once = em_rdd_distinct(values);
     cr_assert_eq(em_rdd_num_partitions(once), 3);
@@ -149,15 +150,15 @@ Test(rdd_shuffle, distinct_keeps_one_of_each_value_of_mixed_types)
 
 Test(rdd_shuffle, distinct_tells_binary_strings_apart_by_every_byte)
 {
-    const em_value in[] = {em_strn("a\0b", 3), em_strn("a\0c", 3), em_strn("a", 1),
-                           em_strn("a\0b", 3), em_strn("", 0),     em_strn("a\0", 2),
+    const em_value in[] = {em_strn("a\0b", 3), em_strn("a\0c", 3),      em_strn("a", 1),
+                           em_strn("a\0b", 3), em_strn("", 0),          em_strn("a\0", 2),
                            em_strn("", 0),     em_strn("u\xcc\x88", 3), em_strn("\xc3\xbc", 2)};
     g_autoptr(em_rdd) values = em_parallelize(sc, in, G_N_ELEMENTS(in), 2);
     g_autoptr(em_rdd) once = em_rdd_distinct_n(values, 3);
     g_autoptr(em_values) out = collect(once);
     em_values_sort(out);
-    const em_value want[] = {em_strn("", 0),    em_strn("a", 1),          em_strn("a\0", 2),
-                             em_strn("a\0b", 3), em_strn("a\0c", 3),      em_strn("u\xcc\x88", 3),
+    const em_value want[] = {em_strn("", 0),        em_strn("a", 1),    em_strn("a\0", 2),
+                             em_strn("a\0b", 3),    em_strn("a\0c", 3), em_strn("u\xcc\x88", 3),
                              em_strn("\xc3\xbc", 2)};
     cr_assert_eq(out->n, G_N_ELEMENTS(want));
     for (size_t i = 0; i < out->n; i++)
@@ -486,10 +487,9 @@ static char *reference(const em_values *in, const em_values *other, const char *
             for (size_t k = i; k < j; k++)
                 for (size_t m = 0; m < other->n; m++)
                     if (em_value_equal(em_key(other->items[m]), key))
-                        em__values_append(
-                            out, em_pair_in(a, key,
-                                            em_pair_in(a, em_val(items[k]),
-                                                       em_val(other->items[m]))));
+                        em__values_append(out, em_pair_in(a, key,
+                                                          em_pair_in(a, em_val(items[k]),
+                                                                     em_val(other->items[m]))));
         }
     }
     return em_values_to_string(em_values_sort(out));
@@ -574,8 +574,8 @@ Test(rdd_shuffle, every_by_key_operator_agrees_with_a_reference_for_any_partitio
         for (size_t m = 0; m < G_N_ELEMENTS(masters); m++) {
             em_context *ctx = em_context_new(masters[m], "property", NULL);
             for (size_t c = 0; c < G_N_ELEMENTS(counts); c++) {
-                g_autofree char *where = g_strdup_printf("(seed %u, %s, %d partitions)", seed,
-                                                         masters[m], counts[c]);
+                g_autofree char *where =
+                    g_strdup_printf("(seed %u, %s, %d partitions)", seed, masters[m], counts[c]);
                 check_operators(ctx, in, other, counts[c], where);
             }
             em_context_free(ctx);

@@ -10,8 +10,7 @@
 
 /* The arguments of em_tuple_in()/em_list_in() for a literal list of values (sizeof does not
  * evaluate its operand, so each value is built once). */
-#define ITEMS(...)                                                                                 \
-    (em_value[]){__VA_ARGS__}, sizeof((em_value[]){__VA_ARGS__}) / sizeof(em_value)
+#define ITEMS(...) (em_value[]){__VA_ARGS__}, sizeof((em_value[]){__VA_ARGS__}) / sizeof(em_value)
 
 static em_arena *arena;
 
@@ -198,12 +197,39 @@ Test(value, formats_binary_strings_with_nul_bytes_raw)
 Test(value, parse_round_trips_formatted_text)
 {
     static const char *const texts[] = {
-        "null", "true", "false", "None", "42", "-9223372036854775808", "9223372036854775807",
-        "0.0", "-0.0", "1.5", "1.0E10", "4.9E-324", "NaN", "Infinity", "-Infinity", "apple",
-        "hello world", "(apple,4)", "(a b,1)", "(a,(1,x))", "((1,2),3)", "(a,b,c)", "Some(3)",
-        "Some((k,List(1.5, 2.0)))", "List(1, 2)", "CompactBuffer(1, 2)", "Array(a, b)", "List()",
-        "(k,(CompactBuffer(a, b),CompactBuffer()))", "List((a,1), (b,None))", "(café,日本語)",
-        "Some(Some(None))", "(f(x,y),1)",
+        "null",
+        "true",
+        "false",
+        "None",
+        "42",
+        "-9223372036854775808",
+        "9223372036854775807",
+        "0.0",
+        "-0.0",
+        "1.5",
+        "1.0E10",
+        "4.9E-324",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "apple",
+        "hello world",
+        "(apple,4)",
+        "(a b,1)",
+        "(a,(1,x))",
+        "((1,2),3)",
+        "(a,b,c)",
+        "Some(3)",
+        "Some((k,List(1.5, 2.0)))",
+        "List(1, 2)",
+        "CompactBuffer(1, 2)",
+        "Array(a, b)",
+        "List()",
+        "(k,(CompactBuffer(a, b),CompactBuffer()))",
+        "List((a,1), (b,None))",
+        "(café,日本語)",
+        "Some(Some(None))",
+        "(f(x,y),1)",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
         assert_formats(parse(texts[i]), texts[i]);
@@ -655,9 +681,10 @@ static void assert_corrupt(const uint8_t *buf, size_t len, const char *message)
 /* One value of every type and shape. */
 static em_value every_type(void)
 {
-    em_value scalars = em_tuple_in(
-        arena, ITEMS(em_null(), em_bool(false), em_bool(true), em_int(0), em_int(-1), em_int(63),
-                     em_int(-64), em_int(64), em_int(INT64_MIN), em_int(INT64_MAX), em_none()));
+    em_value scalars =
+        em_tuple_in(arena, ITEMS(em_null(), em_bool(false), em_bool(true), em_int(0), em_int(-1),
+                                 em_int(63), em_int(-64), em_int(64), em_int(INT64_MIN),
+                                 em_int(INT64_MAX), em_none()));
     em_value doubles = em_list_in(arena,
                                   ITEMS(em_double(0.0), em_double(-0.0), em_double(0.1),
                                         em_double(-1e300), em_double(5e-324), em_double(NAN),
@@ -667,10 +694,11 @@ static em_value every_type(void)
                                   ITEMS(em_str(""), em_str("apple"), em_strn("a\0b\xff", 4),
                                         em_str("日本語"), em_str("(a,\"b\")")),
                                   EM_BUFFER);
-    em_value lists = em_list_in(
-        arena, ITEMS(em_list_in(arena, NULL, 0, EM_LIST), em_list_in(arena, NULL, 0, EM_BUFFER),
-                     em_list_in(arena, NULL, 0, EM_ARRAY)),
-        EM_LIST);
+    em_value lists = em_list_in(arena,
+                                ITEMS(em_list_in(arena, NULL, 0, EM_LIST),
+                                      em_list_in(arena, NULL, 0, EM_BUFFER),
+                                      em_list_in(arena, NULL, 0, EM_ARRAY)),
+                                EM_LIST);
     em_value option = some(pair(em_str("k"), some(em_none())));
     return em_tuple_in(arena, ITEMS(scalars, doubles, strings, lists, option));
 }
@@ -735,8 +763,9 @@ Test(value, codec_encodes_compactly)
         {{.type = EM_T_INT, .as.i = 1}, 2, {0x02, 0x02}},
         {{.type = EM_T_INT, .as.i = -1}, 2, {0x02, 0x01}},
         {{.type = EM_T_INT, .as.i = 300}, 3, {0x02, 0xd8, 0x04}},
-        {{.type = EM_T_INT, .as.i = INT64_MIN}, 11, {0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                                      0xff, 0xff, 0xff, 0x01}},
+        {{.type = EM_T_INT, .as.i = INT64_MIN},
+         11,
+         {0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
         {{.type = EM_T_DOUBLE, .as.d = 1.0}, 9, {0x03, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f}},
         {{.type = EM_T_STR, .len = 2, .as.s = "hi"}, 4, {0x04, 0x02, 'h', 'i'}},
         {{.type = EM_T_LIST, .kind = EM_BUFFER}, 2, {0x16, 0x00}},
@@ -755,8 +784,10 @@ Test(value, codec_block_is_magic_version_count_then_values)
     em_value vs[] = {em_int(1), pair(em_str("a"), em_bool(false))};
     GByteArray *bytes = g_byte_array_new();
     em_values_encode(vs, 2, bytes);
-    static const uint8_t want[] = {'E', 'M', 'V', EM_CODEC_VERSION, 2, 0x02, 0x02,
-                                   0x05, 0x02, 0x04, 0x01, 'a', 0x01};
+    static const uint8_t want[] = {'E',  'M',  'V',  EM_CODEC_VERSION,
+                                   2,    0x02, 0x02, 0x05,
+                                   0x02, 0x04, 0x01, 'a',
+                                   0x01};
     cr_assert_eq(bytes->len, sizeof want);
     cr_assert_eq(memcmp(bytes->data, want, sizeof want), 0);
     em_value *back;
@@ -854,13 +885,17 @@ Test(value, values_decode_rejects_wrong_magic_version_and_trailing_bytes)
         {{'E', 'M', 'X', 1, 0}, 5, "em_values_decode: at offset 0: expected the magic \"EMV\""},
         {{'E', 'M'}, 2, "em_values_decode: at offset 0: expected the magic \"EMV\""},
         {{'E', 'M', 'V'}, 3, "em_values_decode: at offset 3: truncated header"},
-        {{'E', 'M', 'V', 2, 0}, 5,
+        {{'E', 'M', 'V', 2, 0},
+         5,
          "em_values_decode: at offset 3: unknown codec version 2 (expected 1)"},
-        {{'E', 'M', 'V', 0, 0}, 5,
+        {{'E', 'M', 'V', 0, 0},
+         5,
          "em_values_decode: at offset 3: unknown codec version 0 (expected 1)"},
-        {{'E', 'M', 'V', 1, 1, 0x00, 0x00}, 7,
+        {{'E', 'M', 'V', 1, 1, 0x00, 0x00},
+         7,
          "em_values_decode: at offset 6: trailing bytes after the last value"},
-        {{'E', 'M', 'V', 1, 5, 0x00}, 6,
+        {{'E', 'M', 'V', 1, 5, 0x00},
+         6,
          "em_values_decode: at offset 4: length larger than the bytes remaining"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -881,8 +916,8 @@ Test(value, decode_rejects_malformed_bytes_naming_the_offset)
     static const uint8_t bad_tags[] = {0x09, 0x0f, 0x36, 0x21, 0x12};
     for (size_t i = 0; i < G_N_ELEMENTS(bad_tags); i++) {
         uint8_t buf[] = {bad_tags[i], 0x00};
-        char *want = g_strdup_printf("em_value_decode: at offset 0: unknown type byte 0x%02x",
-                                     bad_tags[i]);
+        char *want =
+            g_strdup_printf("em_value_decode: at offset 0: unknown type byte 0x%02x", bad_tags[i]);
         assert_corrupt(buf, sizeof buf, want);
         g_free(want);
     }

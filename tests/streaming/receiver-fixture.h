@@ -15,6 +15,7 @@ typedef struct collected {
     GPtrArray *batches; /* char * */
     GArray *partitions; /* int */
     GArray *records;    /* int64_t, em_batch_info.num_records */
+    GArray *blocked;    /* int, em_batch_info.blocked_inputs */
     int64_t retained_bytes_max;
     /* Receiver events, one line each: "started TestReceiver#0", "error <message>",
      * "stopped" or "stopped <message>". */
@@ -44,6 +45,7 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
     collected *c = ud;
     g_mutex_lock(&c->lock);
     g_array_append_val(c->records, info->num_records);
+    g_array_append_val(c->blocked, info->blocked_inputs);
     c->retained_bytes_max = MAX(c->retained_bytes_max, info->retained_bytes);
     g_mutex_unlock(&c->lock);
 }
@@ -74,6 +76,7 @@ static void collected_init(collected *c)
     c->batches = g_ptr_array_new_with_free_func(g_free);
     c->partitions = g_array_new(FALSE, FALSE, sizeof(int));
     c->records = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    c->blocked = g_array_new(FALSE, FALSE, sizeof(int));
     c->events = g_string_new(NULL);
 }
 
@@ -82,6 +85,7 @@ static void collected_clear(collected *c)
     g_ptr_array_unref(c->batches);
     g_array_unref(c->partitions);
     g_array_unref(c->records);
+    g_array_unref(c->blocked);
     g_string_free(c->events, TRUE);
     g_mutex_clear(&c->lock);
 }

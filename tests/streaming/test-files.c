@@ -9,7 +9,9 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define TIMEOUT_MS 10000
 
@@ -499,4 +501,184 @@ Test(files, save_as_text_files_fails_a_batch_whose_directory_exists_and_goes_on)
     g_autofree char *later = in_tmp("out-2000");
     g_autofree char *later_names = list_dir(later);
     cr_assert_str_eq(later_names, "_SUCCESS");
+}
+
+/* ---- The remember window, partitions, and files that lie about being gzip ---- */
+
+/* Sets name's modification time to ms on the epoch (the manual clock's scale). */
+static void set_mtime(const char *name, gint64 ms)
+{
+    g_autofree char *path = in_tmp(name);
+    struct timespec times[2] = {{ms / 1000, (ms % 1000) * 1000000},
+                                {ms / 1000, (ms % 1000) * 1000000}};
+    cr_assert_eq(utimensat(AT_FDCWD, path, times, 0), 0, "utimensat %s: %s", path,
+                 g_strerror(errno));
+}
+
+static em_ssc *ssc_at(em_time start)
+{
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = EM_SECONDS(1),
+                                                 .manual_clock = true, .manual_start = start},
+                                  NULL);
+    cr_assert(ssc);
+    em_ssc_add_listener(ssc, &(em_listener){.batch_completed = batch_completed}, NULL);
+    return ssc;
+}
+
+Test(files, files_older_than_the_remember_window_are_ignored)
+{
+    /* The first batch is 101000; the window is 60 s: files older than 41000 do not count. */
+    em_ssc *ssc = ssc_at(100000);
+    em_foreach_rdd(watch(ssc, NULL, true), collect);
+    start(ssc);
+    write_file("old.txt", "old\n");
+    set_mtime("old.txt", 40999);
+    write_file("edge.txt", "edge\n");
+    set_mtime("edge.txt", 41000);
+    write_file("recent.txt", "recent\n");
+    set_mtime("recent.txt", 100500);
+    next_batch(ssc);
+    em_ssc_free(ssc);
+    cr_assert_str_eq(out->str, "101000: [edge, recent]\n");
+}
+
+Test(files, a_name_is_forgotten_once_its_time_leaves_the_window_and_may_count_again)
+{
+    /* A 2 s window: a.txt (time 500) is remembered through batch 2000 and forgotten at 3000. */
+    em_ssc *ssc = new_ssc();
+    em_dstream *ds = em_text_file_stream_full(
+        ssc, tmp, &(em_file_stream_opts){.new_files_only = true, .min_remember = 1500}, NULL);
+    em_foreach_rdd(ds, collect);
+    start(ssc);
+    write_file("a.txt", "first\n");
+    set_mtime("a.txt", 500);
+    next_batch(ssc);
+    cr_assert_eq(em__file_stream_remembered(ds), 1);
+    next_batch(ssc);
+    cr_assert_eq(em__file_stream_remembered(ds), 1);
+    next_batch(ssc);
+    cr_assert_eq(em__file_stream_remembered(ds), 0);
+    /* Rewritten with a time inside the window, it is a new file (as in Spark). */
+    write_file("a.txt", "again\n");
+    set_mtime("a.txt", 3500);
+    next_batch(ssc);
+    cr_assert_eq(em__file_stream_remembered(ds), 1);
+    em_ssc_free(ssc);
+    cr_assert_str_eq(out->str, "1000: [first]\n"
+                               "2000: []\n"
+                               "3000: []\n"
+                               "4000: [again]\n");
+}
+
+typedef struct {
+    int64_t records;
+    int partitions;
+} batch_count;
+
+static bool count_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)t;
+    batch_count *c = ud;
+    int64_t n = em_rdd_count(rdd, err);
+    if (n < 0)
+        return false;
+    c->records += n;
+    c->partitions = em_rdd_num_partitions(rdd);
+    return true;
+}
+
+/* Writes name holding "line\n" with its time set to ms, without a temporary file. */
+static void write_small(const char *name, gint64 ms)
+{
+    g_autofree char *path = in_tmp(name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0, "open %s: %s", path, g_strerror(errno));
+    cr_assert_eq(write(fd, "line\n", 5), 5);
+    struct timespec times[2] = {{ms / 1000, (ms % 1000) * 1000000},
+                                {ms / 1000, (ms % 1000) * 1000000}};
+    cr_assert_eq(futimens(fd, times), 0);
+    close(fd);
+}
+
+/* 100,000 files over 100 one-second batches, 1000 a batch, each moved out once read (a spool
+ * directory; moved, not deleted: ext4 makes creating files right after deleting as many slow):
+ * the names remembered are those of the last 60 batches, never all of them. */
+Test(files, a_soak_of_100000_files_remembers_only_the_window)
+{
+    enum { BATCHES = 100, PER_BATCH = 1000 };
+    g_autofree char *in = in_tmp("in"), *done = in_tmp("done");
+    cr_assert_eq(mkdir(in, 0755), 0);
+    cr_assert_eq(mkdir(done, 0755), 0);
+    em_ssc *ssc = new_ssc();
+    em_dstream *ds = watch(ssc, "in", true);
+    batch_count c = {0};
+    em_foreach_rdd_full(ds, count_batch, &c, NULL, "count_batch");
+    start(ssc);
+    for (int b = 1; b <= BATCHES; b++) {
+        gint64 t = (gint64)b * 1000;
+        for (int i = 0; i < PER_BATCH; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "in/f%03d-%04d", b, i);
+            write_small(name, t - 500);
+        }
+        next_batch(ssc);
+        cr_assert_eq(c.partitions, PER_BATCH, "batch %d: one partition per file", b);
+        /* Files of batch t' (time t' - 500) stay remembered while t' - 500 >= t - 60000. */
+        cr_assert_eq(em__file_stream_remembered(ds), (int64_t)MIN(b, 60) * PER_BATCH,
+                     "after batch %d", b);
+        /* A directory per batch: ext4 searches a large directory slowly without an index. */
+        char sub[16];
+        snprintf(sub, sizeof sub, "%03d", b);
+        g_autofree char *batch_done = g_build_filename(done, sub, NULL);
+        cr_assert_eq(mkdir(batch_done, 0755), 0);
+        for (int i = 0; i < PER_BATCH; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "f%03d-%04d", b, i);
+            g_autofree char *from = g_build_filename(in, name, NULL);
+            g_autofree char *to = g_build_filename(batch_done, name, NULL);
+            cr_assert_eq(rename(from, to), 0, "rename %s: %s", from, g_strerror(errno));
+        }
+    }
+    cr_assert_eq(c.records, (int64_t)BATCHES * PER_BATCH);
+    cr_assert_eq(em_ssc_await_termination_or_timeout(ssc, 0, NULL), 0, "no batch failed");
+    em_ssc_free(ssc);
+}
+
+Test(files, each_small_file_is_one_partition)
+{
+    em_ssc *ssc = new_ssc();
+    batch_count c = {0};
+    em_foreach_rdd_full(watch(ssc, NULL, true), count_batch, &c, NULL, "count_batch");
+    start(ssc);
+    write_file("a.txt", "a1\na2\na3\n");
+    write_file("b.txt", "b1\n");
+    write_file("c.txt", "c1\nc2\n");
+    next_batch(ssc);
+    em_ssc_free(ssc);
+    cr_assert_eq(c.partitions, 3);
+    cr_assert_eq(c.records, 6);
+}
+
+Test(files, a_plain_text_file_named_gz_fails_its_batch_naming_it_and_the_stream_goes_on)
+{
+    em_ssc *ssc = collecting(NULL, true);
+    start(ssc);
+    write_file("plain.gz", "not compressed\n");
+    next_batch(ssc);
+    g_autofree char *good = in_tmp("good.gz");
+    gzFile gz = gzopen(good, "wb");
+    cr_assert(gz);
+    gzputs(gz, "g1\ng2\n");
+    gzclose(gz);
+    next_batch(ssc);
+    em_ssc_free(ssc);
+    g_autofree char *plain = in_tmp("plain.gz");
+    g_autofree char *reason =
+        g_strdup_printf("batch 1000 ms: textFileStream: %s is named .gz but does not hold "
+                        "gzip data",
+                        plain);
+    cr_assert_str_eq(out->str, "1000: failed\n"
+                               "2000: [g1, g2]\n");
+    cr_assert_str_eq(failures->pdata[0], reason);
 }

@@ -131,9 +131,7 @@ Test(receiver, on_start_runs_on_its_own_thread_and_on_stop_on_the_stopping_threa
     setup(&f, NULL);
     push(&f, "a");
     wait_records(f.ds, 1);
-    gint64 t0 = g_get_monotonic_time();
     em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
-    cr_assert_lt(g_get_monotonic_time() - t0, G_USEC_PER_SEC);
     cr_assert_eq(f.cmd.starts, 1);
     cr_assert_eq(f.cmd.stops, 1);
     cr_assert_neq(f.cmd.start_thread, g_thread_self());
@@ -228,23 +226,16 @@ Test(receiver, a_block_interval_longer_than_the_batch_gives_one_partition_per_ba
     teardown(&f);
 }
 
-/* Stores 0..n-1, one every 5 ms, as fast as the rate limit lets it, or stores them at once. */
+/* Stores 0..n-1 as fast as store lets it. */
 typedef struct ticker {
     int n;
-    bool paced;
-    gint64 elapsed_us;
 } ticker;
 
 static void ticker_start(em_receiver *r, void *ud)
 {
     ticker *t = ud;
-    gint64 t0 = g_get_monotonic_time();
-    for (int i = 0; i < t->n && !em_receiver_is_stopped(r); i++) {
+    for (int i = 0; i < t->n && !em_receiver_is_stopped(r); i++)
         em_receiver_store(r, em_int(i));
-        if (t->paced)
-            g_usleep(5000);
-    }
-    t->elapsed_us = g_get_monotonic_time() - t0;
 }
 
 static const em_receiver_funcs ticker_funcs = {.name = "Ticker", .on_start = ticker_start};
@@ -259,68 +250,239 @@ static em_ssc *start_ticker(ticker *t, const em_receiver_opts *opts, collected *
     return ssc;
 }
 
-static char *numbers(int n)
+static char *numbers(int from, int to)
 {
     GString *s = g_string_new("[");
-    for (int i = 0; i < n; i++)
-        g_string_append_printf(s, i ? ", %d" : "%d", i);
+    for (int i = from; i < to; i++)
+        g_string_append_printf(s, i > from ? ", %d" : "%d", i);
     g_string_append(s, "]\n");
     return g_string_free(s, FALSE);
 }
 
-Test(receiver, block_interval_cuts_a_batch_into_about_interval_sized_blocks)
+/* Moves the manual clock to batch time t (a multiple of the 1 s batch) and waits for it. */
+static void advance_to_batch(em_ssc *ssc, em_time t)
 {
-    /* 60 records over ~300 ms in 50 ms blocks: about 6 partitions. */
-    ticker t = {.n = 60, .paced = true};
-    collected out;
-    collected_init(&out);
-    em_dstream *ds;
-    em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.block_interval = 50}, &out, &ds);
-    wait_records(ds, 60);
-    step(ssc);
-    char *got = batches_text(&out), *expected = numbers(60);
-    cr_assert_str_eq(got, expected);
-    int parts = g_array_index(out.partitions, int, 0);
-    cr_assert(parts >= 4 && parts <= 12, "%d partitions", parts);
-    g_free(got);
-    g_free(expected);
-    em_ssc_free(ssc);
-    collected_clear(&out);
+    em_ssc_advance_clock(ssc, t - em_ssc_clock_time(ssc));
+    cr_assert(em_ssc_wait_for_batch(ssc, t, IO_TIMEOUT_MS));
 }
 
-Test(receiver, max_rate_limits_how_fast_records_are_stored)
+Test(receiver, block_interval_cuts_blocks_on_the_context_clock)
 {
-    /* 100 records at 200 a second: the first passes at once, the rest take ~495 ms. */
+    /* 50 ms blocks: records at 0 ms, 0 ms, 50 ms, 60 ms and 999 ms make blocks [0 1] [2 3] [4]. */
+    fixture f = {0};
+    setup(&f, &(em_receiver_opts){.block_interval = 50});
+    push(&f, "0");
+    push(&f, "1");
+    wait_records(f.ds, 2);
+    em_ssc_advance_clock(f.ssc, 50);
+    push(&f, "2");
+    wait_records(f.ds, 3);
+    em_ssc_advance_clock(f.ssc, 10);
+    push(&f, "3");
+    wait_records(f.ds, 4);
+    em_ssc_advance_clock(f.ssc, 939);
+    push(&f, "4");
+    wait_records(f.ds, 5);
+    advance_to_batch(f.ssc, 1000);
+    assert_batches(&f, "[0, 1, 2, 3, 4]\n");
+    cr_assert_eq(g_array_index(f.out.partitions, int, 0), 3);
+    teardown(&f);
+}
+
+Test(receiver, max_rate_paces_stores_on_the_context_clock)
+{
+    /* 100 records at 200 a second: the first passes at once, then one per 5 ms of clock. */
     ticker t = {.n = 100};
     collected out;
     collected_init(&out);
     em_dstream *ds;
     em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.max_rate = 200}, &out, &ds);
+    cr_assert_eq(em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_RATE), 1);
+    em_ssc_advance_clock(ssc, 100);
+    /* 100 ms of clock: 20 more tokens, 20 more records, then a wait again. */
+    wait_records(ds, 21);
+    cr_assert_eq(em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_RATE), 21);
+    em_ssc_advance_clock(ssc, 395);
     wait_records(ds, 100);
-    step(ssc);
-    char *got = batches_text(&out), *expected = numbers(100);
+    advance_to_batch(ssc, 1000);
+    char *got = batches_text(&out), *expected = numbers(0, 100);
     cr_assert_str_eq(got, expected);
-    cr_assert(t.elapsed_us >= 450 * 1000 && t.elapsed_us <= 3 * G_USEC_PER_SEC,
-              "100 records at 200/s took %" G_GINT64_FORMAT " us", t.elapsed_us);
     g_free(got);
     g_free(expected);
     em_ssc_free(ssc);
     collected_clear(&out);
 }
 
-Test(receiver, without_max_rate_store_does_not_wait)
+Test(receiver, without_max_rate_store_does_not_wait_for_the_clock)
 {
+    /* The clock never moves: every record is stored all the same. */
     ticker t = {.n = 100000};
     collected out;
     collected_init(&out);
     em_dstream *ds;
     em_ssc *ssc = start_ticker(&t, NULL, &out, &ds);
     wait_records(ds, 100000);
-    cr_assert_lt(t.elapsed_us, 2 * G_USEC_PER_SEC);
+    cr_assert_eq(em__receiver_rate(ds), 0);
     step(ssc);
     cr_assert_eq(g_array_index(out.records, int64_t, 0), 100000);
     em_ssc_free(ssc);
     collected_clear(&out);
+}
+
+Test(receiver, past_max_pending_bytes_store_waits_for_a_batch_and_the_batch_says_so)
+{
+    ticker t = {.n = 1000000};
+    collected out;
+    collected_init(&out);
+    em_dstream *ds;
+    em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.max_pending_bytes = 64 << 10}, &out,
+                               &ds);
+    int64_t first = em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_BATCHES);
+    cr_assert(first > 0 && first < 1000000, "%" G_GINT64_FORMAT " stored", (gint64)first);
+    cr_assert_geq(em__receiver_pending_bytes(ds), 64 << 10);
+    cr_assert_eq(em_receiver_stream_records(ds), first, "the store stays blocked");
+    /* The batch takes what was stored and the store goes on, until the bound again. */
+    step(ssc);
+    wait_records(ds, first + 1);
+    int64_t second = em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_BATCHES);
+    cr_assert_gt(second, first);
+    step(ssc);
+    cr_assert_eq(g_array_index(out.records, int64_t, 0), first);
+    cr_assert_eq(g_array_index(out.records, int64_t, 1), second - first);
+    cr_assert_eq(g_array_index(out.blocked, int, 0), 1);
+    cr_assert_eq(g_array_index(out.blocked, int, 1), 1);
+    /* A stop ends the wait. */
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
+    em_ssc_free(ssc);
+    collected_clear(&out);
+}
+
+Test(receiver, a_batch_with_nothing_pending_reports_no_blocked_input)
+{
+    ticker t = {.n = 10};
+    collected out;
+    collected_init(&out);
+    em_dstream *ds;
+    em_ssc *ssc = start_ticker(&t, NULL, &out, &ds);
+    wait_records(ds, 10);
+    step(ssc);
+    cr_assert_eq(g_array_index(out.records, int64_t, 0), 10);
+    cr_assert_eq(g_array_index(out.blocked, int, 0), 0);
+    cr_assert_eq(em__receiver_pending_bytes(ds), 0);
+    em_ssc_free(ssc);
+    collected_clear(&out);
+}
+
+/* ---- Backpressure ---- */
+
+static em_batch_info completed(em_time t, const int64_t *records, int64_t processing_delay,
+                               int64_t scheduling_delay)
+{
+    return (em_batch_info){.batch_time = t, .n_inputs = 1, .input_records = records,
+                           .num_records = records[0], .processing_end = t + 100,
+                           .processing_delay = processing_delay,
+                           .scheduling_delay = scheduling_delay};
+}
+
+Test(receiver, backpressure_starts_at_the_initial_rate_capped_by_max_rate)
+{
+    em_ssc *ssc = manual_ssc("local[1]");
+    ticker t = {.n = 0};
+    em_dstream *a = em_receiver_stream(
+        ssc, &ticker_funcs, &t, &(em_receiver_opts){.backpressure = true, .initial_rate = 300});
+    em_dstream *b = em_receiver_stream(
+        ssc, &ticker_funcs, &t,
+        &(em_receiver_opts){.backpressure = true, .initial_rate = 300, .max_rate = 200});
+    em_dstream *c = em_receiver_stream(ssc, &ticker_funcs, &t,
+                                       &(em_receiver_opts){.backpressure = true});
+    /* initialRate is a backpressure setting: without it only max_rate counts. */
+    em_dstream *d = em_receiver_stream(ssc, &ticker_funcs, &t,
+                                       &(em_receiver_opts){.initial_rate = 300});
+    cr_assert_eq(em__receiver_rate(a), 300);
+    cr_assert_eq(em__receiver_rate(b), 200);
+    cr_assert_eq(em__receiver_rate(c), 0);
+    cr_assert_eq(em__receiver_rate(d), 0);
+    em_ssc_free(ssc);
+}
+
+Test(receiver, backpressure_follows_the_pid_estimate_capped_by_max_rate)
+{
+    em_ssc *ssc = manual_ssc("local[1]");
+    ticker t = {.n = 0};
+    em_dstream *ds = em_receiver_stream(
+        ssc, &ticker_funcs, &t,
+        &(em_receiver_opts){.backpressure = true, .initial_rate = 500, .max_rate = 5000});
+    /* The first batch only measures: 100 records in 100 ms, 1000 a second. */
+    em_batch_info b = completed(1000, (int64_t[]){100}, 100, 0);
+    em__receiver_on_batch_completed(ds, &b);
+    cr_assert_eq(em__receiver_rate(ds), 500);
+    /* 200 in 100 ms: error -1000, no delay: 1000 + 1000 = 2000 a second. */
+    b = completed(2000, (int64_t[]){200}, 100, 0);
+    em__receiver_on_batch_completed(ds, &b);
+    cr_assert_eq(em__receiver_rate(ds), 2000);
+    /* 150 in 100 ms with 500 ms of scheduling delay: 2000 - 500 - 0.2 * 500 * 1500 / 1000. */
+    b = completed(3000, (int64_t[]){150}, 100, 500);
+    em__receiver_on_batch_completed(ds, &b);
+    cr_assert_eq(em__receiver_rate(ds), 1350);
+    /* 2000 in 100 ms: 20000 a second is capped at max_rate. */
+    b = completed(4000, (int64_t[]){2000}, 100, 0);
+    em__receiver_on_batch_completed(ds, &b);
+    cr_assert_eq(em__receiver_rate(ds), 5000);
+    /* An empty batch says nothing: the rate stays. */
+    b = completed(5000, (int64_t[]){0}, 100, 0);
+    em__receiver_on_batch_completed(ds, &b);
+    cr_assert_eq(em__receiver_rate(ds), 5000);
+    em_ssc_free(ssc);
+}
+
+Test(receiver, backpressure_rate_paces_stores_on_the_context_clock)
+{
+    /* Initial rate 10 a second: one record at once, then one per 100 ms of clock. */
+    ticker t = {.n = 1000};
+    collected out;
+    collected_init(&out);
+    em_dstream *ds;
+    em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.backpressure = true, .initial_rate = 10},
+                               &out, &ds);
+    cr_assert_eq(em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_RATE), 1);
+    em_ssc_advance_clock(ssc, 300);
+    wait_records(ds, 4);
+    cr_assert_eq(em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_RATE), 4);
+    em_ssc_free(ssc);
+    collected_clear(&out);
+}
+
+/* Gives each batch a real processing delay of at least 5 ms, so the estimator has figures. */
+static bool slow_output(em_rdd *rdd, em_time t, void *ud, GError **err)
+{
+    (void)rdd, (void)t, (void)ud, (void)err;
+    gint64 until = g_get_monotonic_time() + 5000;
+    while (g_get_monotonic_time() < until)
+        g_thread_yield();
+    return true;
+}
+
+Test(receiver, backpressure_is_fed_by_completed_batches)
+{
+    commanded cmd = {.cmds = g_async_queue_new_full(g_free)};
+    em_ssc *ssc = manual_ssc("local[2]");
+    em_dstream *ds = em_receiver_stream(
+        ssc, &commanded_funcs, &cmd,
+        &(em_receiver_opts){.backpressure = true});
+    em_foreach_rdd_full(ds, slow_output, NULL, NULL, "slow");
+    cr_assert(em_ssc_start(ssc, NULL));
+    /* No initial rate: stores do not wait for the manual clock until the first estimate. */
+    for (int batch = 1; batch <= 2; batch++) {
+        for (int i = 0; i < 10; i++)
+            g_async_queue_push(cmd.cmds, g_strdup("1"));
+        wait_records(ds, batch * 10);
+        step(ssc);
+    }
+    /* 10 records in 5 ms or more is at most 2000 a second; the estimate never goes below 100. */
+    double rate = em__receiver_rate(ds);
+    cr_assert(rate >= 100 && rate <= 2000, "rate %g", rate);
+    em_ssc_free(ssc);
+    g_async_queue_unref(cmd.cmds);
 }
 
 /* Spark's style: on_start starts a thread of its own and returns; on_stop joins it. */
@@ -409,4 +571,133 @@ Test(receiver, user_data_is_destroyed_once_also_when_creation_fails)
     em_ssc_free(ssc);
     cr_assert_eq(destroyed, 4, "with the ssc, never started");
     cr_assert_eq(em_receiver_stream_records(NULL), -1);
+}
+
+/* ---- Stops from the receiver's own thread, and receivers that never stop ---- */
+
+static void stop_from_error_listener(const em_receiver_info *info, void *ud)
+{
+    (void)info;
+    em_ssc_stop(ud, EM_STOP_DEFAULT);
+}
+
+Test(receiver, em_ssc_stop_from_a_receiver_error_listener_stops_the_ssc)
+{
+    fixture f = {0};
+    f.cmd.cmds = g_async_queue_new_full(g_free);
+    collected_init(&f.out);
+    f.ssc = manual_ssc("local[2]");
+    f.ds = em_receiver_stream(f.ssc, &commanded_funcs, &f.cmd, NULL);
+    collect(f.ds, &f.out);
+    em_ssc_add_listener(f.ssc, &(em_listener){.receiver_error = stop_from_error_listener}, f.ssc);
+    cr_assert(em_ssc_start(f.ssc, NULL));
+    push(&f, "!error");
+    cr_assert_eq(em_ssc_await_termination(f.ssc, NULL), true);
+    cr_assert_eq(em_ssc_get_state(f.ssc), EM_SSC_STOPPED);
+    cr_assert_eq(f.cmd.stops, 1);
+    teardown(&f);
+    /* The receiver thread ended once the listener returned, and was joined by the free. */
+    cr_assert_eq(f.cmd.starts, 1);
+}
+
+static void stopping_start(em_receiver *r, void *ud)
+{
+    em_receiver_store(r, em_int(7));
+    em_ssc_stop(ud, EM_STOP_GRACEFUL);
+    /* Stopped: on_start returns, and what it stores now is dropped. */
+    cr_assert(em_receiver_is_stopped(r));
+    em_receiver_store(r, em_int(8));
+}
+
+Test(receiver, em_ssc_stop_from_on_start_stops_the_ssc)
+{
+    collected out;
+    collected_init(&out);
+    em_ssc *ssc = manual_ssc("local[2]");
+    em_dstream *ds = em_receiver_stream(ssc, &(em_receiver_funcs){.on_start = stopping_start},
+                                        ssc, NULL);
+    collect(ds, &out);
+    cr_assert(em_ssc_start(ssc, NULL));
+    cr_assert(em_ssc_await_termination(ssc, NULL));
+    /* Graceful: the record stored before the stop got a batch. */
+    char *got = batches_text(&out);
+    cr_assert_str_eq(got, "[7]\n");
+    g_free(got);
+    cr_assert_eq(em_receiver_stream_records(ds), 1);
+    em_ssc_free(ssc);
+    char *events = events_text(&out);
+    cr_assert_str_eq(events, "started Receiver#0\nstopped\n");
+    g_free(events);
+    collected_clear(&out);
+}
+
+/* An on_start that ignores stops: it returns only when the test releases it. */
+typedef struct stubborn {
+    GAsyncQueue *release;
+    GAsyncQueue *destroyed;
+} stubborn;
+
+static void stubborn_start(em_receiver *r, void *ud)
+{
+    stubborn *s = ud;
+    em_receiver_store(r, em_int(1));
+    g_free(g_async_queue_pop(s->release));
+    em_receiver_store(r, em_int(2)); /* long after the ssc is gone: dropped */
+    em_receiver_report_error(r, "too late");
+}
+
+static void stubborn_destroy(void *ud)
+{
+    stubborn *s = ud;
+    g_async_queue_push(s->destroyed, g_strdup("destroyed"));
+}
+
+static GString *warnings;
+
+static GLogWriterOutput capture_warnings(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                         gpointer ud)
+{
+    if (!(level & G_LOG_LEVEL_WARNING))
+        return g_log_writer_default(level, fields, n, ud);
+    for (gsize i = 0; i < n; i++)
+        if (strcmp(fields[i].key, "MESSAGE") == 0)
+            g_string_append_printf(warnings, "%s\n", (const char *)fields[i].value);
+    return G_LOG_WRITER_HANDLED;
+}
+
+Test(receiver, a_receiver_whose_on_start_never_returns_is_abandoned_after_the_stop_timeout)
+{
+    warnings = g_string_new(NULL);
+    g_log_set_writer_func(capture_warnings, NULL, NULL);
+    stubborn s = {g_async_queue_new(), g_async_queue_new()};
+    collected out;
+    collected_init(&out);
+    em_ssc *ssc = manual_ssc("local[2]");
+    em_dstream *ds = em_receiver_stream(
+        ssc,
+        &(em_receiver_funcs){.name = "Stubborn", .on_start = stubborn_start,
+                             .destroy = stubborn_destroy},
+        &s, &(em_receiver_opts){.stop_timeout = 200});
+    collect(ds, &out);
+    cr_assert(em_ssc_start(ssc, NULL));
+    wait_records(ds, 1);
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
+    cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_STOPPED);
+    const char *expected = "Receiver Stubborn of stream 0 did not stop within 200 ms (its "
+                           "on_start has not returned): abandoning its thread";
+    char *events = events_text(&out), *want = g_strdup_printf("started Stubborn#0\nerror %s\n",
+                                                              expected);
+    cr_assert_str_eq(events, want);
+    cr_assert(strstr(warnings->str, expected), "warnings: %s", warnings->str);
+    g_free(events);
+    g_free(want);
+    em_ssc_free(ssc);
+    cr_assert_null(g_async_queue_try_pop(s.destroyed), "the abandoned thread still has its ud");
+    /* Released, on_start returns; its thread frees what it kept. */
+    g_async_queue_push(s.release, g_strdup("go"));
+    g_free(g_async_queue_pop(s.destroyed));
+    collected_clear(&out);
+    g_async_queue_unref(s.release);
+    g_async_queue_unref(s.destroyed);
+    g_string_free(warnings, TRUE);
 }
