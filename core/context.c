@@ -73,6 +73,7 @@ em_context *em_context_new(const char *master, const char *app_name, GError **er
     sc->master = g_strdup(master);
     sc->app_name = g_strdup(app_name ? app_name : "ember");
     sc->parallelism = n;
+    sc->spark_order = true; /* Spark's output order: see em_context_set_spark_order() */
     sc->pool = g_thread_pool_new(run_task, sc, n, TRUE, NULL);
     return sc;
 }

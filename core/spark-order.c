@@ -5,6 +5,7 @@
 #include "spark-order.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
@@ -192,3 +193,60 @@ void em__aom_order(const int32_t *hashes, size_t n, ssize_t null_index, uint32_t
         if (slots[i] >= 0)
             order[out++] = (uint32_t)slots[i];
 }
+
+typedef struct {
+    int32_t hash;
+    uint32_t index;
+} hashed;
+
+static int compare_hashed(const void *a, const void *b)
+{
+    const hashed *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void em__spark_sort_by_hash(em_value *records, size_t n, em_arena *scratch)
+{
+    if (n < 2)
+        return;
+    hashed *keys = em_arena_alloc(scratch, n * sizeof *keys);
+    em_value *copy = em_arena_alloc(scratch, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++) {
+        keys[i].hash = em_jvm_hash_code(em_key(records[i]));
+        keys[i].index = (uint32_t)i;
+    }
+    qsort(keys, n, sizeof *keys, compare_hashed);
+    memcpy(copy, records, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++)
+        records[i] = copy[keys[i].index];
+}
+
+em_table_entry **em__spark_order_entries(const em_table *t, size_t *n, em_arena *arena)
+{
+    size_t count = t->live;
+    em_table_entry **entries = em_arena_alloc(arena, (count ? count : 1) * sizeof *entries);
+    int32_t *hashes = em_arena_alloc(arena, (count ? count : 1) * sizeof *hashes);
+    uint32_t *order = em_arena_alloc(arena, (count ? count : 1) * sizeof *order);
+    ssize_t null_index = -1;
+    uint32_t pos = 0;
+    size_t k = 0;
+    for (em_table_entry *e; k < count && (e = em__table_next(t, &pos)); k++) {
+        em_value key = em__table_key(e);
+        entries[k] = e;
+        hashes[k] = em_jvm_hash_code(key);
+        if (key.type == EM_T_NULL)
+            null_index = (ssize_t)k;
+    }
+    em__aom_order(hashes, k, null_index, order, arena);
+    em_table_entry **out = em_arena_alloc(arena, (k ? k : 1) * sizeof *out);
+    for (size_t i = 0; i < k; i++)
+        out[i] = entries[order[i]];
+    *n = k;
+    return out;
+}
+
+void em_context_set_spark_order(em_context *sc, bool on) { sc->spark_order = on; }
+
+bool em_context_spark_order(const em_context *sc) { return sc->spark_order; }

@@ -18,4 +18,11 @@ int32_t em__scala_product_hash(const int32_t *field_hashes, size_t n);
 void em__aom_order(const int32_t *hashes, size_t n, ssize_t null_index, uint32_t *order,
                    em_arena *scratch);
 
+/* Sorts n (key, value) records by the key's JVM hashCode, signed, keeping the order of equal
+ * hashCodes: Spark's sort-based shuffle writer's order within a combined map output. */
+void em__spark_sort_by_hash(em_value *records, size_t n, em_arena *scratch);
+/* The live entries of t, an insertion-ordered (EM_TABLE_STABLE_IDS) table without removals,
+ * in AppendOnlyMap order, as an array allocated in arena; *n gets the count. */
+em_table_entry **em__spark_order_entries(const em_table *t, size_t *n, em_arena *arena);
+
 #endif

@@ -9,6 +9,7 @@
 #endif
 
 #include <ember/common.h>
+#include <ember/rdd.h>
 #include <ember/value.h>
 
 /* flatMap: a string split on runs of ASCII whitespace (space, \t, \n, \r, \v, \f) into a List
@@ -113,5 +114,13 @@ EM_API int32_t em_jvm_hash_code(em_value key);
 /* Spark's HashPartitioner.getPartition: the non-negative mod of em_jvm_hash_code(key) by
  * num_partitions (>= 1); null keys go to partition 0. */
 EM_API int em_spark_partition(em_value key, int num_partitions);
+
+/* Whether the context's hash shuffles (reduceByKey, groupByKey, combineByKey, countByValue,
+ * cogroup and the joins, partitionBy) give Spark's output exactly, order included: keys
+ * partitioned by em_spark_partition(), each reduce partition in the order Spark's
+ * AppendOnlyMap iterates it (see docs/PORTING.md). On by default. Set it before building RDDs:
+ * a shuffle keeps the setting it was made with. */
+EM_API void em_context_set_spark_order(em_context *sc, bool on);
+EM_API bool em_context_spark_order(const em_context *sc);
 
 #endif

@@ -96,3 +96,44 @@ Test(spark_order, append_only_map_order_matches_spark_through_growth)
         "w86 w67 w46 w71 w66 w75 w23 w53 w40 w33 w31 w83 w5 w60 w93 w73 w3 w25 w99 w17 w22 "
         "w14 w90 w7 w15 w37 w98 w79 w27 w36 w56 w35 w55 w61 w72 w10 w38");
 }
+
+/* The issue's NetworkWordCount batch: one received block (one partition) reduced into
+ * local[2]'s two partitions prints exactly as Spark does. */
+Test(spark_order, word_count_prints_in_spark_order_by_default)
+{
+    em_context *sc = em_context_new("local[2]", "order", NULL);
+    cr_assert(em_context_spark_order(sc));
+    em_value line = em_str("apple banana apple cherry apple banana orange apple");
+    g_autoptr(em_rdd) lines = em_parallelize(sc, &line, 1, 1);
+    g_autoptr(em_rdd) words = em_rdd_flat_map(lines, em_split_space);
+    g_autoptr(em_rdd) pairs = em_rdd_map(words, em_pair_one);
+    g_autoptr(em_rdd) counts = em_rdd_reduce_by_key_n(pairs, em_sum, 2);
+    g_autofree char *got = collected(counts);
+    cr_assert_str_eq(got, "[(orange,1), (apple,4), (banana,2), (cherry,1)]");
+    em_context_free(sc);
+}
+
+/* groupByKey (no map-side combine) keeps the values in map order; Spark 3.5.9 collects
+ * [(d,[6]), (b,[1, 5]), (a,[2, 4]), (c,[3])] for the same pairs in two slices. */
+Test(spark_order, group_by_key_orders_keys_as_spark_and_values_in_map_order)
+{
+    em_context *sc = em_context_new("local[2]", "order", NULL);
+    g_autoptr(em_rdd) pairs = parse(sc, "(b,1), (a,2), (c,3), (a,4), (b,5), (d,6)", 2);
+    g_autoptr(em_rdd) grouped = em_rdd_group_by_key(pairs);
+    g_autofree char *got = collected(grouped);
+    cr_assert_str_eq(got, "[(d,CompactBuffer(6)), (b,CompactBuffer(1, 5)), "
+                          "(a,CompactBuffer(2, 4)), (c,CompactBuffer(3))]");
+    em_context_free(sc);
+}
+
+Test(spark_order, turned_off_the_shuffle_keeps_insertion_order)
+{
+    em_context *sc = em_context_new("local[2]", "order", NULL);
+    em_context_set_spark_order(sc, false);
+    cr_assert_not(em_context_spark_order(sc));
+    g_autoptr(em_rdd) pairs = parse(sc, "(k1,1), (k2,2), (k1,3)", 1);
+    g_autoptr(em_rdd) summed = em_rdd_reduce_by_key_n(pairs, em_sum, 1);
+    g_autofree char *got = collected(summed);
+    cr_assert_str_eq(got, "[(k1,4), (k2,2)]");
+    em_context_free(sc);
+}
