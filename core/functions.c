@@ -178,7 +178,8 @@ em_value em_split_on(em_value line, void *ud)
     if (seplen == 0)
         return em_fail("em_split_on: the separator is empty");
     const char *p = line.as.s, *end = p + line.len;
-    em_value *fields = em_arena_alloc(em_scratch(), ((size_t)line.len / seplen + 1) * sizeof *fields);
+    em_value *fields =
+        em_arena_alloc(em_scratch(), ((size_t)line.len / seplen + 1) * sizeof *fields);
     uint32_t n = 0;
     const char *start = p;
     while ((size_t)(end - p) >= seplen) {

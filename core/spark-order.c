@@ -86,7 +86,10 @@ static uint32_t string_hash(const uint8_t *p, size_t n)
     return h;
 }
 
-static int32_t long_hash(int64_t v) { return (int32_t)(uint32_t)((uint64_t)v ^ ((uint64_t)v >> 32)); }
+static int32_t long_hash(int64_t v)
+{
+    return (int32_t)(uint32_t)((uint64_t)v ^ ((uint64_t)v >> 32));
+}
 
 /* Scala's ## (what product and sequence hashes mix): as hashCode, except that numbers hash
  * by value (a Long or a whole Double in Int range hashes as the Int). */

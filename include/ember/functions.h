@@ -95,8 +95,8 @@ EM_API em_value em_float_to_string(em_value v, void *ud);
  * an argument left over, a type that does not fit or an unknown conversion fails the record
  * (em_fail) and returns null. Use em_sformat(fmt, v1, v2, ...). */
 EM_API em_value em_format_values(const char *fmt, const em_value *args, size_t n);
-#define em_sformat(fmt, ...)                                                                  \
-    em_format_values((fmt), (const em_value[]){__VA_ARGS__},                                  \
+#define em_sformat(fmt, ...)                                                                      \
+    em_format_values((fmt), (const em_value[]){__VA_ARGS__},                                      \
                      sizeof((const em_value[]){__VA_ARGS__}) / sizeof(em_value))
 /* A NUL-terminated copy of a string's bytes in em_scratch(), for C APIs that want a C string
  * (valid until the scratch resets: the record's end inside a task). A non-string gives its
@@ -118,8 +118,9 @@ EM_API int em_spark_partition(em_value key, int num_partitions);
 /* Whether the context's hash shuffles (reduceByKey, groupByKey, combineByKey, countByValue,
  * cogroup and the joins, partitionBy) give Spark's output exactly, order included: keys
  * partitioned by em_spark_partition(), each reduce partition in the order Spark's
- * AppendOnlyMap iterates it (see docs/PORTING.md). On by default. Set it before building RDDs:
- * a shuffle keeps the setting it was made with. */
+ * AppendOnlyMap iterates it (see docs/PORTING.md). On by default (a context made while the
+ * environment has EMBER_SPARK_ORDER=0 starts with it off). Set it before building RDDs: a
+ * shuffle keeps the setting it was made with. */
 EM_API void em_context_set_spark_order(em_context *sc, bool on);
 EM_API bool em_context_spark_order(const em_context *sc);
 

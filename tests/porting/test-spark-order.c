@@ -89,12 +89,12 @@ Test(spark_order, append_only_map_order_matches_spark_through_growth)
     }
     keys[100] = "null";
     g_autofree char *got = aom_order_of(keys, 101, 100);
-    cr_assert_str_eq(got,
-        "null w39 w58 w82 w18 w47 w26 w94 w45 w48 w52 w81 w92 w29 w0 w44 w63 w80 w21 w62 w54 "
-        "w57 w74 w9 w89 w2 w41 w16 w19 w85 w8 w68 w69 w87 w34 w91 w43 w77 w6 w95 w84 w76 w97 "
-        "w70 w51 w11 w13 w32 w12 w20 w64 w96 w24 w28 w42 w1 w59 w88 w65 w78 w49 w50 w30 w4 "
-        "w86 w67 w46 w71 w66 w75 w23 w53 w40 w33 w31 w83 w5 w60 w93 w73 w3 w25 w99 w17 w22 "
-        "w14 w90 w7 w15 w37 w98 w79 w27 w36 w56 w35 w55 w61 w72 w10 w38");
+    cr_assert_str_eq(
+        got, "null w39 w58 w82 w18 w47 w26 w94 w45 w48 w52 w81 w92 w29 w0 w44 w63 w80 w21 w62 w54 "
+             "w57 w74 w9 w89 w2 w41 w16 w19 w85 w8 w68 w69 w87 w34 w91 w43 w77 w6 w95 w84 w76 w97 "
+             "w70 w51 w11 w13 w32 w12 w20 w64 w96 w24 w28 w42 w1 w59 w88 w65 w78 w49 w50 w30 w4 "
+             "w86 w67 w46 w71 w66 w75 w23 w53 w40 w33 w31 w83 w5 w60 w93 w73 w3 w25 w99 w17 w22 "
+             "w14 w90 w7 w15 w37 w98 w79 w27 w36 w56 w35 w55 w61 w72 w10 w38");
 }
 
 /* The issue's NetworkWordCount batch: one received block (one partition) reduced into

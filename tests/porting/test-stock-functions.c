@@ -65,9 +65,19 @@ Test(stock_functions, field_of_picks_tuple_fields_zero_based)
 
 Test(stock_functions, case_changes_follow_java_for_unicode)
 {
-    check(em_to_lower(em_str("HeLLo \xc3\x89T\xc3\x89"), NULL), "hello \xc3\xa9t\xc3\xa9", "lower");
-    check(em_to_upper(em_str("stra\xc3\x9f" "e"), NULL), "STRASSE", "upper sharp s");
-    check(em_to_upper(em_strn("a\xff" "b", 3), NULL), "A\xff" "B", "not UTF-8: ASCII only");
+    check(em_to_lower(em_str("HeLLo \xc3\x89T\xc3\x89"), NULL), "hello \xc3\xa9t\xc3\xa9",
+          "lower");
+    check(em_to_upper(em_str("stra\xc3\x9f"
+                             "e"),
+                      NULL),
+          "STRASSE", "upper sharp s");
+    check(em_to_upper(em_strn("a\xff"
+                              "b",
+                              3),
+                      NULL),
+          "A\xff"
+          "B",
+          "not UTF-8: ASCII only");
 }
 
 Test(stock_functions, number_parsing_follows_java)
@@ -94,7 +104,8 @@ static em_value fail_parse(em_value v, void *ud)
  * NumberFormatException. Each bad text fails its own job. */
 Test(stock_functions, bad_numbers_fail_the_record_naming_the_text)
 {
-    static const char *const bad_ints[] = {"2147483648", "-2147483649", "", "-", "1 ", "0x10", "1.0"};
+    static const char *const bad_ints[] = {"2147483648", "-2147483649", "",   "-",
+                                           "1 ",         "0x10",        "1.0"};
     static const char *const bad_doubles[] = {"", "abc", "1e", "0x1p3", "inf", "1..2", "--1"};
     em_context *ctx = em_context_new("local[1]", "parse", NULL);
     for (int kind = 0; kind < 2; kind++) {
@@ -137,10 +148,19 @@ Test(stock_functions, float_and_double_to_string_print_as_java)
         float f;
         const char *text;
     } floats[] = {
-        {0.1f, "0.1"}, {1.0f, "1.0"}, {-2.5f, "-2.5"}, {1.0e10f, "1.0E10"},
-        {16777216.0f, "1.6777216E7"}, {1.0e-4f, "1.0E-4"}, {0.001f, "0.001"},
-        {3.4028235e38f, "3.4028235E38"}, {1.4e-45f, "1.4E-45"}, {1.0f / 3, "0.33333334"},
-        {100.0f, "100.0"}, {1234567.0f, "1234567.0"}, {-0.0f, "-0.0"},
+        {0.1f, "0.1"},
+        {1.0f, "1.0"},
+        {-2.5f, "-2.5"},
+        {1.0e10f, "1.0E10"},
+        {16777216.0f, "1.6777216E7"},
+        {1.0e-4f, "1.0E-4"},
+        {0.001f, "0.001"},
+        {3.4028235e38f, "3.4028235E38"},
+        {1.4e-45f, "1.4E-45"},
+        {1.0f / 3, "0.33333334"},
+        {100.0f, "100.0"},
+        {1234567.0f, "1234567.0"},
+        {-0.0f, "-0.0"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(floats); i++) {
         g_autofree char *got = java_float(floats[i].f);
@@ -150,8 +170,13 @@ Test(stock_functions, float_and_double_to_string_print_as_java)
         double d;
         const char *text;
     } doubles[] = {
-        {0.1, "0.1"}, {1e7, "1.0E7"}, {9999999.0, "9999999.0"}, {1.0 / 3, "0.3333333333333333"},
-        {(double)0.1f, "0.10000000149011612"}, {2e-3, "0.002"}, {4.9e-324, "4.9E-324"},
+        {0.1, "0.1"},
+        {1e7, "1.0E7"},
+        {9999999.0, "9999999.0"},
+        {1.0 / 3, "0.3333333333333333"},
+        {(double)0.1f, "0.10000000149011612"},
+        {2e-3, "0.002"},
+        {4.9e-324, "4.9E-324"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(doubles); i++) {
         g_autofree char *got = java_double(doubles[i].d);
