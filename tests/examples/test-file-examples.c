@@ -1,4 +1,4 @@
-/* The queue_stream and file_wordcount examples, run as the built programs they are (subprocesses
+/* The queue_stream and hdfs_wordcount examples, run as the built programs they are (subprocesses
  * of the test) on the system clock, their output checked byte for byte; batch times are read
  * from the first "Time:" line and must follow batch after batch. */
 #include "example-fixture.h"
@@ -16,7 +16,7 @@
 #define TIMEOUT_US (20 * G_USEC_PER_SEC)
 #define DASHES "-------------------------------------------\n"
 
-static char *tmp; /* the watched directory of file_wordcount tests */
+static char *tmp; /* the watched directory of hdfs_wordcount tests */
 
 static void make_tmp(void)
 {
@@ -79,12 +79,12 @@ Test(file_examples, queue_stream_prints_the_ten_residues_100_times_each_for_each
 }
 
 
-Test(file_examples, file_wordcount_counts_a_file_moved_in_after_start_and_ignores_older_ones,
+Test(file_examples, hdfs_wordcount_counts_a_file_moved_in_after_start_and_ignores_older_ones,
      .init = make_tmp, .fini = remove_tmp)
 {
     g_autofree char *old = g_build_filename(tmp, "old.txt", NULL);
     cr_assert(g_file_set_contents(old, "never counted\n", -1, NULL));
-    char *argv[] = {EXAMPLES "file_wordcount", tmp, "3", NULL};
+    char *argv[] = {EXAMPLES "hdfs_wordcount", tmp, "3", NULL};
     GPid pid;
     int out_fd, err_fd;
     GError *err = NULL;
@@ -131,7 +131,7 @@ Test(file_examples, file_wordcount_counts_a_file_moved_in_after_start_and_ignore
               "got:\n%s\nexpected:\n%s", printed->str, in_second->str);
 }
 
-/* Runs file_wordcount with args; checks its exit status and what it wrote to stderr. */
+/* Runs hdfs_wordcount with args; checks its exit status and what it wrote to stderr. */
 static void check_failure(char **argv, int exit_status, const char *message)
 {
     g_autofree char *printed = NULL, *errors = NULL;
@@ -143,13 +143,13 @@ static void check_failure(char **argv, int exit_status, const char *message)
     cr_assert_str_eq(errors, message);
 }
 
-Test(file_examples, file_wordcount_rejects_bad_arguments_and_a_missing_directory)
+Test(file_examples, hdfs_wordcount_rejects_bad_arguments_and_a_missing_directory)
 {
-    const char *usage = "Usage: file_wordcount <directory> [<batches>]\n";
-    check_failure((char *[]){EXAMPLES "file_wordcount", NULL}, 2, usage);
-    check_failure((char *[]){EXAMPLES "file_wordcount", "/tmp", "0", NULL}, 2, usage);
-    check_failure((char *[]){EXAMPLES "file_wordcount", "/tmp", "x", NULL}, 2, usage);
-    check_failure((char *[]){EXAMPLES "file_wordcount", "/nonexistent/ember", NULL}, 1,
-                  "file_wordcount: textFileStream: cannot read directory /nonexistent/ember: "
+    const char *usage = "Usage: hdfs_wordcount <directory> [<batches>]\n";
+    check_failure((char *[]){EXAMPLES "hdfs_wordcount", NULL}, 2, usage);
+    check_failure((char *[]){EXAMPLES "hdfs_wordcount", "/tmp", "0", NULL}, 2, usage);
+    check_failure((char *[]){EXAMPLES "hdfs_wordcount", "/tmp", "x", NULL}, 2, usage);
+    check_failure((char *[]){EXAMPLES "hdfs_wordcount", "/nonexistent/ember", NULL}, 1,
+                  "hdfs_wordcount: textFileStream: cannot read directory /nonexistent/ember: "
                   "No such file or directory\n");
 }
