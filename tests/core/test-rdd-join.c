@@ -84,9 +84,10 @@ Test(rdd_join, output_order_within_a_partition_is_deterministic)
     for (int run = 0; run < 5; run++) {
         g_autoptr(em_rdd) joined = em_rdd_full_outer_join_n(left, right, 1);
         g_autofree char *text = collected(joined);
-        cr_assert_str_eq(text, "[(d,(None,Some(w))), (a,(Some(1),Some(x))), "
-                               "(a,(Some(1),Some(y))), (a,(Some(2),Some(x))), "
-                               "(a,(Some(2),Some(y))), (b,(Some(3),Some(z))), (c,(Some(4),None))]");
+        cr_assert_str_eq(text,
+                         "[(d,(None,Some(w))), (a,(Some(1),Some(x))), "
+                         "(a,(Some(1),Some(y))), (a,(Some(2),Some(x))), "
+                         "(a,(Some(2),Some(y))), (b,(Some(3),Some(z))), (c,(Some(4),None))]");
         g_autoptr(em_rdd) left_only = em_rdd_subtract_by_key_n(left, right, 1);
         g_autofree char *rest = collected(left_only);
         cr_assert_str_eq(rest, "[(c,4)]");

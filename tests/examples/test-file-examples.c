@@ -78,7 +78,6 @@ Test(file_examples, queue_stream_prints_the_ten_residues_100_times_each_for_each
     cr_assert_str_eq(printed, expected->str);
 }
 
-
 Test(file_examples, hdfs_wordcount_counts_a_file_moved_in_after_start_and_ignores_older_ones,
      .init = make_tmp, .fini = remove_tmp)
 {
@@ -101,8 +100,7 @@ Test(file_examples, hdfs_wordcount_counts_a_file_moved_in_after_start_and_ignore
               printed->str);
     g_autofree char *hidden = g_build_filename(tmp, ".words.txt", NULL);
     g_autofree char *words = g_build_filename(tmp, "words.txt", NULL);
-    cr_assert(g_file_set_contents(hidden, "to be or not to be\nthat is the question\n", -1,
-                                  NULL));
+    cr_assert(g_file_set_contents(hidden, "to be or not to be\nthat is the question\n", -1, NULL));
     cr_assert_eq(rename(hidden, words), 0);
     cr_assert(read_until(out_fd, printed, NULL, deadline), "no end: %s", printed->str);
 
@@ -127,7 +125,8 @@ Test(file_examples, hdfs_wordcount_counts_a_file_moved_in_after_start_and_ignore
         g_string_append_printf(in_second, "%s\n", batch == 1 ? counts : "");
         g_string_append_printf(in_third, "%s\n", batch == 2 ? counts : "");
     }
-    cr_assert(strcmp(printed->str, in_second->str) == 0 || strcmp(printed->str, in_third->str) == 0,
+    cr_assert(strcmp(printed->str, in_second->str) == 0 ||
+                  strcmp(printed->str, in_third->str) == 0,
               "got:\n%s\nexpected:\n%s", printed->str, in_second->str);
 }
 
