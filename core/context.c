@@ -75,6 +75,8 @@ em_context *em_context_new(const char *master, const char *app_name, GError **er
     sc->master = g_strdup(master);
     sc->app_name = g_strdup(app_name ? app_name : "ember");
     sc->parallelism = n;
+    /* Spark's output order: see em_context_set_spark_order() (EMBER_SPARK_ORDER=0: off). */
+    sc->spark_order = g_strcmp0(g_getenv("EMBER_SPARK_ORDER"), "0") != 0;
     sc->pool = g_thread_pool_new(run_task, sc, n, TRUE, NULL);
     return sc;
 }

@@ -271,6 +271,7 @@ struct em_shuffle {
     bool has_agg;     /* combine on the map side with agg */
     em_aggregator agg;
     const em_rdd *owner; /* the RDD reading this shuffle (not referenced): names failures */
+    bool spark_order;    /* EM_PART_HASH: Spark's HashPartitioner, map outputs by hashCode */
     GMutex lock;         /* held while the map stage runs */
     bool ready;          /* outputs complete */
     int num_maps;
@@ -291,6 +292,10 @@ static inline int em__hash_partition(uint64_t hash, int n)
 {
     return (int)((hash >> 32) % (uint64_t)n);
 }
+/* The partition of key among n under sc's hash partitioner, as its hash shuffles place it:
+ * Spark's HashPartitioner when sc keeps Spark's order, em__hash_partition() otherwise. For
+ * code that keeps per-partition data of its own beside a shuffle (mapWithState's tables). */
+int em__key_partition(const em_context *sc, em_value key, int n);
 /* A ShuffledRDD over parent: READ_PLAIN without agg (records pass through), the aggregation
  * with agg (combined on the map side too when map_side), values grouped into CompactBuffers
  * when group. num_partitions 0: the parent's count. */
@@ -336,6 +341,7 @@ struct em_context {
     gint next_rdd_id;
     gint next_stage_id;
     gint next_shuffle_id;
+    bool spark_order; /* hash shuffles use Spark's partitioner and record order (spark-order.c) */
 };
 
 #endif

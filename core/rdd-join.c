@@ -3,6 +3,7 @@
  * groups the two sides' values per key in one em_table, then emits the operator's shape per key.
  * The joins are fused into the cogroup's reduce task rather than a flatMapValues after it. */
 #include "core-private.h"
+#include "spark-order.h"
 
 typedef enum { COGROUP, JOIN_INNER, JOIN_LEFT, JOIN_RIGHT, JOIN_FULL, SUBTRACT } join_kind;
 
@@ -81,9 +82,14 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     em__shuffle_read(rdd->shuffles[1], index, read_side, &ctx);
     /* A side with no values for a key has an empty CompactBuffer. */
     const em_value empty = {.type = EM_T_LIST, .kind = EM_BUFFER};
+    /* Spark's order (its AppendOnlyMap's) when the context keeps it, else insertion order. */
+    size_t n = 0, i = 0;
+    em_table_entry **order =
+        rdd->shuffles[0]->spark_order ? em__spark_order_entries(&ctx.map, &n, task->arena) : NULL;
     uint32_t pos = 0;
     for (const cogroup_entry *e;
-         !task->stop && (e = (cogroup_entry *)em__table_next(&ctx.map, &pos));) {
+         !task->stop && (e = order ? (i < n ? (const cogroup_entry *)order[i++] : NULL)
+                                   : (cogroup_entry *)em__table_next(&ctx.map, &pos));) {
         em_value vs = e->caps[0] ? e->base.value : empty;
         em_value ws = e->caps[1] ? e->other : empty;
         em_value key = em__table_key(&e->base);

@@ -5,6 +5,7 @@
  * Map outputs stay in memory with the shuffle until the RDD reading it is freed, so a second
  * job over the same RDD does not shuffle again. */
 #include "core-private.h"
+#include "spark-order.h"
 
 #include <string.h>
 
@@ -43,6 +44,7 @@ em_shuffle *em__shuffle_new(em_rdd *parent, int num_reducers, em_partitioner par
     sh->parent = em_rdd_ref(parent);
     sh->num_reducers = num_reducers;
     sh->partitioner = partitioner;
+    sh->spark_order = parent->sc->spark_order;
     sh->arena = em_arena_new();
     if (agg) {
         sh->has_agg = true;
@@ -102,6 +104,14 @@ static inline int reducer_of_hash(const em_shuffle *sh, uint64_t hash)
     return em__hash_partition(hash, sh->num_reducers);
 }
 
+/* The reducer of a key under the hash partitioner: Spark's when the shuffle keeps its order. */
+static inline int reducer_of_key(const em_shuffle *sh, em_value key)
+{
+    if (sh->spark_order)
+        return em_spark_partition(key, sh->num_reducers);
+    return reducer_of_hash(sh, em_value_hash(key));
+}
+
 static int range_reducer(const em_shuffle *sh, em_value key)
 {
     /* First bound >= key, by binary search; descending order mirrors the index. */
@@ -116,11 +126,18 @@ static int range_reducer(const em_shuffle *sh, em_value key)
     return sh->descending ? sh->num_reducers - 1 - lo : lo;
 }
 
+int em__key_partition(const em_context *sc, em_value key, int n)
+{
+    if (sc->spark_order)
+        return em_spark_partition(key, n);
+    return em__hash_partition(em_value_hash(key), n);
+}
+
 int em__shuffle_partition_of(const em_shuffle *sh, em_value key)
 {
     if (sh->partitioner == EM_PART_RANGE)
         return range_reducer(sh, key);
-    return reducer_of_hash(sh, em_value_hash(key));
+    return reducer_of_key(sh, key);
 }
 
 /* ---- Combining ---- */
@@ -203,7 +220,7 @@ static void push_bucket(em_sink *s, em_value v)
             return;
         r = range_reducer(sh, em_key(v));
         break;
-    default: r = reducer_of_hash(sh, em_value_hash(em_is_pair(v) ? em_key(v) : v)); break;
+    default: r = reducer_of_key(sh, em_is_pair(v) ? em_key(v) : v); break;
     }
     bucket_add(&w->buckets[r], em_value_copy(v, w->out->arena));
 }
@@ -228,10 +245,13 @@ static void map_task(em_task *task, void *ud)
         uint32_t pos = 0;
         for (em_table_entry *e; (e = em__table_next(&w.combiner, &pos));) {
             em_value key = em__value_copy(em__table_key(e), out->arena);
-            bucket_add(&w.buckets[reducer_of_hash(sh, em_value_hash(key))],
+            bucket_add(&w.buckets[reducer_of_key(sh, key)],
                        em_pair_in(out->arena, key, em__value_copy(e->value, out->arena)));
         }
         em__table_clear(&w.combiner);
+        /* Spark's sort-based writer emits a combined partition ordered by key hashCode. */
+        for (int r = 0; sh->spark_order && r < R; r++)
+            em__spark_sort_by_hash(w.buckets[r].items, w.buckets[r].n, task->scratch);
     }
     out->buckets = g_new(em_value *, R);
     out->counts = g_new(size_t, R);
@@ -355,6 +375,17 @@ static void shuffled_compute(em_rdd *rdd, em_task *task, int index, em_sink *out
     em__table_init(&ctx.map, st->mode == READ_GROUP ? sizeof(group_entry) : sizeof(em_table_entry),
                    NULL, EM_TABLE_STABLE_IDS);
     em__shuffle_read(sh, index, st->mode == READ_GROUP ? read_group : read_aggregate, &ctx);
+    if (sh->spark_order && sh->partitioner == EM_PART_HASH) {
+        /* Spark's order: its AppendOnlyMap's, over the keys in the same insertion order. */
+        size_t n;
+        em_table_entry **entries = em__spark_order_entries(&ctx.map, &n, task->arena);
+        for (size_t i = 0; i < n && !task->stop; i++) {
+            out->push(out, em_pair(em__table_key(entries[i]), entries[i]->value));
+            em_arena_reset(task->scratch);
+        }
+        em__table_clear(&ctx.map);
+        return;
+    }
     uint32_t pos = 0;
     for (em_table_entry *e; !task->stop && (e = em__table_next(&ctx.map, &pos));) {
         /* A short key's bytes are in the entry, which lives until the clear below. */

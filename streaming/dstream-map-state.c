@@ -485,7 +485,7 @@ static bool load_initial(map_state *ms, em_time t, GError **err)
             return false;
         }
         uint64_t hash = em_value_hash(em_key(kv));
-        state_table *table = &ms->tables[em__hash_partition(hash, ms->n)];
+        state_table *table = &ms->tables[em__key_partition(ms->base.ssc->sc, em_key(kv), ms->n)];
         st_entry *e = table_find(table, em_key(kv), hash);
         if (e)
             entry_set(table, e, em_val(kv), t);

@@ -77,15 +77,17 @@ Test(rdd_join, subtract_by_key_keeps_the_records_whose_key_the_other_lacks)
 
 Test(rdd_join, output_order_within_a_partition_is_deterministic)
 {
-    /* Keys in the order the map outputs meet them (left side first), values in map order. */
+    /* Keys in Spark's order (its AppendOnlyMap's over the keys as the map outputs meet them,
+     * left side first), values in map order. */
     g_autoptr(em_rdd) left = parse(sc, LEFT, 2);
     g_autoptr(em_rdd) right = parse(sc, RIGHT, 3);
     for (int run = 0; run < 5; run++) {
         g_autoptr(em_rdd) joined = em_rdd_full_outer_join_n(left, right, 1);
         g_autofree char *text = collected(joined);
-        cr_assert_str_eq(text, "[(a,(Some(1),Some(x))), (a,(Some(1),Some(y))), "
-                               "(a,(Some(2),Some(x))), (a,(Some(2),Some(y))), "
-                               "(b,(Some(3),Some(z))), (c,(Some(4),None)), (d,(None,Some(w)))]");
+        cr_assert_str_eq(text,
+                         "[(d,(None,Some(w))), (a,(Some(1),Some(x))), "
+                         "(a,(Some(1),Some(y))), (a,(Some(2),Some(x))), "
+                         "(a,(Some(2),Some(y))), (b,(Some(3),Some(z))), (c,(Some(4),None))]");
         g_autoptr(em_rdd) left_only = em_rdd_subtract_by_key_n(left, right, 1);
         g_autofree char *rest = collected(left_only);
         cr_assert_str_eq(rest, "[(c,4)]");

@@ -1,6 +1,6 @@
-/* file_wordcount: Spark's HdfsWordCount, ported line for line: counts the words of the files
+/* hdfs_wordcount: Spark's HdfsWordCount, ported line for line: counts the words of the files
  * that appear in a directory, batch by batch. An application of the public library (<ember.h>
- * only). Usage: file_wordcount DIR [BATCHES]; BATCHES, an Ember addition, stops it after that
+ * only). Usage: hdfs_wordcount DIR [BATCHES]; BATCHES, an Ember addition, stops it after that
  * many batches. Move finished files into DIR (files already there are not read):
  *
  *   val ssc = new StreamingContext(sparkConf, Seconds(2))
@@ -22,7 +22,7 @@ int main(int argc, char **argv)
     if (argc == 3 && !g_ascii_string_to_signed(argv[2], 10, 1, G_MAXINT64, &batches, NULL))
         argc = 0;
     if (argc != 2 && argc != 3) {
-        fprintf(stderr, "Usage: file_wordcount <directory> [<batches>]\n");
+        fprintf(stderr, "Usage: hdfs_wordcount <directory> [<batches>]\n");
         return 2;
     }
 
@@ -41,7 +41,7 @@ int main(int argc, char **argv)
         ok = em_ssc_start(ssc, &err) && em_ssc_await_termination(ssc, &err);
     }
     if (!ok)
-        fprintf(stderr, "file_wordcount: %s\n", err->message);
+        fprintf(stderr, "hdfs_wordcount: %s\n", err->message);
     g_clear_error(&err);
     em_ssc_free(ssc);
     return ok ? EXIT_SUCCESS : EXIT_FAILURE;
