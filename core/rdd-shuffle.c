@@ -202,7 +202,10 @@ static void push_combine(em_sink *s, em_value v)
     if (!em__require_pair(s->task, w->sh->owner, v))
         return;
     em_value key = em_key(v);
-    combine(w, key, em_val(v), em_value_hash(key));
+    /* String keys (the common case) hash without the type switch's call. */
+    uint64_t hash =
+        key.type == EM_T_STR ? em__hash_bytes(key.as.s, key.len) : em_value_hash(key);
+    combine(w, key, em_val(v), hash);
 }
 
 static void push_bucket(em_sink *s, em_value v)

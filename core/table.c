@@ -250,7 +250,7 @@ __attribute__((noinline)) static em_table_entry *flat_insert(em_table *t, size_t
 }
 
 /* Stable layout: the whole upsert. */
-static em_table_entry *stable_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
+__attribute__((noinline)) static em_table_entry *stable_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
 {
     if (!t->index)
         rebuild_index(t, FIRST_SLOTS);
@@ -280,34 +280,55 @@ static em_table_entry *stable_upsert(em_table *t, em_value key, uint64_t hash, b
     return e;
 }
 
+/* The flat upsert for any entry size, and the first insert: out of line. */
+__attribute__((noinline)) static em_table_entry *flat_upsert_any(em_table *t, em_value key,
+                                                                 uint64_t hash, bool *is_new)
+{
+    if (!t->entries)
+        rebuild_flat(t, FIRST_SLOTS);
+    probe_key p = probe_of(key);
+    bool found;
+    size_t i = find_flat_slot(t, key, hash, p, &found);
+    if (!found)
+        return flat_insert(t, i, key, hash, is_new);
+    *is_new = false;
+    return em__table_at(t, (uint32_t)i);
+}
+
 /* The flat hit path is the combiner's per-record cost: one slot read per probe, the tag and
- * (for short strings) one word compared, no call. */
+ * (for short strings) one word compared, no call. It is specialised for plain 32-byte entries
+ * (the combiner's: the index is a shift by a constant, the prologue small); other tables take
+ * the out-of-line paths. */
 em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
 {
     if (G_UNLIKELY(t->flags & EM_TABLE_STABLE_IDS))
         return stable_upsert(t, key, hash, is_new);
-    if (G_UNLIKELY(!t->entries))
-        rebuild_flat(t, FIRST_SLOTS);
-    bool short_str = key.type == EM_T_STR && key.len <= 8;
-    uint64_t word = short_str ? short_word(key.as.s, key.len) : 0;
-    uint16_t tag = flat_tag(hash);
-    char *base = t->entries;
+    if (G_UNLIKELY(t->entry_size != sizeof(em_table_entry) || !t->entries))
+        return flat_upsert_any(t, key, hash, is_new);
+    em_table_entry *base = (em_table_entry *)t->entries;
     size_t mask = t->mask;
-    /* A power-of-two entry size (the combiner's 32 bytes) indexes with a shift, not a
-     * multiply, on the probe's critical path. */
-    unsigned shift =
-        (t->entry_size & (t->entry_size - 1)) == 0 ? (unsigned)__builtin_ctzl(t->entry_size) : 0;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        em_table_entry *e = (em_table_entry *)(base + (shift ? i << shift : i * t->entry_size));
+    uint16_t tag = flat_tag(hash);
+    size_t i = hash & mask;
+    if (key.type == EM_T_STR && key.len <= 8) {
+        uint64_t word = short_word(key.as.s, key.len);
+        for (;; i = (i + 1) & mask) {
+            em_table_entry *e = base + i;
+            uint16_t pad = e->key.pad_;
+            if (!pad)
+                return flat_insert(t, i, key, hash, is_new);
+            if (pad == tag && e->key.kind == KIND_INLINE && e->key.len == key.len &&
+                (uint64_t)e->key.as.i == word) {
+                *is_new = false;
+                return e;
+            }
+        }
+    }
+    for (;; i = (i + 1) & mask) {
+        em_table_entry *e = base + i;
         uint16_t pad = e->key.pad_;
         if (!pad)
             return flat_insert(t, i, key, hash, is_new);
-        if (pad != tag)
-            continue;
-        bool same = short_str ? e->key.kind == KIND_INLINE && e->key.len == key.len &&
-                                    (uint64_t)e->key.as.i == word
-                              : same_key(e, key, false, 0);
-        if (same) {
+        if (pad == tag && same_key(e, key, false, 0)) {
             *is_new = false;
             return e;
         }

@@ -24,14 +24,18 @@ static gpointer generator_main(gpointer data)
         em_time t = ssc->next_batch;
         /* Wait for the clock to reach t, or for a stop. */
         while (!ssc->stopping) {
-            em_time now = ssc->manual ? ssc->manual_now : em__now_ms();
-            if (now >= t)
-                break;
-            if (ssc->manual)
+            if (ssc->manual) {
+                if (ssc->manual_now >= t)
+                    break;
                 g_cond_wait(&ssc->cond, &ssc->lock);
-            else
-                g_cond_wait_until(&ssc->cond, &ssc->lock,
-                                  g_get_monotonic_time() + (t - now) * 1000);
+                continue;
+            }
+            /* In microseconds: a deadline rounded to whole milliseconds starts batches up to a
+             * millisecond late. */
+            gint64 left_us = t * 1000 - g_get_real_time();
+            if (left_us <= 0)
+                break;
+            g_cond_wait_until(&ssc->cond, &ssc->lock, g_get_monotonic_time() + left_us);
         }
         if (ssc->stopping)
             break;
