@@ -14,6 +14,7 @@
 #include <ember/functions.h>
 #include <ember/streaming.h>
 #include <ember/connectors.h>
+#include <ember/table.h>
 #undef EMBER_INSIDE
 
 #endif
