@@ -24,6 +24,8 @@ static agg_plan *plan_ref(agg_plan *plan)
     return plan;
 }
 
+struct em_agg_plan *em__agg_plan_ref(struct em_agg_plan *plan) { return plan_ref(plan); }
+
 void em__agg_plan_unref(agg_plan *plan)
 {
     if (!plan || !g_atomic_int_dec_and_test(&plan->refs))

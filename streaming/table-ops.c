@@ -45,8 +45,8 @@ static void row_op_free(void *p)
 
 em_df *em__df_new(const em_df *like, em_schema *schema, em_rdd *rdd, em_dstream *ds)
 {
-    (void)like;
     em_df *df = g_new0(em_df, 1);
+    df->source = like ? like->source : ds;
     df->schema = em_schema_ref(schema);
     df->rdd = rdd ? em_rdd_ref(rdd) : NULL;
     df->ds = ds;
@@ -74,6 +74,7 @@ void em_df_free(em_df *df)
         em_rdd_unref(df->rdd);
     if (df->agg_plan)
         em__agg_plan_unref(df->agg_plan);
+    g_free(df->sort_cols);
     g_free(df);
 }
 
@@ -403,4 +404,80 @@ em_df *em_df_explode_split(const em_df *df, const char *col, const char *sep,
     op->idx = g_new(size_t, 1);
     op->idx[0] = (size_t)out_col;
     return apply(df, out, OP_FLAT_MAP, explode_row, NULL, op, "explode", err);
+}
+
+/* ---- orderBy ---- */
+
+typedef struct {
+    const size_t *cols;
+    size_t n;
+} sort_spec;
+
+static int compare_rows(const void *a, const void *b, void *ud)
+{
+    const sort_spec *spec = ud;
+    const em_value *x = a, *y = b;
+    for (size_t i = 0; i < spec->n; i++) {
+        int c = em_value_compare(x->as.items[spec->cols[i]], y->as.items[spec->cols[i]]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+void em__df_sort_rows(const em_df *df, em_value *rows, size_t n)
+{
+    if (!df->sort_cols)
+        return;
+    sort_spec spec = {df->sort_cols, df->n_sort};
+    g_qsort_with_data(rows, (gint)n, sizeof *rows, compare_rows, &spec);
+}
+
+/* row -> (sort key, row), for the static sort. */
+static em_value keyed_row(em_value row, void *ud)
+{
+    const row_op *op = ud;
+    em_value *key = g_newa(em_value, op->out_n);
+    for (size_t i = 0; i < op->out_n; i++)
+        key[i] = row.as.items[op->idx[i]];
+    return em_pair(em_row_in(NULL, key, op->out_n), row);
+}
+
+em_df *em_df_order_by(const em_df *df, const char *const *cols, size_t n, GError **err)
+{
+    g_return_val_if_fail(df && cols && n > 0, NULL);
+    size_t *idx = g_new(size_t, n);
+    for (size_t i = 0; i < n; i++) {
+        int c = resolve(df, cols[i], err);
+        if (c < 0) {
+            g_free(idx);
+            return NULL;
+        }
+        idx[i] = (size_t)c;
+    }
+    if (df->ds) {
+        if (!df->aggregated) {
+            g_free(idx);
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                        "Sorting is not supported on streaming DataFrames/Datasets, unless it is "
+                        "on aggregated DataFrame/Dataset in Complete output mode;");
+            return NULL;
+        }
+        em_df *sorted = em__df_new(df, df->schema, NULL, df->ds);
+        sorted->aggregated = true;
+        sorted->agg_ds = df->agg_ds;
+        sorted->agg_plan = df->agg_plan ? em__agg_plan_ref(df->agg_plan) : NULL;
+        sorted->sort_cols = idx;
+        sorted->n_sort = n;
+        return sorted;
+    }
+    row_op *op = row_op_new(df);
+    op->idx = idx;
+    op->out_n = n;
+    g_autoptr(em_rdd) keyed = em_rdd_map_full(df->rdd, keyed_row, op, row_op_free, "orderBy");
+    g_autoptr(em_rdd) ordered = em_rdd_sort_by_key(keyed, true);
+    g_autoptr(em_rdd) rows = em_rdd_values(ordered);
+    em_df *sorted = em__df_new(df, df->schema, rows, NULL);
+    sorted->aggregated = df->aggregated;
+    return sorted;
 }

@@ -19,16 +19,22 @@ struct em_df {
     em_schema *schema; /* a reference */
     em_rdd *rdd;       /* static: a reference; NULL when streaming */
     em_dstream *ds;    /* streaming: borrowed from the ssc; NULL when static */
+    em_dstream *source; /* streaming: the input stream the table reads (for input figures) */
     bool aggregated;   /* made by group_by_agg: output modes depend on it */
     /* A streaming aggregation: the mapWithState stream (ds itself, the groups updated in each
      * batch) and its plan, to build the complete-mode stream from the state snapshots. */
+    size_t *sort_cols; /* orderBy: the columns, ascending; NULL when unsorted */
+    size_t n_sort;
     em_dstream *agg_ds;
     struct em_agg_plan *agg_plan; /* a reference */
 };
 
+/* Sorts rows[0..n) in place by df's orderBy columns (a no-op when it has none). */
+void em__df_sort_rows(const em_df *df, em_value *rows, size_t n);
 /* A streaming aggregation's complete result at every batch: every group in state, finalized
  * into rows of table's schema. NULL with err when table is not the aggregation itself. */
 em_dstream *em__df_complete_stream(const em_df *df, GError **err);
+struct em_agg_plan *em__agg_plan_ref(struct em_agg_plan *plan);
 void em__agg_plan_unref(struct em_agg_plan *plan);
 
 /* A schema built from names[0..n) and types[0..n) (copied). */

@@ -86,6 +86,13 @@ EM_API em_schema *em_df_schema(const em_df *df);
 EM_API em_rdd *em_df_rdd(const em_df *df);
 EM_API em_dstream *em_df_dstream(const em_df *df);
 
+/* A streaming DataFrame of one string column, "value", one row per record of lines (a
+ * DStream of strings, borrowed): what Spark's text and socket sources give. */
+EM_API em_df *em_df_from_lines(em_dstream *lines);
+/* spark.readStream.format("socket").option("host", host).option("port", port).load(): lines
+ * read from host:port (em_socket_text_stream) as a "value" column. */
+EM_API em_df *em_df_read_socket(em_ssc *ssc, const char *host, int port);
+
 /* Functions over rows get the row and the table's schema; they run on executor threads. */
 typedef bool (*em_row_pred_fn)(em_value row, const em_schema *schema, void *ud);
 typedef em_value (*em_row_fn)(em_value row, const em_schema *schema, void *ud);
@@ -138,6 +145,10 @@ EM_API em_df *em_df_group_by_agg(const em_df *df, const char *const *cols,
 /* groupBy(cols).count(). */
 EM_API em_df *em_df_group_by_count(const em_df *df, const char *const *cols,
                                          size_t n_cols, GError **err);
+/* orderBy(cols[0..n)) ascending, nulls first (Spark's default). A static table is sorted by a
+ * range shuffle; a streaming one only when it is an aggregation written in complete mode (as
+ * Spark), its rows sorted as each batch is written. */
+EM_API em_df *em_df_order_by(const em_df *df, const char *const *cols, size_t n, GError **err);
 /* Whether the table is the result of an aggregation (output modes depend on it). */
 EM_API bool em_df_is_aggregated(const em_df *df);
 
@@ -158,5 +169,90 @@ EM_API bool em_df_show_to(const em_df *df, size_t num_rows, size_t truncate, FIL
 #define em_df_show(df, err) em_df_show_to((df), 20, 20, stdout, (err))
 /* The rows of a static table (collect), or NULL with err. */
 EM_API em_values *em_df_collect(const em_df *df, GError **err);
+
+/* ---- Streaming queries (Spark's writeStream ... start()) ----
+ * A query runs on its DataFrame's StreamingContext: each batch of the ssc is a trigger, and a
+ * trigger whose sources brought no new rows runs no batch (as Spark: batch ids count the
+ * batches that ran). Callbacks (foreachBatch, listeners) run on the ssc's scheduler thread. */
+
+typedef enum em_output_mode {
+    EM_OUTPUT_APPEND,   /* the rows added since the last trigger (no aggregation) */
+    EM_OUTPUT_UPDATE,   /* the result rows that changed in this trigger */
+    EM_OUTPUT_COMPLETE, /* the whole result table every trigger (aggregations only) */
+} em_output_mode;
+
+typedef enum em_trigger_kind {
+    EM_TRIGGER_DEFAULT,         /* every batch of the ssc (Spark: as soon as the last ended) */
+    EM_TRIGGER_PROCESSING_TIME, /* every interval: must be the ssc's batch interval */
+    EM_TRIGGER_ONCE,            /* the first batch with data, then the query stops */
+    EM_TRIGGER_AVAILABLE_NOW,   /* batches until one brings no new rows, then it stops */
+} em_trigger_kind;
+
+typedef enum em_sink_kind {
+    EM_SINK_CONSOLE,       /* Spark's console sink: the Batch: N banner, then show() */
+    EM_SINK_MEMORY,        /* rows kept for em_query_memory_rows() (Spark's memory sink) */
+    EM_SINK_FOREACH_BATCH, /* foreachBatch(df, batch_id) */
+} em_sink_kind;
+
+typedef struct em_query em_query;
+
+/* foreachBatch: batch is a static DataFrame of the batch's output rows (borrowed, valid during
+ * the call). Return false with err set to fail the batch: the query then stops with that
+ * error (as Spark). */
+typedef bool (*em_foreach_batch_fn)(em_df *batch, int64_t batch_id, void *ud, GError **err);
+
+/* Spark's StreamingQueryListener. progress gets lastProgress's JSON (borrowed); terminated
+ * gets the error that stopped the query, or NULL. */
+typedef struct em_query_listener {
+    void (*started)(em_query *query, void *ud);
+    void (*progress)(em_query *query, const char *json, void *ud);
+    void (*terminated)(em_query *query, const char *exception, void *ud);
+} em_query_listener;
+
+typedef struct em_query_opts {
+    em_output_mode mode;
+    em_trigger_kind trigger;
+    em_duration interval;        /* EM_TRIGGER_PROCESSING_TIME */
+    em_sink_kind sink;
+    const char *name;            /* queryName, or NULL */
+    FILE *console_out;           /* console: default stdout */
+    size_t num_rows;             /* console: rows shown, default 20 */
+    bool no_truncate;            /* console: Spark's truncate=false */
+    em_foreach_batch_fn foreach_batch;
+    void *ud;                    /* foreach_batch's */
+    GDestroyNotify destroy;      /* called once on ud, when the ssc is freed or on failure */
+    const em_query_listener *listener; /* copied; may be NULL */
+    void *listener_ud;
+    bool defer_ssc_start;        /* do not start the ssc (more queries are added to it) */
+} em_query_opts;
+
+/* writeStream.outputMode(mode).trigger(...).format(sink).start(): registers the query on df's
+ * ssc and starts the ssc unless opts->defer_ssc_start. Fails (NULL, err) for a static df, a
+ * mode the query does not support (Spark's AnalysisException texts: complete mode without an
+ * aggregation, append mode on an aggregation without a watermark), a processing-time interval
+ * other than the ssc's batch interval, an ssc already started, or when the ssc fails to start.
+ * The caller owns the handle: em_query_unref() it (after em_ssc_free() or before). */
+EM_API em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **err);
+EM_API em_query *em_query_ref(em_query *query);
+EM_API void em_query_unref(em_query *query);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_query, em_query_unref)
+/* The query's id (a UUID, owned by the query) and name (NULL if none). */
+EM_API const char *em_query_id(const em_query *query);
+EM_API const char *em_query_name(const em_query *query);
+/* Batches run so far. */
+EM_API int64_t em_query_batches(em_query *query);
+/* lastProgress as Spark's JSON, or NULL before the first batch; g_free() it. */
+EM_API char *em_query_last_progress(em_query *query);
+/* recentProgress: the last 100 progress JSONs, oldest first, NULL-terminated; g_strfreev(). */
+EM_API char **em_query_recent_progress(em_query *query);
+/* The memory sink's rows now (complete mode: the last batch's table; otherwise every row
+ * written so far). The caller frees the copy with em_values_free(); NULL for other sinks. */
+EM_API em_values *em_query_memory_rows(em_query *query);
+/* Whether the query is still running. */
+EM_API bool em_query_is_active(em_query *query);
+/* Stops the query (and its ssc: the batch under way finishes). Idempotent. */
+EM_API void em_query_stop(em_query *query);
+/* Blocks until the query stops. Returns false with err set when a batch failed. */
+EM_API bool em_query_await_termination(em_query *query, GError **err);
 
 #endif
