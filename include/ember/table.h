@@ -93,6 +93,12 @@ EM_API em_df *em_df_from_lines(em_dstream *lines);
  * read from host:port (em_socket_text_stream) as a "value" column. */
 EM_API em_df *em_df_read_socket(em_ssc *ssc, const char *host, int port);
 
+/* spark.readStream.format("rate").option("rowsPerSecond", n).load(): columns timestamp and
+ * value; each second since the ssc's zero time brings rows_per_second rows, values counting from
+ * 0, timestamps spread over the second as Spark's (rampUpTime 0). num_partitions 0: the
+ * context's parallelism. A rows_per_second <= 0: a critical, NULL. */
+EM_API em_df *em_df_read_rate(em_ssc *ssc, int64_t rows_per_second, int num_partitions);
+
 /* Functions over rows get the row and the table's schema; they run on executor threads. */
 typedef bool (*em_row_pred_fn)(em_value row, const em_schema *schema, void *ud);
 typedef em_value (*em_row_fn)(em_value row, const em_schema *schema, void *ud);
