@@ -99,6 +99,18 @@ EM_API em_df *em_df_read_socket(em_ssc *ssc, const char *host, int port);
  * context's parallelism. A rows_per_second <= 0: a critical, NULL. */
 EM_API em_df *em_df_read_rate(em_ssc *ssc, int64_t rows_per_second, int num_partitions);
 
+/* from_json(col, schema) in PERMISSIVE mode: each record's string column col parsed as one JSON
+ * object (json-glib) into a row of schema (columns by name; missing ones null, others
+ * ignored). A record that is not an object of the schema's types becomes a row of nulls, and
+ * counts in *malformed (when not NULL: a counter owned by the returned table's RDD or DStream,
+ * read it with g_atomic_pointer_get; a recomputed batch counts again). NULL with err for an
+ * unknown col. */
+EM_API em_df *em_df_from_json(const em_df *df, const char *col, em_schema *schema,
+                              gsize **malformed, GError **err);
+/* The same for CSV lines (fields by position, separated by ','; no quoting yet). */
+EM_API em_df *em_df_from_csv(const em_df *df, const char *col, em_schema *schema,
+                             gsize **malformed, GError **err);
+
 /* Functions over rows get the row and the table's schema; they run on executor threads. */
 typedef bool (*em_row_pred_fn)(em_value row, const em_schema *schema, void *ud);
 typedef em_value (*em_row_fn)(em_value row, const em_schema *schema, void *ud);
