@@ -46,11 +46,11 @@ int main(int argc, char **argv)
     em_ssc_stop_after_batches(ssc, batches); /* Ember addition: 0 runs until killed */
     em_ssc_add_listener(ssc, &(em_listener){.receiver_error = receiver_error}, NULL);
     g_autoptr(em_query) query =
-        word_counts ? em_query_start(word_counts,
-                                     &(em_query_opts){.mode = EM_OUTPUT_COMPLETE,
-                                                      .sink = EM_SINK_CONSOLE},
-                                     &err)
-                    : NULL;
+        word_counts
+            ? em_query_start(word_counts,
+                             &(em_query_opts){.mode = EM_OUTPUT_COMPLETE, .sink = EM_SINK_CONSOLE},
+                             &err)
+            : NULL;
     bool ok = query && em_query_await_termination(query, &err);
     if (!ok)
         fprintf(stderr, "structured_network_wordcount: %s\n", err->message);

@@ -15,7 +15,7 @@ typedef struct em_agg_plan {
     size_t n_keys, n_aggs;
     size_t *key_cols; /* input columns of the group key */
     em_agg_fn *fns;
-    int *cols;        /* input column of each aggregate (-1 for count) */
+    int *cols; /* input column of each aggregate (-1 for count) */
 } agg_plan;
 
 static agg_plan *plan_ref(agg_plan *plan)
@@ -192,18 +192,17 @@ static agg_plan *plan_new(const em_schema *in, const char *const *cols, size_t n
                                    : g_strdup_printf("%s(%s)", fn_names[aggs[a].fn], aggs[a].col));
         g_array_append_val(types, type);
     }
-    *out = em__schema_new((const char *const *)names->pdata, (em_col_type *)types->data,
-                          names->len);
+    *out =
+        em__schema_new((const char *const *)names->pdata, (em_col_type *)types->data, names->len);
     return plan;
 }
 
-static em_df *group_static(const em_df *df, agg_plan *plan, em_schema *out,
-                              GError **err)
+static em_df *group_static(const em_df *df, agg_plan *plan, em_schema *out, GError **err)
 {
     g_autoptr(em_rdd) partials =
         em_rdd_map_full(df->rdd, to_partials, plan_ref(plan), plan_unref, "groupBy");
-    g_autoptr(em_rdd) merged = em_rdd_reduce_by_key_full(partials, merge_partials, plan_ref(plan),
-                                                         plan_unref, "agg", 0);
+    g_autoptr(em_rdd) merged =
+        em_rdd_reduce_by_key_full(partials, merge_partials, plan_ref(plan), plan_unref, "agg", 0);
     g_autoptr(em_rdd) rows =
         em_rdd_map_full(merged, finalize_kv, plan_ref(plan), plan_unref, "agg");
     if (!rows) {
@@ -215,20 +214,17 @@ static em_df *group_static(const em_df *df, agg_plan *plan, em_schema *out,
     return result;
 }
 
-static em_df *group_streaming(const em_df *df, agg_plan *plan, em_schema *out,
-                                 GError **err)
+static em_df *group_streaming(const em_df *df, agg_plan *plan, em_schema *out, GError **err)
 {
-    em_dstream *partials =
-        em_map_full(df->ds, to_partials, plan_ref(plan), plan_unref, "groupBy");
-    em_dstream *merged = partials ? em_reduce_by_key_full(partials, merge_partials,
-                                                          plan_ref(plan), plan_unref, "agg", 0)
+    em_dstream *partials = em_map_full(df->ds, to_partials, plan_ref(plan), plan_unref, "groupBy");
+    em_dstream *merged = partials ? em_reduce_by_key_full(partials, merge_partials, plan_ref(plan),
+                                                          plan_unref, "agg", 0)
                                   : NULL;
-    em_dstream *groups =
-        merged ? em_map_with_state(merged, &(em_state_spec){.fn = update_group,
-                                                            .ud = plan_ref(plan),
-                                                            .destroy = plan_unref,
-                                                            .name = "aggregate"})
-               : NULL;
+    em_dstream *groups = merged ? em_map_with_state(merged, &(em_state_spec){.fn = update_group,
+                                                                             .ud = plan_ref(plan),
+                                                                             .destroy = plan_unref,
+                                                                             .name = "aggregate"})
+                                : NULL;
     if (!groups) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "groupBy could not be applied to the streaming table");
@@ -242,22 +238,21 @@ static em_df *group_streaming(const em_df *df, agg_plan *plan, em_schema *out,
 }
 
 em_df *em_df_group_by_agg(const em_df *df, const char *const *cols, size_t n_cols,
-                                const em_agg *aggs, size_t n_aggs, GError **err)
+                          const em_agg *aggs, size_t n_aggs, GError **err)
 {
     g_return_val_if_fail(df && (cols || n_cols == 0) && aggs && n_aggs > 0, NULL);
     em_schema *out = NULL;
     agg_plan *plan = plan_new(df->schema, cols, n_cols, aggs, n_aggs, &out, err);
     if (!plan)
         return NULL;
-    em_df *result = df->rdd ? group_static(df, plan, out, err)
-                                  : group_streaming(df, plan, out, err);
+    em_df *result =
+        df->rdd ? group_static(df, plan, out, err) : group_streaming(df, plan, out, err);
     em__agg_plan_unref(plan);
     em_schema_unref(out);
     return result;
 }
 
-em_df *em_df_group_by_count(const em_df *df, const char *const *cols, size_t n_cols,
-                                  GError **err)
+em_df *em_df_group_by_count(const em_df *df, const char *const *cols, size_t n_cols, GError **err)
 {
     return em_df_group_by_agg(df, cols, n_cols, &(em_agg){.fn = EM_AGG_COUNT}, 1, err);
 }

@@ -8,9 +8,9 @@
 
 typedef struct {
     em_schema *schema;
-    int col;               /* the string column parsed */
+    int col; /* the string column parsed */
     bool csv;
-    gsize malformed;       /* atomic (g_atomic_pointer_*) */
+    gsize malformed; /* atomic (g_atomic_pointer_*) */
 } parse_op;
 
 static void parse_op_free(void *p)
@@ -140,14 +140,14 @@ static em_df *parse(const em_df *df, const char *col, em_schema *schema, bool cs
     return em__df_new(df, schema, rdd, ds);
 }
 
-em_df *em_df_from_json(const em_df *df, const char *col, em_schema *schema,
-                       gsize **malformed, GError **err)
+em_df *em_df_from_json(const em_df *df, const char *col, em_schema *schema, gsize **malformed,
+                       GError **err)
 {
     return parse(df, col, schema, false, malformed, err);
 }
 
-em_df *em_df_from_csv(const em_df *df, const char *col, em_schema *schema,
-                      gsize **malformed, GError **err)
+em_df *em_df_from_csv(const em_df *df, const char *col, em_schema *schema, gsize **malformed,
+                      GError **err)
 {
     return parse(df, col, schema, true, malformed, err);
 }

@@ -8,16 +8,16 @@
 
 /* What one operation's row function needs; freed with the RDD or DStream that uses it. */
 typedef struct {
-    em_schema *in;  /* the input table's schema (a reference) */
-    size_t out_n;   /* fields of an output row */
-    size_t *idx;    /* select: input column of each output column */
-    int col;        /* filter_cmp, with_column, explode: the column */
+    em_schema *in; /* the input table's schema (a reference) */
+    size_t out_n;  /* fields of an output row */
+    size_t *idx;   /* select: input column of each output column */
+    int col;       /* filter_cmp, with_column, explode: the column */
     em_cmp_op op;
     em_value value; /* filter_cmp: the constant (payload in arena) */
     em_arena *arena;
-    char *sep;      /* explode: the separator */
+    char *sep; /* explode: the separator */
     size_t sep_len;
-    em_row_fn fn;   /* with_column */
+    em_row_fn fn; /* with_column */
     em_row_pred_fn pred;
     void *ud;
     GDestroyNotify destroy;
@@ -94,8 +94,7 @@ em_values *em_df_collect(const em_df *df, GError **err)
     return em_rdd_collect(df->rdd, err);
 }
 
-em_df *em_df_from_text(em_context *sc, em_schema *schema, const char *lines,
-                             GError **err)
+em_df *em_df_from_text(em_context *sc, em_schema *schema, const char *lines, GError **err)
 {
     g_autoptr(em_arena) arena = em_arena_new();
     g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(em_value));
@@ -125,8 +124,8 @@ typedef enum { OP_MAP, OP_FLAT_MAP, OP_FILTER } op_kind;
 
 /* Applies fn (or pred) with op to the table's RDD or DStream; the result has schema out (the
  * reference is taken over). op is freed with what uses it, or at once on failure. */
-static em_df *apply(const em_df *df, em_schema *out, op_kind kind, em_map_fn fn,
-                       em_filter_fn pred, row_op *op, const char *name, GError **err)
+static em_df *apply(const em_df *df, em_schema *out, op_kind kind, em_map_fn fn, em_filter_fn pred,
+                    row_op *op, const char *name, GError **err)
 {
     g_autoptr(em_rdd) rdd = NULL;
     em_dstream *ds = NULL;
@@ -146,8 +145,7 @@ static em_df *apply(const em_df *df, em_schema *out, op_kind kind, em_map_fn fn,
             ds = em_filter_full(df->ds, pred, op, row_op_free, name);
     }
     if (!rdd && !ds) {
-        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s could not be applied to the table",
-                    name);
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s could not be applied to the table", name);
         em_schema_unref(out);
         return NULL;
     }
@@ -176,8 +174,7 @@ static em_value select_row(em_value row, void *ud)
     return em_row_in(NULL, fields, op->out_n);
 }
 
-em_df *em_df_select(const em_df *df, const char *const *cols, size_t n,
-                          GError **err)
+em_df *em_df_select(const em_df *df, const char *const *cols, size_t n, GError **err)
 {
     g_return_val_if_fail(df && cols && n > 0, NULL);
     size_t *idx = g_new(size_t, n);
@@ -211,16 +208,15 @@ static bool filter_row(em_value row, void *ud)
     return op->pred(row, op->in, op->ud);
 }
 
-em_df *em_df_filter_full(const em_df *df, em_row_pred_fn fn, void *ud,
-                               GDestroyNotify destroy, GError **err)
+em_df *em_df_filter_full(const em_df *df, em_row_pred_fn fn, void *ud, GDestroyNotify destroy,
+                         GError **err)
 {
     g_return_val_if_fail(df && fn, NULL);
     row_op *op = row_op_new(df);
     op->pred = fn;
     op->ud = ud;
     op->destroy = destroy;
-    return apply(df, em_schema_ref(df->schema), OP_FILTER, NULL, filter_row, op, "filter",
-                 err);
+    return apply(df, em_schema_ref(df->schema), OP_FILTER, NULL, filter_row, op, "filter", err);
 }
 
 static bool cmp_holds(em_cmp_op op, int c)
@@ -272,8 +268,8 @@ static bool value_fits(em_value value, em_col_type type)
     return false;
 }
 
-em_df *em_df_filter_cmp(const em_df *df, const char *col, em_cmp_op op_kind,
-                              em_value value, GError **err)
+em_df *em_df_filter_cmp(const em_df *df, const char *col, em_cmp_op op_kind, em_value value,
+                        GError **err)
 {
     g_return_val_if_fail(df, NULL);
     int c = resolve(df, col, err);
@@ -331,8 +327,8 @@ static em_schema *schema_with(const em_schema *in, const char *name, em_col_type
     return em__schema_new(names, types, n);
 }
 
-em_df *em_df_with_column_full(const em_df *df, const char *name, em_col_type type,
-                                    em_row_fn fn, void *ud, GDestroyNotify destroy, GError **err)
+em_df *em_df_with_column_full(const em_df *df, const char *name, em_col_type type, em_row_fn fn,
+                              void *ud, GDestroyNotify destroy, GError **err)
 {
     g_return_val_if_fail(df && name && fn, NULL);
     row_op *op = row_op_new(df);
@@ -381,17 +377,16 @@ static em_value explode_row(em_value row, void *ud)
     return (em_value){.type = EM_T_LIST, .len = (uint32_t)k, .as.items = rows};
 }
 
-em_df *em_df_explode_split(const em_df *df, const char *col, const char *sep,
-                                 const char *name, GError **err)
+em_df *em_df_explode_split(const em_df *df, const char *col, const char *sep, const char *name,
+                           GError **err)
 {
     g_return_val_if_fail(df && sep && *sep && name, NULL);
     int c = resolve(df, col, err);
     if (c < 0)
         return NULL;
     if (df->schema->types[c] != EM_COL_STRING) {
-        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
-                    "split(%s) needs a string column: `%s` is %s", col, col,
-                    em__col_type_name(df->schema->types[c]));
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "split(%s) needs a string column: `%s` is %s",
+                    col, col, em__col_type_name(df->schema->types[c]));
         return NULL;
     }
     row_op *op = row_op_new(df);

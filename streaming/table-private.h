@@ -11,16 +11,16 @@
 struct em_schema {
     gint refs;
     size_t n;
-    char **names;      /* [n], owned */
+    char **names;       /* [n], owned */
     em_col_type *types; /* [n] */
 };
 
 struct em_df {
-    em_schema *schema; /* a reference */
-    em_rdd *rdd;       /* static: a reference; NULL when streaming */
-    em_dstream *ds;    /* streaming: borrowed from the ssc; NULL when static */
+    em_schema *schema;  /* a reference */
+    em_rdd *rdd;        /* static: a reference; NULL when streaming */
+    em_dstream *ds;     /* streaming: borrowed from the ssc; NULL when static */
     em_dstream *source; /* streaming: the input stream the table reads (for input figures) */
-    bool aggregated;   /* made by group_by_agg: output modes depend on it */
+    bool aggregated;    /* made by group_by_agg: output modes depend on it */
     /* A streaming aggregation: the mapWithState stream (ds itself, the groups updated in each
      * batch) and its plan, to build the complete-mode stream from the state snapshots. */
     size_t *sort_cols; /* orderBy: the columns, ascending; NULL when unsorted */
@@ -50,7 +50,6 @@ void em__cell_format(em_value v, em_col_type type, GString *out);
 
 /* Parses text (n bytes) as a field of type into *out (payload in arena); "" and "null" give
  * null. False when the text is not a value of that type. */
-bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *arena,
-                     em_value *out);
+bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *arena, em_value *out);
 
 #endif

@@ -14,17 +14,17 @@ struct em_query {
     char *id, *run_id, *name;
     em_ssc *ssc;
     em_schema *schema;
-    em_df *sort;        /* orderBy of a complete-mode aggregation: its columns, or NULL */
+    em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
     em_dstream *source;
     em_dstream *agg_ds; /* a streaming aggregation's state stream, for its figures */
     em_query_opts opts; /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
-    int64_t batch_id;   /* the next batch's id */
+    int64_t batch_id;     /* the next batch's id */
     em_time last_trigger; /* the previous batch's time, G_MININT64 before the first */
-    GQueue progress;    /* char * JSONs, oldest first */
-    em_values *memory;  /* memory sink's rows */
+    GQueue progress;      /* char * JSONs, oldest first */
+    em_values *memory;    /* memory sink's rows */
     bool active, terminated_posted;
     char *exception;
 };
@@ -104,7 +104,8 @@ em_values *em_query_memory_rows(em_query *q)
     if (q->opts.sink != EM_SINK_MEMORY)
         return NULL;
     g_mutex_lock(&q->lock);
-    em_values *copy = q->memory ? values_copy(q->memory->items, q->memory->n) : values_copy(NULL, 0);
+    em_values *copy =
+        q->memory ? values_copy(q->memory->items, q->memory->n) : values_copy(NULL, 0);
     g_mutex_unlock(&q->lock);
     return copy;
 }
@@ -165,8 +166,8 @@ static void console_write(em_query *q, int64_t batch_id, em_values *rows)
                            "Batch: %" G_GINT64_FORMAT "\n"
                            "-------------------------------------------\n",
                            (gint64)batch_id);
-    em_rows_format(rows->items, rows->n, q->schema, q->opts.num_rows,
-                   q->opts.no_truncate ? 0 : 20, text);
+    em_rows_format(rows->items, rows->n, q->schema, q->opts.num_rows, q->opts.no_truncate ? 0 : 20,
+                   text);
     g_string_append_c(text, '\n');
     fwrite(text->str, 1, text->len, q->opts.console_out);
     fflush(q->opts.console_out);
@@ -199,8 +200,8 @@ static bool foreach_batch_write(em_query *q, int64_t batch_id, em_rdd *rdd, GErr
         return true;
     if (!fn_err)
         g_set_error(&fn_err, EM_ERROR, EM_ERROR_TASK, "foreachBatch failed");
-    g_propagate_prefixed_error(err, fn_err, "foreachBatch failed in batch %" G_GINT64_FORMAT
-                               ": ", (gint64)batch_id);
+    g_propagate_prefixed_error(err, fn_err, "foreachBatch failed in batch %" G_GINT64_FORMAT ": ",
+                               (gint64)batch_id);
     return false;
 }
 
@@ -365,7 +366,9 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
         }
         return true;
     }
-    batch_figures f = {.batch_id = q->batch_id, .input_rows = n_in, .t = t,
+    batch_figures f = {.batch_id = q->batch_id,
+                       .input_rows = n_in,
+                       .t = t,
                        .previous = q->last_trigger};
     int64_t add_start = em__now_ms();
     if (!write_batch(q, rdd, q->batch_id, &f.output_rows, err)) {

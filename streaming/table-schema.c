@@ -9,8 +9,8 @@ static const struct {
     const char *name;
     em_col_type type;
 } type_names[] = {
-    {"string", EM_COL_STRING},   {"long", EM_COL_LONG},       {"bigint", EM_COL_LONG},
-    {"double", EM_COL_DOUBLE},   {"boolean", EM_COL_BOOLEAN}, {"timestamp", EM_COL_TIMESTAMP},
+    {"string", EM_COL_STRING}, {"long", EM_COL_LONG},       {"bigint", EM_COL_LONG},
+    {"double", EM_COL_DOUBLE}, {"boolean", EM_COL_BOOLEAN}, {"timestamp", EM_COL_TIMESTAMP},
 };
 
 const char *em__col_type_name(em_col_type type)
@@ -61,20 +61,20 @@ static bool parse_column(const char *text, GPtrArray *names, GArray *types, GErr
     }
     em_col_type type;
     if (n != 2) {
-        g_set_error(err, EM_ERROR, EM_ERROR_PARSE,
-                    "schema column '%s' is not '<name> <type>'", text);
+        g_set_error(err, EM_ERROR, EM_ERROR_PARSE, "schema column '%s' is not '<name> <type>'",
+                    text);
         return false;
     }
     if (!parse_type(parts[1], &type)) {
         g_set_error(err, EM_ERROR, EM_ERROR_PARSE,
                     "schema column '%s' has type '%s': use string, long, bigint, double, "
-                    "boolean or timestamp", parts[0], parts[1]);
+                    "boolean or timestamp",
+                    parts[0], parts[1]);
         return false;
     }
     for (guint i = 0; i < names->len; i++) {
         if (strcmp(names->pdata[i], parts[0]) == 0) {
-            g_set_error(err, EM_ERROR, EM_ERROR_PARSE, "schema names column '%s' twice",
-                        parts[0]);
+            g_set_error(err, EM_ERROR, EM_ERROR_PARSE, "schema names column '%s' twice", parts[0]);
             return false;
         }
     }
@@ -178,8 +178,7 @@ static bool parse_timestamp(const char *text, em_value *out)
     return true;
 }
 
-bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *arena,
-                     em_value *out)
+bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *arena, em_value *out)
 {
     if (n == 0 || (n == 4 && memcmp(text, "null", 4) == 0)) {
         *out = em_null();
@@ -213,10 +212,8 @@ bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *are
             return true;
         }
         return false;
-    case EM_COL_TIMESTAMP:
-        return parse_timestamp(g_strstrip(buf), out);
-    case EM_COL_STRING:
-        break;
+    case EM_COL_TIMESTAMP: return parse_timestamp(g_strstrip(buf), out);
+    case EM_COL_STRING: break;
     }
     return false;
 }

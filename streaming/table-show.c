@@ -139,8 +139,7 @@ void em_rows_format(const em_value *rows, size_t n, const em_schema *schema, siz
     g_string_free(sep, TRUE);
 }
 
-bool em_df_show_to(const em_df *df, size_t num_rows, size_t truncate, FILE *out,
-                      GError **err)
+bool em_df_show_to(const em_df *df, size_t num_rows, size_t truncate, FILE *out, GError **err)
 {
     if (df->ds) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,

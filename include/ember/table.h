@@ -75,8 +75,7 @@ EM_API em_df *em_df_from_dstream(em_dstream *ds, em_schema *schema);
 /* A static table of the rows given as text, one row per line, fields separated by commas and
  * parsed by type ("" or "null" is null); for tests and teaching. NULL with err (naming the line
  * and column) when a field does not parse. */
-EM_API em_df *em_df_from_text(em_context *sc, em_schema *schema, const char *lines,
-                                    GError **err);
+EM_API em_df *em_df_from_text(em_context *sc, em_schema *schema, const char *lines, GError **err);
 EM_API void em_df_free(em_df *df);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_df, em_df_free)
 EM_API bool em_df_is_streaming(const em_df *df);
@@ -121,29 +120,34 @@ typedef em_value (*em_row_fn)(em_value row, const em_schema *schema, void *ud);
  * RDD or DStream using it is freed, or at once on error. */
 
 /* select(cols...): the columns named in cols[0..n), in that order. */
-EM_API em_df *em_df_select(const em_df *df, const char *const *cols, size_t n,
-                                 GError **err);
+EM_API em_df *em_df_select(const em_df *df, const char *const *cols, size_t n, GError **err);
 /* filter(fn): the rows fn accepts. */
 EM_API em_df *em_df_filter_full(const em_df *df, em_row_pred_fn fn, void *ud,
-                                      GDestroyNotify destroy, GError **err);
-typedef enum em_cmp_op { EM_CMP_EQ, EM_CMP_NE, EM_CMP_LT, EM_CMP_LE, EM_CMP_GT, EM_CMP_GE } em_cmp_op;
+                                GDestroyNotify destroy, GError **err);
+typedef enum em_cmp_op {
+    EM_CMP_EQ,
+    EM_CMP_NE,
+    EM_CMP_LT,
+    EM_CMP_LE,
+    EM_CMP_GT,
+    EM_CMP_GE
+} em_cmp_op;
 /* filter(col(name) <op> value): SQL semantics, a null field (or a null value) keeps no row.
  * Longs, timestamps and doubles compare numerically; strings bytewise; value must be of the
  * column's kind (a number for a numeric column, a string for a string one). value's payload is
  * copied. */
-EM_API em_df *em_df_filter_cmp(const em_df *df, const char *col, em_cmp_op op,
-                                     em_value value, GError **err);
+EM_API em_df *em_df_filter_cmp(const em_df *df, const char *col, em_cmp_op op, em_value value,
+                               GError **err);
 /* withColumn(name, fn(row)): every column plus name (replacing a column of that name, in its
  * place) holding fn's result, which must be of type (or null). */
-EM_API em_df *em_df_with_column_full(const em_df *df, const char *name,
-                                           em_col_type type, em_row_fn fn, void *ud,
-                                           GDestroyNotify destroy, GError **err);
+EM_API em_df *em_df_with_column_full(const em_df *df, const char *name, em_col_type type,
+                                     em_row_fn fn, void *ud, GDestroyNotify destroy, GError **err);
 /* withColumn(name, explode(split(col, sep))): one row per piece of the string column col split
  * at every occurrence of sep (a literal separator, where Spark's is a regular expression; empty
  * pieces kept, as Spark's split with limit -1), the piece in column name. A null col gives no
  * row, as explode of null. */
 EM_API em_df *em_df_explode_split(const em_df *df, const char *col, const char *sep,
-                                        const char *name, GError **err);
+                                  const char *name, GError **err);
 
 /* Aggregate functions of groupBy().agg(), with Spark's result column names and types:
  * count(1) -> "count" long (rows, nulls included); sum(c) -> "sum(c)" long for a long column,
@@ -157,12 +161,11 @@ typedef struct em_agg {
 /* groupBy(cols[0..n_cols)).agg(aggs[0..n_aggs)): one row per distinct group, the group columns
  * then the aggregates. On a streaming table the aggregation keeps state across batches and
  * the result is only usable through a streaming query (em_query_start). */
-EM_API em_df *em_df_group_by_agg(const em_df *df, const char *const *cols,
-                                       size_t n_cols, const em_agg *aggs, size_t n_aggs,
-                                       GError **err);
+EM_API em_df *em_df_group_by_agg(const em_df *df, const char *const *cols, size_t n_cols,
+                                 const em_agg *aggs, size_t n_aggs, GError **err);
 /* groupBy(cols).count(). */
-EM_API em_df *em_df_group_by_count(const em_df *df, const char *const *cols,
-                                         size_t n_cols, GError **err);
+EM_API em_df *em_df_group_by_count(const em_df *df, const char *const *cols, size_t n_cols,
+                                   GError **err);
 /* orderBy(cols[0..n)) ascending, nulls first (Spark's default). A static table is sorted by a
  * range shuffle; a streaming one only when it is an aggregation written in complete mode (as
  * Spark), its rows sorted as each batch is written. */
@@ -183,7 +186,7 @@ EM_API void em_rows_format(const em_value *rows, size_t n, const em_schema *sche
  * rows fails, or for a streaming table ("Queries with streaming sources must be executed with
  * writeStream.start()", as Spark). */
 EM_API bool em_df_show_to(const em_df *df, size_t num_rows, size_t truncate, FILE *out,
-                             GError **err);
+                          GError **err);
 #define em_df_show(df, err) em_df_show_to((df), 20, 20, stdout, (err))
 /* The rows of a static table (collect), or NULL with err. */
 EM_API em_values *em_df_collect(const em_df *df, GError **err);
@@ -230,18 +233,18 @@ typedef struct em_query_listener {
 typedef struct em_query_opts {
     em_output_mode mode;
     em_trigger_kind trigger;
-    em_duration interval;        /* EM_TRIGGER_PROCESSING_TIME */
+    em_duration interval; /* EM_TRIGGER_PROCESSING_TIME */
     em_sink_kind sink;
-    const char *name;            /* queryName, or NULL */
-    FILE *console_out;           /* console: default stdout */
-    size_t num_rows;             /* console: rows shown, default 20 */
-    bool no_truncate;            /* console: Spark's truncate=false */
+    const char *name;  /* queryName, or NULL */
+    FILE *console_out; /* console: default stdout */
+    size_t num_rows;   /* console: rows shown, default 20 */
+    bool no_truncate;  /* console: Spark's truncate=false */
     em_foreach_batch_fn foreach_batch;
-    void *ud;                    /* foreach_batch's */
-    GDestroyNotify destroy;      /* called once on ud, when the ssc is freed or on failure */
+    void *ud;                          /* foreach_batch's */
+    GDestroyNotify destroy;            /* called once on ud, when the ssc is freed or on failure */
     const em_query_listener *listener; /* copied; may be NULL */
     void *listener_ud;
-    bool defer_ssc_start;        /* do not start the ssc (more queries are added to it) */
+    bool defer_ssc_start; /* do not start the ssc (more queries are added to it) */
 } em_query_opts;
 
 /* writeStream.outputMode(mode).trigger(...).format(sink).start(): registers the query on df's

@@ -8,7 +8,7 @@
 typedef struct {
     em_ssc *ssc;
     em_rdd_queue *queue;
-    em_df *lines; /* "value string" over the queue */
+    em_df *lines;  /* "value string" over the queue */
     char *console; /* what the console sink printed (open_memstream) */
     size_t console_len;
     FILE *out;
@@ -18,8 +18,10 @@ typedef struct {
  * empty batch) is what batch i + 1 reads. */
 static inline void query_fixture_init(query_fixture *fx, const char *const *batches, size_t n)
 {
-    fx->ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
-                                             .manual_clock = true}, NULL);
+    fx->ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                             .batch_interval = 1000,
+                                             .manual_clock = true},
+                              NULL);
     cr_assert_not_null(fx->ssc);
     fx->queue = em_rdd_queue_new();
     em_context *sc = em_ssc_context(fx->ssc);

@@ -81,7 +81,8 @@ Test(df_ops, filter_by_comparison_drops_nulls_as_sql)
     g_autoptr(em_df) cold = ok(em_df_filter_cmp(df, "temp", EM_CMP_LT, em_double(30), &err), err);
     g_autofree char *cold_rows = sorted_rows(cold);
     cr_assert_str_eq(cold_rows, "[(d2,LOW,10.0,2)]");
-    g_autoptr(em_df) high = ok(em_df_filter_cmp(df, "level", EM_CMP_EQ, em_str("HIGH"), &err), err);
+    g_autoptr(em_df) high =
+        ok(em_df_filter_cmp(df, "level", EM_CMP_EQ, em_str("HIGH"), &err), err);
     g_autofree char *n_ne = NULL;
     g_autoptr(em_df) not3 = ok(em_df_filter_cmp(high, "n", EM_CMP_NE, em_int(5), &err), err);
     n_ne = sorted_rows(not3);
@@ -95,11 +96,16 @@ Test(df_ops, filter_by_comparison_drops_nulls_as_sql)
 static bool device_is(em_value row, const em_schema *schema, void *ud)
 {
     em_value d = em_row_get_by_name(row, schema, "device");
-    return em_is_str(d) && em_str_len(d) == strlen(ud) && memcmp(em_str_ptr(d), ud, em_str_len(d)) == 0;
+    return em_is_str(d) && em_str_len(d) == strlen(ud) &&
+           memcmp(em_str_ptr(d), ud, em_str_len(d)) == 0;
 }
 
 static int destroyed;
-static void count_destroy(void *ud) { (void)ud; destroyed++; }
+static void count_destroy(void *ud)
+{
+    (void)ud;
+    destroyed++;
+}
 
 Test(df_ops, filter_with_a_row_function_sees_the_schema_and_destroys_its_data_once)
 {
@@ -107,8 +113,7 @@ Test(df_ops, filter_with_a_row_function_sees_the_schema_and_destroys_its_data_on
     {
         g_autoptr(em_df) df = df_of(sc, EVENTS_DDL, EVENTS);
         GError *err = NULL;
-        g_autoptr(em_df) d2 =
-            ok(em_df_filter_full(df, device_is, "d2", count_destroy, &err), err);
+        g_autoptr(em_df) d2 = ok(em_df_filter_full(df, device_is, "d2", count_destroy, &err), err);
         g_autofree char *rows = sorted_rows(d2);
         cr_assert_str_eq(rows, "[(d2,LOW,10.0,2)]");
     }
@@ -126,12 +131,12 @@ Test(df_ops, with_column_appends_a_new_column_and_replaces_one_in_place)
 {
     g_autoptr(em_df) df = df_of(sc, "device string, temp double", "a,10.0\nb,\n");
     GError *err = NULL;
-    g_autoptr(em_df) f = ok(em_df_with_column_full(df, "tempF", EM_COL_DOUBLE, fahrenheit, NULL,
-                                                   NULL, &err), err);
+    g_autoptr(em_df) f =
+        ok(em_df_with_column_full(df, "tempF", EM_COL_DOUBLE, fahrenheit, NULL, NULL, &err), err);
     g_autofree char *rows = sorted_rows(f);
     cr_assert_str_eq(rows, "[(a,10.0,50.0), (b,null,null)]");
-    g_autoptr(em_df) g = ok(em_df_with_column_full(df, "temp", EM_COL_DOUBLE, fahrenheit, NULL,
-                                                   NULL, &err), err);
+    g_autoptr(em_df) g =
+        ok(em_df_with_column_full(df, "temp", EM_COL_DOUBLE, fahrenheit, NULL, NULL, &err), err);
     g_autofree char *replaced = sorted_rows(g);
     cr_assert_str_eq(replaced, "[(a,50.0), (b,null)]");
     g_autofree char *ddl = em_schema_to_ddl(em_df_schema(f));
@@ -160,8 +165,11 @@ Test(df_ops, group_by_agg_skips_nulls_and_names_columns_as_spark)
     g_autoptr(em_df) df = df_of(sc, EVENTS_DDL, EVENTS);
     GError *err = NULL;
     const char *by[] = {"device"};
-    const em_agg aggs[] = {{EM_AGG_COUNT, NULL}, {EM_AGG_SUM, "n"}, {EM_AGG_AVG, "temp"},
-                           {EM_AGG_MIN, "temp"}, {EM_AGG_MAX, "level"}};
+    const em_agg aggs[] = {{EM_AGG_COUNT, NULL},
+                           {EM_AGG_SUM, "n"},
+                           {EM_AGG_AVG, "temp"},
+                           {EM_AGG_MIN, "temp"},
+                           {EM_AGG_MAX, "level"}};
     g_autoptr(em_df) g = ok(em_df_group_by_agg(df, by, 1, aggs, 5, &err), err);
     cr_assert(em_df_is_aggregated(g));
     g_autofree char *ddl = em_schema_to_ddl(em_df_schema(g));

@@ -26,10 +26,10 @@ Test(df_parse, json_lines_by_schema_with_bad_records_as_counted_nulls)
 {
     const char *lines[] = {
         "{\"device\":\"d1\",\"level\":\"HIGH\",\"temp\":30.5,\"ts\":\"2026-01-01 00:00:01\"}",
-        "{\"device\":\"d2\",\"temp\":7,\"extra\":[1,2]}",          /* missing: null; int ok */
-        "{\"device\":\"d3\",\"temp\":\"hot\"}",                   /* wrong type */
-        "not json",                                                 /* not JSON */
-        "[1,2]",                                                    /* not an object */
+        "{\"device\":\"d2\",\"temp\":7,\"extra\":[1,2]}", /* missing: null; int ok */
+        "{\"device\":\"d3\",\"temp\":\"hot\"}",           /* wrong type */
+        "not json",                                       /* not JSON */
+        "[1,2]",                                          /* not an object */
     };
     g_autoptr(em_df) text = lines_of(lines, G_N_ELEMENTS(lines));
     g_autoptr(em_schema) schema = schema_of(IOT);
@@ -47,8 +47,8 @@ Test(df_parse, json_lines_by_schema_with_bad_records_as_counted_nulls)
 
 Test(df_parse, csv_lines_by_position_with_bad_records_as_counted_nulls)
 {
-    const char *lines[] = {"d1,HIGH,30.5,2026-01-01 00:00:01", "d2,,7,", "d3,LOW,hot,",
-                           "d4,LOW", "d5,LOW,1.0,,extra"};
+    const char *lines[] = {"d1,HIGH,30.5,2026-01-01 00:00:01", "d2,,7,", "d3,LOW,hot,", "d4,LOW",
+                           "d5,LOW,1.0,,extra"};
     g_autoptr(em_df) text = lines_of(lines, G_N_ELEMENTS(lines));
     g_autoptr(em_schema) schema = schema_of(IOT);
     gsize *malformed = NULL;

@@ -33,33 +33,41 @@ Test(df_show, prints_nulls_doubles_timestamps_and_wide_characters_as_spark)
     g_autoptr(em_df) df = spark_rows();
     g_autofree char *text = shown(df, 20, 20);
     cr_assert_str_eq(text,
-        "+--------------------+------------+------+-----+--------------------+\n"
-        "|                name|           n|     x|   ok|                  ts|\n"
-        "+--------------------+------------+------+-----+--------------------+\n"
-        "|                   a|           1|   1.0| true|2024-01-02 03:04:...|\n"
-        "|                NULL|        NULL|  NULL| NULL|                NULL|\n"
-        "|a very long strin...|-12345678901|1.0E10|false| 2024-01-02 03:04:05|\n"
-        "|                  ab|           2|   0.1| true|2024-01-02 03:04:...|\n"
-        "|              日本語|           3|1.0E-5| true|                NULL|\n"
-        "+--------------------+------------+------+-----+--------------------+\n"
-        "\n");
+                     "+--------------------+------------+------+-----+--------------------+\n"
+                     "|                name|           n|     x|   ok|                  ts|\n"
+                     "+--------------------+------------+------+-----+--------------------+\n"
+                     "|                   a|           1|   1.0| true|2024-01-02 03:04:...|\n"
+                     "|                NULL|        NULL|  NULL| NULL|                NULL|\n"
+                     "|a very long strin...|-12345678901|1.0E10|false| 2024-01-02 03:04:05|\n"
+                     "|                  ab|           2|   0.1| true|2024-01-02 03:04:...|\n"
+                     "|              日本語|           3|1.0E-5| true|                NULL|\n"
+                     "+--------------------+------------+------+-----+--------------------+\n"
+                     "\n");
 }
 
 Test(df_show, without_truncation_aligns_left_and_keeps_whole_cells)
 {
     g_autoptr(em_df) df = spark_rows();
     g_autofree char *text = shown(df, 20, 0);
-    cr_assert_str_eq(text,
-        "+---------------------------------------------+------------+------+-----+-----------------------+\n"
-        "|name                                         |n           |x     |ok   |ts                     |\n"
-        "+---------------------------------------------+------------+------+-----+-----------------------+\n"
-        "|a                                            |1           |1.0   |true |2024-01-02 03:04:05.5  |\n"
-        "|NULL                                         |NULL        |NULL  |NULL |NULL                   |\n"
-        "|a very long string indeed, longer than twenty|-12345678901|1.0E10|false|2024-01-02 03:04:05    |\n"
-        "|ab                                           |2           |0.1   |true |2024-01-02 03:04:05.123|\n"
-        "|日本語                                       |3           |1.0E-5|true |NULL                   |\n"
-        "+---------------------------------------------+------------+------+-----+-----------------------+\n"
-        "\n");
+    cr_assert_str_eq(text, "+---------------------------------------------+------------+------+---"
+                           "--+-----------------------+\n"
+                           "|name                                         |n           |x     |ok "
+                           "  |ts                     |\n"
+                           "+---------------------------------------------+------------+------+---"
+                           "--+-----------------------+\n"
+                           "|a                                            |1           |1.0   "
+                           "|true |2024-01-02 03:04:05.5  |\n"
+                           "|NULL                                         |NULL        |NULL  "
+                           "|NULL |NULL                   |\n"
+                           "|a very long string indeed, longer than "
+                           "twenty|-12345678901|1.0E10|false|2024-01-02 03:04:05    |\n"
+                           "|ab                                           |2           |0.1   "
+                           "|true |2024-01-02 03:04:05.123|\n"
+                           "|日本語                                       |3           "
+                           "|1.0E-5|true |NULL                   |\n"
+                           "+---------------------------------------------+------------+------+---"
+                           "--+-----------------------+\n"
+                           "\n");
 }
 
 Test(df_show, an_empty_table_prints_its_header_between_three_borders)
@@ -97,25 +105,29 @@ Test(df_show, aggregates_print_as_spark_names_and_formats_them)
 {
     g_autoptr(em_df) df = spark_rows();
     GError *err = NULL;
-    const em_agg aggs[] = {{EM_AGG_AVG, "x"}, {EM_AGG_SUM, "n"}, {EM_AGG_COUNT, NULL},
-                           {EM_AGG_MIN, "name"}, {EM_AGG_MAX, "x"}};
+    const em_agg aggs[] = {{EM_AGG_AVG, "x"},
+                           {EM_AGG_SUM, "n"},
+                           {EM_AGG_COUNT, NULL},
+                           {EM_AGG_MIN, "name"},
+                           {EM_AGG_MAX, "x"}};
     g_autoptr(em_df) agg = ok(em_df_group_by_agg(df, NULL, 0, aggs, 5, &err), err);
     g_autofree char *text = shown(agg, 20, 20);
     /* Spark names count(*) "count(1)" in agg() and "count" in groupBy().count(): Ember's
      * EM_AGG_COUNT is the latter. */
-    cr_assert_str_eq(text,
-        "+--------------------+------------+-----+---------+------+\n"
-        "|              avg(x)|      sum(n)|count|min(name)|max(x)|\n"
-        "+--------------------+------------+-----+---------+------+\n"
-        "|2.5000000002750025E9|-12345678895|    5|        a|1.0E10|\n"
-        "+--------------------+------------+-----+---------+------+\n"
-        "\n");
+    cr_assert_str_eq(text, "+--------------------+------------+-----+---------+------+\n"
+                           "|              avg(x)|      sum(n)|count|min(name)|max(x)|\n"
+                           "+--------------------+------------+-----+---------+------+\n"
+                           "|2.5000000002750025E9|-12345678895|    5|        a|1.0E10|\n"
+                           "+--------------------+------------+-----+---------+------+\n"
+                           "\n");
 }
 
 Test(df_show, a_streaming_table_cannot_be_shown)
 {
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[1]", .batch_interval = 1000,
-                                                 .manual_clock = true}, NULL);
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[1]",
+                                                 .batch_interval = 1000,
+                                                 .manual_clock = true},
+                                  NULL);
     em_rdd_queue *queue = em_rdd_queue_new();
     em_dstream *ds = em_queue_stream(ssc, queue, EM_QUEUE_ONE_AT_A_TIME, NULL);
     g_autoptr(em_schema) schema = schema_of("value string");

@@ -21,21 +21,24 @@ static bool have_pyspark(void)
 {
     const char *argv[] = {"python3", "-c", "import pyspark", NULL};
     int status = -1;
-    return g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
-                        G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-                        NULL, NULL, &status, NULL) && g_spawn_check_wait_status(status, NULL);
+    return g_spawn_sync(NULL, (char **)argv, NULL,
+                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                            G_SPAWN_STDERR_TO_DEV_NULL,
+                        NULL, NULL, NULL, NULL, &status, NULL) &&
+           g_spawn_check_wait_status(status, NULL);
 }
 
 /* What PySpark prints for the files in dir. */
 static char *spark_console(const char *dir)
 {
-    const char *argv[] = {"python3", EMBER_SOURCE_ROOT "/tests/structured/spark_console.py",
-                          dir, NULL};
+    const char *argv[] = {"python3", EMBER_SOURCE_ROOT "/tests/structured/spark_console.py", dir,
+                          NULL};
     char *out = NULL, *errors = NULL;
     int status = -1;
     GError *err = NULL;
     cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out,
-                           &errors, &status, &err), "%s", err ? err->message : "");
+                           &errors, &status, &err),
+              "%s", err ? err->message : "");
     cr_assert(g_spawn_check_wait_status(status, NULL), "pyspark failed:\n%s", errors);
     g_free(errors);
     return out;
@@ -58,9 +61,12 @@ static char *ember_console(build_fn build)
     em_output_mode mode;
     g_autoptr(em_df) df = build(fx.lines, &mode);
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(
-        df, &(em_query_opts){.mode = mode, .trigger = EM_TRIGGER_AVAILABLE_NOW,
-                             .sink = EM_SINK_CONSOLE, .console_out = fx.out}, &err);
+    g_autoptr(em_query) q = em_query_start(df,
+                                           &(em_query_opts){.mode = mode,
+                                                            .trigger = EM_TRIGGER_AVAILABLE_NOW,
+                                                            .sink = EM_SINK_CONSOLE,
+                                                            .console_out = fx.out},
+                                           &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, (int)G_N_ELEMENTS(files) + 1);
     cr_assert(em_query_await_termination(q, &err), "%s", err ? err->message : "");

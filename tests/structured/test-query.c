@@ -24,31 +24,32 @@ Test(query, complete_mode_prints_every_batch_as_spark_console_sink)
     GError *err = NULL;
     const char *by[] = {"word"};
     g_autoptr(em_df) sorted = ok(em_df_order_by(counts, by, 1, &err), err);
-    g_autoptr(em_query) q = em_query_start(sorted, &(em_query_opts){.mode = EM_OUTPUT_COMPLETE,
-                                                                    .sink = EM_SINK_CONSOLE,
-                                                                    .console_out = fx.out}, &err);
+    g_autoptr(em_query) q = em_query_start(sorted,
+                                           &(em_query_opts){.mode = EM_OUTPUT_COMPLETE,
+                                                            .sink = EM_SINK_CONSOLE,
+                                                            .console_out = fx.out},
+                                           &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, 3);
     /* PySpark 3.5's console output for the same three files (ss.py, orderBy("word")). */
-    cr_assert_str_eq(fx.console,
-                     "-------------------------------------------\n"
-                     "Batch: 0\n"
-                     "-------------------------------------------\n"
-                     "+----+-----+\n|word|count|\n+----+-----+\n"
-                     "|   a|    2|\n|   b|    1|\n|   c|    1|\n"
-                     "+----+-----+\n\n"
-                     "-------------------------------------------\n"
-                     "Batch: 1\n"
-                     "-------------------------------------------\n"
-                     "+----+-----+\n|word|count|\n+----+-----+\n"
-                     "|    |    1|\n|   a|    3|\n|   b|    2|\n|   c|    1|\n"
-                     "+----+-----+\n\n"
-                     "-------------------------------------------\n"
-                     "Batch: 2\n"
-                     "-------------------------------------------\n"
-                     "+----+-----+\n|word|count|\n+----+-----+\n"
-                     "|    |    2|\n|   a|    3|\n|   b|    2|\n|   c|    3|\n"
-                     "+----+-----+\n\n");
+    cr_assert_str_eq(fx.console, "-------------------------------------------\n"
+                                 "Batch: 0\n"
+                                 "-------------------------------------------\n"
+                                 "+----+-----+\n|word|count|\n+----+-----+\n"
+                                 "|   a|    2|\n|   b|    1|\n|   c|    1|\n"
+                                 "+----+-----+\n\n"
+                                 "-------------------------------------------\n"
+                                 "Batch: 1\n"
+                                 "-------------------------------------------\n"
+                                 "+----+-----+\n|word|count|\n+----+-----+\n"
+                                 "|    |    1|\n|   a|    3|\n|   b|    2|\n|   c|    1|\n"
+                                 "+----+-----+\n\n"
+                                 "-------------------------------------------\n"
+                                 "Batch: 2\n"
+                                 "-------------------------------------------\n"
+                                 "+----+-----+\n|word|count|\n+----+-----+\n"
+                                 "|    |    2|\n|   a|    3|\n|   b|    2|\n|   c|    3|\n"
+                                 "+----+-----+\n\n");
     cr_assert_eq(em_query_batches(q), 3);
     query_fixture_fini(&fx);
 }
@@ -66,8 +67,9 @@ Test(query, update_mode_writes_only_the_groups_a_batch_changed)
     query_fixture_init(&fx, wc_batches, 3);
     g_autoptr(em_df) counts = word_counts(fx.lines);
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
-                                                                    .sink = EM_SINK_MEMORY}, &err);
+    g_autoptr(em_query) q =
+        em_query_start(counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_MEMORY},
+                       &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, 1);
     g_autofree char *b0 = memory_rows(q);
@@ -86,8 +88,9 @@ Test(query, append_mode_writes_each_batch_rows_once)
     GError *err = NULL;
     g_autoptr(em_df) words = ok(em_df_explode_split(fx.lines, "value", " ", "word", &err), err);
     g_autoptr(em_df) as = ok(em_df_filter_cmp(words, "word", EM_CMP_EQ, em_str("a"), &err), err);
-    g_autoptr(em_query) q = em_query_start(as, &(em_query_opts){.mode = EM_OUTPUT_APPEND,
-                                                                .sink = EM_SINK_MEMORY}, &err);
+    g_autoptr(em_query) q =
+        em_query_start(as, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, 3);
     g_autoptr(em_values) rows = em_query_memory_rows(q);
@@ -117,9 +120,11 @@ Test(query, unsupported_modes_fail_with_spark_analysis_messages)
                                    "unless it is on aggregated DataFrame/Dataset in Complete "
                                    "output mode;");
     g_clear_error(&err);
-    cr_assert_null(em_query_start(counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
-                                                           .trigger = EM_TRIGGER_PROCESSING_TIME,
-                                                           .interval = 2000}, &err));
+    cr_assert_null(em_query_start(counts,
+                                  &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
+                                                   .trigger = EM_TRIGGER_PROCESSING_TIME,
+                                                   .interval = 2000},
+                                  &err));
     cr_assert_str_eq(err->message, "trigger interval 2000 ms: a processing-time trigger runs at "
                                    "the StreamingContext's batch interval (1000 ms)");
     g_clear_error(&err);
@@ -168,13 +173,17 @@ Test(query, progress_has_spark_fields_and_the_listener_sees_each_batch)
     g_autoptr(em_df) counts = word_counts(fx.lines);
     events ev = {.progress = g_ptr_array_new_with_free_func(g_free)};
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(
-        counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_MEMORY,
-                                 .name = "counts",
-                                 .listener = &(em_query_listener){.started = on_started,
-                                                                  .progress = on_progress,
-                                                                  .terminated = on_terminated},
-                                 .listener_ud = &ev}, &err);
+    g_autoptr(em_query) q =
+        em_query_start(counts,
+                       &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
+                                        .sink = EM_SINK_MEMORY,
+                                        .name = "counts",
+                                        .listener =
+                                            &(em_query_listener){.started = on_started,
+                                                                 .progress = on_progress,
+                                                                 .terminated = on_terminated},
+                                        .listener_ud = &ev},
+                       &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     cr_assert_str_eq(em_query_name(q), "counts");
     cr_assert_eq(strlen(em_query_id(q)), 36);
@@ -196,11 +205,12 @@ Test(query, progress_has_spark_fields_and_the_listener_sees_each_batch)
     cr_assert_float_eq(json_object_get_double_member(p, "inputRowsPerSecond"), 0.5, 1e-12);
     cr_assert(json_object_has_member(json_object_get_object_member(p, "durationMs"),
                                      "triggerExecution"));
-    JsonObject *state = json_array_get_object_element(
-        json_object_get_array_member(p, "stateOperators"), 0);
-    cr_assert_eq(json_object_get_int_member(state, "numRowsTotal"), 2); /* a, b */
+    JsonObject *state =
+        json_array_get_object_element(json_object_get_array_member(p, "stateOperators"), 0);
+    cr_assert_eq(json_object_get_int_member(state, "numRowsTotal"), 2);   /* a, b */
     cr_assert_eq(json_object_get_int_member(state, "numRowsUpdated"), 1); /* b */
-    JsonObject *source = json_array_get_object_element(json_object_get_array_member(p, "sources"), 0);
+    JsonObject *source =
+        json_array_get_object_element(json_object_get_array_member(p, "sources"), 0);
     cr_assert_str_eq(json_object_get_string_member(source, "description"), "queueStream");
     cr_assert_eq(json_object_get_int_member(source, "numInputRows"), 1);
     JsonObject *sink = json_object_get_object_member(p, "sink");
@@ -223,9 +233,11 @@ Test(query, trigger_once_runs_one_batch_then_stops)
     query_fixture_init(&fx, wc_batches, 3);
     g_autoptr(em_df) counts = word_counts(fx.lines);
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
-                                                                    .trigger = EM_TRIGGER_ONCE,
-                                                                    .sink = EM_SINK_MEMORY}, &err);
+    g_autoptr(em_query) q = em_query_start(counts,
+                                           &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
+                                                            .trigger = EM_TRIGGER_ONCE,
+                                                            .sink = EM_SINK_MEMORY},
+                                           &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, 1);
     cr_assert(em_query_await_termination(q, &err), "%s", err ? err->message : "");
@@ -242,9 +254,11 @@ Test(query, trigger_available_now_drains_then_stops_at_the_first_empty_batch)
     query_fixture_init(&fx, wc_batches, 3);
     g_autoptr(em_df) counts = word_counts(fx.lines);
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(
-        counts, &(em_query_opts){.mode = EM_OUTPUT_COMPLETE, .trigger = EM_TRIGGER_AVAILABLE_NOW,
-                                 .sink = EM_SINK_MEMORY}, &err);
+    g_autoptr(em_query) q = em_query_start(counts,
+                                           &(em_query_opts){.mode = EM_OUTPUT_COMPLETE,
+                                                            .trigger = EM_TRIGGER_AVAILABLE_NOW,
+                                                            .sink = EM_SINK_MEMORY},
+                                           &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, 4);
     cr_assert(em_query_await_termination(q, &err), "%s", err ? err->message : "");
@@ -271,9 +285,12 @@ Test(query, foreach_batch_gets_each_batch_as_a_static_dataframe)
     g_autoptr(em_df) counts = word_counts(fx.lines);
     GString *seen = g_string_new(NULL);
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(
-        counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_FOREACH_BATCH,
-                                 .foreach_batch = collect_batches, .ud = seen}, &err);
+    g_autoptr(em_query) q = em_query_start(counts,
+                                           &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
+                                                            .sink = EM_SINK_FOREACH_BATCH,
+                                                            .foreach_batch = collect_batches,
+                                                            .ud = seen},
+                                           &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, 3);
     cr_assert_str_eq(seen->str, "0:[(a,2), (b,1), (c,1)];1:[(,1), (a,3), (b,2)];2:[(,2), (c,3)];");
@@ -298,9 +315,11 @@ Test(query, a_failing_foreach_batch_stops_the_query_with_its_error)
     query_fixture_init(&fx, wc_batches, 3);
     g_autoptr(em_df) counts = word_counts(fx.lines);
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(
-        counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_FOREACH_BATCH,
-                                 .foreach_batch = fail_second}, &err);
+    g_autoptr(em_query) q = em_query_start(counts,
+                                           &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
+                                                            .sink = EM_SINK_FOREACH_BATCH,
+                                                            .foreach_batch = fail_second},
+                                           &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     query_fixture_run(&fx, 2);
     cr_assert_not(em_query_await_termination(q, &err));

@@ -3,14 +3,17 @@
 
 Test(sources, rate_gives_rows_per_second_with_spark_timestamps)
 {
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 2000,
-                                                 .manual_clock = true}, NULL);
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = 2000,
+                                                 .manual_clock = true},
+                                  NULL);
     g_autoptr(em_df) rate = em_df_read_rate(ssc, 3, 2);
     g_autofree char *ddl = em_schema_to_ddl(em_df_schema(rate));
     cr_assert_str_eq(ddl, "timestamp timestamp, value bigint");
     GError *err = NULL;
-    g_autoptr(em_query) q = em_query_start(rate, &(em_query_opts){.mode = EM_OUTPUT_APPEND,
-                                                                  .sink = EM_SINK_MEMORY}, &err);
+    g_autoptr(em_query) q =
+        em_query_start(rate, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     em_ssc_advance_clock(ssc, 2000);
     cr_assert(em_ssc_wait_for_batch(ssc, 2000, 60000));
