@@ -18,6 +18,7 @@
 #include <ember/connectors.h>
 #include <ember/ui.h>
 #include <ember/kafka.h>
+#include <ember/table.h>
 #undef EMBER_INSIDE
 
 #endif

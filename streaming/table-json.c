@@ -1,0 +1,153 @@
+/* Rows from text by a schema: JSON lines (json-glib) and CSV, in Spark's PERMISSIVE mode: a
+ * record that does not fit the schema becomes a row of nulls and is counted. What the file
+ * source's json and csv formats and from_json build on. */
+#include "table-private.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+typedef struct {
+    em_schema *schema;
+    int col; /* the string column parsed */
+    bool csv;
+    gsize malformed; /* atomic (g_atomic_pointer_*) */
+} parse_op;
+
+static void parse_op_free(void *p)
+{
+    parse_op *op = p;
+    em_schema_unref(op->schema);
+    g_free(op);
+}
+
+static bool json_field(JsonNode *node, em_col_type type, em_arena *arena, em_value *out)
+{
+    if (!node || JSON_NODE_HOLDS_NULL(node)) {
+        *out = em_null();
+        return true;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(node))
+        return false;
+    GType vt = json_node_get_value_type(node);
+    switch (type) {
+    case EM_COL_STRING:
+        if (vt != G_TYPE_STRING)
+            return false;
+        const char *s = json_node_get_string(node);
+        *out = em_str_dup_in(arena, s, strlen(s));
+        return true;
+    case EM_COL_LONG:
+        if (vt != G_TYPE_INT64)
+            return false;
+        *out = em_int(json_node_get_int(node));
+        return true;
+    case EM_COL_DOUBLE:
+        if (vt != G_TYPE_INT64 && vt != G_TYPE_DOUBLE)
+            return false;
+        *out = em_double(json_node_get_double(node));
+        return true;
+    case EM_COL_BOOLEAN:
+        if (vt != G_TYPE_BOOLEAN)
+            return false;
+        *out = em_bool(json_node_get_boolean(node));
+        return true;
+    case EM_COL_TIMESTAMP:
+        if (vt != G_TYPE_STRING)
+            return false;
+        s = json_node_get_string(node);
+        return em__field_parse(s, strlen(s), type, arena, out);
+    }
+    return false;
+}
+
+/* One JSON object into fields; false when the text is not an object or a field has another
+ * type. Missing fields are null; fields the schema does not name are ignored. */
+static bool parse_json(const em_schema *schema, em_value text, em_value *fields)
+{
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    if (!json_parser_load_from_data(parser, text.as.s, text.len, NULL))
+        return false;
+    JsonNode *root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return false;
+    JsonObject *obj = json_node_get_object(root);
+    em_arena *scratch = em_scratch();
+    for (size_t i = 0; i < schema->n; i++) {
+        JsonNode *node = json_object_get_member(obj, schema->names[i]);
+        if (!json_field(node, schema->types[i], scratch, &fields[i]))
+            return false;
+    }
+    return true;
+}
+
+/* One CSV line (no quoting: a field holding the separator is not supported yet) into fields;
+ * false when the field count or a field's type does not match. */
+static bool parse_csv(const em_schema *schema, em_value text, em_value *fields)
+{
+    const char *p = text.as.s, *end = p + text.len;
+    em_arena *scratch = em_scratch();
+    for (size_t i = 0; i < schema->n; i++) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        if ((i + 1 < schema->n) != (comma != NULL))
+            return false; /* too few or too many fields */
+        if (!em__field_parse(p, (size_t)(stop - p), schema->types[i], scratch, &fields[i]))
+            return false;
+        p = stop + 1;
+    }
+    return true;
+}
+
+static em_value parse_row(em_value row, void *ud)
+{
+    parse_op *op = ud;
+    em_value text = row.as.items[op->col];
+    em_value *fields = g_newa(em_value, op->schema->n);
+    bool fits = em_is_str(text) && (op->csv ? parse_csv(op->schema, text, fields)
+                                            : parse_json(op->schema, text, fields));
+    if (!fits) {
+        g_atomic_pointer_add(&op->malformed, 1);
+        for (size_t i = 0; i < op->schema->n; i++)
+            fields[i] = em_null();
+    }
+    return em_row_in(NULL, fields, op->schema->n);
+}
+
+static em_df *parse(const em_df *df, const char *col, em_schema *schema, bool csv,
+                    gsize **malformed, GError **err)
+{
+    int c = em_schema_index(df->schema, col);
+    if (c < 0) {
+        em__schema_unresolved(df->schema, col, err);
+        return NULL;
+    }
+    parse_op *op = g_new0(parse_op, 1);
+    op->schema = em_schema_ref(schema);
+    op->col = c;
+    op->csv = csv;
+    if (malformed)
+        *malformed = &op->malformed;
+    g_autoptr(em_rdd) rdd = NULL;
+    em_dstream *ds = NULL;
+    if (df->rdd)
+        rdd = em_rdd_map_full(df->rdd, parse_row, op, parse_op_free, csv ? "csv" : "from_json");
+    else
+        ds = em_map_full(df->ds, parse_row, op, parse_op_free, csv ? "csv" : "from_json");
+    if (!rdd && !ds) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "from_json could not be applied");
+        return NULL;
+    }
+    return em__df_new(df, schema, rdd, ds);
+}
+
+em_df *em_df_from_json(const em_df *df, const char *col, em_schema *schema, gsize **malformed,
+                       GError **err)
+{
+    return parse(df, col, schema, false, malformed, err);
+}
+
+em_df *em_df_from_csv(const em_df *df, const char *col, em_schema *schema, gsize **malformed,
+                      GError **err)
+{
+    return parse(df, col, schema, true, malformed, err);
+}

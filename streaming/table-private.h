@@ -1,0 +1,55 @@
+/* What the table files (streaming/table-*.c) share: the em_df and em_schema structs and the
+ * helper that applies a row function to a static RDD or a DStream alike. Library and tests
+ * only. */
+#ifndef EMBER_TABLE_PRIVATE_H
+#define EMBER_TABLE_PRIVATE_H
+
+#include "streaming-private.h"
+
+#include <ember/table.h>
+
+struct em_schema {
+    gint refs;
+    size_t n;
+    char **names;       /* [n], owned */
+    em_col_type *types; /* [n] */
+};
+
+struct em_df {
+    em_schema *schema;  /* a reference */
+    em_rdd *rdd;        /* static: a reference; NULL when streaming */
+    em_dstream *ds;     /* streaming: borrowed from the ssc; NULL when static */
+    em_dstream *source; /* streaming: the input stream the table reads (for input figures) */
+    bool aggregated;    /* made by group_by_agg: output modes depend on it */
+    /* A streaming aggregation: the mapWithState stream (ds itself, the groups updated in each
+     * batch) and its plan, to build the complete-mode stream from the state snapshots. */
+    size_t *sort_cols; /* orderBy: the columns, ascending; NULL when unsorted */
+    size_t n_sort;
+    em_dstream *agg_ds;
+    struct em_agg_plan *agg_plan; /* a reference */
+};
+
+/* Sorts rows[0..n) in place by df's orderBy columns (a no-op when it has none). */
+void em__df_sort_rows(const em_df *df, em_value *rows, size_t n);
+/* A streaming aggregation's complete result at every batch: every group in state, finalized
+ * into rows of table's schema. NULL with err when table is not the aggregation itself. */
+em_dstream *em__df_complete_stream(const em_df *df, GError **err);
+struct em_agg_plan *em__agg_plan_ref(struct em_agg_plan *plan);
+void em__agg_plan_unref(struct em_agg_plan *plan);
+
+/* A schema built from names[0..n) and types[0..n) (copied). */
+em_schema *em__schema_new(const char *const *names, const em_col_type *types, size_t n);
+/* The Spark name of a type: "string", "bigint", "double", "boolean", "timestamp". */
+const char *em__col_type_name(em_col_type type);
+/* Sets err to Spark's unresolved-column message for name over schema's columns. */
+void em__schema_unresolved(const em_schema *schema, const char *name, GError **err);
+/* A table like table (static or streaming) with schema (referenced) over rdd or ds. */
+em_df *em__df_new(const em_df *like, em_schema *schema, em_rdd *rdd, em_dstream *ds);
+/* Formats a cell as Spark's show() does (null, true, 1.5, 2024-01-02 03:04:05.5). */
+void em__cell_format(em_value v, em_col_type type, GString *out);
+
+/* Parses text (n bytes) as a field of type into *out (payload in arena); "" and "null" give
+ * null. False when the text is not a value of that type. */
+bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *arena, em_value *out);
+
+#endif

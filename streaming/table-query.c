@@ -1,0 +1,503 @@
+/* Streaming queries over Ember's DataFrames (Spark's StreamingQuery): one output operation on
+ * the ssc runs each trigger's micro-batch, writes the result in the query's output mode to its
+ * sink (console, memory, foreachBatch) and records the progress Spark reports as JSON. Above the
+ * table operations (table-ops.c, table-agg.c), beside the DStream outputs. */
+#include "table-private.h"
+
+#include <json-glib/json-glib.h>
+#include <string.h>
+
+#define RECENT_PROGRESS 100 /* spark.sql.streaming.numRecentProgresses */
+
+struct em_query {
+    gint refs;
+    char *id, *run_id, *name;
+    em_ssc *ssc;
+    em_schema *schema;
+    em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
+    em_dstream *source;
+    em_dstream *agg_ds; /* a streaming aggregation's state stream, for its figures */
+    em_query_opts opts; /* console_out, listener copied; name, listener pointers not kept */
+    em_query_listener listener;
+    GMutex lock;
+    GCond cond;
+    int64_t batch_id;     /* the next batch's id */
+    em_time last_trigger; /* the previous batch's time, G_MININT64 before the first */
+    GQueue progress;      /* char * JSONs, oldest first */
+    em_values *memory;    /* memory sink's rows */
+    bool active, terminated_posted;
+    char *exception;
+};
+
+static em_query *query_ref(em_query *q)
+{
+    g_atomic_int_inc(&q->refs);
+    return q;
+}
+
+em_query *em_query_ref(em_query *q) { return query_ref(q); }
+
+void em_query_unref(em_query *q)
+{
+    if (!q || !g_atomic_int_dec_and_test(&q->refs))
+        return;
+    if (q->opts.destroy)
+        q->opts.destroy(q->opts.ud);
+    g_free(q->id);
+    g_free(q->run_id);
+    g_free(q->name);
+    g_free(q->exception);
+    em_schema_unref(q->schema);
+    em_df_free(q->sort);
+    g_queue_clear_full(&q->progress, g_free);
+    em_values_free(q->memory);
+    g_mutex_clear(&q->lock);
+    g_cond_clear(&q->cond);
+    g_free(q);
+}
+
+static void query_unref(void *p) { em_query_unref(p); }
+
+const char *em_query_id(const em_query *q) { return q->id; }
+const char *em_query_name(const em_query *q) { return q->name; }
+
+int64_t em_query_batches(em_query *q)
+{
+    g_mutex_lock(&q->lock);
+    int64_t n = q->batch_id;
+    g_mutex_unlock(&q->lock);
+    return n;
+}
+
+char *em_query_last_progress(em_query *q)
+{
+    g_mutex_lock(&q->lock);
+    char *json = g_strdup(g_queue_peek_tail(&q->progress));
+    g_mutex_unlock(&q->lock);
+    return json;
+}
+
+char **em_query_recent_progress(em_query *q)
+{
+    g_mutex_lock(&q->lock);
+    char **all = g_new0(char *, q->progress.length + 1);
+    size_t i = 0;
+    for (GList *l = q->progress.head; l; l = l->next)
+        all[i++] = g_strdup(l->data);
+    g_mutex_unlock(&q->lock);
+    return all;
+}
+
+static em_values *values_copy(const em_value *rows, size_t n)
+{
+    em_values *copy = g_new0(em_values, 1);
+    copy->arena = em_arena_new();
+    copy->items = g_new(em_value, n ? n : 1); /* em_values_free() g_free()s items */
+    for (size_t i = 0; i < n; i++)
+        copy->items[i] = em_value_copy(rows[i], copy->arena);
+    copy->n = n;
+    return copy;
+}
+
+em_values *em_query_memory_rows(em_query *q)
+{
+    if (q->opts.sink != EM_SINK_MEMORY)
+        return NULL;
+    g_mutex_lock(&q->lock);
+    em_values *copy =
+        q->memory ? values_copy(q->memory->items, q->memory->n) : values_copy(NULL, 0);
+    g_mutex_unlock(&q->lock);
+    return copy;
+}
+
+bool em_query_is_active(em_query *q)
+{
+    g_mutex_lock(&q->lock);
+    bool active = q->active && em_ssc_get_state(q->ssc) != EM_SSC_STOPPED;
+    g_mutex_unlock(&q->lock);
+    return active;
+}
+
+/* Marks the query stopped and tells the listener once; exception may be NULL. */
+static void terminate(em_query *q, const char *exception)
+{
+    g_mutex_lock(&q->lock);
+    bool post = !q->terminated_posted;
+    q->terminated_posted = true;
+    q->active = false;
+    if (exception && !q->exception)
+        q->exception = g_strdup(exception);
+    g_cond_broadcast(&q->cond);
+    g_mutex_unlock(&q->lock);
+    if (post && q->listener.terminated)
+        q->listener.terminated(q, exception, q->opts.listener_ud);
+}
+
+void em_query_stop(em_query *q)
+{
+    em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
+    terminate(q, NULL);
+}
+
+bool em_query_await_termination(em_query *q, GError **err)
+{
+    GError *ssc_err = NULL;
+    bool ok = em_ssc_await_termination(q->ssc, &ssc_err);
+    terminate(q, ok ? NULL : ssc_err->message);
+    g_mutex_lock(&q->lock);
+    if (q->exception && ok) {
+        g_set_error(err, EM_ERROR, EM_ERROR_TASK, "%s", q->exception);
+        ok = false;
+    }
+    g_mutex_unlock(&q->lock);
+    if (ssc_err)
+        g_propagate_error(err, ssc_err);
+    return ok;
+}
+
+/* ---- Sinks ---- */
+
+/* ConsoleSink.addBatch: the banner, then data.show(numRows, truncate). */
+static void console_write(em_query *q, int64_t batch_id, em_values *rows)
+{
+    GString *text = g_string_new(NULL);
+    g_string_append_printf(text,
+                           "-------------------------------------------\n"
+                           "Batch: %" G_GINT64_FORMAT "\n"
+                           "-------------------------------------------\n",
+                           (gint64)batch_id);
+    em_rows_format(rows->items, rows->n, q->schema, q->opts.num_rows, q->opts.no_truncate ? 0 : 20,
+                   text);
+    g_string_append_c(text, '\n');
+    fwrite(text->str, 1, text->len, q->opts.console_out);
+    fflush(q->opts.console_out);
+    g_string_free(text, TRUE);
+}
+
+/* MemorySink: complete mode replaces the table, the other modes append to it. */
+static void memory_write(em_query *q, em_values *rows)
+{
+    g_mutex_lock(&q->lock);
+    if (q->opts.mode == EM_OUTPUT_COMPLETE || !q->memory) {
+        em_values_free(q->memory);
+        q->memory = values_copy(rows->items, rows->n);
+    } else {
+        /* The rows join the table's arena: no copy of the rows already there. */
+        em_values *mem = q->memory;
+        mem->items = g_renew(em_value, mem->items, mem->n + rows->n);
+        for (size_t i = 0; i < rows->n; i++)
+            mem->items[mem->n + i] = em_value_copy(rows->items[i], mem->arena);
+        mem->n += rows->n;
+    }
+    g_mutex_unlock(&q->lock);
+}
+
+static bool foreach_batch_write(em_query *q, int64_t batch_id, em_rdd *rdd, GError **err)
+{
+    g_autoptr(em_df) batch = em__df_new(NULL, q->schema, rdd, NULL);
+    GError *fn_err = NULL;
+    if (q->opts.foreach_batch(batch, batch_id, q->opts.ud, &fn_err))
+        return true;
+    if (!fn_err)
+        g_set_error(&fn_err, EM_ERROR, EM_ERROR_TASK, "foreachBatch failed");
+    g_propagate_prefixed_error(err, fn_err, "foreachBatch failed in batch %" G_GINT64_FORMAT ": ",
+                               (gint64)batch_id);
+    return false;
+}
+
+/* ---- Progress ---- */
+
+static void add_rate(JsonBuilder *b, const char *name, double rows, double ms)
+{
+    /* Spark leaves a rate out when it is not a number (no time elapsed). */
+    if (ms <= 0)
+        return;
+    json_builder_set_member_name(b, name);
+    json_builder_add_double_value(b, rows * 1000.0 / ms);
+}
+
+static char *iso_time(em_time ms)
+{
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(ms / 1000);
+    g_autofree char *base = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%S");
+    return g_strdup_printf("%s.%03dZ", base, (int)(ms % 1000));
+}
+
+typedef struct {
+    int64_t batch_id, input_rows, output_rows, trigger_ms, add_batch_ms;
+    em_time t, previous;
+} batch_figures;
+
+static void add_int(JsonBuilder *b, const char *name, int64_t v)
+{
+    json_builder_set_member_name(b, name);
+    json_builder_add_int_value(b, v);
+}
+
+static void add_state_operators(em_query *q, JsonBuilder *b, const batch_figures *f)
+{
+    json_builder_set_member_name(b, "stateOperators");
+    json_builder_begin_array(b);
+    if (q->agg_ds) {
+        int64_t keys = 0, bytes = 0;
+        em_map_with_state_size(q->agg_ds, &keys, &bytes);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "operatorName");
+        json_builder_add_string_value(b, "stateStoreSave");
+        add_int(b, "numRowsTotal", keys);
+        add_int(b, "numRowsUpdated", f->output_rows);
+        add_int(b, "memoryUsedBytes", bytes);
+        json_builder_end_object(b);
+    }
+    json_builder_end_array(b);
+}
+
+/* StreamingQueryProgress.json, with Spark's member order. Times are the ssc's clock: a
+ * batch's trigger time is its batch time. */
+static char *progress_json(em_query *q, const batch_figures *f)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "id");
+    json_builder_add_string_value(b, q->id);
+    json_builder_set_member_name(b, "runId");
+    json_builder_add_string_value(b, q->run_id);
+    json_builder_set_member_name(b, "name");
+    if (q->name)
+        json_builder_add_string_value(b, q->name);
+    else
+        json_builder_add_null_value(b);
+    g_autofree char *ts = iso_time(f->t);
+    json_builder_set_member_name(b, "timestamp");
+    json_builder_add_string_value(b, ts);
+    add_int(b, "batchId", f->batch_id);
+    add_int(b, "numInputRows", f->input_rows);
+    double since = f->previous == G_MININT64 ? 0 : (double)(f->t - f->previous);
+    add_rate(b, "inputRowsPerSecond", (double)f->input_rows, since);
+    add_rate(b, "processedRowsPerSecond", (double)f->input_rows, (double)f->trigger_ms);
+    json_builder_set_member_name(b, "durationMs");
+    json_builder_begin_object(b);
+    add_int(b, "addBatch", f->add_batch_ms);
+    add_int(b, "triggerExecution", f->trigger_ms);
+    json_builder_end_object(b);
+    add_state_operators(q, b, f);
+    json_builder_set_member_name(b, "sources");
+    json_builder_begin_array(b);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "description");
+    json_builder_add_string_value(b, q->source->op);
+    add_int(b, "numInputRows", f->input_rows);
+    add_rate(b, "inputRowsPerSecond", (double)f->input_rows, since);
+    add_rate(b, "processedRowsPerSecond", (double)f->input_rows, (double)f->trigger_ms);
+    json_builder_end_object(b);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "sink");
+    json_builder_begin_object(b);
+    static const char *const sinks[] = {"ConsoleSink", "MemorySink", "ForeachBatchSink"};
+    json_builder_set_member_name(b, "description");
+    json_builder_add_string_value(b, sinks[q->opts.sink]);
+    add_int(b, "numOutputRows", f->output_rows);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    g_autoptr(JsonNode) root = json_builder_get_root(b);
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    json_generator_set_pretty(gen, TRUE);
+    json_generator_set_indent(gen, 2);
+    json_generator_set_root(gen, root);
+    return json_generator_to_data(gen, NULL);
+}
+
+static void record_progress(em_query *q, const batch_figures *f)
+{
+    char *json = progress_json(q, f);
+    g_mutex_lock(&q->lock);
+    g_queue_push_tail(&q->progress, json);
+    while (q->progress.length > RECENT_PROGRESS)
+        g_free(g_queue_pop_head(&q->progress));
+    g_mutex_unlock(&q->lock);
+    if (q->listener.progress)
+        q->listener.progress(q, json, q->opts.listener_ud);
+}
+
+/* ---- The micro-batch ---- */
+
+/* The rows the trigger at t read from the source: Spark runs no batch without new rows. */
+static int64_t input_rows(em_query *q, em_time t, GError **err)
+{
+    em_rdd *in = em__dstream_get_or_compute(q->source, t, err); /* borrowed */
+    if (!in)
+        return err && *err ? -1 : 0;
+    return em_rdd_count(in, err);
+}
+
+static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out_rows,
+                        GError **err)
+{
+    if (q->opts.sink == EM_SINK_FOREACH_BATCH) {
+        *out_rows = -1; /* Spark does not count foreachBatch's rows */
+        return foreach_batch_write(q, batch_id, rdd, err);
+    }
+    g_autoptr(em_values) rows = rdd ? em_rdd_collect(rdd, err) : values_copy(NULL, 0);
+    if (!rows)
+        return false;
+    *out_rows = (int64_t)rows->n;
+    if (q->sort)
+        em__df_sort_rows(q->sort, rows->items, rows->n);
+    if (q->opts.sink == EM_SINK_CONSOLE)
+        console_write(q, batch_id, rows);
+    else
+        memory_write(q, rows);
+    return true;
+}
+
+static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
+{
+    em_query *q = op->ud;
+    if (!em_query_is_active(q))
+        return true;
+    int64_t start = em__now_ms();
+    int64_t n_in = input_rows(q, t, err);
+    if (n_in < 0)
+        return false;
+    if (n_in == 0) {
+        if (q->opts.trigger == EM_TRIGGER_AVAILABLE_NOW && q->batch_id > 0) {
+            em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
+            terminate(q, NULL);
+        }
+        return true;
+    }
+    batch_figures f = {.batch_id = q->batch_id,
+                       .input_rows = n_in,
+                       .t = t,
+                       .previous = q->last_trigger};
+    int64_t add_start = em__now_ms();
+    if (!write_batch(q, rdd, q->batch_id, &f.output_rows, err)) {
+        em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
+        terminate(q, (*err)->message);
+        return false;
+    }
+    f.add_batch_ms = em__now_ms() - add_start;
+    f.trigger_ms = em__now_ms() - start;
+    g_mutex_lock(&q->lock);
+    q->batch_id++;
+    q->last_trigger = t;
+    g_mutex_unlock(&q->lock);
+    record_progress(q, &f);
+    if (q->opts.trigger == EM_TRIGGER_ONCE) {
+        em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
+        terminate(q, NULL);
+    }
+    return true;
+}
+
+/* ---- Start ---- */
+
+/* UnsupportedOperationChecker's rules for the query's output mode; Spark's messages (their
+ * first line: Spark follows it with the logical plan). */
+static bool check_mode(const em_df *df, em_output_mode mode, GError **err)
+{
+    if (mode == EM_OUTPUT_COMPLETE && !df->aggregated) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "Complete output mode not supported when there are no streaming "
+                    "aggregations on streaming DataFrames/Datasets;");
+        return false;
+    }
+    if (df->sort_cols && mode != EM_OUTPUT_COMPLETE) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "Sorting is not supported on streaming DataFrames/Datasets, unless it is on "
+                    "aggregated DataFrame/Dataset in Complete output mode;");
+        return false;
+    }
+    if (mode == EM_OUTPUT_APPEND && df->aggregated) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "Append output mode not supported when there are streaming aggregations on "
+                    "streaming DataFrames/DataSets without watermark;");
+        return false;
+    }
+    return true;
+}
+
+static bool check_start(const em_df *df, const em_query_opts *opts, GError **err)
+{
+    if (!df->ds) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "'writeStream' can be called only on streaming Dataset/DataFrame");
+        return false;
+    }
+    if (!check_mode(df, opts->mode, err))
+        return false;
+    em_ssc *ssc = df->ds->ssc;
+    if (opts->trigger == EM_TRIGGER_PROCESSING_TIME &&
+        opts->interval != em_ssc_batch_interval(ssc)) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "trigger interval %" G_GINT64_FORMAT " ms: a processing-time trigger runs "
+                    "at the StreamingContext's batch interval (%" G_GINT64_FORMAT " ms)",
+                    (gint64)opts->interval, (gint64)em_ssc_batch_interval(ssc));
+        return false;
+    }
+    if (opts->sink == EM_SINK_FOREACH_BATCH && !opts->foreach_batch) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "the foreachBatch sink needs a function");
+        return false;
+    }
+    if (em_ssc_get_state(ssc) != EM_SSC_INITIALIZED) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "the StreamingContext was started already: start every query before it "
+                    "(defer_ssc_start on all but the last)");
+        return false;
+    }
+    return true;
+}
+
+em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **err)
+{
+    g_return_val_if_fail(df && opts, NULL);
+    if (!check_start(df, opts, err)) {
+        if (opts->destroy)
+            opts->destroy(opts->ud);
+        return NULL;
+    }
+    em_dstream *out = df->ds;
+    if (opts->mode == EM_OUTPUT_COMPLETE) {
+        out = em__df_complete_stream(df, err);
+        if (!out) {
+            if (opts->destroy)
+                opts->destroy(opts->ud);
+            return NULL;
+        }
+    }
+    em_query *q = g_new0(em_query, 1);
+    q->refs = 1;
+    q->id = g_uuid_string_random();
+    q->run_id = g_uuid_string_random();
+    q->name = g_strdup(opts->name);
+    q->ssc = df->ds->ssc;
+    q->schema = em_schema_ref(df->schema);
+    q->source = df->source;
+    q->agg_ds = df->agg_ds;
+    if (df->sort_cols) {
+        q->sort = em__df_new(df, df->schema, NULL, df->ds);
+        q->sort->sort_cols = g_memdup2(df->sort_cols, df->n_sort * sizeof *df->sort_cols);
+        q->sort->n_sort = df->n_sort;
+    }
+    q->opts = *opts;
+    q->opts.name = NULL;
+    q->opts.console_out = opts->console_out ? opts->console_out : stdout;
+    q->opts.num_rows = opts->num_rows ? opts->num_rows : 20;
+    if (opts->listener)
+        q->listener = *opts->listener;
+    q->opts.listener = NULL;
+    q->last_trigger = G_MININT64;
+    q->active = true;
+    g_mutex_init(&q->lock);
+    g_cond_init(&q->cond);
+    g_queue_init(&q->progress);
+    em__output_add(out, "writeStream", run_batch, query_ref(q), query_unref, q->name);
+    if (q->listener.started)
+        q->listener.started(q, q->opts.listener_ud);
+    if (!opts->defer_ssc_start && !em_ssc_start(q->ssc, err)) {
+        terminate(q, (*err)->message);
+        em_query_unref(q);
+        return NULL;
+    }
+    return q;
+}
