@@ -113,10 +113,10 @@ int main(int argc, char **argv)
     figures f = {0};
     g_mutex_init(&f.lock);
     em_ssc *ssc = em_ssc_new("local[2]", "bench-overload", EM_SECONDS(1));
-    em_socket_opts opts = {.receiver = {.backpressure = backpressure,
-                                        .max_pending_bytes = max_pending_mb << 20}};
-    em_dstream *lines = em_socket_stream_full(ssc, "127.0.0.1", ntohs(a.sin_port), NULL, NULL,
-                                              NULL, &opts);
+    em_socket_opts opts = {
+        .receiver = {.backpressure = backpressure, .max_pending_bytes = max_pending_mb << 20}};
+    em_dstream *lines =
+        em_socket_stream_full(ssc, "127.0.0.1", ntohs(a.sin_port), NULL, NULL, NULL, &opts);
     em_dstream *counts =
         em_reduce_by_key(em_map(em_flat_map(lines, em_split_space), em_pair_one), em_sum);
     em_foreach_rdd_full(counts, count_output, NULL, NULL, "count");

@@ -159,8 +159,7 @@ static void feeder_start(feeder *f, const char *path)
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;
-    f->ctl = mmap(NULL, sizeof *f->ctl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                  0);
+    f->ctl = mmap(NULL, sizeof *f->ctl, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(lfd, 4) < 0 ||
         getsockname(lfd, (struct sockaddr *)&addr, &len) < 0 || f->ctl == MAP_FAILED) {
         fprintf(stderr, "bench-streaming: cannot listen on 127.0.0.1: %s\n", g_strerror(errno));
@@ -235,9 +234,13 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
     recorder *rec = ud;
     gint64 now = g_get_monotonic_time();
     gint64 late = g_get_real_time() - (now - rec->started_us) - info->batch_time * 1000;
-    batch_rec r = {.time = info->batch_time, .records = info->num_records,
-                   .sched_ms = info->scheduling_delay, .proc_ms = info->processing_delay,
-                   .proc_us = now - rec->started_us, .late_us = late, .done_us = now};
+    batch_rec r = {.time = info->batch_time,
+                   .records = info->num_records,
+                   .sched_ms = info->scheduling_delay,
+                   .proc_ms = info->processing_delay,
+                   .proc_us = now - rec->started_us,
+                   .late_us = late,
+                   .done_us = now};
     if (rec->read_rss)
         read_rss(&r.rss_kb, &r.hwm_kb);
     g_mutex_lock(&rec->lock);
@@ -385,8 +388,8 @@ static trial_result throughput_trial(feeder *f, int64_t rate)
     trial_result res = {.received_wps = judged ? (double)records * f->words_per_line / secs : 0};
     /* What the processing could take: the words of a batch over its mean processing time. */
     res.capacity_wps = proc_sum ? (double)records * f->words_per_line * 1e6 / (double)proc_sum : 0;
-    res.stable = judged == TP_WINDOW && !waited_too_long &&
-                 res.received_wps >= 0.95 * (double)rate;
+    res.stable =
+        judged == TP_WINDOW && !waited_too_long && res.received_wps >= 0.95 * (double)rate;
     printf("trial rate=%" PRId64 " batches=%u received_wps=%.0f proc_mean_ms=%.0f"
            " proc_max_ms=%" PRId64 " sched_max_ms=%" PRId64 " capacity_wps=%.0f stable=%s\n",
            rate, judged, res.received_wps, judged ? (double)proc_sum / 1000.0 / judged : 0,
@@ -561,18 +564,17 @@ static int cmd_rss(feeder *f, int argc, char **argv)
         records += r.records;
         sched_max = MAX(sched_max, r.sched_ms);
         if (i == 10 || i == 30 || i == n || i % 10 == 0)
-            printf("rss batch=%u vmrss_mb=%.1f vmhwm_mb=%.1f sched_ms=%" PRId64
-                   " proc_ms=%" PRId64 " records=%" PRId64 "\n",
-                   i, (double)r.rss_kb / 1024, (double)r.hwm_kb / 1024, r.sched_ms,
-                   r.proc_ms, r.records);
+            printf("rss batch=%u vmrss_mb=%.1f vmhwm_mb=%.1f sched_ms=%" PRId64 " proc_ms=%" PRId64
+                   " records=%" PRId64 "\n",
+                   i, (double)r.rss_kb / 1024, (double)r.hwm_kb / 1024, r.sched_ms, r.proc_ms,
+                   r.records);
     }
     if (done)
         printf("rss_summary rate=%" PRId64 " batches=%u received_wps=%.0f sched_max_ms=%" PRId64
                " vmrss_mb_at_start=%.1f vmrss_mb_at_10=%.1f vmrss_mb_at_30=%.1f"
                " vmrss_mb_at_%u=%.1f vmhwm_mb=%.1f\n",
                rate, n, (double)records * f->words_per_line / n, sched_max,
-               (double)start_kb / 1024,
-               (double)rec_at(&rec, MIN(10, n)).rss_kb / 1024,
+               (double)start_kb / 1024, (double)rec_at(&rec, MIN(10, n)).rss_kb / 1024,
                (double)rec_at(&rec, MIN(30, n)).rss_kb / 1024, n,
                (double)rec_at(&rec, n).rss_kb / 1024, (double)rec_at(&rec, n).hwm_kb / 1024);
     else
@@ -586,8 +588,10 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(feeder *f, int argc, char **argv);
-    } commands[] = {{"throughput", cmd_throughput}, {"short", cmd_short},
-                    {"startup", cmd_startup},       {"rss", cmd_rss}};
+    } commands[] = {{"throughput", cmd_throughput},
+                    {"short", cmd_short},
+                    {"startup", cmd_startup},
+                    {"rss", cmd_rss}};
     for (size_t i = 0; argc >= 3 && i < G_N_ELEMENTS(commands); i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;

@@ -73,8 +73,8 @@ static void print_stats(const char *name, double *ms, int n)
         sum += ms[i];
     double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
     int p90 = (9 * n + 9) / 10 - 1;
-    printf(" %s_median_ms=%.3f %s_p90_ms=%.3f %s_mean_ms=%.3f %s_min_ms=%.3f %s_max_ms=%.3f",
-           name, median, name, ms[p90], name, sum / n, name, ms[0], name, ms[n - 1]);
+    printf(" %s_median_ms=%.3f %s_p90_ms=%.3f %s_mean_ms=%.3f %s_min_ms=%.3f %s_max_ms=%.3f", name,
+           median, name, ms[p90], name, sum / n, name, ms[0], name, ms[n - 1]);
 }
 
 static void print_times(const batch_time *times, int n)
@@ -137,7 +137,7 @@ typedef struct {
     int64_t last;              /* batches in the window at the checked batch */
     int first_input;           /* the oldest input in that window */
     bool check, checked;
-    int64_t window_keys;       /* keys in the checked window (value != 0) */
+    int64_t window_keys; /* keys in the checked window (value != 0) */
 } window_bench;
 
 static bool on_window(em_rdd *rdd, em_time t, void *ud, GError **err)
@@ -174,7 +174,8 @@ static bool on_window(em_rdd *rdd, em_time t, void *ud, GError **err)
 static int bench_window(int window_batches, const char *how, int64_t records, int64_t keys,
                         int measured, const char *master)
 {
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = master, .app_name = "bench-window",
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = master,
+                                                 .app_name = "bench-window",
                                                  .batch_interval = BATCH_MS,
                                                  .manual_clock = true},
                                   NULL);
@@ -206,14 +207,19 @@ static int bench_window(int window_batches, const char *how, int64_t records, in
     if (batch_only)
         window_batches = 1;
     em_dstream *win =
-        batch_only ? em_reduce_by_key_full(in, em_sum, NULL, NULL, "sum", 0)
-                   : em_reduce_by_key_and_window_full(
-                         in, &(em_reduce_window_spec){
-                                 .fn = em_sum,
-                                 .inv = inverse ? em_subtract : NULL,
-                                 .window = (em_duration)window_batches * BATCH_MS,
-                                 .slide = BATCH_MS,
-                                 .name = "sum"});
+        batch_only
+            ? em_reduce_by_key_full(in, em_sum, NULL, NULL, "sum", 0)
+            : em_reduce_by_key_and_window_full(in,
+                                               &(em_reduce_window_spec){.fn = em_sum,
+                                                                        .inv = inverse
+                                                                                   ? em_subtract
+                                                                                   : NULL,
+                                                                        .window =
+                                                                            (em_duration)
+                                                                                window_batches *
+                                                                            BATCH_MS,
+                                                                        .slide = BATCH_MS,
+                                                                        .name = "sum"});
     em_foreach_rdd_full(win, on_window, &wb, NULL, "count");
     GError *err = NULL;
     if (!em_ssc_start(ssc, &err)) {
@@ -237,8 +243,8 @@ static int bench_window(int window_batches, const char *how, int64_t records, in
     printf("op=%s master=%s window_batches=%d inverse=%s records=%lld keys=%lld "
            "window_keys=%lld check=%s\n",
            batch_only ? "reduceByKey" : "reduceByKeyAndWindow", master, window_batches,
-           inverse ? "yes" : "no", (long long)records, (long long)keys,
-           (long long)wb.window_keys, status ? "FAILED" : "ok");
+           inverse ? "yes" : "no", (long long)records, (long long)keys, (long long)wb.window_keys,
+           status ? "FAILED" : "ok");
     print_times(ms, measured);
     g_free(ms);
     em_ssc_free(ssc);
@@ -255,14 +261,13 @@ static int bench_window(int window_batches, const char *how, int64_t records, in
 /* ---- mapWithState ---- */
 
 typedef struct {
-    int64_t *touched;      /* per key: its records over the whole run, host side */
-    int64_t last_keys;     /* distinct keys in the last batch */
+    int64_t *touched;  /* per key: its records over the whole run, host side */
+    int64_t last_keys; /* distinct keys in the last batch */
     bool check, checked;
 } state_bench;
 
 /* A running count per key, returned as (key, count). */
-static em_value running_count(em_time t, em_value key, em_value value, em_state *state,
-                              void *ud)
+static em_value running_count(em_time t, em_value key, em_value value, em_state *state, void *ud)
 {
     (void)t, (void)ud;
     int64_t n = em_as_int(value) + (em_state_exists(state) ? em_as_int(em_state_get(state)) : 0);
@@ -294,7 +299,8 @@ static bool on_mapped(em_rdd *rdd, em_time t, void *ud, GError **err)
 
 static int bench_state(int64_t keys, int64_t touched, int measured, const char *master)
 {
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = master, .app_name = "bench-state",
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = master,
+                                                 .app_name = "bench-state",
                                                  .batch_interval = BATCH_MS,
                                                  .manual_clock = true},
                                   NULL);
@@ -366,8 +372,8 @@ static int bench_state(int64_t keys, int64_t touched, int measured, const char *
            "state_bytes=%lld bytes_per_key=%.1f rss_delta_bytes_per_key=%.1f fill_ms=%.1f "
            "check=%s\n",
            master, (long long)keys, (long long)touched, (long long)in_state, (long long)bytes,
-           (double)bytes / (double)keys, (double)(rss_after - rss_before) / (double)keys,
-           fill_ms, status ? "FAILED" : "ok");
+           (double)bytes / (double)keys, (double)(rss_after - rss_before) / (double)keys, fill_ms,
+           status ? "FAILED" : "ok");
     print_times(ms, measured);
     g_free(ms);
     if (checkpoint_dir) {
@@ -396,9 +402,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 6 && strcmp(argv[1], "window") == 0) {
         int measured = argc > 6 ? atoi(argv[6]) : 50;
-        return bench_window(atoi(argv[2]), argv[3], atoll(argv[4]),
-                            atoll(argv[5]), measured > 0 ? measured : 50,
-                            argc > 7 ? argv[7] : "local[2]");
+        return bench_window(atoi(argv[2]), argv[3], atoll(argv[4]), atoll(argv[5]),
+                            measured > 0 ? measured : 50, argc > 7 ? argv[7] : "local[2]");
     }
     if (argc >= 4 && strcmp(argv[1], "state") == 0) {
         int measured = argc > 4 ? atoi(argv[4]) : 50;

@@ -87,8 +87,7 @@ int main(int argc, char **argv)
         if (secs < best)
             best = secs;
         printf("words=%lld distinct=%zu seconds=%.4f words_per_s=%.0f checksum=%llu\n",
-               (long long)total, out->n, secs, (double)total / secs,
-               (unsigned long long)checksum);
+               (long long)total, out->n, secs, (double)total / secs, (unsigned long long)checksum);
         if (r == repeats - 1)
             printf("best_words_per_s=%.0f\n", (double)total / best);
         em_values_free(out);

@@ -175,8 +175,7 @@ static void journal_append(em_dstream *ds, files_state *st, em_time t, const GPt
     em_time covered = em__recovery_last_written(ds->ssc);
     uint64_t upto = 0;
     guint drop = 0;
-    while (drop < st->logged->len &&
-           g_array_index(st->logged, journal_mark, drop).time <= covered)
+    while (drop < st->logged->len && g_array_index(st->logged, journal_mark, drop).time <= covered)
         upto = g_array_index(st->logged, journal_mark, drop++).seq;
     if (drop && em__wal_clean(st->journal, upto, NULL) >= 0)
         g_array_remove_range(st->logged, 0, drop);
@@ -438,8 +437,8 @@ static const em_dstream_class files_class = {.type_name = "FileInputDStream",
                                              .checkpoint_save = files_checkpoint_save,
                                              .checkpoint_restore = files_checkpoint_restore};
 
-em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir,
-                                     const em_file_stream_opts *opts, GError **err)
+em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir, const em_file_stream_opts *opts,
+                                     GError **err)
 {
     if (!ssc || !dir) {
         g_critical("em_text_file_stream: the StreamingContext and the directory must not be "
@@ -461,8 +460,8 @@ em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir,
     st->dir = g_strdup(dir);
     st->new_files_only = opts ? opts->new_files_only : true;
     /* Spark's FileInputDStream: the remember window is whole batches, at least min_remember. */
-    em_duration min_remember = opts && opts->min_remember > 0 ? opts->min_remember
-                                                              : DEFAULT_MIN_REMEMBER;
+    em_duration min_remember =
+        opts && opts->min_remember > 0 ? opts->min_remember : DEFAULT_MIN_REMEMBER;
     st->remember = (min_remember + ssc->batch - 1) / ssc->batch * ssc->batch;
     g_mutex_init(&st->lock);
     st->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);

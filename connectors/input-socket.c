@@ -73,7 +73,8 @@ static int connect_one(socket_receiver *s, const struct addrinfo *a, int *error)
  * error when stopped). */
 static int connect_peer(socket_receiver *s, GError **err)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV};
     struct addrinfo *addrs = NULL;
     int rc = getaddrinfo(s->host, s->port, &hints, &addrs);
@@ -307,8 +308,8 @@ em_dstream *em_socket_stream_full(em_ssc *ssc, const char *host, int port,
     return em__receiver_stream_new(ssc, op, &socket_funcs, s, opts ? &opts->receiver : NULL);
 }
 
-em_dstream *em_socket_stream(em_ssc *ssc, const char *host, int port,
-                             em_line_converter converter, void *ud)
+em_dstream *em_socket_stream(em_ssc *ssc, const char *host, int port, em_line_converter converter,
+                             void *ud)
 {
     return em_socket_stream_full(ssc, host, port, converter, ud, NULL, NULL);
 }

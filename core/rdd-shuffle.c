@@ -203,8 +203,7 @@ static void push_combine(em_sink *s, em_value v)
         return;
     em_value key = em_key(v);
     /* String keys (the common case) hash without the type switch's call. */
-    uint64_t hash =
-        key.type == EM_T_STR ? em__hash_bytes(key.as.s, key.len) : em_value_hash(key);
+    uint64_t hash = key.type == EM_T_STR ? em__hash_bytes(key.as.s, key.len) : em_value_hash(key);
     combine(w, key, em_val(v), hash);
 }
 

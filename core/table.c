@@ -250,7 +250,8 @@ __attribute__((noinline)) static em_table_entry *flat_insert(em_table *t, size_t
 }
 
 /* Stable layout: the whole upsert. */
-__attribute__((noinline)) static em_table_entry *stable_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
+__attribute__((noinline)) static em_table_entry *stable_upsert(em_table *t, em_value key,
+                                                               uint64_t hash, bool *is_new)
 {
     if (!t->index)
         rebuild_index(t, FIRST_SLOTS);

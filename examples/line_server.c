@@ -76,7 +76,8 @@ static int listen_on(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof addr;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
@@ -96,7 +97,8 @@ int main(int argc, char **argv)
     bool once = argc > 1 && strcmp(argv[1], "--once") == 0;
     argv += once, argc -= once;
     int64_t port = 0;
-    if ((argc != 2 && argc != 3) || !g_ascii_string_to_signed(argv[1], 10, 0, 65535, &port, NULL)) {
+    if ((argc != 2 && argc != 3) ||
+        !g_ascii_string_to_signed(argv[1], 10, 0, 65535, &port, NULL)) {
         fprintf(stderr, "Usage: line_server [--once] <port> [<file>]\n");
         return 2;
     }

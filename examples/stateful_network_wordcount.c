@@ -29,8 +29,7 @@
 
 /* The running count of a word: its new occurrence (one, or None when it times out, which
  * cannot happen without a timeout) plus the count so far, emitted as (word, sum). */
-static em_value mapping_func(em_time time, em_value word, em_value one, em_state *state,
-                             void *ud)
+static em_value mapping_func(em_time time, em_value word, em_value one, em_state *state, void *ud)
 {
     (void)time, (void)ud;
     int64_t sum = (em_type_of(one) == EM_T_NONE ? 0 : em_as_int(one)) +
@@ -64,9 +63,10 @@ int main(int argc, char **argv)
     em_dstream *lines = em_socket_text_stream(ssc, argv[1], (int)port);
     em_dstream *words = em_flat_map(lines, em_split_space);
     em_dstream *word_dstream = em_map(words, em_pair_one);
-    em_dstream *state_dstream = em_map_with_state(
-        word_dstream, &(em_state_spec){.fn = mapping_func, .name = "mappingFunc",
-                                       .initial_state = initial_rdd});
+    em_dstream *state_dstream =
+        em_map_with_state(word_dstream, &(em_state_spec){.fn = mapping_func,
+                                                         .name = "mappingFunc",
+                                                         .initial_state = initial_rdd});
     em_rdd_unref(initial_rdd); /* the StateSpec holds its own reference */
     em_print(state_dstream);
 

@@ -44,8 +44,8 @@ int main(int argc, char **argv)
     em_dstream *words = em_flat_map(lines, em_split_space);
     em_dstream *pairs = em_map(words, em_pair_one);
     /* Reduce the last 3 seconds of data, every second. */
-    em_dstream *windowed_word_counts = em_reduce_by_key_and_window_inv(
-        pairs, em_sum, em_subtract, EM_SECONDS(3), EM_SECONDS(1));
+    em_dstream *windowed_word_counts =
+        em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, EM_SECONDS(3), EM_SECONDS(1));
     em_print(windowed_word_counts);
 
     em_ssc_stop_after_batches(ssc, batches); /* Ember addition: 0 runs until killed */

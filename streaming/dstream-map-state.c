@@ -18,7 +18,7 @@ typedef struct {
     em_time updated;
     uint32_t prev, next; /* update-order list (or free list): entry index + 1, 0 none */
     bool live;
-    uint32_t logged;     /* the table's batch number when the undo log got this entry */
+    uint32_t logged; /* the table's batch number when the undo log got this entry */
 } st_entry;
 
 /* How to undo a batch's change to one key: its entry as it was before the batch. */
@@ -31,17 +31,17 @@ typedef struct {
 
 typedef struct {
     st_entry *entries;
-    uint32_t n, cap;     /* entries used (high water) and allocated */
-    uint32_t free_head;  /* removed entries, reused first */
+    uint32_t n, cap;    /* entries used (high water) and allocated */
+    uint32_t free_head; /* removed entries, reused first */
     size_t live;
-    uint32_t *index;     /* open addressing: entry index + 1, 0 empty */
+    uint32_t *index; /* open addressing: entry index + 1, 0 empty */
     size_t mask;
-    bool ordered;        /* keep the update-order list (only a timeout reads it) */
+    bool ordered; /* keep the update-order list (only a timeout reads it) */
     uint32_t oldest, newest;
     em_arena *arena;
-    size_t payload;      /* bytes of live keys' and states' payload */
-    uint32_t batch;      /* batches applied, for st_entry.logged */
-    GArray *undo;        /* undo_entry: what the uncommitted batch changed, in order */
+    size_t payload; /* bytes of live keys' and states' payload */
+    uint32_t batch; /* batches applied, for st_entry.logged */
+    GArray *undo;   /* undo_entry: what the uncommitted batch changed, in order */
 } state_table;
 
 static void table_init(state_table *t, bool ordered)
@@ -137,7 +137,10 @@ static void log_entry(state_table *t, st_entry *e)
 {
     if (e->logged == t->batch)
         return;
-    undo_entry u = {.key = e->key, .state = e->state, .hash = e->hash, .updated = e->updated,
+    undo_entry u = {.key = e->key,
+                    .state = e->state,
+                    .hash = e->hash,
+                    .updated = e->updated,
                     .existed = true};
     e->logged = t->batch;
     g_array_append_val(t->undo, u);
@@ -177,7 +180,9 @@ static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_va
         id = t->n++;
     }
     st_entry *e = &t->entries[id];
-    *e = (st_entry){.hash = hash, .key = em__value_copy(key, t->arena), .live = true,
+    *e = (st_entry){.hash = hash,
+                    .key = em__value_copy(key, t->arena),
+                    .live = true,
                     .logged = t->batch};
     t->payload += em_value_payload_size(e->key);
     list_append(t, e);
@@ -339,10 +344,10 @@ void em_state_remove(em_state *s)
 
 typedef struct {
     em_dstream base;
-    em_state_spec spec;   /* ud, destroy and name moved to the base */
-    int n;                /* state partitions */
+    em_state_spec spec; /* ud, destroy and name moved to the base */
+    int n;              /* state partitions */
     state_table *tables;
-    bool loaded;          /* the initial state is in */
+    bool loaded; /* the initial state is in */
 } map_state;
 
 /* A lookup in a big table misses the cache three times, one after the other: the index slot,
@@ -443,8 +448,13 @@ static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink
     table_maybe_compact(t);
     t->batch++;
     apply_sink *a = g_new(apply_sink, 1);
-    *a = (apply_sink){.base = {apply_push, task}, .out = out, .ms = ms, .table = t, .rdd = rdd,
-                      .time = b->time, .arena = em_arena_new()};
+    *a = (apply_sink){.base = {apply_push, task},
+                      .out = out,
+                      .ms = ms,
+                      .table = t,
+                      .rdd = rdd,
+                      .time = b->time,
+                      .arena = em_arena_new()};
     em__compute(rdd->parents[0], task, index, &a->base);
     apply_chunk(a);
     em_arena_reset(task->scratch);
@@ -506,8 +516,8 @@ static em_rdd *map_state_compute(em_dstream *ds, em_time t, GError **err)
     g_autoptr(em_rdd) none = em_empty_rdd(ds->ssc->sc);
     /* The batch's records meet their keys' tables: hash-partitioned as the state is. */
     g_autoptr(em_rdd) by_key = em_rdd_partition_by(batch ? batch : none, ms->n);
-    em_rdd *mapped = em__rdd_new(ds->ssc->sc, &map_state_rdd_class, "mapWithState", ms->n,
-                                 &by_key, 1);
+    em_rdd *mapped =
+        em__rdd_new(ds->ssc->sc, &map_state_rdd_class, "mapWithState", ms->n, &by_key, 1);
     batch_ctx *b = g_new(batch_ctx, 1);
     *b = (batch_ctx){ms, t};
     em__rdd_set_fn(mapped, EM_ANY_FN(ms->spec.fn), b, g_free, ds->fn_name);
@@ -681,8 +691,7 @@ static em_rdd *snapshot_compute(em_dstream *ds, em_time t, GError **err)
             g_array_append_val(pairs, kv);
         }
     }
-    em_rdd *rdd = em_parallelize(ds->ssc->sc, (em_value *)(void *)pairs->data, pairs->len,
-                                 ms->n);
+    em_rdd *rdd = em_parallelize(ds->ssc->sc, (em_value *)(void *)pairs->data, pairs->len, ms->n);
     g_array_unref(pairs);
     em_arena_free(arena);
     return rdd;

@@ -28,8 +28,7 @@ static bool all_parents_at(em_dstream *ds, em_time t, em_rdd **in, GError **err)
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "%s: Could not generate RDD from a parent for %s at time %" G_GINT64_FORMAT
                     " ms",
-                    ds->op, strcmp(ds->op, "union") == 0 ? "unifying" : "transforming",
-                    (gint64)t);
+                    ds->op, strcmp(ds->op, "union") == 0 ? "unifying" : "transforming", (gint64)t);
     return false;
 }
 
@@ -97,9 +96,10 @@ static em_rdd *map_compute(em_dstream *ds, em_time t, GError **err)
 }
 
 #define MAP_CLASS(var, type, rdd_op)                                                              \
-    static const map_class var = {                                                                \
-        {.type_name = type, .instance_size = sizeof(map_dstream), .compute = map_compute},      \
-        rdd_op}
+    static const map_class var = {{.type_name = type,                                             \
+                                   .instance_size = sizeof(map_dstream),                          \
+                                   .compute = map_compute},                                       \
+                                  rdd_op}
 MAP_CLASS(mapped_class, "MappedDStream", em_rdd_map_full);
 MAP_CLASS(flat_mapped_class, "FlatMappedDStream", em_rdd_flat_map_full);
 MAP_CLASS(map_valued_class, "MapValuedDStream", em_rdd_map_values_full);
@@ -132,8 +132,8 @@ em_dstream *em_map_values_full(em_dstream *ds, em_map_fn fn, void *ud, GDestroyN
     return map_stream(ds, &map_valued_class, "mapValues", fn, ud, destroy, name);
 }
 
-em_dstream *em_flat_map_values_full(em_dstream *ds, em_map_fn fn, void *ud,
-                                    GDestroyNotify destroy, const char *name)
+em_dstream *em_flat_map_values_full(em_dstream *ds, em_map_fn fn, void *ud, GDestroyNotify destroy,
+                                    const char *name)
 {
     return map_stream(ds, &flat_map_valued_class, "flatMapValues", fn, ud, destroy, name);
 }
@@ -176,16 +176,14 @@ static em_rdd *map_partitions_compute(em_dstream *ds, em_time t, GError **err)
               : NULL;
 }
 
-static const em_dstream_class map_partitioned_class = {
-    .type_name = "MapPartitionedDStream",
-    .instance_size = sizeof(partitions_dstream),
-    .compute = map_partitions_compute};
+static const em_dstream_class map_partitioned_class = {.type_name = "MapPartitionedDStream",
+                                                       .instance_size = sizeof(partitions_dstream),
+                                                       .compute = map_partitions_compute};
 
 em_dstream *em_map_partitions_full(em_dstream *ds, em_partition_fn fn, void *ud,
                                    GDestroyNotify destroy, const char *name)
 {
-    em_dstream *out = own(derive1(ds, &map_partitioned_class, "mapPartitions"), ud, destroy,
-                          name);
+    em_dstream *out = own(derive1(ds, &map_partitioned_class, "mapPartitions"), ud, destroy, name);
     if (out)
         ((partitions_dstream *)out)->fn = fn;
     return out;
@@ -320,8 +318,8 @@ static em_rdd *reduce_compute(em_dstream *ds, em_time t, GError **err)
         return NULL;
     /* this.map((null, _)).reduceByKey(f, 1).map(_._2) */
     g_autoptr(em_rdd) keyed = em_rdd_map_full(in, pair_with_null, NULL, NULL, "reduce");
-    g_autoptr(em_rdd) reduced = em_rdd_reduce_by_key_full(keyed, ((reduce_dstream *)ds)->fn,
-                                                          ds->ud, NULL, ds->fn_name, 1);
+    g_autoptr(em_rdd) reduced =
+        em_rdd_reduce_by_key_full(keyed, ((reduce_dstream *)ds)->fn, ds->ud, NULL, ds->fn_name, 1);
     return em_rdd_values(reduced);
 }
 
@@ -390,8 +388,8 @@ em_dstream *em_combine_by_key_full(em_dstream *ds, const em_combine_spec *spec)
         return NULL;
     }
     const char *name = spec->name ? spec->name : "combineByKey";
-    em_dstream *out = own(derive1(ds, &combined_class, "combineByKey"), spec->ud, spec->destroy,
-                          name);
+    em_dstream *out =
+        own(derive1(ds, &combined_class, "combineByKey"), spec->ud, spec->destroy, name);
     if (out) {
         combine_dstream *c = (combine_dstream *)out;
         c->spec = *spec;
@@ -496,8 +494,8 @@ static const em_dstream_class transformed_class = {.type_name = "TransformedDStr
                                                    .instance_size = sizeof(transform_dstream),
                                                    .compute = transform_compute};
 
-em_dstream *em_transform_full(em_dstream *ds, em_transform_fn fn, void *ud,
-                              GDestroyNotify destroy, const char *name)
+em_dstream *em_transform_full(em_dstream *ds, em_transform_fn fn, void *ud, GDestroyNotify destroy,
+                              const char *name)
 {
     em_dstream *out = own(derive1(ds, &transformed_class, "transform"), ud, destroy, name);
     if (out)
@@ -520,17 +518,17 @@ static em_rdd *transform_with_compute(em_dstream *ds, em_time t, GError **err)
     return checked_user_rdd(ds, rdd, local, t, err);
 }
 
-static const em_dstream_class transformed_with_class = {
-    .type_name = "TransformedDStream",
-    .instance_size = sizeof(transform_with_dstream),
-    .compute = transform_with_compute};
+static const em_dstream_class transformed_with_class = {.type_name = "TransformedDStream",
+                                                        .instance_size =
+                                                            sizeof(transform_with_dstream),
+                                                        .compute = transform_with_compute};
 
 em_dstream *em_transform_with_full(em_dstream *ds, em_dstream *other, em_transform2_fn fn,
                                    void *ud, GDestroyNotify destroy, const char *name)
 {
     em_dstream *both[] = {ds, other};
-    em_dstream *out = own(derive(both, 2, &transformed_with_class, "transformWith"), ud,
-                          destroy, name);
+    em_dstream *out =
+        own(derive(both, 2, &transformed_with_class, "transformWith"), ud, destroy, name);
     if (out)
         ((transform_with_dstream *)out)->fn = fn;
     return out;

@@ -131,9 +131,11 @@ static bool save_replacing(em_rdd *rdd, const char *path, GError **err)
     if (!em_rdd_save_as_text_file(rdd, saving, EM_COMPRESS_NONE, err))
         return false;
     if (!g_file_test(path, G_FILE_TEST_EXISTS))
-        return g_rename(saving, path) == 0 ||
-               (g_set_error(err, EM_ERROR, EM_ERROR_IO, "saveAsTextFiles: cannot rename %s to "
-                            "%s: %s", saving, path, g_strerror(errno)), false);
+        return g_rename(saving, path) == 0 || (g_set_error(err, EM_ERROR, EM_ERROR_IO,
+                                                           "saveAsTextFiles: cannot rename %s to "
+                                                           "%s: %s",
+                                                           saving, path, g_strerror(errno)),
+                                               false);
     remove_saved(old);
     if (g_rename(path, old) != 0 || g_rename(saving, path) != 0) {
         g_set_error(err, EM_ERROR, EM_ERROR_IO, "saveAsTextFiles: cannot replace %s: %s", path,

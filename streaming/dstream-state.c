@@ -8,12 +8,12 @@
 typedef struct {
     em_dstream base;
     em_update_fn fn;
-    int partitions;     /* as given: 0 for the context's parallelism */
-    em_rdd *initial;    /* may be NULL */
-    em_rdd *last;       /* the newest state computed (referenced), NULL before the first */
+    int partitions;  /* as given: 0 for the context's parallelism */
+    em_rdd *initial; /* may be NULL */
+    em_rdd *last;    /* the newest state computed (referenced), NULL before the first */
     em_time last_time;
-    em_rdd *committed;  /* the state after the newest batch that succeeded (referenced) */
-    em_time failed;     /* the newest batch time whose state was not computed or kept */
+    em_rdd *committed; /* the state after the newest batch that succeeded (referenced) */
+    em_time failed;    /* the newest batch time whose state was not computed or kept */
 } state_stream;
 
 typedef struct {
@@ -28,8 +28,8 @@ static em_value apply_update(em_value kv, void *ud)
     em_value groups = em_val(kv);
     em_value values = em_key(groups), states = em_val(groups);
     em_value state = states.len ? em_list_get(states, 0) : em_none();
-    em_value next = b->st->fn(em_key(kv), values.as.items, values.len, state, b->time,
-                              b->st->base.ud);
+    em_value next =
+        b->st->fn(em_key(kv), values.as.items, values.len, state, b->time, b->st->base.ud);
     if (next.type == EM_T_NONE)
         return em_none();
     return em_some(em_pair(em_key(kv), next));
@@ -109,7 +109,8 @@ static void state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name,
     em_values *vals = st->committed ? em_rdd_collect(st->committed, &err) : em__values_new();
     if (!vals) {
         g_warning("checkpoint of batch %" G_GINT64_FORMAT " ms: the state of \"%s\" could not "
-                  "be read: %s", (gint64)t, name, err->message);
+                  "be read: %s",
+                  (gint64)t, name, err->message);
         g_error_free(err);
         return;
     }

@@ -47,8 +47,8 @@ static em_rdd *window_compute(em_dstream *ds, em_time t, GError **err)
             return NULL;
         }
     }
-    em_rdd *out = in->len ? em_rdd_union_n((em_rdd *const *)in->pdata, in->len)
-                          : em_empty_rdd(ds->ssc->sc);
+    em_rdd *out =
+        in->len ? em_rdd_union_n((em_rdd *const *)in->pdata, in->len) : em_empty_rdd(ds->ssc->sc);
     g_ptr_array_unref(in);
     return out;
 }
@@ -186,7 +186,9 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     const window_cogroup *wc = rdd->state;
     const reduced_window *rw = wc->rw;
-    cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = rw,
+    cogroup_sink c = {.base = {cogroup_push, task},
+                      .rdd = rdd,
+                      .rw = rw,
                       .keys = g_array_new(FALSE, FALSE, sizeof(window_key))};
     em__combiner_init(&c.index);
     for (int p = 0; p < rdd->n_parents && !task->stop; p++) {
@@ -198,8 +200,9 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     for (guint i = 0; i < c.keys->len && !task->stop; i++) {
         const window_key *wk = &g_array_index(c.keys, window_key, i);
         if (!(wk->mask & (PREV | ENTERED))) {
-            em__task_fail(task, rdd, "reduceByKeyAndWindow: a key left the window that was not "
-                                     "in the previous window; does the key hash consistently?");
+            em__task_fail(task, rdd,
+                          "reduceByKeyAndWindow: a key left the window that was not "
+                          "in the previous window; does the key hash consistently?");
             break;
         }
         /* With a filter, a key that no batch of (t - W, t] holds leaves the state. */
@@ -253,8 +256,8 @@ static em_rdd *window_state_at(reduced_window *rw, em_time t, GError **err)
         g_array_append_val(times, rw->last_time);
     }
     wc->first_left = (int)parents->len;
-    bool ok = !prev || add_batches(rw->reduced, t - S - W + ps, MIN(t - W, t - S), parents,
-                                   times, err);
+    bool ok =
+        !prev || add_batches(rw->reduced, t - S - W + ps, MIN(t - W, t - S), parents, times, err);
     wc->first_entered = (int)parents->len;
     em_time entered = prev ? MAX(t - S, t - W) : t - W;
     ok = ok && add_batches(rw->reduced, entered + ps, t, parents, times, err);
@@ -307,7 +310,8 @@ static em_rdd *reduced_window_compute(em_dstream *ds, em_time t, GError **err)
     rw->last = state;
     rw->last_time = t;
     return em_rdd_flat_map_full(state, emit_window, rw, NULL,
-                                rw->filter ? "reduceByKeyAndWindow filter" : "reduceByKeyAndWindow");
+                                rw->filter ? "reduceByKeyAndWindow filter"
+                                           : "reduceByKeyAndWindow");
 }
 
 static em_duration reduced_window_parent_extra(const em_dstream *ds)
@@ -342,8 +346,8 @@ static void reduced_window_checkpoint_save(em_dstream *ds, em_ckpt *ck, const ch
     em_values_free(vals);
 }
 
-static bool reduced_window_checkpoint_restore(em_dstream *ds, const em_ckpt *ck,
-                                              const char *name, em_time t, GError **err)
+static bool reduced_window_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, const char *name,
+                                              em_time t, GError **err)
 {
     (void)t;
     reduced_window *rw = (reduced_window *)ds;
@@ -410,9 +414,9 @@ em_dstream *em_reduce_by_key_and_window_full(em_dstream *ds, const em_reduce_win
         em_dstream *per_batch =
             em_reduce_by_key_full(ds, spec->fn, spec->ud, NULL, name, spec->num_partitions);
         em_dstream *windowed = em_window(per_batch, spec->window, slide);
-        em_dstream *out = em_reduce_by_key_full(windowed, spec->fn, spec->ud,
-                                                spec->filter ? NULL : spec->destroy, name,
-                                                spec->num_partitions);
+        em_dstream *out =
+            em_reduce_by_key_full(windowed, spec->fn, spec->ud,
+                                  spec->filter ? NULL : spec->destroy, name, spec->num_partitions);
         return spec->filter ? em_filter_full(out, spec->filter, spec->ud, spec->destroy, "filter")
                             : out;
     }
@@ -488,17 +492,19 @@ em_dstream *em_group_by_key_and_window_n(em_dstream *ds, em_duration window, em_
     return win ? em_group_by_key_n(win, num_partitions) : NULL;
 }
 
-em_dstream *em_count_by_value_and_window_n(em_dstream *ds, em_duration window,
-                                           em_duration slide, int num_partitions)
+em_dstream *em_count_by_value_and_window_n(em_dstream *ds, em_duration window, em_duration slide,
+                                           int num_partitions)
 {
     /* map((_, 1L)).reduceByKeyAndWindow(_ + _, _ - _, W, S, n, _._2 != 0L) */
     em_dstream *ones = ds ? em_map(ds, em_pair_one) : NULL;
-    return em_reduce_by_key_and_window_full(
-        ones, &(em_reduce_window_spec){.fn = em_sum,
-                                       .inv = em_subtract,
-                                       .window = window,
-                                       .slide = slide,
-                                       .num_partitions = num_partitions,
-                                       .filter = em_filter_nonzero,
-                                       .name = "countByValueAndWindow"});
+    return em_reduce_by_key_and_window_full(ones,
+                                            &(em_reduce_window_spec){.fn = em_sum,
+                                                                     .inv = em_subtract,
+                                                                     .window = window,
+                                                                     .slide = slide,
+                                                                     .num_partitions =
+                                                                         num_partitions,
+                                                                     .filter = em_filter_nonzero,
+                                                                     .name =
+                                                                         "countByValueAndWindow"});
 }

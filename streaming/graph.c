@@ -31,8 +31,8 @@ static void init_stream(em_dstream *ds, em_time zero, em_duration remember)
     ds->initialized = true;
     if (remember > ds->remember)
         ds->remember = remember;
-    em_duration extra = ds->klass->parent_remember_extra ? ds->klass->parent_remember_extra(ds)
-                                                         : 0;
+    em_duration extra =
+        ds->klass->parent_remember_extra ? ds->klass->parent_remember_extra(ds) : 0;
     for (int i = 0; i < ds->n_parents; i++)
         init_stream(ds->parents[i], zero, ds->remember + extra);
 }

@@ -10,8 +10,11 @@ static bool run_job(em_ssc *ssc, GArray *listeners, em_output_op *op, em_rdd *rd
                     GError **err)
 {
     (void)ssc;
-    em_output_op_info oi = {.batch_time = t, .id = op->id, .name = op->name,
-                            .start_time = em__now_ms(), .end_time = -1};
+    em_output_op_info oi = {.batch_time = t,
+                            .id = op->id,
+                            .name = op->name,
+                            .start_time = em__now_ms(),
+                            .end_time = -1};
     em__listener_bus_post_output_op(listeners, true, &oi);
     bool ok = op->run(op, rdd, t, err);
     oi.end_time = em__now_ms();
@@ -20,8 +23,7 @@ static bool run_job(em_ssc *ssc, GArray *listeners, em_output_op *op, em_rdd *rd
     return ok;
 }
 
-void em__job_scheduler_batch_completed(em_ssc *ssc, em_time t, bool succeeded,
-                                       em_batch_info *info)
+void em__job_scheduler_batch_completed(em_ssc *ssc, em_time t, bool succeeded, em_batch_info *info)
 {
     /* Every stream hears how the batch ended before anything is forgotten: a stateful stream
      * keeps or rolls back its state. */
@@ -36,10 +38,15 @@ void em__job_scheduler_run_batch(em_ssc *ssc, em_time t, int64_t submitted)
     guint n_outputs = ssc->outputs->len;
     int n_inputs = (int)ssc->inputs->len;
     int64_t *records = g_new0(int64_t, n_inputs > 0 ? n_inputs : 1);
-    em_batch_info info = {.batch_time = t, .n_inputs = n_inputs, .input_records = records,
-                          .submission_time = submitted, .processing_start = -1,
-                          .processing_end = -1, .scheduling_delay = -1,
-                          .processing_delay = -1, .total_delay = -1};
+    em_batch_info info = {.batch_time = t,
+                          .n_inputs = n_inputs,
+                          .input_records = records,
+                          .submission_time = submitted,
+                          .processing_start = -1,
+                          .processing_end = -1,
+                          .scheduling_delay = -1,
+                          .processing_delay = -1,
+                          .total_delay = -1};
     GArray *listeners = em__listener_bus_snapshot(ssc);
     g_mutex_lock(&ssc->lock);
     ssc->current_batch = t;

@@ -17,10 +17,9 @@ struct em__rate_estimator {
 };
 
 em__rate_estimator *em__pid_rate_estimator_new(em_duration batch_interval, double proportional,
-                                               double integral, double derivative,
-                                               double min_rate)
+                                               double integral, double derivative, double min_rate)
 {
-    const char *problem = batch_interval <= 0 ? "the batch interval must be > 0"
+    const char *problem = batch_interval <= 0    ? "the batch interval must be > 0"
                           : !(proportional >= 0) ? "the proportional gain must be >= 0"
                           : !(integral >= 0)     ? "the integral gain must be >= 0"
                           : !(derivative >= 0)   ? "the derivative gain must be >= 0"

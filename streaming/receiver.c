@@ -47,8 +47,8 @@ struct em_receiver {
     bool restarting; /* restart requested: on_stop, wait, on_start */
     char *restart_message;
     int64_t restart_delay;
-    bool stop_owed; /* on_start was called and its on_stop not yet */
-    bool finished;  /* the receiver is stopped: stores are dropped */
+    bool stop_owed;   /* on_start was called and its on_stop not yet */
+    bool finished;    /* the receiver is stopped: stores are dropped */
     bool thread_done; /* receiver_main has returned */
     bool abandoned;   /* its on_start did not return within the stop timeout */
     gint wake_seq;    /* atomic: bumped to end a wait on the manual clock (stop, new rate) */
@@ -64,7 +64,7 @@ struct em_receiver {
     bool blocked;              /* store waited for pending blocks since the last compute */
     int64_t blocked_total;     /* stores that had to wait for pending blocks */
     /* Rate limiter: a token bucket holding up to one second of records, on the ssc's clock. */
-    double rate;      /* records/s now: the estimate capped by max_rate, 0 unlimited */
+    double rate; /* records/s now: the estimate capped by max_rate, 0 unlimited */
     double tokens;
     em_time refilled; /* clock ms of the last refill */
     bool bucket_started;
@@ -262,7 +262,9 @@ static void emit(em_receiver *r, em_receiver_event event, bool active, const cha
     g_mutex_unlock(&r->lock);
     if (abandoned)
         return;
-    em_receiver_info info = {.stream_id = r->stream_id, .name = r->name, .active = active,
+    em_receiver_info info = {.stream_id = r->stream_id,
+                             .name = r->name,
+                             .active = active,
                              .last_error = error};
     em__ssc_emit_receiver(r->ssc, event, &info);
 }
@@ -403,13 +405,15 @@ static void receiver_stop(em_dstream *ds, bool graceful)
         if (done) {
             g_thread_join(r->thread);
         } else {
-            char *msg = g_strdup_printf(
-                "Receiver %s of stream %d did not stop within %" PRId64 " ms (its on_start has "
-                "not returned): abandoning its thread",
-                r->name, r->stream_id, (int64_t)r->stop_timeout);
+            char *msg = g_strdup_printf("Receiver %s of stream %d did not stop within %" PRId64
+                                        " ms (its on_start has "
+                                        "not returned): abandoning its thread",
+                                        r->name, r->stream_id, (int64_t)r->stop_timeout);
             g_warning("%s", msg);
-            em_receiver_info info = {.stream_id = r->stream_id, .name = r->name,
-                                     .active = false, .last_error = msg};
+            em_receiver_info info = {.stream_id = r->stream_id,
+                                     .name = r->name,
+                                     .active = false,
+                                     .last_error = msg};
             em__ssc_emit_receiver(r->ssc, EM_RECEIVER_ERROR, &info);
             g_free(msg);
             g_mutex_lock(&r->lock);
@@ -566,13 +570,13 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
     /* Spark's BlockGenerator: the initial rate (backpressure only), capped by maxRate. */
     r->rate = (double)o.max_rate;
     if (o.backpressure && o.initial_rate > 0)
-        r->rate = o.max_rate > 0 ? (double)MIN(o.initial_rate, o.max_rate) : (double)o.initial_rate;
+        r->rate =
+            o.max_rate > 0 ? (double)MIN(o.initial_rate, o.max_rate) : (double)o.initial_rate;
     if (o.backpressure) {
         r->estimator = em__pid_rate_estimator_new(ssc->batch, PID_PROPORTIONAL, PID_INTEGRAL,
                                                   PID_DERIVATIVE, PID_MIN_RATE);
         em_ssc_add_listener(ssc,
-                            &(em_listener){.batch_completed = rate_controller_batch_completed},
-                            r);
+                            &(em_listener){.batch_completed = rate_controller_batch_completed}, r);
     }
     g_mutex_init(&r->lock);
     g_cond_init(&r->cond);

@@ -49,9 +49,10 @@ em_ssc *em_ssc_new_full(const em_ssc_opts *opts, GError **err)
 em_ssc *em_ssc_new(const char *master, const char *app_name, em_duration batch_interval)
 {
     GError *err = NULL;
-    em_ssc *ssc = em_ssc_new_full(
-        &(em_ssc_opts){.master = master, .app_name = app_name, .batch_interval = batch_interval},
-        &err);
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = master,
+                                                 .app_name = app_name,
+                                                 .batch_interval = batch_interval},
+                                  &err);
     if (!ssc) {
         g_critical("%s", err->message);
         g_error_free(err);

@@ -70,23 +70,23 @@ struct em_dstream {
     em_ssc *ssc;
     int id;
     const em_dstream_class *klass;
-    const char *op;       /* "map", "reduceByKey", "socketTextStream" */
-    char *fn_name;        /* the user function's name, or NULL */
-    void *ud;             /* the user data given with the function ... */
+    const char *op;         /* "map", "reduceByKey", "socketTextStream" */
+    char *fn_name;          /* the user function's name, or NULL */
+    void *ud;               /* the user data given with the function ... */
     GDestroyNotify destroy; /* ... freed with this exactly once, when the stream is freed */
     em_duration slide;
     em_dstream **parents;
     int n_parents;
-    int input_id;         /* index among the inputs, or -1 */
+    int input_id; /* index among the inputs, or -1 */
     bool cached;
     em_duration remember; /* generated RDDs are kept this long */
     em_time zero_time;
-    bool initialized;     /* zero time and remember set at start: the stream leads to an output */
-    GMutex lock;          /* guards generated (em_slice reads it from other threads) */
+    bool initialized; /* zero time and remember set at start: the stream leads to an output */
+    GMutex lock;      /* guards generated (em_slice reads it from other threads) */
     em_time forgotten_until; /* RDDs at times <= this were forgotten (clear) */
-    GArray *generated;    /* em_generated, ascending time */
-    int64_t last_records; /* inputs: records in the batch just computed */
-    bool last_blocked;    /* inputs: stores waited for unprocessed blocks since the last one */
+    GArray *generated;       /* em_generated, ascending time */
+    int64_t last_records;    /* inputs: records in the batch just computed */
+    bool last_blocked;       /* inputs: stores waited for unprocessed blocks since the last one */
     /* Transitional, for the input kinds of the other rooms (receiver, files, testing) until
      * they embed em_dstream as the operators do: freed by their klass->finalize. */
     void *state;
@@ -99,10 +99,10 @@ typedef bool (*em_output_run_fn)(em_output_op *op, em_rdd *rdd, em_time t, GErro
 struct em_output_op {
     em_dstream *ds;
     int id;
-    const char *name;     /* "print", "foreachRDD", "saveAsTextFiles" */
+    const char *name; /* "print", "foreachRDD", "saveAsTextFiles" */
     char *fn_name;
     em_output_run_fn run;
-    void *ud;             /* the operation's own data */
+    void *ud; /* the operation's own data */
     GDestroyNotify destroy;
 };
 
@@ -130,22 +130,22 @@ struct em_ssc {
     /* threads and batches */
     GThread *generator;
     GThread *scheduler;
-    GAsyncQueue *batches; /* em_queued_batch*; one with stop set ends the scheduler */
+    GAsyncQueue *batches;    /* em_queued_batch*; one with stop set ends the scheduler */
     GRecMutex generate_lock; /* held while RDDs are generated (the scheduler, em_slice) */
-    em_time current_batch; /* the newest batch the scheduler started, G_MININT64 before */
-    em_time next_batch;   /* the generator's next batch time */
-    em_time last_done;    /* the newest batch completed (or failed) */
-    bool stopping;        /* stop requested: the generator stops generating */
+    em_time current_batch;   /* the newest batch the scheduler started, G_MININT64 before */
+    em_time next_batch;      /* the generator's next batch time */
+    em_time last_done;       /* the newest batch completed (or failed) */
+    bool stopping;           /* stop requested: the generator stops generating */
     bool graceful;
-    bool scheduler_done;  /* the scheduler thread has left its loop */
-    bool self_stop;       /* stopped from a callback: the scheduler completes the stop */
-    int64_t stop_after;   /* em_ssc_stop_after_batches(): batches left, 0 for no limit */
-    bool terminated;      /* stop complete */
+    bool scheduler_done; /* the scheduler thread has left its loop */
+    bool self_stop;      /* stopped from a callback: the scheduler completes the stop */
+    int64_t stop_after;  /* em_ssc_stop_after_batches(): batches left, 0 for no limit */
+    bool terminated;     /* stop complete */
     bool stop_context;
-    GError *failure;      /* the first batch failure */
+    GError *failure; /* the first batch failure */
     int next_stream_id;
     struct em_recovery *recovery; /* checkpointing and recovery (recovery.c), NULL when off */
-    struct em__monitor *monitor; /* progress figures and the page (ui-private.h) */
+    struct em__monitor *monitor;  /* progress figures and the page (ui-private.h) */
 };
 
 /* A batch the generator queued for the scheduler, and when: Spark's submission time, from
@@ -211,11 +211,7 @@ void em__ssc_finish_stop(em_ssc *ssc);
 
 /* The listeners now, as a new array: events of one batch go to the listeners it started with. */
 GArray *em__listener_bus_snapshot(em_ssc *ssc);
-typedef enum {
-    EM_BATCH_SUBMITTED,
-    EM_BATCH_STARTED,
-    EM_BATCH_COMPLETED
-} em_batch_event;
+typedef enum { EM_BATCH_SUBMITTED, EM_BATCH_STARTED, EM_BATCH_COMPLETED } em_batch_event;
 /* Calls the event's callback of every listener in listeners (a snapshot), in registration
  * order, on the calling thread. */
 void em__listener_bus_post_batch(GArray *listeners, em_batch_event event,

@@ -151,8 +151,7 @@ em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_tes
 {
     single_op s = {op, ud};
     size_t n = 0;
-    em_test_output **outs = em_test_run_multi(inputs, n_inputs, run_single, 1, &s, opts, &n,
-                                              err);
+    em_test_output **outs = em_test_run_multi(inputs, n_inputs, run_single, 1, &s, opts, &n, err);
     if (!outs)
         return NULL;
     em_test_output *out = outs[0];
@@ -178,7 +177,8 @@ static em_ssc *build_graph(bool recovering, void *data)
     (void)recovering;
     test_build *b = data;
     const em_test_opts *o = b->o;
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = o->master, .context = o->context,
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = o->master,
+                                                 .context = o->context,
                                                  .app_name = "test",
                                                  .batch_interval = o->batch_interval,
                                                  .manual_clock = true},
@@ -210,9 +210,9 @@ static em_ssc *build_graph(bool recovering, void *data)
     return ssc;
 }
 
-em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
-                                   em_test_ops_fn op, size_t max_outputs, void *ud,
-                                   const em_test_opts *opts, size_t *n_outputs, GError **err)
+em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs, em_test_ops_fn op,
+                                   size_t max_outputs, void *ud, const em_test_opts *opts,
+                                   size_t *n_outputs, GError **err)
 {
     em_test_opts o = opts ? *opts : (em_test_opts){0};
     if (!o.master)
@@ -228,8 +228,12 @@ em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
             o.num_batches = MAX(o.num_batches, inputs[i].n);
     *n_outputs = 0;
 
-    test_build b = {.inputs = inputs, .n_inputs = n_inputs, .op = op, .max_outputs = max_outputs,
-                    .ud = ud, .o = &o};
+    test_build b = {.inputs = inputs,
+                    .n_inputs = n_inputs,
+                    .op = op,
+                    .max_outputs = max_outputs,
+                    .ud = ud,
+                    .o = &o};
     em_ssc *ssc = NULL;
     if (o.checkpoint_dir) {
         ssc = em_ssc_get_or_create(o.checkpoint_dir, build_graph, &b, NULL, err);
@@ -255,8 +259,8 @@ em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
     if (!ok)
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "em_test_run: the operation gave no stream");
     for (size_t i = 0; i < run.n; i++)
-        run.collectors[i] = (collector){.out = output_new(o.num_batches, o.batch_interval),
-                                        .lock = &run.lock};
+        run.collectors[i] =
+            (collector){.out = output_new(o.num_batches, o.batch_interval), .lock = &run.lock};
     if (ok) {
         for (size_t i = 0; i < run.n; i++)
             em_foreach_rdd_full(results[i], collect_batch, &run.collectors[i], NULL,
@@ -434,9 +438,8 @@ static bool compare(const em_test_output *out, const char *const *expected, size
 }
 
 bool em_test_operation2(const char *const *input1, size_t n_input1, const char *const *input2,
-                        size_t n_input2, em_test_op_fn op, void *ud,
-                        const char *const *expected, size_t n_expected, bool use_set,
-                        GError **err)
+                        size_t n_input2, em_test_op_fn op, void *ud, const char *const *expected,
+                        size_t n_expected, bool use_set, GError **err)
 {
     em_test_batch *b1 = g_new0(em_test_batch, n_input1 + 1);
     em_test_batch *b2 = g_new0(em_test_batch, n_input2 + 1);
@@ -472,9 +475,7 @@ bool em_test_checkpointed_operation(const char *const *input, size_t n_input, em
 }
 
 bool em_test_operation(const char *const *input, size_t n_input, em_test_op_fn op, void *ud,
-                       const char *const *expected, size_t n_expected, bool use_set,
-                       GError **err)
+                       const char *const *expected, size_t n_expected, bool use_set, GError **err)
 {
-    return em_test_operation2(input, n_input, NULL, 0, op, ud, expected, n_expected, use_set,
-                              err);
+    return em_test_operation2(input, n_input, NULL, 0, op, ud, expected, n_expected, use_set, err);
 }

@@ -21,7 +21,7 @@ EM_API size_t em_rdd_queue_length(em_rdd_queue *queue);
 EM_API void em_rdd_queue_free(em_rdd_queue *queue);
 /* How a queue stream takes from its queue (Spark's oneAtATime). */
 typedef enum em_queue_flags {
-    EM_QUEUE_ONE_AT_A_TIME = 0,  /* each batch takes the next queued RDD (Spark's default) */
+    EM_QUEUE_ONE_AT_A_TIME = 0,    /* each batch takes the next queued RDD (Spark's default) */
     EM_QUEUE_ALL_AT_ONCE = 1 << 0, /* each batch takes the union of all queued RDDs */
 } em_queue_flags;
 /* Spark's queueStream: each batch takes from the queue as flags say; with none queued,

@@ -19,8 +19,8 @@ typedef int64_t em_duration; /* milliseconds */
 typedef int64_t em_time;     /* milliseconds since the epoch (or since 0 on a manual clock) */
 
 #define EM_MILLIS(n) ((em_duration)(n))
-#define EM_SECONDS(n) ((em_duration)(n) * 1000)
-#define EM_MINUTES(n) ((em_duration)(n) * 60000)
+#define EM_SECONDS(n) ((em_duration)(n)*1000)
+#define EM_MINUTES(n) ((em_duration)(n)*60000)
 
 typedef struct em_ssc em_ssc;
 typedef struct em_dstream em_dstream;
@@ -34,14 +34,14 @@ typedef enum em_ssc_state {
 /* ---- StreamingContext ---- */
 
 typedef struct em_ssc_opts {
-    const char *master;          /* "local[2]": a new context, freed with the ssc ... */
-    em_context *context;         /* ... or an existing one (borrowed unless stop frees it) */
-    const char *app_name;        /* default "ember" */
-    em_duration batch_interval;  /* > 0 */
-    bool manual_clock;           /* time moves only by em_ssc_advance_clock() (tests) */
-    em_time manual_start;        /* the manual clock's start time (default 0) */
-    const char *ui_address;      /* "HOST:PORT": serve the web page there (see <ember/ui.h>);
-                                    NULL: only if the environment has EMBER_UI=HOST:PORT */
+    const char *master;         /* "local[2]": a new context, freed with the ssc ... */
+    em_context *context;        /* ... or an existing one (borrowed unless stop frees it) */
+    const char *app_name;       /* default "ember" */
+    em_duration batch_interval; /* > 0 */
+    bool manual_clock;          /* time moves only by em_ssc_advance_clock() (tests) */
+    em_time manual_start;       /* the manual clock's start time (default 0) */
+    const char *ui_address;     /* "HOST:PORT": serve the web page there (see <ember/ui.h>);
+                                   NULL: only if the environment has EMBER_UI=HOST:PORT */
 } em_ssc_opts;
 
 /* A StreamingContext in state INITIALIZED. Returns NULL and sets err (EM_ERROR_INVALID) for a
@@ -59,9 +59,9 @@ EM_API void em_ssc_free(em_ssc *ssc);
 EM_API bool em_ssc_start(em_ssc *ssc, GError **err);
 /* How em_ssc_stop() stops (Spark's stop(stopSparkContext, stopGracefully)), or-ed together. */
 typedef enum em_stop_flags {
-    EM_STOP_DEFAULT = 0,         /* the batch under way finishes, the rest is dropped */
-    EM_STOP_GRACEFUL = 1 << 0,   /* every batch holding data already received is processed */
-    EM_STOP_CONTEXT = 1 << 1,    /* em_ssc_free() also frees the em_context, even a given one */
+    EM_STOP_DEFAULT = 0,       /* the batch under way finishes, the rest is dropped */
+    EM_STOP_GRACEFUL = 1 << 0, /* every batch holding data already received is processed */
+    EM_STOP_CONTEXT = 1 << 1,  /* em_ssc_free() also frees the em_context, even a given one */
 } em_stop_flags;
 
 /* Stops the ssc: receivers first; with EM_STOP_GRACEFUL, every batch holding data already
@@ -116,22 +116,22 @@ typedef struct em_batch_info {
      * and their senders are being held back. 0 when no input was throttled. */
     int blocked_inputs;
     bool failed;
-    const char *failure;          /* the first failure's message, or NULL */
+    const char *failure; /* the first failure's message, or NULL */
 } em_batch_info;
 
 typedef struct em_output_op_info {
     em_time batch_time;
-    int id;                  /* registration order, from 0 */
-    const char *name;        /* "print", "foreachRDD", "saveAsTextFiles" */
+    int id;                       /* registration order, from 0 */
+    const char *name;             /* "print", "foreachRDD", "saveAsTextFiles" */
     int64_t start_time, end_time; /* wall-clock ms; end -1 until completed */
-    const char *failure;     /* NULL when it succeeded */
+    const char *failure;          /* NULL when it succeeded */
 } em_output_op_info;
 
 typedef struct em_receiver_info {
     int stream_id;
     const char *name;
     bool active;
-    const char *last_error;  /* NULL if none */
+    const char *last_error; /* NULL if none */
 } em_receiver_info;
 
 typedef struct em_listener {
@@ -158,8 +158,8 @@ EM_API void em_ssc_add_listener(em_ssc *ssc, const em_listener *listener, void *
 EM_API em_dstream *em_map_full(em_dstream *ds, em_map_fn fn, void *ud, GDestroyNotify destroy,
                                const char *name);
 #define em_map(ds, fn) em_map_full((ds), (fn), NULL, NULL, #fn)
-EM_API em_dstream *em_flat_map_full(em_dstream *ds, em_map_fn fn, void *ud,
-                                    GDestroyNotify destroy, const char *name);
+EM_API em_dstream *em_flat_map_full(em_dstream *ds, em_map_fn fn, void *ud, GDestroyNotify destroy,
+                                    const char *name);
 #define em_flat_map(ds, fn) em_flat_map_full((ds), (fn), NULL, NULL, #fn)
 EM_API em_dstream *em_filter_full(em_dstream *ds, em_filter_fn fn, void *ud,
                                   GDestroyNotify destroy, const char *name);
@@ -201,11 +201,10 @@ EM_API em_dstream *em_transform_full(em_dstream *ds, em_transform_fn fn, void *u
                                      GDestroyNotify destroy, const char *name);
 #define em_transform(ds, fn) em_transform_full((ds), (fn), NULL, NULL, #fn)
 /* transformWith: as transform over the batches of two streams (both must have an RDD). */
-typedef em_rdd *(*em_transform2_fn)(em_rdd *a, em_rdd *b, em_time time, void *ud,
-                                    GError **err);
+typedef em_rdd *(*em_transform2_fn)(em_rdd *a, em_rdd *b, em_time time, void *ud, GError **err);
 EM_API em_dstream *em_transform_with_full(em_dstream *ds, em_dstream *other, em_transform2_fn fn,
                                           void *ud, GDestroyNotify destroy, const char *name);
-#define em_transform_with(ds, other, fn) \
+#define em_transform_with(ds, other, fn)                                                          \
     em_transform_with_full((ds), (other), (fn), NULL, NULL, #fn)
 /* Spark's ssc.transform: fn gets the batch's RDDs of streams[0..n) (borrowed, in that order;
  * any n >= 1, all of ssc, one slide duration) and returns an RDD it owns, as transform. A batch
@@ -215,7 +214,7 @@ typedef em_rdd *(*em_transform_n_fn)(em_rdd *const *rdds, size_t n, em_time time
 EM_API em_dstream *em_ssc_transform_full(em_ssc *ssc, em_dstream *const *streams, size_t n,
                                          em_transform_n_fn fn, void *ud, GDestroyNotify destroy,
                                          const char *name);
-#define em_ssc_transform(ssc, streams, n, fn) \
+#define em_ssc_transform(ssc, streams, n, fn)                                                     \
     em_ssc_transform_full((ssc), (streams), (n), (fn), NULL, NULL, #fn)
 
 /* Key-value streams. num_partitions 0 is the context's parallelism (Spark's
@@ -240,10 +239,10 @@ typedef struct em_combine_spec {
 /* Spark's combineByKey on every batch. The spec is read during the call only; a spec missing
  * a function is refused (critical, NULL, ud destroyed). */
 EM_API em_dstream *em_combine_by_key_full(em_dstream *ds, const em_combine_spec *spec);
-#define em_combine_by_key(ds, create_fn, merge_value_fn, merge_combiners_fn)                   \
-    em_combine_by_key_full((ds), &(em_combine_spec){.create = (create_fn),                    \
-                                                    .merge_value = (merge_value_fn),          \
-                                                    .merge_combiners = (merge_combiners_fn), \
+#define em_combine_by_key(ds, create_fn, merge_value_fn, merge_combiners_fn)                      \
+    em_combine_by_key_full((ds), &(em_combine_spec){.create = (create_fn),                        \
+                                                    .merge_value = (merge_value_fn),              \
+                                                    .merge_combiners = (merge_combiners_fn),      \
                                                     .name = #create_fn})
 /* Joins of two key-value streams batch by batch; they must share a slide duration (an error
  * when the graph is built, naming both durations). */
@@ -289,48 +288,49 @@ typedef struct em_reduce_window_spec {
  * definition (critical message, NULL, ud destroyed). */
 EM_API em_dstream *em_reduce_by_key_and_window_full(em_dstream *ds,
                                                     const em_reduce_window_spec *spec);
-#define em_reduce_by_key_and_window(ds, reduce_fn, window_d, slide_d)                         \
-    em_reduce_by_key_and_window_full(                                                         \
-        (ds), &(em_reduce_window_spec){                                                       \
-                  .fn = (reduce_fn), .window = (window_d), .slide = (slide_d), .name = #reduce_fn})
-#define em_reduce_by_key_and_window_n(ds, reduce_fn, window_d, slide_d, n)                    \
-    em_reduce_by_key_and_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),       \
-                                                                    .window = (window_d),    \
-                                                                    .slide = (slide_d),      \
-                                                                    .num_partitions = (n),   \
+#define em_reduce_by_key_and_window(ds, reduce_fn, window_d, slide_d)                             \
+    em_reduce_by_key_and_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),            \
+                                                                    .window = (window_d),         \
+                                                                    .slide = (slide_d),           \
                                                                     .name = #reduce_fn})
-#define em_reduce_by_key_and_window_inv(ds, reduce_fn, inv_fn, window_d, slide_d)             \
-    em_reduce_by_key_and_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),       \
-                                                                    .inv = (inv_fn),         \
-                                                                    .window = (window_d),    \
-                                                                    .slide = (slide_d),      \
+#define em_reduce_by_key_and_window_n(ds, reduce_fn, window_d, slide_d, n)                        \
+    em_reduce_by_key_and_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),            \
+                                                                    .window = (window_d),         \
+                                                                    .slide = (slide_d),           \
+                                                                    .num_partitions = (n),        \
+                                                                    .name = #reduce_fn})
+#define em_reduce_by_key_and_window_inv(ds, reduce_fn, inv_fn, window_d, slide_d)                 \
+    em_reduce_by_key_and_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),            \
+                                                                    .inv = (inv_fn),              \
+                                                                    .window = (window_d),         \
+                                                                    .slide = (slide_d),           \
                                                                     .name = #reduce_fn})
 /* reduceByWindow: the whole window reduced to one record (none for an empty window); with inv
  * incrementally, as reduceByKeyAndWindow. filter and num_partitions must be 0 (critical, NULL,
  * ud destroyed otherwise). */
 EM_API em_dstream *em_reduce_by_window_full(em_dstream *ds, const em_reduce_window_spec *spec);
-#define em_reduce_by_window(ds, reduce_fn, window_d, slide_d)                                 \
-    em_reduce_by_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),               \
-                                                            .window = (window_d),            \
-                                                            .slide = (slide_d),              \
+#define em_reduce_by_window(ds, reduce_fn, window_d, slide_d)                                     \
+    em_reduce_by_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),                    \
+                                                            .window = (window_d),                 \
+                                                            .slide = (slide_d),                   \
                                                             .name = #reduce_fn})
-#define em_reduce_by_window_inv(ds, reduce_fn, inv_fn, window_d, slide_d)                     \
-    em_reduce_by_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),               \
-                                                            .inv = (inv_fn),                 \
-                                                            .window = (window_d),            \
-                                                            .slide = (slide_d),              \
+#define em_reduce_by_window_inv(ds, reduce_fn, inv_fn, window_d, slide_d)                         \
+    em_reduce_by_window_full((ds), &(em_reduce_window_spec){.fn = (reduce_fn),                    \
+                                                            .inv = (inv_fn),                      \
+                                                            .window = (window_d),                 \
+                                                            .slide = (slide_d),                   \
                                                             .name = #reduce_fn})
 /* The number of records in each window (incremental). */
 EM_API em_dstream *em_count_by_window(em_dstream *ds, em_duration window, em_duration slide);
 /* (k, CompactBuffer(v...)) over each window. */
 EM_API em_dstream *em_group_by_key_and_window_n(em_dstream *ds, em_duration window,
                                                 em_duration slide, int num_partitions);
-#define em_group_by_key_and_window(ds, window, slide) \
+#define em_group_by_key_and_window(ds, window, slide)                                             \
     em_group_by_key_and_window_n((ds), (window), (slide), 0)
 /* (record, count) over each window, records whose count falls to 0 dropped. */
 EM_API em_dstream *em_count_by_value_and_window_n(em_dstream *ds, em_duration window,
                                                   em_duration slide, int num_partitions);
-#define em_count_by_value_and_window(ds, window, slide) \
+#define em_count_by_value_and_window(ds, window, slide)                                           \
     em_count_by_value_and_window_n((ds), (window), (slide), 0)
 
 /* ---- State ---- */
@@ -343,7 +343,7 @@ typedef em_value (*em_update_fn)(em_value key, const em_value *values, size_t n,
                                  em_time time, void *ud);
 /* updateStateByKey's function and knobs. */
 typedef struct em_update_state_spec {
-    em_update_fn fn;        /* required */
+    em_update_fn fn; /* required */
     void *ud;
     GDestroyNotify destroy; /* called once on ud (when the ssc is freed, or on failure) */
     const char *name;       /* the function's name for logs (optional) */
@@ -355,8 +355,9 @@ typedef struct em_update_state_spec {
  * every batch. A failed batch (any of its jobs) leaves the state as after the previous batch.
  * The spec is read during the call only. On misuse: critical, NULL, ud destroyed. */
 EM_API em_dstream *em_update_state_by_key_full(em_dstream *ds, const em_update_state_spec *spec);
-#define em_update_state_by_key(ds, update_fn) \
-    em_update_state_by_key_full((ds), &(em_update_state_spec){.fn = (update_fn), .name = #update_fn})
+#define em_update_state_by_key(ds, update_fn)                                                     \
+    em_update_state_by_key_full((ds),                                                             \
+                                &(em_update_state_spec){.fn = (update_fn), .name = #update_fn})
 
 /* mapWithState's view of one key's state (Spark's State). Valid only during the call. */
 typedef struct em_state em_state;
@@ -382,12 +383,12 @@ typedef em_value (*em_mapping_fn)(em_time time, em_value key, em_value value, em
 typedef struct em_state_spec {
     em_mapping_fn fn;
     void *ud;
-    GDestroyNotify destroy;  /* called once on ud when the ssc is freed */
-    const char *name;        /* the function's name for logs (optional) */
-    int num_partitions;      /* state partitions; 0: the context's parallelism */
-    em_rdd *initial_state;   /* (k, state) records to start from; referenced; may be NULL */
-    em_duration timeout;     /* idle timeout (0: none): a key with no data for this long times
-                                out in the first batch at or after its last update + timeout */
+    GDestroyNotify destroy; /* called once on ud when the ssc is freed */
+    const char *name;       /* the function's name for logs (optional) */
+    int num_partitions;     /* state partitions; 0: the context's parallelism */
+    em_rdd *initial_state;  /* (k, state) records to start from; referenced; may be NULL */
+    em_duration timeout;    /* idle timeout (0: none): a key with no data for this long times
+                               out in the first batch at or after its last update + timeout */
 } em_state_spec;
 
 /* Spark's mapWithState: the stream of mapped records. Cost per batch grows with the keys in the

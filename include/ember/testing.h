@@ -24,19 +24,19 @@ typedef struct em_test_input {
 } em_test_input;
 
 typedef struct em_test_opts {
-    const char *master;          /* default "local[2]" ... */
-    em_context *context;         /* ... or this context (borrowed), to share RDDs with tests */
-    em_duration batch_interval;  /* default 1 s */
-    int input_partitions;        /* partitions of each input batch's RDD, default 2 */
-    size_t num_batches;          /* batches to run; default the longest input */
-    em_duration batch_timeout;   /* how long one batch may take before the run fails (with a
-                                    warning then; the run still waits for that batch to end
-                                    before it stops): default 60 s */
-    bool keep_going;             /* a failed batch does not end the run: it is recorded in the
-                                    output (status, failures) and the next batches run */
-    const char *checkpoint_dir;  /* checkpoint into this directory, and go on from the
-                                    checkpoint it holds (em_ssc_get_or_create); the run ends
-                                    with a graceful stop, which writes a final checkpoint */
+    const char *master;         /* default "local[2]" ... */
+    em_context *context;        /* ... or this context (borrowed), to share RDDs with tests */
+    em_duration batch_interval; /* default 1 s */
+    int input_partitions;       /* partitions of each input batch's RDD, default 2 */
+    size_t num_batches;         /* batches to run; default the longest input */
+    em_duration batch_timeout;  /* how long one batch may take before the run fails (with a
+                                   warning then; the run still waits for that batch to end
+                                   before it stops): default 60 s */
+    bool keep_going;            /* a failed batch does not end the run: it is recorded in the
+                                   output (status, failures) and the next batches run */
+    const char *checkpoint_dir; /* checkpoint into this directory, and go on from the
+                                   checkpoint it holds (em_ssc_get_or_create); the run ends
+                                   with a graceful stop, which writes a final checkpoint */
 } em_test_opts;
 
 /* Builds the operation under test from the input streams (inputs[0..n_inputs)). */
@@ -70,9 +70,8 @@ typedef struct em_test_output {
  * input text does not parse, the operation returns NULL, a batch exceeds the batch timeout,
  * or a batch fails (the batch's error) unless opts->keep_going. opts may be NULL. The caller
  * frees the result with em_test_output_free(). */
-EM_API em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs,
-                                   em_test_op_fn op, void *ud, const em_test_opts *opts,
-                                   GError **err);
+EM_API em_test_output *em_test_run(const em_test_input *inputs, size_t n_inputs, em_test_op_fn op,
+                                   void *ud, const em_test_opts *opts, GError **err);
 /* As em_test_run() for every stream op builds (at most max_outputs), collected in the same
  * run: returns a newly allocated array of *n_outputs outputs (free it with
  * em_test_outputs_free()), or NULL with err set. */
@@ -103,14 +102,14 @@ EM_API char *em_test_output_format(const em_test_output *out, bool sorted);
  * compares each batch with expected[i] (text as em_values_parse reads it; NULL for "no RDD"),
  * in order, or as multisets when use_set (reduceByKey output order is not defined). Returns
  * false with err naming the first differing batch, the expected and the actual records. */
-EM_API bool em_test_operation(const char *const *input, size_t n_input, em_test_op_fn op,
-                              void *ud, const char *const *expected, size_t n_expected,
-                              bool use_set, GError **err);
+EM_API bool em_test_operation(const char *const *input, size_t n_input, em_test_op_fn op, void *ud,
+                              const char *const *expected, size_t n_expected, bool use_set,
+                              GError **err);
 /* em_test_operation() with a restart from the checkpoint after stop_after batches. */
 EM_API bool em_test_checkpointed_operation(const char *const *input, size_t n_input,
-                                           em_test_op_fn op, void *ud,
-                                           const char *const *expected, size_t n_expected,
-                                           size_t stop_after, bool use_set, GError **err);
+                                           em_test_op_fn op, void *ud, const char *const *expected,
+                                           size_t n_expected, size_t stop_after, bool use_set,
+                                           GError **err);
 /* The same with two input streams (transformWith, joins, cogroup, union). */
 EM_API bool em_test_operation2(const char *const *input1, size_t n_input1,
                                const char *const *input2, size_t n_input2, em_test_op_fn op,

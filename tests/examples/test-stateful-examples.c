@@ -162,12 +162,12 @@ Test(stateful_examples, windowed_wordcount_counts_each_line_in_three_windows_the
     const struct {
         const char *word;
         int count;
-    } want[] = {{"to", 2},   {"be", 2},  {"or", 1},  {"not", 1},
-                {"that", 1}, {"is", 1},  {"the", 1}, {"question", 1}};
+    } want[] = {{"to", 2},   {"be", 2}, {"or", 1},  {"not", 1},
+                {"that", 1}, {"is", 1}, {"the", 1}, {"question", 1}};
     cr_assert_eq(g_hash_table_size(sums), G_N_ELEMENTS(want), "%s", printed);
     for (size_t w = 0; w < G_N_ELEMENTS(want); w++)
-        cr_assert_eq(GPOINTER_TO_INT(g_hash_table_lookup(sums, want[w].word)),
-                     3 * want[w].count, "%s: %s", want[w].word, printed);
+        cr_assert_eq(GPOINTER_TO_INT(g_hash_table_lookup(sums, want[w].word)), 3 * want[w].count,
+                     "%s: %s", want[w].word, printed);
     GArray *last = batches->pdata[batches->len - 1];
     cr_assert_eq(last->len, G_N_ELEMENTS(want), "%s", printed);
     for (guint i = 0; i < last->len; i++)

@@ -131,7 +131,8 @@ G_GNUC_UNUSED static int errors_seen(collected *c)
 
 static em_ssc *manual_ssc(const char *master)
 {
-    return em_ssc_new_full(&(em_ssc_opts){.master = master, .batch_interval = EM_SECONDS(1),
+    return em_ssc_new_full(&(em_ssc_opts){.master = master,
+                                          .batch_interval = EM_SECONDS(1),
                                           .manual_clock = true},
                            NULL);
 }
@@ -164,9 +165,8 @@ G_GNUC_UNUSED static void wait_errors(collected *c, int n)
 
 /* A log writer that hides the critical messages of tests that provoke them (Criterion runs
  * each test in a process of its own). */
-G_GNUC_UNUSED static GLogWriterOutput quiet_criticals(GLogLevelFlags level,
-                                                      const GLogField *fields, gsize n,
-                                                      gpointer ud)
+G_GNUC_UNUSED static GLogWriterOutput
+quiet_criticals(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer ud)
 {
     return level & G_LOG_LEVEL_CRITICAL ? G_LOG_WRITER_HANDLED
                                         : g_log_writer_default(level, fields, n, ud);

@@ -28,8 +28,8 @@ static void check_op2(const char *const *input1, const char *const *input2, size
                       bool use_set)
 {
     GError *err = NULL;
-    bool ok = em_test_operation2(input1, n_input, input2, n_input, op, NULL, expected,
-                                 n_expected, use_set, &err);
+    bool ok = em_test_operation2(input1, n_input, input2, n_input, op, NULL, expected, n_expected,
+                                 use_set, &err);
     cr_assert(ok, "%s", err ? err->message : "");
 }
 
@@ -211,15 +211,9 @@ static void check_repartition(int input_partitions, int partitions)
     }
 }
 
-Test(basic_ops, repartition_to_more_partitions_keeps_every_record)
-{
-    check_repartition(2, 5);
-}
+Test(basic_ops, repartition_to_more_partitions_keeps_every_record) { check_repartition(2, 5); }
 
-Test(basic_ops, repartition_to_fewer_partitions_keeps_every_record)
-{
-    check_repartition(5, 2);
-}
+Test(basic_ops, repartition_to_fewer_partitions_keeps_every_record) { check_repartition(5, 2); }
 
 /* ---- Whole-batch reductions ---- */
 
@@ -294,12 +288,12 @@ Test(basic_ops, reduce_by_key_merges_the_values_of_each_key)
 
 static em_dstream *op_combine_by_key(em_dstream *const *in, void *ud)
 {
-    em_dstream *combined = em_combine_by_key_full(
-        em_map(in[0], pair_one), &(em_combine_spec){.create = em_identity,
-                                                    .merge_value = em_sum,
-                                                    .merge_combiners = em_sum,
-                                                    .name = "sum",
-                                                    .num_partitions = 3});
+    em_dstream *combined = em_combine_by_key_full(em_map(in[0], pair_one),
+                                                  &(em_combine_spec){.create = em_identity,
+                                                                     .merge_value = em_sum,
+                                                                     .merge_combiners = em_sum,
+                                                                     .name = "sum",
+                                                                     .num_partitions = 3});
     return ud ? em_glom(combined) : combined;
 }
 
@@ -350,8 +344,7 @@ Test(basic_ops, flat_map_values_pairs_each_item_with_its_key)
 
 /* ---- Union and transform ---- */
 
-static const char *const hundreds[] = {"1, 2, 3, 4", "101, 102, 103, 104",
-                                       "201, 202, 203, 204"};
+static const char *const hundreds[] = {"1, 2, 3, 4", "101, 102, 103, 104", "201, 202, 203, 204"};
 
 static em_dstream *op_union(em_dstream *const *in, void *ud)
 {
@@ -456,8 +449,8 @@ Test(basic_ops, transform_fails_the_batch_with_its_own_message)
     const char *input[] = {"1", "2"};
     const char *expected[] = {"1", "2"};
     GError *err = NULL;
-    cr_assert_not(em_test_operation(input, 2, op_transform_refusing, NULL, expected, 2, false,
-                                    &err));
+    cr_assert_not(
+        em_test_operation(input, 2, op_transform_refusing, NULL, expected, 2, false, &err));
     cr_assert(strstr(err->message, "batch 2000 ms") &&
                   strstr(err->message, "transform (refuse_batch_2): no batches on Tuesdays "
                                        "(2000 ms)"),
@@ -563,11 +556,11 @@ Test(basic_ops, cogroup_groups_both_sides_for_every_key)
 {
     const char *c1[] = {"a, a, b", "a, \"\"", "\"\"", ""};
     const char *c2[] = {"a, a, b", "b, \"\"", "", ""};
-    const char *expected[] = {
-        "(a,(CompactBuffer(1, 1),CompactBuffer(x, x))), (b,(CompactBuffer(1),CompactBuffer(x)))",
-        "(a,(CompactBuffer(1),CompactBuffer())), (b,(CompactBuffer(),CompactBuffer(x))), "
-        "(\"\",(CompactBuffer(1),CompactBuffer(x)))",
-        "(\"\",(CompactBuffer(1),CompactBuffer()))", ""};
+    const char *expected[] =
+        {"(a,(CompactBuffer(1, 1),CompactBuffer(x, x))), (b,(CompactBuffer(1),CompactBuffer(x)))",
+         "(a,(CompactBuffer(1),CompactBuffer())), (b,(CompactBuffer(),CompactBuffer(x))), "
+         "(\"\",(CompactBuffer(1),CompactBuffer(x)))",
+         "(\"\",(CompactBuffer(1),CompactBuffer()))", ""};
     check_op2(c1, c2, 4, op_cogroup, expected, 4, true);
 }
 
@@ -585,8 +578,8 @@ static em_dstream *op_join(em_dstream *const *in, void *ud)
 static void check_join(int kind, const char *const *expected)
 {
     GError *err = NULL;
-    bool ok = em_test_operation2(in1, 4, in2, 4, op_join, GINT_TO_POINTER(kind), expected, 4,
-                                 true, &err);
+    bool ok = em_test_operation2(in1, 4, in2, 4, op_join, GINT_TO_POINTER(kind), expected, 4, true,
+                                 &err);
     cr_assert(ok, "%s", err ? err->message : "");
 }
 
@@ -671,8 +664,8 @@ Test(basic_ops, test_operation_names_the_first_differing_batch)
     const char *identity_in[] = {"1, 2"};
     cr_assert_not(em_test_operation(identity_in, 1, op_identity, NULL, unordered, 1, false, &err));
     g_clear_error(&err);
-    cr_assert(em_test_operation(identity_in, 1, op_identity, NULL, unordered, 1, true, &err),
-              "%s", err ? err->message : "");
+    cr_assert(em_test_operation(identity_in, 1, op_identity, NULL, unordered, 1, true, &err), "%s",
+              err ? err->message : "");
 }
 
 /* ---- Remembered RDDs: slice and cleanup, on a queue stream and the manual clock ---- */
@@ -894,8 +887,8 @@ Test(basic_ops, persist_marks_every_generated_rdd_cached_and_cleanup_frees_them)
     cr_assert(em_ssc_start(f.ssc, NULL));
     run_batches(f.ssc, 5);
     GError *err = NULL;
-    cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 0, &err), 0,
-                 "a batch failed: %s", err ? err->message : "");
+    cr_assert_eq(em_ssc_await_termination_or_timeout(f.ssc, 0, &err), 0, "a batch failed: %s",
+                 err ? err->message : "");
     const em_time kept[] = {4000, 5000};
     assert_times(mapped, kept, 2);
     /* The RDDs still remembered hold their cached partitions. */
@@ -944,8 +937,8 @@ Test(basic_ops, null_stream_arguments_fail_at_definition)
     assert_critical("union: the stream is NULL");
     cr_assert_null(em_join(NULL, f.input));
     assert_critical("join: the stream is NULL");
-    cr_assert_null(em_transform_with_full(f.input, NULL, rdd_join, &destroyed, count_destroy,
-                                          "j"));
+    cr_assert_null(
+        em_transform_with_full(f.input, NULL, rdd_join, &destroyed, count_destroy, "j"));
     assert_critical("transformWith: the stream is NULL");
     cr_assert_eq(destroyed, 3);
     cr_assert_null(em_ssc_union(f.ssc, NULL, 0));

@@ -170,8 +170,7 @@ static em_dstream *make_update_state(em_dstream *pairs)
     return em_update_state_by_key(pairs, running_sum);
 }
 
-static em_value running_count(em_time t, em_value key, em_value value, em_state *state,
-                              void *ud)
+static em_value running_count(em_time t, em_value key, em_value value, em_state *state, void *ud)
 {
     (void)t, (void)key, (void)ud;
     int64_t sum = (value.type == EM_T_NONE ? 0 : em_as_int(value)) +
@@ -182,8 +181,8 @@ static em_value running_count(em_time t, em_value key, em_value value, em_state 
 
 static em_dstream *make_map_with_state_snapshots(em_dstream *pairs)
 {
-    return em_state_snapshots(em_map_with_state(
-        pairs, &(em_state_spec){.fn = running_count, .name = "running_count"}));
+    return em_state_snapshots(
+        em_map_with_state(pairs, &(em_state_spec){.fn = running_count, .name = "running_count"}));
 }
 
 Test(batch_failure, a_failed_output_rolls_update_state_by_key_back)

@@ -103,8 +103,9 @@ static em_dstream *watch(em_ssc *ssc, const char *sub, bool new_files_only)
 {
     g_autofree char *dir = sub ? in_tmp(sub) : g_strdup(tmp);
     GError *err = NULL;
-    em_dstream *ds = em_text_file_stream_full(
-        ssc, dir, &(em_file_stream_opts){.new_files_only = new_files_only}, &err);
+    em_dstream *ds =
+        em_text_file_stream_full(ssc, dir,
+                                 &(em_file_stream_opts){.new_files_only = new_files_only}, &err);
     cr_assert(ds, "%s", err ? err->message : "");
     return ds;
 }
@@ -350,7 +351,8 @@ Test(files, a_file_gone_between_listing_and_its_batch_fails_that_batch_naming_it
 
     g_autofree char *path = in_tmp("a.txt");
     g_autofree char *expected =
-        g_strdup_printf("batch 2000 ms: textFile: cannot read %s: No such file or directory", path);
+        g_strdup_printf("batch 2000 ms: textFile: cannot read %s: No such file or directory",
+                        path);
     cr_assert_str_eq(out->str, "1000: []\n"
                                "2000: failed\n"
                                "3000: [b1]\n");
@@ -364,8 +366,9 @@ Test(files, a_directory_that_cannot_be_read_is_an_error_naming_it)
     GError *err = NULL;
     cr_assert_null(em_text_file_stream_full(ssc, missing, NULL, &err));
     cr_assert(g_error_matches(err, EM_ERROR, EM_ERROR_IO));
-    g_autofree char *expected = g_strdup_printf(
-        "textFileStream: cannot read directory %s: No such file or directory", missing);
+    g_autofree char *expected =
+        g_strdup_printf("textFileStream: cannot read directory %s: No such file or directory",
+                        missing);
     cr_assert_str_eq(err->message, expected);
     g_clear_error(&err);
 
@@ -520,7 +523,8 @@ static em_ssc *ssc_at(em_time start)
 {
     em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
                                                  .batch_interval = EM_SECONDS(1),
-                                                 .manual_clock = true, .manual_start = start},
+                                                 .manual_clock = true,
+                                                 .manual_start = start},
                                   NULL);
     cr_assert(ssc);
     em_ssc_add_listener(ssc, &(em_listener){.batch_completed = batch_completed}, NULL);
@@ -548,8 +552,10 @@ Test(files, a_name_is_forgotten_once_its_time_leaves_the_window_and_may_count_ag
 {
     /* A 2 s window: a.txt (time 500) is remembered through batch 2000 and forgotten at 3000. */
     em_ssc *ssc = new_ssc();
-    em_dstream *ds = em_text_file_stream_full(
-        ssc, tmp, &(em_file_stream_opts){.new_files_only = true, .min_remember = 1500}, NULL);
+    em_dstream *ds = em_text_file_stream_full(ssc, tmp,
+                                              &(em_file_stream_opts){.new_files_only = true,
+                                                                     .min_remember = 1500},
+                                              NULL);
     em_foreach_rdd(ds, collect);
     start(ssc);
     write_file("a.txt", "first\n");

@@ -24,8 +24,8 @@ typedef struct {
     GPtrArray *outputs; /* "[records]" per batch run */
     em_time hold_at;    /* the output operation waits at this batch until opened (0: never) */
     bool held, open;
-    em_time stop_at;    /* the output operation stops the ssc at this batch (0: never) */
-    GThread *thread;    /* the thread the output operation last ran on */
+    em_time stop_at; /* the output operation stops the ssc at this batch (0: never) */
+    GThread *thread; /* the thread the output operation last ran on */
 } probe;
 
 static void probe_init(probe *p, em_ssc *ssc)
@@ -108,8 +108,8 @@ Test(lifecycle, new_with_a_bad_master_or_interval_fails)
     cr_assert_null(em_ssc_new("local[2]", "t", -5));
     assert_critical("(got -5)");
     GError *err = NULL;
-    cr_assert_null(em_ssc_new_full(&(em_ssc_opts){.master = "local[x]", .batch_interval = 10},
-                                   &err));
+    cr_assert_null(
+        em_ssc_new_full(&(em_ssc_opts){.master = "local[x]", .batch_interval = 10}, &err));
     cr_assert(g_error_matches(err, EM_ERROR, EM_ERROR_INVALID));
     cr_assert(strstr(err->message, "local[x]"), "%s", err->message);
     g_clear_error(&err);
@@ -352,7 +352,8 @@ Test(lifecycle, a_borrowed_context_outlives_the_ssc_unless_stop_context_is_asked
     GError *err = NULL;
     em_context *sc = em_context_new("local[2]", "shared", &err);
     cr_assert_not_null(sc);
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.context = sc, .batch_interval = 1000,
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.context = sc,
+                                                 .batch_interval = 1000,
                                                  .manual_clock = true},
                                   &err);
     cr_assert_not_null(ssc);
@@ -370,7 +371,8 @@ Test(lifecycle, a_borrowed_context_outlives_the_ssc_unless_stop_context_is_asked
     g_clear_pointer(&rdd, em_rdd_unref);
 
     /* With stop_context the ssc frees it: the test must not (ASan would see a double free). */
-    ssc = em_ssc_new_full(&(em_ssc_opts){.context = sc, .batch_interval = 1000,
+    ssc = em_ssc_new_full(&(em_ssc_opts){.context = sc,
+                                         .batch_interval = 1000,
                                          .manual_clock = true},
                           NULL);
     q = em_rdd_queue_new();
@@ -427,8 +429,8 @@ Test(lifecycle, a_failing_map_fails_its_batch_and_later_batches_still_run)
 
 typedef struct {
     GMutex lock;
-    GArray *started;  /* batch times at batch_started */
-    GArray *delays;   /* their scheduling delays */
+    GArray *started; /* batch times at batch_started */
+    GArray *delays;  /* their scheduling delays */
     GThread *transform_thread;
 } timing;
 
@@ -490,8 +492,7 @@ Test(lifecycle, slow_batches_on_the_system_clock_queue_up_without_skipping)
         cr_assert_geq(g_array_index(tm.delays, int64_t, i),
                       g_array_index(tm.delays, int64_t, i - 1), "scheduling delay %u", i);
     int64_t growth = g_array_index(tm.delays, int64_t, 3) - g_array_index(tm.delays, int64_t, 0);
-    cr_assert_geq(growth, 150, "the scheduling delay grew by %" PRId64 " ms in 3 batches",
-                  growth);
+    cr_assert_geq(growth, 150, "the scheduling delay grew by %" PRId64 " ms in 3 batches", growth);
     cr_assert_neq(tm.transform_thread, clock_thread, "a transform ran on the clock thread");
     cr_assert_neq(p.thread, clock_thread, "an output operation ran on the clock thread");
     cr_assert_eq(p.thread, tm.transform_thread);
@@ -510,7 +511,8 @@ Test(lifecycle, a_manual_clock_started_before_zero_runs_batches)
 {
     em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
                                                  .batch_interval = EM_SECONDS(1),
-                                                 .manual_clock = true, .manual_start = -5500},
+                                                 .manual_clock = true,
+                                                 .manual_start = -5500},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
     for (int i = 1; i <= 3; i++) {
@@ -520,7 +522,8 @@ Test(lifecycle, a_manual_clock_started_before_zero_runs_batches)
     }
     probe p;
     probe_init(&p, ssc);
-    em_foreach_rdd_full(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), probe_rdd, &p, NULL, "probe");
+    em_foreach_rdd_full(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), probe_rdd, &p, NULL,
+                        "probe");
     cr_assert(em_ssc_start(ssc, NULL));
     /* The next multiple of 1 s after -5.5 s is -5 s; a negative batch time is a batch. */
     for (em_time t = -5000; t <= -3000; t += 1000) {

@@ -20,7 +20,7 @@ typedef struct {
     GPtrArray *failures;    /* batch_completed failure messages (NULL for none) */
     GPtrArray *op_failures; /* output_op_completed failure messages, in order */
     em_ssc *ssc;
-    void *late;             /* a recorder to add as a listener from batch_completed at 1 s */
+    void *late; /* a recorder to add as a listener from batch_completed at 1 s */
 } recorder;
 
 static void recorder_init(recorder *r)

@@ -12,8 +12,7 @@
 static const char *const input[] = {"", "a", "a, b", "a, b, c", "a, b", "a", ""};
 
 /* Spark's "basic operations with simple API": a running count, returned. */
-static em_value running_count(em_time t, em_value key, em_value value, em_state *state,
-                              void *ud)
+static em_value running_count(em_time t, em_value key, em_value value, em_state *state, void *ud)
 {
     (void)t, (void)key, (void)ud;
     int64_t sum = (value.type == EM_T_NONE ? 0 : em_as_int(value)) +
@@ -32,10 +31,11 @@ typedef struct {
 static em_dstream *op_map_with_state(em_dstream *const *in, void *ud)
 {
     const spec_args *a = ud;
-    em_dstream *mapped = em_map_with_state(
-        em_map(in[0], em_pair_one),
-        &(em_state_spec){.fn = a->fn, .timeout = a->timeout, .initial_state = a->initial,
-                         .name = "fn"});
+    em_dstream *mapped =
+        em_map_with_state(em_map(in[0], em_pair_one), &(em_state_spec){.fn = a->fn,
+                                                                       .timeout = a->timeout,
+                                                                       .initial_state = a->initial,
+                                                                       .name = "fn"});
     return a->snapshots ? em_state_snapshots(mapped) : mapped;
 }
 
@@ -88,8 +88,7 @@ Test(map_state, removing_state_drops_the_key)
 }
 
 /* Spark's "state timing out": data sets the state; a timeout emits the key. */
-static em_value emit_on_timeout(em_time t, em_value key, em_value value, em_state *state,
-                                void *ud)
+static em_value emit_on_timeout(em_time t, em_value key, em_value value, em_state *state, void *ud)
 {
     (void)t, (void)ud;
     if (value.type != EM_T_NONE)
@@ -103,9 +102,15 @@ Test(map_state, idle_keys_time_out_at_last_update_plus_timeout)
 {
     /* c: last 1000 -> out at 4000. a, b: refreshed at 5000 -> out at 8000. */
     const char *expected[] = {"", "", "", "c", "", "", "", "a, b", ""};
-    const char *snapshots[] = {"(a,1), (b,1), (c,1)", "(a,1), (b,1), (c,1)",
-                               "(a,1), (b,1), (c,1)", "(a,1), (b,1)", "(a,1), (b,1)",
-                               "(a,1), (b,1)", "(a,1), (b,1)", "", ""};
+    const char *snapshots[] = {"(a,1), (b,1), (c,1)",
+                               "(a,1), (b,1), (c,1)",
+                               "(a,1), (b,1), (c,1)",
+                               "(a,1), (b,1)",
+                               "(a,1), (b,1)",
+                               "(a,1), (b,1)",
+                               "(a,1), (b,1)",
+                               "",
+                               ""};
     check((spec_args){emit_on_timeout, 3000, false, NULL}, timeout_input, 9, expected, 9);
     check((spec_args){emit_on_timeout, 3000, true, NULL}, timeout_input, 9, snapshots, 9);
 }
@@ -157,7 +162,8 @@ Test(map_state, initial_state_is_where_the_first_batch_starts)
 Test(map_state, many_keys_survive_growth_removal_and_compaction)
 {
     /* 3,000 keys in, then every other one removed: tables grow, shift-delete and compact. */
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 1000,
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = 1000,
                                                  .manual_clock = true},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
@@ -172,9 +178,10 @@ Test(map_state, many_keys_survive_growth_removal_and_compaction)
     g_autoptr(em_rdd) again = em_parallelize(ssc->sc, keys, 3000, 4);
     em_rdd_queue_push(q, all);
     em_rdd_queue_push(q, again);
-    em_dstream *mapped = em_map_with_state(
-        em_map(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), em_pair_one),
-        &(em_state_spec){.fn = toggle, .num_partitions = 3});
+    em_dstream *mapped =
+        em_map_with_state(em_map(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL),
+                                 em_pair_one),
+                          &(em_state_spec){.fn = toggle, .num_partitions = 3});
     em_dstream *count = em_count(em_state_snapshots(mapped));
     FILE *devnull = fopen("/dev/null", "w");
     em_print_to(count, 1, devnull);
@@ -210,8 +217,8 @@ static em_value count_and_double_key(em_time t, em_value key, em_value value, em
                                      void *ud)
 {
     running_count(t, key, value, state, ud);
-    return em_str_printf("%.*s%.*s", (int)em_str_len(key), em_str_ptr(key),
-                         (int)em_str_len(key), em_str_ptr(key));
+    return em_str_printf("%.*s%.*s", (int)em_str_len(key), em_str_ptr(key), (int)em_str_len(key),
+                         em_str_ptr(key));
 }
 
 Test(map_state, mapped_records_can_differ_from_the_state)
@@ -230,20 +237,15 @@ static em_value count_and_return_pair(em_time t, em_value key, em_value value, e
 
 Test(map_state, states_as_mapped_data)
 {
-    const char *expected[] = {"",
-                              "(a,1)",
-                              "(a,2), (b,1)",
-                              "(a,3), (b,2), (c,1)",
-                              "(a,4), (b,3)",
-                              "(a,5)",
-                              ""};
+    const char *expected[] =
+        {"", "(a,1)", "(a,2), (b,1)", "(a,3), (b,2), (c,1)", "(a,4), (b,3)", "(a,5)", ""};
     check((spec_args){count_and_return_pair, 0, false, NULL}, input, 7, expected, 7);
     check((spec_args){count_and_return_pair, 0, true, NULL}, input, 7, running_snapshots, 7);
 }
 
 /* "initial states, with nothing returned as from mapping function". */
-static em_value count_and_return_nothing(em_time t, em_value key, em_value value,
-                                         em_state *state, void *ud)
+static em_value count_and_return_nothing(em_time t, em_value key, em_value value, em_state *state,
+                                         void *ud)
 {
     running_count(t, key, value, state, ud);
     return em_none();
@@ -303,9 +305,8 @@ Test(map_state, initial_states_time_out_counted_from_the_first_batch)
     const char *in[] = {"", "a", "", "", ""};
     check_with_initial((spec_args){count_and_return_on_timeout, 2000, false, NULL},
                        "(a,5), (b,10)", in, 5, "[]\n[]\n[(b,10)]\n[(a,6)]\n[]\n");
-    check_with_initial((spec_args){count_and_return_on_timeout, 2000, true, NULL},
-                       "(a,5), (b,10)", in, 5,
-                       "[(a,5), (b,10)]\n[(a,6), (b,10)]\n[(a,6)]\n[]\n[]\n");
+    check_with_initial((spec_args){count_and_return_on_timeout, 2000, true, NULL}, "(a,5), (b,10)",
+                       in, 5, "[(a,5), (b,10)]\n[(a,6), (b,10)]\n[(a,6)]\n[]\n[]\n");
 }
 
 Test(map_state, spark_state_timing_out_case)
@@ -320,7 +321,8 @@ Test(map_state, spark_state_timing_out_case)
         batches[i] = (em_test_batch){.text = in[i]};
     em_test_input input_26 = {batches, 26};
     GError *err = NULL;
-    g_autoptr(em_test_output) out = em_test_run(&input_26, 1, op_map_with_state, &args, NULL, &err);
+    g_autoptr(em_test_output) out =
+        em_test_run(&input_26, 1, op_map_with_state, &args, NULL, &err);
     cr_assert_not_null(out, "%s", err ? err->message : "");
     g_autofree char *mapped = em_test_output_format(out, true);
     cr_assert_str_eq(mapped, "[]\n[]\n[]\n[c]\n[b]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n[]\n"
@@ -363,8 +365,7 @@ Test(map_state, removing_a_removed_or_timing_out_state_is_refused, .init = captu
     /* a: set at 1 s, removed (twice) at 2 s; b: set at 1 s, times out at 3 s. */
     const char *in[] = {"a, b", "a"};
     const char *expected[] = {"", "", "b", ""};
-    check((spec_args){remove_twice_or_while_timing_out, 2000, false, NULL}, in, 2, expected,
-          4);
+    check((spec_args){remove_twice_or_while_timing_out, 2000, false, NULL}, in, 2, expected, 4);
     g_autofree char *said = take_criticals();
     cr_assert(strstr(said, "em_state_remove: cannot remove the state that was removed already"),
               "%s", said);
@@ -405,11 +406,11 @@ Test(map_state, a_batch_failed_upstream_of_another_state_undoes_this_batch_in_th
      * so all's tables must be as after 1 s when 3 s starts. */
     const char *batches[] = {"a, b", "a, boom, b, c", "a, b", "", "", ""};
     queue_fixture f = queue_fixture_new(batches, 6);
-    em_dstream *all = em_map_with_state(
-        em_map(f.input, em_pair_one),
-        &(em_state_spec){.fn = counting_running_count, .timeout = EM_SECONDS(2)});
-    em_dstream *checked = em_map_with_state(em_map(f.input, pair_unless_boom),
-                                            &(em_state_spec){.fn = pair_count});
+    em_dstream *all = em_map_with_state(em_map(f.input, em_pair_one),
+                                        &(em_state_spec){.fn = counting_running_count,
+                                                         .timeout = EM_SECONDS(2)});
+    em_dstream *checked =
+        em_map_with_state(em_map(f.input, pair_unless_boom), &(em_state_spec){.fn = pair_count});
     batch_log la = {0}, lc = {0}, ls = {0};
     batch_log_attach(&la, em_map(all, em_pair_one));
     batch_log_attach(&lc, checked);

@@ -142,7 +142,4 @@ Test(rate_estimator, stays_below_processing_speed_with_accumulated_error)
     em__rate_estimator_free(p);
 }
 
-Test(rate_estimator, free_accepts_null)
-{
-    em__rate_estimator_free(NULL);
-}
+Test(rate_estimator, free_accepts_null) { em__rate_estimator_free(NULL); }

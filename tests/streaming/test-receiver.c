@@ -335,8 +335,7 @@ Test(receiver, past_max_pending_bytes_store_waits_for_a_batch_and_the_batch_says
     collected out;
     collected_init(&out);
     em_dstream *ds;
-    em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.max_pending_bytes = 64 << 10}, &out,
-                               &ds);
+    em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.max_pending_bytes = 64 << 10}, &out, &ds);
     int64_t first = em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_BATCHES);
     cr_assert(first > 0 && first < 1000000, "%" G_GINT64_FORMAT " stored", (gint64)first);
     cr_assert_geq(em__receiver_pending_bytes(ds), 64 << 10);
@@ -378,8 +377,11 @@ Test(receiver, a_batch_with_nothing_pending_reports_no_blocked_input)
 static em_batch_info completed(em_time t, const int64_t *records, int64_t processing_delay,
                                int64_t scheduling_delay)
 {
-    return (em_batch_info){.batch_time = t, .n_inputs = 1, .input_records = records,
-                           .num_records = records[0], .processing_end = t + 100,
+    return (em_batch_info){.batch_time = t,
+                           .n_inputs = 1,
+                           .input_records = records,
+                           .num_records = records[0],
+                           .processing_end = t + 100,
                            .processing_delay = processing_delay,
                            .scheduling_delay = scheduling_delay};
 }
@@ -388,16 +390,18 @@ Test(receiver, backpressure_starts_at_the_initial_rate_capped_by_max_rate)
 {
     em_ssc *ssc = manual_ssc("local[1]");
     ticker t = {.n = 0};
-    em_dstream *a = em_receiver_stream(
-        ssc, &ticker_funcs, &t, &(em_receiver_opts){.backpressure = true, .initial_rate = 300});
-    em_dstream *b = em_receiver_stream(
-        ssc, &ticker_funcs, &t,
-        &(em_receiver_opts){.backpressure = true, .initial_rate = 300, .max_rate = 200});
-    em_dstream *c = em_receiver_stream(ssc, &ticker_funcs, &t,
-                                       &(em_receiver_opts){.backpressure = true});
+    em_dstream *a =
+        em_receiver_stream(ssc, &ticker_funcs, &t,
+                           &(em_receiver_opts){.backpressure = true, .initial_rate = 300});
+    em_dstream *b = em_receiver_stream(ssc, &ticker_funcs, &t,
+                                       &(em_receiver_opts){.backpressure = true,
+                                                           .initial_rate = 300,
+                                                           .max_rate = 200});
+    em_dstream *c =
+        em_receiver_stream(ssc, &ticker_funcs, &t, &(em_receiver_opts){.backpressure = true});
     /* initialRate is a backpressure setting: without it only max_rate counts. */
-    em_dstream *d = em_receiver_stream(ssc, &ticker_funcs, &t,
-                                       &(em_receiver_opts){.initial_rate = 300});
+    em_dstream *d =
+        em_receiver_stream(ssc, &ticker_funcs, &t, &(em_receiver_opts){.initial_rate = 300});
     cr_assert_eq(em__receiver_rate(a), 300);
     cr_assert_eq(em__receiver_rate(b), 200);
     cr_assert_eq(em__receiver_rate(c), 0);
@@ -409,9 +413,10 @@ Test(receiver, backpressure_follows_the_pid_estimate_capped_by_max_rate)
 {
     em_ssc *ssc = manual_ssc("local[1]");
     ticker t = {.n = 0};
-    em_dstream *ds = em_receiver_stream(
-        ssc, &ticker_funcs, &t,
-        &(em_receiver_opts){.backpressure = true, .initial_rate = 500, .max_rate = 5000});
+    em_dstream *ds = em_receiver_stream(ssc, &ticker_funcs, &t,
+                                        &(em_receiver_opts){.backpressure = true,
+                                                            .initial_rate = 500,
+                                                            .max_rate = 5000});
     /* The first batch only measures: 100 records in 100 ms, 1000 a second. */
     em_batch_info b = completed(1000, (int64_t[]){100}, 100, 0);
     em__receiver_on_batch_completed(ds, &b);
@@ -442,8 +447,8 @@ Test(receiver, backpressure_rate_paces_stores_on_the_context_clock)
     collected out;
     collected_init(&out);
     em_dstream *ds;
-    em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.backpressure = true, .initial_rate = 10},
-                               &out, &ds);
+    em_ssc *ssc =
+        start_ticker(&t, &(em_receiver_opts){.backpressure = true, .initial_rate = 10}, &out, &ds);
     cr_assert_eq(em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_RATE), 1);
     em_ssc_advance_clock(ssc, 300);
     wait_records(ds, 4);
@@ -466,9 +471,8 @@ Test(receiver, backpressure_is_fed_by_completed_batches)
 {
     commanded cmd = {.cmds = g_async_queue_new_full(g_free)};
     em_ssc *ssc = manual_ssc("local[2]");
-    em_dstream *ds = em_receiver_stream(
-        ssc, &commanded_funcs, &cmd,
-        &(em_receiver_opts){.backpressure = true});
+    em_dstream *ds =
+        em_receiver_stream(ssc, &commanded_funcs, &cmd, &(em_receiver_opts){.backpressure = true});
     em_foreach_rdd_full(ds, slow_output, NULL, NULL, "slow");
     cr_assert(em_ssc_start(ssc, NULL));
     /* No initial rate: stores do not wait for the manual clock until the first estimate. */
@@ -522,9 +526,10 @@ Test(receiver, on_start_may_return_and_leave_a_thread_of_its_own_receiving)
     collected out;
     collected_init(&out);
     em_ssc *ssc = manual_ssc("local[2]");
-    em_dstream *ds = em_receiver_stream(
-        ssc, &(em_receiver_funcs){.on_start = threaded_start, .on_stop = threaded_stop}, &t,
-        NULL);
+    em_dstream *ds = em_receiver_stream(ssc,
+                                        &(em_receiver_funcs){.on_start = threaded_start,
+                                                             .on_stop = threaded_stop},
+                                        &t, NULL);
     collect(ds, &out);
     cr_assert(em_ssc_start(ssc, NULL));
     wait_records(ds, 3);
@@ -549,11 +554,11 @@ Test(receiver, user_data_is_destroyed_once_also_when_creation_fails)
     em_receiver_funcs funcs = {.on_start = ticker_start, .destroy = count_destroy};
     em_ssc *ssc = manual_ssc("local[1]");
 
-    cr_assert_null(em_receiver_stream(ssc, &(em_receiver_funcs){.destroy = count_destroy},
-                                      &destroyed, NULL));
+    cr_assert_null(
+        em_receiver_stream(ssc, &(em_receiver_funcs){.destroy = count_destroy}, &destroyed, NULL));
     cr_assert_eq(destroyed, 1, "no on_start");
-    cr_assert_null(em_receiver_stream(ssc, &funcs, &destroyed,
-                                      &(em_receiver_opts){.max_rate = -1}));
+    cr_assert_null(
+        em_receiver_stream(ssc, &funcs, &destroyed, &(em_receiver_opts){.max_rate = -1}));
     cr_assert_eq(destroyed, 2, "a negative rate");
 
     ticker t = {.n = 0};
@@ -614,8 +619,8 @@ Test(receiver, em_ssc_stop_from_on_start_stops_the_ssc)
     collected out;
     collected_init(&out);
     em_ssc *ssc = manual_ssc("local[2]");
-    em_dstream *ds = em_receiver_stream(ssc, &(em_receiver_funcs){.on_start = stopping_start},
-                                        ssc, NULL);
+    em_dstream *ds =
+        em_receiver_stream(ssc, &(em_receiver_funcs){.on_start = stopping_start}, ssc, NULL);
     collect(ds, &out);
     cr_assert(em_ssc_start(ssc, NULL));
     cr_assert(em_ssc_await_termination(ssc, NULL));
@@ -673,11 +678,11 @@ Test(receiver, a_receiver_whose_on_start_never_returns_is_abandoned_after_the_st
     collected out;
     collected_init(&out);
     em_ssc *ssc = manual_ssc("local[2]");
-    em_dstream *ds = em_receiver_stream(
-        ssc,
-        &(em_receiver_funcs){.name = "Stubborn", .on_start = stubborn_start,
-                             .destroy = stubborn_destroy},
-        &s, &(em_receiver_opts){.stop_timeout = 200});
+    em_dstream *ds = em_receiver_stream(ssc,
+                                        &(em_receiver_funcs){.name = "Stubborn",
+                                                             .on_start = stubborn_start,
+                                                             .destroy = stubborn_destroy},
+                                        &s, &(em_receiver_opts){.stop_timeout = 200});
     collect(ds, &out);
     cr_assert(em_ssc_start(ssc, NULL));
     wait_records(ds, 1);
@@ -685,8 +690,8 @@ Test(receiver, a_receiver_whose_on_start_never_returns_is_abandoned_after_the_st
     cr_assert_eq(em_ssc_get_state(ssc), EM_SSC_STOPPED);
     const char *expected = "Receiver Stubborn of stream 0 did not stop within 200 ms (its "
                            "on_start has not returned): abandoning its thread";
-    char *events = events_text(&out), *want = g_strdup_printf("started Stubborn#0\nerror %s\n",
-                                                              expected);
+    char *events = events_text(&out),
+         *want = g_strdup_printf("started Stubborn#0\nerror %s\n", expected);
     cr_assert_str_eq(events, want);
     cr_assert(strstr(warnings->str, expected), "warnings: %s", warnings->str);
     g_free(events);

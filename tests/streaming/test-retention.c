@@ -62,7 +62,8 @@ static em_dstream *generated_input(em_ssc *ssc, bool varying)
 
 static em_ssc *manual_ssc(em_duration batch)
 {
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = batch,
+    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
+                                                 .batch_interval = batch,
                                                  .manual_clock = true},
                                   NULL);
     cr_assert_not_null(ssc);
@@ -86,8 +87,7 @@ static em_value running_sum(em_value key, const em_value *values, size_t n, em_v
     return em_int(sum);
 }
 
-static em_value running_count(em_time t, em_value key, em_value value, em_state *state,
-                              void *ud)
+static em_value running_count(em_time t, em_value key, em_value value, em_state *state, void *ud)
 {
     (void)t, (void)ud;
     if (em_state_is_timing_out(state))
@@ -145,8 +145,7 @@ static void check_retention(pipeline_fn pipeline, em_duration remember,
         g_string_append_printf(got, " %lld", (long long)l.batches[i]);
         g_string_append_printf(want, " %lld", (long long)want_batches[i]);
     }
-    cr_assert_str_eq(got->str, want->str, "retained batches:%s, expected:%s", got->str,
-                     want->str);
+    cr_assert_str_eq(got->str, want->str, "retained batches:%s, expected:%s", got->str, want->str);
     /* Steady state: the pattern repeats every two batches (slides of 1 or 2 s). */
     for (int i = steady_from + 2; i < N_RUN; i++)
         cr_assert_eq(l.bytes[i], l.bytes[i - 2], "retained bytes at %d s: %lld, at %d s: %lld",
@@ -203,8 +202,7 @@ Test(retention, a_window_sliding_by_two_batches_keeps_window_plus_two)
 static em_dstream *window_of_window(em_ssc *ssc, em_dstream *in)
 {
     (void)ssc;
-    return em_window(em_window(in, EM_SECONDS(2), EM_SECONDS(1)), EM_SECONDS(2),
-                     EM_SECONDS(1));
+    return em_window(em_window(in, EM_SECONDS(2), EM_SECONDS(1)), EM_SECONDS(2), EM_SECONDS(1));
 }
 
 Test(retention, windows_of_windows_add_up_their_lengths)
@@ -347,8 +345,7 @@ Test(retention, update_state_by_key_keeps_only_its_newest_state)
     /* Spark keeps state RDDs for two checkpoint intervals, for recovery from its checkpoints;
      * Ember cuts the lineage in memory at each batch, and keeps the newest state only. */
     em_ssc *ssc = manual_ssc(EM_SECONDS(1));
-    em_dstream *state = em_update_state_by_key(pairs_of(generated_input(ssc, false)),
-                                               running_sum);
+    em_dstream *state = em_update_state_by_key(pairs_of(generated_input(ssc, false)), running_sum);
     em_foreach_rdd(state, count_rdd);
     run_seconds(ssc, 10);
     const em_time kept[] = {10000};
@@ -363,8 +360,7 @@ Test(retention, windows_and_state_cut_their_lineage_every_batch)
     em_ssc *ssc = manual_ssc(EM_SECONDS(1));
     em_dstream *pairs = pairs_of(generated_input(ssc, false));
     em_dstream *streams[] = {
-        em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, EM_SECONDS(3),
-                                        EM_SECONDS(1)),
+        em_reduce_by_key_and_window_inv(pairs, em_sum, em_subtract, EM_SECONDS(3), EM_SECONDS(1)),
         em_update_state_by_key(pairs, running_sum),
         em_map_with_state(pairs, &(em_state_spec){.fn = running_count}),
     };
@@ -488,16 +484,17 @@ Test(retention, ten_thousand_batches_of_windows_and_state_keep_figures_and_heap_
     em_dstream *pairs = pairs_of(generated_input(ssc, true));
     /* Words over the last 50 ms, every 10 ms, incrementally; running totals; running counts
      * per word that time out after 40 ms idle (and come back). */
-    em_dstream *window = em_reduce_by_key_and_window_full(
-        pairs, &(em_reduce_window_spec){.fn = em_sum,
-                                        .inv = em_subtract,
-                                        .window = EM_MILLIS(50),
-                                        .slide = SOAK_BATCH,
-                                        .filter = em_filter_nonzero,
-                                        .name = "sum"});
+    em_dstream *window =
+        em_reduce_by_key_and_window_full(pairs,
+                                         &(em_reduce_window_spec){.fn = em_sum,
+                                                                  .inv = em_subtract,
+                                                                  .window = EM_MILLIS(50),
+                                                                  .slide = SOAK_BATCH,
+                                                                  .filter = em_filter_nonzero,
+                                                                  .name = "sum"});
     em_dstream *totals = em_update_state_by_key(pairs, running_sum);
-    em_dstream *counts = em_map_with_state(
-        pairs, &(em_state_spec){.fn = running_count, .timeout = EM_MILLIS(40)});
+    em_dstream *counts =
+        em_map_with_state(pairs, &(em_state_spec){.fn = running_count, .timeout = EM_MILLIS(40)});
     soak_results r = {0};
     g_mutex_init(&r.lock);
     em_foreach_rdd_full(window, keep_window, &r, NULL, "keepWindow");
@@ -534,8 +531,8 @@ Test(retention, ten_thousand_batches_of_windows_and_state_keep_figures_and_heap_
     /* A leak of one small allocation per batch would add 256 KiB over 8,000 batches. */
     int64_t growth =
         ((int64_t)heap_end - table_bytes_end) - ((int64_t)heap_2000 - table_bytes_2000);
-    cr_assert_lt(growth, 64 << 10, "the heap grew by %lld bytes (%zu then %zu)",
-                 (long long)growth, heap_2000, heap_end);
+    cr_assert_lt(growth, 64 << 10, "the heap grew by %lld bytes (%zu then %zu)", (long long)growth,
+                 heap_2000, heap_end);
     /* Two tables, each compacting before its arena passes 2 x 256 KiB (chunks double). */
     cr_assert_lt(table_bytes_end, 2 * (512 << 10) + (64 << 10));
 

@@ -17,7 +17,8 @@ static int listen_on(int port, int backlog)
     cr_assert_geq(fd, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0, "bind: %s", g_strerror(errno));
     cr_assert_eq(listen(fd, backlog), 0);
@@ -394,7 +395,8 @@ Test(socket, stop_interrupts_a_peer_that_never_pauses)
 static bool connect_hangs(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool hangs = false;
     if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno == EINPROGRESS) {
@@ -412,7 +414,8 @@ Test(socket, stop_interrupts_a_blocked_connect)
     int fillers[4];
     for (int i = 0; i < 4; i++) {
         fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         connect(fillers[i], (struct sockaddr *)&a, sizeof a);
     }
@@ -485,8 +488,8 @@ Test(socket, bad_arguments_fail_fast_and_destroy_user_data)
     g_log_set_writer_func(quiet_criticals, NULL, NULL);
     gint destroyed = 0;
     em_ssc *ssc = manual_ssc("local[1]");
-    cr_assert_null(em_socket_stream_full(ssc, "127.0.0.1", 0, to_int, &destroyed, count_destroy,
-                                         NULL));
+    cr_assert_null(
+        em_socket_stream_full(ssc, "127.0.0.1", 0, to_int, &destroyed, count_destroy, NULL));
     cr_assert_null(em_socket_stream_full(ssc, NULL, 80, to_int, &destroyed, count_destroy, NULL));
     cr_assert_eq(destroyed, 2);
     cr_assert_eq(em_socket_stream_dropped_lines(NULL), -1);

@@ -104,7 +104,8 @@ Test(ssc, start_without_output_operations_fails)
 Test(ssc, stopped_context_cannot_restart_and_stop_is_idempotent)
 {
     em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[1]",
-                                                 .batch_interval = 100, .manual_clock = true},
+                                                 .batch_interval = 100,
+                                                 .manual_clock = true},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
     em_print(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL));
@@ -136,7 +137,8 @@ static bool count_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
 Test(ssc, stop_after_batches_stops_gracefully_after_the_last_one)
 {
     em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[1]",
-                                                 .batch_interval = 1000, .manual_clock = true},
+                                                 .batch_interval = 1000,
+                                                 .manual_clock = true},
                                   NULL);
     em_rdd_queue *q = em_rdd_queue_new();
     em_foreach_rdd(em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL), count_batch);
@@ -388,8 +390,7 @@ Test(ssc, a_time_with_no_rdd_is_reported_as_such)
     GError *err = NULL;
     g_autoptr(em_test_output) out = em_test_run(&in, 1, op_window_2s, NULL, NULL, &err);
     cr_assert_not_null(out, "%s", err ? err->message : "");
-    em_test_batch_status want[] = {EM_TEST_NO_RDD, EM_TEST_OUTPUT, EM_TEST_NO_RDD,
-                                   EM_TEST_OUTPUT};
+    em_test_batch_status want[] = {EM_TEST_NO_RDD, EM_TEST_OUTPUT, EM_TEST_NO_RDD, EM_TEST_OUTPUT};
     for (int i = 0; i < 4; i++)
         cr_assert_eq(out->status[i], want[i], "batch %d: %d", i + 1, out->status[i]);
     g_autofree char *text = em_test_output_format(out, true);
@@ -438,8 +439,8 @@ Test(ssc, a_batch_longer_than_the_batch_timeout_fails_the_run)
     const em_test_batch batches[] = {{.text = "a"}};
     em_test_input in = {batches, 1};
     GError *err = NULL;
-    em_test_output *out = em_test_run(&in, 1, op_held, NULL,
-                                      &(em_test_opts){.batch_timeout = 5}, &err);
+    em_test_output *out =
+        em_test_run(&in, 1, op_held, NULL, &(em_test_opts){.batch_timeout = 5}, &err);
     cr_assert_null(out);
     cr_assert_str_eq(err->message, "em_test_run: batch 1000 ms did not complete in 5 ms");
     g_error_free(err);

@@ -19,17 +19,21 @@ static em_value running_sum(em_value key, const em_value *values, size_t n, em_v
 
 static em_dstream *op_update_state(em_dstream *const *in, void *ud)
 {
-    return em_update_state_by_key_full(
-        em_map(in[0], em_pair_one),
-        &(em_update_state_spec){.fn = running_sum, .name = "running_sum", .initial_state = ud});
+    return em_update_state_by_key_full(em_map(in[0], em_pair_one),
+                                       &(em_update_state_spec){.fn = running_sum,
+                                                               .name = "running_sum",
+                                                               .initial_state = ud});
 }
 
 static const char *const letters[] = {"a", "a, b", "a, b, c", "a, b", "a", ""};
 
 Test(state, update_state_by_key_sums_across_batches)
 {
-    const char *expected[] = {"(a,1)", "(a,2), (b,1)", "(a,3), (b,2), (c,1)",
-                              "(a,4), (b,3), (c,1)", "(a,5), (b,3), (c,1)",
+    const char *expected[] = {"(a,1)",
+                              "(a,2), (b,1)",
+                              "(a,3), (b,2), (c,1)",
+                              "(a,4), (b,3), (c,1)",
+                              "(a,5), (b,3), (c,1)",
                               "(a,5), (b,3), (c,1)"};
     GError *err = NULL;
     cr_assert(em_test_operation(letters, 6, op_update_state, NULL, expected, 6, true, &err), "%s",
@@ -45,8 +49,8 @@ Test(state, update_state_by_key_starts_from_the_initial_rdd)
         batches[i] = (em_test_batch){.text = letters[i]};
     em_test_input input = {batches, 6};
     GError *err = NULL;
-    em_test_output *out = em_test_run(&input, 1, op_update_state, initial,
-                                      &(em_test_opts){.context = sc}, &err);
+    em_test_output *out =
+        em_test_run(&input, 1, op_update_state, initial, &(em_test_opts){.context = sc}, &err);
     cr_assert_not_null(out, "%s", err ? err->message : "");
     g_autofree char *text = em_test_output_format(out, true);
     cr_assert_str_eq(text, "[(a,2), (c,2)]\n"
@@ -77,8 +81,8 @@ static em_dstream *op_forget(em_dstream *const *in, void *ud)
 
 Test(state, update_state_by_key_removes_keys_whose_state_becomes_none)
 {
-    const char *expected[] = {"(a,1)", "(a,2), (b,1)", "(a,3), (b,2), (c,1)", "(a,4), (b,3)",
-                              "(a,5)", ""};
+    const char *expected[] = {"(a,1)",        "(a,2), (b,1)", "(a,3), (b,2), (c,1)",
+                              "(a,4), (b,3)", "(a,5)",        ""};
     GError *err = NULL;
     cr_assert(em_test_operation(letters, 6, op_forget, NULL, expected, 6, true, &err), "%s",
               err ? err->message : "");
@@ -104,8 +108,9 @@ Test(state, initial_rdd_of_another_context_is_refused_at_definition)
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
     em_dstream *in = em_queue_stream(ssc, q, EM_QUEUE_ONE_AT_A_TIME, NULL);
-    cr_assert_null(em_update_state_by_key_full(
-        in, &(em_update_state_spec){.fn = running_sum, .initial_state = initial}));
+    cr_assert_null(
+        em_update_state_by_key_full(in, &(em_update_state_spec){.fn = running_sum,
+                                                                .initial_state = initial}));
     em_ssc_free(ssc);
     em_rdd_queue_free(q);
     em_rdd_unref(initial);
@@ -125,8 +130,8 @@ Test(state, update_function_sees_every_key_every_batch_with_the_batch_time)
 
 /* Spark's "testing time stamps as input": the state is the sum of the batch times in which the
  * key had values, starting from the initial (a,0), (c,0). */
-static em_value add_time_when_seen(em_value key, const em_value *values, size_t n,
-                                   em_value state, em_time t, void *ud)
+static em_value add_time_when_seen(em_value key, const em_value *values, size_t n, em_value state,
+                                   em_time t, void *ud)
 {
     (void)key, (void)values, (void)ud;
     int64_t before = state.type == EM_T_NONE ? 0 : em_as_int(state);
@@ -151,8 +156,8 @@ Test(state, update_function_time_stamps_accumulate_from_the_initial_state)
         batches[i] = (em_test_batch){.text = letters[i]};
     em_test_input input = {batches, 6};
     GError *err = NULL;
-    em_test_output *out = em_test_run(&input, 1, op_time_stamps, initial,
-                                      &(em_test_opts){.context = sc}, &err);
+    em_test_output *out =
+        em_test_run(&input, 1, op_time_stamps, initial, &(em_test_opts){.context = sc}, &err);
     cr_assert_not_null(out, "%s", err ? err->message : "");
     g_autofree char *text = em_test_output_format(out, true);
     /* a -> 1000, 3000, 6000, 10000, 15000, 15000; b -> 2000, 5000, 9000, ...; c -> 0, 0, 3000 */
@@ -210,8 +215,8 @@ static em_dstream *op_lifecycle(em_dstream *const *in, void *ud)
 Test(state, state_objects_live_across_batches_until_expired)
 {
     const char *input[] = {"a, b", "", "a, c, a", "c", "", ""};
-    const char *expected[] = {"(a,1), (b,1)", "(a,1), (b,1)", "(a,3), (c,1)", "(a,3), (c,2)",
-                              "(c,2)", ""};
+    const char *expected[] = {"(a,1), (b,1)", "(a,1), (b,1)", "(a,3), (c,1)",
+                              "(a,3), (c,2)", "(c,2)",        ""};
     GError *err = NULL;
     cr_assert(em_test_operation(input, 6, op_lifecycle, NULL, expected, 6, true, &err), "%s",
               err ? err->message : "");
@@ -240,8 +245,8 @@ Test(state, after_a_failed_batch_the_state_goes_on_from_the_last_state_computed)
     cr_assert(em_ssc_start(f.ssc, NULL));
     run_batches(f.ssc, 6);
     /* Batch 3 s failed: its records ("a, b, c") never reach the state; 4 s starts from 2 s. */
-    const char *want[] = {"[(a,1)]", "[(a,2), (b,1)]", NULL, "[(a,3), (b,1)]",
-                          "[(a,3), (b,2)]", "[(a,3), (b,2)]"};
+    const char *want[] = {"[(a,1)]",        "[(a,2), (b,1)]", NULL,
+                          "[(a,3), (b,1)]", "[(a,3), (b,2)]", "[(a,3), (b,2)]"};
     batch_log_check(&l, want, 6);
     /* Six batches took six RDDs: none was taken again to recompute a lost state. */
     cr_assert_eq(em_rdd_queue_length(f.queue), 2);
@@ -276,8 +281,7 @@ Test(state, a_batch_failed_upstream_of_another_state_leaves_this_state_as_before
     const char *batches[] = {"a, b", "a, boom, b", "a, b"};
     queue_fixture f = queue_fixture_new(batches, 3);
     em_dstream *all = em_update_state_by_key(em_map(f.input, em_pair_one), counting_sum);
-    em_dstream *checked =
-        em_update_state_by_key(em_map(f.input, pair_unless_boom), running_sum);
+    em_dstream *checked = em_update_state_by_key(em_map(f.input, pair_unless_boom), running_sum);
     batch_log la = {0}, lc = {0};
     batch_log_attach(&la, all);
     batch_log_attach(&lc, checked);

@@ -60,14 +60,14 @@ static void random_stream_free(random_stream *rs)
 /* ---- The operations under test ---- */
 
 typedef enum {
-    RBKW_NAIVE,       /* reduceByKeyAndWindow(_ + _, W, S) */
-    RBKW_INV,         /* reduceByKeyAndWindow(_ + _, _ - _, W, S) */
-    RBKW_INV_FILTER,  /* ... with filterFunc _._2 != 0 */
-    RBKW_FILTER,      /* reduceByKeyAndWindow(_ + _, W, S) with filterFunc _._2 != 0 */
-    RBW_NAIVE,        /* map(_._2).reduceByWindow(_ + _, W, S) */
-    RBW_INV,          /* map(_._2).reduceByWindow(_ + _, _ - _, W, S) */
-    COUNT_BY_WINDOW,  /* countByWindow(W, S) */
-    COUNT_BY_VALUE,   /* countByValueAndWindow(W, S) */
+    RBKW_NAIVE,      /* reduceByKeyAndWindow(_ + _, W, S) */
+    RBKW_INV,        /* reduceByKeyAndWindow(_ + _, _ - _, W, S) */
+    RBKW_INV_FILTER, /* ... with filterFunc _._2 != 0 */
+    RBKW_FILTER,     /* reduceByKeyAndWindow(_ + _, W, S) with filterFunc _._2 != 0 */
+    RBW_NAIVE,       /* map(_._2).reduceByWindow(_ + _, W, S) */
+    RBW_INV,         /* map(_._2).reduceByWindow(_ + _, _ - _, W, S) */
+    COUNT_BY_WINDOW, /* countByWindow(W, S) */
+    COUNT_BY_VALUE,  /* countByValueAndWindow(W, S) */
 } op_kind;
 
 typedef struct {
@@ -89,21 +89,21 @@ static em_dstream *op_window(em_dstream *const *in, void *ud)
     case RBKW_INV:
     case RBKW_INV_FILTER:
     case RBKW_FILTER:
-        return em_reduce_by_key_and_window_full(in[0], &(em_reduce_window_spec){
-                                                           .fn = em_sum,
-                                                           .inv = inv,
-                                                           .window = a->window,
-                                                           .slide = a->slide,
-                                                           .num_partitions = a->partitions,
-                                                           .filter = filter,
-                                                           .name = "sum"});
+        return em_reduce_by_key_and_window_full(in[0],
+                                                &(em_reduce_window_spec){.fn = em_sum,
+                                                                         .inv = inv,
+                                                                         .window = a->window,
+                                                                         .slide = a->slide,
+                                                                         .num_partitions =
+                                                                             a->partitions,
+                                                                         .filter = filter,
+                                                                         .name = "sum"});
     case RBW_NAIVE:
         return em_reduce_by_window(em_map(in[0], value_of), em_sum, a->window, a->slide);
     case RBW_INV:
         return em_reduce_by_window_inv(em_map(in[0], value_of), em_sum, em_subtract, a->window,
                                        a->slide);
-    case COUNT_BY_WINDOW:
-        return em_count_by_window(in[0], a->window, a->slide);
+    case COUNT_BY_WINDOW: return em_count_by_window(in[0], a->window, a->slide);
     case COUNT_BY_VALUE:
         return em_count_by_value_and_window_n(in[0], a->window, a->slide, a->partitions);
     }
@@ -169,8 +169,7 @@ static em_values *expected_at(const random_stream *rs, size_t j, const op_args *
             if (w.count[k] > 0)
                 append(vals, em_pair(key, em_int(w.count[k])));
             break;
-        default:
-            break;
+        default: break;
         }
     }
     int64_t total = 0;
@@ -235,8 +234,7 @@ static void check_all(op_kind kind, bool pairs, int lo, int hi)
     for (guint32 seed = 1; seed <= N_SEEDS; seed++) {
         random_stream *rs = random_stream_new(seed * 7919u + (guint32)kind, pairs, lo, hi);
         for (size_t s = 0; s < G_N_ELEMENTS(shapes); s++) {
-            op_args a = {kind, shapes[s].window * BATCH, shapes[s].slide * BATCH,
-                         (int)(seed % 3)};
+            op_args a = {kind, shapes[s].window * BATCH, shapes[s].slide * BATCH, (int)(seed % 3)};
             check_against_recomputation(rs, &a, seed);
         }
         random_stream_free(rs);

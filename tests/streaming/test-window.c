@@ -45,8 +45,8 @@ Test(window, tumbling_window_emits_only_at_slide_times)
 
 Test(window, larger_window_keeps_emitting_until_data_slides_out)
 {
-    const char *expected[] = {NULL, "0, 1", NULL, "0, 1, 2, 3", NULL, "2, 3, 4, 5", NULL, "4, 5",
-                              NULL, ""};
+    const char *expected[] = {NULL,         "0, 1", NULL,   "0, 1, 2, 3", NULL,
+                              "2, 3, 4, 5", NULL,   "4, 5", NULL,         ""};
     check_window(4000, 2000, digits, 6, expected, 10);
 }
 
@@ -97,13 +97,18 @@ typedef struct {
 static em_dstream *op_rbkw(em_dstream *const *in, void *ud)
 {
     const rbkw_args *a = ud;
-    return em_reduce_by_key_and_window_full(
-        in[0], &(em_reduce_window_spec){.fn = em_sum,
-                                        .inv = a->inverse ? em_subtract : NULL,
-                                        .window = a->window,
-                                        .slide = a->slide,
-                                        .filter = a->filter ? em_filter_nonzero : NULL,
-                                        .name = "em_sum"});
+    return em_reduce_by_key_and_window_full(in[0],
+                                            &(em_reduce_window_spec){.fn = em_sum,
+                                                                     .inv = a->inverse
+                                                                                ? em_subtract
+                                                                                : NULL,
+                                                                     .window = a->window,
+                                                                     .slide = a->slide,
+                                                                     .filter =
+                                                                         a->filter
+                                                                             ? em_filter_nonzero
+                                                                             : NULL,
+                                                                     .name = "em_sum"});
 }
 
 static const char *const big_input[] = {
@@ -112,17 +117,15 @@ static const char *const big_input[] = {
 };
 
 static const char *const big_reduce_output[] = {
-    "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,1)",
-    "(a,1)", "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)",
-    "(a,2), (b,1)", "(a,1)",
+    "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,1)", "(a,1)",
+    "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,1)", "(a,1)",
 };
 
 static void check_rbkw(rbkw_args args, const char *const *input, size_t n_input,
                        const char *const *expected, size_t n_expected)
 {
     GError *err = NULL;
-    cr_assert(em_test_operation(input, n_input, op_rbkw, &args, expected, n_expected, true,
-                                &err),
+    cr_assert(em_test_operation(input, n_input, op_rbkw, &args, expected, n_expected, true, &err),
               "%s", err ? err->message : "");
 }
 
@@ -134,10 +137,18 @@ Test(window, reduce_by_key_and_window_big_test)
 Test(window, reduce_by_key_and_window_with_inverse_keeps_keys_at_zero)
 {
     const char *expected[] = {
-        "(a,1)", "(a,2), (b,1)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)",
-        "(a,2), (b,1), (c,0)", "(a,1), (b,0), (c,0)", "(a,1), (b,0), (c,0)",
-        "(a,2), (b,1), (c,0)", "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)",
-        "(a,2), (b,1), (c,0)", "(a,1), (b,0), (c,0)",
+        "(a,1)",
+        "(a,2), (b,1)",
+        "(a,2), (b,2), (c,1)",
+        "(a,2), (b,2), (c,1)",
+        "(a,2), (b,1), (c,0)",
+        "(a,1), (b,0), (c,0)",
+        "(a,1), (b,0), (c,0)",
+        "(a,2), (b,1), (c,0)",
+        "(a,2), (b,2), (c,1)",
+        "(a,2), (b,2), (c,1)",
+        "(a,2), (b,1), (c,0)",
+        "(a,1), (b,0), (c,0)",
     };
     check_rbkw((rbkw_args){2000, 1000, true, false}, big_input, 12, expected, 12);
 }
@@ -177,8 +188,9 @@ Test(window, inverse_with_filter_takes_a_single_zero_record)
 static em_dstream *op_rbkw_default_slide(em_dstream *const *in, void *ud)
 {
     (void)ud;
-    return em_reduce_by_key_and_window_full(
-        in[0], &(em_reduce_window_spec){.fn = em_sum, .inv = em_subtract, .window = 2000});
+    return em_reduce_by_key_and_window_full(in[0], &(em_reduce_window_spec){.fn = em_sum,
+                                                                            .inv = em_subtract,
+                                                                            .window = 2000});
 }
 
 Test(window, spec_slide_0_is_the_parent_slide)
@@ -186,8 +198,7 @@ Test(window, spec_slide_0_is_the_parent_slide)
     GError *err = NULL;
     cr_assert(em_test_operation(big_input, 12, op_rbkw_default_slide, NULL,
                                 (const char *const[]){"(a,1)", "(a,2), (b,1)",
-                                                      "(a,2), (b,2), (c,1)",
-                                                      "(a,2), (b,2), (c,1)",
+                                                      "(a,2), (b,2), (c,1)", "(a,2), (b,2), (c,1)",
                                                       "(a,2), (b,1), (c,0)",
                                                       "(a,1), (b,0), (c,0)"},
                                 6, true, &err),
@@ -206,12 +217,13 @@ Test(window, lineage_dump_of_an_incremental_window_shows_its_parents)
 {
     const char *batches[] = {"(a,1)", "(a,1), (b,1)", "(b,1)"};
     queue_fixture f = queue_fixture_new(batches, 3);
-    em_dstream *counts = em_reduce_by_key_and_window_full(
-        em_map(f.input, em_pair_one), &(em_reduce_window_spec){.fn = em_sum,
-                                                               .inv = em_subtract,
-                                                               .window = 2000,
-                                                               .filter = em_filter_nonzero,
-                                                               .name = "em_sum"});
+    em_dstream *counts =
+        em_reduce_by_key_and_window_full(em_map(f.input, em_pair_one),
+                                         &(em_reduce_window_spec){.fn = em_sum,
+                                                                  .inv = em_subtract,
+                                                                  .window = 2000,
+                                                                  .filter = em_filter_nonzero,
+                                                                  .name = "em_sum"});
     char *dump = NULL;
     em_foreach_rdd_full(counts, dump_lineage, &dump, NULL, "dump");
     cr_assert(em_ssc_start(f.ssc, NULL));
@@ -219,8 +231,9 @@ Test(window, lineage_dump_of_an_incremental_window_shows_its_parents)
     cr_assert_not_null(dump);
     /* The emitted records over the window at 3 s, over the previous window (its own lineage
      * cut: it stands alone) and the reduced batches that left (1 s) and entered (3 s). */
-    const char *lines[] = {"MapPartitionsRDD", "CoGroupedRDD", "at reduceByKeyAndWindow",
-                           "ShuffledRDD", "at reduceByKey (em_sum)", "at map (em_pair_one)"};
+    const char *lines[] = {"MapPartitionsRDD",        "CoGroupedRDD",
+                           "at reduceByKeyAndWindow", "ShuffledRDD",
+                           "at reduceByKey (em_sum)", "at map (em_pair_one)"};
     for (size_t i = 0; i < G_N_ELEMENTS(lines); i++)
         cr_assert(strstr(dump, lines[i]), "\"%s\" not in:\n%s", lines[i], dump);
     /* Two reduced batches, each reading its queued RDD through the map. */
@@ -264,8 +277,8 @@ static em_dstream *op_count_by_value_and_window(em_dstream *const *in, void *ud)
 Test(window, count_by_value_and_window_drops_values_that_left)
 {
     const char *input[] = {"1", "1", "1, 2", "0", "", ""};
-    const char *expected[] = {"(1,1)", "(1,2)", "(1,2), (2,1)", "(1,1), (2,1), (0,1)", "(0,1)",
-                              ""};
+    const char *expected[] = {"(1,1)", "(1,2)", "(1,2), (2,1)", "(1,1), (2,1), (0,1)",
+                              "(0,1)", ""};
     GError *err = NULL;
     cr_assert(em_test_operation(input, 6, op_count_by_value_and_window, NULL, expected, 6, true,
                                 &err),
@@ -281,7 +294,8 @@ static em_dstream *op_group_by_key_and_window(em_dstream *const *in, void *ud)
 Test(window, group_by_key_and_window_groups_over_the_window)
 {
     const char *input[] = {"(a,1)", "(a,2), (b,1)", "(b,2)"};
-    const char *expected[] = {"(a,CompactBuffer(1))", "(a,CompactBuffer(1, 2)), (b,CompactBuffer(1))",
+    const char *expected[] = {"(a,CompactBuffer(1))",
+                              "(a,CompactBuffer(1, 2)), (b,CompactBuffer(1))",
                               "(a,CompactBuffer(2)), (b,CompactBuffer(1, 2))",
                               "(b,CompactBuffer(2))"};
     GError *err = NULL;
@@ -313,21 +327,25 @@ Test(window, after_a_failed_window_the_next_is_computed_from_its_own_batches)
     const char *batches[] = {"a", "a, b", "b", "c", "", "boom, c", "c", "", "a", "", "x", "x"};
     queue_fixture f = queue_fixture_new(batches, G_N_ELEMENTS(batches));
     em_dstream *pairs = em_map(f.input, em_pair_one);
-    em_dstream *counts = em_reduce_by_key_and_window_full(
-        pairs, &(em_reduce_window_spec){.fn = em_sum,
-                                        .inv = em_subtract,
-                                        .window = 2000,
-                                        .slide = 1000,
-                                        .filter = nonzero_failing_on_boom,
-                                        .name = "sum"});
+    em_dstream *counts =
+        em_reduce_by_key_and_window_full(pairs,
+                                         &(em_reduce_window_spec){.fn = em_sum,
+                                                                  .inv = em_subtract,
+                                                                  .window = 2000,
+                                                                  .slide = 1000,
+                                                                  .filter =
+                                                                      nonzero_failing_on_boom,
+                                                                  .name = "sum"});
     batch_log l = {0};
     batch_log_attach(&l, counts);
     cr_assert(em_ssc_start(f.ssc, NULL));
     run_batches(f.ssc, 10);
     /* The window at 6 s fails; the one at 7 s holds batches 6 and 7, and the chain goes on. */
-    const char *want[] = {"[(a,1)]", "[(a,2), (b,1)]", "[(a,1), (b,2)]", "[(b,1), (c,1)]",
-                          "[(c,1)]", NULL, "[(boom,1), (c,2)]", "[(c,1)]", "[(a,1)]",
-                          "[(a,1)]"};
+    const char *want[] = {"[(a,1)]",           "[(a,2), (b,1)]",
+                          "[(a,1), (b,2)]",    "[(b,1), (c,1)]",
+                          "[(c,1)]",           NULL,
+                          "[(boom,1), (c,2)]", "[(c,1)]",
+                          "[(a,1)]",           "[(a,1)]"};
     batch_log_check(&l, want, 10);
     /* Ten batches took ten RDDs. */
     cr_assert_eq(em_rdd_queue_length(f.queue), 2);
@@ -430,12 +448,12 @@ Test(window, count_by_value_and_window_spark_case)
 static em_dstream *op_reduce_by_window(em_dstream *const *in, void *ud)
 {
     const rbkw_args *a = ud;
-    return em_reduce_by_window_full(in[0], &(em_reduce_window_spec){
-                                               .fn = em_sum,
-                                               .inv = a->inverse ? em_subtract : NULL,
-                                               .window = a->window,
-                                               .slide = a->slide,
-                                               .name = "em_sum"});
+    return em_reduce_by_window_full(in[0], &(em_reduce_window_spec){.fn = em_sum,
+                                                                    .inv = a->inverse ? em_subtract
+                                                                                      : NULL,
+                                                                    .window = a->window,
+                                                                    .slide = a->slide,
+                                                                    .name = "em_sum"});
 }
 
 Test(window, reduce_by_window_with_and_without_inverse)
@@ -450,8 +468,8 @@ Test(window, reduce_by_window_with_and_without_inverse)
     cr_assert(em_test_operation(input, 7, op_reduce_by_window, &a, naive, 8, false, &err), "%s",
               err ? err->message : "");
     a.inverse = true;
-    cr_assert(em_test_operation(input, 7, op_reduce_by_window, &a, inverse, 8, false, &err),
-              "%s", err ? err->message : "");
+    cr_assert(em_test_operation(input, 7, op_reduce_by_window, &a, inverse, 8, false, &err), "%s",
+              err ? err->message : "");
 }
 
 /* ---- (batch, window, slide): valid ones emit at the right times, invalid ones fail at
@@ -520,7 +538,6 @@ Test(window, valid_triples_emit_every_slide_the_batches_of_the_window)
     }
 }
 
-
 static int destroyed;
 static void count_destroy(void *p)
 {
@@ -534,29 +551,35 @@ static em_dstream *windowed_op(int op, em_dstream *ds, em_duration w, em_duratio
                                const char **name)
 {
     static const char *const names[] = {
-        "window", "reduceByKeyAndWindow", "reduceByKeyAndWindow(inv)", "reduceByWindow",
-        "reduceByWindow(inv)", "countByWindow", "groupByKeyAndWindow", "countByValueAndWindow",
+        "window",
+        "reduceByKeyAndWindow",
+        "reduceByKeyAndWindow(inv)",
+        "reduceByWindow",
+        "reduceByWindow(inv)",
+        "countByWindow",
+        "groupByKeyAndWindow",
+        "countByValueAndWindow",
     };
     *name = names[op];
     switch (op) {
     case 0: return em_window(ds, w, s);
     case 1:
-        return em_reduce_by_key_and_window_full(ds, &(em_reduce_window_spec){
-                                                        .fn = em_sum,
-                                                        .window = w,
-                                                        .slide = s,
-                                                        .ud = &destroyed,
-                                                        .destroy = count_destroy,
-                                                        .name = "sum"});
+        return em_reduce_by_key_and_window_full(ds,
+                                                &(em_reduce_window_spec){.fn = em_sum,
+                                                                         .window = w,
+                                                                         .slide = s,
+                                                                         .ud = &destroyed,
+                                                                         .destroy = count_destroy,
+                                                                         .name = "sum"});
     case 2:
-        return em_reduce_by_key_and_window_full(ds, &(em_reduce_window_spec){
-                                                        .fn = em_sum,
-                                                        .inv = em_subtract,
-                                                        .window = w,
-                                                        .slide = s,
-                                                        .ud = &destroyed,
-                                                        .destroy = count_destroy,
-                                                        .name = "sum"});
+        return em_reduce_by_key_and_window_full(ds,
+                                                &(em_reduce_window_spec){.fn = em_sum,
+                                                                         .inv = em_subtract,
+                                                                         .window = w,
+                                                                         .slide = s,
+                                                                         .ud = &destroyed,
+                                                                         .destroy = count_destroy,
+                                                                         .name = "sum"});
     case 3:
         return em_reduce_by_window_full(ds, &(em_reduce_window_spec){.fn = em_sum,
                                                                      .window = w,
@@ -612,8 +635,7 @@ Test(window, invalid_triples_fail_at_definition_naming_the_durations, .init = ca
                 cr_assert(strstr(said, invalid[v].says[k]), "%s: expected \"%s\" in: %s", name,
                           invalid[v].says[k], said);
             /* User data given with the operation is destroyed once, as the call failed. */
-            cr_assert_eq(destroyed, op >= 1 && op <= 4, "%s: destroyed %d times", name,
-                         destroyed);
+            cr_assert_eq(destroyed, op >= 1 && op <= 4, "%s: destroyed %d times", name, destroyed);
             em_ssc_free(ssc);
             em_rdd_queue_free(q);
         }
@@ -622,8 +644,7 @@ Test(window, invalid_triples_fail_at_definition_naming_the_durations, .init = ca
 
 /* ---- Windows of windows: durations are multiples of the windowed stream's slide ---- */
 
-Test(window, windows_over_a_windowed_stream_need_multiples_of_its_slide,
-     .init = capture_criticals)
+Test(window, windows_over_a_windowed_stream_need_multiples_of_its_slide, .init = capture_criticals)
 {
     em_ssc *ssc = em_ssc_new("local[1]", "t", EM_SECONDS(1));
     em_rdd_queue *q = em_rdd_queue_new();
@@ -670,8 +691,7 @@ static em_dstream *op_window_of_window(em_dstream *const *in, void *ud)
 Test(window, window_of_tumbling_windows_covers_the_outer_length_once)
 {
     const window_args shape[] = {{2000, 2000}, {4000, 2000}};
-    const char *expected[] = {NULL, "0, 1", NULL, "0, 1, 2, 3", NULL, "2, 3, 4, 5", NULL,
-                              "4, 5"};
+    const char *expected[] = {NULL, "0, 1", NULL, "0, 1, 2, 3", NULL, "2, 3, 4, 5", NULL, "4, 5"};
     GError *err = NULL;
     cr_assert(em_test_operation(digits, 6, op_window_of_window, (void *)shape, expected, 8, true,
                                 &err),
@@ -682,8 +702,8 @@ Test(window, window_of_sliding_windows_counts_middle_batches_twice)
 {
     /* inner (t - 2, t] and (t - 3, t - 1]: batch t - 1 is in both. */
     const window_args shape[] = {{2000, 1000}, {2000, 1000}};
-    const char *expected[] = {"0", "0, 0, 1", "0, 1, 1, 2", "1, 2, 2, 3", "2, 3, 3, 4",
-                              "3, 4, 4, 5", "4, 5, 5", "5"};
+    const char *expected[] = {"0",          "0, 0, 1",    "0, 1, 1, 2", "1, 2, 2, 3",
+                              "2, 3, 3, 4", "3, 4, 4, 5", "4, 5, 5",    "5"};
     GError *err = NULL;
     cr_assert(em_test_operation(digits, 6, op_window_of_window, (void *)shape, expected, 8, true,
                                 &err),
@@ -702,7 +722,6 @@ Test(window, inverse_reduce_over_a_windowed_stream)
     const char *input[] = {"(a,1)", "(a,2)", "(a,3)", "(a,4)", "(a,5)", "(a,6)", "", ""};
     const char *expected[] = {NULL, "(a,3)", NULL, "(a,10)", NULL, "(a,18)", NULL, "(a,11)"};
     GError *err = NULL;
-    cr_assert(em_test_operation(input, 8, op_inverse_over_tumbling, NULL, expected, 8, true,
-                                &err),
+    cr_assert(em_test_operation(input, 8, op_inverse_over_tumbling, NULL, expected, 8, true, &err),
               "%s", err ? err->message : "");
 }
