@@ -22,6 +22,7 @@ typedef struct {
 } selection;
 
 typedef struct {
+    em_dstream base;
     char *dir;
     bool new_files_only;
     em_duration remember; /* Spark's durationToRemember: whole batches, >= min_remember */
@@ -30,7 +31,7 @@ typedef struct {
      * are not read again, while their time is within the remember window. */
     GHashTable *seen;
     GQueue selected; /* selection *, ascending time: sealed, not computed yet */
-} files_state;
+} files_stream;
 
 static void selection_free(selection *sel)
 {
@@ -51,7 +52,7 @@ static int compare_paths(gconstpointer a, gconstpointer b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool list_failed(const files_state *st, GError **err)
+static bool list_failed(const files_stream *st, GError **err)
 {
     g_set_error(err, EM_ERROR, EM_ERROR_IO, "textFileStream: cannot list directory %s: %s",
                 st->dir, g_strerror(errno));
@@ -74,7 +75,7 @@ static gboolean is_older(gpointer name, gpointer mtime, gpointer threshold)
  * modTimeIgnoreThreshold), and marks them seen; forgets the seen names older than threshold,
  * which could not count again anyway. On a listing error nothing is marked. The caller holds
  * st->lock. */
-static bool select_new_files(files_state *st, gint64 threshold, GPtrArray *paths, GError **err)
+static bool select_new_files(files_stream *st, gint64 threshold, GPtrArray *paths, GError **err)
 {
     g_hash_table_foreach_remove(st->seen, is_older, &threshold);
     DIR *dir = opendir(st->dir);
@@ -114,7 +115,7 @@ static bool select_new_files(files_state *st, gint64 threshold, GPtrArray *paths
 /* Spark's newFilesOnly: what is there when the stream starts has been seen. */
 static bool files_start(em_dstream *ds, GError **err)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     if (!st->new_files_only)
         return true;
     g_autoptr(GPtrArray) present = g_ptr_array_new_with_free_func(g_free);
@@ -128,7 +129,7 @@ static bool files_start(em_dstream *ds, GError **err)
  * appeared by its time however late the scheduler runs it. */
 static void files_seal(em_dstream *ds, em_time t)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     selection *sel = g_new0(selection, 1);
     sel->time = t;
     sel->paths = g_ptr_array_new_with_free_func(g_free);
@@ -182,7 +183,7 @@ static em_rdd *files_to_rdd(em_context *sc, const GPtrArray *paths, GError **err
 
 static em_rdd *files_compute(em_dstream *ds, em_time t, GError **err)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     selection *sel = NULL;
     g_mutex_lock(&st->lock);
     /* Older selections belong to batches that failed before computing this stream: their files
@@ -209,15 +210,15 @@ static em_rdd *files_compute(em_dstream *ds, em_time t, GError **err)
 
 static void files_finalize(em_dstream *ds)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     g_queue_clear_full(&st->selected, (GDestroyNotify)selection_free);
     g_hash_table_unref(st->seen);
     g_mutex_clear(&st->lock);
     g_free(st->dir);
-    g_free(st);
 }
 
 static const em_dstream_class files_class = {.type_name = "FileInputDStream",
+                                             .instance_size = sizeof(files_stream),
                                              .compute = files_compute,
                                              .seal = files_seal,
                                              .start = files_start,
@@ -242,7 +243,7 @@ em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir,
     em_dstream *ds = em__input_new(ssc, &files_class, "textFileStream");
     if (!ds)
         return NULL;
-    files_state *st = g_new0(files_state, 1);
+    files_stream *st = (files_stream *)ds;
     st->dir = g_strdup(dir);
     st->new_files_only = opts ? opts->new_files_only : true;
     /* Spark's FileInputDStream: the remember window is whole batches, at least min_remember. */
@@ -252,7 +253,6 @@ em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir,
     g_mutex_init(&st->lock);
     st->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_queue_init(&st->selected);
-    ds->state = st;
     return ds;
 }
 
@@ -271,7 +271,7 @@ int64_t em__file_stream_remembered(const em_dstream *ds)
 {
     if (!ds || ds->klass != &files_class)
         return -1;
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     g_mutex_lock(&st->lock);
     int64_t n = g_hash_table_size(st->seen);
     g_mutex_unlock(&st->lock);

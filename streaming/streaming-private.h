@@ -38,7 +38,7 @@ typedef struct em_dstream_class {
     bool (*has_pending)(em_dstream *ds);
     /* How much longer than this stream's own remember its parents must remember (windows). */
     em_duration (*parent_remember_extra)(const em_dstream *ds);
-    /* Frees what the kind's struct holds (and ds->state): not the user data, which the base
+    /* Frees what the kind's struct holds: not the user data, which the base
      * frees, nor the struct itself. May be NULL. */
     void (*finalize)(em_dstream *ds);
     /* Called by the job scheduler on every stream of the graph once per batch, after all the
@@ -77,9 +77,6 @@ struct em_dstream {
     GArray *generated;    /* em_generated, ascending time */
     int64_t last_records; /* inputs: records in the batch just computed */
     bool last_blocked;    /* inputs: stores waited for unprocessed blocks since the last one */
-    /* Transitional, for the input kinds of the other rooms (receiver, files, testing) until
-     * they embed em_dstream as the operators do: freed by their klass->finalize. */
-    void *state;
 };
 
 typedef struct em_output_op em_output_op;

@@ -7,14 +7,15 @@
 /* ---- The test input stream (Spark's TestInputStream) ---- */
 
 typedef struct {
+    em_dstream base;
     GPtrArray *batches; /* em_values* per batch (parsed or copied) */
     int partitions;
-} test_input_state;
+} test_input_stream;
 
 static em_rdd *test_input_compute(em_dstream *ds, em_time t, GError **err)
 {
     (void)err;
-    test_input_state *st = ds->state;
+    test_input_stream *st = (test_input_stream *)ds;
     gint64 index = (t - ds->zero_time) / ds->slide - 1;
     if (index >= 0 && index < (gint64)st->batches->len) {
         em_values *b = st->batches->pdata[index];
@@ -28,12 +29,12 @@ static em_rdd *test_input_compute(em_dstream *ds, em_time t, GError **err)
 
 static void test_input_finalize(em_dstream *ds)
 {
-    test_input_state *st = ds->state;
+    test_input_stream *st = (test_input_stream *)ds;
     g_ptr_array_unref(st->batches);
-    g_free(st);
 }
 
 static const em_dstream_class test_input_class = {.type_name = "TestInputStream",
+                                                  .instance_size = sizeof(test_input_stream),
                                                   .compute = test_input_compute,
                                                   .finalize = test_input_finalize};
 
@@ -180,11 +181,10 @@ em_test_output **em_test_run_multi(const em_test_input *inputs, size_t n_inputs,
         return NULL;
     em_dstream **streams = g_new0(em_dstream *, n_inputs ? n_inputs : 1);
     for (size_t i = 0; i < n_inputs; i++) {
-        test_input_state *st = g_new0(test_input_state, 1);
+        streams[i] = em__input_new(ssc, &test_input_class, "testInputStream");
+        test_input_stream *st = (test_input_stream *)streams[i];
         st->batches = g_ptr_array_new_with_free_func((GDestroyNotify)em_values_free);
         st->partitions = o.input_partitions;
-        streams[i] = em__input_new(ssc, &test_input_class, "testInputStream");
-        streams[i]->state = st;
         for (size_t b = 0; b < inputs[i].n; b++) {
             bool none = false;
             em_values *vals = batch_values(&inputs[i].batches[b], &none, err);
