@@ -142,17 +142,6 @@ typedef struct em_rdd_class {
     size_t (*data_bytes)(const em_rdd *rdd);
 } em_rdd_class;
 
-/* Any user function, cast back to its type by the operator that knows it. The DStream kinds
- * still use it; RDD kinds keep their functions typed in their own structs. */
-typedef void (*em_any_fn)(void);
-#define EM_ANY_FN(f) ((em_any_fn)(f))
-
-/* A user function with its data, as a DStream keeps it. */
-typedef struct em_fn {
-    em_any_fn call;
-    void *ud;
-} em_fn;
-
 struct em_rdd {
     gint refcount;
     int id;
@@ -167,10 +156,6 @@ struct em_rdd {
     int n_parents;
     em_shuffle **shuffles; /* shuffle dependencies, in order */
     int n_shuffles;
-    /* Transitional, for the streaming rooms' kinds (block, window cogroup, mapWithState RDDs)
-     * until they embed em_rdd as the core's kinds do: freed by their klass->finalize. No core
-     * kind uses it. */
-    void *state;
     /* persistence */
     bool cached;
     bool checkpointed; /* lineage dropped: the cache is all there is */
@@ -187,17 +172,13 @@ em_rdd *em__rdd_alloc(size_t size, em_context *sc, const em_rdd_class *klass, co
 #define EM__RDD_NEW(type, sc, klass, op, num_partitions, parents, n_parents)                      \
     ((type *)em__rdd_alloc(sizeof(type), (sc), (klass), (op), (num_partitions), (parents),        \
                            (n_parents)))
-/* A plain em_rdd (a kind with nothing of its own, or a streaming kind still on rdd->state). */
+/* A plain em_rdd (a kind with nothing of its own). */
 em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
                     em_rdd *const *parents, int n_parents);
 /* Gives the RDD the user data of its function and the function's name (copied; NULL for
  * none): destroy(ud) runs exactly once when the RDD is freed (not at all when destroy is
  * NULL). */
 void em__rdd_own(em_rdd *rdd, void *ud, GDestroyNotify destroy, const char *name);
-/* Transitional, for the streaming rooms' callers: em__rdd_own(rdd, ud, destroy, name). The
- * function is not kept (the caller's kind keeps its own). */
-void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
-                    const char *name);
 /* Spark's localCheckpoint, done at once: caches rdd, computes every partition, then drops its
  * parents and shuffles so that a chain of state RDDs does not keep every ancestor alive.
  * Returns false with err when computing failed (the RDD is left as it was). */

@@ -428,14 +428,16 @@ static void apply_push(em_sink *s, em_value kv)
         apply_chunk(a);
 }
 
+/* A batch applied to the state: compute mutates ms's tables, so it runs once (checkpointed). */
 typedef struct {
+    em_rdd base;
     map_state *ms;
     em_time time;
-} batch_ctx;
+} map_state_rdd;
 
 static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const batch_ctx *b = rdd->state;
+    const map_state_rdd *b = (const map_state_rdd *)rdd;
     map_state *ms = b->ms;
     state_table *t = &ms->tables[index];
     /* The previous batch was committed (or undone): its garbage may go now. */
@@ -505,12 +507,12 @@ static em_rdd *map_state_compute(em_dstream *ds, em_time t, GError **err)
     g_autoptr(em_rdd) none = em_empty_rdd(ds->ssc->sc);
     /* The batch's records meet their keys' tables: hash-partitioned as the state is. */
     g_autoptr(em_rdd) by_key = em_rdd_partition_by(batch ? batch : none, ms->n);
-    em_rdd *mapped = em__rdd_new(ds->ssc->sc, &map_state_rdd_class, "mapWithState", ms->n,
-                                 &by_key, 1);
-    batch_ctx *b = g_new(batch_ctx, 1);
-    *b = (batch_ctx){ms, t};
-    em__rdd_set_fn(mapped, EM_ANY_FN(ms->spec.fn), b, g_free, ds->fn_name);
-    mapped->state = b;
+    map_state_rdd *b = EM__RDD_NEW(map_state_rdd, ds->ssc->sc, &map_state_rdd_class,
+                                   "mapWithState", ms->n, &by_key, 1);
+    b->ms = ms;
+    b->time = t;
+    em__rdd_own(&b->base, NULL, NULL, ds->fn_name); /* the user data is the stream's */
+    em_rdd *mapped = &b->base;
     /* The state changes as the batch is applied: apply it exactly once, now. */
     if (!em__rdd_checkpoint(mapped, err))
         g_clear_pointer(&mapped, em_rdd_unref);

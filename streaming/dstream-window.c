@@ -111,18 +111,14 @@ typedef struct {
 /* A window state RDD's parents: the previous window (when there is one), then the reduced
  * batches that left from first_left, then those that entered from first_entered, at times[]. */
 typedef struct {
+    em_rdd base;
     const reduced_window *rw;
     em_time t;
     int first_left, first_entered;
     em_time *times; /* [n_parents]: each reduced batch's time */
 } window_cogroup;
 
-static void window_cogroup_free(void *p)
-{
-    window_cogroup *wc = p;
-    g_free(wc->times);
-    g_free(wc);
-}
+static void window_cogroup_finalize(em_rdd *rdd) { g_free(((window_cogroup *)rdd)->times); }
 
 typedef struct {
     em_sink base;
@@ -183,7 +179,7 @@ static em_value merge_values(const reduced_window *rw, const window_key *wk)
 
 static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const window_cogroup *wc = rdd->state;
+    const window_cogroup *wc = (const window_cogroup *)rdd;
     const reduced_window *rw = wc->rw;
     cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = rw,
                       .keys = g_array_new(FALSE, FALSE, sizeof(window_key))};
@@ -214,7 +210,8 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 }
 
 static const em_rdd_class cogroup_class = {.type_name = "CoGroupedRDD",
-                                           .compute = cogroup_compute};
+                                           .compute = cogroup_compute,
+                                           .finalize = window_cogroup_finalize};
 
 /* Appends the reduced batches at times from..to (step: the parent's slide), borrowed. */
 static bool add_batches(em_dstream *reduced, em_time from, em_time to, GPtrArray *parents,
@@ -245,34 +242,34 @@ static em_rdd *window_state_at(reduced_window *rw, em_time t, GError **err)
     em_rdd *prev = rw->last && rw->last_time == t - S ? rw->last : NULL;
     GPtrArray *parents = g_ptr_array_new();
     GArray *times = g_array_new(FALSE, FALSE, sizeof(em_time));
-    window_cogroup *wc = g_new0(window_cogroup, 1);
-    *wc = (window_cogroup){.rw = rw, .t = t};
     if (prev) {
         g_ptr_array_add(parents, prev);
         g_array_append_val(times, rw->last_time);
     }
-    wc->first_left = (int)parents->len;
+    int first_left = (int)parents->len;
     bool ok = !prev || add_batches(rw->reduced, t - S - W + ps, MIN(t - W, t - S), parents,
                                    times, err);
-    wc->first_entered = (int)parents->len;
+    int first_entered = (int)parents->len;
     em_time entered = prev ? MAX(t - S, t - W) : t - W;
     ok = ok && add_batches(rw->reduced, entered + ps, t, parents, times, err);
     em_rdd *state = NULL;
     if (ok) {
+        window_cogroup *wc = EM__RDD_NEW(window_cogroup, ds->ssc->sc, &cogroup_class,
+                                         "reduceByKeyAndWindow", rw->partitions,
+                                         (em_rdd *const *)parents->pdata, (int)parents->len);
+        wc->rw = rw;
+        wc->t = t;
+        wc->first_left = first_left;
+        wc->first_entered = first_entered;
         wc->times = (em_time *)(void *)g_array_free(times, FALSE);
         times = NULL;
-        state = em__rdd_new(ds->ssc->sc, &cogroup_class, "reduceByKeyAndWindow", rw->partitions,
-                            (em_rdd *const *)parents->pdata, (int)parents->len);
-        em__rdd_set_fn(state, EM_ANY_FN(rw->fn), wc, window_cogroup_free, ds->fn_name);
-        state->state = wc;
-        wc = NULL;
+        em__rdd_own(&wc->base, NULL, NULL, ds->fn_name); /* the user data is the stream's */
+        state = &wc->base;
         /* The next window starts from this one: compute it now. */
         em_rdd_cache(state);
         if (em_rdd_count(state, err) < 0)
             g_clear_pointer(&state, em_rdd_unref);
     }
-    if (wc)
-        window_cogroup_free(wc);
     if (times)
         g_array_unref(times);
     g_ptr_array_unref(parents);
