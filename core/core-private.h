@@ -283,26 +283,11 @@ void em__shuffle_read(em_shuffle *shuffle, int r, void (*fn)(em_value v, void *u
 /* The reducer of key under shuffle's partitioner (not for round robin). */
 int em__shuffle_partition_of(const em_shuffle *shuffle, em_value key);
 
-/* ---- Hash table (table.h) and growable lists ---- */
+/* ---- Growable lists (the hash table is table.h) ---- */
 
 /* Appends v to *list, a growable CompactBuffer (kind EM_BUFFER) allocated in arena whose
  * capacity is *cap (0 for a list not started: *list is then made one). */
 void em__list_append(em_value *list, uint32_t *cap, em_value v, em_arena *arena);
-
-/* Transitional, for streaming/dstream-window.c until it uses em_table directly: the former
- * combiner API over em_table. A slot is the entry: slot[0] its key, slot[1] its value. */
-typedef em_table em_combiner;
-static inline void em__combiner_init(em_combiner *c)
-{
-    em__table_init(c, sizeof(em_table_entry), NULL, 0);
-}
-static inline void em__combiner_clear(em_combiner *c) { em__table_clear(c); }
-static inline em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash,
-                                            em_arena *keys, bool *is_new)
-{
-    c->keys = keys;
-    return &em__table_upsert(c, key, hash, is_new)->key;
-}
 
 /* ---- Context internals ---- */
 

@@ -103,7 +103,8 @@ enum { PREV = 1, LEFT = 2, ENTERED = 4 };
 /* One key of the window being merged: its value (and newest batch) in the previous window and
  * the reduced values of the batches that left and entered, each there when its bit is in mask. */
 typedef struct {
-    em_value key, prev, left, entered;
+    em_table_entry base; /* the key (value unused) */
+    em_value prev, left, entered;
     em_time seen;
     int mask;
 } window_key;
@@ -126,8 +127,7 @@ typedef struct {
     const reduced_window *rw;
     int tag;
     em_time time;      /* of the batch being read (LEFT, ENTERED) */
-    em_combiner index; /* key -> its position in keys */
-    GArray *keys;      /* window_key, in order of first appearance */
+    em_table keys;     /* key -> window_key; stable ids: in order of first appearance */
 } cogroup_sink;
 
 /* The parents are cached (the reduced batches) or checkpointed (the previous window): the keys
@@ -137,13 +137,9 @@ static void cogroup_push(em_sink *s, em_value kv)
     cogroup_sink *c = (cogroup_sink *)s;
     em_value key = em_key(kv);
     bool is_new;
-    em_value *slot = em__combiner_upsert(&c->index, key, em_value_hash(key), NULL, &is_new);
-    if (is_new) {
-        slot[1] = em_int(c->keys->len);
-        window_key fresh = {.key = key, .seen = G_MININT64};
-        g_array_append_val(c->keys, fresh);
-    }
-    window_key *wk = &g_array_index(c->keys, window_key, em_as_int(slot[1]));
+    window_key *wk = (window_key *)em__table_upsert(&c->keys, key, em_value_hash(key), &is_new);
+    if (is_new)
+        wk->seen = G_MININT64;
     if (c->tag == PREV) {
         em_value v = em_val(kv); /* (value, seen) */
         wk->prev = em_key(v);
@@ -181,17 +177,16 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     const window_cogroup *wc = (const window_cogroup *)rdd;
     const reduced_window *rw = wc->rw;
-    cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = rw,
-                      .keys = g_array_new(FALSE, FALSE, sizeof(window_key))};
-    em__combiner_init(&c.index);
+    cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = rw};
+    /* Keys are kept as the parents give them (valid for the whole task). */
+    em__table_init(&c.keys, sizeof(window_key), NULL, EM_TABLE_STABLE_IDS);
     for (int p = 0; p < rdd->n_parents && !task->stop; p++) {
         c.tag = p < wc->first_left ? PREV : p < wc->first_entered ? LEFT : ENTERED;
         c.time = wc->times[p];
         em__compute(rdd->parents[p], task, index, &c.base);
     }
-    em__combiner_clear(&c.index);
-    for (guint i = 0; i < c.keys->len && !task->stop; i++) {
-        const window_key *wk = &g_array_index(c.keys, window_key, i);
+    uint32_t pos = 0;
+    for (const window_key *wk; !task->stop && (wk = (const window_key *)em__table_next(&c.keys, &pos));) {
         if (!(wk->mask & (PREV | ENTERED))) {
             em__task_fail(task, rdd, "reduceByKeyAndWindow: a key left the window that was not "
                                      "in the previous window; does the key hash consistently?");
@@ -203,10 +198,10 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
         task->cur_rdd = rdd;
         em_value v = merge_values(rw, wk);
         if (!task->stop)
-            out->push(out, em_pair(wk->key, em_pair(v, em_int(wk->seen))));
+            out->push(out, em_pair(em__table_key(&wk->base), em_pair(v, em_int(wk->seen))));
         em_arena_reset(task->scratch);
     }
-    g_array_unref(c.keys);
+    em__table_clear(&c.keys);
 }
 
 static const em_rdd_class cogroup_class = {.type_name = "CoGroupedRDD",
