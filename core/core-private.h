@@ -110,8 +110,13 @@ struct em_task {
 
 /* Fails the task with a message (first failure wins) and stops it. */
 void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Fails the task naming rdd and the record v, which is not a (key, value) pair; returns false. */
+bool em__fail_not_pair(em_task *task, const em_rdd *rdd, em_value v);
 /* True when v is a (key, value) pair; otherwise fails the task naming rdd and the record. */
-bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v);
+static inline bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v)
+{
+    return G_LIKELY(em_is_pair(v)) || em__fail_not_pair(task, rdd, v);
+}
 /* Pushes items[0..n) to out, resetting scratch after each; stops early when task->stop. */
 void em__push_all(em_task *task, const em_value *items, size_t n, em_sink *out);
 /* Computes partition index of rdd into out: from the cache when rdd is cached. */

@@ -8,8 +8,9 @@ typedef struct {
     em_duration window;
 } window_dstream;
 
-bool em__check_window(const em_dstream *parent, em_duration window, em_duration slide,
-                      const char *op)
+/* Checks a window's durations against its parent (critical message naming them when wrong). */
+static bool check_window(const em_dstream *parent, em_duration window, em_duration slide,
+                         const char *op)
 {
     if (window <= 0 || slide <= 0) {
         g_critical("%s: the window (%" G_GINT64_FORMAT " ms) and slide (%" G_GINT64_FORMAT
@@ -64,7 +65,7 @@ static const em_dstream_class window_class = {.type_name = "WindowedDStream",
 
 em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide)
 {
-    if (!em__dstream_check(ds, "window") || !em__check_window(ds, window, slide, "window"))
+    if (!em__dstream_check(ds, "window") || !check_window(ds, window, slide, "window"))
         return NULL;
     em_dstream *out = em__dstream_new(ds->ssc, &window_class, "window", &ds, 1);
     out->slide = slide;
@@ -327,7 +328,7 @@ static bool check_spec(em_dstream *ds, const em_reduce_window_spec *spec, const 
     }
     if (ok) {
         *slide = spec->slide ? spec->slide : ds->slide;
-        ok = em__check_window(ds, spec->window, *slide, op);
+        ok = check_window(ds, spec->window, *slide, op);
     }
     if (!ok && spec && spec->destroy)
         spec->destroy(spec->ud);

@@ -233,9 +233,6 @@ void em__dstream_retained(em_dstream *ds, GHashTable *seen, int64_t *batches, in
 void em__dstream_free(em_dstream *ds);
 /* Checks a DSL call's stream argument: non-NULL and the ssc not started. */
 bool em__dstream_check(const em_dstream *ds, const char *what);
-/* Checks a window's durations against its parent (critical message naming them when wrong). */
-bool em__check_window(const em_dstream *parent, em_duration window, em_duration slide,
-                      const char *op);
 /* Registers an output operation on ds (fails fast after start). */
 void em__output_add(em_dstream *ds, const char *name, em_output_run_fn run, void *ud,
                     GDestroyNotify destroy, const char *fn_name);
