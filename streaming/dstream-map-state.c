@@ -127,12 +127,6 @@ static void log_new(state_table *t, const st_entry *e, uint64_t hash)
     g_array_append_val(t->undo, u);
 }
 
-/* An undo entry's key as an ordinary value, valid as long as u. */
-static inline em_value undo_key(const undo_entry *u)
-{
-    return em__table_key((const em_table_entry *)(const void *)&u->key);
-}
-
 /* Stores a copy of state for e, updated at time, as the newest entry. */
 static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
 {
@@ -210,7 +204,9 @@ static void table_rollback(state_table *t)
 {
     for (guint i = t->undo->len; i-- > 0;) {
         const undo_entry *u = &g_array_index(t->undo, undo_entry, i);
-        em_value key = undo_key(u);
+        /* The key as an ordinary value (a short string's bytes are in stored.key). */
+        em_table_entry stored = {.key = u->key};
+        em_value key = em__table_key(&stored);
         st_entry *e = table_find(t, key, u->hash);
         if (!u->existed) {
             if (e)
