@@ -25,6 +25,7 @@ typedef struct {
 } selection;
 
 typedef struct {
+    em_dstream base;
     char *dir;
     bool new_files_only;
     em_duration remember; /* Spark's durationToRemember: whole batches, >= min_remember */
@@ -39,14 +40,14 @@ typedef struct {
     em_wal *journal;
     GArray *logged;     /* journal_mark: what the journal holds, ascending time */
     GHashTable *replay; /* em_time * -> GPtrArray of names: selections to seal again */
-} files_state;
+} files_stream;
 
 typedef struct {
     em_time time;
     uint64_t seq;
 } journal_mark;
 
-static void journal_open(em_dstream *ds, files_state *st);
+static void journal_open(em_dstream *ds, files_stream *st);
 
 static void selection_free(selection *sel)
 {
@@ -67,7 +68,7 @@ static int compare_paths(gconstpointer a, gconstpointer b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool list_failed(const files_state *st, GError **err)
+static bool list_failed(const files_stream *st, GError **err)
 {
     g_set_error(err, EM_ERROR, EM_ERROR_IO, "textFileStream: cannot list directory %s: %s",
                 st->dir, g_strerror(errno));
@@ -90,7 +91,7 @@ static gboolean is_older(gpointer name, gpointer mtime, gpointer threshold)
  * modTimeIgnoreThreshold), and marks them seen; forgets the seen names older than threshold,
  * which could not count again anyway. On a listing error nothing is marked. The caller holds
  * st->lock. */
-static bool select_new_files(files_state *st, gint64 threshold, GPtrArray *paths, GError **err)
+static bool select_new_files(files_stream *st, gint64 threshold, GPtrArray *paths, GError **err)
 {
     g_hash_table_foreach_remove(st->seen, is_older, &threshold);
     DIR *dir = opendir(st->dir);
@@ -130,7 +131,7 @@ static bool select_new_files(files_state *st, gint64 threshold, GPtrArray *paths
 /* Spark's newFilesOnly: what is there when the stream starts has been seen. */
 static bool files_start(em_dstream *ds, GError **err)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     g_mutex_lock(&st->lock);
     journal_open(ds, st);
     g_mutex_unlock(&st->lock);
@@ -145,7 +146,7 @@ static bool files_start(em_dstream *ds, GError **err)
 
 /* Listing at the batch time, as Spark's generator does, makes a batch hold the files that had
  * appeared by its time however late the scheduler runs it. */
-static void journal_append(em_dstream *ds, files_state *st, em_time t, const GPtrArray *paths)
+static void journal_append(em_dstream *ds, files_stream *st, em_time t, const GPtrArray *paths)
 {
     g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
     GArray *values = g_array_new(FALSE, FALSE, sizeof(em_value));
@@ -183,7 +184,7 @@ static void journal_append(em_dstream *ds, files_state *st, em_time t, const GPt
 
 static void files_seal(em_dstream *ds, em_time t)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     selection *sel = g_new0(selection, 1);
     sel->time = t;
     sel->paths = g_ptr_array_new_with_free_func(g_free);
@@ -204,7 +205,7 @@ static void files_seal(em_dstream *ds, em_time t)
 
 /* Marks name seen with its file's modification time (the newest possible when it is gone, so
  * that it is never forgotten and read again). The caller holds st->lock. */
-static void mark_seen(files_state *st, const char *name)
+static void mark_seen(files_stream *st, const char *name)
 {
     g_autofree char *path = g_build_filename(st->dir, name, NULL);
     struct stat sb;
@@ -216,7 +217,7 @@ static void mark_seen(files_state *st, const char *name)
 static bool journal_record(uint64_t seq, const void *data, size_t n, void *ud)
 {
     (void)seq;
-    files_state *st = ud;
+    files_stream *st = ud;
     em_arena *arena = em_arena_new();
     em_value *vals = NULL;
     size_t count = 0;
@@ -237,7 +238,7 @@ static bool journal_record(uint64_t seq, const void *data, size_t n, void *ud)
 
 /* Opens the journal under the checkpoint directory; after a recovery, the selections of the
  * batches after the checkpoint are sealed again as they were, and their files count as seen. */
-static void journal_open(em_dstream *ds, files_state *st)
+static void journal_open(em_dstream *ds, files_stream *st)
 {
     g_autofree char *dir = em__recovery_input_log(ds);
     if (!dir || st->journal)
@@ -279,7 +280,7 @@ static void journal_open(em_dstream *ds, files_state *st)
 
 static void files_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name, em_time t)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     em_arena *arena = em_arena_new();
     g_mutex_lock(&st->lock);
     GHashTable *later = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -312,7 +313,7 @@ static bool files_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, const ch
                                      em_time t, GError **err)
 {
     (void)t;
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     GBytes *blob = em__ckpt_get_position(ck, name);
     if (!blob)
         return true; /* an input the checkpoint did not know: it starts as a new one */
@@ -389,7 +390,7 @@ static em_rdd *files_to_rdd(em_context *sc, const GPtrArray *paths, GError **err
 
 static em_rdd *files_compute(em_dstream *ds, em_time t, GError **err)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     selection *sel = NULL;
     g_mutex_lock(&st->lock);
     /* Older selections belong to batches that failed before computing this stream: their files
@@ -416,7 +417,7 @@ static em_rdd *files_compute(em_dstream *ds, em_time t, GError **err)
 
 static void files_finalize(em_dstream *ds)
 {
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     g_queue_clear_full(&st->selected, (GDestroyNotify)selection_free);
     em__wal_close(st->journal);
     if (st->logged)
@@ -426,10 +427,10 @@ static void files_finalize(em_dstream *ds)
     g_hash_table_unref(st->seen);
     g_mutex_clear(&st->lock);
     g_free(st->dir);
-    g_free(st);
 }
 
 static const em_dstream_class files_class = {.type_name = "FileInputDStream",
+                                             .instance_size = sizeof(files_stream),
                                              .compute = files_compute,
                                              .seal = files_seal,
                                              .start = files_start,
@@ -456,7 +457,7 @@ em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir, const em_file
     em_dstream *ds = em__input_new(ssc, &files_class, "textFileStream");
     if (!ds)
         return NULL;
-    files_state *st = g_new0(files_state, 1);
+    files_stream *st = (files_stream *)ds;
     st->dir = g_strdup(dir);
     st->new_files_only = opts ? opts->new_files_only : true;
     /* Spark's FileInputDStream: the remember window is whole batches, at least min_remember. */
@@ -466,7 +467,6 @@ em_dstream *em_text_file_stream_full(em_ssc *ssc, const char *dir, const em_file
     g_mutex_init(&st->lock);
     st->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_queue_init(&st->selected);
-    ds->state = st;
     return ds;
 }
 
@@ -485,7 +485,7 @@ int64_t em__file_stream_remembered(const em_dstream *ds)
 {
     if (!ds || ds->klass != &files_class)
         return -1;
-    files_state *st = ds->state;
+    files_stream *st = (files_stream *)ds;
     g_mutex_lock(&st->lock);
     int64_t n = g_hash_table_size(st->seen);
     g_mutex_unlock(&st->lock);

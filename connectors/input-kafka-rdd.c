@@ -8,6 +8,17 @@
 static _Thread_local const rd_kafka_message_t *current_msg;
 static _Thread_local const char *current_topic;
 
+/* The RDD owns its batch (the fetched messages and their ranges). */
+typedef struct {
+    em_rdd base;
+    em_kafka_batch *batch;
+} kafka_rdd;
+
+static inline const em_kafka_batch *batch_of(const em_rdd *rdd)
+{
+    return ((const kafka_rdd *)rdd)->batch;
+}
+
 static em_value bytes_or_none(const void *bytes, size_t len)
 {
     return bytes ? em_strn(bytes, len) : em_none();
@@ -15,7 +26,7 @@ static em_value bytes_or_none(const void *bytes, size_t len)
 
 static void kafka_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const em_kafka_batch *b = rdd->state;
+    const em_kafka_batch *b = batch_of(rdd);
     rd_kafka_message_t *const *msgs = b->msgs[index];
     int64_t n = b->ranges[index].count;
     em_value kv[2];
@@ -34,11 +45,11 @@ static void kafka_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     current_topic = NULL;
 }
 
-static void kafka_finalize(em_rdd *rdd) { em__kafka_batch_free(rdd->state); }
+static void kafka_finalize(em_rdd *rdd) { em__kafka_batch_free(((kafka_rdd *)rdd)->batch); }
 
 static size_t kafka_bytes(const em_rdd *rdd)
 {
-    const em_kafka_batch *b = rdd->state;
+    const em_kafka_batch *b = batch_of(rdd);
     size_t bytes = 0;
     for (size_t i = 0; i < b->n; i++)
         for (int64_t j = 0; j < b->ranges[i].count; j++)
@@ -55,9 +66,10 @@ static const em_rdd_class kafka_rdd_class = {
 
 em_rdd *em__kafka_rdd_new(em_context *sc, em_kafka_batch *b)
 {
-    em_rdd *rdd = em__rdd_new(sc, &kafka_rdd_class, "createDirectStream", (int)b->n, NULL, 0);
-    rdd->state = b;
-    return rdd;
+    kafka_rdd *rdd =
+        EM__RDD_NEW(kafka_rdd, sc, &kafka_rdd_class, "createDirectStream", (int)b->n, NULL, 0);
+    rdd->batch = b;
+    return &rdd->base;
 }
 
 const em_kafka_offset_range *em_kafka_offset_ranges(em_rdd *rdd, size_t *n)
@@ -70,7 +82,7 @@ const em_kafka_offset_range *em_kafka_offset_ranges(em_rdd *rdd, size_t *n)
         *n = 0;
         return NULL;
     }
-    const em_kafka_batch *b = rdd->state;
+    const em_kafka_batch *b = batch_of(rdd);
     *n = b->n;
     return b->ranges;
 }

@@ -120,6 +120,14 @@ void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...)
     g_free(msg);
 }
 
+bool em__fail_not_pair(em_task *task, const em_rdd *rdd, em_value v)
+{
+    char *text = em_value_to_string(v);
+    em__task_fail(task, rdd, "record %s is not a (key, value) pair", text);
+    g_free(text);
+    return false;
+}
+
 em_value em_fail(const char *fmt, ...)
 {
     va_list ap;

@@ -113,8 +113,13 @@ struct em_task {
 /* The task running on this thread, or NULL (accumulators refuse to be read inside one). */
 em_task *em__current_task(void);
 void em__task_fail(em_task *task, const em_rdd *rdd, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Fails the task naming rdd and the record v, which is not a (key, value) pair; returns false. */
+bool em__fail_not_pair(em_task *task, const em_rdd *rdd, em_value v);
 /* True when v is a (key, value) pair; otherwise fails the task naming rdd and the record. */
-bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v);
+static inline bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v)
+{
+    return G_LIKELY(em_is_pair(v)) || em__fail_not_pair(task, rdd, v);
+}
 /* Pushes items[0..n) to out, resetting scratch after each; stops early when task->stop. */
 void em__push_all(em_task *task, const em_value *items, size_t n, em_sink *out);
 /* Computes partition index of rdd into out: from the cache when rdd is cached. */
@@ -145,17 +150,6 @@ typedef struct em_rdd_class {
     size_t (*data_bytes)(const em_rdd *rdd);
 } em_rdd_class;
 
-/* Any user function, cast back to its type by the operator that knows it. The DStream kinds
- * still use it; RDD kinds keep their functions typed in their own structs. */
-typedef void (*em_any_fn)(void);
-#define EM_ANY_FN(f) ((em_any_fn)(f))
-
-/* A user function with its data, as a DStream keeps it. */
-typedef struct em_fn {
-    em_any_fn call;
-    void *ud;
-} em_fn;
-
 struct em_rdd {
     gint refcount;
     int id;
@@ -170,10 +164,6 @@ struct em_rdd {
     int n_parents;
     em_shuffle **shuffles; /* shuffle dependencies, in order */
     int n_shuffles;
-    /* Transitional, for the streaming rooms' kinds (block, window cogroup, mapWithState RDDs)
-     * until they embed em_rdd as the core's kinds do: freed by their klass->finalize. No core
-     * kind uses it. */
-    void *state;
     /* persistence */
     bool cached;
     bool checkpointed; /* lineage dropped: the cache is all there is */
@@ -190,17 +180,13 @@ em_rdd *em__rdd_alloc(size_t size, em_context *sc, const em_rdd_class *klass, co
 #define EM__RDD_NEW(type, sc, klass, op, num_partitions, parents, n_parents)                      \
     ((type *)em__rdd_alloc(sizeof(type), (sc), (klass), (op), (num_partitions), (parents),        \
                            (n_parents)))
-/* A plain em_rdd (a kind with nothing of its own, or a streaming kind still on rdd->state). */
+/* A plain em_rdd (a kind with nothing of its own). */
 em_rdd *em__rdd_new(em_context *sc, const em_rdd_class *klass, const char *op, int num_partitions,
                     em_rdd *const *parents, int n_parents);
 /* Gives the RDD the user data of its function and the function's name (copied; NULL for
  * none): destroy(ud) runs exactly once when the RDD is freed (not at all when destroy is
  * NULL). */
 void em__rdd_own(em_rdd *rdd, void *ud, GDestroyNotify destroy, const char *name);
-/* Transitional, for the streaming rooms' callers: em__rdd_own(rdd, ud, destroy, name). The
- * function is not kept (the caller's kind keeps its own). */
-void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
-                    const char *name);
 /* Spark's localCheckpoint, done at once: caches rdd, computes every partition, then drops its
  * parents and shuffles so that a chain of state RDDs does not keep every ancestor alive.
  * Returns false with err when computing failed (the RDD is left as it was). */
@@ -310,26 +296,11 @@ void em__shuffle_read(em_shuffle *shuffle, int r, void (*fn)(em_value v, void *u
 /* The reducer of key under shuffle's partitioner (not for round robin). */
 int em__shuffle_partition_of(const em_shuffle *shuffle, em_value key);
 
-/* ---- Hash table (table.h) and growable lists ---- */
+/* ---- Growable lists (the hash table is table.h) ---- */
 
 /* Appends v to *list, a growable CompactBuffer (kind EM_BUFFER) allocated in arena whose
  * capacity is *cap (0 for a list not started: *list is then made one). */
 void em__list_append(em_value *list, uint32_t *cap, em_value v, em_arena *arena);
-
-/* Transitional, for streaming/dstream-window.c until it uses em_table directly: the former
- * combiner API over em_table. A slot is the entry: slot[0] its key, slot[1] its value. */
-typedef em_table em_combiner;
-static inline void em__combiner_init(em_combiner *c)
-{
-    em__table_init(c, sizeof(em_table_entry), NULL, 0);
-}
-static inline void em__combiner_clear(em_combiner *c) { em__table_clear(c); }
-static inline em_value *em__combiner_upsert(em_combiner *c, em_value key, uint64_t hash,
-                                            em_arena *keys, bool *is_new)
-{
-    c->keys = keys;
-    return &em__table_upsert(c, key, hash, is_new)->key;
-}
 
 /* ---- Context internals ---- */
 

@@ -171,16 +171,6 @@ typedef struct {
     int next_rr;       /* round robin position */
 } writer_sink;
 
-bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v)
-{
-    if (G_LIKELY(em_is_pair(v)))
-        return true;
-    char *text = em_value_to_string(v);
-    em__task_fail(task, rdd, "record %s is not a (key, value) pair", text);
-    g_free(text);
-    return false;
-}
-
 static void combine(writer_sink *w, em_value key, em_value val, uint64_t hash)
 {
     em_task *task = w->base.task;

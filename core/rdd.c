@@ -39,13 +39,6 @@ void em__rdd_own(em_rdd *rdd, void *ud, GDestroyNotify destroy, const char *name
     rdd->fn_name = name ? g_strdup(name) : NULL;
 }
 
-void em__rdd_set_fn(em_rdd *rdd, em_any_fn call, void *ud, GDestroyNotify destroy,
-                    const char *name)
-{
-    (void)call;
-    em__rdd_own(rdd, ud, destroy, name);
-}
-
 void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle)
 {
     rdd->shuffles = g_renew(em_shuffle *, rdd->shuffles, rdd->n_shuffles + 1);

@@ -12,31 +12,27 @@
 
 /* ---- One state partition's table ---- */
 
+/* An entry of core's em_table (stable ids): key and state, when it was last updated, and its
+ * links in the update-order list. */
 typedef struct {
-    uint64_t hash;
-    em_value key, state;
+    em_table_entry base; /* key; value: the state */
     em_time updated;
-    uint32_t prev, next; /* update-order list (or free list): entry index + 1, 0 none */
-    bool live;
-    uint32_t logged; /* the table's batch number when the undo log got this entry */
+    uint32_t prev, next; /* update-order list: entry id + 1, 0 none */
+    uint32_t logged;     /* the table's batch number when the undo log got this entry */
 } st_entry;
 
 /* How to undo a batch's change to one key: its entry as it was before the batch. */
 typedef struct {
-    em_value key, state; /* in the table's arena, alive until the batch is committed */
+    em_value key;   /* the table's stored form (a short string's bytes are in it) */
+    em_value state; /* in the table's arena, alive until the batch is committed */
     uint64_t hash;
     em_time updated;
     bool existed;
 } undo_entry;
 
 typedef struct {
-    st_entry *entries;
-    uint32_t n, cap;    /* entries used (high water) and allocated */
-    uint32_t free_head; /* removed entries, reused first */
-    size_t live;
-    uint32_t *index; /* open addressing: entry index + 1, 0 empty */
-    size_t mask;
-    bool ordered; /* keep the update-order list (only a timeout reads it) */
+    em_table table; /* key -> st_entry, keys copied into arena */
+    bool ordered;   /* keep the update-order list (only a timeout reads it) */
     uint32_t oldest, newest;
     em_arena *arena;
     size_t payload; /* bytes of live keys' and states' payload */
@@ -44,46 +40,42 @@ typedef struct {
     GArray *undo;   /* undo_entry: what the uncommitted batch changed, in order */
 } state_table;
 
+static inline st_entry *entry_at(const state_table *t, uint32_t id)
+{
+    return (st_entry *)em__table_at(&t->table, id);
+}
+
+static inline uint32_t entry_id(const state_table *t, const st_entry *e)
+{
+    return em__table_id(&t->table, &e->base);
+}
+
 static void table_init(state_table *t, bool ordered)
 {
     memset(t, 0, sizeof *t);
     t->ordered = ordered;
     t->arena = em_arena_new();
-    t->mask = 1023;
-    t->index = g_new0(uint32_t, t->mask + 1);
+    em__table_init(&t->table, sizeof(st_entry), t->arena, EM_TABLE_STABLE_IDS);
+    em__table_reserve(&t->table, 512);
     t->undo = g_array_new(FALSE, FALSE, sizeof(undo_entry));
 }
 
 static void table_clear(state_table *t)
 {
-    g_free(t->entries);
-    g_free(t->index);
+    em__table_clear(&t->table);
     em_arena_free(t->arena);
     g_array_unref(t->undo);
 }
 
 static size_t table_bytes(const state_table *t)
 {
-    return em_arena_bytes(t->arena) + (size_t)t->cap * sizeof(st_entry) +
-           (t->mask + 1) * sizeof(uint32_t);
-}
-
-static size_t slot_of(const state_table *t, uint32_t e)
-{
-    size_t i = t->entries[e].hash & t->mask;
-    while (t->index[i] != e + 1)
-        i = (i + 1) & t->mask;
-    return i;
+    return em_arena_bytes(t->arena) + (size_t)t->table.cap * sizeof(st_entry) +
+           (t->table.index ? (t->table.mask + 1) * sizeof(uint64_t) : 0);
 }
 
 static st_entry *table_find(const state_table *t, em_value key, uint64_t hash)
 {
-    for (size_t i = hash & t->mask; t->index[i]; i = (i + 1) & t->mask) {
-        st_entry *e = &t->entries[t->index[i] - 1];
-        if (e->hash == hash && em__key_equal(e->key, key))
-            return e;
-    }
-    return NULL;
+    return (st_entry *)em__table_find(&t->table, key, hash);
 }
 
 /* Without a timeout the list is not kept: relinking touches two other entries, at random places
@@ -93,11 +85,11 @@ static void list_unlink(state_table *t, st_entry *e)
     if (!t->ordered)
         return;
     if (e->prev)
-        t->entries[e->prev - 1].next = e->next;
+        entry_at(t, e->prev - 1)->next = e->next;
     else
         t->oldest = e->next;
     if (e->next)
-        t->entries[e->next - 1].prev = e->prev;
+        entry_at(t, e->next - 1)->prev = e->prev;
     else
         t->newest = e->prev;
     e->prev = e->next = 0;
@@ -107,59 +99,44 @@ static void list_append(state_table *t, st_entry *e)
 {
     if (!t->ordered)
         return;
-    uint32_t id = (uint32_t)(e - t->entries) + 1;
+    uint32_t id = entry_id(t, e) + 1;
     e->prev = t->newest;
     e->next = 0;
     if (t->newest)
-        t->entries[t->newest - 1].next = id;
+        entry_at(t, t->newest - 1)->next = id;
     else
         t->oldest = id;
     t->newest = id;
 }
 
-static void rebuild_index(state_table *t, size_t slots)
-{
-    g_free(t->index);
-    t->index = g_new0(uint32_t, slots);
-    t->mask = slots - 1;
-    for (uint32_t e = 0; e < t->n; e++) {
-        if (!t->entries[e].live)
-            continue;
-        size_t i = t->entries[e].hash & t->mask;
-        while (t->index[i])
-            i = (i + 1) & t->mask;
-        t->index[i] = e + 1;
-    }
-}
-
-/* Logs e as it is before the batch changes it, once per batch. */
-static void log_entry(state_table *t, st_entry *e)
+/* Logs e (its key's hash: hash) as it is before the batch changes it, once per batch. */
+static void log_entry(state_table *t, st_entry *e, uint64_t hash)
 {
     if (e->logged == t->batch)
         return;
-    undo_entry u = {.key = e->key,
-                    .state = e->state,
-                    .hash = e->hash,
+    undo_entry u = {.key = e->base.key,
+                    .state = e->base.value,
+                    .hash = hash,
                     .updated = e->updated,
                     .existed = true};
     e->logged = t->batch;
     g_array_append_val(t->undo, u);
 }
 
-/* Logs that e, just inserted, was not there before the batch (its key is the table's copy:
- * the batch's own records do not outlive their chunk). */
-static void log_new(state_table *t, const st_entry *e)
+/* Logs that e, just inserted with hash, was not there before the batch (its key is the
+ * table's copy: the batch's own records do not outlive their chunk). */
+static void log_new(state_table *t, const st_entry *e, uint64_t hash)
 {
-    undo_entry u = {.key = e->key, .hash = e->hash, .existed = false};
+    undo_entry u = {.key = e->base.key, .hash = hash, .existed = false};
     g_array_append_val(t->undo, u);
 }
 
 /* Stores a copy of state for e, updated at time, as the newest entry. */
 static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
 {
-    t->payload -= em_value_payload_size(e->state);
-    e->state = em__value_copy(state, t->arena);
-    t->payload += em_value_payload_size(e->state);
+    t->payload -= em_value_payload_size(e->base.value);
+    e->base.value = em__value_copy(state, t->arena);
+    t->payload += em_value_payload_size(e->base.value);
     e->updated = time;
     list_unlink(t, e);
     list_append(t, e);
@@ -168,84 +145,49 @@ static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
 static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
                               em_time time)
 {
-    uint32_t id;
-    if (t->free_head) {
-        id = t->free_head - 1;
-        t->free_head = t->entries[id].next;
-    } else {
-        if (t->n == t->cap) {
-            t->cap = t->cap ? t->cap * 2 : 256;
-            t->entries = g_renew(st_entry, t->entries, t->cap);
-        }
-        id = t->n++;
-    }
-    st_entry *e = &t->entries[id];
-    *e = (st_entry){.hash = hash,
-                    .key = em__value_copy(key, t->arena),
-                    .live = true,
-                    .logged = t->batch};
-    t->payload += em_value_payload_size(e->key);
+    bool is_new;
+    st_entry *e = (st_entry *)em__table_upsert(&t->table, key, hash, &is_new);
+    g_assert(is_new);
+    e->logged = t->batch;
+    t->payload += em_value_payload_size(key);
     list_append(t, e);
     entry_set(t, e, state, time);
-    t->live++;
-    if (t->live * 2 > t->mask + 1)
-        rebuild_index(t, (t->mask + 1) * 2);
-    else {
-        size_t i = hash & t->mask;
-        while (t->index[i])
-            i = (i + 1) & t->mask;
-        t->index[i] = id + 1;
-    }
     return e;
 }
 
-/* Removes e: backward-shift deletion keeps linear probing free of tombstones. */
 static void table_remove(state_table *t, st_entry *e)
 {
-    uint32_t id = (uint32_t)(e - t->entries);
-    size_t i = slot_of(t, id);
-    t->index[i] = 0;
-    for (size_t j = (i + 1) & t->mask; t->index[j]; j = (j + 1) & t->mask) {
-        size_t home = t->entries[t->index[j] - 1].hash & t->mask;
-        /* Move j back into the hole unless its home lies cyclically in (i, j]. */
-        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            t->index[i] = t->index[j];
-            t->index[j] = 0;
-            i = j;
-        }
-    }
     list_unlink(t, e);
-    t->payload -= em_value_payload_size(e->key) + em_value_payload_size(e->state);
-    e->live = false;
-    e->key = e->state = em_null();
-    e->next = t->free_head;
-    t->free_head = id + 1;
-    t->live--;
+    t->payload -=
+        em_value_payload_size(em__table_key(&e->base)) + em_value_payload_size(e->base.value);
+    em__table_remove_entry(&t->table, &e->base);
 }
 
 /* Relinks the update-order list by update time (after an undo put entries out of order). */
 static int by_update(const void *a, const void *b, void *ud)
 {
-    const st_entry *entries = ud;
-    const st_entry *x = &entries[*(const uint32_t *)a], *y = &entries[*(const uint32_t *)b];
+    const state_table *t = ud;
+    uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+    const st_entry *x = entry_at(t, ia), *y = entry_at(t, ib);
     if (x->updated != y->updated)
         return x->updated < y->updated ? -1 : 1;
-    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+    return ia < ib ? -1 : 1;
 }
 
 static void relink_by_update(state_table *t)
 {
     if (!t->ordered)
         return;
-    GArray *ids = g_array_sized_new(FALSE, FALSE, sizeof(uint32_t), (guint)t->live);
-    for (uint32_t e = 0; e < t->n; e++)
-        if (t->entries[e].live)
-            g_array_append_val(ids, e);
-    g_array_sort_with_data(ids, by_update, t->entries);
+    GArray *ids = g_array_sized_new(FALSE, FALSE, sizeof(uint32_t), t->table.live);
+    uint32_t pos = 0;
+    for (em_table_entry *e; (e = em__table_next(&t->table, &pos));) {
+        uint32_t id = em__table_id(&t->table, e);
+        g_array_append_val(ids, id);
+    }
+    g_array_sort_with_data(ids, by_update, t);
     t->oldest = t->newest = 0;
     for (guint i = 0; i < ids->len; i++)
-        list_append(t, &t->entries[g_array_index(ids, uint32_t, i)]);
+        list_append(t, entry_at(t, g_array_index(ids, uint32_t, i)));
     g_array_unref(ids);
 }
 
@@ -266,36 +208,62 @@ static void table_rollback(state_table *t)
 {
     for (guint i = t->undo->len; i-- > 0;) {
         const undo_entry *u = &g_array_index(t->undo, undo_entry, i);
-        st_entry *e = table_find(t, u->key, u->hash);
+        /* The key as an ordinary value (a short string's bytes are in stored.key). */
+        em_table_entry stored = {.key = u->key};
+        em_value key = em__table_key(&stored);
+        st_entry *e = table_find(t, key, u->hash);
         if (!u->existed) {
             if (e)
                 table_remove(t, e);
         } else if (e) {
-            t->payload -= em_value_payload_size(e->state);
-            e->state = u->state;
-            t->payload += em_value_payload_size(e->state);
+            t->payload -= em_value_payload_size(e->base.value);
+            e->base.value = u->state;
+            t->payload += em_value_payload_size(e->base.value);
             e->updated = u->updated;
         } else {
-            table_insert(t, u->key, u->hash, u->state, u->updated);
+            /* The state is the logged one, in the arena already. */
+            st_entry *back = table_insert(t, key, u->hash, em_null(), u->updated);
+            back->base.value = u->state;
+            t->payload += em_value_payload_size(u->state);
         }
     }
     undo_clear(t);
     relink_by_update(t);
 }
 
-/* Copies the live keys and states into a fresh arena once garbage dominates. Only between
- * batches: the undo log points into the arena. */
+/* Re-inserts the live keys and states into a fresh arena and table once garbage dominates,
+ * keeping ids in the same order and the update-order list as it was. Only between batches:
+ * the undo log points into the arena. */
 static void table_maybe_compact(state_table *t)
 {
     if (t->undo->len || em_arena_bytes(t->arena) < 2 * t->payload + (256 << 10))
         return;
     em_arena *fresh = em_arena_new();
-    for (uint32_t e = 0; e < t->n; e++) {
-        if (!t->entries[e].live)
-            continue;
-        t->entries[e].key = em_value_copy(t->entries[e].key, fresh);
-        t->entries[e].state = em_value_copy(t->entries[e].state, fresh);
+    em_table table;
+    em__table_init(&table, sizeof(st_entry), fresh, EM_TABLE_STABLE_IDS);
+    em__table_reserve(&table, t->table.live);
+    uint32_t *new_id = t->ordered ? g_new(uint32_t, t->table.n) : NULL;
+    uint32_t pos = 0;
+    for (em_table_entry *old; (old = em__table_next(&t->table, &pos));) {
+        const st_entry *o = (const st_entry *)old;
+        em_value key = em__table_key(old);
+        bool is_new;
+        st_entry *e = (st_entry *)em__table_upsert(&table, key, em_value_hash(key), &is_new);
+        e->base.value = em_value_copy(o->base.value, fresh);
+        e->updated = o->updated;
+        e->logged = o->logged;
+        if (new_id)
+            new_id[em__table_id(&t->table, old)] = em__table_id(&table, &e->base);
     }
+    uint32_t old_oldest = t->oldest;
+    em_table old_table = t->table;
+    t->table = table;
+    t->oldest = t->newest = 0;
+    for (uint32_t id = old_oldest; new_id && id;
+         id = ((st_entry *)em__table_at(&old_table, id - 1))->next)
+        list_append(t, entry_at(t, new_id[id - 1]));
+    g_free(new_id);
+    em__table_clear(&old_table);
     em_arena_free(t->arena);
     t->arena = fresh;
 }
@@ -380,11 +348,11 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
 {
     em_value key = em_key(kv);
     st_entry *e = table_find(a->table, key, hash);
-    em_state st = {.exists = e != NULL, .value = e ? e->state : em_null()};
+    em_state st = {.exists = e != NULL, .value = e ? e->base.value : em_null()};
     a->base.task->cur_rdd = a->rdd;
     em_value mapped = a->ms->spec.fn(a->time, key, em_val(kv), &st, a->ms->base.ud);
     if (e && (st.removed || st.updated || a->ms->spec.timeout > 0))
-        log_entry(a->table, e);
+        log_entry(a->table, e, hash);
     if (st.removed) {
         if (e)
             table_remove(a->table, e);
@@ -392,10 +360,10 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
         if (e)
             entry_set(a->table, e, st.value, a->time);
         else
-            log_new(a->table, table_insert(a->table, key, hash, st.value, a->time));
+            log_new(a->table, table_insert(a->table, key, hash, st.value, a->time), hash);
     } else if (e && a->ms->spec.timeout > 0) {
         /* Data for the key resets its idle time, as Spark does under a timeout. */
-        entry_set(a->table, e, e->state, a->time);
+        entry_set(a->table, e, e->base.value, a->time);
     }
     emit_mapped(a, mapped);
 }
@@ -404,19 +372,25 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
  * compute, for the last chunk): it holds at most a chunk's mapped records. */
 static void apply_chunk(apply_sink *a)
 {
-    const state_table *t = a->table;
+    const em_table *t = &a->table->table;
     for (size_t i = 0; i < a->n && !a->base.task->stop; i++) {
-        /* Written out here: GCC 12 drops a static helper made only of prefetches. */
+        /* Written out here: GCC 12 drops a static helper made only of prefetches. The index
+         * slot holds the entry id + 1 in its high half (core/table.h). */
         if (i + AHEAD < a->n)
             __builtin_prefetch(&t->index[a->hash[i + AHEAD] & t->mask]);
-        uint32_t id = i + AHEAD / 2 < a->n ? t->index[a->hash[i + AHEAD / 2] & t->mask] : 0;
+        uint32_t id = i + AHEAD / 2 < a->n
+                          ? (uint32_t)(t->index[a->hash[i + AHEAD / 2] & t->mask] >> 32)
+                          : 0;
         if (id) { /* both cache lines an entry may straddle */
-            __builtin_prefetch(&t->entries[id - 1]);
-            __builtin_prefetch((const char *)&t->entries[id] - 1);
+            const char *e = (const char *)em__table_at(t, id - 1);
+            __builtin_prefetch(e);
+            __builtin_prefetch(e + sizeof(st_entry) - 1);
         }
-        id = i + AHEAD / 4 < a->n ? t->index[a->hash[i + AHEAD / 4] & t->mask] : 0;
-        if (id && t->entries[id - 1].key.type == EM_T_STR)
-            __builtin_prefetch(t->entries[id - 1].key.as.s);
+        id = i + AHEAD / 4 < a->n ? (uint32_t)(t->index[a->hash[i + AHEAD / 4] & t->mask] >> 32)
+                                  : 0;
+        const em_table_entry *k = id ? em__table_at(t, id - 1) : NULL;
+        if (k && k->key.type == EM_T_STR && k->key.len > 8) /* shorter ones are inline */
+            __builtin_prefetch(k->key.as.s);
         apply_record(a, a->kv[i], a->hash[i]);
     }
     a->n = 0;
@@ -434,14 +408,16 @@ static void apply_push(em_sink *s, em_value kv)
         apply_chunk(a);
 }
 
+/* A batch applied to the state: compute mutates ms's tables, so it runs once (checkpointed). */
 typedef struct {
+    em_rdd base;
     map_state *ms;
     em_time time;
-} batch_ctx;
+} map_state_rdd;
 
 static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const batch_ctx *b = rdd->state;
+    const map_state_rdd *b = (const map_state_rdd *)rdd;
     map_state *ms = b->ms;
     state_table *t = &ms->tables[index];
     /* The previous batch was committed (or undone): its garbage may go now. */
@@ -460,14 +436,15 @@ static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink
     em_arena_reset(task->scratch);
     /* Keys idle since time - timeout or earlier time out now, oldest first. */
     while (ms->spec.timeout > 0 && t->oldest && !task->stop) {
-        st_entry *e = &t->entries[t->oldest - 1];
+        st_entry *e = entry_at(t, t->oldest - 1);
         if (e->updated + ms->spec.timeout > b->time)
             break;
-        em_state st = {.exists = true, .timing_out = true, .value = e->state};
+        em_state st = {.exists = true, .timing_out = true, .value = e->base.value};
         task->cur_rdd = rdd;
-        em_value mapped = ms->spec.fn(b->time, e->key, em_none(), &st, ms->base.ud);
+        em_value mapped =
+            ms->spec.fn(b->time, em__table_key(&e->base), em_none(), &st, ms->base.ud);
         emit_mapped(a, mapped);
-        log_entry(t, e);
+        log_entry(t, e, em_value_hash(em__table_key(&e->base)));
         table_remove(t, e);
         em_arena_reset(task->scratch);
     }
@@ -516,12 +493,12 @@ static em_rdd *map_state_compute(em_dstream *ds, em_time t, GError **err)
     g_autoptr(em_rdd) none = em_empty_rdd(ds->ssc->sc);
     /* The batch's records meet their keys' tables: hash-partitioned as the state is. */
     g_autoptr(em_rdd) by_key = em_rdd_partition_by(batch ? batch : none, ms->n);
-    em_rdd *mapped =
-        em__rdd_new(ds->ssc->sc, &map_state_rdd_class, "mapWithState", ms->n, &by_key, 1);
-    batch_ctx *b = g_new(batch_ctx, 1);
-    *b = (batch_ctx){ms, t};
-    em__rdd_set_fn(mapped, EM_ANY_FN(ms->spec.fn), b, g_free, ds->fn_name);
-    mapped->state = b;
+    map_state_rdd *b = EM__RDD_NEW(map_state_rdd, ds->ssc->sc, &map_state_rdd_class,
+                                   "mapWithState", ms->n, &by_key, 1);
+    b->ms = ms;
+    b->time = t;
+    em__rdd_own(&b->base, NULL, NULL, ds->fn_name); /* the user data is the stream's */
+    em_rdd *mapped = &b->base;
     /* The state changes as the batch is applied: apply it exactly once, now. */
     if (!em__rdd_checkpoint(mapped, err))
         g_clear_pointer(&mapped, em_rdd_unref);
@@ -563,11 +540,9 @@ static void map_state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *n
     GArray *rows = g_array_new(FALSE, FALSE, sizeof(em_ckpt_state_row));
     for (int i = 0; i < ms->n; i++) {
         const state_table *tb = &ms->tables[i];
-        for (uint32_t e = 0; e < tb->n; e++) {
-            const st_entry *en = &tb->entries[e];
-            if (!en->live)
-                continue;
-            em_ckpt_state_row row = {en->key, en->state, en->updated};
+        uint32_t pos = 0;
+        for (const st_entry *en; (en = (const st_entry *)em__table_next(&tb->table, &pos));) {
+            em_ckpt_state_row row = {em__table_key(&en->base), en->base.value, en->updated};
             g_array_append_val(rows, row);
         }
     }
@@ -604,7 +579,7 @@ static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, cons
     for (guint i = 0; i < rows->len; i++) {
         em_ckpt_state_row *row = &g_array_index(rows, em_ckpt_state_row, i);
         uint64_t hash = em_value_hash(row->key);
-        state_table *table = &ms->tables[em__hash_partition(hash, ms->n)];
+        state_table *table = &ms->tables[em__key_partition(ms->base.ssc->sc, row->key, ms->n)];
         table_insert(table, row->key, hash, row->state, row->updated);
     }
     for (int i = 0; i < ms->n; i++)
@@ -666,7 +641,7 @@ void em_map_with_state_size(em_dstream *mapped, int64_t *keys, int64_t *bytes)
         return;
     const map_state *ms = (const map_state *)mapped;
     for (int i = 0; i < ms->n; i++) {
-        *keys += (int64_t)ms->tables[i].live;
+        *keys += (int64_t)ms->tables[i].table.live;
         *bytes += (int64_t)table_bytes(&ms->tables[i]);
     }
 }
@@ -684,10 +659,9 @@ static em_rdd *snapshot_compute(em_dstream *ds, em_time t, GError **err)
     GArray *pairs = g_array_new(FALSE, FALSE, sizeof(em_value));
     for (int i = 0; i < ms->n; i++) {
         const state_table *table = &ms->tables[i];
-        for (uint32_t e = 0; e < table->n; e++) {
-            if (!table->entries[e].live)
-                continue;
-            em_value kv = em_pair_in(arena, table->entries[e].key, table->entries[e].state);
+        uint32_t pos = 0;
+        for (em_table_entry *e; (e = em__table_next(&table->table, &pos));) {
+            em_value kv = em_pair_in(arena, em__table_key(e), e->value);
             g_array_append_val(pairs, kv);
         }
     }

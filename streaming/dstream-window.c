@@ -9,8 +9,9 @@ typedef struct {
     em_duration window;
 } window_dstream;
 
-bool em__check_window(const em_dstream *parent, em_duration window, em_duration slide,
-                      const char *op)
+/* Checks a window's durations against its parent (critical message naming them when wrong). */
+static bool check_window(const em_dstream *parent, em_duration window, em_duration slide,
+                         const char *op)
 {
     if (window <= 0 || slide <= 0) {
         g_critical("%s: the window (%" G_GINT64_FORMAT " ms) and slide (%" G_GINT64_FORMAT
@@ -65,7 +66,7 @@ static const em_dstream_class window_class = {.type_name = "WindowedDStream",
 
 em_dstream *em_window(em_dstream *ds, em_duration window, em_duration slide)
 {
-    if (!em__dstream_check(ds, "window") || !em__check_window(ds, window, slide, "window"))
+    if (!em__dstream_check(ds, "window") || !check_window(ds, window, slide, "window"))
         return NULL;
     em_dstream *out = em__dstream_new(ds->ssc, &window_class, "window", &ds, 1);
     out->slide = slide;
@@ -104,7 +105,8 @@ enum { PREV = 1, LEFT = 2, ENTERED = 4 };
 /* One key of the window being merged: its value (and newest batch) in the previous window and
  * the reduced values of the batches that left and entered, each there when its bit is in mask. */
 typedef struct {
-    em_value key, prev, left, entered;
+    em_table_entry base; /* the key (value unused) */
+    em_value prev, left, entered;
     em_time seen;
     int mask;
 } window_key;
@@ -112,27 +114,22 @@ typedef struct {
 /* A window state RDD's parents: the previous window (when there is one), then the reduced
  * batches that left from first_left, then those that entered from first_entered, at times[]. */
 typedef struct {
+    em_rdd base;
     const reduced_window *rw;
     em_time t;
     int first_left, first_entered;
     em_time *times; /* [n_parents]: each reduced batch's time */
 } window_cogroup;
 
-static void window_cogroup_free(void *p)
-{
-    window_cogroup *wc = p;
-    g_free(wc->times);
-    g_free(wc);
-}
+static void window_cogroup_finalize(em_rdd *rdd) { g_free(((window_cogroup *)rdd)->times); }
 
 typedef struct {
     em_sink base;
     const em_rdd *rdd;
     const reduced_window *rw;
     int tag;
-    em_time time;      /* of the batch being read (LEFT, ENTERED) */
-    em_combiner index; /* key -> its position in keys */
-    GArray *keys;      /* window_key, in order of first appearance */
+    em_time time;  /* of the batch being read (LEFT, ENTERED) */
+    em_table keys; /* key -> window_key; stable ids: in order of first appearance */
 } cogroup_sink;
 
 /* The parents are cached (the reduced batches) or checkpointed (the previous window): the keys
@@ -142,13 +139,9 @@ static void cogroup_push(em_sink *s, em_value kv)
     cogroup_sink *c = (cogroup_sink *)s;
     em_value key = em_key(kv);
     bool is_new;
-    em_value *slot = em__combiner_upsert(&c->index, key, em_value_hash(key), NULL, &is_new);
-    if (is_new) {
-        slot[1] = em_int(c->keys->len);
-        window_key fresh = {.key = key, .seen = G_MININT64};
-        g_array_append_val(c->keys, fresh);
-    }
-    window_key *wk = &g_array_index(c->keys, window_key, em_as_int(slot[1]));
+    window_key *wk = (window_key *)em__table_upsert(&c->keys, key, em_value_hash(key), &is_new);
+    if (is_new)
+        wk->seen = G_MININT64;
     if (c->tag == PREV) {
         em_value v = em_val(kv); /* (value, seen) */
         wk->prev = em_key(v);
@@ -184,21 +177,19 @@ static em_value merge_values(const reduced_window *rw, const window_key *wk)
 
 static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const window_cogroup *wc = rdd->state;
+    const window_cogroup *wc = (const window_cogroup *)rdd;
     const reduced_window *rw = wc->rw;
-    cogroup_sink c = {.base = {cogroup_push, task},
-                      .rdd = rdd,
-                      .rw = rw,
-                      .keys = g_array_new(FALSE, FALSE, sizeof(window_key))};
-    em__combiner_init(&c.index);
+    cogroup_sink c = {.base = {cogroup_push, task}, .rdd = rdd, .rw = rw};
+    /* Keys are kept as the parents give them (valid for the whole task). */
+    em__table_init(&c.keys, sizeof(window_key), NULL, EM_TABLE_STABLE_IDS);
     for (int p = 0; p < rdd->n_parents && !task->stop; p++) {
         c.tag = p < wc->first_left ? PREV : p < wc->first_entered ? LEFT : ENTERED;
         c.time = wc->times[p];
         em__compute(rdd->parents[p], task, index, &c.base);
     }
-    em__combiner_clear(&c.index);
-    for (guint i = 0; i < c.keys->len && !task->stop; i++) {
-        const window_key *wk = &g_array_index(c.keys, window_key, i);
+    uint32_t pos = 0;
+    for (const window_key *wk;
+         !task->stop && (wk = (const window_key *)em__table_next(&c.keys, &pos));) {
         if (!(wk->mask & (PREV | ENTERED))) {
             em__task_fail(task, rdd,
                           "reduceByKeyAndWindow: a key left the window that was not "
@@ -211,14 +202,15 @@ static void cogroup_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
         task->cur_rdd = rdd;
         em_value v = merge_values(rw, wk);
         if (!task->stop)
-            out->push(out, em_pair(wk->key, em_pair(v, em_int(wk->seen))));
+            out->push(out, em_pair(em__table_key(&wk->base), em_pair(v, em_int(wk->seen))));
         em_arena_reset(task->scratch);
     }
-    g_array_unref(c.keys);
+    em__table_clear(&c.keys);
 }
 
 static const em_rdd_class cogroup_class = {.type_name = "CoGroupedRDD",
-                                           .compute = cogroup_compute};
+                                           .compute = cogroup_compute,
+                                           .finalize = window_cogroup_finalize};
 
 /* Appends the reduced batches at times from..to (step: the parent's slide), borrowed. */
 static bool add_batches(em_dstream *reduced, em_time from, em_time to, GPtrArray *parents,
@@ -249,34 +241,34 @@ static em_rdd *window_state_at(reduced_window *rw, em_time t, GError **err)
     em_rdd *prev = rw->last && rw->last_time == t - S ? rw->last : NULL;
     GPtrArray *parents = g_ptr_array_new();
     GArray *times = g_array_new(FALSE, FALSE, sizeof(em_time));
-    window_cogroup *wc = g_new0(window_cogroup, 1);
-    *wc = (window_cogroup){.rw = rw, .t = t};
     if (prev) {
         g_ptr_array_add(parents, prev);
         g_array_append_val(times, rw->last_time);
     }
-    wc->first_left = (int)parents->len;
+    int first_left = (int)parents->len;
     bool ok =
         !prev || add_batches(rw->reduced, t - S - W + ps, MIN(t - W, t - S), parents, times, err);
-    wc->first_entered = (int)parents->len;
+    int first_entered = (int)parents->len;
     em_time entered = prev ? MAX(t - S, t - W) : t - W;
     ok = ok && add_batches(rw->reduced, entered + ps, t, parents, times, err);
     em_rdd *state = NULL;
     if (ok) {
+        window_cogroup *wc =
+            EM__RDD_NEW(window_cogroup, ds->ssc->sc, &cogroup_class, "reduceByKeyAndWindow",
+                        rw->partitions, (em_rdd *const *)parents->pdata, (int)parents->len);
+        wc->rw = rw;
+        wc->t = t;
+        wc->first_left = first_left;
+        wc->first_entered = first_entered;
         wc->times = (em_time *)(void *)g_array_free(times, FALSE);
         times = NULL;
-        state = em__rdd_new(ds->ssc->sc, &cogroup_class, "reduceByKeyAndWindow", rw->partitions,
-                            (em_rdd *const *)parents->pdata, (int)parents->len);
-        em__rdd_set_fn(state, EM_ANY_FN(rw->fn), wc, window_cogroup_free, ds->fn_name);
-        state->state = wc;
-        wc = NULL;
+        em__rdd_own(&wc->base, NULL, NULL, ds->fn_name); /* the user data is the stream's */
+        state = &wc->base;
         /* The next window starts from this one: compute it now. */
         em_rdd_cache(state);
         if (em_rdd_count(state, err) < 0)
             g_clear_pointer(&state, em_rdd_unref);
     }
-    if (wc)
-        window_cogroup_free(wc);
     if (times)
         g_array_unref(times);
     g_ptr_array_unref(parents);
@@ -394,7 +386,7 @@ static bool check_spec(em_dstream *ds, const em_reduce_window_spec *spec, const 
     }
     if (ok) {
         *slide = spec->slide ? spec->slide : ds->slide;
-        ok = em__check_window(ds, spec->window, *slide, op);
+        ok = check_window(ds, spec->window, *slide, op);
     }
     if (!ok && spec && spec->destroy)
         spec->destroy(spec->ud);

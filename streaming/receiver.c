@@ -90,18 +90,23 @@ static GPtrArray *blocks_new(void)
 
 /* ---- BlockRDD: the partitions are the batch's blocks ---- */
 
+typedef struct {
+    em_rdd base;
+    GPtrArray *blocks; /* em_values *, one per partition (owned reference) */
+} block_rdd;
+
 static void block_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
-    const GPtrArray *blocks = rdd->state;
+    const GPtrArray *blocks = ((const block_rdd *)rdd)->blocks;
     const em_values *block = blocks->pdata[index];
     em__push_all(task, block->items, block->n, out);
 }
 
-static void block_finalize(em_rdd *rdd) { g_ptr_array_unref(rdd->state); }
+static void block_finalize(em_rdd *rdd) { g_ptr_array_unref(((block_rdd *)rdd)->blocks); }
 
 static size_t block_bytes(const em_rdd *rdd)
 {
-    const GPtrArray *blocks = rdd->state;
+    const GPtrArray *blocks = ((const block_rdd *)rdd)->blocks;
     size_t bytes = 0;
     for (guint i = 0; i < blocks->len; i++)
         bytes += (size_t)values_bytes(blocks->pdata[i]);
@@ -360,9 +365,20 @@ bool em_receiver_is_stopped(em_receiver *r)
 
 /* ---- The input stream ---- */
 
+/* The stream holds one reference on its receiver, which an abandoned thread may outlive. */
+typedef struct {
+    em_dstream base;
+    em_receiver *r;
+} receiver_stream;
+
+static inline em_receiver *receiver_of(const em_dstream *ds)
+{
+    return ((const receiver_stream *)ds)->r;
+}
+
 static bool receiver_start(em_dstream *ds, GError **err)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     GError *local = NULL;
     g_atomic_int_inc(&r->refs); /* the thread's */
     r->start_seq = g_atomic_int_get(&r->wake_seq);
@@ -386,7 +402,7 @@ static bool receiver_start(em_dstream *ds, GError **err)
 static void receiver_stop(em_dstream *ds, bool graceful)
 {
     (void)graceful;
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     if (!r->thread)
         return;
     g_mutex_lock(&r->lock);
@@ -433,7 +449,7 @@ static void receiver_stop(em_dstream *ds, bool graceful)
 /* Generator thread, at batch time t: every block received so far goes to batch t. */
 static void receiver_seal(em_dstream *ds, em_time t)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     received_batch *b = g_new(received_batch, 1);
     b->time = t;
     b->bytes = 0;
@@ -449,7 +465,7 @@ static void receiver_seal(em_dstream *ds, em_time t)
 
 static bool receiver_has_pending(em_dstream *ds)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     g_mutex_lock(&r->lock);
     bool pending = r->block || r->sealed->len > 0;
     g_mutex_unlock(&r->lock);
@@ -460,7 +476,7 @@ static bool receiver_has_pending(em_dstream *ds)
 static em_rdd *receiver_compute(em_dstream *ds, em_time t, GError **err)
 {
     (void)err;
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     GPtrArray *blocks = NULL;
     g_mutex_lock(&r->lock);
     received_batch *b;
@@ -482,9 +498,10 @@ static em_rdd *receiver_compute(em_dstream *ds, em_time t, GError **err)
     for (guint i = 0; i < blocks->len; i++)
         records += (int64_t)((em_values *)blocks->pdata[i])->n;
     ds->last_records = records;
-    em_rdd *rdd = em__rdd_new(ds->ssc->sc, &block_rdd_class, ds->op, (int)blocks->len, NULL, 0);
-    rdd->state = blocks;
-    return rdd;
+    block_rdd *rdd =
+        EM__RDD_NEW(block_rdd, ds->ssc->sc, &block_rdd_class, ds->op, (int)blocks->len, NULL, 0);
+    rdd->blocks = blocks;
+    return &rdd->base;
 }
 
 static void receiver_free(em_receiver *r)
@@ -512,7 +529,7 @@ static void receiver_unref(em_receiver *r)
 /* The thread of a receiver stopped from its own thread ends once its callback returns. */
 static void receiver_finalize(em_dstream *ds)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     if (r->thread) {
         g_thread_join(r->thread);
         r->thread = NULL;
@@ -526,6 +543,7 @@ static void receiver_finalize(em_dstream *ds)
 
 static const em_dstream_class receiver_class = {
     .type_name = "ReceiverInputDStream",
+    .instance_size = sizeof(receiver_stream),
     .compute = receiver_compute,
     .seal = receiver_seal,
     .start = receiver_start,
@@ -582,7 +600,7 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
     g_cond_init(&r->cond);
     r->sealed = blocks_new();
     g_queue_init(&r->batches);
-    ds->state = r;
+    ((receiver_stream *)ds)->r = r;
     return ds;
 }
 
@@ -596,7 +614,7 @@ void *em__receiver_stream_ud(const em_dstream *ds, const em_receiver_funcs *func
 {
     if (!ds || ds->klass != &receiver_class)
         return NULL;
-    const em_receiver *r = ds->state;
+    const em_receiver *r = receiver_of(ds);
     return r->funcs.on_start == funcs->on_start ? r->ud : NULL;
 }
 
@@ -606,7 +624,7 @@ int64_t em_receiver_stream_records(const em_dstream *ds)
         g_critical("em_receiver_stream_records: not a receiver stream");
         return -1;
     }
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     g_mutex_lock(&r->lock);
     int64_t n = r->stored;
     g_mutex_unlock(&r->lock);
@@ -615,14 +633,14 @@ int64_t em_receiver_stream_records(const em_dstream *ds)
 
 void em__receiver_on_batch_completed(em_dstream *ds, const em_batch_info *info)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     if (r->estimator)
         rate_controller_batch_completed(info, r);
 }
 
 double em__receiver_rate(const em_dstream *ds)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     g_mutex_lock(&r->lock);
     double rate = r->rate;
     g_mutex_unlock(&r->lock);
@@ -631,7 +649,7 @@ double em__receiver_rate(const em_dstream *ds)
 
 int64_t em__receiver_await_waiting(const em_dstream *ds, em__receiver_wait what)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     g_mutex_lock(&r->lock);
     while (r->waiting != what)
         g_cond_wait(&r->cond, &r->lock);
@@ -642,7 +660,7 @@ int64_t em__receiver_await_waiting(const em_dstream *ds, em__receiver_wait what)
 
 int64_t em__receiver_pending_bytes(const em_dstream *ds)
 {
-    em_receiver *r = ds->state;
+    em_receiver *r = receiver_of(ds);
     g_mutex_lock(&r->lock);
     int64_t n = r->pending_bytes + (r->block ? values_bytes(r->block) : 0);
     g_mutex_unlock(&r->lock);

@@ -40,8 +40,8 @@ typedef struct em_dstream_class {
     bool (*has_pending)(em_dstream *ds);
     /* How much longer than this stream's own remember its parents must remember (windows). */
     em_duration (*parent_remember_extra)(const em_dstream *ds);
-    /* Frees what the kind's struct holds (and ds->state): not the user data, which the base
-     * frees, nor the struct itself. May be NULL. */
+    /* Frees what the kind's struct holds: not the user data, which the base frees, nor the
+     * struct itself. May be NULL. */
     void (*finalize)(em_dstream *ds);
     /* Called by the job scheduler on every stream of the graph once per batch, after all the
      * batch's output jobs ran, in stream creation order: succeeded is false when any job of
@@ -87,9 +87,6 @@ struct em_dstream {
     GArray *generated;       /* em_generated, ascending time */
     int64_t last_records;    /* inputs: records in the batch just computed */
     bool last_blocked;       /* inputs: stores waited for unprocessed blocks since the last one */
-    /* Transitional, for the input kinds of the other rooms (receiver, files, testing) until
-     * they embed em_dstream as the operators do: freed by their klass->finalize. */
-    void *state;
 };
 
 typedef struct em_output_op em_output_op;
@@ -244,9 +241,6 @@ void em__dstream_retained(em_dstream *ds, GHashTable *seen, int64_t *batches, in
 void em__dstream_free(em_dstream *ds);
 /* Checks a DSL call's stream argument: non-NULL and the ssc not started. */
 bool em__dstream_check(const em_dstream *ds, const char *what);
-/* Checks a window's durations against its parent (critical message naming them when wrong). */
-bool em__check_window(const em_dstream *parent, em_duration window, em_duration slide,
-                      const char *op);
 /* Registers an output operation on ds (fails fast after start). */
 void em__output_add(em_dstream *ds, const char *name, em_output_run_fn run, void *ud,
                     GDestroyNotify destroy, const char *fn_name);

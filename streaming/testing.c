@@ -9,14 +9,15 @@
 /* ---- The test input stream (Spark's TestInputStream) ---- */
 
 typedef struct {
+    em_dstream base;
     GPtrArray *batches; /* em_values* per batch (parsed or copied) */
     int partitions;
-} test_input_state;
+} test_input_stream;
 
 static em_rdd *test_input_compute(em_dstream *ds, em_time t, GError **err)
 {
     (void)err;
-    test_input_state *st = ds->state;
+    test_input_stream *st = (test_input_stream *)ds;
     /* After a restart from a checkpoint, batches up to it are gone, as a real source's would
      * be: what a window or a state needs of them must come from the checkpoint. */
     em_time recovered = em_ssc_recovered_time(ds->ssc);
@@ -35,12 +36,12 @@ static em_rdd *test_input_compute(em_dstream *ds, em_time t, GError **err)
 
 static void test_input_finalize(em_dstream *ds)
 {
-    test_input_state *st = ds->state;
+    test_input_stream *st = (test_input_stream *)ds;
     g_ptr_array_unref(st->batches);
-    g_free(st);
 }
 
 static const em_dstream_class test_input_class = {.type_name = "TestInputStream",
+                                                  .instance_size = sizeof(test_input_stream),
                                                   .compute = test_input_compute,
                                                   .finalize = test_input_finalize};
 
@@ -187,11 +188,10 @@ static em_ssc *build_graph(bool recovering, void *data)
         return NULL;
     em_dstream **streams = g_new0(em_dstream *, b->n_inputs ? b->n_inputs : 1);
     for (size_t i = 0; i < b->n_inputs; i++) {
-        test_input_state *st = g_new0(test_input_state, 1);
+        streams[i] = em__input_new(ssc, &test_input_class, "testInputStream");
+        test_input_stream *st = (test_input_stream *)streams[i];
         st->batches = g_ptr_array_new_with_free_func((GDestroyNotify)em_values_free);
         st->partitions = o->input_partitions;
-        streams[i] = em__input_new(ssc, &test_input_class, "testInputStream");
-        streams[i]->state = st;
         for (size_t k = 0; k < b->inputs[i].n; k++) {
             bool none = false;
             em_values *vals = batch_values(&b->inputs[i].batches[k], &none, &b->error);

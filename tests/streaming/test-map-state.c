@@ -202,6 +202,37 @@ Test(map_state, many_keys_survive_growth_removal_and_compaction)
     g_free(keys);
 }
 
+/* Each update stores a 4 KiB state: rewriting keys fills the table's arena with garbage. */
+static em_value big_state_emit_on_timeout(em_time t, em_value key, em_value value, em_state *state,
+                                          void *ud)
+{
+    (void)t, (void)ud;
+    if (value.type != EM_T_NONE)
+        em_state_update(state, em_str_printf("%4096d", 1));
+    return em_state_is_timing_out(state) ? key : em_none();
+}
+
+Test(map_state, compaction_keeps_the_update_order_that_timeouts_follow)
+{
+    /* k50..k99 last updated at 1000, k00..k49 rewritten 20 times at 2000: the 4 MB of garbage
+     * compacts each table before batch 3000, which must still find k50..k99 oldest. */
+    GString *first = g_string_new(NULL), *rewrite = g_string_new(NULL);
+    GString *late = g_string_new(NULL), *early = g_string_new(NULL);
+    for (int i = 0; i < 100; i++) {
+        g_string_append_printf(first, "%sk%02d", i ? ", " : "", i);
+        g_string_append_printf(i < 50 ? early : late, "%sk%02d", i % 50 ? ", " : "", i);
+        for (int r = 0; i < 50 && r < 20; r++)
+            g_string_append_printf(rewrite, "%sk%02d", rewrite->len ? ", " : "", i);
+    }
+    const char *in[] = {first->str, rewrite->str, "", "", ""};
+    const char *expected[] = {"", "", late->str, early->str, ""};
+    check((spec_args){big_state_emit_on_timeout, 2000, false, NULL}, in, 5, expected, 5);
+    g_string_free(first, TRUE);
+    g_string_free(rewrite, TRUE);
+    g_string_free(late, TRUE);
+    g_string_free(early, TRUE);
+}
+
 /* ---- More of Spark's MapWithStateSuite ---- */
 
 static const char *const running_snapshots[] = {"",

@@ -7,13 +7,14 @@
 #include "streaming-private.h"
 
 typedef struct {
+    em_dstream base;
     const char *const *texts;
     size_t n;
-} counted_texts;
+} counted_input_stream;
 
 static inline em_rdd *counted_compute(em_dstream *ds, em_time t, GError **err)
 {
-    const counted_texts *c = ds->state;
+    const counted_input_stream *c = (const counted_input_stream *)ds;
     gint64 i = (t - ds->zero_time) / ds->slide - 1;
     const char *text = i >= 0 && i < (gint64)c->n ? c->texts[i] : "";
     em_rdd *rdd = em_parallelize_text(ds->ssc->sc, text, 2, err);
@@ -22,19 +23,17 @@ static inline em_rdd *counted_compute(em_dstream *ds, em_time t, GError **err)
     return rdd;
 }
 
-static inline void counted_finalize(em_dstream *ds) { g_free(ds->state); }
-
 static const em_dstream_class counted_class = {.type_name = "CountedInputDStream",
-                                               .compute = counted_compute,
-                                               .finalize = counted_finalize};
+                                               .instance_size = sizeof(counted_input_stream),
+                                               .compute = counted_compute};
 
 /* texts must outlive the ssc. */
 static inline em_dstream *counted_input(em_ssc *ssc, const char *const *texts, size_t n)
 {
     em_dstream *ds = em__input_new(ssc, &counted_class, "countedStream");
-    counted_texts *c = g_new(counted_texts, 1);
-    *c = (counted_texts){texts, n};
-    ds->state = c;
+    counted_input_stream *c = (counted_input_stream *)ds;
+    c->texts = texts;
+    c->n = n;
     return ds;
 }
 
