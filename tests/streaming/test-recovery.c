@@ -83,23 +83,30 @@ static em_test_input text_input(em_test_batch *batches, const char *const *text,
     return (em_test_input){batches, n};
 }
 
-/* The run uninterrupted, and stopped and restarted after every possible batch: same output. */
-static void assert_restarts_are_invisible(em_test_op_fn op)
+/* The run of text[0..n) uninterrupted, and stopped and restarted after every possible batch:
+ * same output. */
+static void assert_restarts_of_are_invisible(em_test_op_fn op, const char *const *text, size_t n)
 {
     em_test_batch batches[N_WORDS];
-    em_test_input in = text_input(batches, words, N_WORDS);
+    cr_assert_leq(n, N_WORDS);
+    em_test_input in = text_input(batches, text, n);
     GError *err = NULL;
     em_test_output *whole = em_test_run(&in, 1, op, NULL, NULL, &err);
     cr_assert_not_null(whole, "%s", err ? err->message : "");
     g_autofree char *want = em_test_output_format(whole, true);
     em_test_output_free(whole);
-    for (size_t stop = 1; stop < N_WORDS; stop++) {
+    for (size_t stop = 1; stop < n; stop++) {
         em_test_output *out = em_test_run_checkpointed(&in, 1, op, NULL, NULL, stop, &err);
         cr_assert_not_null(out, "stopped after %zu: %s", stop, err ? err->message : "");
         g_autofree char *got = em_test_output_format(out, true);
         cr_assert_str_eq(got, want, "stopped after %zu batches:\n%s\nwant:\n%s", stop, got, want);
         em_test_output_free(out);
     }
+}
+
+static void assert_restarts_are_invisible(em_test_op_fn op)
+{
+    assert_restarts_of_are_invisible(op, words, N_WORDS);
 }
 
 Test(recovery, update_state_by_key_goes_on_from_the_checkpoint_after_any_batch)
@@ -134,6 +141,29 @@ Test(recovery, map_with_state_keeps_states_and_idle_timeouts_across_restarts)
                            "[(b,1)]\n");
     em_test_output_free(whole);
     assert_restarts_are_invisible(op_map_with_state);
+}
+
+/* Restored keys go to the state partition their later records are shuffled to (Spark's
+ * HashPartitioner under Spark's order): with many keys, a key put anywhere else would start
+ * counting again after the restart. */
+Test(recovery, map_with_state_restores_each_key_into_its_own_partition)
+{
+    static const char *const many[] =
+        {"k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15",
+         "k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15",
+         "k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11, k12, k13, k14, k15"};
+    em_test_batch batches[3];
+    em_test_input in = text_input(batches, many, 3);
+    GError *err = NULL;
+    em_test_output *out = em_test_run_checkpointed(&in, 1, op_map_with_state, NULL, NULL, 2, &err);
+    cr_assert_not_null(out, "%s", err ? err->message : "");
+    g_autofree char *got = em_test_output_format(out, true);
+    em_test_output_free(out);
+    g_autofree char *last = g_strrstr(got, "\n[") ? g_strdup(g_strrstr(got, "\n[") + 1) : NULL;
+    cr_assert_str_eq(last,
+                     "[(k0,3), (k1,3), (k10,3), (k11,3), (k12,3), (k13,3), (k14,3), (k15,3), "
+                     "(k2,3), (k3,3), (k4,3), (k5,3), (k6,3), (k7,3), (k8,3), (k9,3)]\n");
+    assert_restarts_of_are_invisible(op_map_with_state, many, 3);
 }
 
 /* ---- Windows: their remembered batches and partial results come back ---- */
