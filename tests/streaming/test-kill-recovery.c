@@ -39,7 +39,7 @@ static void teardown(void)
     g_free(tmp);
 }
 
-TestSuite(kill_recovery, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(kill_recovery, .init = setup, .fini = teardown);
 
 typedef struct {
     char *input, *checkpoint, *prefix;
