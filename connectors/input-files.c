@@ -135,7 +135,8 @@ static bool files_start(em_dstream *ds, GError **err)
     g_mutex_lock(&st->lock);
     journal_open(ds, st);
     g_mutex_unlock(&st->lock);
-    if (!st->new_files_only || st->recovered)
+    /* Files a journal replays belong to their batches, not to what was there at start. */
+    if (!st->new_files_only || st->recovered || (st->replay && g_hash_table_size(st->replay)))
         return true;
     g_autoptr(GPtrArray) present = g_ptr_array_new_with_free_func(g_free);
     g_mutex_lock(&st->lock);
@@ -182,6 +183,26 @@ static void journal_append(em_dstream *ds, files_stream *st, em_time t, const GP
         g_array_remove_range(st->logged, 0, drop);
 }
 
+/* Journaled selections of times before t will never be sealed again (a restart on the system
+ * clock has other batch times): their files stop counting as seen, so the listing takes them
+ * (at least once) instead of losing them. The caller holds st->lock. */
+static void release_stale_replays(files_stream *st, em_time t)
+{
+    if (!st->replay)
+        return;
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, st->replay);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (*(em_time *)key >= t)
+            continue;
+        GPtrArray *names = value;
+        for (guint i = 0; i < names->len; i++)
+            g_hash_table_remove(st->seen, names->pdata[i]);
+        g_hash_table_iter_remove(&it);
+    }
+}
+
 static void files_seal(em_dstream *ds, em_time t)
 {
     files_stream *st = (files_stream *)ds;
@@ -189,6 +210,7 @@ static void files_seal(em_dstream *ds, em_time t)
     sel->time = t;
     sel->paths = g_ptr_array_new_with_free_func(g_free);
     g_mutex_lock(&st->lock);
+    release_stale_replays(st, t);
     GPtrArray *again = st->replay ? g_hash_table_lookup(st->replay, &t) : NULL;
     if (again) {
         for (guint i = 0; i < again->len; i++)
@@ -255,15 +277,15 @@ static void journal_open(em_dstream *ds, files_stream *st)
     st->logged = g_array_new(FALSE, FALSE, sizeof(journal_mark));
     st->replay = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
                                        (GDestroyNotify)g_ptr_array_unref);
+    /* Replayed also when no checkpoint was written yet: a first run killed before its first
+     * checkpoint journaled the batches it sealed, and they must get the same files again. */
     em_time recovered = em_ssc_recovered_time(ds->ssc);
-    if (recovered < 0)
-        return;
     em__wal_replay(st->journal, 0, journal_record, st, NULL);
     GHashTableIter it;
     gpointer key, value;
     g_hash_table_iter_init(&it, st->replay);
     while (g_hash_table_iter_next(&it, &key, &value)) {
-        if (*(em_time *)key <= recovered) {
+        if (recovered >= 0 && *(em_time *)key <= recovered) {
             g_hash_table_iter_remove(&it);
             continue;
         }

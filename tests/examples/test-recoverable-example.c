@@ -116,7 +116,9 @@ Test(recoverable_example, goes_on_from_its_checkpoint_after_kill_9)
     cr_assert_null(strstr(out2->str, "Creating new context"), "%s", out2->str);
     GArray *times2 = g_array_new(FALSE, FALSE, sizeof(int64_t));
     check_batches(out2->str, output, times2);
-    cr_assert_eq(times2->len, 3);
+    /* At least the 3 asked for: the batch times missed while the program was down are
+     * generated on restart too (Spark's JobGenerator.restart), so a slow restart shows more. */
+    cr_assert_geq(times2->len, 3, "%s", out2->str);
     /* Checkpoints are written after every batch (nothing stateful: Spark's metadata
      * checkpoint), off the batch thread: the newest one a kill leaves is of the last batch
      * printed or the one before it, and the restart goes on with the batch after it. */

@@ -59,7 +59,7 @@ Test(kafka_real, kcat_and_ember_read_each_other_on_the_mock_broker)
     mock_broker_stop(&b);
 }
 
-Test(kafka_real, kcat_and_ember_read_each_other_on_apache_kafka, .timeout = 240)
+Test(kafka_real, kcat_and_ember_read_each_other_on_apache_kafka)
 {
     real_kafka k = {0};
     real_kafka_start(&k);
@@ -79,7 +79,7 @@ static bool slow_first_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
     return true;
 }
 
-Test(kafka_real, a_batch_longer_than_max_poll_interval_keeps_the_group, .timeout = 240)
+Test(kafka_real, a_batch_longer_than_max_poll_interval_keeps_the_group)
 {
     real_kafka b = {0};
     real_kafka_start(&b);
@@ -161,7 +161,7 @@ static GPid start_pipeline(const char *brokers)
     return pid;
 }
 
-Test(kafka_real, kill_9_at_20_points_loses_and_duplicates_nothing, .timeout = 600)
+Test(kafka_real, kill_9_at_20_points_loses_and_duplicates_nothing)
 {
     real_kafka k = {0};
     real_kafka_start(&k);
@@ -299,7 +299,7 @@ static int wait_all_lines(const char *brokers, int n)
     }
 }
 
-Test(kafka_real, three_members_share_six_partitions_and_survive_a_kill_9, .timeout = 400)
+Test(kafka_real, three_members_share_six_partitions_and_survive_a_kill_9)
 {
     real_kafka k = {0};
     real_kafka_start(&k);

@@ -91,8 +91,7 @@ static int64_t json_int(const char *json, const char *key)
     return at ? g_ascii_strtoll(at + strlen(pattern), NULL, 10) : -1;
 }
 
-Test(ui_browser, chromium_shows_completed_batches_charts_and_a_batch_with_its_output_ops,
-     .timeout = 240)
+Test(ui_browser, chromium_shows_completed_batches_charts_and_a_batch_with_its_output_ops)
 {
     g_autofree char *browser = g_find_program_in_path("chromium");
     if (!browser) {
