@@ -6,6 +6,8 @@
  *   bench-streaming short CORPUS [BATCHES]         empty 10 ms batches: processing, scheduling
  *   bench-streaming startup CORPUS [RUNS]          em_ssc_start to the first completed batch
  *   bench-streaming rss CORPUS [WPS] [BATCHES]     VmRSS / VmHWM of NetworkWordCount at WPS
+ *   bench-streaming serve CORPUS WPS               the feeder alone (prints port=N), for
+ *                                                  bench/run-vs-spark
  *
  * A feeder process forked first (so that its copy of the corpus is not in the figures) serves
  * CORPUS's lines on an ephemeral 127.0.0.1 port, over and over, at a rate in words/s the
@@ -583,6 +585,23 @@ static int cmd_rss(feeder *f, int argc, char **argv)
     return 0;
 }
 
+/* ---- serve: the feeder alone, for another program (bench/run-vs-spark) ---- */
+
+/* Prints port=N and serves CORPUS at WPS words/s to whoever connects, until stdin closes. */
+static int cmd_serve(feeder *f, int argc, char **argv)
+{
+    int64_t rate = argc > 0 ? g_ascii_strtoll(argv[0], NULL, 10) : 0;
+    if (rate <= 0)
+        return 2;
+    printf("port=%d corpus_words_per_line=%.4f\n", f->port, f->words_per_line);
+    fflush(stdout);
+    atomic_store(&f->ctl->rate, rate);
+    char buf[256];
+    while (fread(buf, 1, sizeof buf, stdin) > 0)
+        ;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -591,7 +610,8 @@ int main(int argc, char **argv)
     } commands[] = {{"throughput", cmd_throughput},
                     {"short", cmd_short},
                     {"startup", cmd_startup},
-                    {"rss", cmd_rss}};
+                    {"rss", cmd_rss},
+                    {"serve", cmd_serve}};
     for (size_t i = 0; argc >= 3 && i < G_N_ELEMENTS(commands); i++) {
         if (strcmp(argv[1], commands[i].name) != 0)
             continue;
@@ -605,8 +625,9 @@ int main(int argc, char **argv)
             break;
         return status;
     }
-    fprintf(stderr, "usage: bench-streaming throughput|short|startup|rss CORPUS [ARGS]\n"
+    fprintf(stderr, "usage: bench-streaming throughput|short|startup|rss|serve CORPUS [ARGS]\n"
                     "  throughput CORPUS [START_WPS]   short CORPUS [BATCHES]\n"
-                    "  startup CORPUS [RUNS]           rss CORPUS [WPS] [BATCHES]\n");
+                    "  startup CORPUS [RUNS]           rss CORPUS [WPS] [BATCHES]\n"
+                    "  serve CORPUS WPS                the feeder alone, until stdin closes\n");
     return 2;
 }
