@@ -42,6 +42,9 @@ typedef struct em_ssc_opts {
     em_time manual_start;       /* the manual clock's start time (default 0) */
     const char *ui_address;     /* "HOST:PORT": serve the web page there (see <ember/ui.h>);
                                    NULL: only if the environment has EMBER_UI=HOST:PORT */
+    bool receiver_wal;          /* receivers log their blocks before they count as stored
+                                   (spark.streaming.receiver.writeAheadLog.enable): needs a
+                                   checkpoint directory, see em_receiver_commit() */
 } em_ssc_opts;
 
 /* A StreamingContext in state INITIALIZED. Returns NULL and sets err (EM_ERROR_INVALID) for a
