@@ -118,6 +118,11 @@ typedef struct em_batch_info {
      * taken by a batch passed max_pending_bytes (em_receiver_opts): the scheduler is behind
      * and their senders are being held back. 0 when no input was throttled. */
     int blocked_inputs;
+    /* ms the batch thread spent copying this batch's checkpoint (its state, positions, clock)
+     * for the writer: the checkpoint's share of the processing time; -1 when the batch takes
+     * none. The file is written off the batch thread: em_batch_progress.checkpoint_time adds
+     * that once it is written. */
+    int64_t checkpoint_time;
     bool failed;
     const char *failure; /* the first failure's message, or NULL */
 } em_batch_info;
