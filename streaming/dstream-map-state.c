@@ -349,6 +349,7 @@ typedef struct {
     bool loaded; /* the initial state is in */
     /* Incremental checkpoints (see map_state_checkpoint_save). */
     em_time last_saved;    /* the batch time of the last checkpoint, -1 for none */
+    em_time full_saved;    /* the batch time of the last full one, -1 for none */
     int since_full;        /* checkpoints since the last full one */
     int64_t failed_writes; /* the writer's failures when the chain began */
 } map_state;
@@ -569,11 +570,14 @@ static void map_state_finalize(em_dstream *ds)
  * changed since the stream's previous checkpoint: the changed keys' rows under
  * "state-delta/<name>", the keys removed (or timed out) under "state-removed/<name>", and that
  * previous checkpoint's batch time under "state-base/<name>". Recovery walks the chain back to a
- * full copy and applies the changes forward. A chain is at most FULL_EVERY files, fewer than the
- * EM_CKPT_KEEP_DEFAULT the directory keeps, so the newest checkpoint and the one before it can
- * both be recovered. The first checkpoint of a run is full, and so is the one after a write
- * failed (its file would be a missing link). */
-enum { FULL_EVERY = 8 };
+ * full copy and applies the changes forward. A chain is at most FULL_EVERY files; each
+ * checkpoint asks the directory to keep the files of its chain and of the previous
+ * checkpoint's (em__ckpt_keep_from), so the newest and the one before it can both be
+ * recovered. The first checkpoint of a run is full, and so is one after a write failed (its
+ * file would be a missing link) or once half the keys changed (a copy is cheaper then). A full
+ * copy costs the batch thread a copy of every key: FULL_EVERY trades that against the files
+ * recovery reads. */
+enum { FULL_EVERY = 64 };
 
 static char *record_name(const char *kind, const char *name)
 {
@@ -655,10 +659,14 @@ static void map_state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *n
     /* A delta is the cheaper copy only while few keys changed. */
     bool full = ms->last_saved < 0 || ms->since_full + 1 >= FULL_EVERY ||
                 failed != ms->failed_writes || 2 * dirty_keys(ms) >= live_keys(ms);
+    /* The files the chains of this checkpoint and of the one before it need stay. */
+    if (ms->full_saved >= 0)
+        em__ckpt_keep_from(ck, ms->full_saved);
     if (full) {
         save_full(ms, ck, name);
         ms->since_full = 0;
         ms->failed_writes = failed;
+        ms->full_saved = t;
     } else {
         save_delta(ms, ck, name);
         ms->since_full++;
@@ -867,7 +875,7 @@ em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)
     ms->tables = g_new(state_table, ms->n);
     for (int i = 0; i < ms->n; i++)
         table_init(&ms->tables[i], spec->timeout > 0);
-    ms->last_saved = -1;
+    ms->last_saved = ms->full_saved = -1;
     return out;
 }
 

@@ -162,12 +162,12 @@ static em_dstream *op_no_timeout(em_dstream *const *in, void *ud)
     return mapped;
 }
 
-Test(map_state_checkpoint, a_full_copy_every_8_checkpoints_and_changes_in_between)
+Test(map_state_checkpoint, the_first_checkpoint_is_a_full_copy_then_changes_and_the_chain_is_kept)
 {
     /* Batch 1 sets 20 keys; each later batch changes one and removes another. */
     em_arena *arena = em_arena_new();
-    em_value first[20], later[10][2];
-    em_test_batch batches[10];
+    em_value first[20], later[12][2];
+    em_test_batch batches[12];
     for (int k = 0; k < 20; k++) {
         char *name = g_strdup_printf("k%d", k);
         first[k] =
@@ -176,30 +176,32 @@ Test(map_state_checkpoint, a_full_copy_every_8_checkpoints_and_changes_in_betwee
         g_free(name);
     }
     batches[0] = (em_test_batch){.values = first, .n = 20};
-    for (int b = 1; b < 10; b++) {
+    for (int b = 1; b < 12; b++) {
         later[b][0] = em_pair_in(arena, em_key(first[b]), em_int(2));
-        later[b][1] = em_pair_in(arena, em_key(first[10 + b]), em_int(0));
+        later[b][1] = em_pair_in(arena, em_key(first[(8 + b) % 20]), em_int(0));
         batches[b] = (em_test_batch){.values = later[b], .n = 2};
     }
-    em_test_input input = {batches, 10};
+    em_test_input input = {batches, 12};
     GError *err = NULL;
     em_test_output *out =
         em_test_run(&input, 1, op_no_timeout, NULL, &(em_test_opts){.checkpoint_dir = tmp}, &err);
     cr_assert_not_null(out, "%s", err ? err->message : "");
     em_test_output_free(out);
-    /* The first is full, then changes, until the 8th since the full one starts a new chain:
-     * no chain is longer than 8 files, and the directory keeps the newest 10. */
-    g_autofree char *got = kinds(tmp, 1, 10);
-    cr_assert_str_eq(got, "FdddddddFd");
-    /* Batch 10 recovered from the chain 9 (full) + 10 (changes): k9 is 3, k10 and k19 gone. */
-    g_autofree char *path = g_strdup_printf("%s/checkpoint-10000", tmp);
+    /* The first is full, then only changes: every file since the full one is kept for the
+     * chain, beyond the 10 the directory keeps. */
+    g_autofree char *got = kinds(tmp, 1, 12);
+    cr_assert_str_eq(got, "Fddddddddddd");
+    g_autoptr(GPtrArray) files = em__ckpt_list(tmp, NULL);
+    cr_assert_eq(files->len, 12);
+    /* Batch 12's changes: k11 set again (k19 removed goes to state-removed). */
+    g_autofree char *path = g_strdup_printf("%s/checkpoint-12000", tmp);
     em_ckpt *ck = em__ckpt_read_file(path, &err);
     cr_assert_not_null(ck);
     GArray *rows = NULL;
     cr_assert(em__ckpt_get_state(ck, "state-delta/apply_action", arena, &rows, &err));
     cr_assert_eq(rows->len, 1);
     g_autofree char *row = em_value_to_string(g_array_index(rows, em_ckpt_state_row, 0).key);
-    cr_assert_str_eq(row, "k9");
+    cr_assert_str_eq(row, "k11");
     g_array_unref(rows);
     em__ckpt_free(ck);
     em_arena_free(arena);
