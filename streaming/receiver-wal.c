@@ -217,8 +217,10 @@ static void gather(replay_ctx *c, const uint64_t *seqs, size_t n, GPtrArray *blo
     uint64_t last_block = 0;
     for (size_t i = 0; i < n; i++) {
         chunk *ch = NULL;
-        if (!g_hash_table_steal_extended(c->chunks, &seqs[i], NULL, (gpointer *)&ch))
+        gpointer key = NULL;
+        if (!g_hash_table_steal_extended(c->chunks, &seqs[i], &key, (gpointer *)&ch))
             continue;
+        g_free(key);
         g_array_append_val(kept, seqs[i]);
         if (blocks->len && ch->block_id == last_block) {
             em_values *block = blocks->pdata[blocks->len - 1];
