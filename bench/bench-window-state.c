@@ -341,6 +341,8 @@ static int bench_state(int64_t keys, int64_t touched, int measured, const char *
     /* EMBER_BENCH_CHECKPOINT=DIR: a checkpoint after every batch, its cost in the batch time
      * (the state is copied on the batch thread; the file is written on the writer thread). */
     const char *checkpoint_dir = g_getenv("EMBER_BENCH_CHECKPOINT");
+    if (checkpoint_dir && !*checkpoint_dir)
+        checkpoint_dir = NULL;
     if (checkpoint_dir) {
         em_ssc_checkpoint(ssc, checkpoint_dir);
         em_dstream_checkpoint(mapped, BATCH_MS);

@@ -184,6 +184,20 @@ static void split_lines(em_receiver *r, socket_receiver *s, size_t n)
     s->len = rest;
 }
 
+/* With the write-ahead log, the lines of each read are logged before the next read (a no-op
+ * without it); a failure is reported, and the receiver goes on. */
+static void commit(em_receiver *r, socket_receiver *s)
+{
+    GError *err = NULL;
+    if (em_receiver_commit(r, &err))
+        return;
+    char *msg = g_strdup_printf("Lines from %s are not in the write-ahead log: %s", s->where,
+                                err->message);
+    em_receiver_report_error(r, msg);
+    g_free(msg);
+    g_error_free(err);
+}
+
 /* Reads lines from fd until the peer closes, a read fails (*err set) or a stop. */
 static void receive_lines(em_receiver *r, socket_receiver *s, int fd, GError **err)
 {
@@ -197,6 +211,7 @@ static void receive_lines(em_receiver *r, socket_receiver *s, int fd, GError **e
         ssize_t n = read(fd, s->buf + s->len, s->cap - s->len);
         if (n > 0) {
             split_lines(r, s, (size_t)n);
+            commit(r, s);
             if (em_receiver_is_stopped(r)) /* a peer that never pauses cannot hold a stop */
                 return;
             continue;
@@ -204,6 +219,7 @@ static void receive_lines(em_receiver *r, socket_receiver *s, int fd, GError **e
         if (n == 0) {
             if (s->len > 0 && !s->skipping)
                 deliver(r, s, s->buf, s->len); /* a last line without '\n' */
+            commit(r, s);
             return;
         }
         if (errno == EINTR)

@@ -31,6 +31,7 @@ struct em_ckpt {
     char *path;
     GPtrArray *names;    /* char *, in order */
     GHashTable *records; /* name (borrowed from names) -> GBytes */
+    em_time keep_from;   /* files of this time or later outlive it (em__ckpt_keep_from) */
 };
 
 /* ---- In memory ---- */
@@ -41,6 +42,7 @@ em_ckpt *em__ckpt_new(const char *program, uint64_t fingerprint, em_time time)
     ck->program = g_strdup(program ? program : "");
     ck->fingerprint = fingerprint;
     ck->time = time;
+    ck->keep_from = G_MAXINT64;
     ck->names = g_ptr_array_new_with_free_func(g_free);
     ck->records =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_bytes_unref);
@@ -434,13 +436,29 @@ static bool write_atomically(const char *dir, const char *tmp, const char *path,
     return true;
 }
 
-/* Deletes checkpoint files beyond the newest keep; returns how many it deleted. */
-static int prune(const char *dir, int keep)
+void em__ckpt_keep_from(em_ckpt *ck, em_time t) { ck->keep_from = MIN(ck->keep_from, t); }
+
+/* The batch time in a checkpoint file's name, or -1. */
+static em_time time_of(const char *path)
+{
+    g_autofree char *base = g_path_get_basename(path);
+    gint64 t;
+    return g_str_has_prefix(base, "checkpoint-") &&
+                   g_ascii_string_to_signed(base + 11, 10, G_MININT64, G_MAXINT64, &t, NULL)
+               ? t
+               : -1;
+}
+
+/* Deletes checkpoint files beyond the newest keep, except those of keep_from or later;
+ * returns how many it deleted. */
+static int prune(const char *dir, int keep, em_time keep_from)
 {
     g_autoptr(GPtrArray) paths = em__ckpt_list(dir, NULL);
     int removed = 0;
     for (guint i = (guint)keep; paths && i < paths->len; i++) {
         const char *path = g_ptr_array_index(paths, i);
+        if (time_of(path) >= keep_from)
+            continue;
         if (unlink(path) == 0)
             removed++;
         else
@@ -467,7 +485,7 @@ bool em__ckpt_write(const em_ckpt *ck, const char *dir, int keep, em_ckpt_write_
     g_byte_array_unref(bytes);
     if (!ok)
         return false;
-    int removed = prune(dir, keep > 0 ? keep : EM_CKPT_KEEP_DEFAULT);
+    int removed = prune(dir, keep > 0 ? keep : EM_CKPT_KEEP_DEFAULT, ck->keep_from);
     if (info)
         *info = (em_ckpt_write_info){.path = g_steal_pointer(&path),
                                      .bytes = size,

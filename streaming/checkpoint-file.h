@@ -38,6 +38,10 @@ void em__ckpt_put(em_ckpt *ck, const char *name, const void *bytes, size_t n);
 void em__ckpt_put_bytes(em_ckpt *ck, const char *name, GBytes *bytes);
 /* The record name (borrowed, valid while ck lives), or NULL when there is none. */
 GBytes *em__ckpt_get(const em_ckpt *ck, const char *name);
+/* Asks that the checkpoint files of batch time t and later outlive ck in its directory (the
+ * files its records build on: an incremental state's chain), however many newer ones are
+ * written; the smallest t asked wins. Not written into the file. */
+void em__ckpt_keep_from(em_ckpt *ck, em_time t);
 /* The record names in the order they were added (or read), as a borrowed array. */
 const GPtrArray *em__ckpt_names(const em_ckpt *ck);
 
@@ -54,7 +58,8 @@ typedef struct em_ckpt_write_info {
 /* Writes ck into dir (created if missing) as checkpoint-<time>: encoded, written to a hidden
  * temporary file, fsynced, renamed over the final name and the directory fsynced, so that a
  * crash leaves either the previous state of the directory or the complete new file. Then
- * deletes all but the newest keep (<= 0: EM_CKPT_KEEP_DEFAULT) checkpoint files. On failure
+ * deletes all but the newest keep (<= 0: EM_CKPT_KEEP_DEFAULT) checkpoint files, except those
+ * ck asked to keep (em__ckpt_keep_from). On failure
  * (EM_ERROR_IO naming the file and the system's reason) the temporary file is removed and every
  * earlier checkpoint is left as it was. info may be NULL; on success the caller frees
  * info->path. */

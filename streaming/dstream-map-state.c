@@ -38,6 +38,12 @@ typedef struct {
     size_t payload; /* bytes of live keys' and states' payload */
     uint32_t batch; /* batches applied, for st_entry.logged */
     GArray *undo;   /* undo_entry: what the uncommitted batch changed, in order */
+    /* Incremental checkpoints: the keys changed (set, timed out, removed) since the last
+     * checkpoint, kept once the stream has written a full one. Their own arena: the table's
+     * is compacted under them. */
+    bool tracking;
+    em_table dirty;
+    em_arena *dirty_arena;
 } state_table;
 
 static inline st_entry *entry_at(const state_table *t, uint32_t id)
@@ -60,11 +66,33 @@ static void table_init(state_table *t, bool ordered)
     t->undo = g_array_new(FALSE, FALSE, sizeof(undo_entry));
 }
 
+static void dirty_reset(state_table *t)
+{
+    if (t->dirty_arena) {
+        em__table_clear(&t->dirty);
+        em_arena_free(t->dirty_arena);
+    }
+    t->dirty_arena = em_arena_new();
+    em__table_init(&t->dirty, sizeof(em_table_entry), t->dirty_arena, 0);
+}
+
+static void mark_dirty(state_table *t, em_value key)
+{
+    if (!t->tracking)
+        return;
+    bool is_new;
+    em__table_upsert(&t->dirty, key, em_value_hash(key), &is_new);
+}
+
 static void table_clear(state_table *t)
 {
     em__table_clear(&t->table);
     em_arena_free(t->arena);
     g_array_unref(t->undo);
+    if (t->dirty_arena) {
+        em__table_clear(&t->dirty);
+        em_arena_free(t->dirty_arena);
+    }
 }
 
 static size_t table_bytes(const state_table *t)
@@ -140,6 +168,7 @@ static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
     e->updated = time;
     list_unlink(t, e);
     list_append(t, e);
+    mark_dirty(t, em__table_key(&e->base));
 }
 
 static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
@@ -157,6 +186,7 @@ static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_va
 
 static void table_remove(state_table *t, st_entry *e)
 {
+    mark_dirty(t, em__table_key(&e->base));
     list_unlink(t, e);
     t->payload -=
         em_value_payload_size(em__table_key(&e->base)) + em_value_payload_size(e->base.value);
@@ -216,6 +246,7 @@ static void table_rollback(state_table *t)
             if (e)
                 table_remove(t, e);
         } else if (e) {
+            mark_dirty(t, key);
             t->payload -= em_value_payload_size(e->base.value);
             e->base.value = u->state;
             t->payload += em_value_payload_size(e->base.value);
@@ -316,6 +347,11 @@ typedef struct {
     int n;              /* state partitions */
     state_table *tables;
     bool loaded; /* the initial state is in */
+    /* Incremental checkpoints (see map_state_checkpoint_save). */
+    em_time last_saved;    /* the batch time of the last checkpoint, -1 for none */
+    em_time full_saved;    /* the batch time of the last full one, -1 for none */
+    int since_full;        /* checkpoints since the last full one */
+    int64_t failed_writes; /* the writer's failures when the chain began */
 } map_state;
 
 /* A lookup in a big table misses the cache three times, one after the other: the index slot,
@@ -528,15 +564,35 @@ static void map_state_finalize(em_dstream *ds)
     em_rdd_unref(ms->spec.initial_state);
 }
 
-/* ---- Checkpoints: every live key with its state and last update, under "state/<name>" ----
- * Each key keeps its last update time, so idle timeouts go on counting across a restart. */
+/* ---- Checkpoints: incremental, with a full copy every FULL_EVERY ----
+ * A full checkpoint holds every live key with its state and last update under "state/<name>"
+ * (so idle timeouts go on counting across a restart). In between, a checkpoint holds only what
+ * changed since the stream's previous checkpoint: the changed keys' rows under
+ * "state-delta/<name>", the keys removed (or timed out) under "state-removed/<name>", and that
+ * previous checkpoint's batch time under "state-base/<name>". Recovery walks the chain back to a
+ * full copy and applies the changes forward. A chain is at most FULL_EVERY files; each
+ * checkpoint asks the directory to keep the files of its chain and of the previous
+ * checkpoint's (em__ckpt_keep_from), so the newest and the one before it can both be
+ * recovered. The first checkpoint of a run is full, and so is one after a write failed (its
+ * file would be a missing link) or once half the keys changed (a copy is cheaper then). A full
+ * copy costs the batch thread a copy of every key: FULL_EVERY trades that against the files
+ * recovery reads. */
+enum { FULL_EVERY = 64 };
 
-static char *record_name(const char *name) { return g_strconcat("state/", name, NULL); }
-
-static void map_state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name, em_time t)
+static char *record_name(const char *kind, const char *name)
 {
-    (void)t;
-    map_state *ms = (map_state *)ds;
+    return g_strconcat(kind, "/", name, NULL);
+}
+
+static int64_t failed_writes(map_state *ms)
+{
+    em_checkpoint_figures f;
+    em_ssc_checkpoint_figures(ms->base.ssc, &f);
+    return f.failed;
+}
+
+static void save_full(map_state *ms, em_ckpt *ck, const char *name)
+{
     GArray *rows = g_array_new(FALSE, FALSE, sizeof(em_ckpt_state_row));
     for (int i = 0; i < ms->n; i++) {
         const state_table *tb = &ms->tables[i];
@@ -546,9 +602,80 @@ static void map_state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *n
             g_array_append_val(rows, row);
         }
     }
-    g_autofree char *record = record_name(name);
+    g_autofree char *record = record_name("state", name);
     em__ckpt_put_state(ck, record, (const em_ckpt_state_row *)rows->data, rows->len);
     g_array_unref(rows);
+}
+
+static void save_delta(map_state *ms, em_ckpt *ck, const char *name)
+{
+    GArray *rows = g_array_new(FALSE, FALSE, sizeof(em_ckpt_state_row));
+    GArray *removed = g_array_new(FALSE, FALSE, sizeof(em_value));
+    for (int i = 0; i < ms->n; i++) {
+        const state_table *tb = &ms->tables[i];
+        uint32_t pos = 0;
+        for (const em_table_entry *d; (d = em__table_next(&tb->dirty, &pos));) {
+            em_value key = em__table_key(d);
+            const st_entry *en = table_find(tb, key, em_value_hash(key));
+            if (en) {
+                em_ckpt_state_row row = {em__table_key(&en->base), en->base.value, en->updated};
+                g_array_append_val(rows, row);
+            } else {
+                g_array_append_val(removed, key);
+            }
+        }
+    }
+    g_autofree char *delta = record_name("state-delta", name);
+    g_autofree char *gone = record_name("state-removed", name);
+    g_autofree char *base = record_name("state-base", name);
+    em__ckpt_put_state(ck, delta, (const em_ckpt_state_row *)rows->data, rows->len);
+    em__ckpt_put_values(ck, gone, (const em_value *)removed->data, removed->len);
+    em_value base_time = em_int(ms->last_saved);
+    em__ckpt_put_values(ck, base, &base_time, 1);
+    g_array_unref(rows);
+    g_array_unref(removed);
+}
+
+static size_t dirty_keys(const map_state *ms)
+{
+    size_t n = 0;
+    for (int i = 0; i < ms->n; i++)
+        n += ms->tables[i].tracking ? ms->tables[i].dirty.live : 0;
+    return n;
+}
+
+static size_t live_keys(const map_state *ms)
+{
+    size_t n = 0;
+    for (int i = 0; i < ms->n; i++)
+        n += ms->tables[i].table.live;
+    return n;
+}
+
+static void map_state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name, em_time t)
+{
+    map_state *ms = (map_state *)ds;
+    int64_t failed = failed_writes(ms);
+    /* A delta is the cheaper copy only while few keys changed. */
+    bool full = ms->last_saved < 0 || ms->since_full + 1 >= FULL_EVERY ||
+                failed != ms->failed_writes || 2 * dirty_keys(ms) >= live_keys(ms);
+    /* The files the chains of this checkpoint and of the one before it need stay. */
+    if (ms->full_saved >= 0)
+        em__ckpt_keep_from(ck, ms->full_saved);
+    if (full) {
+        save_full(ms, ck, name);
+        ms->since_full = 0;
+        ms->failed_writes = failed;
+        ms->full_saved = t;
+    } else {
+        save_delta(ms, ck, name);
+        ms->since_full++;
+    }
+    ms->last_saved = t;
+    for (int i = 0; i < ms->n; i++) {
+        ms->tables[i].tracking = true;
+        dirty_reset(&ms->tables[i]);
+    }
 }
 
 /* Oldest update first, then as saved: tables keep their update-order lists in that order. */
@@ -560,17 +687,133 @@ static int by_updated(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static guint row_key_hash(gconstpointer p) { return (guint)em_value_hash(*(const em_value *)p); }
+
+static gboolean row_key_equal(gconstpointer a, gconstpointer b)
+{
+    return em_value_equal(*(const em_value *)a, *(const em_value *)b);
+}
+
+/* The checkpoint a delta builds on, read from the directory ck was read from. */
+static em_ckpt *read_base(const em_ckpt *ck, const char *name, em_arena *arena, GError **err)
+{
+    g_autofree char *base = record_name("state-base", name);
+    em_value *vals = NULL;
+    size_t n = 0;
+    if (!em__ckpt_get_values(ck, base, arena, &vals, &n, err))
+        return NULL;
+    em_time t = n == 1 && vals[0].type == EM_T_INT ? vals[0].as.i : -1;
+    g_free(vals);
+    const char *path = em__ckpt_path(ck);
+    if (t < 0 || !path) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "checkpoint %s: record \"%s\" names no earlier checkpoint",
+                    path ? path : "(in memory)", base);
+        return NULL;
+    }
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *file = g_strdup_printf("checkpoint-%" G_GINT64_FORMAT, (gint64)t);
+    g_autofree char *full = g_build_filename(dir, file, NULL);
+    GError *why = NULL;
+    em_ckpt *prev = em__ckpt_read_file(full, &why);
+    if (!prev) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "checkpoint %s holds the changes since %s, which cannot be read: %s", path,
+                    full, why->message);
+        g_error_free(why);
+    }
+    return prev;
+}
+
+/* The rows of the state as of ck: a full copy, or the chain of changes back to one. Rows are
+ * in rows (a GArray of em_ckpt_state_row), payload in arena; the checkpoints read are kept in
+ * read (their bytes back the values). */
+static bool load_rows(const em_ckpt *ck, const char *name, em_arena *arena, GArray **rows,
+                      GPtrArray *read, GError **err)
+{
+    g_autofree char *full = record_name("state", name);
+    if (em__ckpt_get(ck, full))
+        return em__ckpt_get_state(ck, full, arena, rows, err);
+    if (read->len >= FULL_EVERY * 4) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "checkpoint %s: no full copy of \"%s\" in %u checkpoints back",
+                    em__ckpt_path(ck), name, read->len);
+        return false;
+    }
+    em_ckpt *prev = read_base(ck, name, arena, err);
+    if (!prev)
+        return false;
+    g_ptr_array_add(read, prev);
+    GArray *base = NULL;
+    if (!load_rows(prev, name, arena, &base, read, err))
+        return false;
+    g_autofree char *delta = record_name("state-delta", name);
+    g_autofree char *gone = record_name("state-removed", name);
+    GArray *changed = NULL;
+    em_value *removed = NULL;
+    size_t n_removed = 0;
+    bool ok = em__ckpt_get_state(ck, delta, arena, &changed, err) &&
+              em__ckpt_get_values(ck, gone, arena, &removed, &n_removed, err);
+    if (ok) {
+        /* key -> index in base + 1 (keys copied into the arena: base may move as it grows);
+         * changes replace or append, removals blank the key. */
+        GHashTable *at = g_hash_table_new(row_key_hash, row_key_equal);
+        for (guint i = 0; i < base->len; i++)
+            g_hash_table_insert(at,
+                                em_arena_memdup(arena,
+                                                &g_array_index(base, em_ckpt_state_row, i).key,
+                                                sizeof(em_value)),
+                                GUINT_TO_POINTER(i + 1));
+        for (guint i = 0; i < changed->len; i++) {
+            em_ckpt_state_row *row = &g_array_index(changed, em_ckpt_state_row, i);
+            guint j = GPOINTER_TO_UINT(g_hash_table_lookup(at, &row->key));
+            if (j) {
+                g_array_index(base, em_ckpt_state_row, j - 1) = *row;
+            } else {
+                g_array_append_val(base, *row);
+                g_hash_table_insert(at, em_arena_memdup(arena, &row->key, sizeof(em_value)),
+                                    GUINT_TO_POINTER(base->len));
+            }
+        }
+        for (size_t i = 0; i < n_removed; i++) {
+            guint j = GPOINTER_TO_UINT(g_hash_table_lookup(at, &removed[i]));
+            if (j)
+                g_array_index(base, em_ckpt_state_row, j - 1).key = em_none();
+        }
+        g_hash_table_unref(at);
+        /* Blanked rows go; the rest keep their order. */
+        guint kept = 0;
+        for (guint i = 0; i < base->len; i++)
+            if (g_array_index(base, em_ckpt_state_row, i).key.type != EM_T_NONE)
+                g_array_index(base, em_ckpt_state_row, kept++) =
+                    g_array_index(base, em_ckpt_state_row, i);
+        g_array_set_size(base, kept);
+    }
+    g_free(removed);
+    if (changed)
+        g_array_unref(changed);
+    if (!ok) {
+        g_array_unref(base);
+        return false;
+    }
+    *rows = base;
+    return true;
+}
+
 static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, const char *name,
                                          em_time t, GError **err)
 {
     (void)t;
     map_state *ms = (map_state *)ds;
-    g_autofree char *record = record_name(name);
-    if (!em__ckpt_get(ck, record))
+    g_autofree char *full = record_name("state", name);
+    g_autofree char *base = record_name("state-base", name);
+    if (!em__ckpt_get(ck, full) && !em__ckpt_get(ck, base))
         return true; /* new in this program: it starts from its initial state */
     em_arena *arena = em_arena_new();
+    GPtrArray *read = g_ptr_array_new_with_free_func((GDestroyNotify)em__ckpt_free);
     GArray *rows = NULL;
-    if (!em__ckpt_get_state(ck, record, arena, &rows, err)) {
+    if (!load_rows(ck, name, arena, &rows, read, err)) {
+        g_ptr_array_unref(read);
         em_arena_free(arena);
         return false;
     }
@@ -586,6 +829,7 @@ static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, cons
         undo_clear(&ms->tables[i]); /* the restored keys are committed state */
     ms->loaded = true; /* the initial state went into the checkpointed state already */
     g_array_unref(rows);
+    g_ptr_array_unref(read);
     em_arena_free(arena);
     return true;
 }
@@ -631,6 +875,7 @@ em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)
     ms->tables = g_new(state_table, ms->n);
     for (int i = 0; i < ms->n; i++)
         table_init(&ms->tables[i], spec->timeout > 0);
+    ms->last_saved = ms->full_saved = -1;
     return out;
 }
 

@@ -30,7 +30,9 @@ void em__job_scheduler_batch_completed(em_ssc *ssc, em_time t, bool succeeded, e
     em__graph_batch_done(ssc, t, succeeded);
     em__graph_clear_metadata(ssc, t, info ? &info->retained_batches : NULL,
                              info ? &info->retained_bytes : NULL);
-    em__recovery_batch_completed(ssc, t);
+    int64_t us = em__recovery_batch_completed(ssc, t);
+    if (info)
+        info->checkpoint_time = us < 0 ? -1 : us / 1000;
 }
 
 void em__job_scheduler_run_batch(em_ssc *ssc, em_time t, int64_t submitted)
@@ -46,7 +48,8 @@ void em__job_scheduler_run_batch(em_ssc *ssc, em_time t, int64_t submitted)
                           .processing_end = -1,
                           .scheduling_delay = -1,
                           .processing_delay = -1,
-                          .total_delay = -1};
+                          .total_delay = -1,
+                          .checkpoint_time = -1};
     GArray *listeners = em__listener_bus_snapshot(ssc);
     g_mutex_lock(&ssc->lock);
     ssc->current_batch = t;

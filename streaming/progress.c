@@ -14,6 +14,7 @@ typedef struct record {
     em_input_progress *inputs;
     em_output_op_progress *ops;
     em_state_progress *states;
+    em_batch_progress *base; /* a record this one copies with a new figure, or NULL */
 } record;
 
 /* The batch under way, on the scheduler thread. */
@@ -35,7 +36,9 @@ void em_batch_progress_unref(em_batch_progress *p)
     record *r = (record *)p;
     if (!r || !g_atomic_int_dec_and_test(&r->refs))
         return;
-    g_string_chunk_free(r->strings);
+    em_batch_progress_unref(r->base);
+    if (r->strings)
+        g_string_chunk_free(r->strings);
     g_free(r->inputs);
     g_free(r->ops);
     g_free(r->states);
@@ -102,7 +105,7 @@ static em_batch_progress *freeze(em__monitor *m, const em__builder *b, bool comp
     p->states = r->states;
     p->retained_batches = completed ? info->retained_batches : 0;
     p->retained_bytes = completed ? info->retained_bytes : 0;
-    p->checkpoint_time = -1; /* checkpoints do not report yet */
+    p->checkpoint_time = -1; /* until the checkpoint is written: em__monitor_checkpoint_written */
     return p;
 }
 
@@ -251,6 +254,8 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
     free_states(states);
 
     g_mutex_lock(&m->lock);
+    if (m->checkpoint_batch == p->batch_time) /* not shared yet: it can take the figure */
+        p->checkpoint_time = m->checkpoint_ms;
     g_queue_push_tail(&m->completed, p);
     em_batch_progress *dropped =
         m->completed.length > EM_UI_RETAINED_BATCHES ? g_queue_pop_head(&m->completed) : NULL;
@@ -264,6 +269,36 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
     em_batch_progress_unref(dropped);
     em_batch_progress_unref(active);
     warn_about(m, info);
+}
+
+/* Records are immutable: the new one shares the old one's strings and arrays. */
+static em_batch_progress *with_checkpoint_time(em_batch_progress *old, int64_t ms)
+{
+    record *r = g_new0(record, 1);
+    r->refs = 1;
+    r->pub = *old;
+    r->pub.checkpoint_time = ms;
+    r->base = old; /* takes the caller's reference */
+    return &r->pub;
+}
+
+void em__monitor_checkpoint_written(em_ssc *ssc, em_time t, int64_t ms)
+{
+    em__monitor *m = em__monitor_of(ssc);
+    em_batch_progress *old = NULL;
+    g_mutex_lock(&m->lock);
+    for (GList *l = m->completed.tail; l && !old; l = l->prev) {
+        if (((em_batch_progress *)l->data)->batch_time == t) {
+            old = l->data;
+            l->data = with_checkpoint_time(em_batch_progress_ref(old), ms);
+        }
+    }
+    if (!old) {
+        m->checkpoint_batch = t;
+        m->checkpoint_ms = ms;
+    }
+    g_mutex_unlock(&m->lock);
+    em_batch_progress_unref(old);
 }
 
 static em__receiver_row *receiver_row(em__monitor *m, int stream_id)
@@ -328,6 +363,7 @@ bool em__monitor_attach(em_ssc *ssc, const char *address, GError **err)
     m->receivers = g_array_new(FALSE, TRUE, sizeof(em__receiver_row));
     m->building = g_new0(em__builder, 1);
     m->building->info.batch_time = G_MININT64;
+    m->checkpoint_batch = G_MININT64;
     m->building->ops = g_array_new(FALSE, TRUE, sizeof(em_output_op_progress));
     ssc->monitor = m;
     em_ssc_add_listener(ssc, &em__monitor_listener, m);

@@ -4,8 +4,7 @@
  * time the generator thread hands every block received up to then to the batch, which reads them
  * as a BlockRDD: one partition per block. Stores wait for the rate limit and, past a bound on
  * the bytes not yet handed to a computed batch, for the scheduler to catch up. */
-#include "rate-estimator.h"
-#include "streaming-private.h"
+#include "receiver-private.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -20,70 +19,22 @@
 #define PID_DERIVATIVE 0.0
 #define PID_MIN_RATE 100.0
 
-/* The blocks the generator gave to batch `time`, until the scheduler computes it. */
-typedef struct received_batch {
-    em_time time;
-    GPtrArray *blocks; /* em_values *, owned */
-    int64_t bytes;
-} received_batch;
-
-struct em_receiver {
-    em_dstream *ds; /* NULL once the stream is finalized (an abandoned thread may outlive it) */
-    em_ssc *ssc;
-    int stream_id;
-    gint refs; /* the stream's, and the receiver thread's while it runs */
-    em_receiver_funcs funcs;
-    char *name;
-    void *ud;
-    em_duration block_interval;
-    int64_t max_rate;          /* the fixed cap, 0 none */
-    int64_t max_pending_bytes; /* stores wait past this many unprocessed bytes */
-    em_duration stop_timeout;
-    em__rate_estimator *estimator; /* backpressure, or NULL */
-    GThread *thread;
-    GMutex lock;     /* guards everything below */
-    GCond cond;      /* any change: stop, restart, rate, blocks taken by a batch, thread end */
-    bool stopped;    /* stop requested: for good */
-    bool restarting; /* restart requested: on_stop, wait, on_start */
-    char *restart_message;
-    int64_t restart_delay;
-    bool stop_owed;   /* on_start was called and its on_stop not yet */
-    bool finished;    /* the receiver is stopped: stores are dropped */
-    bool thread_done; /* receiver_main has returned */
-    bool abandoned;   /* its on_start did not return within the stop timeout */
-    gint wake_seq;    /* atomic: bumped to end a wait on the manual clock (stop, new rate) */
-    int start_seq;    /* wake_seq when the thread was made: a stop since ends wait_for_active */
-    /* Block generator. */
-    em_values *block;      /* the current block, or NULL */
-    int64_t block_tick;    /* clock time / block interval when the current block began */
-    GPtrArray *sealed;     /* em_values *: blocks not given to a batch yet */
-    GQueue batches;        /* received_batch *: blocks given to batches not computed yet */
-    int64_t pending_bytes; /* of sealed and batches: handed to no computed batch yet */
-    int64_t stored;
-    em__receiver_wait waiting; /* what store is waiting for now */
-    bool blocked;              /* store waited for pending blocks since the last compute */
-    int64_t blocked_total;     /* stores that had to wait for pending blocks */
-    /* Rate limiter: a token bucket holding up to one second of records, on the ssc's clock. */
-    double rate; /* records/s now: the estimate capped by max_rate, 0 unlimited */
-    double tokens;
-    em_time refilled; /* clock ms of the last refill */
-    bool bucket_started;
-};
-
 static void receiver_unref(em_receiver *r);
 
-static void received_batch_free(received_batch *b)
+void em__received_batch_free(received_batch *b)
 {
     g_ptr_array_unref(b->blocks);
+    if (b->seqs)
+        g_array_unref(b->seqs);
     g_free(b);
 }
 
-static int64_t values_bytes(const em_values *block)
+int64_t em__receiver_values_bytes(const em_values *block)
 {
     return (int64_t)(em_arena_bytes(block->arena) + block->n * sizeof(em_value));
 }
 
-static GPtrArray *blocks_new(void)
+GPtrArray *em__receiver_blocks_new(void)
 {
     return g_ptr_array_new_with_free_func((GDestroyNotify)em_values_free);
 }
@@ -109,7 +60,7 @@ static size_t block_bytes(const em_rdd *rdd)
     const GPtrArray *blocks = ((const block_rdd *)rdd)->blocks;
     size_t bytes = 0;
     for (guint i = 0; i < blocks->len; i++)
-        bytes += (size_t)values_bytes(blocks->pdata[i]);
+        bytes += (size_t)em__receiver_values_bytes(blocks->pdata[i]);
     return bytes;
 }
 
@@ -122,12 +73,27 @@ static const em_rdd_class block_rdd_class = {
 
 /* ---- The block generator and the rate limiter; r->lock held ---- */
 
+/* With the write-ahead log, what the block holds that is not logged yet is logged first. A
+ * block that cannot be logged still goes to its batch (this run loses nothing), with a
+ * warning that a crash would lose it. */
 static void seal_block(em_receiver *r)
 {
-    if (r->block) {
-        r->pending_bytes += values_bytes(r->block);
-        g_ptr_array_add(r->sealed, g_steal_pointer(&r->block));
+    if (!r->block)
+        return;
+    if (r->wal) {
+        GError *err = NULL;
+        if (!em__receiver_wal_log_tail(r, &err)) {
+            g_warning("receiver %s of stream %d: a block of %zu records is not in the "
+                      "write-ahead log, a crash before its batch completes loses it: %s",
+                      r->name, r->stream_id, r->block->n - r->block_logged, err->message);
+            g_error_free(err);
+        }
+        g_array_append_vals(r->sealed_seqs, r->block_seqs->data, r->block_seqs->len);
+        g_array_set_size(r->block_seqs, 0);
+        r->block_logged = 0;
     }
+    r->pending_bytes += em__receiver_values_bytes(r->block);
+    g_ptr_array_add(r->sealed, g_steal_pointer(&r->block));
 }
 
 /* Ends a wait of clock_wait on the manual clock or of wait_for_active (they watch the ssc's
@@ -196,7 +162,8 @@ static void rate_limit(em_receiver *r)
 static void wait_for_pending(em_receiver *r)
 {
     while (!r->stopped && !r->finished &&
-           r->pending_bytes + (r->block ? values_bytes(r->block) : 0) >= r->max_pending_bytes) {
+           r->pending_bytes + (r->block ? em__receiver_values_bytes(r->block) : 0) >=
+               r->max_pending_bytes) {
         if (r->waiting != EM__RECEIVER_WAITS_FOR_BATCHES) {
             r->blocked = true;
             r->blocked_total++;
@@ -225,9 +192,19 @@ void em_receiver_store(em_receiver *r, em_value v)
             r->block_tick = tick;
         }
         em__values_append_copy(r->block, v);
-        r->stored++;
+        if (!r->wal_on)
+            r->stored++; /* with the log, once logged */
     }
     g_mutex_unlock(&r->lock);
+}
+
+bool em_receiver_commit(em_receiver *r, GError **err)
+{
+    g_return_val_if_fail(r, false);
+    g_mutex_lock(&r->lock);
+    bool ok = !r->wal || r->finished || em__receiver_wal_log_tail(r, err);
+    g_mutex_unlock(&r->lock);
+    return ok;
 }
 
 /* ---- Backpressure: Spark's ReceiverRateController ---- */
@@ -365,20 +342,11 @@ bool em_receiver_is_stopped(em_receiver *r)
 
 /* ---- The input stream ---- */
 
-/* The stream holds one reference on its receiver, which an abandoned thread may outlive. */
-typedef struct {
-    em_dstream base;
-    em_receiver *r;
-} receiver_stream;
-
-static inline em_receiver *receiver_of(const em_dstream *ds)
-{
-    return ((const receiver_stream *)ds)->r;
-}
-
 static bool receiver_start(em_dstream *ds, GError **err)
 {
     em_receiver *r = receiver_of(ds);
+    if (r->wal_on && !em__receiver_wal_start(r, ds, err))
+        return false;
     GError *local = NULL;
     g_atomic_int_inc(&r->refs); /* the thread's */
     r->start_seq = g_atomic_int_get(&r->wake_seq);
@@ -450,15 +418,25 @@ static void receiver_stop(em_dstream *ds, bool graceful)
 static void receiver_seal(em_dstream *ds, em_time t)
 {
     em_receiver *r = receiver_of(ds);
-    received_batch *b = g_new(received_batch, 1);
+    received_batch *b = g_new0(received_batch, 1);
     b->time = t;
-    b->bytes = 0;
     g_mutex_lock(&r->lock);
-    seal_block(r);
-    b->blocks = r->sealed;
+    /* With the log, a batch allocated before a restart gets its blocks again; any other takes
+     * the sealed blocks, and its allocation is logged. */
+    if (!r->wal || !em__receiver_wal_take_replayed(r, b, t)) {
+        seal_block(r);
+        b->blocks = r->sealed;
+        r->sealed = em__receiver_blocks_new();
+        if (r->wal) {
+            b->seqs = r->sealed_seqs;
+            r->sealed_seqs = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+            em__receiver_wal_log_batch(r, b, t);
+        }
+    }
+    if (r->wal)
+        em__receiver_wal_clean(r);
     for (guint i = 0; i < b->blocks->len; i++)
-        b->bytes += values_bytes(b->blocks->pdata[i]);
-    r->sealed = blocks_new();
+        b->bytes += em__receiver_values_bytes(b->blocks->pdata[i]);
     g_queue_push_tail(&r->batches, b);
     g_mutex_unlock(&r->lock);
 }
@@ -467,7 +445,7 @@ static bool receiver_has_pending(em_dstream *ds)
 {
     em_receiver *r = receiver_of(ds);
     g_mutex_lock(&r->lock);
-    bool pending = r->block || r->sealed->len > 0;
+    bool pending = r->block || r->sealed->len > 0 || (r->replay && g_hash_table_size(r->replay));
     g_mutex_unlock(&r->lock);
     return pending;
 }
@@ -486,14 +464,14 @@ static em_rdd *receiver_compute(em_dstream *ds, em_time t, GError **err)
         r->pending_bytes -= b->bytes;
         if (b->time == t)
             blocks = g_ptr_array_ref(b->blocks);
-        received_batch_free(b);
+        em__received_batch_free(b);
     }
     ds->last_blocked = r->blocked;
     r->blocked = false;
     g_cond_broadcast(&r->cond); /* a store waiting for pending blocks */
     g_mutex_unlock(&r->lock);
     if (!blocks)
-        blocks = blocks_new();
+        blocks = em__receiver_blocks_new();
     int64_t records = 0;
     for (guint i = 0; i < blocks->len; i++)
         records += (int64_t)((em_values *)blocks->pdata[i])->n;
@@ -506,10 +484,11 @@ static em_rdd *receiver_compute(em_dstream *ds, em_time t, GError **err)
 
 static void receiver_free(em_receiver *r)
 {
+    em__receiver_wal_free(r);
     em__rate_estimator_free(r->estimator);
     em_values_free(r->block);
     g_ptr_array_unref(r->sealed);
-    g_queue_clear_full(&r->batches, (GDestroyNotify)received_batch_free);
+    g_queue_clear_full(&r->batches, (GDestroyNotify)em__received_batch_free);
     if (r->funcs.destroy)
         r->funcs.destroy(r->ud);
     g_free(r->restart_message);
@@ -541,16 +520,23 @@ static void receiver_finalize(em_dstream *ds)
     receiver_unref(r);
 }
 
-static const em_dstream_class receiver_class = {
-    .type_name = "ReceiverInputDStream",
-    .instance_size = sizeof(receiver_stream),
-    .compute = receiver_compute,
-    .seal = receiver_seal,
-    .start = receiver_start,
-    .stop = receiver_stop,
-    .has_pending = receiver_has_pending,
-    .finalize = receiver_finalize,
-};
+#define RECEIVER_METHODS                                                                          \
+    .type_name = "ReceiverInputDStream", .instance_size = sizeof(receiver_stream),                \
+    .compute = receiver_compute, .seal = receiver_seal, .start = receiver_start,                  \
+    .stop = receiver_stop, .has_pending = receiver_has_pending, .finalize = receiver_finalize
+
+static const em_dstream_class receiver_class = {RECEIVER_METHODS};
+/* With the write-ahead log, the stream is checkpointed: its log's position, and a stable name
+ * that gives the log its directory. */
+static const em_dstream_class receiver_wal_class = {RECEIVER_METHODS,
+                                                    .checkpoint_save = em__receiver_wal_save,
+                                                    .checkpoint_restore =
+                                                        em__receiver_wal_restore};
+
+static bool is_receiver(const em_dstream *ds)
+{
+    return ds && (ds->klass == &receiver_class || ds->klass == &receiver_wal_class);
+}
 
 em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiver_funcs *funcs,
                                     void *ud, const em_receiver_opts *opts)
@@ -566,7 +552,7 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
     if (problem)
         g_critical("%s: %s", op, problem);
     else
-        ds = em__input_new(ssc, &receiver_class, op);
+        ds = em__input_new(ssc, ssc->receiver_wal ? &receiver_wal_class : &receiver_class, op);
     if (!ds) {
         if (funcs && funcs->destroy)
             funcs->destroy(ud);
@@ -579,6 +565,7 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
     r->funcs.name = NULL; /* the caller's; r->name is the copy */
     r->ud = ud;
     r->ssc = ssc;
+    r->wal_on = ssc->receiver_wal;
     r->stream_id = ds->input_id;
     r->refs = 1;
     r->block_interval = o.block_interval ? o.block_interval : DEFAULT_BLOCK_INTERVAL;
@@ -598,7 +585,7 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
     }
     g_mutex_init(&r->lock);
     g_cond_init(&r->cond);
-    r->sealed = blocks_new();
+    r->sealed = em__receiver_blocks_new();
     g_queue_init(&r->batches);
     ((receiver_stream *)ds)->r = r;
     return ds;
@@ -612,7 +599,7 @@ em_dstream *em_receiver_stream(em_ssc *ssc, const em_receiver_funcs *funcs, void
 
 void *em__receiver_stream_ud(const em_dstream *ds, const em_receiver_funcs *funcs)
 {
-    if (!ds || ds->klass != &receiver_class)
+    if (!is_receiver(ds))
         return NULL;
     const em_receiver *r = receiver_of(ds);
     return r->funcs.on_start == funcs->on_start ? r->ud : NULL;
@@ -620,7 +607,7 @@ void *em__receiver_stream_ud(const em_dstream *ds, const em_receiver_funcs *func
 
 int64_t em_receiver_stream_records(const em_dstream *ds)
 {
-    if (!ds || ds->klass != &receiver_class) {
+    if (!is_receiver(ds)) {
         g_critical("em_receiver_stream_records: not a receiver stream");
         return -1;
     }
@@ -662,7 +649,7 @@ int64_t em__receiver_pending_bytes(const em_dstream *ds)
 {
     em_receiver *r = receiver_of(ds);
     g_mutex_lock(&r->lock);
-    int64_t n = r->pending_bytes + (r->block ? values_bytes(r->block) : 0);
+    int64_t n = r->pending_bytes + (r->block ? em__receiver_values_bytes(r->block) : 0);
     g_mutex_unlock(&r->lock);
     return n;
 }

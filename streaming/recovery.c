@@ -10,9 +10,17 @@
 #include "recovery.h"
 
 #include "checkpoint-file.h"
+#include "ui-private.h"
+
+/* A checkpoint handed to the writer, and how long the batch thread took to copy it. */
+typedef struct queued_ckpt {
+    em_ckpt *ck;
+    int64_t snapshot_us;
+} queued_ckpt;
 
 /* The writer's queue item that ends it. */
-static em_ckpt *const STOP_WRITER = (em_ckpt *)&STOP_WRITER;
+static queued_ckpt STOP_WRITER_ITEM;
+#define STOP_WRITER (&STOP_WRITER_ITEM)
 
 typedef struct em_recovery {
     char *dir;
@@ -22,7 +30,7 @@ typedef struct em_recovery {
     em_ckpt_clock clock;    /* the recovered checkpoint's clock */
     em_time last_snapshot;  /* the newest batch time handed to the writer */
     GThread *writer;
-    GAsyncQueue *queue; /* em_ckpt * to write, STOP_WRITER last */
+    GAsyncQueue *queue; /* queued_ckpt * to write, STOP_WRITER last */
     GMutex lock;        /* guards figures */
     em_checkpoint_figures figures;
 } em_recovery;
@@ -147,15 +155,20 @@ static gpointer writer_main(gpointer data)
     em_ssc *ssc = data;
     em_recovery *r = ssc->recovery;
     for (;;) {
-        em_ckpt *ck = g_async_queue_pop(r->queue);
-        if (ck == STOP_WRITER)
+        queued_ckpt *q = g_async_queue_pop(r->queue);
+        if (q == STOP_WRITER)
             break;
+        em_ckpt *ck = q->ck;
         em_ckpt_write_info info = {0};
         GError *err = NULL;
         bool ok = em__ckpt_write(ck, r->dir, 0, &info, &err);
         if (!ok)
             g_warning("checkpoint of batch %" G_GINT64_FORMAT " ms not written: %s",
                       (gint64)em__ckpt_time(ck), err->message);
+        /* The batch's progress record hears it before the figures say it is written. */
+        if (ok)
+            em__monitor_checkpoint_written(ssc, em__ckpt_time(ck),
+                                           (q->snapshot_us + info.duration_us) / 1000);
         g_mutex_lock(&r->lock);
         if (ok) {
             r->figures.written++;
@@ -169,6 +182,7 @@ static gpointer writer_main(gpointer data)
         g_clear_error(&err);
         g_free(info.path);
         em__ckpt_free(ck);
+        g_free(q);
     }
     return NULL;
 }
@@ -357,8 +371,9 @@ static bool restore_remembered(em_ssc *ssc, const em_ckpt *ck, GError **err)
     return true;
 }
 
-/* Copies everything a restart needs as after batch t and queues it for the writer. */
-static void snapshot(em_ssc *ssc, em_time t)
+/* Copies everything a restart needs as after batch t and queues it for the writer; returns
+ * the microseconds that took. */
+static int64_t snapshot(em_ssc *ssc, em_time t)
 {
     em_recovery *r = ssc->recovery;
     int64_t start = g_get_monotonic_time();
@@ -388,18 +403,22 @@ static void snapshot(em_ssc *ssc, em_time t)
     g_free(ops);
     g_ptr_array_unref(streams);
     g_ptr_array_unref(names);
+    queued_ckpt *q = g_new(queued_ckpt, 1);
+    *q = (queued_ckpt){ck, g_get_monotonic_time() - start};
     g_mutex_lock(&r->lock);
-    r->figures.last_snapshot_us = g_get_monotonic_time() - start;
+    r->figures.last_snapshot_us = q->snapshot_us;
     g_mutex_unlock(&r->lock);
     r->last_snapshot = t;
-    g_async_queue_push(r->queue, ck);
+    g_async_queue_push(r->queue, q);
+    return q->snapshot_us;
 }
 
-void em__recovery_batch_completed(em_ssc *ssc, em_time t)
+int64_t em__recovery_batch_completed(em_ssc *ssc, em_time t)
 {
     em_recovery *r = ssc->recovery;
     if (r && r->writer && is_due(r, t - ssc->zero_time))
-        snapshot(ssc, t);
+        return snapshot(ssc, t);
+    return -1;
 }
 
 void em__recovery_stop(em_ssc *ssc)

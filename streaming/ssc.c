@@ -38,6 +38,7 @@ em_ssc *em_ssc_new_full(const em_ssc_opts *opts, GError **err)
     ssc->listeners = g_array_new(FALSE, TRUE, sizeof(em_listener_entry));
     ssc->manual = opts->manual_clock;
     ssc->manual_now = opts->manual_start;
+    ssc->receiver_wal = opts->receiver_wal;
     ssc->last_done = G_MININT64;
     if (!em__monitor_attach(ssc, opts->ui_address, err)) {
         em_ssc_free(ssc);

@@ -124,6 +124,7 @@ struct em_ssc {
     bool manual;
     em_time manual_now;
     em_time zero_time;
+    bool receiver_wal; /* em_ssc_opts.receiver_wal */
     /* threads and batches */
     GThread *generator;
     GThread *scheduler;

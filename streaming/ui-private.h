@@ -55,6 +55,9 @@ typedef struct em__monitor {
     struct em__builder *building;
     em__behind behind;
     em__ui_server *server;
+    /* A checkpoint written before its batch's record was made: the record takes the time. */
+    em_time checkpoint_batch;
+    int64_t checkpoint_ms;
 } em__monitor;
 
 /* The ssc's monitor (never NULL once the ssc is made). */
@@ -67,6 +70,9 @@ void em__monitor_stop_page(em_ssc *ssc);
 /* Stops the page and frees the monitor (from em_ssc_free, once every thread that reports to its
  * listener, receivers included, has been joined). */
 void em__monitor_free(em_ssc *ssc);
+/* The writer thread: batch t's checkpoint file is written, ms in all (copying on the batch
+ * thread and writing): the batch's record is replaced by one with that checkpoint_time. */
+void em__monitor_checkpoint_written(em_ssc *ssc, em_time t, int64_t ms);
 /* The monitor's listener, for tests that feed it events by hand. */
 extern const em_listener em__monitor_listener;
 

@@ -255,6 +255,11 @@ static bool open_segment(em_wal *wal, uint64_t next, GError **err)
 {
     if (wal->fd >= 0)
         close(wal->fd), wal->fd = -1;
+    /* An empty segment of that name (a crash before its first record) is made anew: one entry
+     * for the file, or cleaning would delete it under the writer. */
+    if (wal->segments->len &&
+        g_array_index(wal->segments, segment, wal->segments->len - 1).first == next)
+        g_array_remove_index(wal->segments, wal->segments->len - 1);
     char name[32];
     g_snprintf(name, sizeof name, "log-%020" G_GUINT64_FORMAT, (guint64)next);
     segment seg = {.first = next,

@@ -118,8 +118,18 @@ EM_API void em_receiver_restart(em_receiver *r, const char *message, int64_t del
 EM_API void em_receiver_report_error(em_receiver *r, const char *message);
 /* True once the receiver is stopping or restarting: a receiving loop ends then. */
 EM_API bool em_receiver_is_stopped(em_receiver *r);
-/* Records the receiver stream has stored since it started, -1 (and a critical message) when ds
- * is not a receiver stream. */
+/* Makes the records stored so far durable (Spark's reliable store(ArrayBuffer)). With the
+ * receivers' write-ahead log on (em_ssc_opts.receiver_wal), the current block's records not
+ * logged yet are appended to the log under "<checkpoint dir>/inputs/<stream>" and fsynced before
+ * it returns: a receiver acknowledges its source only after this. Without the log it does
+ * nothing and returns true. Returns false with err (EM_ERROR_IO, naming the segment) when they
+ * could not be logged: they still go to the next batch, but a crash now loses them. Blocks are
+ * logged at the end of their block interval and at batch time anyway; after a crash, the
+ * batches generated but not completed get exactly their blocks again from the log, and logged
+ * blocks no batch took go to the next batch. Receiver thread (any thread storing). */
+EM_API bool em_receiver_commit(em_receiver *r, GError **err);
+/* Records the receiver stream has stored since it started (with the write-ahead log on: those
+ * durably logged), -1 (and a critical message) when ds is not a receiver stream. */
 EM_API int64_t em_receiver_stream_records(const em_dstream *ds);
 
 /* ---- socketTextStream / socketStream: lines from a TCP server ----
@@ -130,7 +140,11 @@ EM_API int64_t em_receiver_stream_records(const em_dstream *ds);
  * logs a warning (g_warning, domain "ember") and reports the error to listeners, both naming
  * host:port, and reconnects after 100 ms, doubling the wait on each failure up to 2 s; a
  * connection resets the wait. Stop interrupts a connect, read or wait. A peer faster than the
- * batches is held back by TCP once max_pending_bytes is reached (em_receiver_opts). */
+ * batches is held back by TCP once max_pending_bytes is reached (em_receiver_opts).
+ * Delivery is at most once: lines read but not yet processed are lost in a crash. With the
+ * receivers' write-ahead log on (em_ssc_opts.receiver_wal), every line read is logged and
+ * fsynced (em_receiver_commit) before the next read, so a crash loses only what TCP had not
+ * handed over yet. */
 typedef struct em_socket_opts {
     size_t max_line;           /* bytes in a line (without \r\n); 0: 1 MiB; at most 4 GiB */
     em_receiver_opts receiver; /* block interval and max rate */

@@ -42,6 +42,9 @@ typedef struct em_ssc_opts {
     em_time manual_start;       /* the manual clock's start time (default 0) */
     const char *ui_address;     /* "HOST:PORT": serve the web page there (see <ember/ui.h>);
                                    NULL: only if the environment has EMBER_UI=HOST:PORT */
+    bool receiver_wal;          /* receivers log their blocks before they count as stored
+                                   (spark.streaming.receiver.writeAheadLog.enable): needs a
+                                   checkpoint directory, see em_receiver_commit() */
 } em_ssc_opts;
 
 /* A StreamingContext in state INITIALIZED. Returns NULL and sets err (EM_ERROR_INVALID) for a
@@ -115,6 +118,11 @@ typedef struct em_batch_info {
      * taken by a batch passed max_pending_bytes (em_receiver_opts): the scheduler is behind
      * and their senders are being held back. 0 when no input was throttled. */
     int blocked_inputs;
+    /* ms the batch thread spent copying this batch's checkpoint (its state, positions, clock)
+     * for the writer: the checkpoint's share of the processing time; -1 when the batch takes
+     * none. The file is written off the batch thread: em_batch_progress.checkpoint_time adds
+     * that once it is written. */
+    int64_t checkpoint_time;
     bool failed;
     const char *failure; /* the first failure's message, or NULL */
 } em_batch_info;

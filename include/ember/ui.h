@@ -68,7 +68,11 @@ typedef struct em_batch_progress {
     const em_state_progress *states;
     int64_t retained_batches; /* RDDs all streams keep after this batch */
     int64_t retained_bytes;
-    int64_t checkpoint_time; /* ms spent writing the batch's checkpoint; -1: none written */
+    /* ms the batch's checkpoint took: copying on the batch thread (em_batch_info's
+     * checkpoint_time) plus writing the file off it; -1 for none, or not written yet. Once it
+     * is written, the monitor's record of the batch is replaced by one with this figure:
+     * em_ssc_last_progress() and em_ssc_recent_progress() give that one. */
+    int64_t checkpoint_time;
 } em_batch_progress;
 
 /* The newest completed batch's record as a new reference (release with

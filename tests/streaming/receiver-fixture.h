@@ -129,7 +129,7 @@ G_GNUC_UNUSED static int errors_seen(collected *c)
     return n;
 }
 
-static em_ssc *manual_ssc(const char *master)
+G_GNUC_UNUSED static em_ssc *manual_ssc(const char *master)
 {
     return em_ssc_new_full(&(em_ssc_opts){.master = master,
                                           .batch_interval = EM_SECONDS(1),

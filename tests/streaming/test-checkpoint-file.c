@@ -188,6 +188,23 @@ Test(checkpoint_file, keeps_as_many_as_asked)
     cr_assert_eq(paths->len, 2);
 }
 
+Test(checkpoint_file, files_a_checkpoint_builds_on_outlive_the_newest_kept)
+{
+    for (em_time t = 1000; t <= 5000; t += 1000) {
+        g_autoptr(em_ckpt) ck = sample(t);
+        em__ckpt_keep_from(ck, 4000);
+        em__ckpt_keep_from(ck, 2000); /* the smallest wins */
+        em_ckpt_write_info info;
+        cr_assert(em__ckpt_write(ck, tmp, 2, &info, NULL));
+        cr_assert_eq(info.removed, t == 3000 ? 1 : 0, "only checkpoint-1000 goes");
+        g_free(info.path);
+    }
+    g_autoptr(GPtrArray) paths = em__ckpt_list(tmp, NULL);
+    cr_assert_eq(paths->len, 4);
+    g_autofree char *oldest = g_build_filename(tmp, "checkpoint-2000", NULL);
+    cr_assert_str_eq(g_ptr_array_index(paths, 3), oldest);
+}
+
 Test(checkpoint_file, an_empty_or_missing_directory_holds_no_checkpoint)
 {
     GError *err = NULL;

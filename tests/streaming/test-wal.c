@@ -253,3 +253,27 @@ Test(wal, a_segment_torn_while_it_was_created_is_removed)
     cr_assert_str_eq(got, "1:kept 2:next ");
     em__wal_close(wal);
 }
+
+Test(wal, an_empty_segment_a_crash_left_is_written_again_and_never_cleaned_under_the_writer)
+{
+    em_wal *wal = open_log(NULL);
+    append(wal, "kept", 1);
+    em__wal_close(wal);
+    /* Killed after creating its segment (header synced) and before its first record. */
+    g_autofree char *empty = g_build_filename(tmp, "log-00000000000000000002", NULL);
+    cr_assert(g_file_set_contents(empty, "EMBRWAL1", 8, NULL));
+    wal = open_log(NULL);
+    append(wal, "next", 2); /* goes to log-...2 again */
+    GError *err = NULL;
+    cr_assert_eq(em__wal_clean(wal, 1, &err), 1, "log-...1 only");
+    g_autoptr(GPtrArray) left = em__wal_segments(wal);
+    cr_assert_eq(left->len, 1);
+    cr_assert_str_eq(g_ptr_array_index(left, 0), empty);
+    cr_assert(g_file_test(empty, G_FILE_TEST_EXISTS), "the segment being written is kept");
+    append(wal, "last", 3);
+    em__wal_close(wal);
+    wal = open_log(NULL);
+    g_autofree char *got = replayed(wal, 0);
+    cr_assert_str_eq(got, "2:next 3:last ");
+    em__wal_close(wal);
+}
