@@ -2,7 +2,8 @@
  * fixed file of eight page views that line_server sends at once; batch boundaries depend on
  * timing, so per-batch metrics are checked on their totals over all batches and windowed ones
  * on their last window (which holds every view), each line exact. The generator is checked for
- * Spark's line format, its value ranges and reproducibility under a seed. */
+ * Spark's line format, its value ranges and reproducibility under a seed, and pageCounts read
+ * from it counts exactly the views it sent. */
 #include "example-fixture.h"
 
 #include <gio/gio.h>
@@ -40,6 +41,25 @@ static void remove_views(void)
     g_free(views_path);
 }
 
+/* Runs pageview_stream METRIC for `batches` batches against the server on port, then waits
+ * for the server to exit; returns what the stream printed. */
+static char *run_stream(const char *metric, int port, const char *batches, proc *server)
+{
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+    char port_text[16];
+    g_snprintf(port_text, sizeof port_text, "%d", port);
+    const char *argv[] =
+        {EXAMPLES "pageview_stream", metric, "127.0.0.1", port_text, batches, NULL};
+    proc stream = spawn(argv);
+    GString *printed = g_string_new(NULL);
+    cr_assert(read_until(stream.out, printed, NULL, deadline), "no end of output");
+    int status = wait_exit(&stream, deadline);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status,
+              printed->str);
+    cr_assert(WIFEXITED(wait_exit(server, deadline)));
+    return g_string_free(printed, FALSE);
+}
+
 /* Runs pageview_stream METRIC for `batches` batches against line_server --once --pace 0
  * serving the views; returns what it printed. */
 static char *run_metric(const char *metric, const char *batches)
@@ -47,23 +67,12 @@ static char *run_metric(const char *metric, const char *batches)
     const char *server_argv[] =
         {EXAMPLES "line_server", "--once", "--pace", "0", "0", views_path, NULL};
     proc server = spawn(server_argv);
-    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
     GString *first = g_string_new(NULL);
-    cr_assert(read_until(server.out, first, "\n", deadline));
-    char port[16];
-    cr_assert_eq(sscanf(first->str, "Listening on 127.0.0.1:%15[0-9]\n", port), 1, "%s",
-                 first->str);
+    cr_assert(read_until(server.out, first, "\n", g_get_monotonic_time() + TIMEOUT_US));
+    int port = 0;
+    cr_assert_eq(sscanf(first->str, "Listening on 127.0.0.1:%d\n", &port), 1, "%s", first->str);
     g_string_free(first, TRUE);
-
-    const char *argv[] = {EXAMPLES "pageview_stream", metric, "127.0.0.1", port, batches, NULL};
-    proc stream = spawn(argv);
-    GString *printed = g_string_new(NULL);
-    cr_assert(read_until(stream.out, printed, NULL, deadline), "no end of output");
-    int status = wait_exit(&stream, deadline);
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d:\n%s", status,
-              printed->str);
-    cr_assert(WIFEXITED(wait_exit(&server, deadline)));
-    return g_string_free(printed, FALSE);
+    return run_stream(metric, port, batches, &server);
 }
 
 /* The printed batches, each checked for em_print's frame (times a batch apart, from first_ms
@@ -128,29 +137,36 @@ static void assert_last_window(const char *metric, const char *expected)
 
 TestSuite(pageview, .init = write_views, .fini = remove_views);
 
-Test(pageview, page_counts_count_each_url_once_over_the_batches)
+/* The (url,count) records of every printed batch (1 s apart), summed per url. */
+static void sum_page_counts(const char *printed, int *home, int *news, int *contact)
 {
-    char *printed = run_metric("pageCounts", "2");
     GPtrArray *batches = batches_of(printed, 1000);
     cr_assert_eq(batches->len, 2, "%s", printed);
-    int home = 0, news = 0, contact = 0;
+    *home = *news = *contact = 0;
     for (guint b = 0; b < batches->len; b++) {
         char **lines = g_strsplit(batches->pdata[b], "\n", -1);
         for (char **l = lines; *l && **l; l++) {
             char url[64];
             int n, used = 0;
             cr_assert(sscanf(*l, "(%63[^,],%d)%n", url, &n, &used) == 2 && !(*l)[used], "%s", *l);
-            int *count = strcmp(url, "http://foo.com/") == 0          ? &home
-                         : strcmp(url, "http://foo.com/news") == 0    ? &news
-                         : strcmp(url, "http://foo.com/contact") == 0 ? &contact
+            int *count = strcmp(url, "http://foo.com/") == 0          ? home
+                         : strcmp(url, "http://foo.com/news") == 0    ? news
+                         : strcmp(url, "http://foo.com/contact") == 0 ? contact
                                                                       : NULL;
             cr_assert_not_null(count, "%s", *l);
             *count += n;
         }
         g_strfreev(lines);
     }
-    cr_assert(home == 5 && news == 2 && contact == 1, "%s", printed);
     g_ptr_array_unref(batches);
+}
+
+Test(pageview, page_counts_count_each_url_once_over_the_batches)
+{
+    char *printed = run_metric("pageCounts", "2");
+    int home, news, contact;
+    sum_page_counts(printed, &home, &news, &contact);
+    cr_assert(home == 5 && news == 2 && contact == 1, "%s", printed);
     g_free(printed);
 }
 
@@ -211,8 +227,8 @@ Test(pageview, an_unknown_metric_is_reported_as_spark_does)
     g_string_free(printed, TRUE);
 }
 
-/* The views pageview_generator --seed SEED --views 50 sends to one client. */
-static char *generated(const char *seed)
+/* pageview_generator --seed SEED --views 50 --clients 1 on a free port; returns the port. */
+static int start_generator(const char *seed, proc *gen)
 {
     const char *argv[] = {EXAMPLES "pageview_generator",
                           "--seed",
@@ -224,13 +240,21 @@ static char *generated(const char *seed)
                           "0",
                           "1000000",
                           NULL};
-    proc gen = spawn(argv);
-    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
+    *gen = spawn(argv);
     GString *first = g_string_new(NULL);
-    cr_assert(read_until(gen.out, first, "\n", deadline));
+    cr_assert(read_until(gen->out, first, "\n", g_get_monotonic_time() + TIMEOUT_US));
     int port = 0;
     cr_assert_eq(sscanf(first->str, "Listening on port: %d\n", &port), 1, "%s", first->str);
     g_string_free(first, TRUE);
+    return port;
+}
+
+/* The views pageview_generator --seed SEED --views 50 sends to one client. */
+static char *generated(const char *seed)
+{
+    proc gen;
+    int port = start_generator(seed, &gen);
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_US;
     char *port_text = g_strdup_printf("127.0.0.1:%d", port);
     GSocketClient *client = g_socket_client_new();
     GSocketConnection *conn = g_socket_client_connect_to_host(client, port_text, 0, NULL, NULL);
@@ -277,4 +301,28 @@ Test(pageview, generator_sends_views_in_sparks_format_reproducibly_under_a_seed)
     g_free(a);
     g_free(b);
     g_free(c);
+}
+
+Test(pageview, page_counts_of_the_generators_views_are_the_views_it_sent)
+{
+    /* What seed 11 sends, counted here, then pageview_stream reading the same views. */
+    char *views_sent = generated("11");
+    int home = 0, news = 0, contact = 0;
+    char **lines = g_strsplit(views_sent, "\n", -1);
+    for (char **l = lines; *l && **l; l++) {
+        home += g_str_has_prefix(*l, "http://foo.com/\t");
+        news += g_str_has_prefix(*l, "http://foo.com/news\t");
+        contact += g_str_has_prefix(*l, "http://foo.com/contact\t");
+    }
+    g_strfreev(lines);
+    cr_assert_eq(home + news + contact, 50);
+    proc gen;
+    int port = start_generator("11", &gen);
+    char *printed = run_stream("pageCounts", port, "2", &gen);
+    int got_home, got_news, got_contact;
+    sum_page_counts(printed, &got_home, &got_news, &got_contact);
+    cr_assert(got_home == home && got_news == news && got_contact == contact, "sent %d/%d/%d:\n%s",
+              home, news, contact, printed);
+    g_free(printed);
+    g_free(views_sent);
 }
