@@ -1,9 +1,10 @@
 /* line_server: a stand-in for `nc -lk 9999`, the server Spark's network examples read from.
- * Usage: line_server [--once] PORT [FILE]. It listens on 127.0.0.1:PORT (0: a free port) and
- * says where on its first line of output; every client that connects gets FILE's lines (or a
- * built-in text) at a modest pace, one every 50 ms, the text repeated until the client goes
- * away. SIGTERM or SIGINT ends it. With --once it serves one client: the text once, then it
- * closes the connection and exits. Part of the examples; it needs no Ember API. */
+ * Usage: line_server [--once] [--pace MS] PORT [FILE]. It listens on 127.0.0.1:PORT (0: a free
+ * port) and says where on its first line of output; every client that connects gets FILE's
+ * lines (or a built-in text) at a modest pace, one every 50 ms (--pace: every MS ms, 0 all at
+ * once), the text repeated until the client goes away. SIGTERM or SIGINT ends it. With --once it
+ * serves one client: the text once, then it closes the connection and exits. Part of the examples;
+ * it needs no Ember API. */
 #include <ember.h>
 
 #include <arpa/inet.h>
@@ -18,7 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define PACE_US (50 * 1000)
+#define DEFAULT_PACE_MS 50
 
 static const char builtin[] = "it was the best of times\n"
                               "it was the worst of times\n"
@@ -37,6 +38,7 @@ typedef struct {
     int fd;
     const char *const *lines; /* each with its '\n' */
     bool once;
+    int64_t pace_ms;
 } client;
 
 /* Sends a line whole; false when the client went away or a signal came. */
@@ -64,7 +66,8 @@ static gpointer serve(gpointer data)
     do {
         for (size_t i = 0; ok && c->lines[i]; i++) {
             ok = send_line(c->fd, c->lines[i]);
-            g_usleep(PACE_US);
+            if (c->pace_ms > 0)
+                g_usleep((gulong)c->pace_ms * 1000);
         }
     } while (ok && !c->once);
     close(c->fd);
@@ -94,12 +97,23 @@ static int listen_on(int port)
 
 int main(int argc, char **argv)
 {
-    bool once = argc > 1 && strcmp(argv[1], "--once") == 0;
-    argv += once, argc -= once;
-    int64_t port = 0;
-    if ((argc != 2 && argc != 3) ||
+    bool once = false, usage_error = false;
+    int64_t pace_ms = DEFAULT_PACE_MS, port = 0;
+    while (argc > 1 && g_str_has_prefix(argv[1], "--")) {
+        if (strcmp(argv[1], "--once") == 0) {
+            once = true;
+        } else if (strcmp(argv[1], "--pace") == 0 && argc > 2 &&
+                   g_ascii_string_to_signed(argv[2], 10, 0, 60000, &pace_ms, NULL)) {
+            argv++, argc--;
+        } else {
+            usage_error = true;
+            break;
+        }
+        argv++, argc--;
+    }
+    if (usage_error || (argc != 2 && argc != 3) ||
         !g_ascii_string_to_signed(argv[1], 10, 0, 65535, &port, NULL)) {
-        fprintf(stderr, "Usage: line_server [--once] <port> [<file>]\n");
+        fprintf(stderr, "Usage: line_server [--once] [--pace <ms>] <port> [<file>]\n");
         return 2;
     }
     char *text = NULL;
@@ -137,7 +151,7 @@ int main(int argc, char **argv)
         if (fd < 0)
             continue;
         client *c = g_new(client, 1);
-        *c = (client){fd, (const char *const *)lines, once};
+        *c = (client){fd, (const char *const *)lines, once, pace_ms};
         if (once) {
             serve(c);
             break;

@@ -171,4 +171,29 @@ EM_API em_dstream *em_socket_stream_full(em_ssc *ssc, const char *host, int port
  * critical message) when ds is not a socket stream. */
 EM_API int64_t em_socket_stream_dropped_lines(const em_dstream *ds);
 
+/* ---- rawSocketStream: length-prefixed blocks from a TCP server (Spark's RawInputDStream) ----
+ * A receiver ("RawNetworkReceiver") connects to host:port and reads blocks, each a 4-byte
+ * big-endian unsigned length n followed by n bytes of records: UTF-8 text, one record per
+ * '\n'-ended line (a last record without '\n' ends with the block; an empty block holds none;
+ * invalid bytes become U+FFFD). A block's records are stored together once the whole block has
+ * arrived, never part of one. A block longer than max_block, or one cut short by the peer
+ * closing, is dropped, counted and reported (g_warning and receiver_error, both naming
+ * host:port and the sizes); the blocks before it are kept. After a bad block, a closed or
+ * failed connection or a failed connect, the receiver reconnects as socketTextStream does
+ * (100 ms doubling up to 2 s). examples/raw_text_sender.c writes this encoding. */
+typedef struct em_raw_socket_opts {
+    size_t max_block;          /* bytes in a block; 0: 64 MiB; at most 4 GiB - 1 */
+    em_receiver_opts receiver; /* block interval and max rate */
+} em_raw_socket_opts;
+
+/* Spark's rawSocketStream: a stream of the string records of host:port's blocks; opts may be
+ * NULL. Fails fast (a critical message, NULL) on a NULL host or a port outside 1..65535. The
+ * stream is owned by the ssc. */
+EM_API em_dstream *em_raw_socket_stream(em_ssc *ssc, const char *host, int port,
+                                        const em_raw_socket_opts *opts);
+/* Whole blocks received / blocks dropped as oversized or truncated since the stream started,
+ * or -1 (and a critical message) when ds is not a raw socket stream. */
+EM_API int64_t em_raw_socket_stream_blocks(const em_dstream *ds);
+EM_API int64_t em_raw_socket_stream_bad_blocks(const em_dstream *ds);
+
 #endif
