@@ -6,6 +6,7 @@
  * knows each file it took. Also the static reader of a file sink's committed output. */
 #include "table-private.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -36,18 +37,17 @@ static bool is_hidden(const char *name)
 /* The files of dir no log batch took yet. */
 static GArray *new_files(const file_stream *fs, GError **err)
 {
-    GError *dir_err = NULL;
-    g_autoptr(GDir) d = g_dir_open(fs->dir, 0, &dir_err);
+    DIR *d = opendir(fs->dir);
     if (!d) {
         g_set_error(err, EM_ERROR, EM_ERROR_IO, "file source: cannot list %s: %s", fs->dir,
-                    dir_err->message);
-        g_error_free(dir_err);
+                    g_strerror(errno));
         return NULL;
     }
     GArray *found = g_array_new(FALSE, FALSE, sizeof(found_file));
     g_array_set_clear_func(found, found_clear);
-    for (const char *name; (name = g_dir_read_name(d));) {
-        if (is_hidden(name))
+    for (struct dirent *de; (de = readdir(d));) {
+        const char *name = de->d_name;
+        if (is_hidden(name)) /* . and .. too */
             continue;
         g_autofree char *path = g_build_filename(fs->dir, name, NULL);
         struct stat sb;
@@ -58,6 +58,7 @@ static GArray *new_files(const file_stream *fs, GError **err)
                         (gint64)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000};
         g_array_append_val(found, f);
     }
+    closedir(d);
     return found;
 }
 

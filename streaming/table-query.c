@@ -717,7 +717,9 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     g_cond_init(&q->cond);
     g_queue_init(&q->progress);
     q->os = em__offset_stream_of(df->source);
-    q->source_desc = g_strdup(df->source_desc ? df->source_desc : df->source->op);
+    q->source_desc = g_strdup(q->os            ? q->os->description
+                              : df->source_desc ? df->source_desc
+                                                : df->source->op);
     q->replay_id = -1;
     q->opts.path = NULL;
     q->sink_path = g_strdup(opts->path);
