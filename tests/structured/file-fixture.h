@@ -59,6 +59,11 @@ static inline bool file_exists(const char *dir, const char *name)
     return g_file_test(path, G_FILE_TEST_EXISTS);
 }
 
+static int fixture_by_name(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* Names in dir starting with prefix, sorted; g_strfreev() them. */
 static inline char **names_with(const char *dir, const char *prefix)
 {
@@ -68,7 +73,7 @@ static inline char **names_with(const char *dir, const char *prefix)
     for (const char *n; (n = g_dir_read_name(d));)
         if (g_str_has_prefix(n, prefix))
             g_ptr_array_add(names, g_strdup(n));
-    g_ptr_array_sort(names, (GCompareFunc)(void (*)(void))g_strcmp0);
+    g_ptr_array_sort(names, fixture_by_name);
     g_ptr_array_add(names, NULL);
     return (char **)g_ptr_array_free(names, FALSE);
 }
