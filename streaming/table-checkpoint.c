@@ -18,15 +18,15 @@ void (*em__table_fault_hook)(const char *point, int64_t batch_id);
 
 /* The settings Spark records with each batch's offsets, so a restarted query keeps them;
  * Ember's are the values of Spark 3.5's defaults (shuffle partitions: 2 as local[2] runs). */
-#define OFFSET_CONF                                                                            \
-    "{\"spark.sql.streaming.stateStore.providerClass\":\"org.apache.spark.sql.execution."     \
-    "streaming.state.HDFSBackedStateStoreProvider\",\"spark.sql.streaming.join."               \
-    "stateFormatVersion\":\"2\",\"spark.sql.streaming.stateStore.compression.codec\":\"lz4\"," \
-    "\"spark.sql.optimizer.pruneFiltersCanPruneStreamingSubplan\":\"false\",\"spark.sql."      \
-    "streaming.stateStore.rocksdb.formatVersion\":\"5\",\"spark.sql.streaming."                \
-    "statefulOperator.useStrictDistribution\":\"true\",\"spark.sql.streaming."                 \
-    "flatMapGroupsWithState.stateFormatVersion\":\"2\",\"spark.sql.streaming."                 \
-    "multipleWatermarkPolicy\":\"min\",\"spark.sql.streaming.aggregation."                     \
+#define OFFSET_CONF                                                                               \
+    "{\"spark.sql.streaming.stateStore.providerClass\":\"org.apache.spark.sql.execution."         \
+    "streaming.state.HDFSBackedStateStoreProvider\",\"spark.sql.streaming.join."                  \
+    "stateFormatVersion\":\"2\",\"spark.sql.streaming.stateStore.compression.codec\":\"lz4\","    \
+    "\"spark.sql.optimizer.pruneFiltersCanPruneStreamingSubplan\":\"false\",\"spark.sql."         \
+    "streaming.stateStore.rocksdb.formatVersion\":\"5\",\"spark.sql.streaming."                   \
+    "statefulOperator.useStrictDistribution\":\"true\",\"spark.sql.streaming."                    \
+    "flatMapGroupsWithState.stateFormatVersion\":\"2\",\"spark.sql.streaming."                    \
+    "multipleWatermarkPolicy\":\"min\",\"spark.sql.streaming.aggregation."                        \
     "stateFormatVersion\":\"2\",\"spark.sql.shuffle.partitions\":\"2\"}"
 
 static bool io_error(GError **err, const char *what, const char *path)
@@ -163,9 +163,8 @@ static bool open_metadata(em__query_log *log, GError **err)
     if (!g_file_get_contents(path, &text, NULL, err))
         return false;
     g_autoptr(JsonParser) parser = json_parser_new();
-    JsonNode *root = json_parser_load_from_data(parser, text, -1, NULL)
-                         ? json_parser_get_root(parser)
-                         : NULL;
+    JsonNode *root =
+        json_parser_load_from_data(parser, text, -1, NULL) ? json_parser_get_root(parser) : NULL;
     JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
     const char *id = obj ? json_object_get_string_member_with_default(obj, "id", NULL) : NULL;
     if (!id) {

@@ -203,8 +203,8 @@ static bool log_entry(const char *file, GString *out, GError **err)
     return true;
 }
 
-bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows,
-                             size_t n, const em_schema *schema, GError **err)
+bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows, size_t n,
+                             const em_schema *schema, GError **err)
 {
     if (batch_id <= sink->last_committed)
         return true; /* Spark: "Skipping already committed batch" */

@@ -51,8 +51,7 @@ static GArray *new_files(const file_stream *fs, GError **err)
             continue;
         g_autofree char *path = g_build_filename(fs->dir, name, NULL);
         struct stat sb;
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-            g_hash_table_contains(fs->seen, path))
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || g_hash_table_contains(fs->seen, path))
             continue;
         found_file f = {g_steal_pointer(&path),
                         (gint64)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000};
@@ -204,10 +203,11 @@ static GPtrArray *read_log_batch(const char *dir, int64_t id, GError **err)
         JsonNode *root = json_parser_load_from_data(parser, lines[i], -1, NULL)
                              ? json_parser_get_root(parser)
                              : NULL;
-        const char *uri = root && JSON_NODE_HOLDS_OBJECT(root)
-                              ? json_object_get_string_member_with_default(
-                                    json_node_get_object(root), "path", NULL)
-                              : NULL;
+        const char *uri =
+            root && JSON_NODE_HOLDS_OBJECT(root)
+                ? json_object_get_string_member_with_default(json_node_get_object(root), "path",
+                                                             NULL)
+                : NULL;
         char *file = uri ? g_filename_from_uri(uri, NULL, NULL) : NULL;
         if (!file) {
             g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
@@ -304,8 +304,8 @@ em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts 
         return NULL;
     g_autofree char *abs = g_canonicalize_filename(dir, NULL);
     g_autofree char *description = g_strdup_printf("FileStreamSource[file:%s]", abs);
-    em__offset_stream *os = em__offset_stream_new(ssc, &file_class, "FileStreamSource",
-                                                  description);
+    em__offset_stream *os =
+        em__offset_stream_new(ssc, &file_class, "FileStreamSource", description);
     if (!os) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "file source %s: the StreamingContext was started already", abs);

@@ -19,8 +19,7 @@ em__offset_stream *em__offset_stream_new(em_ssc *ssc, const em__offset_source_cl
 
 em__offset_stream *em__offset_stream_of(em_dstream *ds)
 {
-    return ds && ds->klass->compute == em__offset_stream_compute ? (em__offset_stream *)ds
-                                                                   : NULL;
+    return ds && ds->klass->compute == em__offset_stream_compute ? (em__offset_stream *)ds : NULL;
 }
 
 em_rdd *em__offset_stream_compute(em_dstream *ds, em_time t, GError **err)

@@ -79,7 +79,7 @@ typedef struct em__offset_source_class {
 
 struct em__offset_stream {
     em_dstream base;
-    char *description; /* the source's toString, as progress shows it */
+    char *description;  /* the source's toString, as progress shows it */
     int64_t next_start; /* where the next batch starts: the last batch's end, -1 none */
     bool replay;        /* a logged batch that did not commit runs first, to replay_end */
     int64_t replay_end;
@@ -147,8 +147,8 @@ em__file_sink *em__file_sink_new(const char *path, em_file_format format, GError
 void em__file_sink_free(em__file_sink *sink);
 /* FileStreamSink.addBatch: rows[0..n) of schema into a part file, then the batch's entry in
  * _spark_metadata; a batch already in the log is skipped (a re-run after a restart). */
-bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows,
-                             size_t n, const em_schema *schema, GError **err);
+bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows, size_t n,
+                             const em_schema *schema, GError **err);
 
 /* Test seam: called at the named points of a batch ("offsets", "sink", "parts", "state",
  * "commit") with the batch id; NULL outside the kill tests. */

@@ -19,13 +19,13 @@ struct em_query {
     em__offset_stream *os; /* the source when it reads by offsets, else NULL */
     char *source_desc;     /* the source's description in progress */
     char *sink_path;       /* the file sink's path (copied) */
-    em_dstream *agg_ds; /* a streaming aggregation's state stream, for its figures */
-    em__query_log *log;     /* checkpointLocation, or NULL */
-    em__file_sink *file;    /* the file sink, or NULL */
-    int64_t replay_id;      /* the batch a restart runs again (offsets logged), -1 none */
-    int64_t rows_read;      /* rows the source gave so far: the offsets of sources that have
-                               none of their own (socket, queue), as Spark's socket source */
-    em_query_opts opts; /* console_out, listener copied; name, listener pointers not kept */
+    em_dstream *agg_ds;    /* a streaming aggregation's state stream, for its figures */
+    em__query_log *log;    /* checkpointLocation, or NULL */
+    em__file_sink *file;   /* the file sink, or NULL */
+    int64_t replay_id;     /* the batch a restart runs again (offsets logged), -1 none */
+    int64_t rows_read;     /* rows the source gave so far: the offsets of sources that have
+                              none of their own (socket, queue), as Spark's socket source */
+    em_query_opts opts;    /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
@@ -611,9 +611,8 @@ static bool parse_offset(em_query *q, const char *text, int64_t *offset, GError 
     bool ok = q->os ? em__offset_class(q->os)->parse_offset(text, offset)
                     : ((*offset = g_ascii_strtoll(text, &end, 10)), end != text && !*end);
     if (!ok)
-        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
-                    "checkpoint %s: offset %s is not one of %s's", q->log->dir, text,
-                    q->source_desc);
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT, "checkpoint %s: offset %s is not one of %s's",
+                    q->log->dir, text, q->source_desc);
     return ok;
 }
 
@@ -654,8 +653,8 @@ static bool resume(em_query *q, GError **err)
  * aggregation's state. */
 static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
 {
-    if (opts->sink == EM_SINK_FILE && !(q->file = em__file_sink_new(opts->path,
-                                                                    opts->file_format, err)))
+    if (opts->sink == EM_SINK_FILE &&
+        !(q->file = em__file_sink_new(opts->path, opts->file_format, err)))
         return false;
     if (!opts->checkpoint_location)
         return true;
@@ -717,7 +716,7 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     g_cond_init(&q->cond);
     g_queue_init(&q->progress);
     q->os = em__offset_stream_of(df->source);
-    q->source_desc = g_strdup(q->os            ? q->os->description
+    q->source_desc = g_strdup(q->os             ? q->os->description
                               : df->source_desc ? df->source_desc
                                                 : df->source->op);
     q->replay_id = -1;

@@ -156,12 +156,11 @@ em_df *em_df_read_rate(em_ssc *ssc, int64_t rows_per_second, int num_partitions)
         return NULL;
     }
     /* Spark's toString, unclosed bracket and all. */
-    g_autofree char *parts = num_partitions > 0 ? g_strdup_printf("%d", num_partitions)
-                                                : g_strdup("default");
-    g_autofree char *description =
-        g_strdup_printf("RateStreamV2[rowsPerSecond=%" G_GINT64_FORMAT
-                        ", rampUpTimeSeconds=0, numPartitions=%s",
-                        (gint64)rows_per_second, parts);
+    g_autofree char *parts =
+        num_partitions > 0 ? g_strdup_printf("%d", num_partitions) : g_strdup("default");
+    g_autofree char *description = g_strdup_printf("RateStreamV2[rowsPerSecond=%" G_GINT64_FORMAT
+                                                   ", rampUpTimeSeconds=0, numPartitions=%s",
+                                                   (gint64)rows_per_second, parts);
     em__offset_stream *os = em__offset_stream_new(ssc, &rate_class, "RateStream", description);
     if (!os)
         return NULL;

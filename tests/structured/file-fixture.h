@@ -13,8 +13,7 @@
 #include <string.h>
 #include <utime.h>
 
-static int fixture_remove_entry(const char *path, const struct stat *sb, int flag,
-                                struct FTW *ftw)
+static int fixture_remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb, (void)flag, (void)ftw;
     return remove(path);

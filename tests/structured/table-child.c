@@ -62,8 +62,8 @@ int main(int argc, char **argv)
         em__table_fault_hook = fault;
     }
     GError *err = NULL;
-    em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 50},
-                                  &err);
+    em_ssc *ssc =
+        em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 50}, &err);
     FILE *console = NULL;
     em_query_opts opts = {.trigger = EM_TRIGGER_AVAILABLE_NOW, .checkpoint_location = argv[3]};
     em_df *df = ssc ? build(ssc, argv[1], argv[2], &opts, &console, argv[4], &err) : NULL;

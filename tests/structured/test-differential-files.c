@@ -87,8 +87,9 @@ Test(differential_files, spark_reads_the_committed_sink_and_reports_the_same_off
     put_file(text_in, "y.txt", "y1\ny2\n", 1000000001);
     g_autofree char *ember = ember_offsets(text_in);
     g_autofree char *spark = NULL;
-    const char *argv[] = {"python3", EMBER_SOURCE_ROOT "/tests/structured/spark_files.py", out,
-                          text_in, spark_ck, NULL};
+    const char *argv[] = {"python3", EMBER_SOURCE_ROOT "/tests/structured/spark_files.py",
+                          out,       text_in,
+                          spark_ck,  NULL};
     cr_assert_eq(spawn(argv, &spark), 0, "pyspark failed");
     g_autofree char *want = g_strconcat("a,1\nb,2\nc,3\nd,4\n--\n", ember, NULL);
     cr_assert_str_eq(spark, want);

@@ -218,11 +218,10 @@ Test(file_sink, refuses_other_modes_a_missing_path_or_checkpoint_and_wide_text_a
               err->message);
     g_clear_error(&err);
     g_autoptr(em_schema) pair = schema_of("a string, b string");
-    g_autoptr(em_df) wide = ok(em_df_read_files(ssc, "/tmp",
-                                                &(em_file_source_opts){.format = EM_FILE_JSON,
-                                                                       .schema = pair},
-                                                &err),
-                               err);
+    g_autoptr(em_df) wide =
+        ok(em_df_read_files(ssc, "/tmp",
+                            &(em_file_source_opts){.format = EM_FILE_JSON, .schema = pair}, &err),
+           err);
     cr_assert_null(em_query_start(wide,
                                   &(em_query_opts){.sink = EM_SINK_FILE,
                                                    .file_format = EM_FILE_TEXT,

@@ -84,10 +84,11 @@ Test(file_source, json_files_by_schema_with_bad_lines_as_nulls)
     em_ssc *ssc = manual_ssc();
     g_autoptr(em_schema) schema = schema_of("device string, level string, temp double");
     GError *err = NULL;
-    g_autoptr(em_df) events = ok(
-        em_df_read_files(ssc, dir, &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema},
-                         &err),
-        err);
+    g_autoptr(em_df) events =
+        ok(em_df_read_files(ssc, dir,
+                            &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema},
+                            &err),
+           err);
     g_autofree char *ddl = em_schema_to_ddl(em_df_schema(events));
     cr_assert_str_eq(ddl, "device string, level string, temp double");
     g_autoptr(em_query) q = started(events, &(em_query_opts){.sink = EM_SINK_MEMORY});
@@ -102,8 +103,8 @@ Test(file_source, json_and_csv_without_a_schema_are_refused)
 {
     em_ssc *ssc = manual_ssc();
     GError *err = NULL;
-    cr_assert_null(em_df_read_files(ssc, "/tmp", &(em_file_source_opts){.format = EM_FILE_CSV},
-                                    &err));
+    cr_assert_null(
+        em_df_read_files(ssc, "/tmp", &(em_file_source_opts){.format = EM_FILE_CSV}, &err));
     cr_assert_str_eq(err->message, "file source: the json and csv formats need a schema "
                                    "(Spark's readStream.schema(...)); only text has one of its "
                                    "own");
@@ -150,7 +151,7 @@ Test(file_source, the_checkpoint_logs_each_batch_files_offsets_and_commits_as_sp
     g_autofree char *offsets = file_text(ck, "offsets/1");
     /* v1, the batch's metadata (its time: 2 s on the manual clock), the source's offset. */
     cr_assert(g_str_has_prefix(offsets, "v1\n{\"batchWatermarkMs\":0,\"batchTimestampMs\":2000,"
-                                         "\"conf\":{"),
+                                        "\"conf\":{"),
               "%s", offsets);
     cr_assert(g_str_has_suffix(offsets, "}}\n{\"logOffset\":1}"), "%s", offsets);
     g_autofree char *commit = file_text(ck, "commits/1");

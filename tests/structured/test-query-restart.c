@@ -118,8 +118,9 @@ static char *run_counts(const dirs *d, int n, em_output_mode mode)
     return text;
 }
 
-#define BANNER(n) "-------------------------------------------\nBatch: " #n "\n"                 \
-                  "-------------------------------------------\n"
+#define BANNER(n)                                                                                 \
+    "-------------------------------------------\nBatch: " #n "\n"                                \
+    "-------------------------------------------\n"
 
 Test(query_restart, the_aggregation_state_comes_back_so_complete_output_goes_on)
 {
@@ -138,12 +139,12 @@ Test(query_restart, the_aggregation_state_comes_back_so_complete_output_goes_on)
                                        "|   a|    2|\n"
                                        "|   b|    1|\n"
                                        "+----+-----+\n\n" BANNER(2) "+----+-----+\n"
-                                       "|word|count|\n"
-                                       "+----+-----+\n"
-                                       "|   a|    2|\n"
-                                       "|   b|    2|\n"
-                                       "|   c|    1|\n"
-                                       "+----+-----+\n\n");
+                                                                    "|word|count|\n"
+                                                                    "+----+-----+\n"
+                                                                    "|   a|    2|\n"
+                                                                    "|   b|    2|\n"
+                                                                    "|   c|    1|\n"
+                                                                    "+----+-----+\n\n");
     free_dirs(&d);
 }
 
@@ -173,10 +174,13 @@ Test(query_restart, a_commit_without_logged_offsets_is_a_corrupt_checkpoint)
     em_ssc *ssc = manual_ssc();
     g_autoptr(em_df) lines = lines_of(ssc, d.in);
     GError *err = NULL;
-    cr_assert_null(em_query_start(
-        lines, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = d.ck}, &err));
-    g_autofree char *want = g_strdup_printf(
-        "checkpoint %s: batch 0 is committed but its offsets are not logged", d.ck);
+    cr_assert_null(
+        em_query_start(lines,
+                       &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = d.ck},
+                       &err));
+    g_autofree char *want =
+        g_strdup_printf("checkpoint %s: batch 0 is committed but its offsets are not logged",
+                        d.ck);
     cr_assert_str_eq(err->message, want);
     g_error_free(err);
     em_ssc_free(ssc);

@@ -71,17 +71,18 @@ Test(sources, rate_restarted_from_a_checkpoint_goes_on_from_its_logged_seconds)
     for (int run = 0; run < 2; run++) {
         em_ssc *ssc = manual_ssc();
         g_autoptr(em_df) rate = em_df_read_rate(ssc, 2, 1);
-        g_autoptr(em_query) q = started(
-            rate, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = ck});
+        g_autoptr(em_query) q =
+            started(rate, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = ck});
         run_batches(ssc, 3);
         g_autoptr(em_values) rows = em_query_memory_rows(q);
         g_autofree char *text = em_values_to_string(rows);
         /* Run 1: seconds 0..2, values 0..5. Run 2 starts its clock at 0 again: the seconds
          * up to 3, logged, bring nothing; second 3 brings values 6 and 7, stamped from the
          * first run's start time (sources/0/0). */
-        cr_assert_str_eq(text, run == 0 ? "[(0,0), (500000,1), (1000000,2), (1500000,3), "
-                                          "(2000000,4), (2500000,5)]"
-                                        : "[]",
+        cr_assert_str_eq(text,
+                         run == 0 ? "[(0,0), (500000,1), (1000000,2), (1500000,3), "
+                                    "(2000000,4), (2500000,5)]"
+                                  : "[]",
                          "run %d", run);
         em_ssc_free(ssc);
     }

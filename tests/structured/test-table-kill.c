@@ -41,8 +41,8 @@ static int run_child(const char *mode, const dirs *d, const char *kill_point, in
     g_autofree char *errors = NULL;
     int status = -1;
     GError *err = NULL;
-    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                           NULL, &errors, &status, &err),
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                           &errors, &status, &err),
               "%s", err ? err->message : "");
     if (!kill_point)
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -57,10 +57,10 @@ static char *committed_rows(const dirs *d)
     em_context *sc = em_context_new("local[2]", "read-back", NULL);
     g_autoptr(em_schema) schema = schema_of("word string, n long");
     GError *err = NULL;
-    em_df *df = ok(em_df_read_path(sc, d->out,
-                                   &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema},
-                                   &err),
-                   err);
+    em_df *df =
+        ok(em_df_read_path(sc, d->out,
+                           &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema}, &err),
+           err);
     char *rows = sorted_rows(df);
     em_df_free(df);
     em_context_free(sc);
@@ -106,8 +106,8 @@ Test(table_kill, the_file_sink_holds_each_row_once_whatever_point_a_kill_hits, .
     }
 }
 
-#define BANNER(n)                                                                              \
-    "-------------------------------------------\nBatch: " #n "\n"                             \
+#define BANNER(n)                                                                                 \
+    "-------------------------------------------\nBatch: " #n "\n"                                \
     "-------------------------------------------\n"
 #define HEAD "+----+-----+\n|word|count|\n+----+-----+\n"
 #define FOOT "+----+-----+\n\n"
