@@ -111,8 +111,20 @@ static bool add_batch(file_stream *fs, const found_file *files, size_t n, GError
     return true;
 }
 
-static bool file_latest(em__offset_stream *os, em_time t, int64_t start, int64_t *end,
-                        int64_t *available, GError **err)
+static char *log_offset(int64_t batch)
+{
+    return batch < 0 ? NULL
+                     : g_strdup_printf("{\"logOffset\":%" G_GINT64_FORMAT "}", (gint64)batch);
+}
+
+static bool parse_log_offset(const char *text, int64_t *batch, GError **err)
+{
+    *batch = -1;
+    return !text || em__offset_parse_int(text, "{\"logOffset\":", "}", batch, err);
+}
+
+static bool file_latest(em__offset_stream *os, em_time t, const char *start, char **end,
+                        char **available, GError **err)
 {
     (void)t;
     (void)start;
@@ -126,7 +138,8 @@ static bool file_latest(em__offset_stream *os, em_time t, int64_t start, int64_t
         if (!add_batch(fs, (const found_file *)found->data, n, err))
             return false;
     }
-    *end = *available = (int64_t)fs->batches->len - 1;
+    *end = log_offset((int64_t)fs->batches->len - 1);
+    *available = g_strdup(*end);
     return true;
 }
 
@@ -150,9 +163,13 @@ static em_rdd *read_lines(em_context *sc, char *const *paths, size_t n, GError *
     return all;
 }
 
-static em_rdd *file_read(em__offset_stream *os, int64_t start, int64_t end, GError **err)
+static em_rdd *file_read(em__offset_stream *os, const char *start_text, const char *end_text,
+                         GError **err)
 {
     file_stream *fs = (file_stream *)os;
+    int64_t start, end;
+    if (!parse_log_offset(start_text, &start, err) || !parse_log_offset(end_text, &end, err))
+        return NULL;
     g_autoptr(GPtrArray) paths = g_ptr_array_new();
     for (int64_t b = start + 1; b <= end && b < (int64_t)fs->batches->len; b++) {
         GPtrArray *files = fs->batches->pdata[b];
@@ -160,26 +177,6 @@ static em_rdd *file_read(em__offset_stream *os, int64_t start, int64_t end, GErr
             g_ptr_array_add(paths, files->pdata[i]);
     }
     return read_lines(os->base.ssc->sc, (char *const *)paths->pdata, paths->len, err);
-}
-
-static void file_offset_json(int64_t offset, GString *out)
-{
-    g_string_append_printf(out, "{\"logOffset\":%" G_GINT64_FORMAT "}", (gint64)offset);
-}
-
-static bool file_parse_offset(const char *text, int64_t *offset)
-{
-    g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, text, -1, NULL))
-        return false;
-    JsonNode *root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-        return false;
-    JsonNode *n = json_object_get_member(json_node_get_object(root), "logOffset");
-    if (!n || json_node_get_value_type(n) != G_TYPE_INT64)
-        return false;
-    *offset = json_node_get_int(n);
-    return true;
 }
 
 /* Reads log batch id of dir: its files, as paths. */
@@ -252,7 +249,7 @@ static bool file_attach(em__offset_stream *os, const char *dir, GError **err)
 static void file_finalize(em_dstream *ds)
 {
     file_stream *fs = (file_stream *)ds;
-    g_free(fs->base.description);
+    em__offset_stream_finalize(&fs->base);
     g_free(fs->dir);
     g_free(fs->log_dir);
     g_hash_table_unref(fs->seen);
@@ -266,8 +263,6 @@ static const em__offset_source_class file_class = {
              .finalize = file_finalize},
     .latest = file_latest,
     .read = file_read,
-    .offset_json = file_offset_json,
-    .parse_offset = file_parse_offset,
     .attach = file_attach,
     .no_latest_offset = true,
 };

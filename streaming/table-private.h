@@ -54,24 +54,22 @@ void em__cell_format(em_value v, em_col_type type, GString *out);
 bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *arena, em_value *out);
 
 /* ---- Sources read by offsets (table-offset-source.c): Spark's MicroBatchStream ----
- * An offset is a number: the rate source's seconds, the file source's log offset. A source's
- * stream computes, at each trigger, the rows between the offset the last batch ended at and
- * the newest one available (or, on a restart, the logged end of a batch that did not commit),
- * and remembers that range for the query, which decides whether a batch runs. */
+ * An offset is JSON text, as Spark prints and logs it: the rate source's seconds ("5"), the
+ * file source's log batch ({"logOffset":5}), Kafka's offsets per partition
+ * ({"t":{"0":5}}). A source's stream computes, at each trigger, the rows between the offset
+ * the last batch ended at and the newest one available (or, on a restart, the logged end of a
+ * batch that did not commit), and remembers that range for the query, which decides whether
+ * a batch runs: it does when the end differs from the start. */
 typedef struct em__offset_stream em__offset_stream;
 typedef struct em__offset_source_class {
     em_dstream_class base;
-    /* The newest offset available at trigger t for a batch starting after start (-1: none
-     * yet), into *latest (the batch's end: at most what admission control lets in) and
-     * *available (everything there now, Spark's latestOffset). False with err. */
-    bool (*latest)(em__offset_stream *os, em_time t, int64_t start, int64_t *end,
-                   int64_t *available, GError **err);
-    /* The rows of offsets (start, end] as a new RDD (start -1: from the beginning). */
-    em_rdd *(*read)(em__offset_stream *os, int64_t start, int64_t end, GError **err);
-    /* An offset as Spark prints it in progress and the offsets log ("5", {"logOffset":5}). */
-    void (*offset_json)(int64_t offset, GString *out);
-    /* An offset back from its JSON; false when text is not one. */
-    bool (*parse_offset)(const char *text, int64_t *offset);
+    /* The end of a batch starting after start (NULL: nothing read yet) at trigger t, into *end
+     * (g_malloc'd: at most what admission control lets in; start again, or NULL, when nothing
+     * is new) and *available (everything there now, Spark's latestOffset). False with err. */
+    bool (*latest)(em__offset_stream *os, em_time t, const char *start, char **end,
+                   char **available, GError **err);
+    /* The rows of offsets (start, end] as a new RDD (start NULL: from the beginning). */
+    em_rdd *(*read)(em__offset_stream *os, const char *start, const char *end, GError **err);
     /* With a checkpoint: takes what the source logged in dir (sources/0), creating it. */
     bool (*attach)(em__offset_stream *os, const char *dir, GError **err);
     bool no_latest_offset; /* progress shows "latestOffset": null (Spark's file source) */
@@ -79,26 +77,33 @@ typedef struct em__offset_source_class {
 
 struct em__offset_stream {
     em_dstream base;
-    char *description;  /* the source's toString, as progress shows it */
-    int64_t next_start; /* where the next batch starts: the last batch's end, -1 none */
-    bool replay;        /* a logged batch that did not commit runs first, to replay_end */
-    int64_t replay_end;
-    /* The trigger computed last: its time and offsets (start == end: no new data). */
+    char *description; /* the source's toString, as progress shows it */
+    char *next_start;  /* where the next batch starts: the last batch's end, NULL none */
+    bool replay;       /* a logged batch that did not commit runs first, to replay_end */
+    char *replay_end;
+    /* The trigger computed last: its time and offsets; fresh when the end moved. */
     em_time planned_t;
-    int64_t planned_start, planned_end, planned_available;
+    char *planned_start, *planned_end, *planned_available;
+    bool planned_fresh;
 };
 
 /* An offset source's stream of kind klass (whose base.compute must be
- * em__offset_stream_compute) on ssc, described as description (copied). */
+ * em__offset_stream_compute, and whose finalize must call em__offset_stream_finalize) on
+ * ssc, described as description (copied). */
 em__offset_stream *em__offset_stream_new(em_ssc *ssc, const em__offset_source_class *klass,
                                          const char *op, const char *description);
 em_rdd *em__offset_stream_compute(em_dstream *ds, em_time t, GError **err);
+void em__offset_stream_finalize(em__offset_stream *os);
 /* ds as an offset source's stream, or NULL when it is another kind of stream. */
 em__offset_stream *em__offset_stream_of(em_dstream *ds);
 static inline const em__offset_source_class *em__offset_class(const em__offset_stream *os)
 {
     return (const em__offset_source_class *)os->base.klass;
 }
+/* A whole-number offset from its text (what follows its prefix, e.g. "{\"logOffset\":"), or
+ * false with err naming the text and what it should be. */
+bool em__offset_parse_int(const char *text, const char *prefix, const char *suffix, int64_t *out,
+                          GError **err);
 
 /* ---- A query's checkpoint (table-checkpoint.c): Spark's checkpointLocation layout ----
  * metadata ({"id":...}), offsets/<batchId> (written before the batch runs), commits/<batchId>

@@ -238,7 +238,7 @@ static char *iso_time(em_time ms)
 typedef struct {
     int64_t batch_id, input_rows, output_rows, trigger_ms, add_batch_ms;
     em_time t, previous;
-    char *start_offset, *end_offset, *latest_offset; /* JSON, NULL for null */
+    const char *start_offset, *end_offset, *latest_offset; /* JSON, NULL for null */
 } batch_figures;
 
 static void add_int(JsonBuilder *b, const char *name, int64_t v)
@@ -360,17 +360,12 @@ static void record_progress(em_query *q, const batch_figures *f)
 typedef struct {
     bool has_data;
     int64_t rows;
-    int64_t start, end, latest;
+    char *start, *end, *latest; /* JSON, NULL for none */
 } trigger_input;
 
-static char *offset_text(em_query *q, int64_t offset)
+static char *count_offset(int64_t rows)
 {
-    GString *out = g_string_new(NULL);
-    if (q->os)
-        em__offset_class(q->os)->offset_json(offset, out);
-    else
-        g_string_append_printf(out, "%" G_GINT64_FORMAT, (gint64)offset);
-    return g_string_free(out, FALSE);
+    return g_strdup_printf("%" G_GINT64_FORMAT, (gint64)rows - 1);
 }
 
 static bool read_input(em_query *q, em_time t, trigger_input *in, GError **err)
@@ -382,16 +377,25 @@ static bool read_input(em_query *q, em_time t, trigger_input *in, GError **err)
     if (in->rows < 0)
         return false;
     if (q->os) {
-        in->start = q->os->planned_start;
-        in->end = q->os->planned_end;
-        in->latest = q->os->planned_available;
-        in->has_data = q->os->planned_t == t && in->end > in->start;
+        in->has_data = q->os->planned_t == t && q->os->planned_fresh;
+        in->start = g_strdup(q->os->planned_start);
+        in->end = g_strdup(q->os->planned_end);
+        in->latest =
+            em__offset_class(q->os)->no_latest_offset ? NULL : g_strdup(q->os->planned_available);
     } else {
-        in->start = q->rows_read - 1;
-        in->end = in->latest = q->rows_read + in->rows - 1;
         in->has_data = in->rows > 0;
+        in->start = q->rows_read > 0 ? count_offset(q->rows_read) : NULL;
+        in->end = count_offset(q->rows_read + in->rows);
+        in->latest = g_strdup(in->end);
     }
     return true;
+}
+
+static void trigger_input_clear(trigger_input *in)
+{
+    g_free(in->start);
+    g_free(in->end);
+    g_free(in->latest);
 }
 
 static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out_rows,
@@ -425,10 +429,9 @@ static bool log_offsets(em_query *q, int64_t batch_id, em_time t, const trigger_
 {
     if (!q->log || (batch_id == q->replay_id && q->os))
         return true;
-    g_autofree char *end = offset_text(q, in->end);
     /* A source without offsets did not read the logged batch again: its new offsets replace
      * the logged ones. */
-    return em__query_log_offsets(q->log, batch_id, t, end, batch_id == q->replay_id, err);
+    return em__query_log_offsets(q->log, batch_id, t, in->end, batch_id == q->replay_id, err);
 }
 
 /* ... and after it ran: the aggregation's state, then the commit. */
@@ -456,6 +459,7 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
     int64_t start = em__now_ms();
     trigger_input in = {0};
     if (!read_input(q, t, &in, err)) {
+        trigger_input_clear(&in);
         fail_query(q, err);
         return false;
     }
@@ -464,6 +468,7 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
             em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
             terminate(q, NULL);
         }
+        trigger_input_clear(&in);
         return true;
     }
     int64_t id = q->batch_id;
@@ -472,11 +477,9 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
                        .t = t,
                        .previous = q->last_trigger,
                        /* Spark's first batch starts at null: nothing was committed */
-                       .start_offset = in.start >= 0 ? offset_text(q, in.start) : NULL,
-                       .end_offset = offset_text(q, in.end),
-                       .latest_offset = q->os && em__offset_class(q->os)->no_latest_offset
-                                            ? NULL
-                                            : offset_text(q, in.latest)};
+                       .start_offset = in.start,
+                       .end_offset = in.end,
+                       .latest_offset = in.latest};
     bool ok = log_offsets(q, id, t, &in, err);
     em__table_fault("offsets", id);
     int64_t add_start = em__now_ms();
@@ -494,9 +497,7 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
         g_mutex_unlock(&q->lock);
         record_progress(q, &f);
     }
-    g_free(f.start_offset);
-    g_free(f.end_offset);
-    g_free(f.latest_offset);
+    trigger_input_clear(&in);
     if (!ok) {
         fail_query(q, err);
         return false;
@@ -605,17 +606,6 @@ static bool check_start(const em_df *df, const em_query_opts *opts, GError **err
     return true;
 }
 
-static bool parse_offset(em_query *q, const char *text, int64_t *offset, GError **err)
-{
-    char *end = NULL;
-    bool ok = q->os ? em__offset_class(q->os)->parse_offset(text, offset)
-                    : ((*offset = g_ascii_strtoll(text, &end, 10)), end != text && !*end);
-    if (!ok)
-        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT, "checkpoint %s: offset %s is not one of %s's",
-                    q->log->dir, text, q->source_desc);
-    return ok;
-}
-
 /* Where a restarted query goes on: after its last committed batch, first running again the
  * batch whose offsets were logged without a commit, with those offsets. A source without
  * offsets of its own (socket) cannot read a batch again: it goes on counting from the
@@ -632,20 +622,20 @@ static bool resume(em_query *q, GError **err)
     }
     bool pending = log->last_offsets > log->last_commit;
     const char *committed = pending ? log->offsets[0] : log->offsets[1];
-    int64_t start = -1, end = -1;
-    if (committed && !parse_offset(q, committed, &start, err))
-        return false;
-    if (pending && !parse_offset(q, log->offsets[1], &end, err))
-        return false;
     q->batch_id = log->last_commit + 1;
     q->replay_id = pending ? log->last_offsets : -1;
     if (q->os) {
-        q->os->next_start = start;
+        q->os->next_start = g_strdup(committed);
         q->os->replay = pending;
-        q->os->replay_end = end;
-    } else {
-        q->rows_read = start + 1;
+        q->os->replay_end = pending ? g_strdup(log->offsets[1]) : NULL;
+        return true;
     }
+    int64_t last = -1;
+    if (committed && !em__offset_parse_int(committed, "", "", &last, err)) {
+        g_prefix_error(err, "checkpoint %s: ", log->dir);
+        return false;
+    }
+    q->rows_read = last + 1;
     return true;
 }
 

@@ -61,23 +61,27 @@ static bool rate_creation(rate_stream *rs, GError **err)
     return em__write_file_atomic(path, text, strlen(text), false, err);
 }
 
-static bool rate_latest(em__offset_stream *os, em_time t, int64_t start, int64_t *end,
-                        int64_t *available, GError **err)
+static bool rate_latest(em__offset_stream *os, em_time t, const char *start, char **end,
+                        char **available, GError **err)
 {
-    (void)start;
     rate_stream *rs = (rate_stream *)os;
-    if (!rate_creation(rs, err))
+    int64_t from = 0;
+    if (!rate_creation(rs, err) || (start && !em__offset_parse_int(start, "", "", &from, err)))
         return false;
-    *end = *available = t <= rs->creation ? 0 : (t - rs->creation) / 1000;
+    int64_t seconds = t <= rs->creation ? 0 : (t - rs->creation) / 1000;
+    /* The seconds only grow: a restart whose clock is behind the logged offset waits. */
+    *end = g_strdup_printf("%" G_GINT64_FORMAT, (gint64)MAX(seconds, from));
+    *available = g_strdup(*end);
     return true;
 }
 
-static em_rdd *rate_read(em__offset_stream *os, int64_t start_s, int64_t end_s, GError **err)
+static em_rdd *rate_read(em__offset_stream *os, const char *start, const char *end, GError **err)
 {
-    (void)err;
     const rate_stream *rs = (const rate_stream *)os;
-    if (start_s < 0)
-        start_s = 0; /* Spark's initialOffset */
+    int64_t start_s = 0, end_s = 0; /* no start: Spark's initialOffset, 0 */
+    if ((start && !em__offset_parse_int(start, "", "", &start_s, err)) ||
+        !em__offset_parse_int(end, "", "", &end_s, err))
+        return NULL;
     int64_t from = start_s * rs->rows_per_second, to = end_s * rs->rows_per_second;
     size_t n = (size_t)(to - from);
     g_autoptr(em_arena) arena = em_arena_new();
@@ -92,18 +96,6 @@ static em_rdd *rate_read(em__offset_stream *os, int64_t start_s, int64_t end_s, 
     em_rdd *rdd = em_parallelize(os->base.ssc->sc, rows, n, rs->num_partitions);
     g_free(rows);
     return rdd;
-}
-
-static void rate_offset_json(int64_t offset, GString *out)
-{
-    g_string_append_printf(out, "%" G_GINT64_FORMAT, (gint64)offset);
-}
-
-static bool rate_parse_offset(const char *text, int64_t *offset)
-{
-    char *end = NULL;
-    *offset = g_ascii_strtoll(text, &end, 10);
-    return end != text && *end == '\0';
 }
 
 /* sources/0/0 holds the creation time ("v1\n<ms>", as Spark's): a restarted query counts its
@@ -132,7 +124,7 @@ static bool rate_attach(em__offset_stream *os, const char *dir, GError **err)
 static void rate_finalize(em_dstream *ds)
 {
     rate_stream *rs = (rate_stream *)ds;
-    g_free(rs->base.description);
+    em__offset_stream_finalize(&rs->base);
     g_free(rs->log_dir);
 }
 
@@ -143,8 +135,6 @@ static const em__offset_source_class rate_class = {
              .finalize = rate_finalize},
     .latest = rate_latest,
     .read = rate_read,
-    .offset_json = rate_offset_json,
-    .parse_offset = rate_parse_offset,
     .attach = rate_attach,
 };
 
