@@ -155,6 +155,17 @@ void em__file_sink_free(em__file_sink *sink);
 bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows, size_t n,
                              const em_schema *schema, GError **err);
 
+/* The Kafka sink of a query (table-kafka-sink.c): NULL with err when schema lacks a string
+ * "value" column, has a key or topic column that is not a string, or has no topic column and
+ * topic is NULL (Spark's messages). */
+typedef struct em__kafka_sink em__kafka_sink;
+em__kafka_sink *em__kafka_sink_new(const char *brokers, const char *topic, const em_schema *schema,
+                                   GError **err);
+void em__kafka_sink_free(em__kafka_sink *sink);
+/* Writes rows[0..n) and waits until Kafka acknowledged them all. */
+bool em__kafka_sink_add_batch(em__kafka_sink *sink, int64_t batch_id, const em_value *rows,
+                              size_t n, GError **err);
+
 /* Test seam: called at the named points of a batch ("offsets", "sink", "parts", "state",
  * "commit") with the batch id; NULL outside the kill tests. */
 extern void (*em__table_fault_hook)(const char *point, int64_t batch_id);

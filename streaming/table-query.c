@@ -22,6 +22,7 @@ struct em_query {
     em_dstream *agg_ds;    /* a streaming aggregation's state stream, for its figures */
     em__query_log *log;    /* checkpointLocation, or NULL */
     em__file_sink *file;   /* the file sink, or NULL */
+    em__kafka_sink *kafka; /* the Kafka sink, or NULL */
     int64_t replay_id;     /* the batch a restart runs again (offsets logged), -1 none */
     int64_t rows_read;     /* rows the source gave so far: the offsets of sources that have
                               none of their own (socket, queue), as Spark's socket source */
@@ -59,6 +60,7 @@ void em_query_unref(em_query *q)
     g_free(q->sink_path);
     em__query_log_free(q->log);
     em__file_sink_free(q->file);
+    em__kafka_sink_free(q->kafka);
     em_schema_unref(q->schema);
     em_df_free(q->sort);
     g_queue_clear_full(&q->progress, g_free);
@@ -320,7 +322,10 @@ static char *progress_json(em_query *q, const batch_figures *f)
     json_builder_end_array(b);
     json_builder_set_member_name(b, "sink");
     json_builder_begin_object(b);
-    static const char *const sinks[] = {"ConsoleSink", "MemorySink", "ForeachBatchSink"};
+    /* Spark's Kafka sink is its KafkaTable, printed with an object hash Ember has not. */
+    static const char *const sinks[] = {"ConsoleSink", "MemorySink", "ForeachBatchSink", "",
+                                        "org.apache.spark.sql.kafka010.KafkaSourceProvider$"
+                                        "KafkaTable"};
     json_builder_set_member_name(b, "description");
     if (q->file) {
         g_autofree char *desc = g_strdup_printf("FileSink[%s]", q->sink_path);
@@ -413,6 +418,8 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
         em__df_sort_rows(q->sort, rows->items, rows->n);
     if (q->opts.sink == EM_SINK_CONSOLE) {
         console_write(q, batch_id, rows);
+    } else if (q->opts.sink == EM_SINK_KAFKA) {
+        return em__kafka_sink_add_batch(q->kafka, batch_id, rows->items, rows->n, err);
     } else if (q->opts.sink == EM_SINK_FILE) {
         *out_rows = -1; /* nor the file sink's */
         return em__file_sink_add_batch(q->file, batch_id, rows->items, rows->n, q->schema, err);
@@ -643,6 +650,9 @@ static bool resume(em_query *q, GError **err)
  * aggregation's state. */
 static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
 {
+    if (opts->sink == EM_SINK_KAFKA &&
+        !(q->kafka = em__kafka_sink_new(opts->kafka_brokers, opts->kafka_topic, q->schema, err)))
+        return false;
     if (opts->sink == EM_SINK_FILE &&
         !(q->file = em__file_sink_new(opts->path, opts->file_format, err)))
         return false;

@@ -121,6 +121,24 @@ typedef struct em_file_source_opts {
  * when json/csv come without a schema, or the directory cannot be made absolute. */
 EM_API em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts *opts,
                                GError **err);
+typedef struct em_kafka_source_opts {
+    const char *brokers;       /* kafka.bootstrap.servers, required */
+    const char *subscribe;     /* the topics, comma-separated, required */
+    bool earliest;             /* startingOffsets "earliest" (default "latest", as Spark) */
+    const char *const *params; /* more librdkafka consumer properties: name, value, ..., NULL */
+} em_kafka_source_opts;
+
+/* spark.readStream.format("kafka").option("subscribe", topics).load(): the records of the
+ * topics' partitions as rows of "key string, value string, topic string, partition long,
+ * offset long, timestamp timestamp, timestampType long" (Spark's schema, with key and value as
+ * strings of their bytes and partition and timestampType as longs; a null key or value is
+ * null). Its offsets are Spark's ({"topic":{"0":5,"1":7}}, the next offset to read of each
+ * partition): a trigger reads up to each partition's end offset then, so a batch run again
+ * after a restart reads exactly its records. The starting offsets are logged in sources/0/0
+ * with a checkpoint. NULL with err (EM_ERROR_INVALID) on a missing option or a librdkafka
+ * property it refuses; brokers are contacted at the first trigger. */
+EM_API em_df *em_df_read_kafka(em_ssc *ssc, const em_kafka_source_opts *opts, GError **err);
+
 /* spark.read.format(fmt).load(path) on a file sink's output: the rows of the files its
  * _spark_metadata log lists (the committed batches only), or, without that log, of every
  * visible file in path. A static table the caller frees; NULL with err (EM_ERROR_IO naming
@@ -244,6 +262,7 @@ typedef enum em_sink_kind {
     EM_SINK_MEMORY,        /* rows kept for em_query_memory_rows() (Spark's memory sink) */
     EM_SINK_FOREACH_BATCH, /* foreachBatch(df, batch_id) */
     EM_SINK_FILE,          /* part files under path, committed in path/_spark_metadata */
+    EM_SINK_KAFKA,         /* each row to Kafka: its value, key and topic columns */
 } em_sink_kind;
 
 typedef struct em_query em_query;
@@ -281,6 +300,11 @@ typedef struct em_query_opts {
     const char *checkpoint_location;
     const char *path;           /* file sink: the output directory */
     em_file_format file_format; /* file sink: json, csv or text (append mode only) */
+    /* Kafka sink (Spark's): a string column "value" (required), "key" and "topic" (optional;
+     * kafka_topic then names the topic of rows without one). At least once: a batch run
+     * again after a restart writes its rows again. */
+    const char *kafka_brokers;
+    const char *kafka_topic;
 } em_query_opts;
 
 /* writeStream.outputMode(mode).trigger(...).format(sink).start(): registers the query on df's

@@ -77,7 +77,7 @@ static inline char **names_with(const char *dir, const char *prefix)
     return (char **)g_ptr_array_free(names, FALSE);
 }
 
-static inline em_ssc *manual_ssc(void)
+static inline em_ssc *table_ssc(void)
 {
     em_ssc *ssc = em_ssc_new_full(&(em_ssc_opts){.master = "local[2]",
                                                  .batch_interval = 1000,

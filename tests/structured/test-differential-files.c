@@ -35,7 +35,7 @@ static int spawn(const char *const *argv, char **out)
 /* Ember's side of the offsets: the same query on the manual clock. */
 static char *ember_offsets(const char *in)
 {
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     GError *err = NULL;
     g_autoptr(em_df) lines =
         ok(em_df_read_files(ssc, in, &(em_file_source_opts){.max_files_per_trigger = 1}, &err),

@@ -28,7 +28,7 @@ static const char *const ddl = "device string, level string, temp double, n long
 /* The json files of d.in to the sink in format, n batches. */
 static void run_sink(const dirs *d, em_file_format format, int n)
 {
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_schema) schema = schema_of(ddl);
     GError *err = NULL;
     g_autoptr(em_df) events =
@@ -173,7 +173,7 @@ Test(file_sink, a_batch_already_in_the_log_is_not_written_again)
 
 Test(file_sink, refuses_other_modes_a_missing_path_or_checkpoint_and_wide_text_as_spark)
 {
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     GError *err = NULL;
     g_autoptr(em_df) lines =
         ok(em_df_read_files(ssc, "/tmp", &(em_file_source_opts){.format = EM_FILE_TEXT}, &err),

@@ -22,7 +22,7 @@ Test(file_source, takes_new_files_oldest_first_at_most_max_files_per_trigger)
     put_file(dir, "f-c.txt", "c1", 100); /* no final newline: still one line */
     put_file(dir, ".hidden", "h\n", 50);
     put_file(dir, "_SUCCESS", "", 50);
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) lines = text_source(ssc, dir, 2, false);
     g_autoptr(em_query) q = started(lines, &(em_query_opts){.sink = EM_SINK_MEMORY});
     /* Batch 0: f-b and f-c (time 100, then by name); batch 1: f-a (200). */
@@ -63,7 +63,7 @@ Test(file_source, latest_first_takes_the_newest_files_first)
     put_file(dir, "old.txt", "old\n", 100);
     put_file(dir, "mid.txt", "mid\n", 200);
     put_file(dir, "new.txt", "new\n", 300);
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) lines = text_source(ssc, dir, 1, true);
     g_autoptr(em_query) q = started(lines, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 3);
@@ -81,7 +81,7 @@ Test(file_source, json_files_by_schema_with_bad_lines_as_nulls)
              "not json\n"
              "{\"device\":\"d2\",\"temp\":7}\n",
              100);
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_schema) schema = schema_of("device string, level string, temp double");
     GError *err = NULL;
     g_autoptr(em_df) events =
@@ -101,7 +101,7 @@ Test(file_source, json_files_by_schema_with_bad_lines_as_nulls)
 
 Test(file_source, json_and_csv_without_a_schema_are_refused)
 {
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     GError *err = NULL;
     cr_assert_null(
         em_df_read_files(ssc, "/tmp", &(em_file_source_opts){.format = EM_FILE_CSV}, &err));
@@ -116,7 +116,7 @@ Test(file_source, an_unreadable_directory_fails_the_query_naming_it)
 {
     char *dir = tmp_dir();
     g_autofree char *missing = g_build_filename(dir, "missing", NULL);
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) lines = text_source(ssc, missing, 0, false);
     g_autoptr(em_query) q = started(lines, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 1);
@@ -136,7 +136,7 @@ Test(file_source, the_checkpoint_logs_each_batch_files_offsets_and_commits_as_sp
     cr_assert_eq(g_mkdir(in, 0755), 0);
     put_file(in, "one.txt", "x\n", 1000000000);
     put_file(in, "two.txt", "y\n", 1000000001);
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) lines = text_source(ssc, in, 1, false);
     g_autoptr(em_query) q =
         started(lines, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = ck});

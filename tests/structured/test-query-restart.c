@@ -35,7 +35,7 @@ static em_df *lines_of(em_ssc *ssc, const char *in)
  * the batch ids its progress reports ("1,2"). */
 static void run_lines(const dirs *d, int n, char **rows, char **ids, char **query_id)
 {
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) lines = lines_of(ssc, d->in);
     g_autoptr(em_query) q =
         started(lines, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = d->ck});
@@ -97,7 +97,7 @@ Test(query_restart, a_batch_logged_but_not_committed_runs_again_with_its_offsets
  * printed in n batches. */
 static char *run_counts(const dirs *d, int n, em_output_mode mode)
 {
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     GError *err = NULL;
     g_autoptr(em_df) lines = lines_of(ssc, d->in);
     g_autoptr(em_df) words = ok(em_df_explode_split(lines, "value", " ", "word", &err), err);
@@ -171,7 +171,7 @@ Test(query_restart, a_commit_without_logged_offsets_is_a_corrupt_checkpoint)
     run_lines(&d, 1, &rows, &ids, &id);
     g_autofree char *offsets = g_build_filename(d.ck, "offsets", "0", NULL);
     cr_assert_eq(g_unlink(offsets), 0);
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) lines = lines_of(ssc, d.in);
     GError *err = NULL;
     cr_assert_null(

@@ -48,7 +48,7 @@ static char *offsets_of(const char *json)
 
 Test(sources, rate_progress_shows_its_seconds_as_offsets_as_spark)
 {
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) rate = em_df_read_rate(ssc, 3, 2);
     g_autoptr(em_query) q = started(rate, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 2);
@@ -69,7 +69,7 @@ Test(sources, rate_restarted_from_a_checkpoint_goes_on_from_its_logged_seconds)
     char *dir = tmp_dir();
     g_autofree char *ck = g_build_filename(dir, "ck", NULL);
     for (int run = 0; run < 2; run++) {
-        em_ssc *ssc = manual_ssc();
+        em_ssc *ssc = table_ssc();
         g_autoptr(em_df) rate = em_df_read_rate(ssc, 2, 1);
         g_autoptr(em_query) q =
             started(rate, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = ck});
@@ -88,7 +88,7 @@ Test(sources, rate_restarted_from_a_checkpoint_goes_on_from_its_logged_seconds)
     }
     g_autofree char *start = file_text(ck, "sources/0/0");
     cr_assert_str_eq(start, "v1\n0");
-    em_ssc *ssc = manual_ssc();
+    em_ssc *ssc = table_ssc();
     g_autoptr(em_df) rate = em_df_read_rate(ssc, 2, 1);
     g_autoptr(em_query) q =
         started(rate, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = ck});
