@@ -157,10 +157,11 @@ bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_val
 
 /* The Kafka sink of a query (table-kafka-sink.c): NULL with err when schema lacks a string
  * "value" column, has a key or topic column that is not a string, or has no topic column and
- * topic is NULL (Spark's messages). */
+ * topic is NULL (Spark's messages). exactly_once_id (the query's id, or NULL for at least
+ * once) makes each batch a transaction committing the batch's mark. */
 typedef struct em__kafka_sink em__kafka_sink;
 em__kafka_sink *em__kafka_sink_new(const char *brokers, const char *topic, const em_schema *schema,
-                                   GError **err);
+                                   const char *exactly_once_id, GError **err);
 void em__kafka_sink_free(em__kafka_sink *sink);
 /* Writes rows[0..n) and waits until Kafka acknowledged them all. */
 bool em__kafka_sink_add_batch(em__kafka_sink *sink, int64_t batch_id, const em_value *rows,

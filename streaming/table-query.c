@@ -646,18 +646,28 @@ static bool resume(em_query *q, GError **err)
     return true;
 }
 
+static bool open_kafka(em_query *q, const em_query_opts *opts, GError **err)
+{
+    q->kafka = em__kafka_sink_new(opts->kafka_brokers, opts->kafka_topic, q->schema,
+                                  opts->kafka_exactly_once ? q->id : NULL, err);
+    return q->kafka != NULL;
+}
+
 /* The file sink, and the checkpoint: the query id, where to resume, the source's log and the
  * aggregation's state. */
 static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
 {
-    if (opts->sink == EM_SINK_KAFKA &&
-        !(q->kafka = em__kafka_sink_new(opts->kafka_brokers, opts->kafka_topic, q->schema, err)))
+    if (opts->sink == EM_SINK_KAFKA && opts->kafka_exactly_once && !opts->checkpoint_location) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "the exactly-once Kafka sink needs a checkpoint_location (the query's id "
+                    "names its transactions)");
         return false;
+    }
     if (opts->sink == EM_SINK_FILE &&
         !(q->file = em__file_sink_new(opts->path, opts->file_format, err)))
         return false;
     if (!opts->checkpoint_location)
-        return true;
+        return opts->sink != EM_SINK_KAFKA || open_kafka(q, opts, err);
     if (!(q->log = em__query_log_open(opts->checkpoint_location, err)))
         return false;
     g_free(q->id);
@@ -668,6 +678,8 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
             return false;
     }
     if (!resume(q, err))
+        return false;
+    if (opts->sink == EM_SINK_KAFKA && !open_kafka(q, opts, err))
         return false;
     return !q->agg_ds || em__query_log_restore_state(q->log, q->agg_ds, err);
 }

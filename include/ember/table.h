@@ -305,6 +305,10 @@ typedef struct em_query_opts {
      * again after a restart writes its rows again. */
     const char *kafka_brokers;
     const char *kafka_topic;
+    /* Exactly once instead (Ember's, not Spark's): each batch one Kafka transaction that also
+     * marks the batch as written, so a batch run again is skipped; needs checkpoint_location
+     * and kafka_topic. Readers use isolation.level=read_committed. */
+    bool kafka_exactly_once;
 } em_query_opts;
 
 /* writeStream.outputMode(mode).trigger(...).format(sink).start(): registers the query on df's

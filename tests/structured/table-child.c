@@ -1,12 +1,12 @@
 /* The structured query the kill -9 tests (test-table-kill.c) kill and restart: a real process
  * on the system clock, reading a directory one file per trigger (available-now) with a
  * checkpoint, and either
- *   sink   IN CK OUT: JSON rows (word string, n long) to a JSON file sink at OUT, or
- *   counts IN CK OUT: the word count of text lines, complete mode, sorted, console appended
- *                     to the file OUT.
- * With POINT BATCH after them it kills itself (SIGKILL) when that batch reaches that point of
- * the query ("offsets", "parts", "sink", "state", "commit": table-private.h). Exit status 0
- * when the query drained the directory, 1 (with the error on stderr) when it failed. */
+ *   sink   IN CK OUT: JSON rows (word string, n long) to a JSON file sink at OUT, or *   counts IN
+ * CK OUT: the word count of text lines, complete mode, sorted, console appended to the file OUT,
+ * or kafka  IN CK BROKERS/TOPIC: text lines to the exactly-once Kafka sink. With POINT BATCH after
+ * them it kills itself (SIGKILL) when that batch reaches that point of the query ("offsets",
+ * "parts", "sink", "state", "commit": table-private.h). Exit status 0 when the query drained the
+ * directory, 1 (with the error on stderr) when it failed. */
 #include "table-private.h"
 
 #include <signal.h>
@@ -40,6 +40,16 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
     }
     g_autoptr(em_df) lines =
         em_df_read_files(ssc, in, &(em_file_source_opts){.max_files_per_trigger = 1}, err);
+    if (strcmp(mode, "kafka") == 0) {
+        static char brokers[256];
+        const char *slash = strchr(out, '/');
+        g_strlcpy(brokers, out, MIN(sizeof brokers, (size_t)(slash - out) + 1));
+        opts->sink = EM_SINK_KAFKA;
+        opts->kafka_brokers = brokers;
+        opts->kafka_topic = slash + 1;
+        opts->kafka_exactly_once = true;
+        return g_steal_pointer(&lines);
+    }
     g_autoptr(em_df) words = lines ? em_df_explode_split(lines, "value", " ", "word", err) : NULL;
     const char *by[] = {"word"};
     g_autoptr(em_df) counts = words ? em_df_group_by_count(words, by, 1, err) : NULL;
@@ -53,7 +63,7 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
 int main(int argc, char **argv)
 {
     if (argc != 5 && argc != 7) {
-        fprintf(stderr, "usage: %s sink|counts IN CHECKPOINT OUT [POINT BATCH]\n", argv[0]);
+        fprintf(stderr, "usage: %s sink|counts|kafka IN CHECKPOINT OUT [POINT BATCH]\n", argv[0]);
         return 2;
     }
     if (argc == 7) {

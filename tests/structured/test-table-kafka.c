@@ -1,7 +1,7 @@
 /* The Kafka source and sink of tables against a real broker process (ember-kafka-broker on
  * 127.0.0.1): Spark's columns and offsets, starting offsets, a batch run again after a restart
  * reading exactly its records, and rows written to topics by their value, key and topic. */
-#include "../kafka/kafka-fixture.h"
+#include "../kafka/kafka-real.h"
 #include "file-fixture.h"
 
 static em_df *kafka_source(em_ssc *ssc, const char *brokers, const char *topics, bool earliest)
@@ -180,4 +180,99 @@ Test(table_kafka, the_sink_writes_rows_by_their_value_key_and_topic_columns, .ti
     g_clear_pointer(&q, em_query_unref); /* their producers, before the broker goes */
     g_clear_pointer(&q2, em_query_unref);
     mock_broker_stop(&b);
+}
+
+/* ---- kill -9 of a query writing to the exactly-once sink (table-child.c), on Apache Kafka
+ *      itself: aborted transactions hidden from read_committed readers are what is tested ---- */
+
+#include <sys/wait.h>
+
+#define CHILD EMBER_BUILD_ROOT "/tests/table-child"
+
+/* The values a read_committed consumer finds in topic's partition 0 up to its end, sorted. */
+static char *committed_values(const char *brokers, const char *topic)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    const char *kv[] = {"bootstrap.servers",
+                        brokers,
+                        "group.id",
+                        "test-committed",
+                        "isolation.level",
+                        "read_committed",
+                        "enable.partition.eof",
+                        "true",
+                        NULL};
+    for (size_t i = 0; kv[i]; i += 2)
+        cr_assert_eq(rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof errstr),
+                     RD_KAFKA_CONF_OK, "%s", errstr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    cr_assert_not_null(rk, "%s", errstr);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    cr_assert_eq(rd_kafka_assign(rk, l), 0);
+    rd_kafka_topic_partition_list_destroy(l);
+    GPtrArray *values = g_ptr_array_new_with_free_func(g_free);
+    bool eof = false;
+    gint64 deadline = g_get_monotonic_time() + KAFKA_TIMEOUT_MS * 1000;
+    while (!eof && g_get_monotonic_time() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            eof = true;
+        else if (!m->err)
+            g_ptr_array_add(values, g_strndup(m->payload, m->len));
+        rd_kafka_message_destroy(m);
+    }
+    cr_assert(eof, "%s: the end of the partition was not reached", topic);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    g_ptr_array_sort(values, fixture_by_name);
+    g_ptr_array_add(values, NULL);
+    char *text = g_strjoinv(" ", (char **)values->pdata);
+    g_ptr_array_unref(values);
+    return text;
+}
+
+Test(table_kafka, an_exactly_once_sink_holds_each_row_once_whatever_point_a_kill_hits,
+     .timeout = 600)
+{
+    static const char *const points[] = {"offsets", "parts", "sink", "state", "commit"};
+    real_kafka b = {0};
+    real_kafka_start(&b);
+    for (size_t p = 0; p < G_N_ELEMENTS(points); p++) {
+        for (int batch = 0; batch < 2; batch++) {
+            char *root = tmp_dir();
+            g_autofree char *in = g_build_filename(root, "in", NULL);
+            g_autofree char *ck = g_build_filename(root, "ck", NULL);
+            cr_assert_eq(g_mkdir(in, 0755), 0);
+            put_file(in, "1.txt", "a\nb\n", 100);
+            put_file(in, "2.txt", "c\n", 200);
+            put_file(in, "3.txt", "d\n", 300);
+            g_autofree char *topic = g_strdup_printf("out-%s-%d", points[p], batch);
+            real_kafka_create_topic(&b, topic, 1);
+            g_autofree char *out = g_strdup_printf("%s/%s", b.bootstrap, topic);
+            g_autofree char *at = g_strdup_printf("%d", batch);
+            const char *kill[] = {CHILD, "kafka", in, ck, out, points[p], at, NULL};
+            int status = -1;
+            GError *err = NULL;
+            cr_assert(g_spawn_sync(NULL, (char **)kill, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                                   NULL, NULL, NULL, &status, &err),
+                      "%s", err ? err->message : "");
+            cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "%s of batch %d: not killed (status %d)", points[p], batch, status);
+            const char *again[] = {CHILD, "kafka", in, ck, out, NULL};
+            g_autofree char *errors = NULL;
+            cr_assert(g_spawn_sync(NULL, (char **)again, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                                   NULL, NULL, &errors, &status, &err),
+                      "%s", err ? err->message : "");
+            cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "restart failed: %s", errors);
+            g_autofree char *values = committed_values(b.bootstrap, topic);
+            cr_assert_str_eq(values, "a b c d", "killed at %s of batch %d: %s", points[p], batch,
+                             values);
+            tmp_dir_free(root);
+        }
+    }
+    real_kafka_stop(&b);
 }
