@@ -113,7 +113,8 @@ GArray *em__log_batch_ids(const char *dir, GError **err)
     for (const char *name; (name = g_dir_read_name(d));) {
         char *end = NULL;
         gint64 id = g_ascii_strtoll(name, &end, 10);
-        if (end != name && *end == '\0' && id >= 0 && g_ascii_isdigit(name[0]))
+        if (end != name && (*end == '\0' || strcmp(end, ".compact") == 0) && id >= 0 &&
+            g_ascii_isdigit(name[0]))
             g_array_append_val(ids, id);
     }
     g_array_sort(ids, by_value);
@@ -214,6 +215,39 @@ void em__query_log_free(em__query_log *log)
     g_free(log->offsets[0]);
     g_free(log->offsets[1]);
     g_free(log);
+}
+
+char *em__log_batch_path(const char *dir, int64_t id)
+{
+    char *compact =
+        g_strdup_printf("%s/%" G_GINT64_FORMAT "%s", dir, (gint64)id, EM_LOG_COMPACT_SUFFIX);
+    if (em__log_is_compaction(id) && g_file_test(compact, G_FILE_TEST_EXISTS))
+        return compact;
+    g_free(compact);
+    return g_strdup_printf("%s/%" G_GINT64_FORMAT, dir, (gint64)id);
+}
+
+GArray *em__log_valid_batches(const char *dir, GError **err)
+{
+    GArray *ids = em__log_batch_ids(dir, err);
+    if (!ids || !ids->len)
+        return ids;
+    int64_t latest = g_array_index(ids, int64_t, ids->len - 1);
+    /* The newest compaction batch at or before latest, when its file is there. */
+    int64_t compact = (latest + 1) / EM_LOG_COMPACT_INTERVAL * EM_LOG_COMPACT_INTERVAL - 1;
+    g_autofree char *path = compact >= 0 ? g_strdup_printf("%s/%" G_GINT64_FORMAT "%s", dir,
+                                                           (gint64)compact, EM_LOG_COMPACT_SUFFIX)
+                                         : NULL;
+    if (!path || !g_file_test(path, G_FILE_TEST_EXISTS))
+        return ids;
+    guint keep = 0;
+    for (guint i = 0; i < ids->len; i++) {
+        int64_t id = g_array_index(ids, int64_t, i);
+        if (id >= compact && (keep == 0 || g_array_index(ids, int64_t, keep - 1) != id))
+            g_array_index(ids, int64_t, keep++) = id;
+    }
+    g_array_set_size(ids, keep);
+    return ids;
 }
 
 bool em__query_log_offsets(em__query_log *log, int64_t batch_id, em_time batch_ms,

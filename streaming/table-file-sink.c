@@ -203,6 +203,33 @@ static bool log_entry(const char *file, GString *out, GError **err)
     return true;
 }
 
+/* A compaction batch's log holds the entries of every batch before it too: those of the
+ * batches a reader goes through now go before the batch's own in log. */
+static bool compact(em__file_sink *sink, int64_t batch_id, GString *log, GError **err)
+{
+    g_autoptr(GArray) ids = em__log_valid_batches(sink->log_dir, err);
+    if (!ids)
+        return false;
+    g_autoptr(GString) before = g_string_new(NULL);
+    for (guint i = 0; i < ids->len; i++) {
+        int64_t id = g_array_index(ids, int64_t, i);
+        if (id >= batch_id)
+            break;
+        g_autofree char *path = em__log_batch_path(sink->log_dir, id);
+        g_autofree char *text = NULL;
+        if (!g_file_get_contents(path, &text, NULL, err))
+            return false;
+        if (!g_str_has_prefix(text, "v1")) {
+            g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT, "%s: not a file sink log (no \"v1\")",
+                        path);
+            return false;
+        }
+        g_string_append(before, text + 2); /* its entries, each after a newline */
+    }
+    g_string_insert(log, 2, before->str);
+    return true;
+}
+
 bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows, size_t n,
                              const em_schema *schema, GError **err)
 {
@@ -219,8 +246,11 @@ bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_val
             return false;
     }
     em__table_fault("parts", batch_id);
+    if (em__log_is_compaction(batch_id) && !compact(sink, batch_id, log, err))
+        return false;
     g_autofree char *entry =
-        g_strdup_printf("%s/%" G_GINT64_FORMAT, sink->log_dir, (gint64)batch_id);
+        g_strdup_printf("%s/%" G_GINT64_FORMAT "%s", sink->log_dir, (gint64)batch_id,
+                        em__log_is_compaction(batch_id) ? EM_LOG_COMPACT_SUFFIX : "");
     if (!em__write_file_atomic(entry, log->str, log->len, false, err))
         return false;
     sink->last_committed = batch_id;

@@ -182,7 +182,7 @@ static em_rdd *file_read(em__offset_stream *os, const char *start_text, const ch
 /* Reads log batch id of dir: its files, as paths. */
 static GPtrArray *read_log_batch(const char *dir, int64_t id, GError **err)
 {
-    g_autofree char *path = g_strdup_printf("%s/%" G_GINT64_FORMAT, dir, (gint64)id);
+    g_autofree char *path = em__log_batch_path(dir, id);
     g_autofree char *text = NULL;
     if (!g_file_get_contents(path, &text, NULL, err))
         return NULL;
@@ -326,7 +326,7 @@ static GPtrArray *committed_files(const char *path, bool *has_log, GError **err)
     GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
     if (!*has_log)
         return files;
-    g_autoptr(GArray) ids = em__log_batch_ids(log_dir, err);
+    g_autoptr(GArray) ids = em__log_valid_batches(log_dir, err);
     if (!ids) {
         g_ptr_array_unref(files);
         return NULL;

@@ -136,9 +136,23 @@ bool em__query_log_restore_state(em__query_log *log, em_dstream *agg_ds, GError 
  * fsynced. Refuses (EM_ERROR_INVALID) when path exists and !replace. */
 bool em__write_file_atomic(const char *path, const char *text, size_t n, bool replace,
                            GError **err);
-/* The names of dir that are whole numbers, ascending, as int64s (an empty array when dir is
- * missing). */
+/* The names of dir that are whole numbers (or "N.compact"), ascending, as int64s (an empty
+ * array when dir is missing). */
 GArray *em__log_batch_ids(const char *dir, GError **err);
+/* Spark's CompactibleFileStreamLog (the file sink's _spark_metadata): every 10th batch
+ * (spark.sql.streaming.fileSink.log.compactInterval) is written as "N.compact" holding the
+ * entries of every batch up to it, and readers start from the newest such file. */
+#define EM_LOG_COMPACT_INTERVAL 10
+#define EM_LOG_COMPACT_SUFFIX ".compact"
+static inline bool em__log_is_compaction(int64_t id)
+{
+    return (id + 1) % EM_LOG_COMPACT_INTERVAL == 0;
+}
+/* The file of batch id in dir: "N.compact" for a compaction batch that has one, else "N". */
+char *em__log_batch_path(const char *dir, int64_t id);
+/* The batches a reader of dir goes through: the newest compaction batch and those after it,
+ * or all when there is none. */
+GArray *em__log_valid_batches(const char *dir, GError **err);
 
 /* ---- Files (table-file-source.c, table-file-sink.c) ---- */
 

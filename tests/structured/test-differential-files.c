@@ -1,8 +1,9 @@
-/* Ember's files against PySpark 3.5 itself: Spark reads the output of Ember's file sink after
- * a kill -9 between a part file and its _spark_metadata entry (the orphan part file must stay
- * invisible to it too), and Spark's file source reports the same offsets per batch as Ember's
- * over the same directory. PySpark runs tests/structured/spark_files.py; the test is skipped,
- * saying so, when python3 cannot import pyspark. */
+/* Ember's files against PySpark 3.5 itself: Spark reads the output of Ember's file sink after * a
+ * kill -9 between a part file and its _spark_metadata entry (the orphan part file must stay
+ * invisible to it too) and twelve batches (the log compacted at batch 9), and Spark's file source
+ * reports the same offsets per batch as Ember's over the same directory. PySpark runs
+ * tests/structured/spark_files.py; the test is skipped, saying so, when python3 cannot import
+ * pyspark. */
 #include "file-fixture.h"
 
 #include <signal.h>
@@ -71,17 +72,25 @@ Test(differential_files, spark_reads_the_committed_sink_and_reports_the_same_off
     g_autofree char *text_in = g_build_filename(root, "text", NULL);
     g_autofree char *spark_ck = g_build_filename(root, "spark-ck", NULL);
     cr_assert_eq(g_mkdir(in, 0755), 0);
-    cr_assert_eq(g_mkdir(text_in, 0755), 0);
-    put_file(in, "1.json", "{\"word\":\"a\",\"n\":1}\n{\"word\":\"b\",\"n\":2}\n", 100);
-    put_file(in, "2.json", "{\"word\":\"c\",\"n\":3}\n", 200);
-    put_file(in, "3.json", "{\"word\":\"d\",\"n\":4}\n", 300);
+    cr_assert_eq(g_mkdir(text_in, 0755), 0); /* Twelve batches: the sink's log is compacted at
+                                                batch 9, as Spark's readers expect. */
+    GString *expected = g_string_new(NULL);
+    for (int i = 0; i < 12; i++) {
+        g_autofree char *name = g_strdup_printf("%02d.json", i);
+        g_autofree char *row = g_strdup_printf("{\"word\":\"w%02d\",\"n\":%d}\n", i, i);
+        put_file(in, name, row, 100 + i);
+        g_string_append_printf(expected, "w%02d,%d\n", i, i);
+    }
     const char *kill[] = {CHILD, "sink", in, ck, out, "parts", "1", NULL};
     int status = spawn(kill, NULL);
     cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "not killed: %d", status);
     const char *again[] = {CHILD, "sink", in, ck, out, NULL};
     cr_assert_eq(spawn(again, NULL), 0);
     g_auto(GStrv) parts = names_with(out, "part-");
-    cr_assert_eq(g_strv_length(parts), 4); /* one orphan */
+    cr_assert_eq(g_strv_length(parts), 13); /* one orphan */
+    g_autofree char *log_dir = g_build_filename(out, "_spark_metadata", NULL);
+    cr_assert(file_exists(log_dir, "9.compact"));
+    cr_assert_not(file_exists(log_dir, "9"));
 
     put_file(text_in, "x.txt", "x\n", 1000000000);
     put_file(text_in, "y.txt", "y1\ny2\n", 1000000001);
@@ -91,7 +100,8 @@ Test(differential_files, spark_reads_the_committed_sink_and_reports_the_same_off
                           out,       text_in,
                           spark_ck,  NULL};
     cr_assert_eq(spawn(argv, &spark), 0, "pyspark failed");
-    g_autofree char *want = g_strconcat("a,1\nb,2\nc,3\nd,4\n--\n", ember, NULL);
+    g_autofree char *want = g_strconcat(expected->str, "--\n", ember, NULL);
+    g_string_free(expected, TRUE);
     cr_assert_str_eq(spark, want);
     tmp_dir_free(root);
 }

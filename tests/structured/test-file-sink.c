@@ -233,3 +233,36 @@ Test(file_sink, refuses_other_modes_a_missing_path_or_checkpoint_and_wide_text_a
     g_clear_error(&err);
     em_ssc_free(ssc);
 }
+
+Test(file_sink, every_tenth_batch_compacts_the_log_as_spark_and_readers_start_there)
+{
+    dirs d = make_dirs();
+    for (int i = 0; i < 12; i++) {
+        g_autofree char *name = g_strdup_printf("%02d.json", i);
+        g_autofree char *row = g_strdup_printf("{\"device\":\"d%02d\",\"n\":%d}\n", i, i);
+        put_file(d.in, name, row, 100 + i);
+    }
+    run_sink(&d, EM_FILE_JSON, 12);
+    g_autofree char *log_dir = g_build_filename(d.out, "_spark_metadata", NULL);
+    g_auto(GStrv) names = names_with(log_dir, "");
+    g_autofree char *listed = g_strjoinv(",", names);
+    cr_assert_str_eq(listed, "0,1,10,11,2,3,4,5,6,7,8,9.compact");
+    /* Batch 9's log holds the ten part files of batches 0..9. */
+    g_autofree char *compact = file_text(log_dir, "9.compact");
+    g_auto(GStrv) lines = g_strsplit(compact, "\n", -1);
+    cr_assert_eq(g_strv_length(lines), 11);
+    cr_assert_str_eq(lines[0], "v1");
+    /* Readers go from 9.compact on: without batches 0..8 the rows are all there still. */
+    for (int i = 0; i < 9; i++) {
+        g_autofree char *name = g_strdup_printf("%s/%d", log_dir, i);
+        cr_assert_eq(g_unlink(name), 0);
+    }
+    g_autofree char *rows = read_back(&d, EM_FILE_JSON);
+    GString *want = g_string_new("[");
+    for (int i = 0; i < 12; i++)
+        g_string_append_printf(want, "%s(d%02d,null,null,%d,null)", i ? ", " : "", i, i);
+    g_string_append_c(want, ']');
+    cr_assert_str_eq(rows, want->str);
+    g_string_free(want, TRUE);
+    free_dirs(&d);
+}
