@@ -61,7 +61,10 @@ static em_value to_partials(em_value row, void *ud)
         case EM_AGG_MAX: slot[0] = v; break;
         }
     }
-    return em_pair(em_row_in(NULL, key, plan->n_keys), em_row_in(NULL, acc, plan->n_aggs * SLOTS));
+    /* The key is a list, not a row: a one-column key is a tuple of one, which checkpoints
+     * (em_value's codec) do not take; a list of any length they do. */
+    return em_pair(em_list(key, plan->n_keys, EM_LIST),
+                   em_row_in(NULL, acc, plan->n_aggs * SLOTS));
 }
 
 static em_value add_numbers(em_value a, em_value b)

@@ -47,6 +47,7 @@ em_df *em__df_new(const em_df *like, em_schema *schema, em_rdd *rdd, em_dstream 
 {
     em_df *df = g_new0(em_df, 1);
     df->source = like ? like->source : ds;
+    df->source_desc = like ? g_strdup(like->source_desc) : NULL;
     df->schema = em_schema_ref(schema);
     df->rdd = rdd ? em_rdd_ref(rdd) : NULL;
     df->ds = ds;
@@ -75,6 +76,7 @@ void em_df_free(em_df *df)
     if (df->agg_plan)
         em__agg_plan_unref(df->agg_plan);
     g_free(df->sort_cols);
+    g_free(df->source_desc);
     g_free(df);
 }
 

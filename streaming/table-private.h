@@ -21,6 +21,7 @@ struct em_df {
     em_dstream *ds;     /* streaming: borrowed from the ssc; NULL when static */
     em_dstream *source; /* streaming: the input stream the table reads (for input figures) */
     bool aggregated;    /* made by group_by_agg: output modes depend on it */
+    char *source_desc;  /* the source's description for progress (owned), NULL: its op */
     /* A streaming aggregation: the mapWithState stream (ds itself, the groups updated in each
      * batch) and its plan, to build the complete-mode stream from the state snapshots. */
     size_t *sort_cols; /* orderBy: the columns, ascending; NULL when unsorted */
@@ -51,5 +52,142 @@ void em__cell_format(em_value v, em_col_type type, GString *out);
 /* Parses text (n bytes) as a field of type into *out (payload in arena); "" and "null" give
  * null. False when the text is not a value of that type. */
 bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *arena, em_value *out);
+
+/* ---- Sources read by offsets (table-offset-source.c): Spark's MicroBatchStream ----
+ * An offset is JSON text, as Spark prints and logs it: the rate source's seconds ("5"), the
+ * file source's log batch ({"logOffset":5}), Kafka's offsets per partition
+ * ({"t":{"0":5}}). A source's stream computes, at each trigger, the rows between the offset
+ * the last batch ended at and the newest one available (or, on a restart, the logged end of a
+ * batch that did not commit), and remembers that range for the query, which decides whether
+ * a batch runs: it does when the end differs from the start. */
+typedef struct em__offset_stream em__offset_stream;
+typedef struct em__offset_source_class {
+    em_dstream_class base;
+    /* The end of a batch starting after start (NULL: nothing read yet) at trigger t, into *end
+     * (g_malloc'd: at most what admission control lets in; start again, or NULL, when nothing
+     * is new) and *available (everything there now, Spark's latestOffset). False with err. */
+    bool (*latest)(em__offset_stream *os, em_time t, const char *start, char **end,
+                   char **available, GError **err);
+    /* The rows of offsets (start, end] as a new RDD (start NULL: from the beginning). */
+    em_rdd *(*read)(em__offset_stream *os, const char *start, const char *end, GError **err);
+    /* With a checkpoint: takes what the source logged in dir (sources/0), creating it. */
+    bool (*attach)(em__offset_stream *os, const char *dir, GError **err);
+    bool no_latest_offset; /* progress shows "latestOffset": null (Spark's file source) */
+} em__offset_source_class;
+
+struct em__offset_stream {
+    em_dstream base;
+    char *description; /* the source's toString, as progress shows it */
+    char *next_start;  /* where the next batch starts: the last batch's end, NULL none */
+    bool replay;       /* a logged batch that did not commit runs first, to replay_end */
+    char *replay_end;
+    /* The trigger computed last: its time and offsets; fresh when the end moved. */
+    em_time planned_t;
+    char *planned_start, *planned_end, *planned_available;
+    bool planned_fresh;
+};
+
+/* An offset source's stream of kind klass (whose base.compute must be
+ * em__offset_stream_compute, and whose finalize must call em__offset_stream_finalize) on
+ * ssc, described as description (copied). */
+em__offset_stream *em__offset_stream_new(em_ssc *ssc, const em__offset_source_class *klass,
+                                         const char *op, const char *description);
+em_rdd *em__offset_stream_compute(em_dstream *ds, em_time t, GError **err);
+void em__offset_stream_finalize(em__offset_stream *os);
+/* ds as an offset source's stream, or NULL when it is another kind of stream. */
+em__offset_stream *em__offset_stream_of(em_dstream *ds);
+static inline const em__offset_source_class *em__offset_class(const em__offset_stream *os)
+{
+    return (const em__offset_source_class *)os->base.klass;
+}
+/* A whole-number offset from its text (what follows its prefix, e.g. "{\"logOffset\":"), or
+ * false with err naming the text and what it should be. */
+bool em__offset_parse_int(const char *text, const char *prefix, const char *suffix, int64_t *out,
+                          GError **err);
+
+/* ---- A query's checkpoint (table-checkpoint.c): Spark's checkpointLocation layout ----
+ * metadata ({"id":...}), offsets/<batchId> (written before the batch runs), commits/<batchId>
+ * (after it completed), sources/0/ (the source's own log) and state/0/ (the aggregation's
+ * groups after each batch, as Ember checkpoint files named by state version: batchId + 1). */
+typedef struct em__query_log {
+    char *dir;
+    char *id;             /* the query's id: kept across restarts */
+    int64_t last_offsets; /* the newest batch in offsets/, -1 none */
+    int64_t last_commit;  /* the newest batch in commits/, -1 none */
+    char *offsets[2];     /* the source offsets logged for last_offsets - 1 and last_offsets
+                             (JSON, NULL when absent) */
+} em__query_log;
+
+/* Opens (creating) the checkpoint at dir: reads metadata (or writes a new id) and finds the
+ * newest offsets and commits. NULL with err (EM_ERROR_IO / EM_ERROR_CORRUPT naming the file). */
+em__query_log *em__query_log_open(const char *dir, GError **err);
+void em__query_log_free(em__query_log *log);
+/* Writes offsets/<batch_id>: Spark's v1 header, the batch metadata, one source offset. */
+bool em__query_log_offsets(em__query_log *log, int64_t batch_id, em_time batch_ms,
+                           const char *source_offset, bool replace, GError **err);
+/* Writes commits/<batch_id>. */
+bool em__query_log_commit(em__query_log *log, int64_t batch_id, GError **err);
+/* Writes state version batch_id + 1 of the aggregation stream agg_ds into state/0. */
+bool em__query_log_save_state(em__query_log *log, em_dstream *agg_ds, int64_t batch_id,
+                              GError **err);
+/* Loads state version last_commit + 1 into agg_ds (nothing when no batch committed). */
+bool em__query_log_restore_state(em__query_log *log, em_dstream *agg_ds, GError **err);
+/* Writes path atomically: a hidden temporary file beside it, fsynced, renamed, the directory
+ * fsynced. Refuses (EM_ERROR_INVALID) when path exists and !replace. */
+bool em__write_file_atomic(const char *path, const char *text, size_t n, bool replace,
+                           GError **err);
+/* The names of dir that are whole numbers (or "N.compact"), ascending, as int64s (an empty
+ * array when dir is missing). */
+GArray *em__log_batch_ids(const char *dir, GError **err);
+/* Spark's CompactibleFileStreamLog (the file sink's _spark_metadata): every 10th batch
+ * (spark.sql.streaming.fileSink.log.compactInterval) is written as "N.compact" holding the
+ * entries of every batch up to it, and readers start from the newest such file. */
+#define EM_LOG_COMPACT_INTERVAL 10
+#define EM_LOG_COMPACT_SUFFIX ".compact"
+static inline bool em__log_is_compaction(int64_t id)
+{
+    return (id + 1) % EM_LOG_COMPACT_INTERVAL == 0;
+}
+/* The file of batch id in dir: "N.compact" for a compaction batch that has one, else "N". */
+char *em__log_batch_path(const char *dir, int64_t id);
+/* The batches a reader of dir goes through: the newest compaction batch and those after it,
+ * or all when there is none. */
+GArray *em__log_valid_batches(const char *dir, GError **err);
+
+/* ---- Files (table-file-source.c, table-file-sink.c) ---- */
+
+/* A row as Spark's JSON writer prints it ({"a":1,"b":"x"}, nulls left out), or as its CSV
+ * writer does (fields separated by commas, quoted when they need it), appended to out. */
+void em__row_to_json(em_value row, const em_schema *schema, GString *out);
+void em__row_to_csv(em_value row, const em_schema *schema, GString *out);
+/* The file sink of a query: path's part files and its _spark_metadata log. */
+typedef struct em__file_sink em__file_sink;
+em__file_sink *em__file_sink_new(const char *path, em_file_format format, GError **err);
+void em__file_sink_free(em__file_sink *sink);
+/* FileStreamSink.addBatch: rows[0..n) of schema into a part file, then the batch's entry in
+ * _spark_metadata; a batch already in the log is skipped (a re-run after a restart). */
+bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows, size_t n,
+                             const em_schema *schema, GError **err);
+
+/* The Kafka sink of a query (table-kafka-sink.c): NULL with err when schema lacks a string
+ * "value" column, has a key or topic column that is not a string, or has no topic column and
+ * topic is NULL (Spark's messages). exactly_once_id (the query's id, or NULL for at least
+ * once) makes each batch a transaction committing the batch's mark. */
+typedef struct em__kafka_sink em__kafka_sink;
+em__kafka_sink *em__kafka_sink_new(const char *brokers, const char *topic, const em_schema *schema,
+                                   const char *exactly_once_id, GError **err);
+void em__kafka_sink_free(em__kafka_sink *sink);
+/* Writes rows[0..n) and waits until Kafka acknowledged them all. */
+bool em__kafka_sink_add_batch(em__kafka_sink *sink, int64_t batch_id, const em_value *rows,
+                              size_t n, GError **err);
+
+/* Test seam: called at the named points of a batch ("offsets", "sink", "parts", "state",
+ * "commit") with the batch id; NULL outside the kill tests. */
+extern void (*em__table_fault_hook)(const char *point, int64_t batch_id);
+static inline void em__table_fault(const char *point, int64_t batch_id)
+{
+    if (em__table_fault_hook)
+        em__table_fault_hook(point, batch_id);
+}
 
 #endif

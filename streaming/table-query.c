@@ -16,8 +16,17 @@ struct em_query {
     em_schema *schema;
     em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
     em_dstream *source;
-    em_dstream *agg_ds; /* a streaming aggregation's state stream, for its figures */
-    em_query_opts opts; /* console_out, listener copied; name, listener pointers not kept */
+    em__offset_stream *os; /* the source when it reads by offsets, else NULL */
+    char *source_desc;     /* the source's description in progress */
+    char *sink_path;       /* the file sink's path (copied) */
+    em_dstream *agg_ds;    /* a streaming aggregation's state stream, for its figures */
+    em__query_log *log;    /* checkpointLocation, or NULL */
+    em__file_sink *file;   /* the file sink, or NULL */
+    em__kafka_sink *kafka; /* the Kafka sink, or NULL */
+    int64_t replay_id;     /* the batch a restart runs again (offsets logged), -1 none */
+    int64_t rows_read;     /* rows the source gave so far: the offsets of sources that have
+                              none of their own (socket, queue), as Spark's socket source */
+    em_query_opts opts;    /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
@@ -47,6 +56,11 @@ void em_query_unref(em_query *q)
     g_free(q->run_id);
     g_free(q->name);
     g_free(q->exception);
+    g_free(q->source_desc);
+    g_free(q->sink_path);
+    em__query_log_free(q->log);
+    em__file_sink_free(q->file);
+    em__kafka_sink_free(q->kafka);
     em_schema_unref(q->schema);
     em_df_free(q->sort);
     g_queue_clear_full(&q->progress, g_free);
@@ -226,6 +240,7 @@ static char *iso_time(em_time ms)
 typedef struct {
     int64_t batch_id, input_rows, output_rows, trigger_ms, add_batch_ms;
     em_time t, previous;
+    const char *start_offset, *end_offset, *latest_offset; /* JSON, NULL for null */
 } batch_figures;
 
 static void add_int(JsonBuilder *b, const char *name, int64_t v)
@@ -250,6 +265,17 @@ static void add_state_operators(em_query *q, JsonBuilder *b, const batch_figures
         json_builder_end_object(b);
     }
     json_builder_end_array(b);
+}
+
+/* A source offset as JSON (a number or an object), or null. */
+static void add_offset(JsonBuilder *b, const char *name, const char *json)
+{
+    json_builder_set_member_name(b, name);
+    JsonNode *node = json ? json_from_string(json, NULL) : NULL;
+    if (node)
+        json_builder_add_value(b, node);
+    else
+        json_builder_add_null_value(b);
 }
 
 /* StreamingQueryProgress.json, with Spark's member order. Times are the ssc's clock: a
@@ -285,7 +311,10 @@ static char *progress_json(em_query *q, const batch_figures *f)
     json_builder_begin_array(b);
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "description");
-    json_builder_add_string_value(b, q->source->op);
+    json_builder_add_string_value(b, q->source_desc);
+    add_offset(b, "startOffset", f->start_offset);
+    add_offset(b, "endOffset", f->end_offset);
+    add_offset(b, "latestOffset", f->latest_offset);
     add_int(b, "numInputRows", f->input_rows);
     add_rate(b, "inputRowsPerSecond", (double)f->input_rows, since);
     add_rate(b, "processedRowsPerSecond", (double)f->input_rows, (double)f->trigger_ms);
@@ -293,9 +322,17 @@ static char *progress_json(em_query *q, const batch_figures *f)
     json_builder_end_array(b);
     json_builder_set_member_name(b, "sink");
     json_builder_begin_object(b);
-    static const char *const sinks[] = {"ConsoleSink", "MemorySink", "ForeachBatchSink"};
+    /* Spark's Kafka sink is its KafkaTable, printed with an object hash Ember has not. */
+    static const char *const sinks[] = {"ConsoleSink", "MemorySink", "ForeachBatchSink", "",
+                                        "org.apache.spark.sql.kafka010.KafkaSourceProvider$"
+                                        "KafkaTable"};
     json_builder_set_member_name(b, "description");
-    json_builder_add_string_value(b, sinks[q->opts.sink]);
+    if (q->file) {
+        g_autofree char *desc = g_strdup_printf("FileSink[%s]", q->sink_path);
+        json_builder_add_string_value(b, desc);
+    } else {
+        json_builder_add_string_value(b, sinks[q->opts.sink]);
+    }
     add_int(b, "numOutputRows", f->output_rows);
     json_builder_end_object(b);
     json_builder_end_object(b);
@@ -321,13 +358,49 @@ static void record_progress(em_query *q, const batch_figures *f)
 
 /* ---- The micro-batch ---- */
 
-/* The rows the trigger at t read from the source: Spark runs no batch without new rows. */
-static int64_t input_rows(em_query *q, em_time t, GError **err)
+/* What the trigger at t read: its rows and offsets. A source with offsets of its own brings
+ * new data when its offsets moved (an empty file still makes a batch, as in Spark); another
+ * when it brought rows, its offsets then being the rows read so far less one (Spark's socket
+ * source counts lines from -1). */
+typedef struct {
+    bool has_data;
+    int64_t rows;
+    char *start, *end, *latest; /* JSON, NULL for none */
+} trigger_input;
+
+static char *count_offset(int64_t rows)
 {
-    em_rdd *in = em__dstream_get_or_compute(q->source, t, err); /* borrowed */
-    if (!in)
-        return err && *err ? -1 : 0;
-    return em_rdd_count(in, err);
+    return g_strdup_printf("%" G_GINT64_FORMAT, (gint64)rows - 1);
+}
+
+static bool read_input(em_query *q, em_time t, trigger_input *in, GError **err)
+{
+    em_rdd *rdd = em__dstream_get_or_compute(q->source, t, err); /* borrowed */
+    if (!rdd && err && *err)
+        return false;
+    in->rows = rdd ? em_rdd_count(rdd, err) : 0;
+    if (in->rows < 0)
+        return false;
+    if (q->os) {
+        in->has_data = q->os->planned_t == t && q->os->planned_fresh;
+        in->start = g_strdup(q->os->planned_start);
+        in->end = g_strdup(q->os->planned_end);
+        in->latest =
+            em__offset_class(q->os)->no_latest_offset ? NULL : g_strdup(q->os->planned_available);
+    } else {
+        in->has_data = in->rows > 0;
+        in->start = q->rows_read > 0 ? count_offset(q->rows_read) : NULL;
+        in->end = count_offset(q->rows_read + in->rows);
+        in->latest = g_strdup(in->end);
+    }
+    return true;
+}
+
+static void trigger_input_clear(trigger_input *in)
+{
+    g_free(in->start);
+    g_free(in->end);
+    g_free(in->latest);
 }
 
 static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out_rows,
@@ -343,11 +416,46 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
     *out_rows = (int64_t)rows->n;
     if (q->sort)
         em__df_sort_rows(q->sort, rows->items, rows->n);
-    if (q->opts.sink == EM_SINK_CONSOLE)
+    if (q->opts.sink == EM_SINK_CONSOLE) {
         console_write(q, batch_id, rows);
-    else
+    } else if (q->opts.sink == EM_SINK_KAFKA) {
+        return em__kafka_sink_add_batch(q->kafka, batch_id, rows->items, rows->n, err);
+    } else if (q->opts.sink == EM_SINK_FILE) {
+        *out_rows = -1; /* nor the file sink's */
+        return em__file_sink_add_batch(q->file, batch_id, rows->items, rows->n, q->schema, err);
+    } else {
         memory_write(q, rows);
+    }
     return true;
+}
+
+/* The checkpoint's side of a batch before it runs: its offsets, unless a restart runs a
+ * logged batch again. */
+static bool log_offsets(em_query *q, int64_t batch_id, em_time t, const trigger_input *in,
+                        GError **err)
+{
+    if (!q->log || (batch_id == q->replay_id && q->os))
+        return true;
+    /* A source without offsets did not read the logged batch again: its new offsets replace
+     * the logged ones. */
+    return em__query_log_offsets(q->log, batch_id, t, in->end, batch_id == q->replay_id, err);
+}
+
+/* ... and after it ran: the aggregation's state, then the commit. */
+static bool log_commit(em_query *q, int64_t batch_id, GError **err)
+{
+    if (!q->log)
+        return true;
+    if (q->agg_ds && !em__query_log_save_state(q->log, q->agg_ds, batch_id, err))
+        return false;
+    em__table_fault("state", batch_id);
+    return em__query_log_commit(q->log, batch_id, err);
+}
+
+static void fail_query(em_query *q, GError **err)
+{
+    em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
+    terminate(q, (*err)->message);
 }
 
 static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
@@ -356,33 +464,51 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
     if (!em_query_is_active(q))
         return true;
     int64_t start = em__now_ms();
-    int64_t n_in = input_rows(q, t, err);
-    if (n_in < 0)
+    trigger_input in = {0};
+    if (!read_input(q, t, &in, err)) {
+        trigger_input_clear(&in);
+        fail_query(q, err);
         return false;
-    if (n_in == 0) {
+    }
+    if (!in.has_data) {
         if (q->opts.trigger == EM_TRIGGER_AVAILABLE_NOW && q->batch_id > 0) {
             em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
             terminate(q, NULL);
         }
+        trigger_input_clear(&in);
         return true;
     }
-    batch_figures f = {.batch_id = q->batch_id,
-                       .input_rows = n_in,
+    int64_t id = q->batch_id;
+    batch_figures f = {.batch_id = id,
+                       .input_rows = in.rows,
                        .t = t,
-                       .previous = q->last_trigger};
+                       .previous = q->last_trigger,
+                       /* Spark's first batch starts at null: nothing was committed */
+                       .start_offset = in.start,
+                       .end_offset = in.end,
+                       .latest_offset = in.latest};
+    bool ok = log_offsets(q, id, t, &in, err);
+    em__table_fault("offsets", id);
     int64_t add_start = em__now_ms();
-    if (!write_batch(q, rdd, q->batch_id, &f.output_rows, err)) {
-        em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
-        terminate(q, (*err)->message);
+    ok = ok && write_batch(q, rdd, id, &f.output_rows, err);
+    em__table_fault("sink", id);
+    f.add_batch_ms = em__now_ms() - add_start;
+    ok = ok && log_commit(q, id, err);
+    em__table_fault("commit", id);
+    if (ok) {
+        f.trigger_ms = em__now_ms() - start;
+        g_mutex_lock(&q->lock);
+        q->batch_id++;
+        q->last_trigger = t;
+        q->rows_read += in.rows;
+        g_mutex_unlock(&q->lock);
+        record_progress(q, &f);
+    }
+    trigger_input_clear(&in);
+    if (!ok) {
+        fail_query(q, err);
         return false;
     }
-    f.add_batch_ms = em__now_ms() - add_start;
-    f.trigger_ms = em__now_ms() - start;
-    g_mutex_lock(&q->lock);
-    q->batch_id++;
-    q->last_trigger = t;
-    g_mutex_unlock(&q->lock);
-    record_progress(q, &f);
     if (q->opts.trigger == EM_TRIGGER_ONCE) {
         em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
         terminate(q, NULL);
@@ -417,6 +543,43 @@ static bool check_mode(const em_df *df, em_output_mode mode, GError **err)
     return true;
 }
 
+/* DataSource's checks on a file sink (Spark's messages). */
+static bool check_file_sink(const em_df *df, const em_query_opts *opts, GError **err)
+{
+    static const char *const formats[] = {"text", "json", "csv"};
+    static const char *const modes[] = {"Append", "Update", "Complete"};
+    const char *format = formats[opts->file_format];
+    if (!opts->path) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "'path' is not specified");
+        return false;
+    }
+    if (opts->mode != EM_OUTPUT_APPEND) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "Data source %s does not support %s output mode.", format, modes[opts->mode]);
+        return false;
+    }
+    if (!opts->checkpoint_location) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "checkpointLocation must be specified either through "
+                    "option(\"checkpointLocation\", ...) or "
+                    "SparkSession.conf.set(\"spark.sql.streaming.checkpointLocation\", ...)");
+        return false;
+    }
+    if (opts->file_format == EM_FILE_TEXT && df->schema->n != 1) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "Text data source supports only a single column, and you have %zu columns.",
+                    df->schema->n);
+        return false;
+    }
+    if (opts->file_format == EM_FILE_TEXT && df->schema->types[0] != EM_COL_STRING) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "Text data source does not support %s data type.",
+                    em__col_type_name(df->schema->types[0]));
+        return false;
+    }
+    return true;
+}
+
 static bool check_start(const em_df *df, const em_query_opts *opts, GError **err)
 {
     if (!df->ds) {
@@ -435,6 +598,8 @@ static bool check_start(const em_df *df, const em_query_opts *opts, GError **err
                     (gint64)opts->interval, (gint64)em_ssc_batch_interval(ssc));
         return false;
     }
+    if (opts->sink == EM_SINK_FILE && !check_file_sink(df, opts, err))
+        return false;
     if (opts->sink == EM_SINK_FOREACH_BATCH && !opts->foreach_batch) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "the foreachBatch sink needs a function");
         return false;
@@ -446,6 +611,77 @@ static bool check_start(const em_df *df, const em_query_opts *opts, GError **err
         return false;
     }
     return true;
+}
+
+/* Where a restarted query goes on: after its last committed batch, first running again the
+ * batch whose offsets were logged without a commit, with those offsets. A source without
+ * offsets of its own (socket) cannot read a batch again: it goes on counting from the
+ * committed offset, and the uncommitted batch's id is reused for new data. */
+static bool resume(em_query *q, GError **err)
+{
+    em__query_log *log = q->log;
+    if (log->last_offsets > log->last_commit + 1) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "checkpoint %s: offsets are logged up to batch %" G_GINT64_FORMAT
+                    " but only batch %" G_GINT64_FORMAT " is committed",
+                    log->dir, (gint64)log->last_offsets, (gint64)log->last_commit);
+        return false;
+    }
+    bool pending = log->last_offsets > log->last_commit;
+    const char *committed = pending ? log->offsets[0] : log->offsets[1];
+    q->batch_id = log->last_commit + 1;
+    q->replay_id = pending ? log->last_offsets : -1;
+    if (q->os) {
+        q->os->next_start = g_strdup(committed);
+        q->os->replay = pending;
+        q->os->replay_end = pending ? g_strdup(log->offsets[1]) : NULL;
+        return true;
+    }
+    int64_t last = -1;
+    if (committed && !em__offset_parse_int(committed, "", "", &last, err)) {
+        g_prefix_error(err, "checkpoint %s: ", log->dir);
+        return false;
+    }
+    q->rows_read = last + 1;
+    return true;
+}
+
+static bool open_kafka(em_query *q, const em_query_opts *opts, GError **err)
+{
+    q->kafka = em__kafka_sink_new(opts->kafka_brokers, opts->kafka_topic, q->schema,
+                                  opts->kafka_exactly_once ? q->id : NULL, err);
+    return q->kafka != NULL;
+}
+
+/* The file sink, and the checkpoint: the query id, where to resume, the source's log and the
+ * aggregation's state. */
+static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
+{
+    if (opts->sink == EM_SINK_KAFKA && opts->kafka_exactly_once && !opts->checkpoint_location) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "the exactly-once Kafka sink needs a checkpoint_location (the query's id "
+                    "names its transactions)");
+        return false;
+    }
+    if (opts->sink == EM_SINK_FILE &&
+        !(q->file = em__file_sink_new(opts->path, opts->file_format, err)))
+        return false;
+    if (!opts->checkpoint_location)
+        return opts->sink != EM_SINK_KAFKA || open_kafka(q, opts, err);
+    if (!(q->log = em__query_log_open(opts->checkpoint_location, err)))
+        return false;
+    g_free(q->id);
+    q->id = g_strdup(q->log->id);
+    if (q->os) {
+        g_autofree char *dir = g_build_filename(q->log->dir, "sources", "0", NULL);
+        if (!em__offset_class(q->os)->attach(q->os, dir, err))
+            return false;
+    }
+    if (!resume(q, err))
+        return false;
+    if (opts->sink == EM_SINK_KAFKA && !open_kafka(q, opts, err))
+        return false;
+    return !q->agg_ds || em__query_log_restore_state(q->log, q->agg_ds, err);
 }
 
 em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **err)
@@ -491,6 +727,17 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     g_mutex_init(&q->lock);
     g_cond_init(&q->cond);
     g_queue_init(&q->progress);
+    q->os = em__offset_stream_of(df->source);
+    q->source_desc = g_strdup(q->os             ? q->os->description
+                              : df->source_desc ? df->source_desc
+                                                : df->source->op);
+    q->replay_id = -1;
+    q->opts.path = NULL;
+    q->sink_path = g_strdup(opts->path);
+    if (!open_outputs(q, opts, err)) {
+        em_query_unref(q);
+        return NULL;
+    }
     em__output_add(out, "writeStream", run_batch, query_ref(q), query_unref, q->name);
     if (q->listener.started)
         q->listener.started(q, q->opts.listener_ud);

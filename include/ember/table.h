@@ -98,6 +98,54 @@ EM_API em_df *em_df_read_socket(em_ssc *ssc, const char *host, int port);
  * context's parallelism. A rows_per_second <= 0: a critical, NULL. */
 EM_API em_df *em_df_read_rate(em_ssc *ssc, int64_t rows_per_second, int num_partitions);
 
+/* The file formats of the file source and sink. */
+typedef enum em_file_format {
+    EM_FILE_TEXT, /* one string column, "value": a line a row */
+    EM_FILE_JSON, /* JSON lines, by the schema (PERMISSIVE, as from_json) */
+    EM_FILE_CSV,  /* CSV lines, by the schema (PERMISSIVE, as em_df_from_csv) */
+} em_file_format;
+
+typedef struct em_file_source_opts {
+    em_file_format format;
+    em_schema *schema;         /* json, csv: the rows' schema (referenced); text: ignored */
+    int max_files_per_trigger; /* maxFilesPerTrigger; 0: every new file */
+    bool latest_first;         /* latestFirst: newest files first (default oldest first) */
+} em_file_source_opts;
+
+/* spark.readStream.format(fmt).schema(s).option(...).load(dir): the files that appear in dir
+ * (not its subdirectories; names starting with '.' or '_' are skipped), each read once, new
+ * ones taken at each trigger ordered by modification time (then name), at most
+ * max_files_per_trigger of them. Its offsets are the file log's batches ({"logOffset":N});
+ * with a checkpoint the files each batch took are logged under sources/0 as Spark does, so a
+ * restarted query neither reads a file again nor skips one. NULL with err (EM_ERROR_INVALID)
+ * when json/csv come without a schema, or the directory cannot be made absolute. */
+EM_API em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts *opts,
+                               GError **err);
+typedef struct em_kafka_source_opts {
+    const char *brokers;       /* kafka.bootstrap.servers, required */
+    const char *subscribe;     /* the topics, comma-separated, required */
+    bool earliest;             /* startingOffsets "earliest" (default "latest", as Spark) */
+    const char *const *params; /* more librdkafka consumer properties: name, value, ..., NULL */
+} em_kafka_source_opts;
+
+/* spark.readStream.format("kafka").option("subscribe", topics).load(): the records of the
+ * topics' partitions as rows of "key string, value string, topic string, partition long,
+ * offset long, timestamp timestamp, timestampType long" (Spark's schema, with key and value as
+ * strings of their bytes and partition and timestampType as longs; a null key or value is
+ * null). Its offsets are Spark's ({"topic":{"0":5,"1":7}}, the next offset to read of each
+ * partition): a trigger reads up to each partition's end offset then, so a batch run again
+ * after a restart reads exactly its records. The starting offsets are logged in sources/0/0
+ * with a checkpoint. NULL with err (EM_ERROR_INVALID) on a missing option or a librdkafka
+ * property it refuses; brokers are contacted at the first trigger. */
+EM_API em_df *em_df_read_kafka(em_ssc *ssc, const em_kafka_source_opts *opts, GError **err);
+
+/* spark.read.format(fmt).load(path) on a file sink's output: the rows of the files its
+ * _spark_metadata log lists (the committed batches only), or, without that log, of every
+ * visible file in path. A static table the caller frees; NULL with err (EM_ERROR_IO naming
+ * the file) when a file cannot be read. */
+EM_API em_df *em_df_read_path(em_context *sc, const char *path, const em_file_source_opts *opts,
+                              GError **err);
+
 /* from_json(col, schema) in PERMISSIVE mode: each record's string column col parsed as one JSON
  * object (json-glib) into a row of schema (columns by name; missing ones null, others
  * ignored). A record that is not an object of the schema's types becomes a row of nulls, and
@@ -213,6 +261,8 @@ typedef enum em_sink_kind {
     EM_SINK_CONSOLE,       /* Spark's console sink: the Batch: N banner, then show() */
     EM_SINK_MEMORY,        /* rows kept for em_query_memory_rows() (Spark's memory sink) */
     EM_SINK_FOREACH_BATCH, /* foreachBatch(df, batch_id) */
+    EM_SINK_FILE,          /* part files under path, committed in path/_spark_metadata */
+    EM_SINK_KAFKA,         /* each row to Kafka: its value, key and topic columns */
 } em_sink_kind;
 
 typedef struct em_query em_query;
@@ -245,6 +295,20 @@ typedef struct em_query_opts {
     const em_query_listener *listener; /* copied; may be NULL */
     void *listener_ud;
     bool defer_ssc_start; /* do not start the ssc (more queries are added to it) */
+    /* checkpointLocation: offsets, commits, the source's log and the aggregation's state, so
+     * that a restarted query resumes after its last committed batch (NULL: none). */
+    const char *checkpoint_location;
+    const char *path;           /* file sink: the output directory */
+    em_file_format file_format; /* file sink: json, csv or text (append mode only) */
+    /* Kafka sink (Spark's): a string column "value" (required), "key" and "topic" (optional;
+     * kafka_topic then names the topic of rows without one). At least once: a batch run
+     * again after a restart writes its rows again. */
+    const char *kafka_brokers;
+    const char *kafka_topic;
+    /* Exactly once instead (Ember's, not Spark's): each batch one Kafka transaction that also
+     * marks the batch as written, so a batch run again is skipped; needs checkpoint_location
+     * and kafka_topic. Readers use isolation.level=read_committed. */
+    bool kafka_exactly_once;
 } em_query_opts;
 
 /* writeStream.outputMode(mode).trigger(...).format(sink).start(): registers the query on df's
@@ -252,6 +316,9 @@ typedef struct em_query_opts {
  * mode the query does not support (Spark's AnalysisException texts: complete mode without an
  * aggregation, append mode on an aggregation without a watermark), a processing-time interval
  * other than the ssc's batch interval, an ssc already started, or when the ssc fails to start.
+ * With a checkpoint_location the query takes its id from it, re-runs a batch whose offsets were
+ * logged but never committed (same offsets, the aggregation's state as after the batch
+ * before), then goes on from the next batch id; an unreadable checkpoint fails the start.
  * The caller owns the handle: em_query_unref() it (after em_ssc_free() or before). */
 EM_API em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **err);
 EM_API em_query *em_query_ref(em_query *query);

@@ -1,0 +1,30 @@
+# The PySpark 3.5 side of tests/structured/test-differential-files.c.
+# Usage: python3 spark_files.py SINK_DIR INPUT_DIR CHECKPOINT_DIR
+# Prints, one a line: the rows spark.read finds in SINK_DIR (a file sink's output, JSON of
+# word string, n long), sorted, as "word,n"; then "--"; then for each batch of a file source
+# query over INPUT_DIR (text, maxFilesPerTrigger 1, available-now) its source's description,
+# startOffset, endOffset and latestOffset as compact JSON, tab-separated.
+import json
+import sys
+
+from pyspark.sql import SparkSession
+
+spark = (SparkSession.builder.master("local[2]").appName("ember-differential-files")
+         .config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "2")
+         .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+rows = spark.read.schema("word string, n long").json(sys.argv[1]).collect()
+for r in sorted(rows, key=lambda r: (r.word, r.n)):
+    print("%s,%s" % (r.word, r.n))
+print("--")
+lines = spark.readStream.option("maxFilesPerTrigger", 1).text(sys.argv[2])
+q = (lines.writeStream.format("memory").queryName("lines").option("checkpointLocation", sys.argv[3])
+     .trigger(availableNow=True).start())
+q.awaitTermination()
+compact = lambda v: json.dumps(v, separators=(",", ":"))
+for p in q.recentProgress:
+    s = p["sources"][0]
+    print("\t".join([s["description"], compact(s["startOffset"]), compact(s["endOffset"]),
+                     compact(s["latestOffset"])]))
+spark.stop()

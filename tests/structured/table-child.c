@@ -1,0 +1,91 @@
+/* The structured query the kill -9 tests (test-table-kill.c) kill and restart: a real process
+ * on the system clock, reading a directory one file per trigger (available-now) with a
+ * checkpoint, and either
+ *   sink   IN CK OUT: JSON rows (word string, n long) to a JSON file sink at OUT, or *   counts IN
+ * CK OUT: the word count of text lines, complete mode, sorted, console appended to the file OUT,
+ * or kafka  IN CK BROKERS/TOPIC: text lines to the exactly-once Kafka sink. With POINT BATCH after
+ * them it kills itself (SIGKILL) when that batch reaches that point of the query ("offsets",
+ * "parts", "sink", "state", "commit": table-private.h). Exit status 0 when the query drained the
+ * directory, 1 (with the error on stderr) when it failed. */
+#include "table-private.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *kill_point;
+static int64_t kill_batch = -1;
+
+static void fault(const char *point, int64_t batch_id)
+{
+    if (batch_id != kill_batch || strcmp(point, kill_point) != 0)
+        return;
+    fflush(NULL);
+    raise(SIGKILL);
+}
+
+static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts *opts,
+                    FILE **console, const char *out, GError **err)
+{
+    if (strcmp(mode, "sink") == 0) {
+        g_autoptr(em_schema) schema = em_schema_parse("word string, n long", err);
+        opts->sink = EM_SINK_FILE;
+        opts->path = out;
+        opts->file_format = EM_FILE_JSON;
+        return em_df_read_files(ssc, in,
+                                &(em_file_source_opts){.format = EM_FILE_JSON,
+                                                       .schema = schema,
+                                                       .max_files_per_trigger = 1},
+                                err);
+    }
+    g_autoptr(em_df) lines =
+        em_df_read_files(ssc, in, &(em_file_source_opts){.max_files_per_trigger = 1}, err);
+    if (strcmp(mode, "kafka") == 0) {
+        static char brokers[256];
+        const char *slash = strchr(out, '/');
+        g_strlcpy(brokers, out, MIN(sizeof brokers, (size_t)(slash - out) + 1));
+        opts->sink = EM_SINK_KAFKA;
+        opts->kafka_brokers = brokers;
+        opts->kafka_topic = slash + 1;
+        opts->kafka_exactly_once = true;
+        return g_steal_pointer(&lines);
+    }
+    g_autoptr(em_df) words = lines ? em_df_explode_split(lines, "value", " ", "word", err) : NULL;
+    const char *by[] = {"word"};
+    g_autoptr(em_df) counts = words ? em_df_group_by_count(words, by, 1, err) : NULL;
+    *console = fopen(out, "a");
+    opts->mode = EM_OUTPUT_COMPLETE;
+    opts->sink = EM_SINK_CONSOLE;
+    opts->console_out = *console;
+    return counts && *console ? em_df_order_by(counts, by, 1, err) : NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5 && argc != 7) {
+        fprintf(stderr, "usage: %s sink|counts|kafka IN CHECKPOINT OUT [POINT BATCH]\n", argv[0]);
+        return 2;
+    }
+    if (argc == 7) {
+        kill_point = argv[5];
+        kill_batch = g_ascii_strtoll(argv[6], NULL, 10);
+        em__table_fault_hook = fault;
+    }
+    GError *err = NULL;
+    em_ssc *ssc =
+        em_ssc_new_full(&(em_ssc_opts){.master = "local[2]", .batch_interval = 50}, &err);
+    FILE *console = NULL;
+    em_query_opts opts = {.trigger = EM_TRIGGER_AVAILABLE_NOW, .checkpoint_location = argv[3]};
+    em_df *df = ssc ? build(ssc, argv[1], argv[2], &opts, &console, argv[4], &err) : NULL;
+    em_query *q = df ? em_query_start(df, &opts, &err) : NULL;
+    bool done = q && em_query_await_termination(q, &err);
+    if (!done)
+        fprintf(stderr, "table-child: %s\n", err ? err->message : "failed");
+    em_query_unref(q);
+    em_df_free(df);
+    em_ssc_free(ssc);
+    if (console)
+        fclose(console);
+    g_clear_error(&err);
+    return done ? 0 : 1;
+}
