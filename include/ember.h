@@ -19,6 +19,7 @@
 #include <ember/ui.h>
 #include <ember/kafka.h>
 #include <ember/table.h>
+#include <ember/eventtime.h>
 #undef EMBER_INSIDE
 
 #endif

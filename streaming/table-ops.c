@@ -50,6 +50,14 @@ em_df *em__df_new(const em_df *like, em_schema *schema, em_rdd *rdd, em_dstream 
     df->schema = em_schema_ref(schema);
     df->rdd = rdd ? em_rdd_ref(rdd) : NULL;
     df->ds = ds;
+    if (like && like->watermark && ds) {
+        /* the watermark follows the rows; its column while it is in the schema */
+        df->watermark = em__watermark_ref(like->watermark);
+        if (like->event_col && em_schema_index(schema, like->event_col) >= 0)
+            df->event_col = g_strdup(like->event_col);
+    }
+    if (like && like->evt && ds && like->ds == ds) /* a view of the same rows (orderBy) */
+        df->evt = em__evt_agg_ref(like->evt);
     return df;
 }
 
@@ -75,6 +83,9 @@ void em_df_free(em_df *df)
     if (df->agg_plan)
         em__agg_plan_unref(df->agg_plan);
     g_free(df->sort_cols);
+    em__watermark_unref(df->watermark);
+    g_free(df->event_col);
+    em__evt_agg_unref(df->evt);
     g_free(df);
 }
 
@@ -264,6 +275,7 @@ static bool value_fits(em_value value, em_col_type type)
     case EM_COL_LONG:
     case EM_COL_DOUBLE:
     case EM_COL_TIMESTAMP: return value.type == EM_T_INT || value.type == EM_T_DOUBLE;
+    case EM_COL_WINDOW: return false; /* windows are grouped, not compared */
     }
     return false;
 }

@@ -7,6 +7,7 @@
 #include "streaming-private.h"
 
 #include <ember/table.h>
+#include <json-glib/json-glib.h>
 
 struct em_schema {
     gint refs;
@@ -27,6 +28,12 @@ struct em_df {
     size_t n_sort;
     em_dstream *agg_ds;
     struct em_agg_plan *agg_plan; /* a reference */
+    /* Event time (table-watermark.c, table-evt-agg.c): the watermark defined upstream (a
+     * reference, or NULL), the column carrying it here (the timestamp column or a window of
+     * it; NULL when this table has none), and a watermarked aggregation's state (a reference). */
+    struct em_watermark *watermark;
+    char *event_col;
+    struct em_evt_agg *evt;
 };
 
 /* Sorts rows[0..n) in place by df's orderBy columns (a no-op when it has none). */
@@ -36,6 +43,42 @@ void em__df_sort_rows(const em_df *df, em_value *rows, size_t n);
 em_dstream *em__df_complete_stream(const em_df *df, GError **err);
 struct em_agg_plan *em__agg_plan_ref(struct em_agg_plan *plan);
 void em__agg_plan_unref(struct em_agg_plan *plan);
+
+/* ---- Event time (table-watermark.c, table-evt-agg.c, table-window.c) ---- */
+
+struct em_watermark *em__watermark_ref(struct em_watermark *wm);
+void em__watermark_unref(struct em_watermark *wm);
+/* Whether the watermark computed at the end of the last batch is ahead of the one that batch
+ * used (Spark then runs a batch without data to evict and emit). */
+bool em__watermark_advanced(struct em_watermark *wm);
+/* At a batch's start: the watermark computed at the end of the previous one becomes current. */
+void em__watermark_begin(struct em_watermark *wm);
+/* At a batch's end: the batch's event-time figures from its rows at withWatermark (has_data:
+ * whether the batch read rows), and the next watermark. False with err when computing fails. */
+bool em__watermark_end(struct em_watermark *wm, em_time t, bool has_data, GError **err);
+/* The watermarks (ms) for late rows (the previous batch's) and for eviction (this batch's). */
+void em__watermark_get(struct em_watermark *wm, int64_t *late_ms, int64_t *evict_ms);
+/* Adds progress's "eventTime" member for the last batch. */
+void em__watermark_progress(struct em_watermark *wm, JsonBuilder *b);
+
+/* The aggregation of df (which has a watermark on one of cols) over the batch's merged partials
+ * (key row, partials), keeping its groups until the watermark passes them. NULL when no group
+ * column carries df's watermark (the caller then aggregates without one). Takes no ownership. */
+em_df *em__evt_agg_new(const em_df *df, em_dstream *partials, struct em_agg_plan *plan,
+                       em_schema *out);
+struct em_evt_agg *em__evt_agg_ref(struct em_evt_agg *agg);
+void em__evt_agg_unref(struct em_evt_agg *agg);
+/* The batch at t: merges the batch's partials into the groups (late ones dropped), evicts what
+ * the watermark passed, and returns the rows mode writes (a new reference), or NULL with err. */
+em_rdd *em__evt_agg_run(struct em_evt_agg *agg, em_time t, em_output_mode mode, GError **err);
+/* Adds the aggregation's stateOperators entry for the last batch. */
+void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b);
+
+/* What table-agg.c's plans give the event-time aggregation. */
+size_t em__agg_plan_n_keys(const struct em_agg_plan *plan);
+size_t em__agg_plan_key_col(const struct em_agg_plan *plan, size_t i);
+em_value em__agg_merge(const struct em_agg_plan *plan, em_value x, em_value y);
+em_value em__agg_finalize(const struct em_agg_plan *plan, em_value key, em_value acc);
 
 /* A schema built from names[0..n) and types[0..n) (copied). */
 em_schema *em__schema_new(const char *const *names, const em_col_type *types, size_t n);

@@ -16,8 +16,10 @@ struct em_query {
     em_schema *schema;
     em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
     em_dstream *source;
-    em_dstream *agg_ds; /* a streaming aggregation's state stream, for its figures */
-    em_query_opts opts; /* console_out, listener copied; name, listener pointers not kept */
+    em_dstream *agg_ds;      /* a streaming aggregation's state stream, for its figures */
+    struct em_watermark *wm; /* withWatermark upstream (a reference), or NULL */
+    struct em_evt_agg *evt;  /* a watermarked aggregation (a reference), or NULL */
+    em_query_opts opts;      /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
@@ -49,6 +51,8 @@ void em_query_unref(em_query *q)
     g_free(q->exception);
     em_schema_unref(q->schema);
     em_df_free(q->sort);
+    em__watermark_unref(q->wm);
+    em__evt_agg_unref(q->evt);
     g_queue_clear_full(&q->progress, g_free);
     em_values_free(q->memory);
     g_mutex_clear(&q->lock);
@@ -238,6 +242,8 @@ static void add_state_operators(em_query *q, JsonBuilder *b, const batch_figures
 {
     json_builder_set_member_name(b, "stateOperators");
     json_builder_begin_array(b);
+    if (q->evt)
+        em__evt_agg_progress(q->evt, b);
     if (q->agg_ds) {
         int64_t keys = 0, bytes = 0;
         em_map_with_state_size(q->agg_ds, &keys, &bytes);
@@ -280,6 +286,8 @@ static char *progress_json(em_query *q, const batch_figures *f)
     add_int(b, "addBatch", f->add_batch_ms);
     add_int(b, "triggerExecution", f->trigger_ms);
     json_builder_end_object(b);
+    if (q->wm)
+        em__watermark_progress(q->wm, b);
     add_state_operators(q, b, f);
     json_builder_set_member_name(b, "sources");
     json_builder_begin_array(b);
@@ -359,7 +367,12 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
     int64_t n_in = input_rows(q, t, err);
     if (n_in < 0)
         return false;
-    if (n_in == 0) {
+    /* Spark runs a batch without data when the watermark moved, to evict and emit */
+    bool evict_batch = n_in == 0 && q->batch_id > 0 && q->evt &&
+                       q->opts.mode != EM_OUTPUT_COMPLETE &&
+                       q->opts.trigger != EM_TRIGGER_AVAILABLE_NOW && /* as Spark 3.5 */
+                       em__watermark_advanced(q->wm);
+    if (n_in == 0 && !evict_batch) {
         if (q->opts.trigger == EM_TRIGGER_AVAILABLE_NOW && q->batch_id > 0) {
             em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
             terminate(q, NULL);
@@ -371,7 +384,16 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
                        .t = t,
                        .previous = q->last_trigger};
     int64_t add_start = em__now_ms();
-    if (!write_batch(q, rdd, q->batch_id, &f.output_rows, err)) {
+    g_autoptr(em_rdd) evt_rows = NULL;
+    if (q->wm)
+        em__watermark_begin(q->wm);
+    if (q->evt && !(rdd = evt_rows = em__evt_agg_run(q->evt, t, q->opts.mode, err))) {
+        em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
+        terminate(q, (*err)->message);
+        return false;
+    }
+    if (!write_batch(q, rdd, q->batch_id, &f.output_rows, err) ||
+        (q->wm && !em__watermark_end(q->wm, t, n_in > 0, err))) {
         em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
         terminate(q, (*err)->message);
         return false;
@@ -408,7 +430,7 @@ static bool check_mode(const em_df *df, em_output_mode mode, GError **err)
                     "aggregated DataFrame/Dataset in Complete output mode;");
         return false;
     }
-    if (mode == EM_OUTPUT_APPEND && df->aggregated) {
+    if (mode == EM_OUTPUT_APPEND && df->aggregated && !df->evt) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "Append output mode not supported when there are streaming aggregations on "
                     "streaming DataFrames/DataSets without watermark;");
@@ -457,7 +479,7 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
         return NULL;
     }
     em_dstream *out = df->ds;
-    if (opts->mode == EM_OUTPUT_COMPLETE) {
+    if (opts->mode == EM_OUTPUT_COMPLETE && !df->evt) {
         out = em__df_complete_stream(df, err);
         if (!out) {
             if (opts->destroy)
@@ -474,6 +496,8 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     q->schema = em_schema_ref(df->schema);
     q->source = df->source;
     q->agg_ds = df->agg_ds;
+    q->wm = em__watermark_ref(df->watermark);
+    q->evt = em__evt_agg_ref(df->evt);
     if (df->sort_cols) {
         q->sort = em__df_new(df, df->schema, NULL, df->ds);
         q->sort->sort_cols = g_memdup2(df->sort_cols, df->n_sort * sizeof *df->sort_cols);

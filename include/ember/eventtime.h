@@ -1,0 +1,43 @@
+/* Event time on Ember's DataFrames (Spark's window(), withWatermark()): group rows by when they
+ * happened rather than when they arrived, and bound the state of a streaming aggregation by a
+ * watermark. Beside <ember/table.h>, whose em_df these operations take and return.
+ *
+ * A window is a column of type EM_COL_WINDOW: a row of two timestamps (start, end), in
+ * microseconds since the epoch, printed by show() as Spark 3.5 prints the struct:
+ * {2026-01-01 10:00:00, 2026-01-01 10:10:00}. */
+#ifndef EMBER_EVENTTIME_H
+#define EMBER_EVENTTIME_H
+
+#if !defined(EMBER_INSIDE) && !defined(EMBER_COMPILATION)
+#error "Only <ember.h> can be included directly."
+#endif
+
+#include <ember/table.h>
+
+/* withColumn(name, window(ts_col, length, slide, start)): every row of df once for each window
+ * of the timestamp column ts_col it falls in (one for a tumbling window, slide == length;
+ * ceil(length / slide) candidates for a sliding one), the window in the new column name
+ * ("window" when NULL). Windows start at start + k * slide, as Spark's TimeWindow: a window
+ * holds the timestamps start <= ts < end. A null ts gives no row. Durations are in ms; length
+ * and slide must be positive, slide <= length and |start| < slide, else NULL with err
+ * (EM_ERROR_INVALID). A window of a watermarked ts_col carries the watermark (grouping by it
+ * bounds the aggregation's state). The caller frees the result. */
+EM_API em_df *em_df_window_full(const em_df *df, const char *ts_col, em_duration length,
+                                em_duration slide, em_duration start, const char *name,
+                                GError **err);
+/* window(ts_col, length, slide) as "window", windows aligned on the epoch. */
+#define em_df_window(df, ts_col, length, slide, err)                                              \
+    em_df_window_full((df), (ts_col), (length), (slide), 0, NULL, (err))
+
+/* withWatermark(ts_col, delay): df with a watermark on its timestamp column ts_col: the largest
+ * event time seen minus delay (ms), computed at the end of each batch, used from the next one,
+ * never moving back (it starts at the epoch). An aggregation grouped by ts_col or a window of
+ * it then drops the groups the previous batch's watermark passed (counted in the progress as
+ * numRowsDroppedByWatermark), and evicts the groups the current one passes: append mode writes a
+ * group once, when the watermark passes its end; update mode writes the groups that changed;
+ * complete mode keeps and writes every group. The progress gets Spark's eventTime block. NULL
+ * with err for an unknown or non-timestamp column, a negative delay or a static df. */
+EM_API em_df *em_df_with_watermark(const em_df *df, const char *ts_col, em_duration delay,
+                                   GError **err);
+
+#endif
