@@ -143,10 +143,12 @@ Test(eventtime, guide_update_mode_writes_changed_windows_as_spark)
                 "12:05", "12:15") "dog |2    |\n" W("12:10",
                                                     "12:20") "dog |1    |\n" FOOT BANNER(2) HEAD
                 W("12:00", "12:10") "dog |2    |\n" W("12:05", "12:15") "dog |3    |\n" W("12:05", "12:15") "owl |2    |\n" W("12:10", "12:20") "cat |1    |\n" W(
-                    "12:10", "12:20") "owl |1    |\n" W("12:15",
-                                                        "12:25") "cat |1    |\n" W("12:15", "12:"
-                                                                                            "25") "owl |1    |\n" W("12:20",
-                                                                                                                    "12:30") "owl |1    |\n" FOOT
+                    "12:10",
+                    "12:20") "owl |1    |\n" W("12:15",
+                                               "12:25") "cat |1    |\n" W("12:15",
+                                                                          "12:"
+                                                                          "25") "owl |1    |\n" W("12:20",
+                                                                                                  "12:30") "owl |1    |\n" FOOT
                     BANNER(3) HEAD6 W("11:55", "12:05") "donkey|1    |\n" W(
                         "12:00",
                         "12:10") "donkey|1    |\n" W("12:10",
@@ -180,21 +182,37 @@ Test(eventtime, guide_complete_mode_keeps_every_window)
     g_autofree char *last = g_strdup(strstr(r.console, BANNER(3)));
     cr_assert_str_eq(
         last,
-        BANNER(3) HEAD6 W("11:55", "12:05") "donkey|1    |\n" W("12:00", "12:10") "cat   |1    "
-                                                                                  "|\n" W("12:00", "12:10") "dog   |2    |\n" W(
-                                                                                      "12:00",
-                                                                                      "12:10") "do"
-                                                                                               "nk"
-                                                                                               "ey"
-                                                                                               "|1"
-                                                                                               "  "
-                                                                                               "  "
-                                                                                               "|"
-                                                                                               "\n" W("12:00",
-                                                                                                      "12:10") "owl   |1    |\n" W("12:05",
-                                                                                                                                   "12:15") "cat   |1    |\n" W("12:05", "12:15") "dog   |3    |\n" W("12:05", "12:15") "owl   |2    |\n" W("12:10", "12:20") "cat   |1    |\n" W("12:10", "12:20") "dog   |1    |\n" W("12:10", "12:20") "owl   |2    |\n" W("12:15", "12:25") "cat   |1    |\n" W("12:15",
-                                                                                                                                                                                                                                                                                                                                                                                                    "12:25") "owl   |2    |\n" W("12:20",
-                                                                                                                                                                                                                                                                                                                                                                                                                                 "12:30") "owl   |1    |\n" FOOT6);
+        BANNER(3) HEAD6 W("11:55", "12:05") "donkey|1    |\n" W(
+            "12:00",
+            "12:10") "cat   |1    "
+                     "|\n" W("12:00", "12:10") "dog   |2    |\n" W(
+                         "12:00",
+                         "12:10") "do"
+                                  "nk"
+                                  "ey"
+                                  "|1"
+                                  "  "
+                                  "  "
+                                  "|"
+                                  "\n" W("12:00", "12:10") "owl   |1    |\n" W(
+                                      "12:05",
+                                      "12:"
+                                      "15") "cat   |1    |\n" W("12:05",
+                                                                "12:15") "dog   |3    "
+                                                                         "|\n" W(
+                                                                             "12:05",
+                                                                             "12:"
+                                                                             "15") "owl   |2    "
+                                                                                   "|\n" W("12:10",
+                                                                                           "12:20") "cat   |1    |\n" W("12:10",
+                                                                                                                        "12:20") "dog   "
+                                                                                                                                 "|1    "
+                                                                                                                                 "|\n" W("12:10", "12:20") "owl   |2    |\n" W("12:15", "12:25") "cat   |1    |\n" W(
+                                                                                                                                     "12:"
+                                                                                                                                     "15",
+                                                                                                                                     "12:"
+                                                                                                                                     "25") "owl   |2    |\n" W("12:20",
+                                                                                                                                                               "12:30") "owl   |1    |\n" FOOT6);
     run_result_clear(&r);
 }
 
@@ -283,4 +301,264 @@ Test(eventtime, late_rows_are_dropped_and_counted)
     cr_assert_not_null(b2);
     cr_assert_str_eq(b2, BANNER(2) HEAD W("12:05", "12:15") "edge|1    |\n" FOOT);
     run_result_clear(&r);
+}
+
+/* ---- window() on a static table ---- */
+
+static em_context *static_sc(void) { return em_context_new("local[2]", "test-eventtime", NULL); }
+
+/* Spark 3.5: tumbling windows hold start <= ts < end; sliding ones give a row per window, the
+ * latest start first; before the epoch the boundaries still align (floor, not truncation). */
+Test(eventtime, window_boundaries_as_spark_time_window)
+{
+    em_context *sc = static_sc();
+    g_autoptr(em_df) df = df_of(sc, "ts timestamp, v long",
+                                "2026-01-01 12:10:00,1\n2026-01-01 12:09:59.999999,2\n"
+                                "1969-12-31 23:58:00,3\n,4");
+    GError *err = NULL;
+    g_autoptr(em_df) tumbling = ok(em_df_window(df, "ts", 10 * MIN_MS, 10 * MIN_MS, &err), err);
+    g_autofree char *t = shown(tumbling, 20, 0);
+    cr_assert_str_eq(
+        t, "+--------------------------+---+------------------------------------------+\n"
+           "|ts                        |v  |window                                    |\n"
+           "+--------------------------+---+------------------------------------------+\n"
+           "|2026-01-01 12:10:00       |1  |{2026-01-01 12:10:00, 2026-01-01 12:20:00}|\n"
+           "|2026-01-01 12:09:59.999999|2  |{2026-01-01 12:00:00, 2026-01-01 12:10:00}|\n"
+           "|1969-12-31 23:58:00       |3  |{1969-12-31 23:50:00, 1970-01-01 00:00:00}|\n"
+           "+--------------------------+---+------------------------------------------+\n\n");
+    g_autoptr(em_df) sliding =
+        ok(em_df_window_full(df, "ts", 10 * MIN_MS, 5 * MIN_MS, 2 * MIN_MS, "w", &err), err);
+    const char *cols[] = {"v", "w"};
+    g_autoptr(em_df) picked = ok(em_df_select(sliding, cols, 2, &err), err);
+    g_autofree char *s = shown(picked, 20, 0);
+    cr_assert_str_eq(s, "+---+------------------------------------------+\n"
+                        "|v  |w                                         |\n"
+                        "+---+------------------------------------------+\n"
+                        "|1  |{2026-01-01 12:07:00, 2026-01-01 12:17:00}|\n"
+                        "|1  |{2026-01-01 12:02:00, 2026-01-01 12:12:00}|\n"
+                        "|2  |{2026-01-01 12:07:00, 2026-01-01 12:17:00}|\n"
+                        "|2  |{2026-01-01 12:02:00, 2026-01-01 12:12:00}|\n"
+                        "|3  |{1969-12-31 23:57:00, 1970-01-01 00:07:00}|\n"
+                        "|3  |{1969-12-31 23:52:00, 1970-01-01 00:02:00}|\n"
+                        "+---+------------------------------------------+\n\n");
+    em_context_free(sc);
+}
+
+Test(eventtime, window_and_watermark_reject_bad_arguments)
+{
+    em_context *sc = static_sc();
+    g_autoptr(em_df) df = df_of(sc, "ts timestamp, v long", "2026-01-01 12:10:00,1");
+    GError *err = NULL;
+    cr_assert_null(em_df_window(df, "ts", 5 * MIN_MS, 10 * MIN_MS, &err));
+    cr_assert_str_eq(err->message, "The slide duration (600000 ms) must be less than or equal to "
+                                   "the windowDuration (300000 ms).");
+    g_clear_error(&err);
+    cr_assert_null(em_df_window(df, "ts", 0, 0, &err));
+    cr_assert_str_eq(err->message, "The window duration (0 ms) must be greater than 0.");
+    g_clear_error(&err);
+    cr_assert_null(em_df_window_full(df, "ts", 10, 5, 5, NULL, &err));
+    cr_assert(strstr(err->message, "start time (5 ms)"), "%s", err->message);
+    g_clear_error(&err);
+    cr_assert_null(em_df_window(df, "v", 10, 5, &err));
+    cr_assert_str_eq(err->message, "window(v) needs a timestamp column: `v` is bigint");
+    g_clear_error(&err);
+    cr_assert_null(em_df_window(df, "nope", 10, 5, &err));
+    cr_assert(strstr(err->message, "`nope` cannot be resolved"), "%s", err->message);
+    g_clear_error(&err);
+    /* a static table has no batches to watermark */
+    cr_assert_null(em_df_with_watermark(df, "ts", 1000, &err));
+    cr_assert(strstr(err->message, "needs a streaming DataFrame"), "%s", err->message);
+    g_clear_error(&err);
+    em_context_free(sc);
+}
+
+Test(eventtime, watermark_rejects_a_non_timestamp_column_and_negative_delay)
+{
+    const char *const batches[] = {"2026-01-01 12:00:00,a"};
+    query_fixture fx;
+    query_fixture_init(&fx, batches, 1);
+    g_autoptr(em_df) events = events_of(fx.lines);
+    GError *err = NULL;
+    cr_assert_null(em_df_with_watermark(events, "word", 1000, &err));
+    cr_assert_str_eq(err->message,
+                     "Event time must be defined on a window or a timestamp, but word is of type "
+                     "string");
+    g_clear_error(&err);
+    cr_assert_null(em_df_with_watermark(events, "timestamp", -1, &err));
+    cr_assert_str_eq(err->message, "The delay threshold (-1 ms) should not be negative.");
+    g_clear_error(&err);
+    /* append mode on an aggregation needs the watermark on a group column */
+    const char *by[] = {"word"};
+    g_autoptr(em_df) marked = ok(em_df_with_watermark(events, "timestamp", 1000, &err), err);
+    g_autoptr(em_df) counts = ok(em_df_group_by_count(marked, by, 1, &err), err);
+    cr_assert_null(
+        em_query_start(counts, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err));
+    cr_assert(strstr(err->message, "Append output mode not supported"), "%s", err->message);
+    g_clear_error(&err);
+    query_fixture_fini(&fx);
+}
+
+/* After the guide's batches a row at 12:40 moves the watermark to 12:30: the next trigger
+ * has no data but runs a batch (Spark's no-data batch) that writes the windows ending by then;
+ * the trigger after it runs none. */
+Test(eventtime, a_moved_watermark_runs_a_batch_without_data)
+{
+    const char *const batches[] =
+        {guide[0], guide[1], guide[2], guide[3], "2026-01-01 12:40:00,late-comer", NULL, NULL};
+    run_result r = run_query(batches, 7, 7, EM_OUTPUT_APPEND, 10 * MIN_MS);
+    cr_assert_eq(g_strv_length(r.progress), 6);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *p = progress_at(parser, r.progress, 5);
+    cr_assert_eq(json_object_get_int_member(p, "batchId"), 5);
+    cr_assert_eq(json_object_get_int_member(p, "numInputRows"), 0);
+    cr_assert_str_eq(event_time(p, "watermark"), "2026-01-01T12:30:00.000Z");
+    cr_assert_null(event_time(p, "max"));             /* no rows, no event times */
+    cr_assert_eq(state_figure(p, "numRowsTotal"), 2); /* late-comer's two windows */
+    const char *b5 = strstr(r.console, BANNER(5));
+    cr_assert_not_null(b5);
+    cr_assert_str_eq(
+        b5,
+        BANNER(5) HEAD W("12:05", "12:15") "cat |1    |\n" W("12:05", "12:15") "dog |3    |\n" W(
+            "12:05",
+            "12"
+            ":1"
+            "5") "owl |2    |\n" W("12:10",
+                                   "12:20") "cat |1    |\n" W("12:10",
+                                                              "12:20") "dog |1    |\n" W("12:10",
+                                                                                         "12:20") "owl |2    |\n" W("12:15",
+                                                                                                                    "12:25") "cat |1    |\n" W("12:15",
+                                                                                                                                               "12:25") "owl |2    |\n" W("12:20",
+                                                                                                                                                                          "12:30") "owl |1    |\n" FOOT);
+    run_result_clear(&r);
+}
+
+/* ---- Property: append mode against a batch computation ---- */
+
+#define BASE_S 1767225600 /* 2026-01-01 00:00:00 UTC */
+#define LEN_MIN 10
+#define SLIDE_MIN 5
+#define DELAY_MIN 10
+
+typedef struct {
+    GHashTable *expected; /* "start_min word" -> count, on-time rows only */
+    int64_t dropped[16];  /* per batch: late groups */
+} model;
+
+static void count_windows(GHashTable *into, int64_t ts_min, const char *word)
+{
+    int64_t last = ts_min - (((ts_min % SLIDE_MIN) + SLIDE_MIN) % SLIDE_MIN);
+    for (int i = 0; i < LEN_MIN / SLIDE_MIN; i++) {
+        int64_t start = last - i * SLIDE_MIN;
+        char *k = g_strdup_printf("%" G_GINT64_FORMAT " %s", (gint64)start, word);
+        gpointer old = g_hash_table_lookup(into, k);
+        g_hash_table_insert(into, k, GINT_TO_POINTER(GPOINTER_TO_INT(old) + 1));
+    }
+}
+
+static char *format_ts(int64_t minutes)
+{
+    g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(BASE_S + minutes * 60);
+    return g_date_time_format(dt, "%Y-%m-%d %H:%M:%S");
+}
+
+/* Batches of rows, mostly out of order within the delay, some (late) wholly behind the
+ * previous batch's watermark; the last batch a row far ahead, then a trigger without data to
+ * flush the windows. Fills m with what a batch computation and Spark's rules give. */
+static char **make_stream(guint32 seed, size_t n_batches, model *m)
+{
+    GRand *rand = g_rand_new_with_seed(seed);
+    static const char *const words[] = {"a", "b", "c"};
+    char **batches = g_new0(char *, n_batches + 3);
+    /* minutes since BASE_S; late_wm: the previous batch's watermark, wm: this batch's */
+    int64_t max_min = 60, late_wm = 0, wm = 0;
+    for (size_t b = 0; b < n_batches; b++) {
+        GString *text = g_string_new(NULL);
+        GHashTable *late = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        int64_t batch_max = max_min;
+        int rows = g_rand_int_range(rand, 1, 6);
+        for (int r = 0; r < rows; r++) {
+            const char *word = words[g_rand_int_range(rand, 0, 3)];
+            bool is_late = late_wm - LEN_MIN > 0 && g_rand_int_range(rand, 0, 5) == 0;
+            int64_t ts;
+            if (is_late) /* every window of ts ends at or before late_wm */
+                ts = late_wm - LEN_MIN - g_rand_int_range(rand, 0, 20);
+            else /* ahead, or behind the largest event time seen by less than the delay */
+                ts = max_min - DELAY_MIN + 1 + g_rand_int_range(rand, 0, DELAY_MIN + 8);
+            g_autofree char *s = format_ts(ts);
+            g_string_append_printf(text, "%s%s,%s", r ? "\n" : "", s, word);
+            if (is_late)
+                count_windows(late, ts, word);
+            else
+                count_windows(m->expected, ts, word);
+            batch_max = MAX(batch_max, ts);
+        }
+        m->dropped[b] = g_hash_table_size(late);
+        g_hash_table_destroy(late);
+        batches[b] = g_string_free(text, FALSE);
+        /* the next batch's watermark: the largest event time seen minus the delay */
+        max_min = batch_max;
+        late_wm = wm;
+        wm = MAX(wm, max_min - DELAY_MIN);
+    }
+    g_autofree char *far = format_ts(max_min + 1000);
+    batches[n_batches] = g_strdup_printf("%s,flush", far);
+    g_rand_free(rand);
+    return batches;
+}
+
+Test(eventtime, append_mode_equals_a_batch_computation_and_counts_late_rows, .timeout = 120)
+{
+    for (guint32 seed = 1; seed <= 4; seed++) {
+        enum { N = 8 };
+        model m = {.expected = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL)};
+        g_auto(GStrv) batches = make_stream(seed, N, &m);
+        query_fixture fx;
+        /* N batches, the flush row, then one trigger without data */
+        query_fixture_init(&fx, (const char *const *)batches, N + 2);
+        g_autoptr(em_df) counts = windowed_counts(fx.lines, DELAY_MIN * MIN_MS);
+        GError *err = NULL;
+        g_autoptr(em_query) q =
+            em_query_start(counts,
+                           &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                           &err);
+        cr_assert_not_null(q, "%s", err ? err->message : "");
+        query_fixture_run(&fx, N + 2);
+        g_autoptr(em_values) rows = em_query_memory_rows(q);
+        GHashTable *got = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        for (size_t i = 0; i < rows->n; i++) {
+            em_value w = em_row_get(rows->items[i], 0);
+            int64_t start_min = (em_row_get(w, 0).as.i / 1000000 - BASE_S) / 60;
+            em_value word = em_row_get(rows->items[i], 1);
+            char *k = g_strdup_printf("%" G_GINT64_FORMAT " %.*s", (gint64)start_min,
+                                      (int)word.len, word.as.s);
+            cr_assert_null(g_hash_table_lookup(got, k), "seed %u: %s written twice", seed, k);
+            g_hash_table_insert(got, k, GINT_TO_POINTER((int)em_row_get(rows->items[i], 2).as.i));
+        }
+        cr_assert_eq(g_hash_table_size(got), g_hash_table_size(m.expected),
+                     "seed %u: %u windows written, %u expected", seed, g_hash_table_size(got),
+                     g_hash_table_size(m.expected));
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, m.expected);
+        while (g_hash_table_iter_next(&it, &k, &v))
+            cr_assert_eq(g_hash_table_lookup(got, k), v, "seed %u: window %s: %d, expected %d",
+                         seed, (char *)k, GPOINTER_TO_INT(g_hash_table_lookup(got, k)),
+                         GPOINTER_TO_INT(v));
+        g_auto(GStrv) progress = em_query_recent_progress(q);
+        cr_assert_eq(g_strv_length(progress), N + 2, "seed %u", seed);
+        g_autoptr(JsonParser) parser = json_parser_new();
+        for (size_t b = 0; b < N; b++) {
+            JsonObject *p = progress_at(parser, progress, b);
+            cr_assert_eq(state_figure(p, "numRowsDroppedByWatermark"), m.dropped[b],
+                         "seed %u batch %zu", seed, b);
+        }
+        /* the flush row's windows stay: state is bounded by the watermark */
+        JsonObject *last = progress_at(parser, progress, N + 1);
+        cr_assert_eq(state_figure(last, "numRowsTotal"), 2, "seed %u", seed);
+        em_query_stop(q);
+        query_fixture_fini(&fx);
+        g_hash_table_destroy(got);
+        g_hash_table_destroy(m.expected);
+    }
 }
