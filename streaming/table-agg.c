@@ -231,8 +231,9 @@ static em_df *group_streaming(const em_df *df, agg_plan *plan, em_schema *out, G
     em_dstream *merged = partials ? em_reduce_by_key_full(partials, merge_partials, plan_ref(plan),
                                                           plan_unref, "agg", 0)
                                   : NULL;
-    if (merged && df->watermark) {
-        /* a group column carries the watermark: groups end when it passes them */
+    if (merged && (df->watermark || df->session_col)) {
+        /* a group column carries the watermark (groups end when it passes them) or is a
+         * session window (sessions merge across batches) */
         em_df *evt = em__evt_agg_new(df, merged, plan, out);
         if (evt)
             return evt;

@@ -56,6 +56,8 @@ em_df *em__df_new(const em_df *like, em_schema *schema, em_rdd *rdd, em_dstream 
         if (like->event_col && em_schema_index(schema, like->event_col) >= 0)
             df->event_col = g_strdup(like->event_col);
     }
+    if (like && like->session_col && ds && em_schema_index(schema, like->session_col) >= 0)
+        df->session_col = g_strdup(like->session_col);
     if (like && like->evt && ds && like->ds == ds) /* a view of the same rows (orderBy) */
         df->evt = em__evt_agg_ref(like->evt);
     return df;
@@ -85,6 +87,7 @@ void em_df_free(em_df *df)
     g_free(df->sort_cols);
     em__watermark_unref(df->watermark);
     g_free(df->event_col);
+    g_free(df->session_col);
     em__evt_agg_unref(df->evt);
     g_free(df);
 }

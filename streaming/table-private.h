@@ -33,6 +33,7 @@ struct em_df {
      * it; NULL when this table has none), and a watermarked aggregation's state (a reference). */
     struct em_watermark *watermark;
     char *event_col;
+    char *session_col; /* a session_window() column here, or NULL */
     struct em_evt_agg *evt;
 };
 
@@ -71,6 +72,9 @@ void em__evt_agg_unref(struct em_evt_agg *agg);
 /* The batch at t: merges the batch's partials into the groups (late ones dropped), evicts what
  * the watermark passed, and returns the rows mode writes (a new reference), or NULL with err. */
 em_rdd *em__evt_agg_run(struct em_evt_agg *agg, em_time t, em_output_mode mode, GError **err);
+/* Whether the aggregation can be written in mode (Spark's rules for session windows and
+ * watermarks); false with err (Spark's message) when not. */
+bool em__evt_agg_check_mode(const struct em_evt_agg *agg, em_output_mode mode, GError **err);
 /* Adds the aggregation's stateOperators entry for the last batch. */
 void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b);
 

@@ -368,10 +368,8 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
     if (n_in < 0)
         return false;
     /* Spark runs a batch without data when the watermark moved, to evict and emit */
-    bool evict_batch = n_in == 0 && q->batch_id > 0 && q->evt &&
-                       q->opts.mode != EM_OUTPUT_COMPLETE &&
-                       q->opts.trigger != EM_TRIGGER_AVAILABLE_NOW && /* as Spark 3.5 */
-                       em__watermark_advanced(q->wm);
+    bool evict_batch = n_in == 0 && q->batch_id > 0 && q->evt && q->wm &&
+                       q->opts.mode != EM_OUTPUT_COMPLETE && em__watermark_advanced(q->wm);
     if (n_in == 0 && !evict_batch) {
         if (q->opts.trigger == EM_TRIGGER_AVAILABLE_NOW && q->batch_id > 0) {
             em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
@@ -430,6 +428,8 @@ static bool check_mode(const em_df *df, em_output_mode mode, GError **err)
                     "aggregated DataFrame/Dataset in Complete output mode;");
         return false;
     }
+    if (df->evt && !em__evt_agg_check_mode(df->evt, mode, err))
+        return false;
     if (mode == EM_OUTPUT_APPEND && df->aggregated && !df->evt) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "Append output mode not supported when there are streaming aggregations on "

@@ -136,3 +136,95 @@ em_df *em_df_window_full(const em_df *df, const char *ts_col, em_duration length
     }
     return result;
 }
+
+/* ---- session_window ---- */
+
+typedef struct {
+    size_t ts;
+    int64_t gap_us;
+    size_t in_n;
+} session_op;
+
+/* row -> row + [ts, ts + gap); a null ts gives no row (Spark filters them out). */
+static em_value session_rows(em_value row, void *ud)
+{
+    const session_op *op = ud;
+    em_value ts = row.as.items[op->ts];
+    if (!em_is_int(ts))
+        return (em_value){.type = EM_T_LIST, .len = 0, .as.items = NULL};
+    em_arena *scratch = em_scratch();
+    em_value *fields = em_arena_alloc(scratch, (op->in_n + 1) * sizeof *fields);
+    memcpy(fields, row.as.items, op->in_n * sizeof *fields);
+    em_value bounds[2] = {ts, em_int(ts.as.i + op->gap_us)};
+    fields[op->in_n] = em_row_in(scratch, bounds, 2);
+    em_value *one = em_arena_alloc(scratch, sizeof *one);
+    *one = (em_value){.type = EM_T_TUPLE, .len = (uint32_t)(op->in_n + 1), .as.items = fields};
+    return (em_value){.type = EM_T_LIST, .len = 1, .as.items = one};
+}
+
+em_df *em_df_session_window(const em_df *df, const char *ts_col, em_duration gap, const char *name,
+                            GError **err)
+{
+    g_return_val_if_fail(df, NULL);
+    if (!name)
+        name = "session_window";
+    int c = ts_col ? em_schema_index(df->schema, ts_col) : -1;
+    if (c < 0) {
+        em__schema_unresolved(df->schema, ts_col ? ts_col : "(null)", err);
+        return NULL;
+    }
+    if (df->schema->types[c] != EM_COL_TIMESTAMP) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "session_window(%s) needs a timestamp column: `%s` is %s", ts_col, ts_col,
+                    em__col_type_name(df->schema->types[c]));
+        return NULL;
+    }
+    if (gap <= 0) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "The session window gap duration (%" G_GINT64_FORMAT
+                    " ms) must be greater than 0.",
+                    (gint64)gap);
+        return NULL;
+    }
+    if (!df->ds) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "session_window(%s) on a static table is not supported yet: Ember merges "
+                    "sessions in the streaming aggregation only",
+                    ts_col);
+        return NULL;
+    }
+    if (em_schema_index(df->schema, name) >= 0) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "session_window(%s) as `%s`: the table already has a column `%s`", ts_col,
+                    name, name);
+        return NULL;
+    }
+    session_op *op = g_new0(session_op, 1);
+    op->ts = (size_t)c;
+    op->gap_us = gap * 1000;
+    op->in_n = df->schema->n;
+    size_t n = df->schema->n + 1;
+    const char **names = g_newa(const char *, n);
+    em_col_type *types = g_newa(em_col_type, n);
+    for (size_t i = 0; i < df->schema->n; i++) {
+        names[i] = df->schema->names[i];
+        types[i] = df->schema->types[i];
+    }
+    names[n - 1] = name;
+    types[n - 1] = EM_COL_WINDOW;
+    g_autoptr(em_schema) out = em__schema_new(names, types, n);
+    em_dstream *ds = em_flat_map_full(df->ds, session_rows, op, g_free, "session_window");
+    if (!ds) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "session_window could not be applied to the table");
+        return NULL;
+    }
+    em_df *result = em__df_new(df, out, NULL, ds);
+    g_free(result->session_col);
+    result->session_col = g_strdup(name);
+    if (result->watermark && df->event_col && strcmp(df->event_col, ts_col) == 0) {
+        g_free(result->event_col);
+        result->event_col = g_strdup(name);
+    }
+    return result;
+}

@@ -29,6 +29,17 @@ EM_API em_df *em_df_window_full(const em_df *df, const char *ts_col, em_duration
 #define em_df_window(df, ts_col, length, slide, err)                                              \
     em_df_window_full((df), (ts_col), (length), (slide), 0, NULL, (err))
 
+/* withColumn(name, session_window(ts_col, gap)) on a streaming table: every row with the
+ * session window [ts, ts + gap) in the new column name ("session_window" when NULL). Grouping
+ * by it merges, per value of the other group columns, the sessions that overlap or touch (a
+ * session starting at or before another's end), across batches, as Spark's session windows:
+ * a session ends gap (ms, positive) after its last event. With a watermark on ts_col a session
+ * is written in append mode once the watermark passes its end; complete mode writes all;
+ * update mode is refused, as by Spark. NULL with err for a bad column or gap, or a static df
+ * (not supported yet). */
+EM_API em_df *em_df_session_window(const em_df *df, const char *ts_col, em_duration gap,
+                                   const char *name, GError **err);
+
 /* withWatermark(ts_col, delay): df with a watermark on its timestamp column ts_col: the largest
  * event time seen minus delay (ms), computed at the end of each batch, used from the next one,
  * never moving back (it starts at the epoch). An aggregation grouped by ts_col or a window of

@@ -203,16 +203,27 @@ Test(eventtime, guide_complete_mode_keeps_every_window)
                                                                              "12:05",
                                                                              "12:"
                                                                              "15") "owl   |2    "
-                                                                                   "|\n" W("12:10",
-                                                                                           "12:20") "cat   |1    |\n" W("12:10",
-                                                                                                                        "12:20") "dog   "
-                                                                                                                                 "|1    "
-                                                                                                                                 "|\n" W("12:10", "12:20") "owl   |2    |\n" W("12:15", "12:25") "cat   |1    |\n" W(
-                                                                                                                                     "12:"
-                                                                                                                                     "15",
-                                                                                                                                     "12:"
-                                                                                                                                     "25") "owl   |2    |\n" W("12:20",
-                                                                                                                                                               "12:30") "owl   |1    |\n" FOOT6);
+                                                                                   "|\n" W("12:10", "12:20") "cat   |1    |\n" W(
+                                                                                       "12:10",
+                                                                                       "12:20") "d"
+                                                                                                "o"
+                                                                                                "g"
+                                                                                                " "
+                                                                                                " "
+                                                                                                " "
+                                                                                                "|"
+                                                                                                "1"
+                                                                                                " "
+                                                                                                " "
+                                                                                                " "
+                                                                                                " "
+                                                                                                "|"
+                                                                                                "\n" W("12:10", "12:20") "owl   |2    |\n" W("12:15", "12:25") "cat   |1    |\n" W(
+                                                                                                    "12:"
+                                                                                                    "15",
+                                                                                                    "12:"
+                                                                                                    "25") "owl   |2    |\n" W("12:20",
+                                                                                                                              "12:30") "owl   |1    |\n" FOOT6);
     run_result_clear(&r);
 }
 
@@ -561,4 +572,103 @@ Test(eventtime, append_mode_equals_a_batch_computation_and_counts_late_rows, .ti
         g_hash_table_destroy(got);
         g_hash_table_destroy(m.expected);
     }
+}
+
+/* ---- session_window ---- */
+
+static const char *const sessions_in[] = {
+    "2026-01-01 10:00:00,a\n2026-01-01 10:00:05,a\n2026-01-01 10:00:03,b",
+    "2026-01-01 10:00:14,a\n2026-01-01 10:00:30,b\n2026-01-01 10:00:20,a",
+    "2026-01-01 10:00:26,a\n2026-01-01 10:00:50,c",
+};
+
+/* groupBy(session_window(ts, 10 s), word).count(), watermarked when delay >= 0. */
+static em_df *session_counts(const em_df *lines, em_duration delay)
+{
+    GError *err = NULL;
+    g_autoptr(em_df) events = events_of(lines);
+    g_autoptr(em_df) marked =
+        delay >= 0 ? ok(em_df_with_watermark(events, "timestamp", delay, &err), err) : NULL;
+    g_autoptr(em_df) sessions =
+        ok(em_df_session_window(marked ? marked : events, "timestamp", 10 * 1000, "session", &err),
+           err);
+    const char *keys[] = {"session", "word"};
+    return ok(em_df_group_by_count(sessions, keys, 2, &err), err);
+}
+
+static char *session_console(em_output_mode mode, em_duration delay, int triggers)
+{
+    query_fixture fx;
+    query_fixture_init(&fx, sessions_in, G_N_ELEMENTS(sessions_in));
+    g_autoptr(em_df) counts = session_counts(fx.lines, delay);
+    GError *err = NULL;
+    g_autoptr(em_query) q = em_query_start(counts,
+                                           &(em_query_opts){.mode = mode,
+                                                            .sink = EM_SINK_CONSOLE,
+                                                            .console_out = fx.out,
+                                                            .no_truncate = true},
+                                           &err);
+    cr_assert_not_null(q, "%s", err ? err->message : "");
+    query_fixture_run(&fx, triggers);
+    char *text = rows_sorted(fx.console);
+    em_query_stop(q);
+    query_fixture_fini(&fx);
+    return text;
+}
+
+#define SHEAD                                                                                     \
+    "+------------------------------------------+----+-----+\n"                                   \
+    "|session                                   |word|count|\n"                                   \
+    "+------------------------------------------+----+-----+\n"
+#define EMPTY_S                                                                                   \
+    "+-------+----+-----+\n|session|word|count|\n+-------+----+-----+\n+-------+----+-----+\n\n"
+#define S(a, b) "|{2026-01-01 10:00:" a ", 2026-01-01 10:00:" b "}|"
+
+/* Sessions merge when one starts at or before another's end, across batches: a's events at
+ * :00 :05 :14 :20 :26 make one session [:00, :36); b's at :03 and :30 two. */
+Test(eventtime, session_windows_merge_across_batches_in_complete_mode)
+{
+    g_autofree char *text = session_console(EM_OUTPUT_COMPLETE, -1, 3);
+    cr_assert_str_eq(
+        text,
+        BANNER(0) SHEAD S("00", "15") "a   |2    |\n" S("03", "13") "b   |1    |\n" FOOT BANNER(1)
+            SHEAD S("00",
+                    "30") "a   |4    |\n" S("03",
+                                            "13") "b   |1    |\n" S("30",
+                                                                    "40") "b   |1    |\n" FOOT
+                BANNER(2) SHEAD S("00", "36") "a   |5    |\n" S("03", "13") "b   |1    |\n" S(
+                    "30", "40") "b   |1    |\n"
+                                "|{2026-01-01 10:00:50, 2026-01-01 10:01:00}|c   |1    |\n" FOOT);
+}
+
+/* With a 10 s watermark, batch 2's is 10:00:20: b's first session (ended :13) is written, the
+ * others stay open; the watermark then moves to 10:00:40 (:50 - 10 s), so the trigger without
+ * data runs a batch that writes the sessions ended by then. */
+Test(eventtime, session_windows_are_written_once_the_watermark_passes_their_end)
+{
+    g_autofree char *text = session_console(EM_OUTPUT_APPEND, 10 * 1000, 4);
+    cr_assert_str_eq(text,
+                     BANNER(0) EMPTY_S BANNER(1) EMPTY_S BANNER(
+                         2) SHEAD S("03", "13") "b   |1    |\n" FOOT BANNER(3)
+                         SHEAD S("00", "36") "a   |5    |\n" S("30", "40") "b   |1    |\n" FOOT);
+}
+
+Test(eventtime, session_windows_refuse_update_mode_and_append_without_watermark)
+{
+    query_fixture fx;
+    query_fixture_init(&fx, sessions_in, 1);
+    GError *err = NULL;
+    g_autoptr(em_df) counts = session_counts(fx.lines, -1);
+    cr_assert_null(
+        em_query_start(counts, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_MEMORY},
+                       &err));
+    cr_assert_str_eq(err->message, "Update output mode not supported for session window on "
+                                   "streaming DataFrames/DataSets;");
+    g_clear_error(&err);
+    cr_assert_null(
+        em_query_start(counts, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err));
+    cr_assert(strstr(err->message, "without watermark"), "%s", err->message);
+    g_clear_error(&err);
+    query_fixture_fini(&fx);
 }
