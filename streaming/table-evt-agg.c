@@ -380,3 +380,72 @@ void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b)
     add_int(b, "numRowsDroppedByWatermark", dropped);
     json_builder_end_object(b);
 }
+
+/* ---- Operations after the aggregation ---- */
+
+typedef struct {
+    int kind; /* 0 map, 1 flatMap, 2 filter */
+    em_map_fn fn;
+    em_filter_fn pred;
+    void *op;
+    GDestroyNotify destroy;
+    char *name;
+} post_op;
+
+struct em_post_ops {
+    gint refs;
+    struct em_post_ops *before; /* the chain this one extends (a reference), or NULL */
+    post_op last;
+};
+
+struct em_post_ops *em__post_ops_ref(struct em_post_ops *post)
+{
+    if (post)
+        g_atomic_int_inc(&post->refs);
+    return post;
+}
+
+void em__post_ops_unref(struct em_post_ops *post)
+{
+    while (post && g_atomic_int_dec_and_test(&post->refs)) {
+        struct em_post_ops *before = post->before;
+        if (post->last.destroy)
+            post->last.destroy(post->last.op);
+        g_free(post->last.name);
+        g_free(post);
+        post = before;
+    }
+}
+
+em_df *em__df_post_op(const em_df *df, em_schema *out, int kind, em_map_fn fn, em_filter_fn pred,
+                      void *op, GDestroyNotify destroy, const char *name)
+{
+    struct em_post_ops *post = g_new0(struct em_post_ops, 1);
+    post->refs = 1;
+    post->before = em__post_ops_ref(df->post);
+    post->last = (post_op){.kind = kind,
+                           .fn = fn,
+                           .pred = pred,
+                           .op = op,
+                           .destroy = destroy,
+                           .name = g_strdup(name)};
+    em_df *result = em__df_new(df, out, NULL, df->ds); /* takes evt and df's chain */
+    em__post_ops_unref(result->post);
+    result->post = post;
+    result->aggregated = true;
+    return result;
+}
+
+em_rdd *em__post_ops_apply(struct em_post_ops *post, em_rdd *rdd)
+{
+    if (!post || !rdd)
+        return rdd ? em_rdd_ref(rdd) : NULL;
+    g_autoptr(em_rdd) in = em__post_ops_apply(post->before, rdd);
+    /* no destroy: the chain (held by the query) outlives the batch's RDDs */
+    const post_op *p = &post->last;
+    if (p->kind == 0)
+        return em_rdd_map_full(in, p->fn, p->op, NULL, p->name);
+    if (p->kind == 1)
+        return em_rdd_flat_map_full(in, p->fn, p->op, NULL, p->name);
+    return em_rdd_filter_full(in, p->pred, p->op, NULL, p->name);
+}

@@ -58,8 +58,10 @@ em_df *em__df_new(const em_df *like, em_schema *schema, em_rdd *rdd, em_dstream 
     }
     if (like && like->session_col && ds && em_schema_index(schema, like->session_col) >= 0)
         df->session_col = g_strdup(like->session_col);
-    if (like && like->evt && ds && like->ds == ds) /* a view of the same rows (orderBy) */
+    if (like && like->evt && ds && like->ds == ds) { /* a view of the same rows (orderBy) */
         df->evt = em__evt_agg_ref(like->evt);
+        df->post = em__post_ops_ref(like->post);
+    }
     return df;
 }
 
@@ -89,6 +91,7 @@ void em_df_free(em_df *df)
     g_free(df->event_col);
     g_free(df->session_col);
     em__evt_agg_unref(df->evt);
+    em__post_ops_unref(df->post);
     g_free(df);
 }
 
@@ -141,6 +144,11 @@ typedef enum { OP_MAP, OP_FLAT_MAP, OP_FILTER } op_kind;
 static em_df *apply(const em_df *df, em_schema *out, op_kind kind, em_map_fn fn, em_filter_fn pred,
                     row_op *op, const char *name, GError **err)
 {
+    if (df->evt) { /* after a watermarked aggregation: applied to the rows it writes */
+        em_df *result = em__df_post_op(df, out, (int)kind, fn, pred, op, row_op_free, name);
+        em_schema_unref(out);
+        return result;
+    }
     g_autoptr(em_rdd) rdd = NULL;
     em_dstream *ds = NULL;
     if (df->rdd) {

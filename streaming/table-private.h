@@ -33,7 +33,8 @@ struct em_df {
      * it; NULL when this table has none), and a watermarked aggregation's state (a reference). */
     struct em_watermark *watermark;
     char *event_col;
-    char *session_col; /* a session_window() column here, or NULL */
+    char *session_col;        /* a session_window() column here, or NULL */
+    struct em_post_ops *post; /* row operations after the watermarked aggregation (a ref) */
     struct em_evt_agg *evt;
 };
 
@@ -77,6 +78,16 @@ em_rdd *em__evt_agg_run(struct em_evt_agg *agg, em_time t, em_output_mode mode, 
 bool em__evt_agg_check_mode(const struct em_evt_agg *agg, em_output_mode mode, GError **err);
 /* Adds the aggregation's stateOperators entry for the last batch. */
 void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b);
+
+/* Operations over the rows of a watermarked aggregation (select, filter, withColumn after it):
+ * kept as a chain the query applies to each batch's rows. kind: 0 map, 1 flatMap, 2 filter;
+ * op is freed with destroy when the chain is. Returns the new table (schema out referenced). */
+em_df *em__df_post_op(const em_df *df, em_schema *out, int kind, em_map_fn fn, em_filter_fn pred,
+                      void *op, GDestroyNotify destroy, const char *name);
+struct em_post_ops *em__post_ops_ref(struct em_post_ops *post);
+void em__post_ops_unref(struct em_post_ops *post);
+/* rdd with the chain applied (a new reference), NULL when rdd is. */
+em_rdd *em__post_ops_apply(struct em_post_ops *post, em_rdd *rdd);
 
 /* What table-agg.c's plans give the event-time aggregation. */
 size_t em__agg_plan_n_keys(const struct em_agg_plan *plan);

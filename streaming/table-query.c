@@ -16,10 +16,11 @@ struct em_query {
     em_schema *schema;
     em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
     em_dstream *source;
-    em_dstream *agg_ds;      /* a streaming aggregation's state stream, for its figures */
-    struct em_watermark *wm; /* withWatermark upstream (a reference), or NULL */
-    struct em_evt_agg *evt;  /* a watermarked aggregation (a reference), or NULL */
-    em_query_opts opts;      /* console_out, listener copied; name, listener pointers not kept */
+    em_dstream *agg_ds;       /* a streaming aggregation's state stream, for its figures */
+    struct em_watermark *wm;  /* withWatermark upstream (a reference), or NULL */
+    struct em_evt_agg *evt;   /* a watermarked aggregation (a reference), or NULL */
+    struct em_post_ops *post; /* operations after it (a reference), or NULL */
+    em_query_opts opts;       /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
@@ -53,6 +54,7 @@ void em_query_unref(em_query *q)
     em_df_free(q->sort);
     em__watermark_unref(q->wm);
     em__evt_agg_unref(q->evt);
+    em__post_ops_unref(q->post);
     g_queue_clear_full(&q->progress, g_free);
     em_values_free(q->memory);
     g_mutex_clear(&q->lock);
@@ -390,6 +392,9 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
         terminate(q, (*err)->message);
         return false;
     }
+    g_autoptr(em_rdd) post_rows = q->post ? em__post_ops_apply(q->post, rdd) : NULL;
+    if (post_rows)
+        rdd = post_rows;
     if (!write_batch(q, rdd, q->batch_id, &f.output_rows, err) ||
         (q->wm && !em__watermark_end(q->wm, t, n_in > 0, err))) {
         em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
@@ -498,6 +503,7 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     q->agg_ds = df->agg_ds;
     q->wm = em__watermark_ref(df->watermark);
     q->evt = em__evt_agg_ref(df->evt);
+    q->post = em__post_ops_ref(df->post);
     if (df->sort_cols) {
         q->sort = em__df_new(df, df->schema, NULL, df->ds);
         q->sort->sort_cols = g_memdup2(df->sort_cols, df->n_sort * sizeof *df->sort_cols);

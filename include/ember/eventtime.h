@@ -10,6 +10,12 @@
 
 #if !defined(EMBER_INSIDE) && !defined(EMBER_COMPILATION)
 #error "Only <ember.h> can be included directly."
+/* withColumn(name, <batch time>) on a streaming table: every row with the time of the batch
+ * that reads it, as a timestamp. Ember's stand-in for the socket source's includeTimestamp
+ * (Spark stamps a line when it is read; Ember when its batch runs, at the end of the interval
+ * it arrived in). NULL with err for a static table or a name already used. */
+EM_API em_df *em_df_with_batch_time(const em_df *df, const char *name, GError **err);
+
 #endif
 
 #include <ember/table.h>
@@ -50,5 +56,11 @@ EM_API em_df *em_df_session_window(const em_df *df, const char *ts_col, em_durat
  * with err for an unknown or non-timestamp column, a negative delay or a static df. */
 EM_API em_df *em_df_with_watermark(const em_df *df, const char *ts_col, em_duration delay,
                                    GError **err);
+
+/* withColumn(name, <batch time>) on a streaming table: every row with the time of the batch
+ * that reads it, as a timestamp. Ember's stand-in for the socket source's includeTimestamp
+ * (Spark stamps a line when it is read; Ember when its batch runs, at the end of the interval
+ * it arrived in). NULL with err for a static table or a name already used. */
+EM_API em_df *em_df_with_batch_time(const em_df *df, const char *name, GError **err);
 
 #endif
