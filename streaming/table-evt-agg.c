@@ -19,9 +19,10 @@ struct em_evt_agg {
     struct em_watermark *wm;  /* a reference; NULL: a session window without watermark */
     em_dstream *partials;     /* (key row, partials) merged per batch (borrowed) */
     em_context *sc;
-    size_t evt_key;  /* the key field carrying event time */
-    bool evt_window; /* it is a window: its end is compared */
-    bool session;    /* it is a session window: sessions merge */
+    size_t evt_key;         /* the key field carrying event time */
+    bool evt_window;        /* it is a window: its end is compared */
+    bool session;           /* it is a session window: sessions merge */
+    struct em_dedup *dedup; /* dropDuplicates (table-dedup.c) instead of an aggregation */
     GMutex lock;
     GHashTable *groups; /* em_value *key -> group * (both in arena) */
     em_arena *arena;
@@ -48,7 +49,9 @@ void em__evt_agg_unref(struct em_evt_agg *agg)
 {
     if (!agg || !g_atomic_int_dec_and_test(&agg->refs))
         return;
-    em__agg_plan_unref(agg->plan);
+    if (agg->plan)
+        em__agg_plan_unref(agg->plan);
+    em__dedup_free(agg->dedup);
     em__watermark_unref(agg->wm);
     g_hash_table_destroy(agg->groups);
     em_arena_free(agg->arena);
@@ -94,6 +97,22 @@ em_df *em__evt_agg_new(const em_df *df, em_dstream *partials, struct em_agg_plan
     result->evt = agg;
     g_free(result->event_col); /* the result's group column keeps the name */
     result->event_col = g_strdup(df->event_col);
+    return result;
+}
+
+em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup)
+{
+    struct em_evt_agg *agg = g_new0(struct em_evt_agg, 1);
+    agg->refs = 1;
+    agg->wm = em__watermark_ref(df->watermark);
+    agg->partials = df->ds; /* the rows themselves */
+    agg->sc = em_ssc_context(em_dstream_ssc(df->ds));
+    agg->dedup = dedup;
+    g_mutex_init(&agg->lock);
+    agg->groups = g_hash_table_new(key_hash, key_equal);
+    agg->arena = em_arena_new();
+    em_df *result = em__df_new(df, df->schema, NULL, df->ds);
+    result->evt = agg;
     return result;
 }
 
@@ -296,8 +315,18 @@ em_rdd *em__evt_agg_run(struct em_evt_agg *agg, em_time t, em_output_mode mode, 
     int64_t late_ms = 0, evict_ms = 0;
     if (agg->wm)
         em__watermark_get(agg->wm, &late_ms, &evict_ms);
-    g_autoptr(em_arena) scratch = em_arena_new();
     GArray *out = g_array_new(FALSE, FALSE, sizeof(em_value));
+    if (agg->dedup) {
+        g_mutex_lock(&agg->lock);
+        agg->dropped = agg->updated = agg->removed = 0;
+        em__dedup_run(agg->dedup, batch, agg->wm != NULL, late_ms, evict_ms, out, &agg->dropped,
+                      &agg->updated, &agg->removed);
+        g_mutex_unlock(&agg->lock);
+        em_rdd *rows = em_parallelize(agg->sc, (em_value *)out->data, out->len, 0);
+        g_array_free(out, TRUE);
+        return rows;
+    }
+    g_autoptr(em_arena) scratch = em_arena_new();
     size_t n = batch ? batch->n : 0;
     em_value *keys = g_new(em_value, n ? n : 1), *accs = g_new(em_value, n ? n : 1);
     size_t kept = 0;
@@ -366,13 +395,17 @@ void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b)
     g_mutex_lock(&agg->lock);
     int64_t total = g_hash_table_size(agg->groups);
     int64_t bytes = (int64_t)em_arena_bytes(agg->arena);
+    if (agg->dedup)
+        em__dedup_size(agg->dedup, &total, &bytes);
     int64_t updated = agg->updated, removed = agg->removed, dropped = agg->dropped;
     g_mutex_unlock(&agg->lock);
     /* StateOperatorProgress.jsonValue's order */
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "operatorName");
     /* Spark 3.5.9 reports its session window operator as "defaultName" */
-    json_builder_add_string_value(b, agg->session ? "defaultName" : "stateStoreSave");
+    json_builder_add_string_value(b, agg->dedup     ? "dedupe"
+                                     : agg->session ? "defaultName"
+                                                    : "stateStoreSave");
     add_int(b, "numRowsTotal", total);
     add_int(b, "numRowsUpdated", updated);
     add_int(b, "numRowsRemoved", removed);
@@ -432,7 +465,7 @@ em_df *em__df_post_op(const em_df *df, em_schema *out, int kind, em_map_fn fn, e
     em_df *result = em__df_new(df, out, NULL, df->ds); /* takes evt and df's chain */
     em__post_ops_unref(result->post);
     result->post = post;
-    result->aggregated = true;
+    result->aggregated = df->aggregated;
     return result;
 }
 

@@ -89,6 +89,19 @@ void em__post_ops_unref(struct em_post_ops *post);
 /* rdd with the chain applied (a new reference), NULL when rdd is. */
 em_rdd *em__post_ops_apply(struct em_post_ops *post, em_rdd *rdd);
 
+/* dropDuplicates' state (table-dedup.c): keys of cols seen; row_time is the row's event-time
+ * column (-1: none). */
+struct em_dedup *em__dedup_new(const size_t *cols, size_t n_cols, int row_time);
+void em__dedup_free(struct em_dedup *d);
+/* Appends to out the rows of the batch whose keys are new (late ones dropped and counted when
+ * watermarked), then forgets the keys evict_ms passed. */
+void em__dedup_run(struct em_dedup *d, const em_values *rows, bool watermarked, int64_t late_ms,
+                   int64_t evict_ms, GArray *out, int64_t *dropped, int64_t *updated,
+                   int64_t *removed);
+void em__dedup_size(const struct em_dedup *d, int64_t *rows, int64_t *bytes);
+/* The streaming table of df's rows deduplicated by dedup (taken over), run by the query. */
+em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup);
+
 /* What table-agg.c's plans give the event-time aggregation. */
 size_t em__agg_plan_n_keys(const struct em_agg_plan *plan);
 size_t em__agg_plan_key_col(const struct em_agg_plan *plan, size_t i);

@@ -10,6 +10,15 @@
 
 #if !defined(EMBER_INSIDE) && !defined(EMBER_COMPILATION)
 #error "Only <ember.h> can be included directly."
+/* dropDuplicates(cols[0..n)) on a streaming table (n == 0: all columns): each row whose values
+ * of cols were not seen before, once. With a watermark, rows at or before the previous batch's
+ * watermark are dropped (numRowsDroppedByWatermark) and, when cols hold the event-time column,
+ * a key is forgotten once the watermark passes its time, so state stays bounded (without, it
+ * grows with the distinct keys, as Spark's). Append and update modes. NULL with err for an
+ * unknown column, a static table (not supported yet) or a table already aggregated. */
+EM_API em_df *em_df_drop_duplicates(const em_df *df, const char *const *cols, size_t n,
+                                    GError **err);
+
 /* withColumn(name, <batch time>) on a streaming table: every row with the time of the batch
  * that reads it, as a timestamp. Ember's stand-in for the socket source's includeTimestamp
  * (Spark stamps a line when it is read; Ember when its batch runs, at the end of the interval
@@ -56,6 +65,15 @@ EM_API em_df *em_df_session_window(const em_df *df, const char *ts_col, em_durat
  * with err for an unknown or non-timestamp column, a negative delay or a static df. */
 EM_API em_df *em_df_with_watermark(const em_df *df, const char *ts_col, em_duration delay,
                                    GError **err);
+
+/* dropDuplicates(cols[0..n)) on a streaming table (n == 0: all columns): each row whose values
+ * of cols were not seen before, once. With a watermark, rows at or before the previous batch's
+ * watermark are dropped (numRowsDroppedByWatermark) and, when cols hold the event-time column,
+ * a key is forgotten once the watermark passes its time, so state stays bounded (without, it
+ * grows with the distinct keys, as Spark's). Append and update modes. NULL with err for an
+ * unknown column, a static table (not supported yet) or a table already aggregated. */
+EM_API em_df *em_df_drop_duplicates(const em_df *df, const char *const *cols, size_t n,
+                                    GError **err);
 
 /* withColumn(name, <batch time>) on a streaming table: every row with the time of the batch
  * that reads it, as a timestamp. Ember's stand-in for the socket source's includeTimestamp

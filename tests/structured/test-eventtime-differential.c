@@ -1,6 +1,7 @@
 /* Ember's event time against PySpark 3.5 itself: the guide's windowed word count with a
  * watermark over the same timestamped lines, one file (Ember: one batch) per trigger, in update,
- * append and complete modes. PySpark runs tests/structured/spark_eventtime.py (local[2], UTC);
+ * append and complete modes, and the word's session windows (5 minutes) in complete mode and,
+ * watermarked, append mode. PySpark runs tests/structured/spark_eventtime.py (local[2], UTC);
  * complete mode is ordered by (window, word) and compared byte for byte, update and append per
  * batch as sets of rows (Spark writes groups in its hash order). Skipped, saying so, when
  * python3 cannot import pyspark. */
@@ -83,7 +84,7 @@ static char *spark_console(const char *dir)
     return out;
 }
 
-static char *ember_console(em_output_mode mode)
+static char *ember_console(em_output_mode mode, bool sessions)
 {
     const char *batches[G_N_ELEMENTS(files)];
     char *trimmed[G_N_ELEMENTS(files)];
@@ -96,11 +97,15 @@ static char *ember_console(em_output_mode mode)
     GError *err = NULL;
     g_autoptr(em_schema) schema = schema_of("timestamp timestamp, word string");
     g_autoptr(em_df) events = ok(em_df_from_csv(fx.lines, "value", schema, NULL, &err), err);
+    /* Spark's session queries: complete without a watermark, append with one */
+    bool watermark = !sessions || mode == EM_OUTPUT_APPEND;
     g_autoptr(em_df) marked =
-        ok(em_df_with_watermark(events, "timestamp", 10 * MIN_MS, &err), err);
+        watermark ? ok(em_df_with_watermark(events, "timestamp", 10 * MIN_MS, &err), err) : NULL;
+    em_df *in = marked ? marked : events;
     g_autoptr(em_df) windowed =
-        ok(em_df_window(marked, "timestamp", 10 * MIN_MS, 5 * MIN_MS, &err), err);
-    const char *keys[] = {"window", "word"};
+        sessions ? ok(em_df_session_window(in, "timestamp", 5 * MIN_MS, "session", &err), err)
+                 : ok(em_df_window(in, "timestamp", 10 * MIN_MS, 5 * MIN_MS, &err), err);
+    const char *keys[] = {sessions ? "session" : "window", "word"};
     g_autoptr(em_df) counts = ok(em_df_group_by_count(windowed, keys, 2, &err), err);
     g_autoptr(em_df) sorted = ok(em_df_order_by(counts, keys, 2, &err), err);
     g_autoptr(em_query) q = em_query_start(mode == EM_OUTPUT_COMPLETE ? sorted : counts,
@@ -120,7 +125,7 @@ static char *ember_console(em_output_mode mode)
     return out;
 }
 
-Test(eventtime_differential, update_append_complete_match_pyspark, .timeout = 600)
+Test(eventtime_differential, windows_and_sessions_in_every_mode_match_pyspark, .timeout = 600)
 {
     if (!have_pyspark())
         cr_skip_test("python3 cannot import pyspark: the differential test did not run");
@@ -134,15 +139,18 @@ Test(eventtime_differential, update_append_complete_match_pyspark, .timeout = 60
         cr_assert_eq(utime(path, &times), 0);
     }
     g_autofree char *spark = spark_console(dir);
-    g_autofree char *update = ember_console(EM_OUTPUT_UPDATE);
-    g_autofree char *append = ember_console(EM_OUTPUT_APPEND);
-    g_autofree char *complete = ember_console(EM_OUTPUT_COMPLETE);
-    g_autofree char *ember = g_strconcat(update, append, complete, NULL);
+    g_autofree char *update = ember_console(EM_OUTPUT_UPDATE, false);
+    g_autofree char *append = ember_console(EM_OUTPUT_APPEND, false);
+    g_autofree char *complete = ember_console(EM_OUTPUT_COMPLETE, false);
+    g_autofree char *s_complete = ember_console(EM_OUTPUT_COMPLETE, true);
+    g_autofree char *s_append = ember_console(EM_OUTPUT_APPEND, true);
+    g_autofree char *ember = g_strconcat(update, append, complete, s_complete, s_append, NULL);
     g_autofree char *ember_sorted = rows_sorted(ember);
     g_autofree char *spark_sorted = rows_sorted(spark);
     cr_assert_str_eq(ember_sorted, spark_sorted);
     /* complete mode is ordered: byte for byte */
-    cr_assert(g_str_has_suffix(spark, complete), "Ember's complete mode:\n%s", complete);
+    cr_assert_not_null(strstr(spark, complete), "Ember's complete mode:\n%s", complete);
+    cr_assert_not_null(strstr(spark, s_complete), "Ember's sessions, complete:\n%s", s_complete);
     for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
         g_autofree char *path = g_strdup_printf("%s/part-%zu.txt", dir, i);
         g_unlink(path);

@@ -672,3 +672,91 @@ Test(eventtime, session_windows_refuse_update_mode_and_append_without_watermark)
     g_clear_error(&err);
     query_fixture_fini(&fx);
 }
+
+/* select and filter after a watermarked aggregation apply to the rows it writes. */
+Test(eventtime, operations_after_the_aggregation_apply_to_its_rows)
+{
+    query_fixture fx;
+    query_fixture_init(&fx, guide, 4);
+    g_autoptr(em_df) counts = windowed_counts(fx.lines, 10 * MIN_MS);
+    GError *err = NULL;
+    g_autoptr(em_df) many = ok(em_df_filter_cmp(counts, "count", EM_CMP_GE, em_int(2), &err), err);
+    const char *cols[] = {"word", "count"};
+    g_autoptr(em_df) picked = ok(em_df_select(many, cols, 2, &err), err);
+    g_autoptr(em_query) q =
+        em_query_start(picked, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err);
+    cr_assert_not_null(q, "%s", err ? err->message : "");
+    query_fixture_run(&fx, 4);
+    g_autoptr(em_values) rows = em_query_memory_rows(q);
+    g_autofree char *text = em_values_to_string(rows);
+    /* append mode's batch 3 wrote (12:00-12:10, dog, 2) and four windows counted once */
+    cr_assert_str_eq(text, "[(dog,2)]");
+    em_query_stop(q);
+    query_fixture_fini(&fx);
+}
+
+/* ---- dropDuplicates ---- */
+
+/* dropDuplicates("word", "timestamp") with a 10 minute watermark: a repeat is written once;
+ * rows at or before the previous batch's watermark are dropped and counted; keys the watermark
+ * passed are forgotten (state bounded). */
+Test(eventtime, drop_duplicates_within_the_watermark)
+{
+    const char *const batches[] = {
+        "2026-01-01 12:00:00,a\n2026-01-01 12:00:00,a\n2026-01-01 12:01:00,a",
+        "2026-01-01 12:00:00,a\n2026-01-01 12:20:00,b",
+        "2026-01-01 12:30:00,c",
+        /* watermark 12:10 judges late rows here, 12:20 evicts */
+        "2026-01-01 12:05:00,a\n2026-01-01 12:20:00,b\n2026-01-01 12:31:00,c",
+    };
+    query_fixture fx;
+    query_fixture_init(&fx, batches, 4);
+    GError *err = NULL;
+    g_autoptr(em_df) events = events_of(fx.lines);
+    g_autoptr(em_df) marked =
+        ok(em_df_with_watermark(events, "timestamp", 10 * MIN_MS, &err), err);
+    const char *cols[] = {"word", "timestamp"};
+    g_autoptr(em_df) unique = ok(em_df_drop_duplicates(marked, cols, 2, &err), err);
+    cr_assert_null(
+        em_query_start(unique,
+                       &(em_query_opts){.mode = EM_OUTPUT_COMPLETE, .sink = EM_SINK_MEMORY},
+                       &err));
+    cr_assert(strstr(err->message, "Complete output mode not supported"), "%s", err->message);
+    g_clear_error(&err);
+    g_autoptr(em_query) q =
+        em_query_start(unique, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err);
+    cr_assert_not_null(q, "%s", err ? err->message : "");
+    query_fixture_run(&fx, 4);
+    g_autoptr(em_values) rows = em_query_memory_rows(q);
+    cr_assert_eq(rows->n, 5);
+    const char *want[][2] = {{"12:00:00", "a"},
+                             {"12:01:00", "a"},
+                             {"12:20:00", "b"},
+                             {"12:30:00", "c"},
+                             {"12:31:00", "c"}};
+    for (size_t i = 0; i < rows->n; i++) {
+        g_autofree char *iso = g_strdup_printf("2026-01-01T%sZ", want[i][0]);
+        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(iso, NULL);
+        cr_assert_eq(em_row_get(rows->items[i], 0).as.i, g_date_time_to_unix(dt) * 1000000,
+                     "row %zu", i);
+        em_value word = em_row_get(rows->items[i], 1);
+        cr_assert(word.len == 1 && word.as.s[0] == want[i][1][0], "row %zu", i);
+    }
+    g_auto(GStrv) progress = em_query_recent_progress(q);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *p = progress_at(parser, progress, 3);
+    cr_assert_str_eq(event_time(p, "watermark"), "2026-01-01T12:20:00.000Z");
+    JsonObject *op =
+        json_array_get_object_element(json_object_get_array_member(p, "stateOperators"), 0);
+    cr_assert_str_eq(json_object_get_string_member(op, "operatorName"), "dedupe");
+    /* (12:05, a) is at or before 12:10: dropped; (12:20, b) is a repeat */
+    cr_assert_eq(state_figure(p, "numRowsDroppedByWatermark"), 1);
+    cr_assert_eq(state_figure(p, "numRowsUpdated"), 1);
+    /* 12:00 a and 12:01 a went in batch 2 (watermark 12:10), 12:20 b now; the c's stay */
+    cr_assert_eq(state_figure(p, "numRowsRemoved"), 1);
+    cr_assert_eq(state_figure(p, "numRowsTotal"), 2);
+    em_query_stop(q);
+    query_fixture_fini(&fx);
+}
