@@ -304,7 +304,21 @@ static void emit(GArray *out, const struct em_evt_agg *agg, const group *g, em_a
     g_array_append_val(out, row);
 }
 
+static em_rdd *run(struct em_evt_agg *agg, em_time t, em_output_mode mode, GError **err);
+
 em_rdd *em__evt_agg_run(struct em_evt_agg *agg, em_time t, em_output_mode mode, GError **err)
+{
+    /* The merges and rows made here go to a scratch arena of this batch's (on the scheduler
+     * thread nothing resets the thread's own): what is kept is copied into the state's. */
+    em_arena *scratch = em_arena_new();
+    em_arena *prev = em__scratch_set(scratch);
+    em_rdd *rows = run(agg, t, mode, err);
+    em__scratch_set(prev);
+    em_arena_free(scratch);
+    return rows;
+}
+
+static em_rdd *run(struct em_evt_agg *agg, em_time t, em_output_mode mode, GError **err)
 {
     em_rdd *in = em__dstream_get_or_compute(agg->partials, t, err); /* borrowed */
     if (!in && err && *err)

@@ -146,8 +146,12 @@ bool em__watermark_end(struct em_watermark *wm, em_time t, bool has_data, GError
             em_value zero[4] = {em_int(0), em_int(G_MAXINT64), em_int(G_MININT64), em_double(0)};
             g_autoptr(em_arena) arena = em_arena_new();
             em_value total;
-            if (!em_rdd_fold(stats, em_row_in(arena, zero, 4), merge_stats, NULL, arena, &total,
-                             err))
+            /* the driver's merges allocate in arena too (nothing resets this thread's scratch) */
+            em_arena *prev = em__scratch_set(arena);
+            bool folded = em_rdd_fold(stats, em_row_in(arena, zero, 4), merge_stats, NULL, arena,
+                                      &total, err);
+            em__scratch_set(prev);
+            if (!folded)
                 return false;
             n = total.as.items[0].as.i;
             if (n > 0) {
