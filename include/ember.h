@@ -20,6 +20,7 @@
 #include <ember/kafka.h>
 #include <ember/table.h>
 #include <ember/sql.h>
+#include <ember/eventtime.h>
 #undef EMBER_INSIDE
 
 #endif

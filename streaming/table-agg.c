@@ -124,6 +124,17 @@ static em_value finalize(const agg_plan *plan, em_value key, em_value acc)
     return em_row_in(NULL, fields, n);
 }
 
+size_t em__agg_plan_n_keys(const agg_plan *plan) { return plan->n_keys; }
+size_t em__agg_plan_key_col(const agg_plan *plan, size_t i) { return plan->key_cols[i]; }
+em_value em__agg_merge(const agg_plan *plan, em_value x, em_value y)
+{
+    return merge_partials(x, y, (void *)plan);
+}
+em_value em__agg_finalize(const agg_plan *plan, em_value key, em_value acc)
+{
+    return finalize(plan, key, acc);
+}
+
 static em_value finalize_kv(em_value kv, void *ud) { return finalize(ud, em_key(kv), em_val(kv)); }
 
 /* mapWithState: the batch's partials for a group merged into the group's state; the updated
@@ -223,6 +234,13 @@ static em_df *group_streaming(const em_df *df, agg_plan *plan, em_schema *out, G
     em_dstream *merged = partials ? em_reduce_by_key_full(partials, merge_partials, plan_ref(plan),
                                                           plan_unref, "agg", 0)
                                   : NULL;
+    if (merged && (df->watermark || df->session_col)) {
+        /* a group column carries the watermark (groups end when it passes them) or is a
+         * session window (sessions merge across batches) */
+        em_df *evt = em__evt_agg_new(df, merged, plan, out);
+        if (evt)
+            return evt;
+    }
     em_dstream *groups = merged ? em_map_with_state(merged, &(em_state_spec){.fn = update_group,
                                                                              .ud = plan_ref(plan),
                                                                              .destroy = plan_unref,

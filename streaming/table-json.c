@@ -56,6 +56,7 @@ static bool json_field(JsonNode *node, em_col_type type, em_arena *arena, em_val
             return false;
         s = json_node_get_string(node);
         return em__field_parse(s, strlen(s), type, arena, out);
+    case EM_COL_WINDOW: return false; /* made by window(), never read */
     }
     return false;
 }

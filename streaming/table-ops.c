@@ -51,6 +51,18 @@ em_df *em__df_new(const em_df *like, em_schema *schema, em_rdd *rdd, em_dstream 
     df->schema = em_schema_ref(schema);
     df->rdd = rdd ? em_rdd_ref(rdd) : NULL;
     df->ds = ds;
+    if (like && like->watermark && ds) {
+        /* the watermark follows the rows; its column while it is in the schema */
+        df->watermark = em__watermark_ref(like->watermark);
+        if (like->event_col && em_schema_index(schema, like->event_col) >= 0)
+            df->event_col = g_strdup(like->event_col);
+    }
+    if (like && like->session_col && ds && em_schema_index(schema, like->session_col) >= 0)
+        df->session_col = g_strdup(like->session_col);
+    if (like && like->evt && ds && like->ds == ds) { /* a view of the same rows (orderBy) */
+        df->evt = em__evt_agg_ref(like->evt);
+        df->post = em__post_ops_ref(like->post);
+    }
     return df;
 }
 
@@ -77,6 +89,11 @@ void em_df_free(em_df *df)
         em__agg_plan_unref(df->agg_plan);
     g_free(df->sort_cols);
     g_free(df->source_desc);
+    em__watermark_unref(df->watermark);
+    g_free(df->event_col);
+    g_free(df->session_col);
+    em__evt_agg_unref(df->evt);
+    em__post_ops_unref(df->post);
     g_free(df);
 }
 
@@ -129,6 +146,11 @@ typedef enum { OP_MAP, OP_FLAT_MAP, OP_FILTER } op_kind;
 static em_df *apply(const em_df *df, em_schema *out, op_kind kind, em_map_fn fn, em_filter_fn pred,
                     row_op *op, const char *name, GError **err)
 {
+    if (df->evt) { /* after a watermarked aggregation: applied to the rows it writes */
+        em_df *result = em__df_post_op(df, out, (int)kind, fn, pred, op, row_op_free, name);
+        em_schema_unref(out);
+        return result;
+    }
     g_autoptr(em_rdd) rdd = NULL;
     em_dstream *ds = NULL;
     if (df->rdd) {
@@ -266,6 +288,7 @@ static bool value_fits(em_value value, em_col_type type)
     case EM_COL_LONG:
     case EM_COL_DOUBLE:
     case EM_COL_TIMESTAMP: return value.type == EM_T_INT || value.type == EM_T_DOUBLE;
+    case EM_COL_WINDOW: return false; /* windows are grouped, not compared */
     }
     return false;
 }

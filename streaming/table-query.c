@@ -16,17 +16,20 @@ struct em_query {
     em_schema *schema;
     em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
     em_dstream *source;
-    em__offset_stream *os; /* the source when it reads by offsets, else NULL */
-    char *source_desc;     /* the source's description in progress */
-    char *sink_path;       /* the file sink's path (copied) */
-    em_dstream *agg_ds;    /* a streaming aggregation's state stream, for its figures */
-    em__query_log *log;    /* checkpointLocation, or NULL */
-    em__file_sink *file;   /* the file sink, or NULL */
-    em__kafka_sink *kafka; /* the Kafka sink, or NULL */
-    int64_t replay_id;     /* the batch a restart runs again (offsets logged), -1 none */
-    int64_t rows_read;     /* rows the source gave so far: the offsets of sources that have
-                              none of their own (socket, queue), as Spark's socket source */
-    em_query_opts opts;    /* console_out, listener copied; name, listener pointers not kept */
+    em__offset_stream *os;    /* the source when it reads by offsets, else NULL */
+    char *source_desc;        /* the source's description in progress */
+    char *sink_path;          /* the file sink's path (copied) */
+    em_dstream *agg_ds;       /* a streaming aggregation's state stream, for its figures */
+    em__query_log *log;       /* checkpointLocation, or NULL */
+    em__file_sink *file;      /* the file sink, or NULL */
+    em__kafka_sink *kafka;    /* the Kafka sink, or NULL */
+    int64_t replay_id;        /* the batch a restart runs again (offsets logged), -1 none */
+    int64_t rows_read;        /* rows the source gave so far: the offsets of sources that have
+                                 none of their own (socket, queue), as Spark's socket source */
+    struct em_watermark *wm;  /* withWatermark upstream (a reference), or NULL */
+    struct em_evt_agg *evt;   /* a watermarked aggregation (a reference), or NULL */
+    struct em_post_ops *post; /* operations after it (a reference), or NULL */
+    em_query_opts opts;       /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
@@ -63,6 +66,9 @@ void em_query_unref(em_query *q)
     em__kafka_sink_free(q->kafka);
     em_schema_unref(q->schema);
     em_df_free(q->sort);
+    em__watermark_unref(q->wm);
+    em__evt_agg_unref(q->evt);
+    em__post_ops_unref(q->post);
     g_queue_clear_full(&q->progress, g_free);
     em_values_free(q->memory);
     g_mutex_clear(&q->lock);
@@ -253,6 +259,8 @@ static void add_state_operators(em_query *q, JsonBuilder *b, const batch_figures
 {
     json_builder_set_member_name(b, "stateOperators");
     json_builder_begin_array(b);
+    if (q->evt)
+        em__evt_agg_progress(q->evt, b);
     if (q->agg_ds) {
         int64_t keys = 0, bytes = 0;
         em_map_with_state_size(q->agg_ds, &keys, &bytes);
@@ -306,6 +314,8 @@ static char *progress_json(em_query *q, const batch_figures *f)
     add_int(b, "addBatch", f->add_batch_ms);
     add_int(b, "triggerExecution", f->trigger_ms);
     json_builder_end_object(b);
+    if (q->wm)
+        em__watermark_progress(q->wm, b);
     add_state_operators(q, b, f);
     json_builder_set_member_name(b, "sources");
     json_builder_begin_array(b);
@@ -470,7 +480,10 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
         fail_query(q, err);
         return false;
     }
-    if (!in.has_data) {
+    /* Spark runs a batch without data when the watermark moved, to evict and emit */
+    bool evict_batch = !in.has_data && q->batch_id > 0 && q->evt && q->wm &&
+                       q->opts.mode != EM_OUTPUT_COMPLETE && em__watermark_advanced(q->wm);
+    if (!in.has_data && !evict_batch) {
         if (q->opts.trigger == EM_TRIGGER_AVAILABLE_NOW && q->batch_id > 0) {
             em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
             terminate(q, NULL);
@@ -490,8 +503,17 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
     bool ok = log_offsets(q, id, t, &in, err);
     em__table_fault("offsets", id);
     int64_t add_start = em__now_ms();
+    g_autoptr(em_rdd) evt_rows = NULL;
+    g_autoptr(em_rdd) post_rows = NULL;
+    if (ok && q->wm)
+        em__watermark_begin(q->wm);
+    if (ok && q->evt && !(rdd = evt_rows = em__evt_agg_run(q->evt, t, q->opts.mode, err)))
+        ok = false;
+    if (ok && q->post && (post_rows = em__post_ops_apply(q->post, rdd)))
+        rdd = post_rows;
     ok = ok && write_batch(q, rdd, id, &f.output_rows, err);
     em__table_fault("sink", id);
+    ok = ok && (!q->wm || em__watermark_end(q->wm, t, in.rows > 0, err));
     f.add_batch_ms = em__now_ms() - add_start;
     ok = ok && log_commit(q, id, err);
     em__table_fault("commit", id);
@@ -534,7 +556,9 @@ static bool check_mode(const em_df *df, em_output_mode mode, GError **err)
                     "aggregated DataFrame/Dataset in Complete output mode;");
         return false;
     }
-    if (mode == EM_OUTPUT_APPEND && df->aggregated) {
+    if (df->evt && !em__evt_agg_check_mode(df->evt, mode, err))
+        return false;
+    if (mode == EM_OUTPUT_APPEND && df->aggregated && !df->evt) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "Append output mode not supported when there are streaming aggregations on "
                     "streaming DataFrames/DataSets without watermark;");
@@ -668,6 +692,16 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
         return false;
     if (!opts->checkpoint_location)
         return opts->sink != EM_SINK_KAFKA || open_kafka(q, opts, err);
+    /* Refused rather than restarted without them: a restart would lose the watermark and the
+     * event-time state (windows, sessions, dropDuplicates' keys), which are not checkpointed. */
+    if (q->wm || q->evt) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "checkpoint_location %s: queries with event-time operators (withWatermark, "
+                    "window aggregations, session_window, dropDuplicates) cannot be checkpointed "
+                    "yet: their watermark and state are not written to the checkpoint",
+                    opts->checkpoint_location);
+        return false;
+    }
     if (!(q->log = em__query_log_open(opts->checkpoint_location, err)))
         return false;
     g_free(q->id);
@@ -693,7 +727,7 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
         return NULL;
     }
     em_dstream *out = df->ds;
-    if (opts->mode == EM_OUTPUT_COMPLETE) {
+    if (opts->mode == EM_OUTPUT_COMPLETE && !df->evt) {
         out = em__df_complete_stream(df, err);
         if (!out) {
             if (opts->destroy)
@@ -710,6 +744,9 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     q->schema = em_schema_ref(df->schema);
     q->source = df->source;
     q->agg_ds = df->agg_ds;
+    q->wm = em__watermark_ref(df->watermark);
+    q->evt = em__evt_agg_ref(df->evt);
+    q->post = em__post_ops_ref(df->post);
     if (df->sort_cols) {
         q->sort = em__df_new(df, df->schema, NULL, df->ds);
         q->sort->sort_cols = g_memdup2(df->sort_cols, df->n_sort * sizeof *df->sort_cols);

@@ -15,7 +15,9 @@ static const struct {
 
 const char *em__col_type_name(em_col_type type)
 {
-    static const char *const names[] = {"string", "bigint", "double", "boolean", "timestamp"};
+    static const char *const names[] = {"string",    "bigint",
+                                        "double",    "boolean",
+                                        "timestamp", "struct<start:timestamp,end:timestamp>"};
     return names[type];
 }
 
@@ -213,7 +215,8 @@ bool em__field_parse(const char *text, size_t n, em_col_type type, em_arena *are
         }
         return false;
     case EM_COL_TIMESTAMP: return parse_timestamp(g_strstrip(buf), out);
-    case EM_COL_STRING: break;
+    case EM_COL_STRING:
+    case EM_COL_WINDOW: break; /* made by window(), never parsed */
     }
     return false;
 }

@@ -42,6 +42,15 @@ void em__cell_format(em_value v, em_col_type type, GString *out)
         format_timestamp(em_as_int(v), out);
         return;
     }
+    if (type == EM_COL_WINDOW && v.type == EM_T_TUPLE && v.len == 2) {
+        /* Spark 3.5 prints a struct as {field, field} */
+        g_string_append_c(out, '{');
+        em__cell_format(v.as.items[0], EM_COL_TIMESTAMP, out);
+        g_string_append(out, ", ");
+        em__cell_format(v.as.items[1], EM_COL_TIMESTAMP, out);
+        g_string_append_c(out, '}');
+        return;
+    }
     em_value_format(v, out);
 }
 

@@ -32,6 +32,7 @@ typedef enum em_col_type {
     EM_COL_DOUBLE,
     EM_COL_BOOLEAN,
     EM_COL_TIMESTAMP,
+    EM_COL_WINDOW, /* struct<start: timestamp, end: timestamp>: a 2-field row (eventtime.h) */
 } em_col_type;
 
 typedef struct em_schema em_schema;

@@ -183,7 +183,7 @@ static char *rows_at(const char *time_ms)
     return rows;
 }
 
-TestSuite(postgres_wordcount, .init = start_postgres, .fini = stop_postgres, .timeout = 120);
+TestSuite(postgres_wordcount, .init = start_postgres, .fini = stop_postgres);
 
 Test(postgres_wordcount, upserts_each_batch_once_and_a_batch_run_again_adds_nothing)
 {
