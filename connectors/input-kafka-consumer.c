@@ -17,9 +17,23 @@ typedef struct kpart {
     int32_t partition;
     GPtrArray *msgs;   /* rd_kafka_message_t *, fetched and not taken, ascending offsets */
     int64_t next_from; /* where the next range starts; -1 until known */
+    /* After a recovery: offsets below this belong to batches replayed from the checkpoint,
+     * which take them (em__kafka_consumer_fill); new batches start at next_from. -1: none. */
+    int64_t reserved_until;
     bool assigned;
     bool paused;
 } kpart;
+
+/* Where a partition restarts after a recovery: fetching at fetch_from (the oldest replayed
+ * range's start), new batches at resume (after the replayed ranges). */
+typedef struct restored_pos {
+    int64_t fetch_from, resume;
+} restored_pos;
+
+static char *tp_key(const char *topic, int32_t partition)
+{
+    return g_strdup_printf("%s\x01%" PRId32, topic, partition);
+}
 
 /* A commit in flight: librdkafka reports commits in the order they were made. */
 typedef struct pending_commit {
@@ -47,6 +61,7 @@ struct em_kafka_consumer {
     GError *failure; /* for the next batch */
     bool stopping;
     GQueue commits; /* pending_commit *, oldest first */
+    GHashTable *restored; /* "topic\x01partition" -> restored_pos *: checkpointed positions */
     int64_t n_commits, n_commit_failures, skipped, paused, pauses;
     int64_t assigned, assignments, revocations;
 };
@@ -179,6 +194,7 @@ static kpart *part_get(em_kafka_consumer *c, const char *topic, int32_t partitio
     p->partition = partition;
     p->msgs = g_ptr_array_new_with_free_func(message_free);
     p->next_from = -1;
+    p->reserved_until = -1;
     GPtrArray *by_p = g_hash_table_lookup(c->topics, topic);
     if (!by_p) {
         by_p = g_ptr_array_new();
@@ -273,6 +289,14 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
         p->assigned = true;
         p->paused = false;
         p->next_from = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+        p->reserved_until = -1;
+        g_autofree char *key = tp_key(p->topic, p->partition);
+        const restored_pos *r = c->restored ? g_hash_table_lookup(c->restored, key) : NULL;
+        if (r) { /* the checkpoint's position wins over given and committed offsets */
+            parts->elems[i].offset = r->fetch_from;
+            p->next_from = r->resume;
+            p->reserved_until = r->resume > r->fetch_from ? r->resume : -1;
+        }
     }
     c->assignments++;
     bool stopping = c->stopping;
@@ -307,6 +331,7 @@ static void on_revoke(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
         c->assigned -= p->assigned;
         p->assigned = false;
         p->next_from = -1;
+        p->reserved_until = -1;
     }
     c->revocations++;
     g_mutex_unlock(&c->lock);
@@ -355,7 +380,7 @@ static int64_t fetch_position(const kpart *p)
 {
     if (p->msgs->len)
         return ((rd_kafka_message_t *)p->msgs->pdata[p->msgs->len - 1])->offset + 1;
-    return p->next_from;
+    return p->reserved_until >= 0 ? -1 : p->next_from; /* replays: where it fetches now */
 }
 
 /* Restarts fetching topic[partition] at offset `to`. librdkafka stops fetching a partition
@@ -712,7 +737,12 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
     int64_t all = c->buffered;
     for (guint i = 0; i < c->parts->len; i++) {
         kpart *p = c->parts->pdata[i];
-        int64_t n = p->msgs->len;
+        /* Messages a replayed batch still has to take stay where they are. */
+        guint skip = 0;
+        while (skip < p->msgs->len &&
+               ((rd_kafka_message_t *)p->msgs->pdata[skip])->offset < p->reserved_until)
+            skip++;
+        int64_t n = p->msgs->len - skip;
         if (!p->assigned || (p->next_from < 0 && !n))
             continue;
         n = MIN(n, share(total, n, all));
@@ -722,10 +752,10 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
         b->topics[k] = g_strdup(p->topic);
         b->msgs[k] = g_new(rd_kafka_message_t *, n ? n : 1);
         if (n)
-            memcpy(b->msgs[k], p->msgs->pdata, n * sizeof(void *));
+            memcpy(b->msgs[k], p->msgs->pdata + skip, n * sizeof(void *));
         /* The batch owns them now: take them out of the array without destroying them. */
         g_ptr_array_set_free_func(p->msgs, NULL);
-        g_ptr_array_remove_range(p->msgs, 0, (guint)n);
+        g_ptr_array_remove_range(p->msgs, skip, (guint)n);
         g_ptr_array_set_free_func(p->msgs, message_free);
         int64_t until = n ? b->msgs[k][n - 1]->offset + 1 : p->next_from;
         b->ranges[k] = (em_kafka_offset_range){b->topics[k], p->partition, p->next_from, until, n};
@@ -743,6 +773,134 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
     set_paused(c, resume, false);
     rd_kafka_topic_partition_list_destroy(resume);
     return b;
+}
+
+/* ---- Recovery: positions and replayed batches ---- */
+
+void em__kafka_consumer_restore(em_kafka_consumer *c, const char *topic, int32_t partition,
+                                int64_t fetch_from, int64_t resume)
+{
+    g_mutex_lock(&c->lock);
+    if (!c->restored)
+        c->restored = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    restored_pos *r = g_new(restored_pos, 1);
+    *r = (restored_pos){fetch_from, MAX(resume, fetch_from)};
+    g_hash_table_replace(c->restored, tp_key(topic, partition), r);
+    g_mutex_unlock(&c->lock);
+}
+
+GArray *em__kafka_consumer_positions(em_kafka_consumer *c)
+{
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(em_kafka_tp));
+    g_mutex_lock(&c->lock);
+    for (guint i = 0; i < c->parts->len; i++) {
+        const kpart *p = c->parts->pdata[i];
+        if (!p->assigned || p->next_from < 0)
+            continue;
+        em_kafka_tp tp = {p->topic, p->partition, p->next_from};
+        g_array_append_val(out, tp);
+    }
+    g_mutex_unlock(&c->lock);
+    return out;
+}
+
+em_kafka_batch *em__kafka_batch_fixed(em_kafka_consumer *c, em_time t,
+                                      const em_kafka_offset_range *ranges, size_t n)
+{
+    em_kafka_batch *b = g_new0(em_kafka_batch, 1);
+    b->time = t;
+    b->consumer = c;
+    g_atomic_int_inc(&c->refcount);
+    b->unfilled = true;
+    b->n = n;
+    b->ranges = g_new0(em_kafka_offset_range, n + 1);
+    b->topics = g_new0(char *, n + 1);
+    b->msgs = g_new0(rd_kafka_message_t **, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        b->topics[i] = g_strdup(ranges[i].topic);
+        b->ranges[i] = ranges[i];
+        b->ranges[i].topic = b->topics[i];
+        b->ranges[i].count = 0; /* what is taken, once filled */
+    }
+    return b;
+}
+
+/* Whether p holds every message of [.., until): the last one buffered is at until - 1 or
+ * later, or the consumer's position passed until (a transaction's marker ends the range). */
+static bool covered(em_kafka_consumer *c, const kpart *p, int64_t until)
+{
+    if (p->msgs->len &&
+        ((rd_kafka_message_t *)p->msgs->pdata[p->msgs->len - 1])->offset >= until - 1)
+        return true;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    bool past = !rd_kafka_position(c->rk, l) && l->elems[0].offset >= until;
+    rd_kafka_topic_partition_list_destroy(l);
+    return past;
+}
+
+bool em__kafka_consumer_fill(em_kafka_consumer *c, em_kafka_batch *b, int64_t timeout_ms,
+                             GError **err)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000;
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(0);
+    bool ok = true;
+    g_mutex_lock(&c->lock);
+    for (size_t i = 0; ok && i < b->n; i++) {
+        em_kafka_offset_range *r = &b->ranges[i];
+        kpart *p = part_find(c, r->topic, r->partition);
+        while (r->until > r->from && !(p && p->assigned && covered(c, p, r->until))) {
+            gint64 now = g_get_monotonic_time();
+            if (now >= deadline) {
+                g_set_error(err, EM_ERROR, EM_ERROR_IO,
+                            "%s: topic %s [%" PRId32 "]: batch %" PRId64
+                            " ms replays offsets [%" PRId64 ", %" PRId64
+                            ") from the checkpoint but they were not fetched within %" PRId64
+                            " ms (%s)",
+                            c->what, r->topic, r->partition, (int64_t)b->time, r->from,
+                            r->until, timeout_ms,
+                            p && p->assigned ? "the log may no longer hold them"
+                                             : "the partition is not assigned to this consumer");
+                ok = false;
+                break;
+            }
+            g_cond_wait_until(&c->cond, &c->lock, MIN(deadline, now + 100 * 1000));
+            p = part_find(c, r->topic, r->partition);
+        }
+        if (!ok || r->until <= r->from) {
+            b->msgs[i] = g_new(rd_kafka_message_t *, 1);
+            continue;
+        }
+        guint drop = 0, n = 0;
+        while (drop < p->msgs->len &&
+               ((rd_kafka_message_t *)p->msgs->pdata[drop])->offset < r->from)
+            drop++;
+        while (drop + n < p->msgs->len &&
+               ((rd_kafka_message_t *)p->msgs->pdata[drop + n])->offset < r->until)
+            n++;
+        b->msgs[i] = g_new(rd_kafka_message_t *, n ? n : 1);
+        if (n)
+            memcpy(b->msgs[i], p->msgs->pdata + drop, n * sizeof(void *));
+        g_ptr_array_set_free_func(p->msgs, NULL);
+        g_ptr_array_remove_range(p->msgs, drop, n);
+        g_ptr_array_set_free_func(p->msgs, message_free);
+        g_ptr_array_remove_range(p->msgs, 0, drop); /* older than any range: destroyed */
+        c->buffered -= drop + n;
+        r->count = n;
+        b->records += n;
+        if (p->reserved_until >= 0 && p->reserved_until <= r->until)
+            p->reserved_until = -1;
+        if (p->paused && (int64_t)p->msgs->len < c->max_buffered / 2 && !c->stopping) {
+            p->paused = false;
+            c->paused--;
+            rd_kafka_topic_partition_list_add(resume, p->topic, p->partition);
+        }
+    }
+    g_mutex_unlock(&c->lock);
+    b->unfilled = false;
+    set_paused(c, resume, false);
+    rd_kafka_topic_partition_list_destroy(resume);
+    return ok;
 }
 
 int64_t em__kafka_consumer_buffered(em_kafka_consumer *c)
@@ -833,6 +991,8 @@ void em__kafka_consumer_unref(em_kafka_consumer *c)
     }
     if (c->topics)
         g_hash_table_unref(c->topics);
+    if (c->restored)
+        g_hash_table_unref(c->restored);
     if (c->parts)
         g_ptr_array_unref(c->parts);
     g_clear_error(&c->failure);
