@@ -575,6 +575,37 @@ static void kafka_finalize(em_dstream *ds)
     g_mutex_clear(&st->lock);
 }
 
+/* Batch t's ranges among the pending and recently completed batches; the caller holds the
+ * lock. */
+static const batch_commit *find_ranges(kafka_dstream *st, em_time t)
+{
+    for (GList *l = st->pending.head; l; l = l->next)
+        if (((batch_commit *)l->data)->time == t)
+            return l->data;
+    for (GList *l = st->done.head; l; l = l->next)
+        if (((batch_commit *)l->data)->time == t)
+            return l->data;
+    return NULL;
+}
+
+static em_input_offset_range *kafka_offset_ranges(em_dstream *ds, em_time t, size_t *n)
+{
+    kafka_dstream *st = (kafka_dstream *)ds;
+    em_input_offset_range *out = NULL;
+    g_mutex_lock(&st->lock);
+    const batch_commit *bc = find_ranges(st, t);
+    if (bc) {
+        *n = bc->n;
+        out = g_new0(em_input_offset_range, bc->n ? bc->n : 1);
+        for (size_t i = 0; i < bc->n; i++)
+            out[i] = (em_input_offset_range){g_strdup(bc->ranges[i].topic),
+                                             bc->ranges[i].partition, bc->ranges[i].from,
+                                             bc->ranges[i].until};
+    }
+    g_mutex_unlock(&st->lock);
+    return out;
+}
+
 static const em_dstream_class kafka_class = {
     .type_name = "DirectKafkaInputDStream",
     .instance_size = sizeof(kafka_dstream),
@@ -586,6 +617,7 @@ static const em_dstream_class kafka_class = {
     .finalize = kafka_finalize,
     .checkpoint_save = kafka_checkpoint_save,
     .checkpoint_restore = kafka_checkpoint_restore,
+    .offset_ranges = kafka_offset_ranges,
 };
 
 em_dstream *em_kafka_direct_stream_full(em_ssc *ssc, const em_kafka_opts *opts, GError **err)
@@ -643,21 +675,11 @@ bool em__kafka_stream_batch_ranges(const em_dstream *ds, em_time t, em_kafka_off
     kafka_dstream *st = (kafka_dstream *)ds;
     bool found = false;
     g_mutex_lock(&st->lock);
-    for (GList *l = st->pending.head; l && !found; l = l->next) {
-        batch_commit *bc = l->data;
-        if (bc->time == t) {
-            *out = g_memdup2(bc->ranges, sizeof *bc->ranges * (bc->n ? bc->n : 1));
-            *n = bc->n;
-            found = true;
-        }
-    }
-    for (GList *l = st->done.head; l && !found; l = l->next) {
-        batch_commit *bc = l->data;
-        if (bc->time == t) {
-            *out = g_memdup2(bc->ranges, sizeof *bc->ranges * (bc->n ? bc->n : 1));
-            *n = bc->n;
-            found = true;
-        }
+    const batch_commit *bc = find_ranges(st, t);
+    if (bc) {
+        *out = g_memdup2(bc->ranges, sizeof *bc->ranges * (bc->n ? bc->n : 1));
+        *n = bc->n;
+        found = true;
     }
     g_mutex_unlock(&st->lock);
     return found;

@@ -603,3 +603,49 @@ Test(kafka_direct, a_message_larger_than_fetch_max_bytes_is_still_read_whole)
     kafka_log_clear(&l);
     mock_broker_stop(&b);
 }
+
+/* Issue 11: a batch's progress record and its JSON carry the stream's offset ranges. */
+Test(kafka_direct, progress_records_carry_each_batchs_offset_ranges)
+{
+    mock_broker b = mock_broker_start((const char *[]){TOPIC2, NULL});
+    produce_range(b.bootstrap, "words", 0, "a", 0, 3);
+    produce_range(b.bootstrap, "words", 1, "b", 0, 2);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                                  .group_id = "g1",
+                                                  .assign = (em_kafka_tp[]){{"words", 0, 0},
+                                                                            {"words", 1, 0}},
+                                                  .n_assign = 2});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 5, EM_SECONDS(1));
+    produce_range(b.bootstrap, "words", 1, "b", 2, 4);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(2));
+    GPtrArray *recent = em_ssc_recent_progress(ssc, 2);
+    em_ssc_free(ssc);
+
+    cr_assert_eq(recent->len, 2);
+    const em_batch_progress *p1 = recent->pdata[0], *p2 = recent->pdata[1];
+    cr_assert_eq(p1->n_inputs, 1);
+    cr_assert_eq(p1->inputs[0].records, 5);
+    cr_assert_eq(p1->inputs[0].n_offset_ranges, 2);
+    const em_input_offset_range *r = p1->inputs[0].offset_ranges;
+    cr_assert_str_eq(r[0].topic, "words");
+    cr_assert_eq(r[0].partition, 0);
+    cr_assert_eq(r[0].from, 0);
+    cr_assert_eq(r[0].until, 3);
+    cr_assert_str_eq(r[1].topic, "words");
+    cr_assert_eq(r[1].partition, 1);
+    cr_assert_eq(r[1].from, 0);
+    cr_assert_eq(r[1].until, 2);
+    g_autofree char *json = em_batch_progress_to_json(p2);
+    cr_assert(strstr(json, "\"inputs\":[{\"streamId\":0,\"name\":\"Direct kafka stream [0]\","
+                           "\"records\":2,\"offsetRanges\":[{\"topic\":\"words\",\"partition\":"
+                           "0,\"fromOffset\":3,\"untilOffset\":3},{\"topic\":\"words\","
+                           "\"partition\":1,\"fromOffset\":2,\"untilOffset\":4}]}]") != NULL,
+              "%s", json);
+    g_ptr_array_unref(recent);
+    kafka_log_clear(&l);
+    mock_broker_stop(&b);
+}
