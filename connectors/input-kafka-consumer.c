@@ -20,6 +20,10 @@ typedef struct kpart {
     /* After a recovery: offsets below this belong to batches replayed from the checkpoint,
      * which take them (em__kafka_consumer_fill); new batches start at next_from. -1: none. */
     int64_t reserved_until;
+    /* Commits: the newest offset asked to be committed (processed: its batch completed), of
+     * which batch, and the newest the group confirmed; -1 for none. */
+    int64_t processed, committed;
+    em_time processed_batch;
     bool assigned;
     bool paused;
 } kpart;
@@ -61,6 +65,8 @@ struct em_kafka_consumer {
     GError *failure; /* for the next batch */
     bool stopping;
     GQueue commits; /* pending_commit *, oldest first */
+    void (*report)(const em_kafka_commit_info *info, void *ud); /* the glue's */
+    void *report_ud;
     GHashTable *restored; /* "topic\x01partition" -> restored_pos *: checkpointed positions */
     int64_t n_commits, n_commit_failures, skipped, paused, pauses;
     int64_t assigned, assignments, revocations;
@@ -103,6 +109,30 @@ bool em__kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
                 value, errstr);
     return false;
 }
+
+/* librdkafka's syslog levels on Spark's: emergencies to notices of errors (0-3) and warnings
+ * (4) are WARN (its errors also reach error_cb, and a broker going away is no failure of
+ * Ember's), notices and informational lines (5-6) INFO, debugging (7) DEBUG. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    em_log_level l = level <= 4 ? EM_LOG_WARN : level <= 6 ? EM_LOG_INFO : EM_LOG_DEBUG;
+    if (l < em_get_log_level())
+        return;
+    GLogLevelFlags glib = l == EM_LOG_WARN   ? G_LOG_LEVEL_WARNING
+                          : l == EM_LOG_INFO ? G_LOG_LEVEL_INFO
+                                             : G_LOG_LEVEL_DEBUG;
+    char *message = g_strdup_printf("librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+    const GLogField fields[] = {
+        {"GLIB_DOMAIN", G_LOG_DOMAIN, -1},
+        {"EMBER_LEVEL", l == EM_LOG_WARN ? "WARN" : l == EM_LOG_INFO ? "INFO" : "DEBUG", -1},
+        {"KAFKA_FACILITY", fac, -1},
+        {"MESSAGE", message, -1},
+    };
+    g_log_structured_array(glib, fields, G_N_ELEMENTS(fields));
+    g_free(message);
+}
+
+void em__kafka_conf_set_log(rd_kafka_conf_t *conf) { rd_kafka_conf_set_log_cb(conf, log_cb); }
 
 bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,
                             GError **err)
@@ -195,6 +225,7 @@ static kpart *part_get(em_kafka_consumer *c, const char *topic, int32_t partitio
     p->msgs = g_ptr_array_new_with_free_func(message_free);
     p->next_from = -1;
     p->reserved_until = -1;
+    p->processed = p->committed = -1;
     GPtrArray *by_p = g_hash_table_lookup(c->topics, topic);
     if (!by_p) {
         by_p = g_ptr_array_new();
@@ -320,8 +351,82 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
 /* Revoked partitions: what was fetched and not taken is dropped (the new owner reads it from
  * the committed offsets); batches already generated still run, but their commits skip these
  * partitions. */
+typedef struct revoke_commit {
+    rd_kafka_resp_err_t err;
+    bool done;
+} revoke_commit;
+
+static void revoke_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk, (void)offsets;
+    revoke_commit *rc = opaque;
+    rc->err = err;
+    rc->done = true;
+}
+
+static void report_commit(em_kafka_consumer *c, const em_kafka_commit_info *info)
+{
+    if (c->opts.on_commit)
+        c->opts.on_commit(info, c->opts.ud);
+    if (c->report)
+        c->report(info, c->report_ud);
+}
+
+/* Commits, synchronously, what the completed batches processed of the partitions being
+ * revoked (not lost: a lost partition's generation is gone and a commit is refused), so that
+ * their next owner starts right after it. Runs on the polling thread, in the rebalance. */
+static void commit_revoked(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    em_kafka_offset_range *ranges = g_new0(em_kafka_offset_range, parts->cnt + 1);
+    size_t n = 0;
+    em_time batch = -1;
+    g_mutex_lock(&c->lock);
+    for (int i = 0; i < parts->cnt; i++) {
+        kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p || !p->assigned || p->processed < 0)
+            continue;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->processed;
+        ranges[n++] = (em_kafka_offset_range){p->topic, p->partition, p->processed,
+                                              p->processed, 0};
+        batch = MAX(batch, p->processed_batch);
+    }
+    g_mutex_unlock(&c->lock);
+    if (n) {
+        revoke_commit rc = {0};
+        rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, l, NULL, revoke_commit_cb, &rc);
+        if (!err && rc.done)
+            err = rc.err;
+        g_mutex_lock(&c->lock);
+        if (err) {
+            c->n_commit_failures++;
+        } else {
+            c->n_commits++;
+            for (size_t i = 0; i < n; i++) {
+                kpart *p = part_find(c, ranges[i].topic, ranges[i].partition);
+                p->committed = MAX(p->committed, ranges[i].until);
+            }
+        }
+        g_mutex_unlock(&c->lock);
+        if (err)
+            g_warning("%s: committing the processed offsets of %zu revoked partition(s) "
+                      "failed: %s (their next owner reads again from the previous commit)",
+                      c->what, n, rd_kafka_err2str(err));
+        report_commit(c, &(em_kafka_commit_info){.batch_time = batch,
+                                                 .ranges = ranges,
+                                                 .n_ranges = n,
+                                                 .error = err ? rd_kafka_err2str(err) : NULL,
+                                                 .on_revocation = true});
+    }
+    g_free(ranges);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void on_revoke(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts, bool lost)
 {
+    if (!lost)
+        commit_revoked(c, parts);
     g_mutex_lock(&c->lock);
     for (int i = 0; i < parts->cnt; i++) {
         kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
@@ -480,7 +585,7 @@ static void message_error(em_kafka_consumer *c, rd_kafka_message_t *m)
 static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
-    (void)rk, (void)offsets;
+    (void)rk;
     em_kafka_consumer *c = opaque;
     g_mutex_lock(&c->lock);
     pending_commit *pc = g_queue_pop_head(&c->commits);
@@ -488,18 +593,21 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         c->n_commit_failures++;
     else
         c->n_commits++;
+    for (int i = 0; !err && offsets && i < offsets->cnt; i++) {
+        kpart *p = part_find(c, offsets->elems[i].topic, offsets->elems[i].partition);
+        if (p && !offsets->elems[i].err)
+            p->committed = MAX(p->committed, offsets->elems[i].offset);
+    }
     g_mutex_unlock(&c->lock);
     if (!pc)
         return;
     if (err)
         g_warning("%s: committing the offsets of batch %" PRId64 " ms failed: %s", c->what,
                   (int64_t)pc->batch_time, rd_kafka_err2str(err));
-    if (c->opts.on_commit)
-        c->opts.on_commit(&(em_kafka_commit_info){.batch_time = pc->batch_time,
-                                                  .ranges = pc->ranges,
-                                                  .n_ranges = pc->n,
-                                                  .error = err ? rd_kafka_err2str(err) : NULL},
-                          c->opts.ud);
+    report_commit(c, &(em_kafka_commit_info){.batch_time = pc->batch_time,
+                                             .ranges = pc->ranges,
+                                             .n_ranges = pc->n,
+                                             .error = err ? rd_kafka_err2str(err) : NULL});
     g_free(pc->ranges);
     g_free(pc);
     g_mutex_lock(&c->lock);
@@ -521,6 +629,10 @@ void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
             continue;
         pc->ranges[pc->n] = ranges[i];
         pc->ranges[pc->n++].topic = p->topic; /* lives as long as the consumer */
+        if (ranges[i].until > p->processed) {
+            p->processed = ranges[i].until;
+            p->processed_batch = batch_time;
+        }
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = ranges[i].until;
     }
     if (pc->n)
@@ -535,6 +647,14 @@ void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
         g_free(pc);
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+void em__kafka_consumer_on_commit(em_kafka_consumer *c,
+                                  void (*report)(const em_kafka_commit_info *info, void *ud),
+                                  void *ud)
+{
+    c->report = report;
+    c->report_ud = ud;
 }
 
 bool em__kafka_consumer_wait_commits(em_kafka_consumer *c, int64_t timeout_ms)
@@ -671,6 +791,7 @@ em_kafka_consumer *em__kafka_consumer_new(const em_kafka_opts *opts, const char 
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    em__kafka_conf_set_log(conf);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);

@@ -68,6 +68,11 @@ bool em__kafka_consumer_wait_buffered(em_kafka_consumer *c, int64_t n, int64_t t
  * outcome goes to on_commit with batch_time. */
 void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
                                const em_kafka_offset_range *ranges, size_t n);
+/* Where commit outcomes go besides opts->on_commit (the glue posts them to listeners); set
+ * before start. */
+void em__kafka_consumer_on_commit(em_kafka_consumer *c,
+                                  void (*report)(const em_kafka_commit_info *info, void *ud),
+                                  void *ud);
 /* Waits up to timeout_ms for the commits in flight; false when some are still pending. */
 bool em__kafka_consumer_wait_commits(em_kafka_consumer *c, int64_t timeout_ms);
 /* Stops fetching (partitions paused); the polling thread goes on serving commit results. */
@@ -101,6 +106,10 @@ bool em__kafka_stream_batch_ranges(const em_dstream *ds, em_time t, em_kafka_off
                                    size_t *n);
 /* Tests: waits until ds's consumer has n messages buffered. */
 bool em__kafka_stream_wait_buffered(em_dstream *ds, int64_t n, int64_t timeout_ms);
+
+/* Routes librdkafka's log lines to GLib's log (domain "ember", field KAFKA_FACILITY) at the
+ * level their syslog level maps to, instead of stderr. */
+void em__kafka_conf_set_log(rd_kafka_conf_t *conf);
 
 /* librdkafka configuration from name/value pairs, with err naming a refused property. */
 bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,

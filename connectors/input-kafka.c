@@ -523,6 +523,31 @@ static void restore_positions(kafka_dstream *st)
     g_hash_table_unref(fetch);
 }
 
+/* A commit's outcome to every listener (em_listener.input_committed), on the polling
+ * thread. The consumer stops reporting before the stream, and the listeners, are freed. */
+static void post_commit(const em_kafka_commit_info *info, void *ud)
+{
+    em_dstream *ds = ud;
+    em_input_offset_range *ranges = g_new0(em_input_offset_range, info->n_ranges + 1);
+    for (size_t i = 0; i < info->n_ranges; i++)
+        ranges[i] = (em_input_offset_range){info->ranges[i].topic, info->ranges[i].partition,
+                                            info->ranges[i].from, info->ranges[i].until};
+    em_input_commit_info ci = {.stream_id = ds->input_id,
+                               .batch_time = info->batch_time,
+                               .on_revocation = info->on_revocation,
+                               .ranges = ranges,
+                               .n_ranges = info->n_ranges,
+                               .error = info->error};
+    GArray *listeners = em__listener_bus_snapshot(ds->ssc);
+    for (guint i = 0; i < listeners->len; i++) {
+        const em_listener_entry *e = &g_array_index(listeners, em_listener_entry, i);
+        if (e->l.input_committed)
+            e->l.input_committed(&ci, e->ud);
+    }
+    g_array_unref(listeners);
+    g_free(ranges);
+}
+
 static bool kafka_start(em_dstream *ds, GError **err)
 {
     kafka_dstream *st = (kafka_dstream *)ds;
@@ -640,6 +665,7 @@ em_dstream *em_kafka_direct_stream_full(em_ssc *ssc, const em_kafka_opts *opts, 
     }
     kafka_dstream *st = (kafka_dstream *)ds;
     st->consumer = consumer;
+    em__kafka_consumer_on_commit(consumer, post_commit, ds);
     st->rate = -1;
     g_mutex_init(&st->lock);
     g_queue_init(&st->sealed);
