@@ -64,7 +64,8 @@ struct em_kafka_consumer {
     int64_t max_buffered;
     GError *failure; /* for the next batch */
     bool stopping;
-    GQueue commits; /* pending_commit *, oldest first */
+    GQueue commits;   /* pending_commit *, oldest first */
+    GHashTable *gone; /* topics reported as no longer existing */
     void (*report)(const em_kafka_commit_info *info, void *ud); /* the glue's */
     void *report_ud;
     GHashTable *restored; /* "topic\x01partition" -> restored_pos *: checkpointed positions */
@@ -124,7 +125,11 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     char *message = g_strdup_printf("librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
     const GLogField fields[] = {
         {"GLIB_DOMAIN", G_LOG_DOMAIN, -1},
-        {"EMBER_LEVEL", l == EM_LOG_WARN ? "WARN" : l == EM_LOG_INFO ? "INFO" : "DEBUG", -1},
+        {"EMBER_LEVEL",
+         l == EM_LOG_WARN   ? "WARN"
+         : l == EM_LOG_INFO ? "INFO"
+                            : "DEBUG",
+         -1},
         {"KAFKA_FACILITY", fac, -1},
         {"MESSAGE", message, -1},
     };
@@ -388,8 +393,8 @@ static void commit_revoked(em_kafka_consumer *c, rd_kafka_topic_partition_list_t
         if (!p || !p->assigned || p->processed < 0)
             continue;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->processed;
-        ranges[n++] = (em_kafka_offset_range){p->topic, p->partition, p->processed,
-                                              p->processed, 0};
+        ranges[n++] =
+            (em_kafka_offset_range){p->topic, p->partition, p->processed, p->processed, 0};
         batch = MAX(batch, p->processed_batch);
     }
     g_mutex_unlock(&c->lock);
@@ -565,11 +570,35 @@ static void out_of_range(em_kafka_consumer *c, rd_kafka_message_t *m)
     restart_at(c, topic, m->partition, to);
 }
 
+/* A topic gone from the cluster (deleted while the stream runs): one warning naming it; its
+ * partitions leave the assignment (subscribe: the group revokes them, after their processed
+ * offsets are committed) and the batches go on with the other topics. */
+static void topic_gone(em_kafka_consumer *c, rd_kafka_message_t *m)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+    g_mutex_lock(&c->lock);
+    if (!c->gone)
+        c->gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    bool first = !g_hash_table_contains(c->gone, topic ? topic : "");
+    g_hash_table_add(c->gone, g_strdup(topic ? topic : ""));
+    g_mutex_unlock(&c->lock);
+    if (first && topic)
+        g_warning("%s: topic %s no longer exists (deleted?): %s; the stream goes on without it",
+                  c->what, topic, rd_kafka_message_errstr(m));
+    else if (first)
+        g_warning("%s: %s; the stream goes on with the topics that exist", c->what,
+                  rd_kafka_message_errstr(m));
+}
+
 static void message_error(em_kafka_consumer *c, rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
         m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         out_of_range(c, m);
+    } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+               m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+               m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        topic_gone(c, m);
     } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (m->rkt)
             g_warning("%s: topic %s [%" PRId32 "]: %s", c->what, rd_kafka_topic_name(m->rkt),
@@ -978,8 +1007,8 @@ bool em__kafka_consumer_fill(em_kafka_consumer *c, em_kafka_batch *b, int64_t ti
                             " ms replays offsets [%" PRId64 ", %" PRId64
                             ") from the checkpoint but they were not fetched within %" PRId64
                             " ms (%s)",
-                            c->what, r->topic, r->partition, (int64_t)b->time, r->from,
-                            r->until, timeout_ms,
+                            c->what, r->topic, r->partition, (int64_t)b->time, r->from, r->until,
+                            timeout_ms,
                             p && p->assigned ? "the log may no longer hold them"
                                              : "the partition is not assigned to this consumer");
                 ok = false;
@@ -1114,6 +1143,8 @@ void em__kafka_consumer_unref(em_kafka_consumer *c)
         g_hash_table_unref(c->topics);
     if (c->restored)
         g_hash_table_unref(c->restored);
+    if (c->gone)
+        g_hash_table_unref(c->gone);
     if (c->parts)
         g_ptr_array_unref(c->parts);
     g_clear_error(&c->failure);

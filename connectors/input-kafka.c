@@ -516,8 +516,9 @@ static void restore_positions(kafka_dstream *st)
         const char *sep = strrchr(key, '\x01');
         g_autofree char *topic = g_strndup(key, (gsize)(sep - (const char *)key));
         int64_t *u = g_hash_table_lookup(resume, key);
-        em__kafka_consumer_restore(st->consumer, topic, (int32_t)g_ascii_strtoll(sep + 1, NULL, 10),
-                                   *(int64_t *)value, *u);
+        em__kafka_consumer_restore(st->consumer, topic,
+                                   (int32_t)g_ascii_strtoll(sep + 1, NULL, 10), *(int64_t *)value,
+                                   *u);
     }
     g_hash_table_unref(resume);
     g_hash_table_unref(fetch);
@@ -623,9 +624,9 @@ static em_input_offset_range *kafka_offset_ranges(em_dstream *ds, em_time t, siz
         *n = bc->n;
         out = g_new0(em_input_offset_range, bc->n ? bc->n : 1);
         for (size_t i = 0; i < bc->n; i++)
-            out[i] = (em_input_offset_range){g_strdup(bc->ranges[i].topic),
-                                             bc->ranges[i].partition, bc->ranges[i].from,
-                                             bc->ranges[i].until};
+            out[i] =
+                (em_input_offset_range){g_strdup(bc->ranges[i].topic), bc->ranges[i].partition,
+                                        bc->ranges[i].from, bc->ranges[i].until};
     }
     g_mutex_unlock(&st->lock);
     return out;

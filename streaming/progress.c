@@ -573,19 +573,18 @@ char *em_batch_progress_to_json(const em_batch_progress *p)
         g_string_append_printf(o, "%s{\"streamId\":%d,\"name\":", i ? "," : "",
                                p->inputs[i].stream_id);
         em__json_string(o, p->inputs[i].name);
-        g_string_append_printf(o, ",\"records\":%" G_GINT64_FORMAT,
-                               (gint64)p->inputs[i].records);
+        g_string_append_printf(o, ",\"records\":%" G_GINT64_FORMAT, (gint64)p->inputs[i].records);
         /* Spark's OffsetRange fields, for inputs with offsets only. */
         if (p->inputs[i].offset_ranges) {
             g_string_append(o, ",\"offsetRanges\":[");
             for (size_t j = 0; j < p->inputs[i].n_offset_ranges; j++) {
-                const em_input_offset_range *or = &p->inputs[i].offset_ranges[j];
+                const em_input_offset_range * or = &p->inputs[i].offset_ranges[j];
                 g_string_append_printf(o, "%s{\"topic\":", j ? "," : "");
                 em__json_string(o, or->topic);
                 g_string_append_printf(o,
                                        ",\"partition\":%d,\"fromOffset\":%" G_GINT64_FORMAT
                                        ",\"untilOffset\":%" G_GINT64_FORMAT "}",
-                                       (int)or->partition, (gint64)or->from, (gint64)or->until);
+                                       (int) or->partition, (gint64) or->from, (gint64) or->until);
             }
             g_string_append_c(o, ']');
         }

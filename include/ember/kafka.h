@@ -92,7 +92,7 @@ typedef struct em_kafka_opts {
     /* Each commit's outcome, on the polling thread; may be NULL. Listeners
      * (em_listener.input_committed) hear of them too. */
     void (*on_commit)(const em_kafka_commit_info *info, void *ud);
-    void *ud;                                                      /* borrowed */
+    void *ud; /* borrowed */
 } em_kafka_opts;
 
 /* Scale-out: processes running the same program with the same group_id in subscribe mode split

@@ -58,7 +58,7 @@ static em_ssc *create(bool recovering, void *ud)
     GError *err = NULL;
     /* A member killed with SIGKILL stays in its group for session.timeout.ms: kept short. */
     static const char *const params[] = {"session.timeout.ms", "1000", "heartbeat.interval.ms",
-                                          "100", NULL};
+                                         "100", NULL};
     static const em_kafka_tp t0[] = {{"t", 0, -1}};
     em_kafka_opts o = {.brokers = a->brokers,
                        .group_id = "ckpt",
@@ -93,7 +93,7 @@ static em_ssc *open_app(ckpt_app *a)
 #define CHILD_CHECK(cond)                                                                         \
     do {                                                                                          \
         if (!(cond)) {                                                                            \
-            g_printerr("%s:%d: %s\n", __FILE__, __LINE__, #cond);                                  \
+            g_printerr("%s:%d: %s\n", __FILE__, __LINE__, #cond);                                 \
             _exit(2);                                                                             \
         }                                                                                         \
     } while (0)
@@ -302,8 +302,8 @@ Test(kafka_checkpoint, a_corrupt_position_is_refused_naming_the_stream)
     em_ckpt *ck = em__ckpt_new("x", 1, EM_SECONDS(1));
     em__ckpt_put_position(ck, "createDirectStream-0", "\x01\x02\x03", 3);
     GError *err = NULL;
-    cr_assert_not(ds->klass->checkpoint_restore(ds, ck, "createDirectStream-0", EM_SECONDS(1),
-                                                &err));
+    cr_assert_not(
+        ds->klass->checkpoint_restore(ds, ck, "createDirectStream-0", EM_SECONDS(1), &err));
     cr_assert_not_null(err);
     cr_assert(strstr(err->message, "Kafka direct stream") != NULL, "%s", err->message);
     g_error_free(err);

@@ -244,15 +244,14 @@ Test(kafka_direct, commit_results_reach_the_listeners)
     produce_range(b.bootstrap, "t", 1, "w", 0, 1);
     commit_log by_callback = {0}, by_listener = {0};
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
-                                                  .group_id = "g",
-                                                  .assign = (em_kafka_tp[]){{"t", 0, 0},
-                                                                            {"t", 1, 0}},
-                                                  .n_assign = 2,
-                                                  .on_commit = on_commit,
-                                                  .ud = &by_callback});
-    em_ssc_add_listener(ssc, &(em_listener){.input_committed = on_input_committed},
-                        &by_listener);
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                     .group_id = "g",
+                                     .assign = (em_kafka_tp[]){{"t", 0, 0}, {"t", 1, 0}},
+                                     .n_assign = 2,
+                                     .on_commit = on_commit,
+                                     .ud = &by_callback});
+    em_ssc_add_listener(ssc, &(em_listener){.input_committed = on_input_committed}, &by_listener);
     em_foreach_rdd(ds, fail_second_batch);
     ssc_start(ssc);
     kafka_run_batch(ssc, ds, 4, EM_SECONDS(1));
@@ -689,11 +688,11 @@ Test(kafka_direct, progress_records_carry_each_batchs_offset_ranges)
     produce_range(b.bootstrap, "words", 0, "a", 0, 3);
     produce_range(b.bootstrap, "words", 1, "b", 0, 2);
     em_ssc *ssc = manual_ssc();
-    em_dstream *ds = stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
-                                                  .group_id = "g1",
-                                                  .assign = (em_kafka_tp[]){{"words", 0, 0},
-                                                                            {"words", 1, 0}},
-                                                  .n_assign = 2});
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                     .group_id = "g1",
+                                     .assign = (em_kafka_tp[]){{"words", 0, 0}, {"words", 1, 0}},
+                                     .n_assign = 2});
     kafka_log l = {0};
     kafka_log_attach(&l, ds);
     ssc_start(ssc);
