@@ -17,9 +17,27 @@ typedef struct kpart {
     int32_t partition;
     GPtrArray *msgs;   /* rd_kafka_message_t *, fetched and not taken, ascending offsets */
     int64_t next_from; /* where the next range starts; -1 until known */
+    /* After a recovery: offsets below this belong to batches replayed from the checkpoint,
+     * which take them (em__kafka_consumer_fill); new batches start at next_from. -1: none. */
+    int64_t reserved_until;
+    /* Commits: the newest offset asked to be committed (processed: its batch completed), of
+     * which batch, and the newest the group confirmed; -1 for none. */
+    int64_t processed, committed;
+    em_time processed_batch;
     bool assigned;
     bool paused;
 } kpart;
+
+/* Where a partition restarts after a recovery: fetching at fetch_from (the oldest replayed
+ * range's start), new batches at resume (after the replayed ranges). */
+typedef struct restored_pos {
+    int64_t fetch_from, resume;
+} restored_pos;
+
+static char *tp_key(const char *topic, int32_t partition)
+{
+    return g_strdup_printf("%s\x01%" PRId32, topic, partition);
+}
 
 /* A commit in flight: librdkafka reports commits in the order they were made. */
 typedef struct pending_commit {
@@ -46,7 +64,11 @@ struct em_kafka_consumer {
     int64_t max_buffered;
     GError *failure; /* for the next batch */
     bool stopping;
-    GQueue commits; /* pending_commit *, oldest first */
+    GQueue commits;   /* pending_commit *, oldest first */
+    GHashTable *gone; /* topics reported as no longer existing */
+    void (*report)(const em_kafka_commit_info *info, void *ud); /* the glue's */
+    void *report_ud;
+    GHashTable *restored; /* "topic\x01partition" -> restored_pos *: checkpointed positions */
     int64_t n_commits, n_commit_failures, skipped, paused, pauses;
     int64_t assigned, assignments, revocations;
 };
@@ -88,6 +110,34 @@ bool em__kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
                 value, errstr);
     return false;
 }
+
+/* librdkafka's syslog levels on Spark's: emergencies to notices of errors (0-3) and warnings
+ * (4) are WARN (its errors also reach error_cb, and a broker going away is no failure of
+ * Ember's), notices and informational lines (5-6) INFO, debugging (7) DEBUG. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    em_log_level l = level <= 4 ? EM_LOG_WARN : level <= 6 ? EM_LOG_INFO : EM_LOG_DEBUG;
+    if (l < em_get_log_level())
+        return;
+    GLogLevelFlags glib = l == EM_LOG_WARN   ? G_LOG_LEVEL_WARNING
+                          : l == EM_LOG_INFO ? G_LOG_LEVEL_INFO
+                                             : G_LOG_LEVEL_DEBUG;
+    char *message = g_strdup_printf("librdkafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+    const GLogField fields[] = {
+        {"GLIB_DOMAIN", G_LOG_DOMAIN, -1},
+        {"EMBER_LEVEL",
+         l == EM_LOG_WARN   ? "WARN"
+         : l == EM_LOG_INFO ? "INFO"
+                            : "DEBUG",
+         -1},
+        {"KAFKA_FACILITY", fac, -1},
+        {"MESSAGE", message, -1},
+    };
+    g_log_structured_array(glib, fields, G_N_ELEMENTS(fields));
+    g_free(message);
+}
+
+void em__kafka_conf_set_log(rd_kafka_conf_t *conf) { rd_kafka_conf_set_log_cb(conf, log_cb); }
 
 bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,
                             GError **err)
@@ -179,6 +229,8 @@ static kpart *part_get(em_kafka_consumer *c, const char *topic, int32_t partitio
     p->partition = partition;
     p->msgs = g_ptr_array_new_with_free_func(message_free);
     p->next_from = -1;
+    p->reserved_until = -1;
+    p->processed = p->committed = -1;
     GPtrArray *by_p = g_hash_table_lookup(c->topics, topic);
     if (!by_p) {
         by_p = g_ptr_array_new();
@@ -273,6 +325,14 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
         p->assigned = true;
         p->paused = false;
         p->next_from = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+        p->reserved_until = -1;
+        g_autofree char *key = tp_key(p->topic, p->partition);
+        const restored_pos *r = c->restored ? g_hash_table_lookup(c->restored, key) : NULL;
+        if (r) { /* the checkpoint's position wins over given and committed offsets */
+            parts->elems[i].offset = r->fetch_from;
+            p->next_from = r->resume;
+            p->reserved_until = r->resume > r->fetch_from ? r->resume : -1;
+        }
     }
     c->assignments++;
     bool stopping = c->stopping;
@@ -296,8 +356,82 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
 /* Revoked partitions: what was fetched and not taken is dropped (the new owner reads it from
  * the committed offsets); batches already generated still run, but their commits skip these
  * partitions. */
+typedef struct revoke_commit {
+    rd_kafka_resp_err_t err;
+    bool done;
+} revoke_commit;
+
+static void revoke_commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                             rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk, (void)offsets;
+    revoke_commit *rc = opaque;
+    rc->err = err;
+    rc->done = true;
+}
+
+static void report_commit(em_kafka_consumer *c, const em_kafka_commit_info *info)
+{
+    if (c->opts.on_commit)
+        c->opts.on_commit(info, c->opts.ud);
+    if (c->report)
+        c->report(info, c->report_ud);
+}
+
+/* Commits, synchronously, what the completed batches processed of the partitions being
+ * revoked (not lost: a lost partition's generation is gone and a commit is refused), so that
+ * their next owner starts right after it. Runs on the polling thread, in the rebalance. */
+static void commit_revoked(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    em_kafka_offset_range *ranges = g_new0(em_kafka_offset_range, parts->cnt + 1);
+    size_t n = 0;
+    em_time batch = -1;
+    g_mutex_lock(&c->lock);
+    for (int i = 0; i < parts->cnt; i++) {
+        kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (!p || !p->assigned || p->processed < 0)
+            continue;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->processed;
+        ranges[n++] =
+            (em_kafka_offset_range){p->topic, p->partition, p->processed, p->processed, 0};
+        batch = MAX(batch, p->processed_batch);
+    }
+    g_mutex_unlock(&c->lock);
+    if (n) {
+        revoke_commit rc = {0};
+        rd_kafka_resp_err_t err = rd_kafka_commit_queue(c->rk, l, NULL, revoke_commit_cb, &rc);
+        if (!err && rc.done)
+            err = rc.err;
+        g_mutex_lock(&c->lock);
+        if (err) {
+            c->n_commit_failures++;
+        } else {
+            c->n_commits++;
+            for (size_t i = 0; i < n; i++) {
+                kpart *p = part_find(c, ranges[i].topic, ranges[i].partition);
+                p->committed = MAX(p->committed, ranges[i].until);
+            }
+        }
+        g_mutex_unlock(&c->lock);
+        if (err)
+            g_warning("%s: committing the processed offsets of %zu revoked partition(s) "
+                      "failed: %s (their next owner reads again from the previous commit)",
+                      c->what, n, rd_kafka_err2str(err));
+        report_commit(c, &(em_kafka_commit_info){.batch_time = batch,
+                                                 .ranges = ranges,
+                                                 .n_ranges = n,
+                                                 .error = err ? rd_kafka_err2str(err) : NULL,
+                                                 .on_revocation = true});
+    }
+    g_free(ranges);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void on_revoke(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts, bool lost)
 {
+    if (!lost)
+        commit_revoked(c, parts);
     g_mutex_lock(&c->lock);
     for (int i = 0; i < parts->cnt; i++) {
         kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
@@ -307,6 +441,7 @@ static void on_revoke(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
         c->assigned -= p->assigned;
         p->assigned = false;
         p->next_from = -1;
+        p->reserved_until = -1;
     }
     c->revocations++;
     g_mutex_unlock(&c->lock);
@@ -355,7 +490,7 @@ static int64_t fetch_position(const kpart *p)
 {
     if (p->msgs->len)
         return ((rd_kafka_message_t *)p->msgs->pdata[p->msgs->len - 1])->offset + 1;
-    return p->next_from;
+    return p->reserved_until >= 0 ? -1 : p->next_from; /* replays: where it fetches now */
 }
 
 /* Restarts fetching topic[partition] at offset `to`. librdkafka stops fetching a partition
@@ -435,11 +570,35 @@ static void out_of_range(em_kafka_consumer *c, rd_kafka_message_t *m)
     restart_at(c, topic, m->partition, to);
 }
 
+/* A topic gone from the cluster (deleted while the stream runs): one warning naming it; its
+ * partitions leave the assignment (subscribe: the group revokes them, after their processed
+ * offsets are committed) and the batches go on with the other topics. */
+static void topic_gone(em_kafka_consumer *c, rd_kafka_message_t *m)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+    g_mutex_lock(&c->lock);
+    if (!c->gone)
+        c->gone = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    bool first = !g_hash_table_contains(c->gone, topic ? topic : "");
+    g_hash_table_add(c->gone, g_strdup(topic ? topic : ""));
+    g_mutex_unlock(&c->lock);
+    if (first && topic)
+        g_warning("%s: topic %s no longer exists (deleted?): %s; the stream goes on without it",
+                  c->what, topic, rd_kafka_message_errstr(m));
+    else if (first)
+        g_warning("%s: %s; the stream goes on with the topics that exist", c->what,
+                  rd_kafka_message_errstr(m));
+}
+
 static void message_error(em_kafka_consumer *c, rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
         m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         out_of_range(c, m);
+    } else if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+               m->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+               m->err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+        topic_gone(c, m);
     } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (m->rkt)
             g_warning("%s: topic %s [%" PRId32 "]: %s", c->what, rd_kafka_topic_name(m->rkt),
@@ -455,7 +614,7 @@ static void message_error(em_kafka_consumer *c, rd_kafka_message_t *m)
 static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *offsets, void *opaque)
 {
-    (void)rk, (void)offsets;
+    (void)rk;
     em_kafka_consumer *c = opaque;
     g_mutex_lock(&c->lock);
     pending_commit *pc = g_queue_pop_head(&c->commits);
@@ -463,18 +622,21 @@ static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         c->n_commit_failures++;
     else
         c->n_commits++;
+    for (int i = 0; !err && offsets && i < offsets->cnt; i++) {
+        kpart *p = part_find(c, offsets->elems[i].topic, offsets->elems[i].partition);
+        if (p && !offsets->elems[i].err)
+            p->committed = MAX(p->committed, offsets->elems[i].offset);
+    }
     g_mutex_unlock(&c->lock);
     if (!pc)
         return;
     if (err)
         g_warning("%s: committing the offsets of batch %" PRId64 " ms failed: %s", c->what,
                   (int64_t)pc->batch_time, rd_kafka_err2str(err));
-    if (c->opts.on_commit)
-        c->opts.on_commit(&(em_kafka_commit_info){.batch_time = pc->batch_time,
-                                                  .ranges = pc->ranges,
-                                                  .n_ranges = pc->n,
-                                                  .error = err ? rd_kafka_err2str(err) : NULL},
-                          c->opts.ud);
+    report_commit(c, &(em_kafka_commit_info){.batch_time = pc->batch_time,
+                                             .ranges = pc->ranges,
+                                             .n_ranges = pc->n,
+                                             .error = err ? rd_kafka_err2str(err) : NULL});
     g_free(pc->ranges);
     g_free(pc);
     g_mutex_lock(&c->lock);
@@ -496,6 +658,10 @@ void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
             continue;
         pc->ranges[pc->n] = ranges[i];
         pc->ranges[pc->n++].topic = p->topic; /* lives as long as the consumer */
+        if (ranges[i].until > p->processed) {
+            p->processed = ranges[i].until;
+            p->processed_batch = batch_time;
+        }
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = ranges[i].until;
     }
     if (pc->n)
@@ -510,6 +676,14 @@ void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
         g_free(pc);
     }
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+void em__kafka_consumer_on_commit(em_kafka_consumer *c,
+                                  void (*report)(const em_kafka_commit_info *info, void *ud),
+                                  void *ud)
+{
+    c->report = report;
+    c->report_ud = ud;
 }
 
 bool em__kafka_consumer_wait_commits(em_kafka_consumer *c, int64_t timeout_ms)
@@ -646,6 +820,7 @@ em_kafka_consumer *em__kafka_consumer_new(const em_kafka_opts *opts, const char 
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_offset_commit_cb(conf, commit_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    em__kafka_conf_set_log(conf);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);
@@ -712,7 +887,12 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
     int64_t all = c->buffered;
     for (guint i = 0; i < c->parts->len; i++) {
         kpart *p = c->parts->pdata[i];
-        int64_t n = p->msgs->len;
+        /* Messages a replayed batch still has to take stay where they are. */
+        guint skip = 0;
+        while (skip < p->msgs->len &&
+               ((rd_kafka_message_t *)p->msgs->pdata[skip])->offset < p->reserved_until)
+            skip++;
+        int64_t n = p->msgs->len - skip;
         if (!p->assigned || (p->next_from < 0 && !n))
             continue;
         n = MIN(n, share(total, n, all));
@@ -722,10 +902,10 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
         b->topics[k] = g_strdup(p->topic);
         b->msgs[k] = g_new(rd_kafka_message_t *, n ? n : 1);
         if (n)
-            memcpy(b->msgs[k], p->msgs->pdata, n * sizeof(void *));
+            memcpy(b->msgs[k], p->msgs->pdata + skip, n * sizeof(void *));
         /* The batch owns them now: take them out of the array without destroying them. */
         g_ptr_array_set_free_func(p->msgs, NULL);
-        g_ptr_array_remove_range(p->msgs, 0, (guint)n);
+        g_ptr_array_remove_range(p->msgs, skip, (guint)n);
         g_ptr_array_set_free_func(p->msgs, message_free);
         int64_t until = n ? b->msgs[k][n - 1]->offset + 1 : p->next_from;
         b->ranges[k] = (em_kafka_offset_range){b->topics[k], p->partition, p->next_from, until, n};
@@ -743,6 +923,134 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
     set_paused(c, resume, false);
     rd_kafka_topic_partition_list_destroy(resume);
     return b;
+}
+
+/* ---- Recovery: positions and replayed batches ---- */
+
+void em__kafka_consumer_restore(em_kafka_consumer *c, const char *topic, int32_t partition,
+                                int64_t fetch_from, int64_t resume)
+{
+    g_mutex_lock(&c->lock);
+    if (!c->restored)
+        c->restored = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    restored_pos *r = g_new(restored_pos, 1);
+    *r = (restored_pos){fetch_from, MAX(resume, fetch_from)};
+    g_hash_table_replace(c->restored, tp_key(topic, partition), r);
+    g_mutex_unlock(&c->lock);
+}
+
+GArray *em__kafka_consumer_positions(em_kafka_consumer *c)
+{
+    GArray *out = g_array_new(FALSE, FALSE, sizeof(em_kafka_tp));
+    g_mutex_lock(&c->lock);
+    for (guint i = 0; i < c->parts->len; i++) {
+        const kpart *p = c->parts->pdata[i];
+        if (!p->assigned || p->next_from < 0)
+            continue;
+        em_kafka_tp tp = {p->topic, p->partition, p->next_from};
+        g_array_append_val(out, tp);
+    }
+    g_mutex_unlock(&c->lock);
+    return out;
+}
+
+em_kafka_batch *em__kafka_batch_fixed(em_kafka_consumer *c, em_time t,
+                                      const em_kafka_offset_range *ranges, size_t n)
+{
+    em_kafka_batch *b = g_new0(em_kafka_batch, 1);
+    b->time = t;
+    b->consumer = c;
+    g_atomic_int_inc(&c->refcount);
+    b->unfilled = true;
+    b->n = n;
+    b->ranges = g_new0(em_kafka_offset_range, n + 1);
+    b->topics = g_new0(char *, n + 1);
+    b->msgs = g_new0(rd_kafka_message_t **, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        b->topics[i] = g_strdup(ranges[i].topic);
+        b->ranges[i] = ranges[i];
+        b->ranges[i].topic = b->topics[i];
+        b->ranges[i].count = 0; /* what is taken, once filled */
+    }
+    return b;
+}
+
+/* Whether p holds every message of [.., until): the last one buffered is at until - 1 or
+ * later, or the consumer's position passed until (a transaction's marker ends the range). */
+static bool covered(em_kafka_consumer *c, const kpart *p, int64_t until)
+{
+    if (p->msgs->len &&
+        ((rd_kafka_message_t *)p->msgs->pdata[p->msgs->len - 1])->offset >= until - 1)
+        return true;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    bool past = !rd_kafka_position(c->rk, l) && l->elems[0].offset >= until;
+    rd_kafka_topic_partition_list_destroy(l);
+    return past;
+}
+
+bool em__kafka_consumer_fill(em_kafka_consumer *c, em_kafka_batch *b, int64_t timeout_ms,
+                             GError **err)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000;
+    rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(0);
+    bool ok = true;
+    g_mutex_lock(&c->lock);
+    for (size_t i = 0; ok && i < b->n; i++) {
+        em_kafka_offset_range *r = &b->ranges[i];
+        kpart *p = part_find(c, r->topic, r->partition);
+        while (r->until > r->from && !(p && p->assigned && covered(c, p, r->until))) {
+            gint64 now = g_get_monotonic_time();
+            if (now >= deadline) {
+                g_set_error(err, EM_ERROR, EM_ERROR_IO,
+                            "%s: topic %s [%" PRId32 "]: batch %" PRId64
+                            " ms replays offsets [%" PRId64 ", %" PRId64
+                            ") from the checkpoint but they were not fetched within %" PRId64
+                            " ms (%s)",
+                            c->what, r->topic, r->partition, (int64_t)b->time, r->from, r->until,
+                            timeout_ms,
+                            p && p->assigned ? "the log may no longer hold them"
+                                             : "the partition is not assigned to this consumer");
+                ok = false;
+                break;
+            }
+            g_cond_wait_until(&c->cond, &c->lock, MIN(deadline, now + 100 * 1000));
+            p = part_find(c, r->topic, r->partition);
+        }
+        if (!ok || r->until <= r->from) {
+            b->msgs[i] = g_new(rd_kafka_message_t *, 1);
+            continue;
+        }
+        guint drop = 0, n = 0;
+        while (drop < p->msgs->len &&
+               ((rd_kafka_message_t *)p->msgs->pdata[drop])->offset < r->from)
+            drop++;
+        while (drop + n < p->msgs->len &&
+               ((rd_kafka_message_t *)p->msgs->pdata[drop + n])->offset < r->until)
+            n++;
+        b->msgs[i] = g_new(rd_kafka_message_t *, n ? n : 1);
+        if (n)
+            memcpy(b->msgs[i], p->msgs->pdata + drop, n * sizeof(void *));
+        g_ptr_array_set_free_func(p->msgs, NULL);
+        g_ptr_array_remove_range(p->msgs, drop, n);
+        g_ptr_array_set_free_func(p->msgs, message_free);
+        g_ptr_array_remove_range(p->msgs, 0, drop); /* older than any range: destroyed */
+        c->buffered -= drop + n;
+        r->count = n;
+        b->records += n;
+        if (p->reserved_until >= 0 && p->reserved_until <= r->until)
+            p->reserved_until = -1;
+        if (p->paused && (int64_t)p->msgs->len < c->max_buffered / 2 && !c->stopping) {
+            p->paused = false;
+            c->paused--;
+            rd_kafka_topic_partition_list_add(resume, p->topic, p->partition);
+        }
+    }
+    g_mutex_unlock(&c->lock);
+    b->unfilled = false;
+    set_paused(c, resume, false);
+    rd_kafka_topic_partition_list_destroy(resume);
+    return ok;
 }
 
 int64_t em__kafka_consumer_buffered(em_kafka_consumer *c)
@@ -833,6 +1141,10 @@ void em__kafka_consumer_unref(em_kafka_consumer *c)
     }
     if (c->topics)
         g_hash_table_unref(c->topics);
+    if (c->restored)
+        g_hash_table_unref(c->restored);
+    if (c->gone)
+        g_hash_table_unref(c->gone);
     if (c->parts)
         g_ptr_array_unref(c->parts);
     g_clear_error(&c->failure);

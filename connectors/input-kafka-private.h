@@ -26,6 +26,7 @@ typedef struct em_kafka_batch {
     int64_t records;
     em_kafka_consumer *consumer; /* referenced: its handle outlives the messages */
     GError *error; /* a failure the batch reports (an offset out of range under FAIL) */
+    bool unfilled; /* replayed after a recovery: ranges fixed, messages taken at compute */
 } em_kafka_batch;
 
 void em__kafka_batch_free(em_kafka_batch *b);
@@ -43,6 +44,22 @@ bool em__kafka_consumer_start(em_kafka_consumer *c, GError **err);
  * network. */
 em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t per_partition,
                                         int64_t total);
+/* Recovery (before start): topic[partition] fetches from fetch_from and new batches start at
+ * resume; the offsets in between belong to replayed batches (em__kafka_batch_fixed). The
+ * checkpoint's position wins over given and committed offsets. */
+void em__kafka_consumer_restore(em_kafka_consumer *c, const char *topic, int32_t partition,
+                                int64_t fetch_from, int64_t resume);
+/* Where the next batch starts in each assigned partition whose position is known: a new array
+ * of em_kafka_tp whose topics live as long as the consumer. */
+GArray *em__kafka_consumer_positions(em_kafka_consumer *c);
+/* A replayed batch: exactly ranges[0..n) (copied), its messages taken later by
+ * em__kafka_consumer_fill. */
+em_kafka_batch *em__kafka_batch_fixed(em_kafka_consumer *c, em_time t,
+                                      const em_kafka_offset_range *ranges, size_t n);
+/* Takes the messages of b's ranges as they are fetched, waiting up to timeout_ms; false with
+ * err naming the topic, partition and offsets that did not come. */
+bool em__kafka_consumer_fill(em_kafka_consumer *c, em_kafka_batch *b, int64_t timeout_ms,
+                             GError **err);
 /* Buffered messages not in a batch yet. */
 int64_t em__kafka_consumer_buffered(em_kafka_consumer *c);
 /* Waits up to timeout_ms until at least n messages are buffered; false on timeout. */
@@ -51,6 +68,11 @@ bool em__kafka_consumer_wait_buffered(em_kafka_consumer *c, int64_t n, int64_t t
  * outcome goes to on_commit with batch_time. */
 void em__kafka_consumer_commit(em_kafka_consumer *c, em_time batch_time,
                                const em_kafka_offset_range *ranges, size_t n);
+/* Where commit outcomes go besides opts->on_commit (the glue posts them to listeners); set
+ * before start. */
+void em__kafka_consumer_on_commit(em_kafka_consumer *c,
+                                  void (*report)(const em_kafka_commit_info *info, void *ud),
+                                  void *ud);
 /* Waits up to timeout_ms for the commits in flight; false when some are still pending. */
 bool em__kafka_consumer_wait_commits(em_kafka_consumer *c, int64_t timeout_ms);
 /* Stops fetching (partitions paused); the polling thread goes on serving commit results. */
@@ -84,6 +106,10 @@ bool em__kafka_stream_batch_ranges(const em_dstream *ds, em_time t, em_kafka_off
                                    size_t *n);
 /* Tests: waits until ds's consumer has n messages buffered. */
 bool em__kafka_stream_wait_buffered(em_dstream *ds, int64_t n, int64_t timeout_ms);
+
+/* Routes librdkafka's log lines to GLib's log (domain "ember", field KAFKA_FACILITY) at the
+ * level their syslog level maps to, instead of stderr. */
+void em__kafka_conf_set_log(rd_kafka_conf_t *conf);
 
 /* librdkafka configuration from name/value pairs, with err naming a refused property. */
 bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,

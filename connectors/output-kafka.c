@@ -267,6 +267,7 @@ bool em_kafka_save(em_dstream *ds, const char *topic, const em_kafka_save_opts *
     char errstr[512];
     if (ok) {
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+        em__kafka_conf_set_log(conf);
         ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
         if (!ks->rk)
             g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: %s", ks->what, errstr);

@@ -12,6 +12,7 @@ typedef struct record {
     gint refs;
     GStringChunk *strings;
     em_input_progress *inputs;
+    em_input_offset_range *offsets; /* every input's, one after the other */
     em_output_op_progress *ops;
     em_state_progress *states;
     em_batch_progress *base; /* a record this one copies with a new figure, or NULL */
@@ -40,6 +41,7 @@ void em_batch_progress_unref(em_batch_progress *p)
     if (r->strings)
         g_string_chunk_free(r->strings);
     g_free(r->inputs);
+    g_free(r->offsets);
     g_free(r->ops);
     g_free(r->states);
     g_free(r);
@@ -53,6 +55,32 @@ static const char *keep(record *r, const char *s)
 static double per_second(int64_t records, int64_t ms)
 {
     return ms > 0 ? (double)records * 1000.0 / (double)ms : 0.0;
+}
+
+/* Each input's offset ranges for batch t (Kafka's), copied into the record. */
+static void attach_offsets(em__monitor *m, record *r, em_time t)
+{
+    GPtrArray *inputs = em__ui_inputs(m->ssc);
+    em_input_offset_range *got[m->n_inputs > 0 ? m->n_inputs : 1];
+    size_t n[m->n_inputs > 0 ? m->n_inputs : 1], total = 0;
+    for (int i = 0; i < m->n_inputs; i++) {
+        got[i] = i < (int)inputs->len ? em__ui_input_offsets(inputs->pdata[i], t, &n[i]) : NULL;
+        total += got[i] ? n[i] : 0;
+    }
+    r->offsets = g_new0(em_input_offset_range, total ? total : 1);
+    size_t at = 0;
+    for (int i = 0; i < m->n_inputs; i++) {
+        if (!got[i])
+            continue;
+        r->inputs[i].offset_ranges = r->offsets + at;
+        r->inputs[i].n_offset_ranges = n[i];
+        for (size_t j = 0; j < n[i]; j++, at++) {
+            r->offsets[at] = got[i][j];
+            r->offsets[at].topic = keep(r, got[i][j].topic);
+            g_free((char *)got[i][j].topic);
+        }
+        g_free(got[i]);
+    }
 }
 
 /* A record of the builder's batch as it stands, with states (may be NULL) after completion. */
@@ -72,8 +100,10 @@ static em_batch_progress *freeze(em__monitor *m, const em__builder *b, bool comp
     p->n_inputs = m->n_inputs;
     r->inputs = g_new0(em_input_progress, m->n_inputs > 0 ? m->n_inputs : 1);
     for (int i = 0; i < m->n_inputs; i++)
-        r->inputs[i] = (em_input_progress){m->input_ids[i], keep(r, m->input_names[i]),
-                                           i < info->n_inputs ? b->records[i] : 0};
+        r->inputs[i] = (em_input_progress){.stream_id = m->input_ids[i],
+                                           .name = keep(r, m->input_names[i]),
+                                           .records = i < info->n_inputs ? b->records[i] : 0};
+    attach_offsets(m, r, info->batch_time);
     p->inputs = r->inputs;
     p->num_records = info->num_records;
     p->input_rate = per_second(info->num_records, m->interval);
@@ -442,7 +472,9 @@ em__snapshot *em__monitor_snapshot(em__monitor *m)
         g_array_append_val(s->receivers, row);
     }
     for (int i = 0; i < m->n_inputs; i++) {
-        em_input_progress in = {m->input_ids[i], g_strdup(m->input_names[i]), m->input_totals[i]};
+        em_input_progress in = {.stream_id = m->input_ids[i],
+                                .name = g_strdup(m->input_names[i]),
+                                .records = m->input_totals[i]};
         g_array_append_val(s->input_totals, in);
     }
     s->total_completed = m->total_completed;
@@ -577,8 +609,22 @@ char *em_batch_progress_to_json(const em_batch_progress *p)
         g_string_append_printf(o, "%s{\"streamId\":%d,\"name\":", i ? "," : "",
                                p->inputs[i].stream_id);
         em__json_string(o, p->inputs[i].name);
-        g_string_append_printf(o, ",\"records\":%" G_GINT64_FORMAT "}",
-                               (gint64)p->inputs[i].records);
+        g_string_append_printf(o, ",\"records\":%" G_GINT64_FORMAT, (gint64)p->inputs[i].records);
+        /* Spark's OffsetRange fields, for inputs with offsets only. */
+        if (p->inputs[i].offset_ranges) {
+            g_string_append(o, ",\"offsetRanges\":[");
+            for (size_t j = 0; j < p->inputs[i].n_offset_ranges; j++) {
+                const em_input_offset_range * or = &p->inputs[i].offset_ranges[j];
+                g_string_append_printf(o, "%s{\"topic\":", j ? "," : "");
+                em__json_string(o, or->topic);
+                g_string_append_printf(o,
+                                       ",\"partition\":%d,\"fromOffset\":%" G_GINT64_FORMAT
+                                       ",\"untilOffset\":%" G_GINT64_FORMAT "}",
+                                       (int) or->partition, (gint64) or->from, (gint64) or->until);
+            }
+            g_string_append_c(o, ']');
+        }
+        g_string_append_c(o, '}');
     }
     g_string_append_printf(o, "],\"numRecords\":%" G_GINT64_FORMAT ",\"inputRate\":",
                            (gint64)p->num_records);

@@ -56,6 +56,10 @@ typedef struct em_dstream_class {
      * (naming the record) when it cannot. */
     bool (*checkpoint_restore)(em_dstream *ds, const em_ckpt *ck, const char *name, em_time t,
                                GError **err);
+    /* Inputs with offsets (Kafka): the ranges batch t read, a new array of *n whose topics are
+     * g_strdup'ed (the caller frees each, then the array); NULL when t is unknown. Any thread.
+     * May be NULL. */
+    em_input_offset_range *(*offset_ranges)(em_dstream *ds, em_time t, size_t *n);
 } em_dstream_class;
 
 /* One generated RDD, or the failure to generate it (rdd NULL, error set): a failed time is

@@ -31,6 +31,11 @@ bool em__ui_graph_fixed(em_ssc *ssc) { return em_ssc_get_state(ssc) != EM_SSC_IN
 const char *em__ui_stream_op(const em_dstream *ds) { return ds->op; }
 int em__ui_stream_id(const em_dstream *ds) { return ds->id; }
 int em__ui_input_id(const em_dstream *ds) { return ds->input_id; }
+em_input_offset_range *em__ui_input_offsets(em_dstream *ds, em_time t, size_t *n)
+{
+    *n = 0;
+    return ds->klass->offset_ranges ? ds->klass->offset_ranges(ds, t, n) : NULL;
+}
 bool em__ui_input_is_receiver(const em_dstream *ds)
 {
     return strcmp(ds->klass->type_name, "ReceiverInputDStream") == 0;

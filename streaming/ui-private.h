@@ -99,6 +99,8 @@ em_batch_progress *em__progress_find(const em__snapshot *s, em_time t);
 /* Spark's name of an input stream: "QueueInputDStream" id 0 -> "Queue stream [0]". Caller
  * g_free()s it. */
 char *em__ui_input_name(em_dstream *ds);
+/* The offset ranges input ds read in batch t (see em_dstream_class.offset_ranges), or NULL. */
+em_input_offset_range *em__ui_input_offsets(em_dstream *ds, em_time t, size_t *n);
 /* The inputs of the ssc (borrowed array, fixed once the ssc started). */
 GPtrArray *em__ui_inputs(em_ssc *ssc);
 /* Every stream, in creation order (borrowed; read only once the ssc started). */

@@ -50,12 +50,14 @@ typedef struct em_kafka_offset_range {
     int64_t count;
 } em_kafka_offset_range;
 
-/* An offset commit's outcome, reported on the stream's polling thread. */
+/* An offset commit's outcome, reported on the stream's polling thread (to on_commit, and to
+ * every em_listener's input_committed). */
 typedef struct em_kafka_commit_info {
     em_time batch_time;                  /* -1 for em_kafka_commit_async() */
     const em_kafka_offset_range *ranges; /* what was committed (until is the offset stored) */
     size_t n_ranges;
-    const char *error; /* NULL on success */
+    const char *error;  /* NULL on success */
+    bool on_revocation; /* made synchronously as these partitions were revoked */
 } em_kafka_commit_info;
 
 typedef struct em_kafka_opts {
@@ -87,15 +89,20 @@ typedef struct em_kafka_opts {
      * stays bounded however far behind the batches are); 0: 100000. */
     int64_t max_buffered_per_partition;
     int64_t commit_wait_ms; /* how long a graceful stop waits for commits; 0: 10000 */
-    void (*on_commit)(const em_kafka_commit_info *info, void *ud); /* may be NULL */
-    void *ud;                                                      /* borrowed */
+    /* Each commit's outcome, on the polling thread; may be NULL. Listeners
+     * (em_listener.input_committed) hear of them too. */
+    void (*on_commit)(const em_kafka_commit_info *info, void *ud);
+    void *ud; /* borrowed */
 } em_kafka_opts;
 
 /* Scale-out: processes running the same program with the same group_id in subscribe mode split
  * the topics' partitions (Kafka's group protocol assigns them; Ember has no coordinator). When
- * a partition is revoked, what was fetched and not yet in a batch is dropped and batches
- * already generated still run, but commit nothing for it: the new owner starts from the last
- * commit, so a record is processed at least once (exactly once with the transactional sink).
+ * a partition is revoked, the offsets its completed batches processed are committed
+ * synchronously before it is handed over (commit policy AFTER_OUTPUT, or what the program
+ * committed with em_kafka_commit_async), what was fetched and not yet in a batch is dropped,
+ * and batches already generated still run but commit nothing for it: the new owner starts
+ * from that commit, so a record is processed at least once (exactly once with the
+ * transactional sink).
  * A stateless pipeline (map, filter, a sink) thus scales with the partitions. A keyed
  * pipeline (reduceByKey, windows, state) sees in each process only the keys of its own
  * partitions: its results are per process and correct for the whole only when the input is

@@ -142,6 +142,24 @@ typedef struct em_receiver_info {
     const char *last_error; /* NULL if none */
 } em_receiver_info;
 
+/* A range of offsets of an input: a Kafka topic-partition's [from, until). */
+typedef struct em_input_offset_range {
+    const char *topic;
+    int32_t partition;
+    int64_t from, until;
+} em_input_offset_range;
+
+/* An input's offsets committed to its source (a Kafka direct stream's, to its group). */
+typedef struct em_input_commit_info {
+    int stream_id;                       /* the input's id among inputs */
+    em_time batch_time;                  /* the batch whose offsets these are; -1 for a commit
+                                            the program asked for (em_kafka_commit_async) */
+    bool on_revocation;                  /* made synchronously as partitions were revoked */
+    const em_input_offset_range *ranges; /* until is the offset committed */
+    size_t n_ranges;
+    const char *error; /* NULL on success */
+} em_input_commit_info;
+
 typedef struct em_listener {
     void (*batch_submitted)(const em_batch_info *info, void *ud);
     void (*batch_started)(const em_batch_info *info, void *ud);
@@ -151,6 +169,9 @@ typedef struct em_listener {
     void (*receiver_started)(const em_receiver_info *info, void *ud);
     void (*receiver_error)(const em_receiver_info *info, void *ud);
     void (*receiver_stopped)(const em_receiver_info *info, void *ud);
+    /* An input's offset commit completed (or failed), on that input's own thread (a Kafka
+     * direct stream's polling thread). */
+    void (*input_committed)(const em_input_commit_info *info, void *ud);
 } em_listener;
 
 /* Adds a listener; the struct is copied, members may be NULL. ud is borrowed. */

@@ -24,6 +24,10 @@ typedef struct em_input_progress {
     int stream_id;    /* the input's id among inputs (Spark's), as receivers report it */
     const char *name; /* Spark's name: "Queue stream [0]", "Socket stream [0]" */
     int64_t records;
+    /* The offset ranges the batch read (a Kafka direct stream's, Spark's "offsets" metadata),
+     * n_offset_ranges of them; NULL for an input without offsets. */
+    const em_input_offset_range *offset_ranges;
+    size_t n_offset_ranges;
 } em_input_progress;
 
 /* One output operation of a batch (Spark's OutputOperationUIData). */

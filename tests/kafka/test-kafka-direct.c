@@ -4,6 +4,8 @@
  * manual clock; before each, the test waits until the stream has fetched what it produced. */
 #include "kafka-fixture.h"
 
+#include <glib/gstdio.h>
+
 #define TOPIC2 "words:2"
 
 static em_dstream *stream(em_ssc *ssc, const em_kafka_opts *opts)
@@ -197,6 +199,21 @@ static void on_commit(const em_kafka_commit_info *info, void *ud)
     g_mutex_unlock(&c->lock);
 }
 
+static void on_input_committed(const em_input_commit_info *info, void *ud)
+{
+    commit_log *c = ud;
+    g_mutex_lock(&c->lock);
+    size_t len = strlen(c->text);
+    for (size_t i = 0; i < info->n_ranges; i++)
+        len += (size_t)snprintf(c->text + len, sizeof c->text - len,
+                                "%" G_GINT64_FORMAT ":%s[%d]=%" G_GINT64_FORMAT "%s ",
+                                info->batch_time, info->ranges[i].topic, info->ranges[i].partition,
+                                info->ranges[i].until, info->error ? "!" : "");
+    c->commits++;
+    g_cond_broadcast(&c->cond);
+    g_mutex_unlock(&c->lock);
+}
+
 static void wait_commits(commit_log *c, int n)
 {
     gint64 deadline = g_get_monotonic_time() + KAFKA_TIMEOUT_MS * 1000;
@@ -216,6 +233,36 @@ static bool fail_second_batch(em_rdd *rdd, em_time t, void *ud, GError **err)
         return false;
     }
     return true;
+}
+
+/* Issue 9: "commit results reach the listeners": every listener hears each commit, with its
+ * batch and ranges, as on_commit does. */
+Test(kafka_direct, commit_results_reach_the_listeners)
+{
+    mock_broker b = mock_broker_start((const char *[]){"t:2", NULL});
+    produce_range(b.bootstrap, "t", 0, "v", 0, 3);
+    produce_range(b.bootstrap, "t", 1, "w", 0, 1);
+    commit_log by_callback = {0}, by_listener = {0};
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                     .group_id = "g",
+                                     .assign = (em_kafka_tp[]){{"t", 0, 0}, {"t", 1, 0}},
+                                     .n_assign = 2,
+                                     .on_commit = on_commit,
+                                     .ud = &by_callback});
+    em_ssc_add_listener(ssc, &(em_listener){.input_committed = on_input_committed}, &by_listener);
+    em_foreach_rdd(ds, fail_second_batch);
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 4, EM_SECONDS(1));
+    wait_commits(&by_listener, 1);
+    produce_range(b.bootstrap, "t", 1, "w", 1, 3);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(2)); /* fails: no commit */
+    em_ssc_free(ssc);
+    wait_commits(&by_callback, 1);
+    cr_assert_str_eq(by_listener.text, "1000:t[0]=3 1000:t[1]=1 ");
+    cr_assert_str_eq(by_listener.text, by_callback.text);
+    mock_broker_stop(&b);
 }
 
 Test(kafka_direct, commits_after_outputs_succeed_and_never_past_a_failed_batch)
@@ -480,6 +527,36 @@ Test(kafka_direct, a_wrong_bootstrap_address_is_reported_naming_it)
     em_ssc_free(ssc);
 }
 
+/* librdkafka's own log lines (its "FAIL" for the refused connection) reach GLib's log with
+ * the facility named, and none reaches stderr in librdkafka's "%3|<time>|FAIL|..." form. */
+Test(kafka_direct, librdkafkas_log_lines_go_to_the_glib_log_not_stderr)
+{
+    g_autofree char *path = g_build_filename(g_get_tmp_dir(), "ember-kafka-stderr-XXXXXX", NULL);
+    int fd = g_mkstemp(path);
+    cr_assert_geq(fd, 0);
+    int saved = dup(2);
+    cr_assert_eq(dup2(fd, 2), 2);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = "127.0.0.1:1", .group_id = "g", .topics = "t"});
+    em_foreach_rdd(ds, fail_second_batch);
+    capture_warnings();
+    ssc_start(ssc);
+    bool logged = wait_warning("librdkafka ember#consumer-");
+    bool fail_line = wait_warning(": FAIL: [thrd:127.0.0.1:1/bootstrap]: 127.0.0.1:1/bootstrap: "
+                                  "Connect to ipv4#127.0.0.1:1 failed: Connection refused");
+    em_ssc_free(ssc);
+    dup2(saved, 2);
+    close(saved);
+    g_autofree char *err_text = NULL;
+    cr_assert(g_file_get_contents(path, &err_text, NULL, NULL));
+    close(fd);
+    g_unlink(path);
+    cr_assert(logged, "%s", kafka_warnings->str);
+    cr_assert(fail_line, "%s", kafka_warnings->str);
+    cr_assert_null(strstr(err_text, "|FAIL|"), "librdkafka wrote to stderr: %s", err_text);
+}
+
 Test(kafka_direct, refuses_options_it_owns_and_contradictory_strategies)
 {
     em_ssc *ssc = manual_ssc();
@@ -600,6 +677,52 @@ Test(kafka_direct, a_message_larger_than_fetch_max_bytes_is_still_read_whole)
     cr_assert_str_eq(l.text[0], want);
     cr_assert_str_eq(l.ranges[0], "t[0]:0-2/2");
     g_free(big);
+    kafka_log_clear(&l);
+    mock_broker_stop(&b);
+}
+
+/* Issue 11: a batch's progress record and its JSON carry the stream's offset ranges. */
+Test(kafka_direct, progress_records_carry_each_batchs_offset_ranges)
+{
+    mock_broker b = mock_broker_start((const char *[]){TOPIC2, NULL});
+    produce_range(b.bootstrap, "words", 0, "a", 0, 3);
+    produce_range(b.bootstrap, "words", 1, "b", 0, 2);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        stream(ssc, &(em_kafka_opts){.brokers = b.bootstrap,
+                                     .group_id = "g1",
+                                     .assign = (em_kafka_tp[]){{"words", 0, 0}, {"words", 1, 0}},
+                                     .n_assign = 2});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    kafka_run_batch(ssc, ds, 5, EM_SECONDS(1));
+    produce_range(b.bootstrap, "words", 1, "b", 2, 4);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(2));
+    GPtrArray *recent = em_ssc_recent_progress(ssc, 2);
+    em_ssc_free(ssc);
+
+    cr_assert_eq(recent->len, 2);
+    const em_batch_progress *p1 = recent->pdata[0], *p2 = recent->pdata[1];
+    cr_assert_eq(p1->n_inputs, 1);
+    cr_assert_eq(p1->inputs[0].records, 5);
+    cr_assert_eq(p1->inputs[0].n_offset_ranges, 2);
+    const em_input_offset_range *r = p1->inputs[0].offset_ranges;
+    cr_assert_str_eq(r[0].topic, "words");
+    cr_assert_eq(r[0].partition, 0);
+    cr_assert_eq(r[0].from, 0);
+    cr_assert_eq(r[0].until, 3);
+    cr_assert_str_eq(r[1].topic, "words");
+    cr_assert_eq(r[1].partition, 1);
+    cr_assert_eq(r[1].from, 0);
+    cr_assert_eq(r[1].until, 2);
+    g_autofree char *json = em_batch_progress_to_json(p2);
+    cr_assert(strstr(json, "\"inputs\":[{\"streamId\":0,\"name\":\"Direct kafka stream [0]\","
+                           "\"records\":2,\"offsetRanges\":[{\"topic\":\"words\",\"partition\":"
+                           "0,\"fromOffset\":3,\"untilOffset\":3},{\"topic\":\"words\","
+                           "\"partition\":1,\"fromOffset\":2,\"untilOffset\":4}]}]") != NULL,
+              "%s", json);
+    g_ptr_array_unref(recent);
     kafka_log_clear(&l);
     mock_broker_stop(&b);
 }

@@ -325,3 +325,181 @@ Test(kafka_real, three_members_share_six_partitions_and_survive_a_kill_9)
     }
     real_kafka_stop(&k);
 }
+
+/* ---- Revocation: what was processed is committed, what was only fetched is dropped ---- */
+
+typedef struct revocation_log {
+    GMutex lock;
+    GString *text; /* "<batch>:<topic>[<p>]=<until> " per range committed on revocation */
+} revocation_log;
+
+static void on_revocation_commit(const em_input_commit_info *info, void *ud)
+{
+    revocation_log *r = ud;
+    g_mutex_lock(&r->lock);
+    for (size_t i = 0; info->on_revocation && i < info->n_ranges; i++)
+        g_string_append_printf(r->text, "%" G_GINT64_FORMAT ":%s[%d]=%" G_GINT64_FORMAT "%s ",
+                               (gint64)info->batch_time, info->ranges[i].topic,
+                               info->ranges[i].partition, info->ranges[i].until,
+                               info->error ? "!" : "");
+    g_mutex_unlock(&r->lock);
+}
+
+static bool has_revocation_commit(revocation_log *r, const char *needle)
+{
+    g_mutex_lock(&r->lock);
+    bool found = strstr(r->text->str, needle) != NULL;
+    g_mutex_unlock(&r->lock);
+    return found;
+}
+
+Test(kafka_real, a_revocation_commits_what_was_processed_and_drops_the_rest)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "rv", 2);
+    produce_range(k.bootstrap, "rv", 0, "a", 0, 3);
+    produce_range(k.bootstrap, "rv", 1, "b", 0, 2);
+    revocation_log rl = {.text = g_string_new(NULL)};
+    g_mutex_init(&rl.lock);
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds = em_kafka_direct_stream(ssc, &(em_kafka_opts){.brokers = k.bootstrap,
+                                                                  .group_id = "rg",
+                                                                  .topics = "rv",
+                                                                  .start = EM_KAFKA_EARLIEST});
+    em_ssc_add_listener(ssc, &(em_listener){.input_committed = on_revocation_commit}, &rl);
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    wait_assigned(ds, 2);
+    kafka_run_batch(ssc, ds, 5, EM_SECONDS(1));
+    cr_assert_str_eq(l.ranges[0], "rv[0]:0-3/3 rv[1]:0-2/2");
+    /* Fetched, never in a batch: dropped when the partitions are revoked. */
+    produce_range(k.bootstrap, "rv", 0, "a", 3, 6);
+    produce_range(k.bootstrap, "rv", 1, "b", 2, 4);
+    cr_assert(em__kafka_stream_wait_buffered(ds, 5, KAFKA_TIMEOUT_MS));
+
+    /* A second member joins: the (eager) rebalance revokes both partitions from the stream,
+     * which commits batch 1's offsets synchronously, then each member gets one. */
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", k.bootstrap, errstr, sizeof errstr);
+    rd_kafka_conf_set(conf, "group.id", "rg", errstr, sizeof errstr);
+    rd_kafka_t *other = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    cr_assert_not_null(other, "%s", errstr);
+    rd_kafka_poll_set_consumer(other);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, "rv", RD_KAFKA_PARTITION_UA);
+    cr_assert_eq(rd_kafka_subscribe(other, sub), 0);
+    rd_kafka_topic_partition_list_destroy(sub);
+    GPtrArray *got = g_ptr_array_new_with_free_func(g_free);
+    int32_t other_part = -1;
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+    /* The other member reads its partition from the committed offset to the end (3 or 2). */
+    while (g_get_monotonic_time() < deadline &&
+           (other_part < 0 || (int)got->len < (other_part == 0 ? 3 : 2))) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(other, 100);
+        if (m && !m->err) {
+            other_part = m->partition;
+            g_ptr_array_add(got,
+                            g_strdup_printf("%d:%" G_GINT64_FORMAT ":%.*s", m->partition,
+                                            (gint64)m->offset, (int)m->len, (char *)m->payload));
+        }
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    cr_assert_geq(other_part, 0, "the other member read nothing");
+    wait_assigned(ds, 1);
+    cr_assert(has_revocation_commit(&rl, "1000:rv[0]=3 "), "%s", rl.text->str);
+    cr_assert(has_revocation_commit(&rl, "1000:rv[1]=2 "), "%s", rl.text->str);
+    /* The stream reads the rest of its own partition again from the commit: nothing it had
+     * fetched is lost, nothing it processed is read twice. */
+    kafka_run_batch(ssc, ds, other_part == 0 ? 2 : 3, EM_SECONDS(2));
+    em_kafka_stream_stats s;
+    cr_assert(em_kafka_stream_stats_get(ds, &s));
+    em_ssc_free(ssc);
+    rd_kafka_consumer_close(other);
+    rd_kafka_destroy(other);
+
+    g_ptr_array_add(got, NULL);
+    g_autofree char *others = g_strjoinv(" ", (char **)got->pdata);
+    if (other_part == 0) {
+        cr_assert_str_eq(others, "0:3:a3 0:4:a4 0:5:a5");
+        cr_assert_str_eq(l.ranges[1], "rv[1]:2-4/2");
+        cr_assert_str_eq(l.text[1], "[(k2,b2), (k3,b3)]");
+    } else {
+        cr_assert_str_eq(others, "1:2:b2 1:3:b3");
+        cr_assert_str_eq(l.ranges[1], "rv[0]:3-6/3");
+        cr_assert_str_eq(l.text[1], "[(k3,a3), (k4,a4), (k5,a5)]");
+    }
+    cr_assert_geq(s.revocations, 1);
+    g_ptr_array_unref(got);
+    g_string_free(rl.text, TRUE);
+    kafka_log_clear(&l);
+    real_kafka_stop(&k);
+}
+
+/* ---- A topic deleted while the stream runs ---- */
+
+static void real_kafka_delete_topic(real_kafka *k, const char *topic)
+{
+    rd_kafka_t *rk = raw_producer(k->bootstrap, NULL);
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, KAFKA_TIMEOUT_MS);
+    cr_assert_not_null(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr =
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(rd_kafka_topic_result_error(tr[0]), 0, "delete %s: %s", topic,
+                 rd_kafka_topic_result_error_string(tr[0]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_DeleteTopic_destroy(dt);
+    rd_kafka_destroy(rk);
+}
+
+/* The stream warns naming the deleted topic and goes on with the others (Spark's stream goes
+ * on too while its other topics have data); what it processed of the deleted topic stays
+ * committed. */
+Test(kafka_real, a_topic_deleted_while_running_is_named_and_the_stream_goes_on)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "keep", 1);
+    real_kafka_create_topic(&k, "gone", 1);
+    produce_range(k.bootstrap, "keep", 0, "k", 0, 2);
+    produce_range(k.bootstrap, "gone", 0, "g", 0, 2);
+    capture_warnings();
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = k.bootstrap,
+                                                .group_id = "dg",
+                                                .topics = "keep,gone",
+                                                .start = EM_KAFKA_EARLIEST,
+                                                .params =
+                                                    (const char
+                                                         *[]){"topic.metadata.refresh.interval.ms",
+                                                              "500", NULL}});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    wait_assigned(ds, 2);
+    kafka_run_batch(ssc, ds, 4, EM_SECONDS(1));
+    cr_assert_str_eq(l.ranges[0], "gone[0]:0-2/2 keep[0]:0-2/2");
+    cr_assert_eq(committed_offset(k.bootstrap, "dg", "gone", 0), 2);
+    real_kafka_delete_topic(&k, "gone");
+    cr_assert(wait_warning("topic gone no longer exists"), "%s", kafka_warnings->str);
+    wait_assigned(ds, 1);
+    produce_range(k.bootstrap, "keep", 0, "k", 2, 4);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(2));
+    em_ssc_free(ssc);
+    cr_assert_str_eq(l.ranges[1], "keep[0]:2-4/2");
+    cr_assert_str_eq(l.text[1], "[(k2,k2), (k3,k3)]");
+    cr_assert_not(l.failed[1]);
+    kafka_log_clear(&l);
+    real_kafka_stop(&k);
+}
