@@ -63,6 +63,7 @@ static const char *sql_type(em_col_type type)
     case EM_COL_DOUBLE: return "REAL";
     case EM_COL_BOOLEAN: return "BOOLEAN";
     case EM_COL_TIMESTAMP: return "TIMESTAMP";
+    case EM_COL_WINDOW: break; /* a struct: refused by em_sql_create_or_replace_temp_view */
     }
     return "TEXT";
 }
@@ -128,10 +129,19 @@ bool em_sql_create_or_replace_temp_view(em_sql *sql, const em_df *df, const char
                     name);
         return false;
     }
+    const em_schema *schema = em_df_schema(df);
+    for (size_t c = 0; c < em_schema_n_columns(schema); c++) {
+        if (em_schema_type(schema, c) == EM_COL_WINDOW) {
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                        "createOrReplaceTempView(%s): column %s is a window (a struct), which "
+                        "SQLite cannot hold",
+                        name, em_schema_name(schema, c));
+            return false;
+        }
+    }
     g_autoptr(em_values) rows = em_df_collect(df, err);
     if (!rows)
         return false;
-    const em_schema *schema = em_df_schema(df);
     char *what = g_strdup_printf("createOrReplaceTempView(%s)", name);
     GString *create = g_string_new("DROP TABLE IF EXISTS ");
     append_identifier(create, name);
@@ -188,7 +198,8 @@ static em_value column_value(sqlite3_stmt *q, int c, em_col_type type, em_arena 
     case EM_COL_TIMESTAMP: return em_int(sqlite3_column_int64(q, c));
     case EM_COL_DOUBLE: return em_double(sqlite3_column_double(q, c));
     case EM_COL_BOOLEAN: return em_bool(sqlite3_column_int64(q, c) != 0);
-    case EM_COL_STRING: break;
+    case EM_COL_STRING:
+    case EM_COL_WINDOW: break; /* never a result column's type */
     }
     const unsigned char *text = sqlite3_column_text(q, c);
     return em_str_dup_in(arena, text ? (const char *)text : "",

@@ -140,3 +140,14 @@ Test(sql, a_streaming_table_cannot_become_a_view)
     em_ssc_free(ssc);
     em_rdd_queue_free(queue);
 }
+
+Test(sql, a_window_column_cannot_become_a_view)
+{
+    g_autoptr(em_df) df = df_of(sc, "ts timestamp, v long", "2026-01-01 12:10:00,1\n");
+    GError *err = NULL;
+    g_autoptr(em_df) windowed = ok(em_df_window(df, "ts", 600000, 600000, &err), err);
+    cr_assert_not(em_sql_create_or_replace_temp_view(sql, windowed, "w", &err));
+    cr_assert_str_eq(err->message, "createOrReplaceTempView(w): column window is a window (a "
+                                   "struct), which SQLite cannot hold");
+    g_clear_error(&err);
+}

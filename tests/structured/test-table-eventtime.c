@@ -6,6 +6,7 @@
  * append mode against a batch computation. */
 #include "query-fixture.h"
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
