@@ -60,8 +60,7 @@ static char *ember_offsets(const char *in)
     return g_string_free(out, FALSE);
 }
 
-Test(differential_files, spark_reads_the_committed_sink_and_reports_the_same_offsets,
-     .timeout = 600)
+Test(differential_files, spark_reads_the_committed_sink_and_reports_the_same_offsets)
 {
     if (!have_pyspark())
         cr_skip_test("python3 cannot import pyspark: the differential test did not run");

@@ -103,7 +103,7 @@ static em_df *words_from_b(const em_df *lines, em_output_mode *mode)
     return ok(em_df_filter_cmp(words, "word", EM_CMP_GE, em_str("b"), &err), err);
 }
 
-Test(differential, console_output_matches_pyspark_byte_for_byte, .timeout = 300)
+Test(differential, console_output_matches_pyspark_byte_for_byte)
 {
     if (!have_pyspark())
         cr_skip_test("python3 cannot import pyspark: the differential test did not run");

@@ -43,8 +43,7 @@ static char *offsets_of(const char *json)
     return g_strdup_printf("%s %s %s", start, end, latest);
 }
 
-Test(table_kafka, reads_each_partition_to_its_end_offset_with_spark_columns_and_offsets,
-     .timeout = 120)
+Test(table_kafka, reads_each_partition_to_its_end_offset_with_spark_columns_and_offsets)
 {
     const char *topics[] = {"in:2", NULL};
     mock_broker b = mock_broker_start(topics);
@@ -77,7 +76,7 @@ Test(table_kafka, reads_each_partition_to_its_end_offset_with_spark_columns_and_
     mock_broker_stop(&b);
 }
 
-Test(table_kafka, latest_starting_offsets_skip_the_records_already_there, .timeout = 120)
+Test(table_kafka, latest_starting_offsets_skip_the_records_already_there)
 {
     const char *topics[] = {"in:1", NULL};
     mock_broker b = mock_broker_start(topics);
@@ -95,7 +94,7 @@ Test(table_kafka, latest_starting_offsets_skip_the_records_already_there, .timeo
     mock_broker_stop(&b);
 }
 
-Test(table_kafka, a_batch_run_again_after_a_restart_reads_exactly_its_records, .timeout = 120)
+Test(table_kafka, a_batch_run_again_after_a_restart_reads_exactly_its_records)
 {
     const char *topics[] = {"in:1", NULL};
     mock_broker b = mock_broker_start(topics);
@@ -134,7 +133,7 @@ Test(table_kafka, a_batch_run_again_after_a_restart_reads_exactly_its_records, .
     mock_broker_stop(&b);
 }
 
-Test(table_kafka, the_sink_writes_rows_by_their_value_key_and_topic_columns, .timeout = 120)
+Test(table_kafka, the_sink_writes_rows_by_their_value_key_and_topic_columns)
 {
     const char *topics[] = {"in:1", "out:1", "other:1", NULL};
     mock_broker b = mock_broker_start(topics);
@@ -235,8 +234,7 @@ static char *committed_values(const char *brokers, const char *topic)
     return text;
 }
 
-Test(table_kafka, an_exactly_once_sink_holds_each_row_once_whatever_point_a_kill_hits,
-     .timeout = 600)
+Test(table_kafka, an_exactly_once_sink_holds_each_row_once_whatever_point_a_kill_hits)
 {
     static const char *const points[] = {"offsets", "parts", "sink", "state", "commit"};
     real_kafka b = {0};

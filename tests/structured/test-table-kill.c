@@ -74,7 +74,7 @@ static void put_json_inputs(const dirs *d)
     put_file(d->in, "3.json", "{\"word\":\"d\",\"n\":4}\n", 300);
 }
 
-Test(table_kill, the_file_sink_holds_each_row_once_whatever_point_a_kill_hits, .timeout = 600)
+Test(table_kill, the_file_sink_holds_each_row_once_whatever_point_a_kill_hits)
 {
     for (size_t p = 0; p < G_N_ELEMENTS(points); p++) {
         for (int batch = 0; batch < 3; batch++) {
@@ -115,7 +115,7 @@ Test(table_kill, the_file_sink_holds_each_row_once_whatever_point_a_kill_hits, .
 #define BATCH1 BANNER(1) HEAD "|   a|    2|\n|   b|    1|\n" FOOT
 #define BATCH2 BANNER(2) HEAD "|   a|    2|\n|   b|    2|\n|   c|    1|\n" FOOT
 
-Test(table_kill, the_word_count_goes_on_from_its_last_committed_state, .timeout = 600)
+Test(table_kill, the_word_count_goes_on_from_its_last_committed_state)
 {
     struct {
         const char *point;
