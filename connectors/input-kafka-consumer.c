@@ -326,12 +326,16 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
         p->paused = false;
         p->next_from = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
         p->reserved_until = -1;
+        /* What this process processed before an earlier revocation is not its to commit. */
+        p->processed = p->committed = -1;
         g_autofree char *key = tp_key(p->topic, p->partition);
         const restored_pos *r = c->restored ? g_hash_table_lookup(c->restored, key) : NULL;
-        if (r) { /* the checkpoint's position wins over given and committed offsets */
+        if (r) { /* the checkpoint's position wins over given and committed offsets, once:
+                    after a later rebalance the group's commit is newer */
             parts->elems[i].offset = r->fetch_from;
             p->next_from = r->resume;
             p->reserved_until = r->resume > r->fetch_from ? r->resume : -1;
+            g_hash_table_remove(c->restored, key);
         }
     }
     c->assignments++;
