@@ -383,8 +383,10 @@ static void report_commit(em_kafka_consumer *c, const em_kafka_commit_info *info
 }
 
 /* Commits, synchronously, what the completed batches processed of the partitions being
- * revoked (not lost: a lost partition's generation is gone and a commit is refused), so that
- * their next owner starts right after it. Runs on the polling thread, in the rebalance. */
+ * revoked and the group has not confirmed yet (an asynchronous commit still in flight, or one
+ * that failed), so that their next owner starts right after it. Not for lost partitions: their
+ * generation is gone and a commit is refused. Runs on the polling thread, in the
+ * rebalance. */
 static void commit_revoked(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -394,8 +396,8 @@ static void commit_revoked(em_kafka_consumer *c, rd_kafka_topic_partition_list_t
     g_mutex_lock(&c->lock);
     for (int i = 0; i < parts->cnt; i++) {
         kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
-        if (!p || !p->assigned || p->processed < 0)
-            continue;
+        if (!p || !p->assigned || p->processed < 0 || p->processed <= p->committed)
+            continue; /* nothing processed, or its commit is confirmed already */
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->processed;
         ranges[n++] =
             (em_kafka_offset_range){p->topic, p->partition, p->processed, p->processed, 0};
