@@ -493,6 +493,11 @@ Test(kafka_real, a_topic_deleted_while_running_is_named_and_the_stream_goes_on)
     wait_assigned(ds, 2);
     kafka_run_batch(ssc, ds, 4, EM_SECONDS(1));
     cr_assert_str_eq(l.ranges[0], "gone[0]:0-2/2 keep[0]:0-2/2");
+    /* Batch 1's commit is asynchronous: asked of the broker until it shows (bounded). */
+    gint64 deadline = g_get_monotonic_time() + KAFKA_TIMEOUT_MS * 1000;
+    while (committed_offset(k.bootstrap, "dg", "gone", 0) != 2 &&
+           g_get_monotonic_time() < deadline)
+        ;
     cr_assert_eq(committed_offset(k.bootstrap, "dg", "gone", 0), 2);
     real_kafka_delete_topic(&k, "gone");
     cr_assert(wait_warning("topic gone no longer exists"), "%s", kafka_warnings->str);
