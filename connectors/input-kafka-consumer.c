@@ -326,12 +326,16 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
         p->paused = false;
         p->next_from = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
         p->reserved_until = -1;
+        /* What this process processed before an earlier revocation is not its to commit. */
+        p->processed = p->committed = -1;
         g_autofree char *key = tp_key(p->topic, p->partition);
         const restored_pos *r = c->restored ? g_hash_table_lookup(c->restored, key) : NULL;
-        if (r) { /* the checkpoint's position wins over given and committed offsets */
+        if (r) { /* the checkpoint's position wins over given and committed offsets, once:
+                    after a later rebalance the group's commit is newer */
             parts->elems[i].offset = r->fetch_from;
             p->next_from = r->resume;
             p->reserved_until = r->resume > r->fetch_from ? r->resume : -1;
+            g_hash_table_remove(c->restored, key);
         }
     }
     c->assignments++;
@@ -379,8 +383,10 @@ static void report_commit(em_kafka_consumer *c, const em_kafka_commit_info *info
 }
 
 /* Commits, synchronously, what the completed batches processed of the partitions being
- * revoked (not lost: a lost partition's generation is gone and a commit is refused), so that
- * their next owner starts right after it. Runs on the polling thread, in the rebalance. */
+ * revoked and the group has not confirmed yet (an asynchronous commit still in flight, or one
+ * that failed), so that their next owner starts right after it. Not for lost partitions: their
+ * generation is gone and a commit is refused. Runs on the polling thread, in the
+ * rebalance. */
 static void commit_revoked(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
@@ -390,8 +396,8 @@ static void commit_revoked(em_kafka_consumer *c, rd_kafka_topic_partition_list_t
     g_mutex_lock(&c->lock);
     for (int i = 0; i < parts->cnt; i++) {
         kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
-        if (!p || !p->assigned || p->processed < 0)
-            continue;
+        if (!p || !p->assigned || p->processed < 0 || p->processed <= p->committed)
+            continue; /* nothing processed, or its commit is confirmed already */
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->processed;
         ranges[n++] =
             (em_kafka_offset_range){p->topic, p->partition, p->processed, p->processed, 0};

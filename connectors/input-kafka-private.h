@@ -46,7 +46,8 @@ em_kafka_batch *em__kafka_consumer_take(em_kafka_consumer *c, em_time t, int64_t
                                         int64_t total);
 /* Recovery (before start): topic[partition] fetches from fetch_from and new batches start at
  * resume; the offsets in between belong to replayed batches (em__kafka_batch_fixed). The
- * checkpoint's position wins over given and committed offsets. */
+ * checkpoint's position wins over given and committed offsets at the partition's first
+ * assignment (later ones, after a rebalance, take the group's commit). */
 void em__kafka_consumer_restore(em_kafka_consumer *c, const char *topic, int32_t partition,
                                 int64_t fetch_from, int64_t resume);
 /* Where the next batch starts in each assigned partition whose position is known: a new array

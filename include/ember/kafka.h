@@ -109,6 +109,16 @@ typedef struct em_kafka_opts {
  * partitioned by that key (the producer's key); after a rebalance, state built for a
  * partition stays in the process that lost it. */
 
+/* Checkpoints (em_ssc_checkpoint, em_ssc_get_or_create): every checkpoint holds the stream's
+ * position (where the batch after it starts, per partition) and the offset ranges of the
+ * batches generated after it; each batch's ranges are also journaled (fsynced) when the batch
+ * is generated, under <dir>/inputs/createDirectStream-<k>. On recovery, batches generated
+ * before the crash but not completed run again with exactly their ranges [from, until) (their
+ * messages are read again when the batch computes, waiting up to 60 s for them), and new
+ * batches start after them: the checkpoint's position wins over given and committed offsets
+ * at each partition's first assignment. With commit policy NONE the checkpoint is the only
+ * record of the offsets (Spark's recommended set-up with checkpoints). */
+
 /* Spark's KafkaUtils.createDirectStream. Records are (key, value) pairs of strings (the bytes
  * as they are), None for a null key or value; em_kafka_record_current() gives the topic,
  * partition, offset and timestamp of the record being computed. Returns NULL with err
