@@ -125,7 +125,7 @@ static char *ember_console(em_output_mode mode, bool sessions)
     return out;
 }
 
-Test(eventtime_differential, windows_and_sessions_in_every_mode_match_pyspark, .timeout = 600)
+Test(eventtime_differential, windows_and_sessions_in_every_mode_match_pyspark)
 {
     if (!have_pyspark())
         cr_skip_test("python3 cannot import pyspark: the differential test did not run");

@@ -92,8 +92,7 @@ static int64_t parse_time(const char *text)
     return g_date_time_to_unix(dt);
 }
 
-Test(eventtime_examples, windowed_wordcount_counts_each_word_in_its_two_sliding_windows,
-     .timeout = 60)
+Test(eventtime_examples, windowed_wordcount_counts_each_word_in_its_two_sliding_windows)
 {
     const char *extra[] = {"10", "5", "3"};
     char *header = NULL;
@@ -127,7 +126,7 @@ Test(eventtime_examples, windowed_wordcount_counts_each_word_in_its_two_sliding_
     g_free(header);
 }
 
-Test(eventtime_examples, sessionization_prints_one_session_per_word, .timeout = 60)
+Test(eventtime_examples, sessionization_prints_one_session_per_word)
 {
     const char *extra[] = {"3"};
     char *header = NULL;
