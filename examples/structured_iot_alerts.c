@@ -59,8 +59,9 @@ int main(int argc, char **argv)
     if (!ok)
         fprintf(stderr, "structured_iot_alerts: %s\n", err->message);
     else
-        fprintf(stderr, "structured_iot_alerts: %" G_GSIZE_FORMAT
-                        " malformed line(s) read as nulls, dropped by the filter\n",
+        fprintf(stderr,
+                "structured_iot_alerts: %" G_GSIZE_FORMAT
+                " malformed line(s) read as nulls, dropped by the filter\n",
                 (gsize)g_atomic_pointer_get(malformed));
     g_clear_error(&err);
     em_ssc_free(ssc);

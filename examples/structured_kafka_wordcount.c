@@ -71,7 +71,8 @@ int main(int argc, char **argv)
     const char *value[] = {"value"};
     g_autoptr(em_df) lines = records ? em_df_select(records, value, 1, &err) : NULL;
     /* flatMap(_.split(" ")) on a Dataset[String] names its column "value", as it was */
-    g_autoptr(em_df) words = lines ? em_df_explode_split(lines, "value", " ", "value", &err) : NULL;
+    g_autoptr(em_df) words =
+        lines ? em_df_explode_split(lines, "value", " ", "value", &err) : NULL;
     g_autoptr(em_df) word_counts = words ? em_df_group_by_count(words, value, 1, &err) : NULL;
     em_ssc_stop_after_batches(ssc, batches); /* Ember addition: 0 runs until killed */
     g_autoptr(em_query) query =

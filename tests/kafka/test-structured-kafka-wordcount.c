@@ -141,8 +141,8 @@ static char *refused(const char *type, int *code)
     char *errors = NULL;
     int status = -1;
     GError *err = NULL;
-    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                           NULL, &errors, &status, &err),
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                           &errors, &status, &err),
               "%s", err ? err->message : "");
     cr_assert(WIFEXITED(status), "status %d", status);
     *code = WEXITSTATUS(status);
@@ -156,10 +156,11 @@ Test(structured_kafka_wordcount, assign_and_subscribe_pattern_are_refused_until_
         int code = -1;
         g_autofree char *errors = refused(types[i], &code);
         cr_assert_eq(code, 2);
-        g_autofree char *want = g_strdup_printf(
-            "structured_kafka_wordcount: Ember's Kafka source does not support %s yet; use "
-            "subscribe with a comma-separated list of topics\n",
-            types[i]);
+        g_autofree char *want =
+            g_strdup_printf("structured_kafka_wordcount: Ember's Kafka source does not support %s "
+                            "yet; use "
+                            "subscribe with a comma-separated list of topics\n",
+                            types[i]);
         cr_assert_str_eq(errors, want);
     }
     int code = -1;
@@ -187,8 +188,8 @@ Test(structured_kafka_wordcount, console_output_matches_pysparks_structured_kafk
         cr_skip_test("python3 cannot import pyspark: the differential test did not run");
     g_autofree char *jars = g_build_filename(g_get_user_cache_dir(), "ember", "spark-kafka",
                                              SPARK_KAFKA_VERSION, NULL);
-    g_autofree char *jar = g_strdup_printf("%s/spark-sql-kafka-0-10_2.12-%s.jar", jars,
-                                           SPARK_KAFKA_VERSION);
+    g_autofree char *jar =
+        g_strdup_printf("%s/spark-sql-kafka-0-10_2.12-%s.jar", jars, SPARK_KAFKA_VERSION);
     if (!g_file_test(jar, G_FILE_TEST_EXISTS))
         cr_skip_test("no %s (scripts/dev test fetches it from Maven Central): the differential "
                      "test did not run",

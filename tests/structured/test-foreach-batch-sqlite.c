@@ -86,8 +86,8 @@ Test(foreach_batch_sqlite, the_table_holds_the_running_counts_after_the_last_bat
     cr_assert_eq(sscanf(first->str, "Listening on 127.0.0.1:%d\n", &port), 1, "%s", first->str);
     g_string_free(first, TRUE);
     g_autofree char *port_text = g_strdup_printf("%d", port);
-    const char *argv[] = {EXAMPLES "structured_foreach_batch_sqlite", "127.0.0.1", port_text, db,
-                          "3", NULL};
+    const char *argv[] =
+        {EXAMPLES "structured_foreach_batch_sqlite", "127.0.0.1", port_text, db, "3", NULL};
     g_autofree char *errors = NULL;
     int code = -1;
     g_autofree char *out = run(argv, &errors, &code);
@@ -165,8 +165,8 @@ Test(foreach_batch_sqlite, a_database_that_cannot_be_opened_fails_naming_it)
     g_autofree char *dir = g_dir_make_tmp("ember-sqlite-XXXXXX", NULL);
     cr_assert_not_null(dir);
     g_autofree char *db = g_build_filename(dir, "missing", "counts.db", NULL);
-    const char *argv[] = {EXAMPLES "structured_foreach_batch_sqlite", "127.0.0.1", "9", db, "1",
-                          NULL};
+    const char *argv[] =
+        {EXAMPLES "structured_foreach_batch_sqlite", "127.0.0.1", "9", db, "1", NULL};
     g_autofree char *errors = NULL;
     int code = -1;
     g_autofree char *out = run(argv, &errors, &code);

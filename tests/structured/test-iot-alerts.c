@@ -82,8 +82,8 @@ static char *run_example(const char *in, char **errors)
     GPid pid;
     int out_fd, err_fd;
     GError *err = NULL;
-    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                       NULL, NULL, &pid, NULL, &out_fd, &err_fd, &err),
+    cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                       NULL, &pid, NULL, &out_fd, &err_fd, &err),
               "%s", err ? err->message : "");
     GString *out = g_string_new(NULL);
     /* the first table ends with its border and the empty line show() prints */
@@ -127,8 +127,8 @@ Test(iot_alerts, refuses_a_bad_batch_count_with_its_usage)
     g_autofree char *errors = NULL;
     int status = -1;
     GError *err = NULL;
-    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                           NULL, &errors, &status, &err),
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                           &errors, &status, &err),
               "%s", err ? err->message : "");
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "status %d", status);
     cr_assert_str_eq(errors, "Usage: structured_iot_alerts <directory> [<batches>]\n");
@@ -160,8 +160,9 @@ Test(iot_differential, console_output_matches_pyspark_byte_for_byte)
     g_autofree char *b = g_build_filename(files, "b.json", NULL);
     cr_assert(g_file_set_contents(a, first, -1, NULL));
     cr_assert(g_file_set_contents(b, second, -1, NULL));
-    const char *argv[] = {"python3", EMBER_SOURCE_ROOT "/tests/structured/spark_iot.py", spark_in,
-                          a, b, NULL};
+    const char *argv[] = {"python3", EMBER_SOURCE_ROOT "/tests/structured/spark_iot.py",
+                          spark_in,  a,
+                          b,         NULL};
     g_autofree char *spark = NULL, *spark_errors = NULL;
     int status = -1;
     GError *err = NULL;
