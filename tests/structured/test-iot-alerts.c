@@ -134,6 +134,23 @@ Test(iot_alerts, refuses_a_bad_batch_count_with_its_usage)
     cr_assert_str_eq(errors, "Usage: structured_iot_alerts <directory> [<batches>]\n");
 }
 
+Test(iot_alerts, fails_naming_a_directory_it_cannot_list)
+{
+    const char *argv[] = {EXAMPLES "structured_iot_alerts", "/nonexistent/ember-iot", "1", NULL};
+    g_autofree char *errors = NULL;
+    int status = -1;
+    GError *err = NULL;
+    cr_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                           &errors, &status, &err),
+              "%s", err ? err->message : "");
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+    /* the last line is the example's: the batch (its time varies) and the directory */
+    cr_assert(g_str_has_suffix(errors, ": file source: cannot list /nonexistent/ember-iot: No "
+                                       "such file or directory\n"),
+              "%s", errors);
+    cr_assert_not_null(strstr(errors, "\nstructured_iot_alerts: batch "), "%s", errors);
+}
+
 static bool have_pyspark(void)
 {
     const char *argv[] = {"python3", "-c", "import pyspark", NULL};
