@@ -16,7 +16,9 @@
  * (spark.readStream.schema(schema).json(directory) reads the same rows.) A line that is not a
  * JSON object of the schema becomes a row of nulls, as Spark's PERMISSIVE mode makes it: its
  * level is null, so the filter drops it. The example counts those lines and says how many it
- * dropped on stderr when it stops.
+ * dropped on stderr when it stops. Where Ember differs: a JSON object with one field of the wrong
+ * type ("temp":"hot") is all nulls in Ember (from_json's rule), where Spark 3.x keeps the fields
+ * that did parse, so Spark would print such a HIGH row with a null temp.
  */
 #include <ember.h>
 
