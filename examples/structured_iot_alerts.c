@@ -13,12 +13,10 @@
  *     .trigger(Trigger.ProcessingTime("10 seconds")).start()
  *   query.awaitTermination()
  *
- * (spark.readStream.schema(schema).json(directory) reads the same rows.) A line that is not a
- * JSON object of the schema becomes a row of nulls, as Spark's PERMISSIVE mode makes it: its
- * level is null, so the filter drops it. The example counts those lines and says how many it
- * dropped on stderr when it stops. Where Ember differs: a JSON object with one field of the wrong
- * type ("temp":"hot") is all nulls in Ember (from_json's rule), where Spark 3.x keeps the fields
- * that did parse, so Spark would print such a HIGH row with a null temp.
+ * (spark.readStream.schema(schema).json(directory) reads the same rows.) As Spark's PERMISSIVE
+ * mode, a line that is not a JSON object becomes a row of nulls, whose null level the filter
+ * drops, and a field of the wrong type ("temp":"hot") is null while the row keeps its other
+ * fields. The example counts those lines and says how many there were on stderr when it stops.
  */
 #include <ember.h>
 
@@ -63,7 +61,7 @@ int main(int argc, char **argv)
     else
         fprintf(stderr,
                 "structured_iot_alerts: %" G_GSIZE_FORMAT
-                " malformed line(s) read as nulls, dropped by the filter\n",
+                " malformed line(s): what did not fit the schema read as null\n",
                 (gsize)g_atomic_pointer_get(malformed));
     g_clear_error(&err);
     em_ssc_free(ssc);

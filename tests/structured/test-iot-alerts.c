@@ -26,11 +26,12 @@ static const char first[] =
     "{\"device\":\"d4\",\"level\":\"high\",\"temp\":95.5,\"ts\":\"2026-01-01T10:00:07Z\"}\n"
     "{\"device\":\"d5\",\"level\":\"HIGH\",\"ts\":\"2026-01-01T10:00:08Z\"}\n";
 /* Batch 1's: an exponent, an integer temp, a time zone, fractional seconds (cut at 20
- * characters) and a line cut short (malformed). */
+ * characters), a line cut short (malformed) and a mistyped temp (null, the row kept). */
 static const char second[] =
     "{\"device\":\"d6\",\"level\":\"HIGH\",\"temp\":1e7,\"ts\":\"2026-01-01T10:00:10+01:00\"}\n"
     "{\"device\":\"d1\",\"level\":\"HIGH\",\"temp\":-3,\"ts\":\"2026-01-01T10:00:11.250Z\"}\n"
-    "{\"device\":\"d7\",\"level\":\n";
+    "{\"device\":\"d7\",\"level\":\n"
+    "{\"device\":\"d8\",\"level\":\"HIGH\",\"temp\":\"hot\",\"ts\":\"2026-01-01T10:00:12Z\"}\n";
 
 static const char expected[] = "-------------------------------------------\n"
                                "Batch: 0\n"
@@ -51,6 +52,7 @@ static const char expected[] = "-------------------------------------------\n"
                                "+------+-----+-----+--------------------+\n"
                                "|    d6| HIGH|1.0E7| 2026-01-01 09:00:10|\n"
                                "|    d1| HIGH| -3.0|2026-01-01 10:00:...|\n"
+                               "|    d8| HIGH| NULL| 2026-01-01 10:00:12|\n"
                                "+------+-----+-----+--------------------+\n"
                                "\n";
 
@@ -108,16 +110,17 @@ static void remove_dir(const char *dir)
     g_rmdir(dir);
 }
 
-Test(iot_alerts, appends_the_high_events_of_each_trigger_and_drops_malformed_lines)
+Test(iot_alerts, appends_the_high_events_of_each_trigger_and_counts_malformed_lines)
 {
     g_autofree char *in = g_dir_make_tmp("ember-iot-XXXXXX", NULL);
     cr_assert_not_null(in);
     g_autofree char *errors = NULL;
     g_autofree char *out = run_example(in, &errors);
     cr_assert_str_eq(out, expected);
-    /* "not json", "[1,2]" and the cut line: rows of nulls whose null level the filter drops */
-    cr_assert_str_eq(errors, "structured_iot_alerts: 3 malformed line(s) read as nulls, "
-                             "dropped by the filter\n");
+    /* "not json", "[1,2]" and the cut line: rows of nulls whose null level the filter drops;
+     * d8's "hot" temp: null, the row kept */
+    cr_assert_str_eq(errors, "structured_iot_alerts: 4 malformed line(s): what did not fit the "
+                             "schema read as null\n");
     remove_dir(in);
 }
 
