@@ -149,13 +149,14 @@ EM_API em_df *em_df_read_path(em_context *sc, const char *path, const em_file_so
 
 /* from_json(col, schema) in PERMISSIVE mode: each record's string column col parsed as one JSON
  * object (json-glib) into a row of schema (columns by name; missing ones null, others
- * ignored). A record that is not an object of the schema's types becomes a row of nulls, and
- * counts in *malformed (when not NULL: a counter owned by the returned table's RDD or DStream,
- * read it with g_atomic_pointer_get; a recomputed batch counts again). NULL with err for an
- * unknown col. */
+ * ignored). As Spark 3.5, a record that is not an object becomes a row of nulls, a field of
+ * another type is null in a row that keeps the rest, and either counts in *malformed (when not
+ * NULL: a counter owned by the returned table's RDD or DStream, read it with g_atomic_pointer_get;
+ * a recomputed batch counts again). NULL with err for an unknown col. */
 EM_API em_df *em_df_from_json(const em_df *df, const char *col, em_schema *schema,
                               gsize **malformed, GError **err);
-/* The same for CSV lines (fields by position, separated by ','; no quoting yet). */
+/* The same for CSV lines (fields by position, separated by ','; no quoting yet): missing
+ * fields are null and extra ones dropped, as Spark's, and the line counts as malformed. */
 EM_API em_df *em_df_from_csv(const em_df *df, const char *col, em_schema *schema,
                              gsize **malformed, GError **err);
 
