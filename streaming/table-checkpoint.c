@@ -303,10 +303,10 @@ bool em__query_log_offsets(em__query_log *log, int64_t batch_id, em_time batch_m
 {
     g_autofree char *path =
         g_strdup_printf("%s/offsets/%" G_GINT64_FORMAT, log->dir, (gint64)batch_id);
-    g_autofree char *text = g_strdup_printf(
-        LOG_VERSION "\n{\"batchWatermarkMs\":%" G_GINT64_FORMAT
-                    ",\"batchTimestampMs\":%" G_GINT64_FORMAT ",\"conf\":" OFFSET_CONF "}\n%s",
-        (gint64)watermark_ms, (gint64)batch_ms, source_offset);
+    g_autofree char *text = g_strdup_printf(LOG_VERSION "\n{\"batchWatermarkMs\":%" G_GINT64_FORMAT
+                                                        ",\"batchTimestampMs\":%" G_GINT64_FORMAT
+                                                        ",\"conf\":" OFFSET_CONF "}\n%s",
+                                            (gint64)watermark_ms, (gint64)batch_ms, source_offset);
     if (!em__write_file_atomic(path, text, strlen(text), replace, err))
         return false;
     log->last_offsets = batch_id;
@@ -318,8 +318,9 @@ bool em__query_log_commit(em__query_log *log, int64_t batch_id, int64_t next_wat
 {
     g_autofree char *path =
         g_strdup_printf("%s/commits/%" G_GINT64_FORMAT, log->dir, (gint64)batch_id);
-    g_autofree char *text = g_strdup_printf(
-        LOG_VERSION "\n{\"nextBatchWatermarkMs\":%" G_GINT64_FORMAT "}", (gint64)next_watermark_ms);
+    g_autofree char *text =
+        g_strdup_printf(LOG_VERSION "\n{\"nextBatchWatermarkMs\":%" G_GINT64_FORMAT "}",
+                        (gint64)next_watermark_ms);
     if (!em__write_file_atomic(path, text, strlen(text), false, err))
         return false;
     log->last_commit = batch_id;
@@ -346,8 +347,9 @@ bool em__query_log_save_state(em__query_log *log, const em__state_op *ops, size_
         ops[i].save(ops[i].op, ck);
         g_autofree char *dir = state_dir(log, i);
         if (!em__ckpt_write(ck, dir, 0, NULL, err)) {
-            g_prefix_error(err, "the state of operator %zu (%s) after batch %" G_GINT64_FORMAT ": ",
-                           i, ops[i].name, (gint64)batch_id);
+            g_prefix_error(err,
+                           "the state of operator %zu (%s) after batch %" G_GINT64_FORMAT ": ", i,
+                           ops[i].name, (gint64)batch_id);
             return false;
         }
     }
@@ -358,8 +360,8 @@ bool em__query_log_save_state(em__query_log *log, const em__state_op *ops, size_
 static bool restore_op(em__query_log *log, size_t op_id, const em__state_op *op, GError **err)
 {
     g_autofree char *dir = state_dir(log, op_id);
-    g_autofree char *path = g_strdup_printf("%s/checkpoint-%" G_GINT64_FORMAT, dir,
-                                            (gint64)(log->last_commit + 1));
+    g_autofree char *path =
+        g_strdup_printf("%s/checkpoint-%" G_GINT64_FORMAT, dir, (gint64)(log->last_commit + 1));
     g_autoptr(em_ckpt) ck = em__ckpt_read_file(path, err);
     if (ck && strcmp(em__ckpt_program(ck), op->name) != 0) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
@@ -383,8 +385,8 @@ bool em__query_log_restore_state(em__query_log *log, const em__state_op *ops, si
     for (size_t i = 0; log->last_commit >= 0 && i < n; i++) {
         if (!restore_op(log, i, &ops[i], err)) {
             g_prefix_error(err,
-                           "checkpoint %s: the state of operator %zu (%s) after batch %" G_GINT64_FORMAT
-                           ": ",
+                           "checkpoint %s: the state of operator %zu (%s) after batch "
+                           "%" G_GINT64_FORMAT ": ",
                            log->dir, i, ops[i].name, (gint64)log->last_commit);
             return false;
         }
@@ -411,5 +413,6 @@ static bool agg_load(void *op, const em_ckpt *ck, GError **err)
 
 em__state_op em__agg_state_op(em_dstream *agg_ds)
 {
-    return (em__state_op){.name = "stateStoreSave", .save = agg_save, .load = agg_load, .op = agg_ds};
+    return (
+        em__state_op){.name = "stateStoreSave", .save = agg_save, .load = agg_load, .op = agg_ds};
 }

@@ -437,7 +437,8 @@ void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b)
 /* A key as the codec takes it: a list (a one-column row is a tuple of one, which it refuses). */
 static em_value as_list(em_value key)
 {
-    return (em_value){.type = EM_T_LIST, .kind = EM_LIST, .len = key.len, .as.items = key.as.items};
+    return (
+        em_value){.type = EM_T_LIST, .kind = EM_LIST, .len = key.len, .as.items = key.as.items};
 }
 
 static void evt_save(void *op, em_ckpt *ck)
@@ -449,8 +450,8 @@ static void evt_save(void *op, em_ckpt *ck)
         g_mutex_unlock(&agg->lock);
         return;
     }
-    GArray *rows = g_array_sized_new(FALSE, FALSE, sizeof(em_ckpt_state_row),
-                                     g_hash_table_size(agg->groups));
+    GArray *rows =
+        g_array_sized_new(FALSE, FALSE, sizeof(em_ckpt_state_row), g_hash_table_size(agg->groups));
     GHashTableIter it;
     gpointer k, v;
     g_hash_table_iter_init(&it, agg->groups);

@@ -201,12 +201,12 @@ bool em__offset_parse_int(const char *text, const char *prefix, const char *suff
  * batchId + 1). */
 typedef struct em__query_log {
     char *dir;
-    char *id;             /* the query's id: kept across restarts */
-    int64_t last_offsets; /* the newest batch in offsets/, -1 none */
-    int64_t last_commit;  /* the newest batch in commits/, -1 none */
-    char *offsets[2];     /* the source offsets logged for last_offsets - 1 and last_offsets
-                             (JSON, NULL when absent) */
-    int64_t watermark[2]; /* their batchWatermarkMs (0 when absent) */
+    char *id;               /* the query's id: kept across restarts */
+    int64_t last_offsets;   /* the newest batch in offsets/, -1 none */
+    int64_t last_commit;    /* the newest batch in commits/, -1 none */
+    char *offsets[2];       /* the source offsets logged for last_offsets - 1 and last_offsets
+                               (JSON, NULL when absent) */
+    int64_t watermark[2];   /* their batchWatermarkMs (0 when absent) */
     int64_t next_watermark; /* last_commit's nextBatchWatermarkMs (0 when none) */
 } em__query_log;
 

@@ -452,8 +452,8 @@ static bool log_offsets(em_query *q, int64_t batch_id, em_time t, const trigger_
     /* A source without offsets did not read the logged batch again: its new offsets replace
      * the logged ones. */
     int64_t watermark = q->wm ? em__watermark_current(q->wm) : 0;
-    return em__query_log_offsets(q->log, batch_id, t, watermark, in->end,
-                                 batch_id == q->replay_id, err);
+    return em__query_log_offsets(q->log, batch_id, t, watermark, in->end, batch_id == q->replay_id,
+                                 err);
 }
 
 /* ... and after it ran: the operators' state, then the commit with the next watermark. */

@@ -50,10 +50,9 @@ static em_df *windowed_counts(em_ssc *ssc, const char *in, GError **err)
     g_autoptr(em_df) windowed = marked ? em_df_window(marked, "ts", 600000, 300000, err) : NULL;
     const char *keys[] = {"window", "word"};
     g_autoptr(em_df) counts = windowed ? em_df_group_by_count(windowed, keys, 2, err) : NULL;
-    g_autoptr(em_df) started =
-        counts ? em_df_with_column_full(counts, "start", EM_COL_TIMESTAMP, window_start, NULL,
-                                        NULL, err)
-               : NULL;
+    g_autoptr(em_df) started = counts ? em_df_with_column_full(counts, "start", EM_COL_TIMESTAMP,
+                                                               window_start, NULL, NULL, err)
+                                      : NULL;
     const char *cols[] = {"start", "word", "count"};
     return started ? em_df_select(started, cols, 3, err) : NULL;
 }
@@ -103,7 +102,8 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
 int main(int argc, char **argv)
 {
     if (argc != 5 && argc != 7) {
-        fprintf(stderr, "usage: %s sink|counts|evt|kafka IN CHECKPOINT OUT [POINT BATCH]\n", argv[0]);
+        fprintf(stderr, "usage: %s sink|counts|evt|kafka IN CHECKPOINT OUT [POINT BATCH]\n",
+                argv[0]);
         return 2;
     }
     if (argc == 7) {

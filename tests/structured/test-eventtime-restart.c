@@ -160,8 +160,8 @@ static char *check_restarts(const char *const *in, size_t n_in, query_kind kind,
  * it): the restart runs batch k - 1 again from the state before it, with its logged offsets
  * and watermark, so it prints that batch again, the same, then goes on as the uninterrupted
  * run. */
-static void check_replays(const char *const *in, size_t n_in, query_kind kind,
-                          em_output_mode mode, int triggers, const char *whole)
+static void check_replays(const char *const *in, size_t n_in, query_kind kind, em_output_mode mode,
+                          int triggers, const char *whole)
 {
     g_autoptr(GPtrArray) parts = batches_of(whole);
     for (guint k = 1; k <= parts->len; k++) {
@@ -188,8 +188,8 @@ Test(eventtime_restart, guide_append_mode_restarted_at_every_batch_writes_each_w
     g_autofree char *whole =
         check_restarts(guide, G_N_ELEMENTS(guide), GUIDE, EM_OUTPUT_APPEND, GUIDE_TRIGGERS, 6);
     /* the guide's batch 3 (the watermark at 12:11) and the batch without data (12:30) */
-    cr_assert(strstr(whole, "|{2026-01-01 12:00:00, 2026-01-01 12:10:00}|dog   |2    |\n"),
-              "%s", whole);
+    cr_assert(strstr(whole, "|{2026-01-01 12:00:00, 2026-01-01 12:10:00}|dog   |2    |\n"), "%s",
+              whole);
     cr_assert(strstr(whole, "Batch: 5\n"), "%s", whole);
     check_replays(guide, G_N_ELEMENTS(guide), GUIDE, EM_OUTPUT_APPEND, GUIDE_TRIGGERS, whole);
 }
@@ -211,17 +211,15 @@ Test(eventtime_restart, guide_complete_mode_restarted_at_every_batch_goes_on_exa
 
 Test(eventtime_restart, session_windows_restarted_at_every_batch_merge_and_close_as_uninterrupted)
 {
-    g_autofree char *append =
-        check_restarts(sessions_in, G_N_ELEMENTS(sessions_in), SESSIONS, EM_OUTPUT_APPEND,
-                       SESSION_TRIGGERS, 4);
+    g_autofree char *append = check_restarts(sessions_in, G_N_ELEMENTS(sessions_in), SESSIONS,
+                                             EM_OUTPUT_APPEND, SESSION_TRIGGERS, 4);
     /* a's five events make one session across the three batches, written once */
     cr_assert(strstr(append, "|{2026-01-01 10:00:00, 2026-01-01 10:00:36}|a   |5    |\n"), "%s",
               append);
     check_replays(sessions_in, G_N_ELEMENTS(sessions_in), SESSIONS, EM_OUTPUT_APPEND,
                   SESSION_TRIGGERS, append);
-    g_autofree char *complete =
-        check_restarts(sessions_in, G_N_ELEMENTS(sessions_in), SESSIONS_NO_WATERMARK,
-                       EM_OUTPUT_COMPLETE, 3, 3);
+    g_autofree char *complete = check_restarts(sessions_in, G_N_ELEMENTS(sessions_in),
+                                               SESSIONS_NO_WATERMARK, EM_OUTPUT_COMPLETE, 3, 3);
     check_replays(sessions_in, G_N_ELEMENTS(sessions_in), SESSIONS_NO_WATERMARK,
                   EM_OUTPUT_COMPLETE, 3, complete);
 }
@@ -260,8 +258,9 @@ Test(eventtime_restart, the_watermark_is_logged_with_offsets_and_commits_as_spar
                                             (gint64)ms_of("2026-01-01T12:04:00Z"));
     cr_assert(g_str_has_prefix(offsets, want), "%s", offsets);
     g_autofree char *commit = file_text(commits_dir, "2");
-    g_autofree char *want_commit = g_strdup_printf(
-        "v1\n{\"nextBatchWatermarkMs\":%" G_GINT64_FORMAT "}", (gint64)ms_of("2026-01-01T12:11:00Z"));
+    g_autofree char *want_commit =
+        g_strdup_printf("v1\n{\"nextBatchWatermarkMs\":%" G_GINT64_FORMAT "}",
+                        (gint64)ms_of("2026-01-01T12:11:00Z"));
     cr_assert_str_eq(commit, want_commit);
     g_autofree char *first = file_text(offsets_dir, "0");
     cr_assert(g_str_has_prefix(first, "v1\n{\"batchWatermarkMs\":0,"), "%s", first);
@@ -275,12 +274,11 @@ static char *refused(const dirs *d, query_kind kind)
     em_ssc *ssc = table_ssc();
     g_autoptr(em_df) df = build(ssc, d->in, kind);
     GError *err = NULL;
-    em_query *q =
-        em_query_start(df,
-                       &(em_query_opts){.mode = EM_OUTPUT_APPEND,
-                                        .sink = EM_SINK_MEMORY,
-                                        .checkpoint_location = d->ck},
-                       &err);
+    em_query *q = em_query_start(df,
+                                 &(em_query_opts){.mode = EM_OUTPUT_APPEND,
+                                                  .sink = EM_SINK_MEMORY,
+                                                  .checkpoint_location = d->ck},
+                                 &err);
     cr_assert_null(q);
     cr_assert_not_null(err);
     char *message = g_strdup(err->message);
@@ -301,8 +299,9 @@ Test(eventtime_restart, a_corrupt_state_file_is_refused_naming_it)
     bytes[len - 5] ^= 0x5a; /* a bit flip in the records: the CRC no longer matches */
     cr_assert(g_file_set_contents(path, bytes, (gssize)len, NULL));
     g_autofree char *message = refused(&d, GUIDE);
-    g_autofree char *prefix = g_strdup_printf(
-        "checkpoint %s: the state of operator 0 (stateStoreSave) after batch 2: ", d.ck);
+    g_autofree char *prefix =
+        g_strdup_printf("checkpoint %s: the state of operator 0 (stateStoreSave) after batch 2: ",
+                        d.ck);
     cr_assert(g_str_has_prefix(message, prefix), "%s", message);
     cr_assert(strstr(message, path), "%s", message);
     /* a missing one too */
@@ -328,4 +327,3 @@ Test(eventtime_restart, another_operators_state_is_refused)
     cr_assert_str_eq(message, want);
     free_dirs(&d);
 }
-

@@ -228,8 +228,8 @@ Test(table_kill, an_event_time_append_query_writes_each_window_once_whatever_poi
             g_autofree char *commits = g_build_filename(d.ck, "commits", NULL);
             g_auto(GStrv) committed = names_with(commits, "");
             g_autofree char *committed_text = g_strjoinv(",", committed);
-            cr_assert_str_eq(committed_text, "0,1,2,3,4,5", "killed at %s of batch %d",
-                             points[p], batch);
+            cr_assert_str_eq(committed_text, "0,1,2,3,4,5", "killed at %s of batch %d", points[p],
+                             batch);
             free_dirs(&d);
         }
     }
