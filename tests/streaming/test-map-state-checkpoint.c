@@ -12,6 +12,7 @@
 
 #include <ftw.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 static char *tmp;
 
@@ -354,5 +355,65 @@ Test(map_state_checkpoint, pruning_keeps_the_previous_chain_whole_beyond_the_new
     cr_assert_str_eq(g_ptr_array_index(files, files->len - 1), oldest);
     g_autofree char *got = kinds(tmp, 13, 28);
     cr_assert_str_eq(got, "FdddddddddddFddd");
+    em_arena_free(arena);
+}
+
+Test(map_state_checkpoint, changes_whose_file_failed_go_into_the_next_file)
+{
+    em_arena *arena = em_arena_new();
+    em_value first[20], later[LONG_BATCHES][2];
+    em_test_batch batches[LONG_BATCHES];
+    short_chain_input(arena, first, later, batches);
+    em_test_input input = {batches, 12};
+    int full_every = 64;
+    GError *err = NULL;
+    em_test_output *whole = em_test_run(&input, 1, op_short_chains, &full_every, NULL, &err);
+    cr_assert_not_null(whole, "%s", err ? err->message : "");
+    g_auto(GStrv) want = output_lines(whole);
+    em_test_output_free(whole);
+
+    /* The temporary file of batch 5's checkpoint cannot be created: that write fails. */
+    g_autofree char *blocker = g_strdup_printf("%s/.checkpoint-5000.tmp", tmp);
+    cr_assert_eq(mkdir(blocker, 0755), 0);
+    warnings = g_string_new(NULL);
+    g_log_set_writer_func(keep_warnings, NULL, NULL);
+    em_test_output *before = em_test_run(
+        &input, 1, op_short_chains, &full_every,
+        &(em_test_opts){.checkpoint_dir = tmp, .num_batches = 8}, &err);
+    cr_assert_not_null(before, "%s", err ? err->message : "");
+    em_test_output_free(before);
+    cr_assert(strstr(warnings->str, "checkpoint of batch 5000 ms not written"), "%s",
+              warnings->str);
+    g_string_free(warnings, TRUE);
+    g_autofree char *five = g_strdup_printf("%s/checkpoint-5000", tmp);
+    cr_assert_not(g_file_test(five, G_FILE_TEST_EXISTS));
+    /* Batch 6's file holds the changes of 5 and 6, on top of 4's. */
+    g_autofree char *six = g_strdup_printf("%s/checkpoint-6000", tmp);
+    em_ckpt *ck = em__ckpt_read_file(six, &err);
+    cr_assert_not_null(ck, "%s", err ? err->message : "");
+    em_value *base = NULL;
+    size_t n = 0;
+    cr_assert(em__ckpt_get_values(ck, "state-base/apply_action", arena, &base, &n, &err));
+    cr_assert(n == 1 && base[0].as.i == 4000);
+    g_free(base);
+    GArray *rows = NULL;
+    cr_assert(em__ckpt_get_state(ck, "state-delta/apply_action", arena, &rows, &err));
+    cr_assert_eq(rows->len, 2, "k5 and k6 set");
+    g_array_unref(rows);
+    em__ckpt_free(ck);
+
+    /* Recovered from 6 (7 and 8 gone), batches 7 to 12 go on as in the uninterrupted run. */
+    for (int t = 7; t <= 8; t++) {
+        g_autofree char *path = g_strdup_printf("%s/checkpoint-%d000", tmp, t);
+        cr_assert_eq(remove(path), 0);
+    }
+    em_test_output *after = em_test_run(&input, 1, op_short_chains, &full_every,
+                                        &(em_test_opts){.checkpoint_dir = tmp}, &err);
+    cr_assert_not_null(after, "%s", err ? err->message : "");
+    cr_assert_null(after->batches[5], "batch 6 ran again");
+    g_auto(GStrv) got = output_lines(after);
+    for (size_t k = 6; k < 12; k++)
+        cr_assert_str_eq(got[k], want[k], "batch %zu", k + 1);
+    em_test_output_free(after);
     em_arena_free(arena);
 }
