@@ -726,17 +726,23 @@ static void apply_changes(GArray *rows, const GArray *ch)
 {
     if (!ch->len)
         return;
-    GHashTable *changed = g_hash_table_new(key_hash, key_equal);
-    for (guint i = 0; i < ch->len; i++)
-        g_hash_table_add(changed, &g_array_index(ch, change, i).key);
+    /* Core's flat table: a full copy's million rows are looked up in it. */
+    em_table changed;
+    em__table_init(&changed, sizeof(em_table_entry), NULL, 0);
+    em__table_reserve(&changed, ch->len);
+    for (guint i = 0; i < ch->len; i++) {
+        em_value key = g_array_index(ch, change, i).key;
+        bool is_new;
+        em__table_upsert(&changed, key, em_value_hash(key), &is_new);
+    }
     guint kept = 0;
     for (guint i = 0; i < rows->len; i++) {
         em_ckpt_state_row *row = &g_array_index(rows, em_ckpt_state_row, i);
-        if (!g_hash_table_contains(changed, &row->key))
+        if (!em__table_find(&changed, row->key, em_value_hash(row->key)))
             g_array_index(rows, em_ckpt_state_row, kept++) = *row;
     }
     g_array_set_size(rows, kept);
-    g_hash_table_unref(changed);
+    em__table_clear(&changed);
     for (guint i = 0; i < ch->len; i++) {
         const change *c = &g_array_index(ch, change, i);
         if (!c->removed) {
@@ -1099,12 +1105,6 @@ static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, cons
     return true;
 }
 
-void em__map_with_state_full_every(em_dstream *mapped, int n)
-{
-    g_return_if_fail(n > 0);
-    ((map_state *)mapped)->chain.full_every = n;
-}
-
 static const em_dstream_class map_state_class = {.type_name = "MapWithStateDStream",
                                                  .instance_size = sizeof(map_state),
                                                  .compute = map_state_compute,
@@ -1152,6 +1152,12 @@ em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)
                            .times = g_array_new(FALSE, FALSE, sizeof(em_time)),
                            .full_every = FULL_EVERY};
     return out;
+}
+
+void em__map_with_state_full_every(em_dstream *mapped, int n)
+{
+    g_return_if_fail(mapped && mapped->klass == &map_state_class && n > 0);
+    ((map_state *)mapped)->chain.full_every = n;
 }
 
 void em_map_with_state_size(em_dstream *mapped, int64_t *keys, int64_t *bytes)
