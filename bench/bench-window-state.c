@@ -395,10 +395,13 @@ static int bench_state(int64_t keys, int64_t touched, int measured, const char *
         fprintf(stderr, "%s\n", err->message);
         return 1;
     }
-    if (checkpoint_dir && !(have_writer = writer_clock(&writer_id)))
-        fprintf(stderr, "no checkpoint writer thread found: no \"own\" figures\n");
     em_rdd_queue_push(queue, fill);
     double fill_ms = run_batch(ssc, BATCH_MS).wall;
+    /* The writer names itself once it runs. */
+    for (int i = 0; checkpoint_dir && !(have_writer = writer_clock(&writer_id)) && i < 1000; i++)
+        g_usleep(1000);
+    if (checkpoint_dir && !have_writer)
+        fprintf(stderr, "no checkpoint writer thread found: no \"own\" figures\n");
     int64_t in_state, bytes;
     em_map_with_state_size(mapped, &in_state, &bytes);
     batch_time *ms = g_new(batch_time, measured);
@@ -423,7 +426,7 @@ static int bench_state(int64_t keys, int64_t touched, int measured, const char *
     g_free(ms);
     if (checkpoint_dir) {
         em_ssc_stop(ssc, EM_STOP_DEFAULT); /* waits for the writer */
-        em_checkpoint_figures f = {0}; /* a library without writer_cpu_us leaves it 0 */
+        em_checkpoint_figures f = {0};     /* a library without writer_cpu_us leaves it 0 */
         em_ssc_checkpoint_figures(ssc, &f);
         printf("checkpoints written=%lld failed=%lld last_bytes=%lld last_snapshot_ms=%.3f "
                "last_write_ms=%.1f writer_cpu_ms_per_checkpoint=%.3f\n",

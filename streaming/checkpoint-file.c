@@ -46,7 +46,6 @@ typedef struct {
 /* The record listing the files a checkpoint needs. */
 #define NEEDS_RECORD "needs"
 
-
 /* ---- In memory ---- */
 
 em_ckpt *em__ckpt_new(const char *program, uint64_t fingerprint, em_time time)
@@ -583,8 +582,7 @@ static bool tell_builders(const em_ckpt *ck, bool ok)
 static bool write_file(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
                        GError **err);
 
-bool em__ckpt_write(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
-                    GError **err)
+bool em__ckpt_write(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info, GError **err)
 {
     g_return_val_if_fail(ck && dir, false);
     int64_t start = g_get_monotonic_time();

@@ -49,7 +49,7 @@ const GPtrArray *em__ckpt_names(const em_ckpt *ck);
 
 /* Records that ck's records need the checkpoint file of batch time t in the same directory
  * (every file of the chain, not only the one before: the list is written into the file as the
- * record "needs"). em__ckpt_read_latest() returns only a checkpoint whose needed files all read. */
+ * record "needs"). em__ckpt_read_latest() returns a checkpoint only if its needed files read. */
 void em__ckpt_needs(em_ckpt *ck, em_time t);
 /* The batch times ck needs (written, or read from its file), oldest first; borrowed. */
 const GArray *em__ckpt_needed_times(const em_ckpt *ck);
@@ -85,15 +85,13 @@ typedef struct em_ckpt_write_info {
     int removed;         /* older checkpoint files deleted to keep the last `keep` */
 } em_ckpt_write_info;
 
-/* Writes ck into dir (created if missing) as checkpoint-<time>: its builders run (once), then it is
- * encoded, written to a hidden
- * temporary file, fsynced, renamed over the final name and the directory fsynced, so that a
- * crash leaves either the previous state of the directory or the complete new file. Then
- * deletes all but the newest keep (<= 0: EM_CKPT_KEEP_DEFAULT) checkpoint files, except those
- * ck asked to keep (em__ckpt_keep_from). On failure
- * (EM_ERROR_IO naming the file and the system's reason) the temporary file is removed and every
- * earlier checkpoint is left as it was. info may be NULL; on success the caller frees
- * info->path. */
+/* Writes ck into dir (created if missing) as checkpoint-<time>: its builders run (once), then it
+ * is encoded, written to a hidden temporary file, fsynced, renamed over the final name and the
+ * directory fsynced, so that a crash leaves either the previous state of the directory or the
+ * complete new file. Then deletes all but the newest keep (<= 0: EM_CKPT_KEEP_DEFAULT) checkpoint
+ * files, except those ck asked to keep (em__ckpt_keep_from). On failure (EM_ERROR_IO naming the
+ * file and the system's reason) the temporary file is removed and every earlier checkpoint is left
+ * as it was. info may be NULL; on success the caller frees info->path. */
 bool em__ckpt_write(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
                     GError **err);
 /* Reads and checks one checkpoint file. Returns a checkpoint the caller owns, or NULL with err:

@@ -994,8 +994,9 @@ static void handover_written(void *data, const em_ckpt *ck, bool ok)
     g_array_append_val(c->times, t);
 }
 
-static const em_ckpt_builder handover_builder = {
-    .build = handover_build, .written = handover_written, .free = handover_free};
+static const em_ckpt_builder handover_builder = {.build = handover_build,
+                                                 .written = handover_written,
+                                                 .free = handover_free};
 
 static size_t live_keys(const map_state *ms)
 {

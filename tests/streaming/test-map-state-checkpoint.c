@@ -277,9 +277,9 @@ static void lose_the_newest_full_copy(bool delete_it)
     em_test_output_free(whole);
 
     /* 12 batches: full copies at 1, 5 and 9; the chain of 5 is kept whole beside 9's. */
-    em_test_output *before = em_test_run(
-        &input, 1, op_short_chains, NULL,
-        &(em_test_opts){.checkpoint_dir = tmp, .num_batches = 12}, &err);
+    em_test_output *before =
+        em_test_run(&input, 1, op_short_chains, NULL,
+                    &(em_test_opts){.checkpoint_dir = tmp, .num_batches = 12}, &err);
     cr_assert_not_null(before, "%s", err ? err->message : "");
     em_test_output_free(before);
     g_autofree char *got_kinds = kinds(tmp, 5, 12);
@@ -377,9 +377,9 @@ Test(map_state_checkpoint, changes_whose_file_failed_go_into_the_next_file)
     cr_assert_eq(mkdir(blocker, 0755), 0);
     warnings = g_string_new(NULL);
     g_log_set_writer_func(keep_warnings, NULL, NULL);
-    em_test_output *before = em_test_run(
-        &input, 1, op_short_chains, &full_every,
-        &(em_test_opts){.checkpoint_dir = tmp, .num_batches = 8}, &err);
+    em_test_output *before =
+        em_test_run(&input, 1, op_short_chains, &full_every,
+                    &(em_test_opts){.checkpoint_dir = tmp, .num_batches = 8}, &err);
     cr_assert_not_null(before, "%s", err ? err->message : "");
     em_test_output_free(before);
     cr_assert(strstr(warnings->str, "checkpoint of batch 5000 ms not written"), "%s",
