@@ -400,6 +400,11 @@ Test(map_state_checkpoint, changes_whose_file_failed_go_into_the_next_file)
     cr_assert(em__ckpt_get_state(ck, "state-delta/apply_action", arena, &rows, &err));
     cr_assert_eq(rows->len, 2, "k5 and k6 set");
     g_array_unref(rows);
+    /* It needs its chain back to the full copy, without the file that failed. */
+    const GArray *needs = em__ckpt_needed_times(ck);
+    cr_assert_eq(needs->len, 4);
+    for (guint i = 0; i < 4; i++)
+        cr_assert_eq(g_array_index(needs, em_time, i), (em_time)(i + 1) * 1000);
     em__ckpt_free(ck);
 
     /* Recovered from 6 (7 and 8 gone), batches 7 to 12 go on as in the uninterrupted run. */
