@@ -32,7 +32,19 @@ struct em_ckpt {
     GPtrArray *names;    /* char *, in order */
     GHashTable *records; /* name (borrowed from names) -> GBytes */
     em_time keep_from;   /* files of this time or later outlive it (em__ckpt_keep_from) */
+    GArray *needs;       /* em_time: the files its records build on, oldest first */
+    GHashTable *needed;  /* em_time * -> em_ckpt *: those read (em__ckpt_needed) */
+    GArray *builders;    /* deferred: the writer builds records (em__ckpt_defer) */
+    bool built;
 };
+
+typedef struct {
+    const em_ckpt_builder *builder;
+    void *data;
+} deferred;
+
+/* The record listing the files a checkpoint needs. */
+#define NEEDS_RECORD "needs"
 
 /* ---- In memory ---- */
 
@@ -46,6 +58,8 @@ em_ckpt *em__ckpt_new(const char *program, uint64_t fingerprint, em_time time)
     ck->names = g_ptr_array_new_with_free_func(g_free);
     ck->records =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_bytes_unref);
+    ck->needs = g_array_new(FALSE, FALSE, sizeof(em_time));
+    ck->builders = g_array_new(FALSE, FALSE, sizeof(deferred));
     return ck;
 }
 
@@ -53,6 +67,15 @@ void em__ckpt_free(em_ckpt *ck)
 {
     if (!ck)
         return;
+    for (guint i = 0; i < ck->builders->len; i++) {
+        deferred *d = &g_array_index(ck->builders, deferred, i);
+        if (d->builder->free)
+            d->builder->free(d->data);
+    }
+    g_array_unref(ck->builders);
+    g_array_unref(ck->needs);
+    if (ck->needed)
+        g_hash_table_unref(ck->needed);
     g_hash_table_unref(ck->records);
     g_ptr_array_unref(ck->names);
     g_free(ck->program);
@@ -65,6 +88,68 @@ const char *em__ckpt_program(const em_ckpt *ck) { return ck->program; }
 uint64_t em__ckpt_fingerprint(const em_ckpt *ck) { return ck->fingerprint; }
 const char *em__ckpt_path(const em_ckpt *ck) { return ck->path; }
 const GPtrArray *em__ckpt_names(const em_ckpt *ck) { return ck->names; }
+
+void em__ckpt_needs(em_ckpt *ck, em_time t)
+{
+    guint i = 0;
+    while (i < ck->needs->len && g_array_index(ck->needs, em_time, i) < t)
+        i++;
+    if (i < ck->needs->len && g_array_index(ck->needs, em_time, i) == t)
+        return;
+    g_array_insert_val(ck->needs, i, t);
+}
+
+const GArray *em__ckpt_needed_times(const em_ckpt *ck) { return ck->needs; }
+
+static char *sibling_path(const em_ckpt *ck, em_time t)
+{
+    g_autofree char *dir = g_path_get_dirname(ck->path ? ck->path : ".");
+    g_autofree char *file = g_strdup_printf("checkpoint-%" G_GINT64_FORMAT, (gint64)t);
+    return g_build_filename(dir, file, NULL);
+}
+
+const em_ckpt *em__ckpt_needed(const em_ckpt *ck, em_time t, GError **err)
+{
+    em_ckpt *self = (em_ckpt *)ck; /* only the cache of files read changes */
+    if (!self->needed)
+        self->needed = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+                                             (GDestroyNotify)em__ckpt_free);
+    em_ckpt *got = g_hash_table_lookup(self->needed, &t);
+    if (got)
+        return got;
+    if (!ck->path) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "a checkpoint made in memory needs checkpoint-%" G_GINT64_FORMAT
+                    ", which it cannot read",
+                    (gint64)t);
+        return NULL;
+    }
+    g_autofree char *path = sibling_path(ck, t);
+    GError *why = NULL;
+    got = em__ckpt_read_file(path, &why);
+    if (got && em__ckpt_time(got) != t) {
+        g_set_error(&why, EM_ERROR, EM_ERROR_CORRUPT, "it holds batch time %" G_GINT64_FORMAT,
+                    (gint64)em__ckpt_time(got));
+        g_clear_pointer(&got, em__ckpt_free);
+    }
+    if (!got) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "checkpoint %s builds on %s, which cannot be read: %s", ck->path, path,
+                    why->message);
+        g_error_free(why);
+        return NULL;
+    }
+    em_time *key = g_new(em_time, 1);
+    *key = t;
+    g_hash_table_insert(self->needed, key, got);
+    return got;
+}
+
+void em__ckpt_defer(em_ckpt *ck, const em_ckpt_builder *builder, void *data)
+{
+    deferred d = {builder, data};
+    g_array_append_val(ck->builders, d);
+}
 
 void em__ckpt_put_bytes(em_ckpt *ck, const char *name, GBytes *bytes)
 {
@@ -288,6 +373,22 @@ static em_ckpt *decode(const uint8_t *buf, size_t len, const char *path, GError 
     }
     if (ok && r.pos != r.len)
         ok = corrupt(&r, r.pos, "%zu bytes after the end marker", r.len - r.pos);
+    if (ok && em__ckpt_get(ck, NEEDS_RECORD)) {
+        em_arena *arena = em_arena_new(); /* integers only */
+        em_value *times = NULL;
+        size_t n = 0;
+        ok = em__ckpt_get_values(ck, NEEDS_RECORD, arena, &times, &n, err);
+        if (!ok)
+            g_prefix_error(err, "checkpoint %s: ", path);
+        for (size_t i = 0; ok && i < n; i++) {
+            if (times[i].type != EM_T_INT || times[i].as.i >= ck->time)
+                ok = corrupt(&r, 0, "record \"" NEEDS_RECORD "\" holds no earlier batch time");
+            else
+                em__ckpt_needs(ck, times[i].as.i);
+        }
+        g_free(times);
+        em_arena_free(arena);
+    }
     if (!ok) {
         em__ckpt_free(ck);
         return NULL;
@@ -467,10 +568,46 @@ static int prune(const char *dir, int keep, em_time keep_from)
     return removed;
 }
 
-bool em__ckpt_write(const em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
-                    GError **err)
+/* Tells every builder whether the file is in place. */
+static bool tell_builders(const em_ckpt *ck, bool ok)
+{
+    for (guint i = 0; i < ck->builders->len; i++) {
+        deferred *d = &g_array_index(ck->builders, deferred, i);
+        if (d->builder->written)
+            d->builder->written(d->data, ck, ok);
+    }
+    return ok;
+}
+
+static bool write_file(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
+                       GError **err);
+
+bool em__ckpt_write(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info, GError **err)
 {
     g_return_val_if_fail(ck && dir, false);
+    int64_t start = g_get_monotonic_time();
+    for (guint i = 0; i < ck->builders->len && !ck->built; i++) {
+        deferred *d = &g_array_index(ck->builders, deferred, i);
+        if (!d->builder->build(d->data, ck, dir, err))
+            return tell_builders(ck, false);
+    }
+    ck->built = true;
+    if (ck->needs->len) {
+        em_value *times = g_new(em_value, ck->needs->len);
+        for (guint i = 0; i < ck->needs->len; i++)
+            times[i] = em_int(g_array_index(ck->needs, em_time, i));
+        em__ckpt_put_values(ck, NEEDS_RECORD, times, ck->needs->len);
+        g_free(times);
+    }
+    bool ok = write_file(ck, dir, keep, info, err);
+    if (ok && info)
+        info->duration_us = g_get_monotonic_time() - start;
+    return tell_builders(ck, ok);
+}
+
+static bool write_file(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
+                       GError **err)
+{
     int64_t start = g_get_monotonic_time();
     if (g_mkdir_with_parents(dir, 0755) != 0)
         return io_error(err, "create the directory for", dir, errno);
@@ -526,6 +663,19 @@ em_ckpt *em__ckpt_read_latest(const char *dir, const char *program, uint64_t fin
             em__ckpt_free(ck);
             g_clear_error(&first);
             return NULL;
+        }
+        /* Every file it builds on must read too, or an older checkpoint (an older chain) is
+         * the newest that can be recovered. */
+        for (guint j = 0; j < ck->needs->len && !why; j++)
+            em__ckpt_needed(ck, g_array_index(ck->needs, em_time, j), &why);
+        if (why) {
+            g_warning("skipping checkpoint %s: %s", path, why->message);
+            em__ckpt_free(ck);
+            if (!first)
+                first = why;
+            else
+                g_error_free(why);
+            continue;
         }
         if (first)
             g_propagate_error(skipped, first);

@@ -45,6 +45,36 @@ void em__ckpt_keep_from(em_ckpt *ck, em_time t);
 /* The record names in the order they were added (or read), as a borrowed array. */
 const GPtrArray *em__ckpt_names(const em_ckpt *ck);
 
+/* ---- Chains: a checkpoint whose records build on earlier files (mapWithState's changes) ---- */
+
+/* Records that ck's records need the checkpoint file of batch time t in the same directory
+ * (every file of the chain, not only the one before: the list is written into the file as the
+ * record "needs"). em__ckpt_read_latest() returns a checkpoint only if its needed files read. */
+void em__ckpt_needs(em_ckpt *ck, em_time t);
+/* The batch times ck needs (written, or read from its file), oldest first; borrowed. */
+const GArray *em__ckpt_needed_times(const em_ckpt *ck);
+/* The checkpoint of batch time t that ck needs: the one read with it by em__ckpt_read_latest(),
+ * else read now from ck's directory and kept with ck (so ck is not const here in fact, but
+ * what it holds does not change). Borrowed, lives as long as ck. NULL with err
+ * (EM_ERROR_CORRUPT naming ck's file and the needed one, and why) when it cannot be read. */
+const em_ckpt *em__ckpt_needed(const em_ckpt *ck, em_time t, GError **err);
+
+/* ---- Records built by the writer ----
+ * A stream can hand its state over as it is (changed keys, say) and let the thread that writes
+ * the checkpoint encode it: em__ckpt_write() runs every builder's build before it encodes ck,
+ * then its written with whether the file is in place. */
+typedef struct em_ckpt_builder {
+    /* Puts records into ck, which is about to be written into dir; false with err fails the
+     * write (written is still called). */
+    bool (*build)(void *data, em_ckpt *ck, const char *dir, GError **err);
+    /* After the write: ok when the file is in place. May be NULL. */
+    void (*written)(void *data, const em_ckpt *ck, bool ok);
+    /* Frees data (with ck, written or not). May be NULL. */
+    void (*free)(void *data);
+} em_ckpt_builder;
+/* Adds a builder (static, borrowed) with its data (owned by ck from here on). */
+void em__ckpt_defer(em_ckpt *ck, const em_ckpt_builder *builder, void *data);
+
 /* ---- Files: "<dir>/checkpoint-<time in ms>" ---- */
 
 /* What a write did, for the batch figures. */
@@ -55,15 +85,14 @@ typedef struct em_ckpt_write_info {
     int removed;         /* older checkpoint files deleted to keep the last `keep` */
 } em_ckpt_write_info;
 
-/* Writes ck into dir (created if missing) as checkpoint-<time>: encoded, written to a hidden
- * temporary file, fsynced, renamed over the final name and the directory fsynced, so that a
- * crash leaves either the previous state of the directory or the complete new file. Then
- * deletes all but the newest keep (<= 0: EM_CKPT_KEEP_DEFAULT) checkpoint files, except those
- * ck asked to keep (em__ckpt_keep_from). On failure
- * (EM_ERROR_IO naming the file and the system's reason) the temporary file is removed and every
- * earlier checkpoint is left as it was. info may be NULL; on success the caller frees
- * info->path. */
-bool em__ckpt_write(const em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
+/* Writes ck into dir (created if missing) as checkpoint-<time>: its builders run (once), then it
+ * is encoded, written to a hidden temporary file, fsynced, renamed over the final name and the
+ * directory fsynced, so that a crash leaves either the previous state of the directory or the
+ * complete new file. Then deletes all but the newest keep (<= 0: EM_CKPT_KEEP_DEFAULT) checkpoint
+ * files, except those ck asked to keep (em__ckpt_keep_from). On failure (EM_ERROR_IO naming the
+ * file and the system's reason) the temporary file is removed and every earlier checkpoint is left
+ * as it was. info may be NULL; on success the caller frees info->path. */
+bool em__ckpt_write(em_ckpt *ck, const char *dir, int keep, em_ckpt_write_info *info,
                     GError **err);
 /* Reads and checks one checkpoint file. Returns a checkpoint the caller owns, or NULL with err:
  * EM_ERROR_IO when it cannot be read, EM_ERROR_CORRUPT (naming the file, the record and what
@@ -72,9 +101,11 @@ em_ckpt *em__ckpt_read_file(const char *path, GError **err);
 /* The checkpoint files of dir, newest first, as a GPtrArray of paths the caller unrefs; an
  * empty array when dir does not exist; NULL with err (EM_ERROR_IO) when it cannot be listed. */
 GPtrArray *em__ckpt_list(const char *dir, GError **err);
-/* Reads the newest valid checkpoint of dir that program (fingerprint) wrote. A corrupt newest
- * file falls back to the one before it, and so on: each skipped file is logged as a warning
- * naming it and why, and the first of them is returned in *skipped when skipped is not NULL.
+/* Reads the newest valid checkpoint of dir that program (fingerprint) wrote, with the files it
+ * needs (em__ckpt_needs: read along and kept with it). A corrupt newest file, or one needing a
+ * file that is missing or corrupt (a lost full copy of a mapWithState chain), falls back to the
+ * one before it, and so on: each skipped file is logged as a warning naming it and why (and
+ * the needed file), and the first of them is returned in *skipped when skipped is not NULL.
  * Returns NULL with err unset when dir holds no checkpoint file at all. Returns NULL with err
  * set when every file is corrupt (EM_ERROR_CORRUPT, naming the newest), when the newest valid
  * checkpoint belongs to another program (EM_ERROR_INVALID, naming the file and both programs:

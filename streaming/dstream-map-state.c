@@ -39,12 +39,21 @@ typedef struct {
     uint32_t batch; /* batches applied, for st_entry.logged */
     GArray *undo;   /* undo_entry: what the uncommitted batch changed, in order */
     /* Incremental checkpoints: the keys changed (set, timed out, removed) since the last
-     * checkpoint, kept once the stream has written a full one. Their own arena: the table's
-     * is compacted under them. */
+     * checkpoint, each with its state and last update as now (dirty_entry), kept once the
+     * stream has handed a whole copy over. Keys in their own arena; states are the table's
+     * (copied into dirty_arena before the table's arena is compacted or the changes are
+     * handed over). */
     bool tracking;
     em_table dirty;
     em_arena *dirty_arena;
 } state_table;
+
+/* A changed key: its state and last update now, or removed. */
+typedef struct {
+    em_table_entry base; /* key; value: the state (none when removed) */
+    em_time updated;
+    bool removed;
+} dirty_entry;
 
 static inline st_entry *entry_at(const state_table *t, uint32_t id)
 {
@@ -73,15 +82,29 @@ static void dirty_reset(state_table *t)
         em_arena_free(t->dirty_arena);
     }
     t->dirty_arena = em_arena_new();
-    em__table_init(&t->dirty, sizeof(em_table_entry), t->dirty_arena, 0);
+    em__table_init(&t->dirty, sizeof(dirty_entry), t->dirty_arena, 0);
 }
 
-static void mark_dirty(state_table *t, em_value key)
+/* Notes that key (hash) now holds state, last updated at updated, or was removed. */
+static void mark_dirty(state_table *t, em_value key, uint64_t hash, em_value state,
+                       em_time updated, bool removed)
 {
     if (!t->tracking)
         return;
     bool is_new;
-    em__table_upsert(&t->dirty, key, em_value_hash(key), &is_new);
+    dirty_entry *d = (dirty_entry *)em__table_upsert(&t->dirty, key, hash, &is_new);
+    d->base.value = removed ? em_none() : state;
+    d->updated = updated;
+    d->removed = removed;
+}
+
+/* The changed keys' states into the dirty arena: the table's arena is about to go, or the
+ * changes to leave the batch thread. */
+static void dirty_own_states(state_table *t)
+{
+    uint32_t pos = 0;
+    for (em_table_entry *d; (d = em__table_next(&t->dirty, &pos));)
+        d->value = em__value_copy(d->value, t->dirty_arena);
 }
 
 static void table_clear(state_table *t)
@@ -160,7 +183,7 @@ static void log_new(state_table *t, const st_entry *e, uint64_t hash)
 }
 
 /* Stores a copy of state for e, updated at time, as the newest entry. */
-static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
+static void entry_set(state_table *t, st_entry *e, uint64_t hash, em_value state, em_time time)
 {
     t->payload -= em_value_payload_size(e->base.value);
     e->base.value = em__value_copy(state, t->arena);
@@ -168,7 +191,7 @@ static void entry_set(state_table *t, st_entry *e, em_value state, em_time time)
     e->updated = time;
     list_unlink(t, e);
     list_append(t, e);
-    mark_dirty(t, em__table_key(&e->base));
+    mark_dirty(t, em__table_key(&e->base), hash, e->base.value, time, false);
 }
 
 static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_value state,
@@ -180,13 +203,13 @@ static st_entry *table_insert(state_table *t, em_value key, uint64_t hash, em_va
     e->logged = t->batch;
     t->payload += em_value_payload_size(key);
     list_append(t, e);
-    entry_set(t, e, state, time);
+    entry_set(t, e, hash, state, time);
     return e;
 }
 
-static void table_remove(state_table *t, st_entry *e)
+static void table_remove(state_table *t, st_entry *e, uint64_t hash)
 {
-    mark_dirty(t, em__table_key(&e->base));
+    mark_dirty(t, em__table_key(&e->base), hash, em_none(), 0, true);
     list_unlink(t, e);
     t->payload -=
         em_value_payload_size(em__table_key(&e->base)) + em_value_payload_size(e->base.value);
@@ -244,18 +267,19 @@ static void table_rollback(state_table *t)
         st_entry *e = table_find(t, key, u->hash);
         if (!u->existed) {
             if (e)
-                table_remove(t, e);
+                table_remove(t, e, u->hash);
         } else if (e) {
-            mark_dirty(t, key);
             t->payload -= em_value_payload_size(e->base.value);
             e->base.value = u->state;
             t->payload += em_value_payload_size(e->base.value);
             e->updated = u->updated;
+            mark_dirty(t, key, u->hash, u->state, u->updated, false);
         } else {
             /* The state is the logged one, in the arena already. */
             st_entry *back = table_insert(t, key, u->hash, em_null(), u->updated);
             back->base.value = u->state;
             t->payload += em_value_payload_size(u->state);
+            mark_dirty(t, key, u->hash, u->state, u->updated, false);
         }
     }
     undo_clear(t);
@@ -269,6 +293,8 @@ static void table_maybe_compact(state_table *t)
 {
     if (t->undo->len || em_arena_bytes(t->arena) < 2 * t->payload + (256 << 10))
         return;
+    if (t->tracking)
+        dirty_own_states(t); /* they point into the arena that goes */
     em_arena *fresh = em_arena_new();
     em_table table;
     em__table_init(&table, sizeof(st_entry), fresh, EM_TABLE_STABLE_IDS);
@@ -341,17 +367,30 @@ void em_state_remove(em_state *s)
 
 /* ---- The stream ---- */
 
+typedef struct ms_changes ms_changes;
+
+/* The stream's files, as the writer knows them. */
+typedef struct {
+    em_time base;          /* the newest file holding the state (written or recovered), -1 */
+    em_time full;          /* the full copy base's chain starts at, -1 */
+    em_time prev_full;     /* the full copy of the chain before it, -1 */
+    GArray *times;         /* em_time: the files of base's chain, the full copy first */
+    ms_changes *unwritten; /* changes handed over that no file holds (a write failed) */
+    int full_every;        /* files in a chain before a full copy */
+} ms_chain;
+
+static void changes_free(ms_changes *ch);
+
 typedef struct {
     em_dstream base;
     em_state_spec spec; /* ud, destroy and name moved to the base */
     int n;              /* state partitions */
     state_table *tables;
     bool loaded; /* the initial state is in */
-    /* Incremental checkpoints (see map_state_checkpoint_save). */
-    em_time last_saved;    /* the batch time of the last checkpoint, -1 for none */
-    em_time full_saved;    /* the batch time of the last full one, -1 for none */
-    int since_full;        /* checkpoints since the last full one */
-    int64_t failed_writes; /* the writer's failures when the chain began */
+    /* Incremental checkpoints (see "Checkpoints" below): what the files hold. Once the ssc
+     * runs only the thread writing checkpoints reads or changes it. */
+    ms_chain chain;
+    gint want_complete; /* the writer asks the batch thread for every key (atomic) */
 } map_state;
 
 /* A lookup in a big table misses the cache three times, one after the other: the index slot,
@@ -391,15 +430,15 @@ static void apply_record(apply_sink *a, em_value kv, uint64_t hash)
         log_entry(a->table, e, hash);
     if (st.removed) {
         if (e)
-            table_remove(a->table, e);
+            table_remove(a->table, e, hash);
     } else if (st.updated) {
         if (e)
-            entry_set(a->table, e, st.value, a->time);
+            entry_set(a->table, e, hash, st.value, a->time);
         else
             log_new(a->table, table_insert(a->table, key, hash, st.value, a->time), hash);
     } else if (e && a->ms->spec.timeout > 0) {
         /* Data for the key resets its idle time, as Spark does under a timeout. */
-        entry_set(a->table, e, e->base.value, a->time);
+        entry_set(a->table, e, hash, e->base.value, a->time);
     }
     emit_mapped(a, mapped);
 }
@@ -480,8 +519,9 @@ static void map_state_rdd_compute(em_rdd *rdd, em_task *task, int index, em_sink
         em_value mapped =
             ms->spec.fn(b->time, em__table_key(&e->base), em_none(), &st, ms->base.ud);
         emit_mapped(a, mapped);
-        log_entry(t, e, em_value_hash(em__table_key(&e->base)));
-        table_remove(t, e);
+        uint64_t hash = em_value_hash(em__table_key(&e->base));
+        log_entry(t, e, hash);
+        table_remove(t, e, hash);
         em_arena_reset(task->scratch);
     }
     em_arena_free(a->arena);
@@ -511,7 +551,7 @@ static bool load_initial(map_state *ms, em_time t, GError **err)
         state_table *table = &ms->tables[em__key_partition(ms->base.ssc->sc, em_key(kv), ms->n)];
         st_entry *e = table_find(table, em_key(kv), hash);
         if (e)
-            entry_set(table, e, em_val(kv), t);
+            entry_set(table, e, hash, em_val(kv), t);
         else
             table_insert(table, em_key(kv), hash, em_val(kv), t);
     }
@@ -562,87 +602,401 @@ static void map_state_finalize(em_dstream *ds)
         table_clear(&ms->tables[i]);
     g_free(ms->tables);
     em_rdd_unref(ms->spec.initial_state);
+    g_array_unref(ms->chain.times);
+    changes_free(ms->chain.unwritten);
 }
 
-/* ---- Checkpoints: incremental, with a full copy every FULL_EVERY ----
+/* ---- Checkpoints: incremental, the full copies built by the writer ----
  * A full checkpoint holds every live key with its state and last update under "state/<name>"
  * (so idle timeouts go on counting across a restart). In between, a checkpoint holds only what
- * changed since the stream's previous checkpoint: the changed keys' rows under
- * "state-delta/<name>", the keys removed (or timed out) under "state-removed/<name>", and that
- * previous checkpoint's batch time under "state-base/<name>". Recovery walks the chain back to a
- * full copy and applies the changes forward. A chain is at most FULL_EVERY files; each
- * checkpoint asks the directory to keep the files of its chain and of the previous
- * checkpoint's (em__ckpt_keep_from), so the newest and the one before it can both be
- * recovered. The first checkpoint of a run is full, and so is one after a write failed (its
- * file would be a missing link) or once half the keys changed (a copy is cheaper then). A full
- * copy costs the batch thread a copy of every key: FULL_EVERY trades that against the files
- * recovery reads. */
+ * changed since the stream's previous file: the changed keys' rows under "state-delta/<name>",
+ * the keys removed (or timed out) under "state-removed/<name>", and that previous file's batch
+ * time under "state-base/<name>"; it needs (em__ckpt_needs) every file of its chain back to the
+ * full copy, so recovery skips a checkpoint whose chain lost a file. Every file names its
+ * chain's full copy and the one before under "state-chains/<name>", and asks the directory to
+ * keep the files from that older full copy on: a complete older chain outlives a lost newest
+ * one.
+ *
+ * The batch thread only hands the changes over: each partition's table of changed keys
+ * (dirty_entry, their states copied into its arena) is moved into the checkpoint, a fresh one
+ * takes its place. The thread writing the checkpoint (the builder below) encodes them, and
+ * decides: a full copy every full_every files, or once half the keys changed, built by merging
+ * the previous file's chain (read back from the directory) with the changes; changes whose
+ * file failed to be written go into the next. Only the first checkpoint of a run (or after the
+ * chain on disk could not be read back) copies every key on the batch thread. */
 enum { FULL_EVERY = 64 };
+
+/* One changed key, as the writer sees it. */
+typedef struct {
+    em_value key, state;
+    em_time updated;
+    bool removed;
+} change;
+
+/* Changes handed over: flat (entries) once the writer flattened the partitions' tables. */
+struct ms_changes {
+    GArray *entries;   /* change, one per key */
+    bool complete;     /* entries are every key: no file is needed under them */
+    int n_tables;      /* handed-over dirty tables (dirty_entry), not flattened yet */
+    em_table *tables;  /* [n_tables], freed with them */
+    GPtrArray *arenas; /* em_arena *: every payload above */
+};
+
+static ms_changes *changes_new(bool complete)
+{
+    ms_changes *ch = g_new0(ms_changes, 1);
+    ch->entries = g_array_new(FALSE, FALSE, sizeof(change));
+    ch->arenas = g_ptr_array_new_with_free_func((GDestroyNotify)em_arena_free);
+    ch->complete = complete;
+    return ch;
+}
+
+static void changes_free(ms_changes *ch)
+{
+    if (!ch)
+        return;
+    for (int i = 0; i < ch->n_tables; i++)
+        em__table_clear(&ch->tables[i]);
+    g_free(ch->tables);
+    g_array_unref(ch->entries);
+    g_ptr_array_unref(ch->arenas);
+    g_free(ch);
+}
+
+/* The handed-over tables as entries (writer thread; the keys stay in the tables). */
+static void changes_flatten(ms_changes *ch)
+{
+    for (int i = 0; i < ch->n_tables; i++) {
+        uint32_t pos = 0;
+        for (const em_table_entry *e; (e = em__table_next(&ch->tables[i], &pos));) {
+            const dirty_entry *d = (const dirty_entry *)e;
+            change c = {em__table_key(e), d->base.value, d->updated, d->removed};
+            g_array_append_val(ch->entries, c);
+        }
+    }
+}
+
+static guint key_hash(gconstpointer p) { return (guint)em_value_hash(*(const em_value *)p); }
+
+static gboolean key_equal(gconstpointer a, gconstpointer b)
+{
+    return em_value_equal(*(const em_value *)a, *(const em_value *)b);
+}
+
+/* Adds newer's changes to older's (the newer wins for a key), consuming both. */
+static ms_changes *changes_merge(ms_changes *older, ms_changes *newer)
+{
+    if (newer->complete) {
+        changes_free(older);
+        return newer;
+    }
+    GHashTable *at = g_hash_table_new(key_hash, key_equal); /* key -> index + 1 */
+    for (guint i = 0; i < older->entries->len; i++) {
+        change *c = &g_array_index(older->entries, change, i);
+        g_hash_table_insert(at, &c->key, GUINT_TO_POINTER(i + 1));
+    }
+    GArray *added = g_array_new(FALSE, FALSE, sizeof(change));
+    for (guint i = 0; i < newer->entries->len; i++) {
+        const change *c = &g_array_index(newer->entries, change, i);
+        guint j = GPOINTER_TO_UINT(g_hash_table_lookup(at, &c->key));
+        if (j)
+            g_array_index(older->entries, change, j - 1) = *c;
+        else
+            g_array_append_val(added, *c);
+    }
+    g_hash_table_unref(at);
+    g_array_append_vals(older->entries, added->data, added->len);
+    g_array_unref(added);
+    /* The newer's payload (and keys in its tables) moves over. */
+    older->tables = g_renew(em_table, older->tables, older->n_tables + newer->n_tables);
+    memcpy(older->tables + older->n_tables, newer->tables,
+           (size_t)newer->n_tables * sizeof(em_table));
+    older->n_tables += newer->n_tables;
+    newer->n_tables = 0;
+    for (guint i = 0; i < newer->arenas->len; i++)
+        g_ptr_array_add(older->arenas, g_steal_pointer(&newer->arenas->pdata[i]));
+    g_ptr_array_set_size(newer->arenas, 0);
+    changes_free(newer);
+    return older;
+}
+
+/* rows (a state as of some file) with ch's changes made: changed keys leave their place and go
+ * at the end, removed ones go. */
+static void apply_changes(GArray *rows, const GArray *ch)
+{
+    if (!ch->len)
+        return;
+    /* Core's flat table: a full copy's million rows are looked up in it. */
+    em_table changed;
+    em__table_init(&changed, sizeof(em_table_entry), NULL, 0);
+    em__table_reserve(&changed, ch->len);
+    for (guint i = 0; i < ch->len; i++) {
+        em_value key = g_array_index(ch, change, i).key;
+        bool is_new;
+        em__table_upsert(&changed, key, em_value_hash(key), &is_new);
+    }
+    guint kept = 0;
+    for (guint i = 0; i < rows->len; i++) {
+        em_ckpt_state_row *row = &g_array_index(rows, em_ckpt_state_row, i);
+        if (!em__table_find(&changed, row->key, em_value_hash(row->key)))
+            g_array_index(rows, em_ckpt_state_row, kept++) = *row;
+    }
+    g_array_set_size(rows, kept);
+    em__table_clear(&changed);
+    for (guint i = 0; i < ch->len; i++) {
+        const change *c = &g_array_index(ch, change, i);
+        if (!c->removed) {
+            em_ckpt_state_row row = {c->key, c->state, c->updated};
+            g_array_append_val(rows, row);
+        }
+    }
+}
 
 static char *record_name(const char *kind, const char *name)
 {
     return g_strconcat(kind, "/", name, NULL);
 }
 
-static int64_t failed_writes(map_state *ms)
+/* The batch time at index in a record of integers (-1 allowed past index 0), or -2 with err. */
+static em_time time_record(const em_ckpt *ck, const char *record, em_arena *arena, int index,
+                           GError **err)
 {
-    em_checkpoint_figures f;
-    em_ssc_checkpoint_figures(ms->base.ssc, &f);
-    return f.failed;
+    em_value *vals = NULL;
+    size_t n = 0;
+    if (!em__ckpt_get_values(ck, record, arena, &vals, &n, err))
+        return -2;
+    em_time t = (size_t)index < n && vals[index].type == EM_T_INT ? vals[index].as.i : -2;
+    g_free(vals);
+    if (t < -1 || (index == 0 && t < 0)) {
+        t = -2;
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT, "checkpoint %s: record \"%s\" is malformed",
+                    em__ckpt_path(ck) ? em__ckpt_path(ck) : "(in memory)", record);
+    }
+    return t;
 }
 
-static void save_full(map_state *ms, em_ckpt *ck, const char *name)
+/* The state as of ck (a full copy, or changes on top of the chain of files it builds on) with
+ * extra's changes made, into rows (a GArray of em_ckpt_state_row the caller unrefs; payload in
+ * arena or in the checkpoints read, kept with ck). *times gets the chain's batch times, its full
+ * copy first. */
+static bool load_chain(const em_ckpt *ck, const char *name, const GArray *extra, em_arena *arena,
+                       GArray **rows, GArray *times, GError **err)
 {
-    GArray *rows = g_array_new(FALSE, FALSE, sizeof(em_ckpt_state_row));
-    for (int i = 0; i < ms->n; i++) {
-        const state_table *tb = &ms->tables[i];
-        uint32_t pos = 0;
-        for (const st_entry *en; (en = (const st_entry *)em__table_next(&tb->table, &pos));) {
-            em_ckpt_state_row row = {em__table_key(&en->base), en->base.value, en->updated};
-            g_array_append_val(rows, row);
-        }
-    }
-    g_autofree char *record = record_name("state", name);
-    em__ckpt_put_state(ck, record, (const em_ckpt_state_row *)rows->data, rows->len);
-    g_array_unref(rows);
-}
-
-static void save_delta(map_state *ms, em_ckpt *ck, const char *name)
-{
-    GArray *rows = g_array_new(FALSE, FALSE, sizeof(em_ckpt_state_row));
-    GArray *removed = g_array_new(FALSE, FALSE, sizeof(em_value));
-    for (int i = 0; i < ms->n; i++) {
-        const state_table *tb = &ms->tables[i];
-        uint32_t pos = 0;
-        for (const em_table_entry *d; (d = em__table_next(&tb->dirty, &pos));) {
-            em_value key = em__table_key(d);
-            const st_entry *en = table_find(tb, key, em_value_hash(key));
-            if (en) {
-                em_ckpt_state_row row = {em__table_key(&en->base), en->base.value, en->updated};
-                g_array_append_val(rows, row);
-            } else {
-                g_array_append_val(removed, key);
-            }
-        }
-    }
+    g_autofree char *full = record_name("state", name);
+    g_autofree char *base = record_name("state-base", name);
     g_autofree char *delta = record_name("state-delta", name);
     g_autofree char *gone = record_name("state-removed", name);
-    g_autofree char *base = record_name("state-base", name);
-    em__ckpt_put_state(ck, delta, (const em_ckpt_state_row *)rows->data, rows->len);
-    em__ckpt_put_values(ck, gone, (const em_value *)removed->data, removed->len);
-    em_value base_time = em_int(ms->last_saved);
-    em__ckpt_put_values(ck, base, &base_time, 1);
-    g_array_unref(rows);
-    g_array_unref(removed);
+    GPtrArray *chain = g_ptr_array_new(); /* newest first, the full copy last */
+    const em_ckpt *cur = ck;
+    bool ok = true;
+    while (ok && !em__ckpt_get(cur, full)) {
+        g_ptr_array_add(chain, (gpointer)cur);
+        em_time t = time_record(cur, base, arena, 0, err);
+        if (t < -1)
+            ok = false;
+        else if (chain->len > 16 * FULL_EVERY) {
+            g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                        "checkpoint %s: no full copy of \"%s\" in %u checkpoints back",
+                        em__ckpt_path(ck), name, chain->len);
+            ok = false;
+        } else
+            ok = (cur = em__ckpt_needed(ck, t, err)) != NULL;
+    }
+    ok = ok && em__ckpt_get_state(cur, full, arena, rows, err);
+    if (ok)
+        g_array_append_val(times, (em_time){em__ckpt_time(cur)});
+    /* The changes of the chain in order, then extra, gathered first: the full copy's rows are
+     * gone through once. */
+    GArray *all = g_array_new(FALSE, FALSE, sizeof(change));
+    for (guint i = chain->len; ok && i-- > 0;) {
+        const em_ckpt *d = chain->pdata[i];
+        GArray *set = NULL;
+        em_value *removed = NULL;
+        size_t n_removed = 0;
+        ok = em__ckpt_get_state(d, delta, arena, &set, err) &&
+             em__ckpt_get_values(d, gone, arena, &removed, &n_removed, err);
+        for (guint j = 0; ok && j < set->len; j++) {
+            const em_ckpt_state_row *r = &g_array_index(set, em_ckpt_state_row, j);
+            g_array_append_val(all, ((change){r->key, r->state, r->updated, false}));
+        }
+        for (size_t j = 0; ok && j < n_removed; j++)
+            g_array_append_val(all, ((change){.key = removed[j], .removed = true}));
+        if (set)
+            g_array_unref(set);
+        g_free(removed);
+        if (ok)
+            g_array_append_val(times, (em_time){em__ckpt_time(d)});
+    }
+    if (ok && extra)
+        g_array_append_vals(all, extra->data, extra->len);
+    if (ok) {
+        /* The newest change of a key wins: keep its last one only. */
+        GHashTable *last = g_hash_table_new(key_hash, key_equal);
+        for (guint i = 0; i < all->len; i++)
+            g_hash_table_insert(last, &g_array_index(all, change, i).key, GUINT_TO_POINTER(i));
+        /* (Marked first: the table's keys point into all.) */
+        GArray *newest = g_array_new(FALSE, FALSE, sizeof(change));
+        for (guint i = 0; i < all->len; i++) {
+            change *c = &g_array_index(all, change, i);
+            if (GPOINTER_TO_UINT(g_hash_table_lookup(last, &c->key)) == i)
+                g_array_append_val(newest, *c);
+        }
+        g_hash_table_unref(last);
+        g_array_unref(all);
+        all = newest;
+        apply_changes(*rows, all);
+    }
+    g_array_unref(all);
+    g_ptr_array_unref(chain);
+    if (!ok && *rows)
+        g_clear_pointer(rows, g_array_unref);
+    return ok;
 }
 
-static size_t dirty_keys(const map_state *ms)
+/* What the batch thread hands the writer for one checkpoint. */
+typedef struct {
+    map_state *ms;
+    char *name;
+    size_t live;         /* keys in the state */
+    ms_changes *changes; /* owned until the write succeeds, or kept for the next */
+    bool full;           /* the file holds a full copy */
+    em_time full_time, prev_full;
+} handover;
+
+static void handover_free(void *data)
 {
-    size_t n = 0;
-    for (int i = 0; i < ms->n; i++)
-        n += ms->tables[i].tracking ? ms->tables[i].dirty.live : 0;
-    return n;
+    handover *h = data;
+    changes_free(h->changes);
+    g_free(h->name);
+    g_free(h);
 }
+
+/* The changes to write: the handed-over ones after those no file holds yet. */
+static ms_changes *take_changes(handover *h)
+{
+    ms_chain *c = &h->ms->chain;
+    if (!h->changes->entries->len && h->changes->n_tables)
+        changes_flatten(h->changes);
+    if (c->unwritten)
+        h->changes = changes_merge(g_steal_pointer(&c->unwritten), h->changes);
+    return h->changes;
+}
+
+static void put_rows(em_ckpt *ck, const char *record, const GArray *entries, bool removed)
+{
+    GArray *rows = g_array_new(FALSE, FALSE, sizeof(em_ckpt_state_row));
+    GArray *keys = g_array_new(FALSE, FALSE, sizeof(em_value));
+    for (guint i = 0; i < entries->len; i++) {
+        const change *c = &g_array_index(entries, change, i);
+        em_ckpt_state_row row = {c->key, c->state, c->updated};
+        if (!c->removed)
+            g_array_append_val(rows, row);
+        else
+            g_array_append_val(keys, c->key);
+    }
+    if (removed)
+        em__ckpt_put_values(ck, record, (const em_value *)keys->data, keys->len);
+    else
+        em__ckpt_put_state(ck, record, (const em_ckpt_state_row *)rows->data, rows->len);
+    g_array_unref(rows);
+    g_array_unref(keys);
+}
+
+/* The writer: the changes handed over become a delta, or a full copy. */
+static bool handover_build(void *data, em_ckpt *ck, const char *dir, GError **err)
+{
+    (void)err;
+    handover *h = data;
+    ms_chain *c = &h->ms->chain;
+    ms_changes *ch = take_changes(h);
+    size_t set = 0;
+    for (guint i = 0; i < ch->entries->len; i++)
+        set += !g_array_index(ch->entries, change, i).removed;
+    /* Every live key changed (a first batch, say): the changes are a full copy already. */
+    bool complete = ch->complete || set == h->live;
+    if (c->base < 0 && !complete) {
+        /* Cannot happen: tracking starts with a whole copy or from a recovered file. */
+        g_warning("mapWithState \"%s\": changes without a file under them; the next checkpoint "
+                  "copies the whole state",
+                  h->name);
+        g_atomic_int_set(&h->ms->want_complete, 1);
+    }
+    bool full = complete || c->base < 0 || (int)c->times->len >= c->full_every ||
+                2 * ch->entries->len >= h->live;
+    g_autofree char *full_rec = record_name("state", h->name);
+    em_arena *arena = em_arena_new();
+    GArray *rows = NULL;
+    em_ckpt *base_ck = NULL;
+    if (full && !complete && c->base >= 0) {
+        /* The previous file's chain read back, these changes made on it. */
+        g_autofree char *file = g_strdup_printf("checkpoint-%" G_GINT64_FORMAT, (gint64)c->base);
+        g_autofree char *path = g_build_filename(dir, file, NULL);
+        GError *why = NULL;
+        GArray *times = g_array_new(FALSE, FALSE, sizeof(em_time));
+        base_ck = em__ckpt_read_file(path, &why);
+        if (!base_ck || !load_chain(base_ck, h->name, ch->entries, arena, &rows, times, &why)) {
+            g_warning("mapWithState \"%s\": the checkpoint of batch %" G_GINT64_FORMAT
+                      " ms holds changes, not the full copy due, as the files under it cannot "
+                      "be read (%s); the next checkpoint copies the whole state",
+                      h->name, (gint64)em__ckpt_time(ck), why->message);
+            g_error_free(why);
+            g_atomic_int_set(&h->ms->want_complete, 1);
+            full = false;
+        }
+        g_array_unref(times);
+    }
+    h->full = full;
+    h->full_time = full ? em__ckpt_time(ck) : c->full;
+    h->prev_full = full ? c->full : c->prev_full;
+    if (full && rows) {
+        em__ckpt_put_state(ck, full_rec, (const em_ckpt_state_row *)rows->data, rows->len);
+    } else if (full) {
+        put_rows(ck, full_rec, ch->entries, false);
+    } else {
+        g_autofree char *delta = record_name("state-delta", h->name);
+        g_autofree char *gone = record_name("state-removed", h->name);
+        g_autofree char *base = record_name("state-base", h->name);
+        put_rows(ck, delta, ch->entries, false);
+        put_rows(ck, gone, ch->entries, true);
+        em_value base_time = em_int(c->base);
+        em__ckpt_put_values(ck, base, &base_time, 1);
+        for (guint i = 0; i < c->times->len; i++)
+            em__ckpt_needs(ck, g_array_index(c->times, em_time, i));
+    }
+    g_autofree char *chains = record_name("state-chains", h->name);
+    em_value fulls[2] = {em_int(h->full_time), em_int(h->prev_full)};
+    em__ckpt_put_values(ck, chains, fulls, 2);
+    /* The older chain stays whole beside this one. */
+    em__ckpt_keep_from(ck, h->prev_full >= 0 ? h->prev_full : h->full_time);
+    if (rows)
+        g_array_unref(rows);
+    em__ckpt_free(base_ck);
+    em_arena_free(arena);
+    return true;
+}
+
+static void handover_written(void *data, const em_ckpt *ck, bool ok)
+{
+    handover *h = data;
+    ms_chain *c = &h->ms->chain;
+    if (!ok) {
+        /* The next file holds these changes too (its chain skips this one). */
+        c->unwritten = take_changes(h);
+        h->changes = NULL;
+        return;
+    }
+    em_time t = em__ckpt_time(ck);
+    c->base = t;
+    c->full = h->full_time;
+    c->prev_full = h->prev_full;
+    if (h->full)
+        g_array_set_size(c->times, 0);
+    g_array_append_val(c->times, t);
+}
+
+static const em_ckpt_builder handover_builder = {.build = handover_build,
+                                                 .written = handover_written,
+                                                 .free = handover_free};
 
 static size_t live_keys(const map_state *ms)
 {
@@ -652,30 +1006,48 @@ static size_t live_keys(const map_state *ms)
     return n;
 }
 
+/* Batch thread: hands over the changes since the last checkpoint (their tables move, nothing is
+ * copied but states still in the tables' arenas), or every key the first time. */
 static void map_state_checkpoint_save(em_dstream *ds, em_ckpt *ck, const char *name, em_time t)
 {
+    (void)t;
     map_state *ms = (map_state *)ds;
-    int64_t failed = failed_writes(ms);
-    /* A delta is the cheaper copy only while few keys changed. */
-    bool full = ms->last_saved < 0 || ms->since_full + 1 >= FULL_EVERY ||
-                failed != ms->failed_writes || 2 * dirty_keys(ms) >= live_keys(ms);
-    /* The files the chains of this checkpoint and of the one before it need stay. */
-    if (ms->full_saved >= 0)
-        em__ckpt_keep_from(ck, ms->full_saved);
-    if (full) {
-        save_full(ms, ck, name);
-        ms->since_full = 0;
-        ms->failed_writes = failed;
-        ms->full_saved = t;
+    bool asked = g_atomic_int_compare_and_exchange(&ms->want_complete, 1, 0);
+    bool complete = !ms->tables[0].tracking || asked;
+    handover *h = g_new0(handover, 1);
+    h->ms = ms;
+    h->name = g_strdup(name);
+    h->live = live_keys(ms);
+    if (complete) {
+        h->changes = changes_new(true);
+        em_arena *arena = em_arena_new();
+        g_ptr_array_add(h->changes->arenas, arena);
+        g_array_set_size(h->changes->entries, (guint)h->live);
+        change *out = (change *)(void *)h->changes->entries->data;
+        for (int i = 0; i < ms->n; i++) {
+            const state_table *tb = &ms->tables[i];
+            uint32_t pos = 0;
+            for (const st_entry *en; (en = (const st_entry *)em__table_next(&tb->table, &pos));)
+                *out++ = (change){em_value_copy(em__table_key(&en->base), arena),
+                                  em__value_copy(en->base.value, arena), en->updated, false};
+        }
     } else {
-        save_delta(ms, ck, name);
-        ms->since_full++;
+        h->changes = changes_new(false);
+        h->changes->n_tables = ms->n;
+        h->changes->tables = g_new(em_table, ms->n);
     }
-    ms->last_saved = t;
     for (int i = 0; i < ms->n; i++) {
-        ms->tables[i].tracking = true;
-        dirty_reset(&ms->tables[i]);
+        state_table *tb = &ms->tables[i];
+        if (!complete) {
+            dirty_own_states(tb);
+            h->changes->tables[i] = tb->dirty;
+            g_ptr_array_add(h->changes->arenas, tb->dirty_arena);
+            tb->dirty_arena = NULL; /* moved: dirty_reset makes fresh ones */
+        }
+        tb->tracking = true;
+        dirty_reset(tb);
     }
+    em__ckpt_defer(ck, &handover_builder, h);
 }
 
 /* Oldest update first, then as saved: tables keep their update-order lists in that order. */
@@ -687,133 +1059,22 @@ static int by_updated(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static guint row_key_hash(gconstpointer p) { return (guint)em_value_hash(*(const em_value *)p); }
-
-static gboolean row_key_equal(gconstpointer a, gconstpointer b)
-{
-    return em_value_equal(*(const em_value *)a, *(const em_value *)b);
-}
-
-/* The checkpoint a delta builds on, read from the directory ck was read from. */
-static em_ckpt *read_base(const em_ckpt *ck, const char *name, em_arena *arena, GError **err)
-{
-    g_autofree char *base = record_name("state-base", name);
-    em_value *vals = NULL;
-    size_t n = 0;
-    if (!em__ckpt_get_values(ck, base, arena, &vals, &n, err))
-        return NULL;
-    em_time t = n == 1 && vals[0].type == EM_T_INT ? vals[0].as.i : -1;
-    g_free(vals);
-    const char *path = em__ckpt_path(ck);
-    if (t < 0 || !path) {
-        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
-                    "checkpoint %s: record \"%s\" names no earlier checkpoint",
-                    path ? path : "(in memory)", base);
-        return NULL;
-    }
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *file = g_strdup_printf("checkpoint-%" G_GINT64_FORMAT, (gint64)t);
-    g_autofree char *full = g_build_filename(dir, file, NULL);
-    GError *why = NULL;
-    em_ckpt *prev = em__ckpt_read_file(full, &why);
-    if (!prev) {
-        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
-                    "checkpoint %s holds the changes since %s, which cannot be read: %s", path,
-                    full, why->message);
-        g_error_free(why);
-    }
-    return prev;
-}
-
-/* The rows of the state as of ck: a full copy, or the chain of changes back to one. Rows are
- * in rows (a GArray of em_ckpt_state_row), payload in arena; the checkpoints read are kept in
- * read (their bytes back the values). */
-static bool load_rows(const em_ckpt *ck, const char *name, em_arena *arena, GArray **rows,
-                      GPtrArray *read, GError **err)
-{
-    g_autofree char *full = record_name("state", name);
-    if (em__ckpt_get(ck, full))
-        return em__ckpt_get_state(ck, full, arena, rows, err);
-    if (read->len >= FULL_EVERY * 4) {
-        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
-                    "checkpoint %s: no full copy of \"%s\" in %u checkpoints back",
-                    em__ckpt_path(ck), name, read->len);
-        return false;
-    }
-    em_ckpt *prev = read_base(ck, name, arena, err);
-    if (!prev)
-        return false;
-    g_ptr_array_add(read, prev);
-    GArray *base = NULL;
-    if (!load_rows(prev, name, arena, &base, read, err))
-        return false;
-    g_autofree char *delta = record_name("state-delta", name);
-    g_autofree char *gone = record_name("state-removed", name);
-    GArray *changed = NULL;
-    em_value *removed = NULL;
-    size_t n_removed = 0;
-    bool ok = em__ckpt_get_state(ck, delta, arena, &changed, err) &&
-              em__ckpt_get_values(ck, gone, arena, &removed, &n_removed, err);
-    if (ok) {
-        /* key -> index in base + 1 (keys copied into the arena: base may move as it grows);
-         * changes replace or append, removals blank the key. */
-        GHashTable *at = g_hash_table_new(row_key_hash, row_key_equal);
-        for (guint i = 0; i < base->len; i++)
-            g_hash_table_insert(at,
-                                em_arena_memdup(arena,
-                                                &g_array_index(base, em_ckpt_state_row, i).key,
-                                                sizeof(em_value)),
-                                GUINT_TO_POINTER(i + 1));
-        for (guint i = 0; i < changed->len; i++) {
-            em_ckpt_state_row *row = &g_array_index(changed, em_ckpt_state_row, i);
-            guint j = GPOINTER_TO_UINT(g_hash_table_lookup(at, &row->key));
-            if (j) {
-                g_array_index(base, em_ckpt_state_row, j - 1) = *row;
-            } else {
-                g_array_append_val(base, *row);
-                g_hash_table_insert(at, em_arena_memdup(arena, &row->key, sizeof(em_value)),
-                                    GUINT_TO_POINTER(base->len));
-            }
-        }
-        for (size_t i = 0; i < n_removed; i++) {
-            guint j = GPOINTER_TO_UINT(g_hash_table_lookup(at, &removed[i]));
-            if (j)
-                g_array_index(base, em_ckpt_state_row, j - 1).key = em_none();
-        }
-        g_hash_table_unref(at);
-        /* Blanked rows go; the rest keep their order. */
-        guint kept = 0;
-        for (guint i = 0; i < base->len; i++)
-            if (g_array_index(base, em_ckpt_state_row, i).key.type != EM_T_NONE)
-                g_array_index(base, em_ckpt_state_row, kept++) =
-                    g_array_index(base, em_ckpt_state_row, i);
-        g_array_set_size(base, kept);
-    }
-    g_free(removed);
-    if (changed)
-        g_array_unref(changed);
-    if (!ok) {
-        g_array_unref(base);
-        return false;
-    }
-    *rows = base;
-    return true;
-}
-
 static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, const char *name,
                                          em_time t, GError **err)
 {
-    (void)t;
+    (void)t; /* the file's own time: a table query restores with 0 */
     map_state *ms = (map_state *)ds;
     g_autofree char *full = record_name("state", name);
     g_autofree char *base = record_name("state-base", name);
     if (!em__ckpt_get(ck, full) && !em__ckpt_get(ck, base))
         return true; /* new in this program: it starts from its initial state */
     em_arena *arena = em_arena_new();
-    GPtrArray *read = g_ptr_array_new_with_free_func((GDestroyNotify)em__ckpt_free);
     GArray *rows = NULL;
-    if (!load_rows(ck, name, arena, &rows, read, err)) {
-        g_ptr_array_unref(read);
+    GArray *times = g_array_new(FALSE, FALSE, sizeof(em_time));
+    g_autofree char *chains = record_name("state-chains", name);
+    em_time prev_full = em__ckpt_get(ck, chains) ? time_record(ck, chains, arena, 1, err) : -1;
+    if (prev_full < -1 || !load_chain(ck, name, NULL, arena, &rows, times, err)) {
+        g_array_unref(times);
         em_arena_free(arena);
         return false;
     }
@@ -825,11 +1086,22 @@ static bool map_state_checkpoint_restore(em_dstream *ds, const em_ckpt *ck, cons
         state_table *table = &ms->tables[em__key_partition(ms->base.ssc->sc, row->key, ms->n)];
         table_insert(table, row->key, hash, row->state, row->updated);
     }
-    for (int i = 0; i < ms->n; i++)
+    for (int i = 0; i < ms->n; i++) {
         undo_clear(&ms->tables[i]); /* the restored keys are committed state */
+        ms->tables[i].tracking = true;
+        dirty_reset(&ms->tables[i]); /* the next checkpoint holds the changes since ck */
+    }
     ms->loaded = true; /* the initial state went into the checkpointed state already */
+    /* The next file builds on ck's chain. */
+    ms_chain *c = &ms->chain;
+    g_array_set_size(c->times, 0);
+    g_array_append_vals(c->times, times->data, times->len);
+    c->base = em__ckpt_time(ck);
+    c->full = g_array_index(times, em_time, 0);
+    c->prev_full = prev_full;
+    changes_free(g_steal_pointer(&c->unwritten));
+    g_array_unref(times);
     g_array_unref(rows);
-    g_ptr_array_unref(read);
     em_arena_free(arena);
     return true;
 }
@@ -875,8 +1147,18 @@ em_dstream *em_map_with_state(em_dstream *ds, const em_state_spec *spec)
     ms->tables = g_new(state_table, ms->n);
     for (int i = 0; i < ms->n; i++)
         table_init(&ms->tables[i], spec->timeout > 0);
-    ms->last_saved = ms->full_saved = -1;
+    ms->chain = (ms_chain){.base = -1,
+                           .full = -1,
+                           .prev_full = -1,
+                           .times = g_array_new(FALSE, FALSE, sizeof(em_time)),
+                           .full_every = FULL_EVERY};
     return out;
+}
+
+void em__map_with_state_full_every(em_dstream *mapped, int n)
+{
+    g_return_if_fail(mapped && mapped->klass == &map_state_class && n > 0);
+    ((map_state *)mapped)->chain.full_every = n;
 }
 
 void em_map_with_state_size(em_dstream *mapped, int64_t *keys, int64_t *bytes)

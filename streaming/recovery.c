@@ -3,14 +3,18 @@
  *
  * After a batch whose time is a checkpoint time, the scheduler thread asks every stream that
  * carries something across a restart (a class with checkpoint_save: state, input positions)
- * to copy it into an in-memory checkpoint, with the clock and the graph's manifest; a writer
- * thread compresses and writes it (checkpoint-file.c). Recovery reads the newest good file,
- * lets the program build its graph again, matches the graph (checkpoint-graph.c) and hands
- * each stream its record back; the clock goes on from the checkpoint's batch. */
+ * to copy it into an in-memory checkpoint (or hand it over for the writer to encode, as
+ * mapWithState's changed keys), with the clock and the graph's manifest; a writer thread
+ * builds, compresses and writes it (checkpoint-file.c). Recovery reads the newest good file
+ * whose chain of files is whole, lets the program build its graph again, matches the graph
+ * (checkpoint-graph.c) and hands each stream its record back; the clock goes on from the
+ * checkpoint's batch. */
 #include "recovery.h"
 
 #include "checkpoint-file.h"
 #include "ui-private.h"
+
+#include <time.h>
 
 /* A checkpoint handed to the writer, and how long the batch thread took to copy it. */
 typedef struct queued_ckpt {
@@ -169,7 +173,10 @@ static gpointer writer_main(gpointer data)
         if (ok)
             em__monitor_checkpoint_written(ssc, em__ckpt_time(ck),
                                            (q->snapshot_us + info.duration_us) / 1000);
+        struct timespec cpu;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
         g_mutex_lock(&r->lock);
+        r->figures.writer_cpu_us = (int64_t)cpu.tv_sec * 1000000 + cpu.tv_nsec / 1000;
         if (ok) {
             r->figures.written++;
             r->figures.last_time = em__ckpt_time(ck);

@@ -15,10 +15,10 @@ void em__shutdown_forget(em_ssc *ssc);
  * checkpoint's time; the checkpoint writer thread starts. No-op when checkpointing is off. */
 void em__recovery_start(em_ssc *ssc, em_time *first);
 /* The job scheduler, after batch t completed (every stream's batch_done ran): when t is a
- * checkpoint time, copies every stateful stream's state and every input's position and hands
- * them to the writer, and returns the microseconds that took; -1 when t takes no checkpoint.
- * Once the file is written, the writer reports the whole time to the progress monitor
- * (em__monitor_checkpoint_written). Scheduler thread. */
+ * checkpoint time, copies (or hands over, for the writer to encode) every stateful stream's
+ * state and every input's position and hands them to the writer, and returns the microseconds that
+ * took; -1 when t takes no checkpoint. Once the file is written, the writer reports the whole time
+ * to the progress monitor (em__monitor_checkpoint_written). Scheduler thread. */
 int64_t em__recovery_batch_completed(em_ssc *ssc, em_time t);
 /* The end of a stop: after a graceful one a final checkpoint of the newest completed batch;
  * then the writer finishes what it was given and ends. Idempotent. */

@@ -288,4 +288,8 @@ int64_t em__file_stream_remembered(const em_dstream *ds);
 /* Wall-clock milliseconds (listener figures). */
 int64_t em__now_ms(void);
 
+/* mapWithState's checkpoints: a full copy once a chain holds n files (64 by default; tests make
+ * chains short). Before em_ssc_start. */
+void em__map_with_state_full_every(em_dstream *mapped, int n);
+
 #endif

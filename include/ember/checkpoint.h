@@ -59,8 +59,9 @@ typedef struct em_checkpoint_figures {
     int64_t failed;           /* writes that failed */
     em_time last_time;        /* batch time of the newest file written, -1 for none */
     int64_t last_bytes;       /* its size */
-    int64_t last_snapshot_us; /* time the batch thread spent copying its state */
-    int64_t last_write_us;    /* time the writer spent encoding, compressing, syncing */
+    int64_t last_snapshot_us; /* time the batch thread spent handing its state over */
+    int64_t last_write_us;    /* time the writer spent building, encoding, compressing, syncing */
+    int64_t writer_cpu_us;    /* CPU time the writer thread used, in all (all its files) */
 } em_checkpoint_figures;
 /* Fills *figures (all zero, last_time -1, when checkpointing is off). Any thread. */
 EM_API void em_ssc_checkpoint_figures(em_ssc *ssc, em_checkpoint_figures *figures);
@@ -131,8 +132,9 @@ typedef struct em_checkpoint_figures {
     int64_t failed;           /* writes that failed */
     em_time last_time;        /* batch time of the newest file written, -1 for none */
     int64_t last_bytes;       /* its size */
-    int64_t last_snapshot_us; /* time the batch thread spent copying its state */
-    int64_t last_write_us;    /* time the writer spent encoding, compressing, syncing */
+    int64_t last_snapshot_us; /* time the batch thread spent handing its state over */
+    int64_t last_write_us;    /* time the writer spent building, encoding, compressing, syncing */
+    int64_t writer_cpu_us;    /* CPU time the writer thread used, in all (all its files) */
 } em_checkpoint_figures;
 /* Fills *figures (all zero, last_time -1, when checkpointing is off). Any thread. */
 EM_API void em_ssc_checkpoint_figures(em_ssc *ssc, em_checkpoint_figures *figures);
