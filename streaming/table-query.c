@@ -420,6 +420,10 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
         *out_rows = -1; /* Spark does not count foreachBatch's rows */
         return foreach_batch_write(q, batch_id, rdd, err);
     }
+    if (q->opts.sink == EM_SINK_FILE) {
+        *out_rows = -1; /* Spark does not count the file sink's rows */
+        return em__file_sink_add_batch(q->file, batch_id, rdd, q->schema, err);
+    }
     g_autoptr(em_values) rows = rdd ? em_rdd_collect(rdd, err) : values_copy(NULL, 0);
     if (!rows)
         return false;
@@ -430,9 +434,6 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
         console_write(q, batch_id, rows);
     } else if (q->opts.sink == EM_SINK_KAFKA) {
         return em__kafka_sink_add_batch(q->kafka, batch_id, rows->items, rows->n, err);
-    } else if (q->opts.sink == EM_SINK_FILE) {
-        *out_rows = -1; /* nor the file sink's */
-        return em__file_sink_add_batch(q->file, batch_id, rows->items, rows->n, q->schema, err);
     } else {
         memory_write(q, rows);
     }
