@@ -277,8 +277,8 @@ static bool write_parts(em__file_sink *sink, int64_t batch_id, em_rdd *rdd,
     g_mutex_init(&w.lock);
     bool ok = em_rdd_foreach_partition(rdd, write_part, &w, err);
     if (ok && w.error) {
-        g_propagate_prefixed_error(err, g_steal_pointer(&w.error), "file sink batch %" G_GINT64_FORMAT ": ",
-                                   (gint64)batch_id);
+        g_propagate_prefixed_error(err, g_steal_pointer(&w.error),
+                                   "file sink batch %" G_GINT64_FORMAT ": ", (gint64)batch_id);
         ok = false;
     }
     for (int i = 0; i < n; i++)

@@ -443,8 +443,8 @@ em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts 
     fs->max_files = opts->max_files_per_trigger;
     fs->latest_first = opts->latest_first;
     fs->max_age_ms = opts->latest_first && opts->max_files_per_trigger > 0 ? INT64_MAX
-                     : opts->max_file_age_ms > 0                            ? opts->max_file_age_ms
-                                                                            : DEFAULT_MAX_FILE_AGE_MS;
+                     : opts->max_file_age_ms > 0                           ? opts->max_file_age_ms
+                                                 : DEFAULT_MAX_FILE_AGE_MS;
     fs->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     fs->latest_ms = 0;
     fs->batches = g_ptr_array_new_with_free_func(file_array_free);

@@ -79,7 +79,16 @@ void em_query_unref(em_query *q)
 static void query_unref(void *p) { em_query_unref(p); }
 
 const char *em_query_id(const em_query *q) { return q->id; }
+const char *em_query_run_id(const em_query *q) { return q->run_id; }
 const char *em_query_name(const em_query *q) { return q->name; }
+
+char *em_query_exception(em_query *q)
+{
+    g_mutex_lock(&q->lock);
+    char *exception = g_strdup(q->exception);
+    g_mutex_unlock(&q->lock);
+    return exception;
+}
 
 int64_t em_query_batches(em_query *q)
 {
@@ -149,6 +158,8 @@ static void terminate(em_query *q, const char *exception)
         q->exception = g_strdup(exception);
     g_cond_broadcast(&q->cond);
     g_mutex_unlock(&q->lock);
+    if (post)
+        em__ui_query_terminated(q->ssc, q);
     if (post && q->listener.terminated)
         q->listener.terminated(q, exception, q->opts.listener_ud);
 }
@@ -777,6 +788,7 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
         return NULL;
     }
     em__output_add(out, "writeStream", run_batch, query_ref(q), query_unref, q->name);
+    em__ui_query_started(q->ssc, q);
     if (q->listener.started)
         q->listener.started(q, q->opts.listener_ud);
     if (!opts->defer_ssc_start && !em_ssc_start(q->ssc, err)) {

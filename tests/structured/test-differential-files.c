@@ -94,8 +94,8 @@ static char *ember_drain(const char *in, const char *ck, int n)
     g_autoptr(em_df) lines =
         ok(em_df_read_files(ssc, in, &(em_file_source_opts){.max_files_per_trigger = 1}, &err),
            err);
-    g_autoptr(em_query) q = started(
-        lines, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = ck});
+    g_autoptr(em_query) q =
+        started(lines, &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = ck});
     run_batches(ssc, n);
     g_auto(GStrv) progress = em_query_recent_progress(q);
     GString *out = g_string_new(NULL);

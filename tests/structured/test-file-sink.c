@@ -287,10 +287,11 @@ Test(file_sink, each_non_empty_partition_writes_its_own_part_file_all_in_the_bat
     em_ssc *ssc = table_ssc();
     g_autoptr(em_schema) schema = schema_of(ddl);
     GError *err = NULL;
-    g_autoptr(em_df) events = ok(
-        em_df_read_files(ssc, d.in,
-                         &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema}, &err),
-        err);
+    g_autoptr(em_df) events =
+        ok(em_df_read_files(ssc, d.in,
+                            &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema},
+                            &err),
+           err);
     g_autoptr(em_query) q = started(events, &(em_query_opts){.sink = EM_SINK_FILE,
                                                              .path = d.out,
                                                              .file_format = EM_FILE_JSON,

@@ -193,8 +193,8 @@ Test(file_source, max_file_age_is_an_option_relative_to_the_newest_file)
     put_file(dir, "x.txt", "x\n", 100);
     em_ssc *ssc = table_ssc();
     GError *err = NULL;
-    g_autoptr(em_df) lines = ok(
-        em_df_read_files(ssc, dir, &(em_file_source_opts){.max_file_age_ms = 2000}, &err), err);
+    g_autoptr(em_df) lines =
+        ok(em_df_read_files(ssc, dir, &(em_file_source_opts){.max_file_age_ms = 2000}, &err), err);
     g_autoptr(em_query) q = started(lines, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 1);
     put_file(dir, "y.txt", "y\n", 98); /* 100 s - 2 s: kept */
