@@ -399,6 +399,8 @@ char *em__ui_page_query(em_ssc *ssc, const em__snapshot *s, const char *run_id)
             if (progress_object(v, k))
                 progress_row(o, progress_object(v, k));
         g_string_append(o, "</tbody></table>\n");
+    }
+    if (v->n && v->progress[v->n - 1]) {
         g_autoptr(JsonGenerator) gen = json_generator_new();
         json_generator_set_pretty(gen, TRUE);
         json_generator_set_indent(gen, 2);

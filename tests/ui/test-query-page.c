@@ -322,3 +322,44 @@ Test(query_page, durations_read_as_spark_format_duration_verbose)
         cr_assert_str_eq(got, cases[i].text, "%" PRId64 " ms", cases[i].ms);
     }
 }
+
+Test(query_page, a_run_page_shows_the_watermark_of_an_event_time_query)
+{
+    char *root = tmp_dir();
+    put_file(root, "1.csv", "2026-01-01 12:07:00,dog\n", 100);
+    put_file(root, "2.csv", "2026-01-01 12:14:00,cat\n", 200);
+    em_ssc *ssc = page_ssc();
+    GError *err = NULL;
+    g_autoptr(em_schema) schema = schema_of("timestamp timestamp, word string");
+    g_autoptr(em_df) events =
+        ok(em_df_read_files(ssc, root,
+                            &(em_file_source_opts){.format = EM_FILE_CSV,
+                                                   .schema = schema,
+                                                   .max_files_per_trigger = 1},
+                            &err),
+           err);
+    g_autoptr(em_df) marked =
+        ok(em_df_with_watermark(events, "timestamp", EM_MINUTES(10), &err), err);
+    g_autoptr(em_query) q = started(marked, &(em_query_opts){.sink = EM_SINK_MEMORY});
+    run_batches(ssc, 2);
+    g_autofree char *path =
+        g_strdup_printf("/StreamingQuery/statistics?id=%s", em_query_run_id(q));
+    g_autofree char *page = get(ssc, path, 200);
+    g_auto(GStrv) progress = em_query_recent_progress(q);
+    cr_assert_eq(g_strv_length(progress), 2);
+    for (int b = 0; b < 2; b++) {
+        g_autoptr(JsonNode) p = parse(progress[b]);
+        const char *wm =
+            json_object_get_string_member(json_object_get_object_member(json_node_get_object(p),
+                                                                        "eventTime"),
+                                          "watermark");
+        /* Batch 1 runs with the watermark batch 0 left: 12:07 less 10 minutes. */
+        if (b == 1)
+            cr_assert_str_eq(wm, "2026-01-01T11:57:00.000Z");
+        g_autofree char *cell = g_strdup_printf(
+            "<td class=\"l\">{&quot;logOffset&quot;:%d}</td><td class=\"l\">%s</td></tr>", b, wm);
+        assert_contains(page, cell);
+    }
+    em_ssc_free(ssc);
+    tmp_dir_free(root);
+}
