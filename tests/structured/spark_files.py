@@ -1,5 +1,6 @@
 # The PySpark 3.5 side of tests/structured/test-differential-files.c.
 # Usage: python3 spark_files.py SINK_DIR INPUT_DIR CHECKPOINT_DIR RESUME_IN RESUME_CK FRESH_IN FRESH_CK
+#                              PARTS_SINK_DIR
 # Prints, one a line: the rows spark.read finds in SINK_DIR (a file sink's output, JSON of
 # word string, n long), sorted, as "word,n"; then "--"; then for each batch of a file source
 # query over INPUT_DIR (text, maxFilesPerTrigger 1, available-now) its source's description,
@@ -7,7 +8,8 @@
 # same query over RESUME_IN resumed from RESUME_CK (a checkpoint Ember wrote): each batch's
 # startOffset and endOffset, tab-separated, then the lines it read, sorted. Last, it runs that
 # query over FRESH_IN from scratch with the checkpoint FRESH_CK (for Ember to resume), printing
-# nothing.
+# nothing; then "--" and the rows of PARTS_SINK_DIR (a sink whose batches have several part files)
+# as for SINK_DIR.
 import json
 import sys
 
@@ -18,9 +20,15 @@ spark = (SparkSession.builder.master("local[2]").appName("ember-differential-fil
          .config("spark.sql.shuffle.partitions", "2")
          .config("spark.sql.session.timeZone", "UTC").getOrCreate())
 spark.sparkContext.setLogLevel("ERROR")
-rows = spark.read.schema("word string, n long").json(sys.argv[1]).collect()
-for r in sorted(rows, key=lambda r: (r.word, r.n)):
-    print("%s,%s" % (r.word, r.n))
+
+
+def print_sink(path):
+    rows = spark.read.schema("word string, n long").json(path).collect()
+    for r in sorted(rows, key=lambda r: (r.word, r.n)):
+        print("%s,%s" % (r.word, r.n))
+
+
+print_sink(sys.argv[1])
 print("--")
 compact = lambda v: json.dumps(v, separators=(",", ":"))
 
@@ -52,4 +60,6 @@ for p in q.recentProgress:
 for line in sorted(resumed):
     print(line)
 drain(sys.argv[6], sys.argv[7], [])
+print("--")
+print_sink(sys.argv[8])
 spark.stop()

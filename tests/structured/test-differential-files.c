@@ -111,6 +111,27 @@ static char *ember_drain(const char *in, const char *ck, int n)
     return g_string_free(out, FALSE);
 }
 
+/* Ember's file sink over in (JSON of word string, n long, three files a trigger) into out:
+ * a part file per non-empty file of a batch. */
+static void ember_parts_sink(const char *in, const char *ck, const char *out, int n)
+{
+    em_ssc *ssc = table_ssc();
+    GError *err = NULL;
+    g_autoptr(em_schema) schema = schema_of("word string, n long");
+    g_autoptr(em_df) rows = ok(em_df_read_files(ssc, in,
+                                                &(em_file_source_opts){.format = EM_FILE_JSON,
+                                                                       .schema = schema,
+                                                                       .max_files_per_trigger = 3},
+                                                &err),
+                               err);
+    g_autoptr(em_query) q = started(rows, &(em_query_opts){.sink = EM_SINK_FILE,
+                                                           .path = out,
+                                                           .file_format = EM_FILE_JSON,
+                                                           .checkpoint_location = ck});
+    run_batches(ssc, n);
+    em_ssc_free(ssc);
+}
+
 /* The text of ck's sources/0/name with every dir replaced by "DIR". */
 static char *source_log(const char *ck, const char *name, const char *dir)
 {
@@ -134,6 +155,9 @@ Test(differential_files, spark_reads_the_committed_sink_and_reports_the_same_off
     g_autofree char *ember_src_ck = g_build_filename(root, "ember-src-ck", NULL);
     g_autofree char *spark_src = g_build_filename(root, "spark-src", NULL);
     g_autofree char *spark_src_ck = g_build_filename(root, "spark-src-ck", NULL);
+    g_autofree char *parts_in = g_build_filename(root, "parts-in", NULL);
+    g_autofree char *parts_ck = g_build_filename(root, "parts-ck", NULL);
+    g_autofree char *parts_out = g_build_filename(root, "parts-out", NULL);
     cr_assert_eq(g_mkdir(in, 0755), 0);
     cr_assert_eq(g_mkdir(text_in, 0755), 0); /* Twelve batches: the sink's log is compacted at
                                                 batch 9, as Spark's readers expect. */
@@ -173,18 +197,41 @@ Test(differential_files, spark_reads_the_committed_sink_and_reports_the_same_off
     put_more(ember_src);
     put_twelve(spark_src);
 
+    /* Two batches of three and two files (one empty): four part files, two per batch entry. */
+    cr_assert_eq(g_mkdir(parts_in, 0755), 0);
+    GString *parts_rows = g_string_new(NULL);
+    for (int i = 0; i < 5; i++) {
+        g_autofree char *name = g_strdup_printf("%d.json", i);
+        g_autofree char *rows = i == 1 ? g_strdup("")
+                                       : g_strdup_printf("{\"word\":\"p%d\",\"n\":%d}\n"
+                                                         "{\"word\":\"q%d\",\"n\":%d}\n",
+                                                         i, i, i, -i);
+        put_file(parts_in, name, rows, 100 + i);
+    }
+    for (int i = 0; i < 5; i++)
+        if (i != 1)
+            g_string_append_printf(parts_rows, "p%d,%d\n", i, i);
+    for (int i = 0; i < 5; i++)
+        if (i != 1)
+            g_string_append_printf(parts_rows, "q%d,%d\n", i, -i);
+    ember_parts_sink(parts_in, parts_ck, parts_out, 2);
+    g_auto(GStrv) many = names_with(parts_out, "part-");
+    cr_assert_eq(g_strv_length(many), 4);
+
     g_autofree char *spark = NULL;
     const char *argv[] = {"python3",    EMBER_SOURCE_ROOT "/tests/structured/spark_files.py",
                           out,          text_in,
                           spark_ck,     ember_src,
                           ember_src_ck, spark_src,
-                          spark_src_ck, NULL};
+                          spark_src_ck, parts_out,
+                          NULL};
     cr_assert_eq(spawn(argv, &spark), 0, "pyspark failed");
     g_autofree char *want = g_strconcat(expected->str, "--\n", ember, "--\n",
                                         "{\"logOffset\":11}\t{\"logOffset\":12}\n"
                                         "{\"logOffset\":12}\t{\"logOffset\":13}\n"
-                                        "s12\ns13\n",
-                                        NULL);
+                                        "s12\ns13\n--\n",
+                                        parts_rows->str, NULL);
+    g_string_free(parts_rows, TRUE);
     g_string_free(expected, TRUE);
     cr_assert_str_eq(spark, want);
 
