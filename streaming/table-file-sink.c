@@ -281,11 +281,13 @@ static bool write_parts(em__file_sink *sink, int64_t batch_id, em_rdd *rdd,
                                    "file sink batch %" G_GINT64_FORMAT ": ", (gint64)batch_id);
         ok = false;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (w.entries[i])
             g_string_append(log, w.entries[i]);
+        g_free(w.entries[i]); /* NULL for an empty partition: not a strv */
+    }
     g_clear_error(&w.error);
-    g_strfreev(w.entries);
+    g_free(w.entries);
     g_mutex_clear(&w.lock);
     return ok;
 }
