@@ -429,6 +429,12 @@ em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts 
     g_return_val_if_fail(ssc && dir && opts, NULL);
     if (!check_opts(opts, "file source", err))
         return NULL;
+    if (opts->max_file_age_ms < 0) { /* SeenFilesMap's require(maxAgeMs >= 0) */
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "file source %s: maxFileAge must not be negative (%" G_GINT64_FORMAT " ms)",
+                    dir, (gint64)opts->max_file_age_ms);
+        return NULL;
+    }
     g_autofree char *abs = g_canonicalize_filename(dir, NULL);
     g_autofree char *description = g_strdup_printf("FileStreamSource[file:%s]", abs);
     em__offset_stream *os =

@@ -124,8 +124,8 @@ typedef struct em_file_source_opts {
  * the file log's batches ({"logOffset":N}); with a checkpoint the files each batch took are logged
  * under sources/0 as Spark does (every 10th log batch compacted into N.compact), so a restarted
  * query, Ember's or Spark's, neither reads a file again nor skips one. NULL with err
- * (EM_ERROR_INVALID) when json/csv come without a schema, or the directory cannot be made
- * absolute. */
+ * (EM_ERROR_INVALID) when json/csv come without a schema, max_file_age_ms is negative, or the
+ * directory cannot be made absolute. */
 EM_API em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts *opts,
                                GError **err);
 typedef struct em_kafka_source_opts {

@@ -235,3 +235,14 @@ Test(file_source, latest_first_with_max_files_per_trigger_reads_old_files_too)
     tmp_dir_free(dir);
     tmp_dir_free(dir2);
 }
+
+Test(file_source, a_negative_max_file_age_is_refused)
+{
+    em_ssc *ssc = table_ssc();
+    GError *err = NULL;
+    cr_assert_null(
+        em_df_read_files(ssc, "/tmp/in", &(em_file_source_opts){.max_file_age_ms = -1}, &err));
+    cr_assert_str_eq(err->message, "file source /tmp/in: maxFileAge must not be negative (-1 ms)");
+    g_error_free(err);
+    em_ssc_free(ssc);
+}
