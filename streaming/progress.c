@@ -426,6 +426,7 @@ void em__monitor_free(em_ssc *ssc)
     if (!m)
         return;
     em__monitor_stop_page(ssc);
+    em__ui_queries_free(m);
     g_queue_clear_full(&m->completed, (GDestroyNotify)em_batch_progress_unref);
     em_batch_progress_unref(m->active);
     for (guint i = 0; i < m->receivers->len; i++) {

@@ -1,5 +1,6 @@
-/* The file sink (Spark's FileStreamSink): each batch's rows go to a new part file under the
- * output directory, then the batch's entry in <path>/_spark_metadata lists it. Readers go by
+/* The file sink (Spark's FileStreamSink): each non-empty partition of a batch writes its rows
+ * to a new part file under the output directory (on the executor, as Spark's write tasks do),
+ * then the batch's entry in <path>/_spark_metadata lists them all. Readers go by
  * that log (em_df_read_path, Spark's spark.read), so a batch killed between its part file and
  * its log entry is never seen, and a batch already in the log is skipped when a restarted
  * query runs it again: exactly once, with the query's checkpoint. Rows are written as Spark's
@@ -164,24 +165,20 @@ void em__file_sink_free(em__file_sink *sink)
     g_free(sink);
 }
 
-/* The part file's text: a row a line. */
-static GString *batch_text(const em__file_sink *sink, const em_value *rows, size_t n,
-                           const em_schema *schema)
+/* A row's line of the part file. */
+static void row_line(const em__file_sink *sink, em_value row, const em_schema *schema,
+                     GString *text)
 {
-    GString *text = g_string_new(NULL);
-    for (size_t i = 0; i < n; i++) {
-        if (sink->format == EM_FILE_JSON) {
-            em__row_to_json(rows[i], schema, text);
-        } else if (sink->format == EM_FILE_CSV) {
-            em__row_to_csv(rows[i], schema, text);
-        } else {
-            em_value v = rows[i].as.items[0];
-            if (!em_is_null(v))
-                g_string_append_len(text, v.as.s, (gssize)v.len);
-        }
-        g_string_append_c(text, '\n');
+    if (sink->format == EM_FILE_JSON) {
+        em__row_to_json(row, schema, text);
+    } else if (sink->format == EM_FILE_CSV) {
+        em__row_to_csv(row, schema, text);
+    } else {
+        em_value v = row.as.items[0];
+        if (!em_is_null(v))
+            g_string_append_len(text, v.as.s, (gssize)v.len);
     }
-    return text;
+    g_string_append_c(text, '\n');
 }
 
 /* One entry of Spark's FileStreamSinkLog (SinkFileStatus as JSON). */
@@ -201,6 +198,44 @@ static bool log_entry(const char *file, GString *out, GError **err)
                            uri, (gint64)sb.st_size,
                            (gint64)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000);
     return true;
+}
+
+/* The tasks of a batch: each non-empty partition writes its part file and its log entry. */
+typedef struct {
+    const em__file_sink *sink;
+    const em_schema *schema;
+    int64_t batch_id;
+    GMutex lock;
+    char **entries; /* by partition: the log entry ("\n{...}"), NULL when empty */
+    GError *error;  /* the first task's failure */
+} batch_write;
+
+/* Spark's task: FileFormatDataWriter with ManifestFileCommitProtocol's name,
+ * part-<partition>-<a uuid per file>.c000.<ext>. */
+static void write_part(int index, em_iter *in, void *ud)
+{
+    batch_write *w = ud;
+    em_value row;
+    if (!em_iter_next(in, &row))
+        return; /* EmptyDirectoryDataWriter: no file */
+    g_autoptr(GString) text = g_string_new(NULL);
+    do
+        row_line(w->sink, row, w->schema, text);
+    while (em_iter_next(in, &row));
+    g_autofree char *uuid = g_uuid_string_random();
+    g_autofree char *file = g_strdup_printf("%s/part-%05d-%s.c000.%s", w->sink->path, index, uuid,
+                                            extensions[w->sink->format]);
+    GError *err = NULL;
+    g_autoptr(GString) entry = g_string_new(NULL);
+    bool ok = em__write_file_atomic(file, text->str, text->len, false, &err) &&
+              log_entry(file, entry, &err);
+    g_mutex_lock(&w->lock);
+    if (ok)
+        w->entries[index] = g_string_free(g_steal_pointer(&entry), FALSE);
+    else if (!w->error)
+        w->error = g_steal_pointer(&err);
+    g_mutex_unlock(&w->lock);
+    g_clear_error(&err);
 }
 
 /* A compaction batch's log holds the entries of every batch before it too: those of the
@@ -230,21 +265,41 @@ static bool compact(em__file_sink *sink, int64_t batch_id, GString *log, GError 
     return true;
 }
 
-bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows, size_t n,
+/* The part files of rdd's partitions, their entries appended to log in partition order. */
+static bool write_parts(em__file_sink *sink, int64_t batch_id, em_rdd *rdd,
+                        const em_schema *schema, GString *log, GError **err)
+{
+    int n = em_rdd_num_partitions(rdd);
+    batch_write w = {.sink = sink,
+                     .schema = schema,
+                     .batch_id = batch_id,
+                     .entries = g_new0(char *, (size_t)n + 1)};
+    g_mutex_init(&w.lock);
+    bool ok = em_rdd_foreach_partition(rdd, write_part, &w, err);
+    if (ok && w.error) {
+        g_propagate_prefixed_error(err, g_steal_pointer(&w.error),
+                                   "file sink batch %" G_GINT64_FORMAT ": ", (gint64)batch_id);
+        ok = false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (w.entries[i])
+            g_string_append(log, w.entries[i]);
+        g_free(w.entries[i]); /* NULL for an empty partition: not a strv */
+    }
+    g_clear_error(&w.error);
+    g_free(w.entries);
+    g_mutex_clear(&w.lock);
+    return ok;
+}
+
+bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, em_rdd *rdd,
                              const em_schema *schema, GError **err)
 {
     if (batch_id <= sink->last_committed)
         return true; /* Spark: "Skipping already committed batch" */
     g_autoptr(GString) log = g_string_new("v1");
-    if (n > 0) {
-        g_autoptr(GString) text = batch_text(sink, rows, n, schema);
-        g_autofree char *uuid = g_uuid_string_random();
-        g_autofree char *file = g_strdup_printf("%s/part-00000-%s-c000.%s", sink->path, uuid,
-                                                extensions[sink->format]);
-        if (!em__write_file_atomic(file, text->str, text->len, false, err) ||
-            !log_entry(file, log, err))
-            return false;
-    }
+    if (rdd && !write_parts(sink, batch_id, rdd, schema, log, err))
+        return false;
     em__table_fault("parts", batch_id);
     if (em__log_is_compaction(batch_id) && !compact(sink, batch_id, log, err))
         return false;

@@ -282,9 +282,11 @@ void em__row_to_csv(em_value row, const em_schema *schema, GString *out);
 typedef struct em__file_sink em__file_sink;
 em__file_sink *em__file_sink_new(const char *path, em_file_format format, GError **err);
 void em__file_sink_free(em__file_sink *sink);
-/* FileStreamSink.addBatch: rows[0..n) of schema into a part file, then the batch's entry in
- * _spark_metadata; a batch already in the log is skipped (a re-run after a restart). */
-bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, const em_value *rows, size_t n,
+/* FileStreamSink.addBatch: the rows (of schema) of each non-empty partition of rdd (NULL: no
+ * rows) into a part file of its own, then the batch's entry in _spark_metadata listing them; a
+ * batch already in the log is skipped (a re-run after a restart) without computing rdd. False
+ * with err naming the file when a part cannot be written (the log is then left as it was). */
+bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, em_rdd *rdd,
                              const em_schema *schema, GError **err);
 
 /* The Kafka sink of a query (table-kafka-sink.c): NULL with err when schema lacks a string
@@ -298,6 +300,11 @@ void em__kafka_sink_free(em__kafka_sink *sink);
 /* Writes rows[0..n) and waits until Kafka acknowledged them all. */
 bool em__kafka_sink_add_batch(em__kafka_sink *sink, int64_t batch_id, const em_value *rows,
                               size_t n, GError **err);
+
+/* The operations page's registry (ui-queries.c): a query started on ssc (referenced until the
+ * ssc is freed), and the same query terminated. */
+void em__ui_query_started(em_ssc *ssc, em_query *q);
+void em__ui_query_terminated(em_ssc *ssc, em_query *q);
 
 /* Test seam: called at the named points of a batch ("offsets", "sink", "parts", "state",
  * "commit") with the batch id; NULL outside the kill tests. */

@@ -82,7 +82,16 @@ void em_query_unref(em_query *q)
 static void query_unref(void *p) { em_query_unref(p); }
 
 const char *em_query_id(const em_query *q) { return q->id; }
+const char *em_query_run_id(const em_query *q) { return q->run_id; }
 const char *em_query_name(const em_query *q) { return q->name; }
+
+char *em_query_exception(em_query *q)
+{
+    g_mutex_lock(&q->lock);
+    char *exception = g_strdup(q->exception);
+    g_mutex_unlock(&q->lock);
+    return exception;
+}
 
 int64_t em_query_batches(em_query *q)
 {
@@ -152,6 +161,8 @@ static void terminate(em_query *q, const char *exception)
         q->exception = g_strdup(exception);
     g_cond_broadcast(&q->cond);
     g_mutex_unlock(&q->lock);
+    if (post)
+        em__ui_query_terminated(q->ssc, q);
     if (post && q->listener.terminated)
         q->listener.terminated(q, exception, q->opts.listener_ud);
 }
@@ -423,6 +434,10 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
         *out_rows = -1; /* Spark does not count foreachBatch's rows */
         return foreach_batch_write(q, batch_id, rdd, err);
     }
+    if (q->opts.sink == EM_SINK_FILE) {
+        *out_rows = -1; /* Spark does not count the file sink's rows */
+        return em__file_sink_add_batch(q->file, batch_id, rdd, q->schema, err);
+    }
     g_autoptr(em_values) rows = rdd ? em_rdd_collect(rdd, err) : values_copy(NULL, 0);
     if (!rows)
         return false;
@@ -433,9 +448,6 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
         console_write(q, batch_id, rows);
     } else if (q->opts.sink == EM_SINK_KAFKA) {
         return em__kafka_sink_add_batch(q->kafka, batch_id, rows->items, rows->n, err);
-    } else if (q->opts.sink == EM_SINK_FILE) {
-        *out_rows = -1; /* nor the file sink's */
-        return em__file_sink_add_batch(q->file, batch_id, rows->items, rows->n, q->schema, err);
     } else {
         memory_write(q, rows);
     }
@@ -795,6 +807,7 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
         return NULL;
     }
     em__output_add(out, "writeStream", run_batch, query_ref(q), query_unref, q->name);
+    em__ui_query_started(q->ssc, q);
     if (q->listener.started)
         q->listener.started(q, q->opts.listener_ud);
     if (!opts->defer_ssc_start && !em_ssc_start(q->ssc, err)) {

@@ -17,7 +17,7 @@ static const char *const style =
     ".bar{fill:#0088cc;opacity:.7}.axis{font-size:10px;fill:#555}"
     ".failed{color:#b00}pre{background:#f6f6f6;padding:.5em;overflow:auto}";
 
-static void page_open(GString *o, const char *title, const char *app, bool refresh)
+void em__ui_page_open(GString *o, const char *title, const char *app, bool refresh)
 {
     g_string_append(o, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">");
     if (refresh)
@@ -27,6 +27,7 @@ static void page_open(GString *o, const char *title, const char *app, bool refre
                            "<title>%s - %s</title><style>%s</style></head><body>\n"
                            "<h1>%s</h1><p><a href=\"/streaming\">Streaming</a> | "
                            "<a href=\"/streaming/graph\">DStream graph</a> | "
+                           "<a href=\"/StreamingQuery/\">Structured Streaming</a> | "
                            "<a href=\"/api/v1/streaming/statistics\">REST</a> | "
                            "<a href=\"/metrics\">/metrics</a> &mdash; application <b>%s</b>"
                            "</p>\n",
@@ -251,7 +252,7 @@ char *em__ui_page_streaming(em_ssc *ssc, const em__snapshot *s)
 {
     (void)ssc;
     GString *o = g_string_new(NULL);
-    page_open(o, "Streaming Statistics", s->app_name, true);
+    em__ui_page_open(o, "Streaming Statistics", s->app_name, true);
     char *interval = format_ms(s->interval);
     g_string_append_printf(o,
                            "<p id=\"summary\">Running batches of %s: %" G_GINT64_FORMAT
@@ -325,7 +326,7 @@ char *em__ui_page_batch(em_ssc *ssc, const em__snapshot *s, em_time t)
     GString *o = g_string_new(NULL);
     char *when = format_batch_time(t);
     char *title = g_strdup_printf("Details of batch at %s", when);
-    page_open(o, title, s->app_name, false);
+    em__ui_page_open(o, title, s->app_name, false);
     char *iv = format_ms(p->batch_interval), *sched = format_ms(p->scheduling_delay),
          *proc = format_ms(p->processing_delay), *total = format_ms(p->total_delay);
     g_string_append_printf(o,
@@ -364,7 +365,7 @@ char *em__ui_page_batch(em_ssc *ssc, const em__snapshot *s, em_time t)
 char *em__ui_page_graph(em_ssc *ssc)
 {
     GString *o = g_string_new(NULL);
-    page_open(o, "DStream graph", em__ui_app_name(ssc), false);
+    em__ui_page_open(o, "DStream graph", em__ui_app_name(ssc), false);
     if (!em__ui_graph_fixed(ssc)) {
         g_string_append(o, "<p>The graph is drawn once the StreamingContext has started.</p>");
     } else {

@@ -58,6 +58,7 @@ typedef struct em__monitor {
     /* A checkpoint written before its batch's record was made: the record takes the time. */
     em_time checkpoint_batch;
     int64_t checkpoint_ms;
+    GArray *queries; /* the Structured Streaming queries that ran (ui-queries.c), or NULL */
 } em__monitor;
 
 /* The ssc's monitor (never NULL once the ssc is made). */
@@ -147,6 +148,8 @@ em__ui_server *em__ui_server_start(em_ssc *ssc, const char *address, GError **er
 int em__ui_server_port(const em__ui_server *server);
 void em__ui_server_stop(em__ui_server *server);
 
+/* The page's head (title, style, links to the other pages) for every page. */
+void em__ui_page_open(GString *o, const char *title, const char *app, bool refresh);
 /* Pages (ui-pages.c): HTML documents the caller g_free()s; NULL for an unknown batch. */
 char *em__ui_page_streaming(em_ssc *ssc, const em__snapshot *s);
 char *em__ui_page_batch(em_ssc *ssc, const em__snapshot *s, em_time t);
@@ -157,6 +160,18 @@ char *em__ui_rest_batches(const em__snapshot *s, const char *status_filter);
 char *em__ui_rest_batch(const em__snapshot *s, em_time t);
 char *em__ui_rest_operations(const em__snapshot *s, em_time t);
 char *em__ui_rest_receivers(const em__snapshot *s);
+/* Structured Streaming queries (ui-queries.c): Spark's StreamingQueryPage (the active and
+ * completed queries) and StreamingQueryStatisticsPage (one run, by runId: NULL when unknown),
+ * and as JSON: every query with its lastProgress, or one run with its recentProgress (NULL
+ * when unknown). The caller g_free()s each. */
+char *em__ui_page_queries(em_ssc *ssc, const em__snapshot *s);
+char *em__ui_page_query(em_ssc *ssc, const em__snapshot *s, const char *run_id);
+char *em__ui_rest_queries(em_ssc *ssc);
+char *em__ui_rest_query(em_ssc *ssc, const char *run_id);
+/* Releases the monitor's queries (from em__monitor_free). */
+void em__ui_queries_free(em__monitor *m);
+/* Spark's UIUtils.formatDurationVerbose ("3 seconds 250 ms"); g_free() it. */
+char *em__ui_duration_verbose(int64_t ms);
 /* The graph as SVG (ui-graph.c). */
 void em__ui_graph_svg(em_ssc *ssc, GString *out);
 

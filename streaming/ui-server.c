@@ -98,9 +98,23 @@ static void serve_api(em__ui_server *s, SoupServerMessage *msg, const char *rest
         g_strfreev(parts);
         return;
     }
+    if (strcmp(rest, "queries") == 0) {
+        respond(msg, 200, json_type, em__ui_rest_queries(s->ssc));
+        return;
+    }
+    if (g_str_has_prefix(rest, "queries/")) {
+        const char *run_id = rest + strlen("queries/");
+        char *body = *run_id ? em__ui_rest_query(s->ssc, run_id) : NULL;
+        if (body)
+            respond(msg, 200, json_type, body);
+        else
+            respond_error(msg, 404, "no query run with runId \"%s\"", run_id);
+        return;
+    }
     respond_error(msg, 404,
                   "unknown endpoint /api/v1/streaming/%s (statistics, batches, "
-                  "batches/<time>, batches/<time>/operations, receivers)",
+                  "batches/<time>, batches/<time>/operations, receivers, queries, "
+                  "queries/<runId>)",
                   rest);
 }
 
@@ -118,6 +132,21 @@ static void serve_batch_page(em__ui_server *s, SoupServerMessage *msg, GHashTabl
         respond(msg, 200, "text/html; charset=utf-8", page);
     else
         respond_error(msg, 404, "no batch at %" G_GINT64_FORMAT " ms among those kept", (gint64)t);
+}
+
+static void serve_query_page(em__ui_server *s, SoupServerMessage *msg, GHashTable *query,
+                             const em__snapshot *snap)
+{
+    const char *run_id = query ? g_hash_table_lookup(query, "id") : NULL;
+    if (!run_id || !*run_id) {
+        respond_error(msg, 400, "expected /StreamingQuery/statistics?id=<runId>");
+        return;
+    }
+    char *page = em__ui_page_query(s->ssc, snap, run_id);
+    if (page)
+        respond(msg, 200, "text/html; charset=utf-8", page);
+    else
+        respond_error(msg, 404, "no query run with runId \"%s\"", run_id);
 }
 
 static void handle(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
@@ -139,6 +168,11 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
         respond(msg, 200, html, em__ui_page_streaming(s->ssc, snap));
     else if (strcmp(path, "/streaming/batch") == 0 || strcmp(path, "/streaming/batch/") == 0)
         serve_batch_page(s, msg, query, snap);
+    else if (strcmp(path, "/StreamingQuery") == 0 || strcmp(path, "/StreamingQuery/") == 0)
+        respond(msg, 200, html, em__ui_page_queries(s->ssc, snap));
+    else if (strcmp(path, "/StreamingQuery/statistics") == 0 ||
+             strcmp(path, "/StreamingQuery/statistics/") == 0)
+        serve_query_page(s, msg, query, snap);
     else if (strcmp(path, "/streaming/graph") == 0)
         respond(msg, 200, html, em__ui_page_graph(s->ssc));
     else if (strcmp(path, "/metrics") == 0)
@@ -147,8 +181,8 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
         serve_api(s, msg, path + strlen("/api/v1/streaming/"), query, snap);
     else
         respond_error(msg, 404,
-                      "no page at %s: try /streaming, /api/v1/streaming/statistics "
-                      "or /metrics",
+                      "no page at %s: try /streaming, /StreamingQuery/, "
+                      "/api/v1/streaming/statistics or /metrics",
                       path);
     em__snapshot_free(snap);
 }

@@ -111,15 +111,21 @@ typedef struct em_file_source_opts {
     em_schema *schema;         /* json, csv: the rows' schema (referenced); text: ignored */
     int max_files_per_trigger; /* maxFilesPerTrigger; 0: every new file */
     bool latest_first;         /* latestFirst: newest files first (default oldest first) */
+    int64_t max_file_age_ms;   /* maxFileAge: files older than this before the newest file
+                                  taken are ignored (0: Spark's default, 7 days; ignored with
+                                  latest_first and max_files_per_trigger, as Spark does) */
 } em_file_source_opts;
 
 /* spark.readStream.format(fmt).schema(s).option(...).load(dir): the files that appear in dir
  * (not its subdirectories; names starting with '.' or '_' are skipped), each read once, new
  * ones taken at each trigger ordered by modification time (then name), at most
- * max_files_per_trigger of them. Its offsets are the file log's batches ({"logOffset":N});
- * with a checkpoint the files each batch took are logged under sources/0 as Spark does, so a
- * restarted query neither reads a file again nor skips one. NULL with err (EM_ERROR_INVALID)
- * when json/csv come without a schema, or the directory cannot be made absolute. */
+ * max_files_per_trigger of them; after the first trigger a file modified more than
+ * max_file_age_ms before the newest file taken is never new (Spark's maxFileAge). Its offsets are
+ * the file log's batches ({"logOffset":N}); with a checkpoint the files each batch took are logged
+ * under sources/0 as Spark does (every 10th log batch compacted into N.compact), so a restarted
+ * query, Ember's or Spark's, neither reads a file again nor skips one. NULL with err
+ * (EM_ERROR_INVALID) when json/csv come without a schema, max_file_age_ms is negative, or the
+ * directory cannot be made absolute. */
 EM_API em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts *opts,
                                GError **err);
 typedef struct em_kafka_source_opts {
@@ -328,9 +334,13 @@ EM_API em_query *em_query_start(const em_df *df, const em_query_opts *opts, GErr
 EM_API em_query *em_query_ref(em_query *query);
 EM_API void em_query_unref(em_query *query);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(em_query, em_query_unref)
-/* The query's id (a UUID, owned by the query) and name (NULL if none). */
+/* The query's id (a UUID kept across restarts from its checkpoint), runId (a UUID of this
+ * run) and name (NULL if none); all owned by the query. */
 EM_API const char *em_query_id(const em_query *query);
+EM_API const char *em_query_run_id(const em_query *query);
 EM_API const char *em_query_name(const em_query *query);
+/* exception(): the error that terminated the query, or NULL; g_free() it. */
+EM_API char *em_query_exception(em_query *query);
 /* Batches run so far. */
 EM_API int64_t em_query_batches(em_query *query);
 /* lastProgress as Spark's JSON, or NULL before the first batch; g_free() it. */

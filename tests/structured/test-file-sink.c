@@ -94,7 +94,8 @@ Test(file_sink, writes_each_batch_as_a_part_file_committed_in_spark_metadata)
     for (int b = 0; b < 2; b++) {
         g_autofree char *name = g_strdup_printf("%d", b);
         g_autofree char *entry = file_text(log_dir, name);
-        cr_assert(g_str_has_prefix(entry, "v1\n{\"path\":\"file://"), "%s", entry);
+        g_autofree char *head = g_strdup_printf("v1\n{\"path\":\"file://%s/part-00000-", d.out);
+        cr_assert(g_str_has_prefix(entry, head), "%s", entry);
         g_auto(GStrv) fields = g_strsplit(entry, "/", -1);
         guint nf = g_strv_length(fields);
         cr_assert(nf > 1);
@@ -129,7 +130,7 @@ Test(file_sink, csv_fields_are_quoted_and_trimmed_as_spark_writes_them)
     run_sink(&d, EM_FILE_CSV, 1);
     g_auto(GStrv) parts = names_with(d.out, "part-00000-");
     cr_assert_eq(g_strv_length(parts), 1);
-    cr_assert(g_str_has_suffix(parts[0], "-c000.csv"));
+    cr_assert(g_str_has_suffix(parts[0], ".c000.csv"));
     g_autofree char *text = file_text(d.out, parts[0]);
     cr_assert_str_eq(text, "d1,HIGH,31.5,1,true\n"
                            "\"say \\\"hi\\\", ok\",,1.0E20,,\n");
@@ -142,7 +143,7 @@ Test(file_sink, readers_see_only_the_files_the_log_lists)
     put_events(&d);
     run_sink(&d, EM_FILE_JSON, 1);
     /* A part file no batch committed (a batch killed before its log entry). */
-    put_file(d.out, "part-00000-orphan-c000.json", "{\"device\":\"ghost\"}\n", 100);
+    put_file(d.out, "part-00000-orphan.c000.json", "{\"device\":\"ghost\"}\n", 100);
     g_autofree char *rows = read_back(&d, EM_FILE_JSON);
     cr_assert_str_eq(rows, "[(d1,HIGH,31.5,1,true), (say \"hi\", ok,null,1.0E20,null,null)]");
     /* Without the log every visible file counts. */
@@ -264,5 +265,65 @@ Test(file_sink, every_tenth_batch_compacts_the_log_as_spark_and_readers_start_th
     g_string_append_c(want, ']');
     cr_assert_str_eq(rows, want->str);
     g_string_free(want, TRUE);
+    free_dirs(&d);
+}
+
+/* The part file of out named by log entry line (its path up to the closing quote). */
+static char *entry_file(const char *line, const char *out)
+{
+    g_autofree char *head = g_strdup_printf("{\"path\":\"file://%s/", out);
+    cr_assert(g_str_has_prefix(line, head), "%s", line);
+    const char *name = line + strlen(head);
+    return g_strndup(name, strcspn(name, "\""));
+}
+
+Test(file_sink, each_non_empty_partition_writes_its_own_part_file_all_in_the_batch_entry)
+{
+    dirs d = make_dirs();
+    /* Three files in one trigger: three partitions, the middle one empty. */
+    put_file(d.in, "1.json", "{\"device\":\"a\",\"n\":1}\n{\"device\":\"b\",\"n\":2}\n", 100);
+    put_file(d.in, "2.json", "", 200);
+    put_file(d.in, "3.json", "{\"device\":\"c\",\"n\":3}\n", 300);
+    em_ssc *ssc = table_ssc();
+    g_autoptr(em_schema) schema = schema_of(ddl);
+    GError *err = NULL;
+    g_autoptr(em_df) events =
+        ok(em_df_read_files(ssc, d.in,
+                            &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema},
+                            &err),
+           err);
+    g_autoptr(em_query) q = started(events, &(em_query_opts){.sink = EM_SINK_FILE,
+                                                             .path = d.out,
+                                                             .file_format = EM_FILE_JSON,
+                                                             .checkpoint_location = d.ck});
+    run_batches(ssc, 1);
+    em_ssc_free(ssc);
+    g_auto(GStrv) parts = names_with(d.out, "part-");
+    cr_assert_eq(g_strv_length(parts), 2);
+    /* part-<partition>-<uuid>.c000.json, the uuid one per file as ManifestFileCommitProtocol. */
+    for (int i = 0; i < 2; i++) {
+        const char *want = i == 0 ? "part-00000-" : "part-00002-";
+        cr_assert(g_str_has_prefix(parts[i], want), "%s", parts[i]);
+        cr_assert(g_str_has_suffix(parts[i], ".c000.json"), "%s", parts[i]);
+        g_autofree char *uuid = g_strndup(parts[i] + 11, strlen(parts[i]) - 11 - 10);
+        cr_assert(g_uuid_string_is_valid(uuid), "%s", uuid);
+    }
+    cr_assert_str_neq(parts[0] + 11, parts[1] + 11);
+    g_autofree char *p0 = file_text(d.out, parts[0]);
+    g_autofree char *p2 = file_text(d.out, parts[1]);
+    cr_assert_str_eq(p0, "{\"device\":\"a\",\"n\":1}\n{\"device\":\"b\",\"n\":2}\n");
+    cr_assert_str_eq(p2, "{\"device\":\"c\",\"n\":3}\n");
+    /* Batch 0's entry lists both, in partition order. */
+    g_autofree char *log_dir = g_build_filename(d.out, "_spark_metadata", NULL);
+    g_autofree char *entry = file_text(log_dir, "0");
+    g_auto(GStrv) lines = g_strsplit(entry, "\n", -1);
+    cr_assert_eq(g_strv_length(lines), 3, "%s", entry);
+    cr_assert_str_eq(lines[0], "v1");
+    for (int i = 0; i < 2; i++) {
+        g_autofree char *file = entry_file(lines[i + 1], d.out);
+        cr_assert_str_eq(file, parts[i]);
+    }
+    g_autofree char *rows = read_back(&d, EM_FILE_JSON);
+    cr_assert_str_eq(rows, "[(a,null,null,1,null), (b,null,null,2,null), (c,null,null,3,null)]");
     free_dirs(&d);
 }

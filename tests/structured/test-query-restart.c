@@ -205,3 +205,74 @@ Test(query_restart, groups_saved_as_changes_since_the_last_version_come_back)
                                        "+----+-----+\n\n");
     free_dirs(&d);
 }
+
+/* Twelve one-line files f00..f11 ("s00".."s11"), a minute apart from 1700000000 s. */
+static void put_twelve(const dirs *d)
+{
+    for (int i = 0; i < 12; i++) {
+        g_autofree char *name = g_strdup_printf("f%02d.txt", i);
+        g_autofree char *line = g_strdup_printf("s%02d\n", i);
+        put_file(d->in, name, line, 1700000000 + 60 * i);
+    }
+}
+
+Test(query_restart, the_file_source_log_is_compacted_every_tenth_batch_and_resumed_from)
+{
+    dirs d = make_dirs();
+    put_twelve(&d);
+    g_autofree char *rows1 = NULL, *ids1 = NULL, *id1 = NULL;
+    run_lines(&d, 12, &rows1, &ids1, &id1);
+    cr_assert_str_eq(ids1, "0,1,2,3,4,5,6,7,8,9,10,11");
+    g_autofree char *log = g_build_filename(d.ck, "sources", "0", NULL);
+    g_auto(GStrv) names = names_with(log, "");
+    g_autofree char *listed = g_strjoinv(" ", names);
+    /* Batch 9 is only in 9.compact; 0..8 stay until Spark's cleanup delay has passed. */
+    cr_assert_str_eq(listed, "0 1 10 11 2 3 4 5 6 7 8 9.compact");
+    /* Spark's FileStreamSourceLog: every entry of batches 0..9, each with its batch. */
+    GString *want = g_string_new("v1");
+    for (int i = 0; i < 10; i++)
+        g_string_append_printf(want,
+                               "\n{\"path\":\"file://%s/f%02d.txt\",\"timestamp\":%lld,"
+                               "\"batchId\":%d}",
+                               d.in, i, (1700000000LL + 60 * i) * 1000, i);
+    g_autofree char *compacted = file_text(log, "9.compact");
+    cr_assert_str_eq(compacted, want->str);
+    g_string_free(want, TRUE);
+    /* Restarted as after Spark's cleanup deleted batches 0..8: 9.compact holds them. */
+    for (int i = 0; i < 9; i++) {
+        g_autofree char *name = g_strdup_printf("%s/%d", log, i);
+        cr_assert_eq(g_unlink(name), 0);
+    }
+    /* A new file and one older than maxFileAge before the newest logged. */
+    put_file(d.in, "f12.txt", "s12\n", 1700000000 + 60 * 12);
+    put_file(d.in, "old.txt", "old\n", 1700000000 + 60 * 11 - 8 * 24 * 3600);
+    g_autofree char *rows2 = NULL, *ids2 = NULL, *id2 = NULL;
+    run_lines(&d, 2, &rows2, &ids2, &id2);
+    cr_assert_str_eq(rows2, "[(s12)]");
+    cr_assert_str_eq(ids2, "12");
+    free_dirs(&d);
+}
+
+Test(query_restart, a_file_source_log_missing_a_batch_is_a_corrupt_checkpoint)
+{
+    dirs d = make_dirs();
+    put_twelve(&d);
+    g_autofree char *rows = NULL, *ids = NULL, *id = NULL;
+    run_lines(&d, 12, &rows, &ids, &id);
+    g_autofree char *log = g_build_filename(d.ck, "sources", "0", NULL);
+    g_autofree char *ten = g_build_filename(log, "10", NULL);
+    cr_assert_eq(g_unlink(ten), 0);
+    em_ssc *ssc = table_ssc();
+    g_autoptr(em_df) lines = lines_of(ssc, d.in);
+    GError *err = NULL;
+    cr_assert_null(
+        em_query_start(lines,
+                       &(em_query_opts){.sink = EM_SINK_MEMORY, .checkpoint_location = d.ck},
+                       &err));
+    g_autofree char *want =
+        g_strdup_printf("file source log %s: batch 10 is missing (the log has 11)", log);
+    cr_assert_str_eq(err->message, want);
+    g_error_free(err);
+    em_ssc_free(ssc);
+    free_dirs(&d);
+}

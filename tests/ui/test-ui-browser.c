@@ -190,3 +190,98 @@ Test(ui_browser, chromium_shows_completed_batches_charts_and_a_batch_with_its_ou
     g_autofree char *rm = g_strdup_printf("rm -rf %s", dir);
     cr_assert(system(rm) == 0);
 }
+
+/* The value of "key":"..." in json (the first occurrence), or NULL; g_free() it. */
+static char *json_text(const char *json, const char *key)
+{
+    g_autofree char *pattern = g_strdup_printf("\"%s\":\"", key);
+    const char *at = strstr(json, pattern);
+    if (!at)
+        return NULL;
+    at += strlen(pattern);
+    return g_strndup(at, strcspn(at, "\""));
+}
+
+Test(ui_browser, chromium_shows_a_structured_query_and_its_recent_progress)
+{
+    g_autofree char *browser = g_find_program_in_path("chromium");
+    if (!browser) {
+        cr_assert(g_strcmp0(g_getenv("CI"), "true") != 0,
+                  "CI=true: chromium must be installed (scripts/dev installs it)");
+        cr_skip_test("chromium is not installed (apt-get install chromium): the page was not "
+                     "opened in a browser");
+    }
+    g_autofree char *dir = g_dir_make_tmp("ember-ui-XXXXXX", NULL);
+    proc server = spawn((const char *[]){EXAMPLES "line_server", "0", NULL});
+    GString *first = g_string_new(NULL);
+    cr_assert(read_until(server.out, first, "\n", g_get_monotonic_time() + DEADLINE_US));
+    int line_port = 0;
+    cr_assert_eq(sscanf(first->str, "Listening on 127.0.0.1:%d", &line_port), 1);
+    g_string_free(first, TRUE);
+    int ui_port = free_port();
+    g_autofree char *ui = g_strdup_printf("127.0.0.1:%d", ui_port);
+    g_autofree char *line_port_text = g_strdup_printf("%d", line_port);
+    char **env = g_environ_setenv(g_get_environ(), "EMBER_UI", ui, TRUE);
+    proc counter = spawn_env((const char *[]){EXAMPLES "structured_network_wordcount", "127.0.0.1",
+                                              line_port_text, NULL},
+                             env);
+    g_strfreev(env);
+
+    /* Wait for two batches of the query, asking the REST API. */
+    gint64 deadline = g_get_monotonic_time() + DEADLINE_US;
+    int64_t batches = -1;
+    g_autofree char *run_id = NULL, *id = NULL;
+    while (batches < 2) {
+        cr_assert_lt(g_get_monotonic_time(), deadline, "no 2 query batches on the page in time");
+        g_usleep(200 * 1000);
+        GSocketClient *probe = g_socket_client_new();
+        GSocketConnection *c =
+            g_socket_client_connect_to_host(probe, "127.0.0.1", (guint16)ui_port, NULL, NULL);
+        g_object_unref(probe);
+        if (!c)
+            continue; /* not listening yet */
+        g_object_unref(c);
+        http_reply queries = http_get(ui_port, "/api/v1/streaming/queries");
+        g_autofree char *compact = g_strdelimit(g_strdup(queries.body), "\n", ' ');
+        /* json-glib's pretty printing: "key" : value; made compact for the lookups. */
+        g_auto(GStrv) pieces = g_strsplit(compact, "\" : ", -1);
+        g_autofree char *joined = g_strjoinv("\":", pieces);
+        batches = json_int(joined, "numBatches");
+        g_free(run_id);
+        g_free(id);
+        run_id = json_text(joined, "runId");
+        id = json_text(joined, "id");
+        http_reply_clear(&queries);
+    }
+    cr_assert_not_null(run_id);
+
+    g_autofree char *tab_url = g_strdup_printf("http://%s/StreamingQuery/", ui);
+    g_autofree char *dom = chromium(dir, "--dump-dom", tab_url);
+    const char *active = strstr(dom, "<table id=\"active-queries\">");
+    cr_assert_not_null(active, "%s", dom);
+    g_autofree char *link =
+        g_strdup_printf("<a href=\"/StreamingQuery/statistics?id=%s\">&lt;no name&gt;</a>",
+                        run_id);
+    cr_assert(strstr(active, link), "%s", dom);
+    g_autofree char *cells = g_strdup_printf(
+        "<td class=\"l\">RUNNING</td><td class=\"l\">%s</td><td class=\"l\">%s</td>", id, run_id);
+    cr_assert(strstr(active, cells), "%s", dom);
+
+    g_autofree char *run_url =
+        g_strdup_printf("http://%s/StreamingQuery/statistics?id=%s", ui, run_id);
+    g_autofree char *run_dom = chromium(dir, "--dump-dom", run_url);
+    const char *progress = strstr(run_dom, "<table id=\"progress\">");
+    cr_assert_not_null(progress, "%s", run_dom);
+    cr_assert_geq(count(progress, "<tr><td>"), 2, "%s", run_dom);
+    /* Batch 0's socket offsets start at null, as Spark's progress has them. */
+    cr_assert(strstr(progress, "<td>0</td><td class=\"l\">"), "no batch 0: %s", run_dom);
+    cr_assert(strstr(progress, "<td class=\"l\">null</td>"), "batch 0 starts at null: %s",
+              run_dom);
+    g_autofree char *pre = g_strdup_printf("\"runId\" : \"%s\"", run_id);
+    cr_assert(strstr(run_dom, pre), "%s", run_dom);
+
+    stop(&counter);
+    stop(&server);
+    g_autofree char *rm = g_strdup_printf("rm -rf %s", dir);
+    cr_assert(system(rm) == 0);
+}
