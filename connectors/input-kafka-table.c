@@ -15,6 +15,10 @@
 #include <string.h>
 
 #define KAFKA_TIMEOUT_MS 30000
+/* Spark's fetchOffset.numRetries and fetchOffset.retryIntervalMs: a partition whose leader is
+ * being elected (a topic just made, a broker restarting) is asked again. */
+#define FETCH_OFFSET_RETRIES 3
+#define FETCH_OFFSET_RETRY_INTERVAL_MS 1000
 
 /* Spark's KafkaSourceProvider.INSTRUCTION_FOR_FAIL_ON_DATA_LOSS_TRUE / _FALSE. */
 #define DATA_LOSS_LOST                                                                            \
@@ -82,9 +86,26 @@ static bool internal_topic(const char *topic)
     return g_strv_contains(internal, topic);
 }
 
+static bool retriable(rd_kafka_resp_err_t code)
+{
+    switch (code) {
+    case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+    case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The partitions of one topic, or of every topic (topic NULL) the pattern matches, added to
  * parts. */
-static bool topic_partitions(kafka_stream *ks, const char *topic, GArray *parts, GError **err)
+static rd_kafka_resp_err_t try_topic_partitions(kafka_stream *ks, const char *topic,
+                                                GArray *parts)
 {
     rd_kafka_topic_t *rkt = topic ? rd_kafka_topic_new(ks->rk, topic, NULL) : NULL;
     const struct rd_kafka_metadata *md = NULL;
@@ -93,16 +114,29 @@ static bool topic_partitions(kafka_stream *ks, const char *topic, GArray *parts,
         rd_kafka_topic_destroy(rkt);
     for (int i = 0; !code && i < md->topic_cnt; i++) {
         const rd_kafka_metadata_topic_t *t = &md->topics[i];
-        if (topic && t->err) {
+        bool wanted = topic || (!internal_topic(t->topic) &&
+                                g_regex_match(ks->pattern, t->topic, 0, NULL));
+        /* A matching topic the cluster cannot tell about now is asked again, not taken as
+         * gone. */
+        if (wanted && t->err && (topic || retriable(t->err)))
             code = t->err;
-        } else if (topic || (!t->err && !internal_topic(t->topic) &&
-                             g_regex_match(ks->pattern, t->topic, 0, NULL))) {
+        else if (wanted && !t->err)
             for (int p = 0; p < t->partition_cnt; p++)
                 em__kafka_offsets_set(parts, t->topic, t->partitions[p].id, -1);
         }
     }
     if (md)
         rd_kafka_metadata_destroy(md);
+    return code;
+}
+
+static bool topic_partitions(kafka_stream *ks, const char *topic, GArray *parts, GError **err)
+{
+    rd_kafka_resp_err_t code = try_topic_partitions(ks, topic, parts);
+    for (int i = 0; i < FETCH_OFFSET_RETRIES && retriable(code); i++) {
+        g_usleep(FETCH_OFFSET_RETRY_INTERVAL_MS * 1000);
+        code = try_topic_partitions(ks, topic, parts);
+    }
     if (code) {
         g_autofree char *what = topic ? g_strdup_printf("topic %s", topic)
                                       : g_strdup_printf("topics matching %s",
@@ -137,6 +171,11 @@ static bool watermark(kafka_stream *ks, const char *topic, int32_t partition, in
 {
     rd_kafka_resp_err_t code =
         rd_kafka_query_watermark_offsets(ks->rk, topic, partition, lo, hi, KAFKA_TIMEOUT_MS);
+    for (int i = 0; i < FETCH_OFFSET_RETRIES && retriable(code); i++) {
+        g_usleep(FETCH_OFFSET_RETRY_INTERVAL_MS * 1000);
+        code = rd_kafka_query_watermark_offsets(ks->rk, topic, partition, lo, hi,
+                                                KAFKA_TIMEOUT_MS);
+    }
     if (!code)
         return true;
     g_autofree char *what = g_strdup_printf("topic %s partition %d", topic, (int)partition);
