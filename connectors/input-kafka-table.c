@@ -123,7 +123,6 @@ static rd_kafka_resp_err_t try_topic_partitions(kafka_stream *ks, const char *to
         else if (wanted && !t->err)
             for (int p = 0; p < t->partition_cnt; p++)
                 em__kafka_offsets_set(parts, t->topic, t->partitions[p].id, -1);
-        }
     }
     if (md)
         rd_kafka_metadata_destroy(md);
