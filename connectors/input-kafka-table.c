@@ -22,8 +22,8 @@
 
 /* Spark's KafkaSourceProvider.INSTRUCTION_FOR_FAIL_ON_DATA_LOSS_TRUE / _FALSE. */
 #define DATA_LOSS_LOST                                                                            \
-    "Some data may have been lost because they are not available in Kafka any more; either the " \
-    "data was aged out by Kafka or the topic may have been deleted before all the data in the "  \
+    "Some data may have been lost because they are not available in Kafka any more; either the "  \
+    "data was aged out by Kafka or the topic may have been deleted before all the data in the "   \
     "topic was processed. "
 #define DATA_LOSS_FAIL                                                                            \
     DATA_LOSS_LOST "If you don't want your streaming query to fail on such cases, set the "       \
@@ -95,17 +95,14 @@ static bool retriable(rd_kafka_resp_err_t code)
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
     case RD_KAFKA_RESP_ERR__TRANSPORT:
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-        return true;
-    default:
-        return false;
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION: return true;
+    default: return false;
     }
 }
 
 /* The partitions of one topic, or of every topic (topic NULL) the pattern matches, added to
  * parts. */
-static rd_kafka_resp_err_t try_topic_partitions(kafka_stream *ks, const char *topic,
-                                                GArray *parts)
+static rd_kafka_resp_err_t try_topic_partitions(kafka_stream *ks, const char *topic, GArray *parts)
 {
     rd_kafka_topic_t *rkt = topic ? rd_kafka_topic_new(ks->rk, topic, NULL) : NULL;
     const struct rd_kafka_metadata *md = NULL;
@@ -114,8 +111,8 @@ static rd_kafka_resp_err_t try_topic_partitions(kafka_stream *ks, const char *to
         rd_kafka_topic_destroy(rkt);
     for (int i = 0; !code && i < md->topic_cnt; i++) {
         const rd_kafka_metadata_topic_t *t = &md->topics[i];
-        bool wanted = topic || (!internal_topic(t->topic) &&
-                                g_regex_match(ks->pattern, t->topic, 0, NULL));
+        bool wanted =
+            topic || (!internal_topic(t->topic) && g_regex_match(ks->pattern, t->topic, 0, NULL));
         /* A matching topic the cluster cannot tell about now is asked again, not taken as
          * gone. */
         if (wanted && t->err && (topic || retriable(t->err)))
@@ -137,9 +134,9 @@ static bool topic_partitions(kafka_stream *ks, const char *topic, GArray *parts,
         code = try_topic_partitions(ks, topic, parts);
     }
     if (code) {
-        g_autofree char *what = topic ? g_strdup_printf("topic %s", topic)
-                                      : g_strdup_printf("topics matching %s",
-                                                        g_regex_get_pattern(ks->pattern));
+        g_autofree char *what =
+            topic ? g_strdup_printf("topic %s", topic)
+                  : g_strdup_printf("topics matching %s", g_regex_get_pattern(ks->pattern));
         return kafka_error(err, ks, what, code);
     }
     return true;
@@ -172,8 +169,8 @@ static bool watermark(kafka_stream *ks, const char *topic, int32_t partition, in
         rd_kafka_query_watermark_offsets(ks->rk, topic, partition, lo, hi, KAFKA_TIMEOUT_MS);
     for (int i = 0; i < FETCH_OFFSET_RETRIES && retriable(code); i++) {
         g_usleep(FETCH_OFFSET_RETRY_INTERVAL_MS * 1000);
-        code = rd_kafka_query_watermark_offsets(ks->rk, topic, partition, lo, hi,
-                                                KAFKA_TIMEOUT_MS);
+        code =
+            rd_kafka_query_watermark_offsets(ks->rk, topic, partition, lo, hi, KAFKA_TIMEOUT_MS);
     }
     if (!code)
         return true;
@@ -235,8 +232,7 @@ static GArray *specific_offsets(kafka_stream *ks, const GArray *low, const GArra
 
 /* The starting offsets: logged (sources/0/0, "v1\n" and the offsets, as Spark's
  * KafkaSourceInitialOffsetWriter) the first time they are known. */
-static bool initial_offsets(kafka_stream *ks, const GArray *low, const GArray *high,
-                            GError **err)
+static bool initial_offsets(kafka_stream *ks, const GArray *low, const GArray *high, GError **err)
 {
     if (ks->initial)
         return true;
@@ -454,8 +450,7 @@ static bool read_ranges(kafka_stream *ks, tp_range *ranges, size_t n, GArray *ro
 /* The ranges of a batch from start to end (Spark's getOffsetRangesFromResolvedOffsets): a
  * partition new since start from its earliest offset; one whose end is before its start (the
  * topic made again, or startingOffsets past the end) is data loss. */
-static GArray *plan_ranges(kafka_stream *ks, const GArray *from, const GArray *until,
-                           GError **err)
+static GArray *plan_ranges(kafka_stream *ks, const GArray *from, const GArray *until, GError **err)
 {
     GArray *ranges = g_array_new(FALSE, FALSE, sizeof(tp_range));
     for (guint i = 0; i < until->len; i++) {
@@ -668,16 +663,17 @@ static bool plan_starting(const em_kafka_source_opts *opts, source_plan *sp, GEr
     sp->starting = em__kafka_offsets_parse(opts->starting_offsets, EM_ERROR_INVALID, err);
     for (guint i = 0; sp->starting && i < sp->starting->len; i++)
         if (g_array_index(sp->starting, em_kafka_tp, i).offset < -2)
-            return invalid(err, "startingOffsets %s: an offset is a position (>= 0), -1 "
-                                "(latest) or -2 (earliest)",
+            return invalid(err,
+                           "startingOffsets %s: an offset is a position (>= 0), -1 "
+                           "(latest) or -2 (earliest)",
                            opts->starting_offsets);
     return sp->starting != NULL;
 }
 
 static bool plan_source(const em_kafka_source_opts *opts, source_plan *sp, GError **err)
 {
-    int strategies = (opts->subscribe != NULL) + (opts->subscribe_pattern != NULL) +
-                     (opts->assign != NULL);
+    int strategies =
+        (opts->subscribe != NULL) + (opts->subscribe_pattern != NULL) + (opts->assign != NULL);
     if (!opts->brokers || !*opts->brokers)
         return invalid(err, "Option 'kafka.bootstrap.servers' must be specified for "
                             "configuring Kafka consumer");
@@ -757,8 +753,9 @@ em_df *em_df_read_kafka(em_ssc *ssc, const em_kafka_source_opts *opts, GError **
     kafka_stream *ks = (kafka_stream *)os;
     ks->brokers = g_strdup(opts->brokers);
     ks->what = g_strdup_printf("Kafka source %s", opts->brokers);
-    ks->strategy = opts->subscribe ? SUBSCRIBE : opts->subscribe_pattern ? SUBSCRIBE_PATTERN
-                                                                         : ASSIGN;
+    ks->strategy = opts->subscribe           ? SUBSCRIBE
+                   : opts->subscribe_pattern ? SUBSCRIBE_PATTERN
+                                             : ASSIGN;
     ks->topics = g_steal_pointer(&sp.topics);
     ks->pattern = g_steal_pointer(&sp.pattern);
     ks->assign = g_steal_pointer(&sp.assign);

@@ -145,8 +145,7 @@ em__kafka_sink *em__kafka_sink_new(const char *brokers, const char *topic, const
         sink->group = g_strdup_printf("ember-query-%s-sink", exactly_once_id);
     }
     g_autofree char *what = g_strdup_printf("Kafka sink %s", brokers);
-    sink->rk =
-        em__kafka_producer_new(brokers, NULL, sink->group, on_delivery, sink, what, err);
+    sink->rk = em__kafka_producer_new(brokers, NULL, sink->group, on_delivery, sink, what, err);
     if (!sink->rk) {
         em__kafka_sink_free(sink);
         return NULL;

@@ -336,11 +336,11 @@ Test(table_kafka, max_offsets_per_trigger_splits_each_batch_by_the_partitions_ba
     produce_range(b.bootstrap, "in", 0, "a", 0, 30);
     produce_range(b.bootstrap, "in", 1, "b", 0, 10);
     em_ssc *ssc = table_ssc();
-    g_autoptr(em_df) df = kafka_source_with(
-        ssc, &(em_kafka_source_opts){.brokers = b.bootstrap,
-                                     .subscribe = "in",
-                                     .starting_offsets = "earliest",
-                                     .max_offsets_per_trigger = 10});
+    g_autoptr(em_df) df =
+        kafka_source_with(ssc, &(em_kafka_source_opts){.brokers = b.bootstrap,
+                                                       .subscribe = "in",
+                                                       .starting_offsets = "earliest",
+                                                       .max_offsets_per_trigger = 10});
     g_autoptr(em_query) q = started(df, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 6); /* the sixth finds nothing new: no batch */
     /* Each batch shares 10 by backlog, floored: 10*30/40 = 7.5 -> 7 and 10*10/40 = 2.5 -> 2;
@@ -348,16 +348,15 @@ Test(table_kafka, max_offsets_per_trigger_splits_each_batch_by_the_partitions_ba
      * -> 2; 10*9/13 = 6.9 -> 6 and 10*4/13 = 3.1 -> 3; then 7.5 and 2.5 cut at the ends. The
      * latest offset stays what Kafka holds. */
     g_autofree char *offsets = all_offsets(q);
-    cr_assert_str_eq(offsets,
-                     "null {\"in\":{\"0\":7,\"1\":2}} {\"in\":{\"0\":30,\"1\":10}} 9\n"
-                     "{\"in\":{\"0\":7,\"1\":2}} {\"in\":{\"0\":14,\"1\":4}} "
-                     "{\"in\":{\"0\":30,\"1\":10}} 9\n"
-                     "{\"in\":{\"0\":14,\"1\":4}} {\"in\":{\"0\":21,\"1\":6}} "
-                     "{\"in\":{\"0\":30,\"1\":10}} 9\n"
-                     "{\"in\":{\"0\":21,\"1\":6}} {\"in\":{\"0\":27,\"1\":9}} "
-                     "{\"in\":{\"0\":30,\"1\":10}} 9\n"
-                     "{\"in\":{\"0\":27,\"1\":9}} {\"in\":{\"0\":30,\"1\":10}} "
-                     "{\"in\":{\"0\":30,\"1\":10}} 4\n");
+    cr_assert_str_eq(offsets, "null {\"in\":{\"0\":7,\"1\":2}} {\"in\":{\"0\":30,\"1\":10}} 9\n"
+                              "{\"in\":{\"0\":7,\"1\":2}} {\"in\":{\"0\":14,\"1\":4}} "
+                              "{\"in\":{\"0\":30,\"1\":10}} 9\n"
+                              "{\"in\":{\"0\":14,\"1\":4}} {\"in\":{\"0\":21,\"1\":6}} "
+                              "{\"in\":{\"0\":30,\"1\":10}} 9\n"
+                              "{\"in\":{\"0\":21,\"1\":6}} {\"in\":{\"0\":27,\"1\":9}} "
+                              "{\"in\":{\"0\":30,\"1\":10}} 9\n"
+                              "{\"in\":{\"0\":27,\"1\":9}} {\"in\":{\"0\":30,\"1\":10}} "
+                              "{\"in\":{\"0\":30,\"1\":10}} 4\n");
     g_autoptr(em_values) rows = em_query_memory_rows(q);
     cr_assert_eq(rows->n, 40);
     /* Batch 3's rows, in the memory sink's order of batches: a21..a26, then b6..b8. */
@@ -402,8 +401,9 @@ Test(table_kafka, subscribe_pattern_reads_a_matching_topic_created_later_from_it
     real_kafka_create_topic(&b, "other", 1);
     produce_range(b.bootstrap, "in-a", 0, "old", 0, 2);
     em_ssc *ssc = table_ssc();
-    g_autoptr(em_df) df = kafka_source_with(
-        ssc, &(em_kafka_source_opts){.brokers = b.bootstrap, .subscribe_pattern = "in-.*"});
+    g_autoptr(em_df) df =
+        kafka_source_with(ssc, &(em_kafka_source_opts){.brokers = b.bootstrap,
+                                                       .subscribe_pattern = "in-.*"});
     g_autoptr(em_query) q = started(df, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 1); /* latest: from in-a's end */
     produce_range(b.bootstrap, "in-a", 0, "a", 2, 3);
@@ -418,9 +418,10 @@ Test(table_kafka, subscribe_pattern_reads_a_matching_topic_created_later_from_it
     cr_assert_str_eq(rows, "(k0,b0,in-b,0,0,0) (k0,c0,in-b,1,0,0) (k1,b1,in-b,0,1,0) "
                            "(k2,a2,in-a,0,2,0)");
     g_autofree char *offsets = all_offsets(q);
-    cr_assert_str_eq(offsets, "null {\"in-a\":{\"0\":2}} {\"in-a\":{\"0\":2}} 0\n"
-                              "{\"in-a\":{\"0\":2}} {\"in-a\":{\"0\":3},\"in-b\":{\"0\":2,\"1\":1}} "
-                              "{\"in-a\":{\"0\":3},\"in-b\":{\"0\":2,\"1\":1}} 4\n");
+    cr_assert_str_eq(offsets,
+                     "null {\"in-a\":{\"0\":2}} {\"in-a\":{\"0\":2}} 0\n"
+                     "{\"in-a\":{\"0\":2}} {\"in-a\":{\"0\":3},\"in-b\":{\"0\":2,\"1\":1}} "
+                     "{\"in-a\":{\"0\":3},\"in-b\":{\"0\":2,\"1\":1}} 4\n");
     g_autofree char *progress = em_query_last_progress(q);
     g_autofree char *desc = source_member(progress, "description");
     cr_assert_str_eq(desc, "\"KafkaV2[SubscribePattern[in-.*]]\"");
@@ -436,10 +437,11 @@ Test(table_kafka, assign_reads_only_the_named_partitions_from_the_given_offsets)
     for (int p = 0; p < 3; p++)
         produce_range(b.bootstrap, "in", p, p == 0 ? "a" : p == 1 ? "b" : "c", 0, 4);
     em_ssc *ssc = table_ssc();
-    g_autoptr(em_df) df = kafka_source_with(
-        ssc, &(em_kafka_source_opts){.brokers = b.bootstrap,
-                                     .assign = "{\"in\":[2,0]}",
-                                     .starting_offsets = "{\"in\":{\"0\":3,\"2\":-2}}"});
+    g_autoptr(em_df) df =
+        kafka_source_with(ssc, &(em_kafka_source_opts){.brokers = b.bootstrap,
+                                                       .assign = "{\"in\":[2,0]}",
+                                                       .starting_offsets =
+                                                           "{\"in\":{\"0\":3,\"2\":-2}}"});
     g_autoptr(em_query) q = started(df, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 1);
     g_autofree char *rows = rows_without_time(q);
@@ -458,10 +460,10 @@ Test(table_kafka, starting_offsets_naming_some_partitions_only_fail_the_query_as
     real_kafka_start(&b);
     real_kafka_create_topic(&b, "in", 2);
     em_ssc *ssc = table_ssc();
-    g_autoptr(em_df) df = kafka_source_with(
-        ssc, &(em_kafka_source_opts){.brokers = b.bootstrap,
-                                     .subscribe = "in",
-                                     .starting_offsets = "{\"in\":{\"1\":0}}"});
+    g_autoptr(em_df) df =
+        kafka_source_with(ssc, &(em_kafka_source_opts){.brokers = b.bootstrap,
+                                                       .subscribe = "in",
+                                                       .starting_offsets = "{\"in\":{\"1\":0}}"});
     g_autoptr(em_query) q = started(df, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 1);
     GError *err = NULL;
@@ -482,11 +484,11 @@ static em_query *query_over_deleted_records(real_kafka *b, em_ssc *ssc, bool all
 {
     real_kafka_create_topic(b, "in", 1);
     produce_range(b->bootstrap, "in", 0, "v", 0, 5);
-    g_autoptr(em_df) df = kafka_source_with(
-        ssc, &(em_kafka_source_opts){.brokers = b->bootstrap,
-                                     .subscribe = "in",
-                                     .starting_offsets = "earliest",
-                                     .allow_data_loss = allow_data_loss});
+    g_autoptr(em_df) df =
+        kafka_source_with(ssc, &(em_kafka_source_opts){.brokers = b->bootstrap,
+                                                       .subscribe = "in",
+                                                       .starting_offsets = "earliest",
+                                                       .allow_data_loss = allow_data_loss});
     em_query *q = started(df, &(em_query_opts){.sink = EM_SINK_MEMORY});
     run_batches(ssc, 1);
     g_autofree char *rows = rows_without_time(q);
@@ -506,8 +508,8 @@ Test(table_kafka, fail_on_data_loss_fails_the_query_naming_the_topic_partition)
     g_autoptr(em_query) q = query_over_deleted_records(&b, ssc, false);
     GError *err = NULL;
     cr_assert_not(em_query_await_termination(q, &err));
-    cr_assert(strstr(err->message, "Cannot fetch offset 5 (GroupId: spark-kafka-source-"),
-              "%s", err->message);
+    cr_assert(strstr(err->message, "Cannot fetch offset 5 (GroupId: spark-kafka-source-"), "%s",
+              err->message);
     cr_assert(strstr(err->message,
                      ", TopicPartition: in-0). Some data may have been lost because they are "
                      "not available in Kafka any more; either the data was aged out by Kafka "
@@ -581,9 +583,7 @@ Test(table_kafka, source_options_are_checked_with_spark_messages)
          "Kafka source: ending offset not valid in streaming queries"},
         {{.brokers = "127.0.0.1:1", .subscribe = "a", .max_offsets_per_trigger = -1},
          "Kafka source: maxOffsetsPerTrigger must be positive (0: no limit), not -1"},
-        {{.brokers = "127.0.0.1:1",
-          .subscribe = "a",
-          .params = reset},
+        {{.brokers = "127.0.0.1:1", .subscribe = "a", .params = reset},
          "Kafka source: Kafka option 'auto.offset.reset' is not supported: Structured "
          "Streaming manages which offsets are consumed internally (use startingOffsets)"},
     };
@@ -596,9 +596,50 @@ Test(table_kafka, source_options_are_checked_with_spark_messages)
         em_ssc_free(ssc);
     }
     em_ssc *ssc = table_ssc();
-    g_autoptr(em_df) df = kafka_source_with(
-        ssc, &(em_kafka_source_opts){.brokers = "127.0.0.1:1", .subscribe = "b, a"});
-    cr_assert_str_eq(em__offset_stream_of(df->ds)->description,
-                     "KafkaV2[Subscribe[b, a]]");
+    g_autoptr(em_df) df = kafka_source_with(ssc, &(em_kafka_source_opts){.brokers = "127.0.0.1:1",
+                                                                         .subscribe = "b, a"});
+    cr_assert_str_eq(em__offset_stream_of(df->ds)->description, "KafkaV2[Subscribe[b, a]]");
     em_ssc_free(ssc);
+}
+
+Test(table_kafka, a_kafka_to_kafka_query_killed_at_any_point_restarts_exactly_once)
+{
+    static const char *const points[] = {"offsets", "parts", "sink", "state", "commit"};
+    real_kafka b = {0};
+    real_kafka_start(&b);
+    for (size_t p = 0; p < G_N_ELEMENTS(points); p++) {
+        char *root = tmp_dir();
+        g_autofree char *ck = g_build_filename(root, "ck", NULL);
+        g_autofree char *in_topic = g_strdup_printf("in-%s", points[p]);
+        g_autofree char *out_topic = g_strdup_printf("out-%s", points[p]);
+        real_kafka_create_topic(&b, in_topic, 2);
+        real_kafka_create_topic(&b, out_topic, 1);
+        produce_range(b.bootstrap, in_topic, 0, "a", 0, 4);
+        produce_range(b.bootstrap, in_topic, 1, "b", 0, 2);
+        g_autofree char *in = g_strdup_printf("%s/%s", b.bootstrap, in_topic);
+        g_autofree char *out = g_strdup_printf("%s/%s", b.bootstrap, out_topic);
+        /* maxOffsetsPerTrigger 2 over backlogs 4 and 2: batches of a0 b0, a1 b1, a2 a3. */
+        const char *kill[] = {CHILD, "kafka-source", in, ck, out, points[p], "1", NULL};
+        int status = -1;
+        GError *err = NULL;
+        cr_assert(g_spawn_sync(NULL, (char **)kill, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, NULL, &status, &err),
+                  "%s", err ? err->message : "");
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "%s of batch 1: not killed (status %d)", points[p], status);
+        const char *again[] = {CHILD, "kafka-source", in, ck, out, NULL};
+        g_autofree char *errors = NULL;
+        cr_assert(g_spawn_sync(NULL, (char **)again, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                               NULL, &errors, &status, &err),
+                  "%s", err ? err->message : "");
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "restart failed: %s", errors);
+        g_autofree char *values = committed_values(b.bootstrap, out_topic);
+        cr_assert_str_eq(values, "a0 a1 a2 a3 b0 b1", "killed at %s of batch 1: %s", points[p],
+                         values);
+        g_autofree char *batches = file_text(ck, "offsets/2");
+        cr_assert(strstr(batches, "{\"in-") && strstr(batches, "\":{\"0\":4,\"1\":2}}"), "%s",
+                  batches);
+        tmp_dir_free(root);
+    }
+    real_kafka_stop(&b);
 }
