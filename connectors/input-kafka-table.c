@@ -702,6 +702,42 @@ static bool plan_source(const em_kafka_source_opts *opts, source_plan *sp, GErro
                                      : plan_assign(opts->assign, sp, err);
 }
 
+bool em_kafka_source_option(em_kafka_source_opts *opts, const char *name, const char *value,
+                            GError **err)
+{
+    g_return_val_if_fail(opts && name && value, false);
+    g_autofree char *key = g_ascii_strdown(name, -1);
+    g_autofree char *v = g_ascii_strdown(value, -1);
+    g_strstrip(v);
+    char *end = NULL;
+    if (!strcmp(key, "kafka.bootstrap.servers"))
+        opts->brokers = value;
+    else if (!strcmp(key, "subscribe"))
+        opts->subscribe = value;
+    else if (!strcmp(key, "subscribepattern"))
+        opts->subscribe_pattern = value;
+    else if (!strcmp(key, "assign"))
+        opts->assign = value;
+    else if (!strcmp(key, "startingoffsets"))
+        opts->starting_offsets = value;
+    else if (!strcmp(key, "endingoffsets"))
+        opts->ending_offsets = value;
+    else if (!strcmp(key, "maxoffsetspertrigger")) {
+        opts->max_offsets_per_trigger = g_ascii_strtoll(v, &end, 10);
+        if (!*v || *end)
+            return invalid(err, "Kafka source: maxOffsetsPerTrigger '%s' is not a number", value);
+    } else if (!strcmp(key, "failondataloss") && (!strcmp(v, "true") || !strcmp(v, "false")))
+        opts->allow_data_loss = !strcmp(v, "false");
+    else if (!strcmp(key, "failondataloss"))
+        return invalid(err, "Kafka source: failOnDataLoss '%s' is not true or false", value);
+    else
+        return invalid(err,
+                       "Kafka source: option '%s' is not an option of Ember's Kafka "
+                       "source (kafka.* properties go in params)",
+                       name);
+    return true;
+}
+
 /* The consumer that reads the batches: assigned, never subscribed, committing nothing; an
  * offset out of range is an error it reports (auto.offset.reset=error), which failOnDataLoss
  * decides about. */

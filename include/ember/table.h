@@ -151,6 +151,15 @@ typedef struct em_kafka_source_opts {
                                   ..., NULL (not auto.offset.reset or enable.auto.commit) */
 } em_kafka_source_opts;
 
+/* .option(name, value) by Spark's name (case-insensitive, as Spark's): "kafka.bootstrap.servers",
+ * "subscribe", "subscribePattern", "assign", "startingOffsets", "endingOffsets",
+ * "maxOffsetsPerTrigger" (a whole number), "failOnDataLoss" ("true"/"false") set the field
+ * they name; value is borrowed (it must outlive em_df_read_kafka) except for the numbers and
+ * booleans, which are parsed. False with err (EM_ERROR_INVALID) for another name or a value
+ * that does not parse; other kafka.* properties go in params. */
+EM_API bool em_kafka_source_option(em_kafka_source_opts *opts, const char *name, const char *value,
+                                   GError **err);
+
 /* spark.readStream.format("kafka").option("subscribe", topics).load(): the records of the
  * partitions as rows of "key string, value string, topic string, partition long, offset long,
  * timestamp timestamp, timestampType long" (Spark's schema, with key and value as strings of

@@ -643,3 +643,43 @@ Test(table_kafka, a_kafka_to_kafka_query_killed_at_any_point_restarts_exactly_on
     }
     real_kafka_stop(&b);
 }
+
+Test(table_kafka, options_set_by_spark_name_fill_the_fields)
+{
+    em_kafka_source_opts opts = {0};
+    const char *const kv[] = {"kafka.bootstrap.servers",
+                              "127.0.0.1:1",
+                              "subscribePattern",
+                              "in-.*",
+                              "startingOffsets",
+                              "earliest",
+                              "MAXOFFSETSPERTRIGGER",
+                              "10",
+                              "failOnDataLoss",
+                              "false",
+                              NULL};
+    GError *err = NULL;
+    for (size_t i = 0; kv[i]; i += 2)
+        cr_assert(em_kafka_source_option(&opts, kv[i], kv[i + 1], &err), "%s", err->message);
+    cr_assert_str_eq(opts.brokers, "127.0.0.1:1");
+    cr_assert_str_eq(opts.subscribe_pattern, "in-.*");
+    cr_assert_str_eq(opts.starting_offsets, "earliest");
+    cr_assert_eq(opts.max_offsets_per_trigger, 10);
+    cr_assert(opts.allow_data_loss);
+    cr_assert_null(opts.subscribe);
+    cr_assert_not(em_kafka_source_option(&opts, "maxOffsetsPerTrigger", "ten", &err));
+    cr_assert_str_eq(err->message, "Kafka source: maxOffsetsPerTrigger 'ten' is not a number");
+    g_clear_error(&err);
+    cr_assert_not(em_kafka_source_option(&opts, "failOnDataLoss", "maybe", &err));
+    cr_assert_str_eq(err->message, "Kafka source: failOnDataLoss 'maybe' is not true or false");
+    g_clear_error(&err);
+    cr_assert_not(em_kafka_source_option(&opts, "kafka.group.id", "g", &err));
+    cr_assert_str_eq(err->message, "Kafka source: option 'kafka.group.id' is not an option of "
+                                   "Ember's Kafka source (kafka.* properties go in params)");
+    g_clear_error(&err);
+    em_ssc *ssc = table_ssc();
+    g_autoptr(em_df) df = kafka_source_with(ssc, &opts);
+    cr_assert_str_eq(em__offset_stream_of(df->ds)->description,
+                     "KafkaV2[SubscribePattern[in-.*]]");
+    em_ssc_free(ssc);
+}
