@@ -32,6 +32,10 @@
     DATA_LOSS_LOST "If you want your streaming query to fail on such cases, set the source "      \
                    "option \"failOnDataLoss\" to \"true\"."
 
+#define KAFKA_SCHEMA                                                                              \
+    "key string, value string, topic string, partition long, offset long, timestamp timestamp, "  \
+    "timestampType long"
+
 typedef enum { SUBSCRIBE, SUBSCRIBE_PATTERN, ASSIGN } strategy;
 
 typedef struct {
@@ -202,25 +206,25 @@ static char *tp_set(const GArray *tps)
 
 /* startingOffsets given per partition: every partition there is, -2 and -1 resolved (Spark's
  * KafkaOffsetReader.fetchSpecificOffsets). */
-static GArray *specific_offsets(kafka_stream *ks, const GArray *low, const GArray *high,
-                                GError **err)
+static GArray *specific_offsets(const GArray *given, const char *option, const GArray *low,
+                                const GArray *high, GError **err)
 {
-    bool same = ks->starting->len == high->len;
+    bool same = given->len == high->len;
     for (guint i = 0; same && i < high->len; i++) {
         const em_kafka_tp *tp = &g_array_index(high, em_kafka_tp, i);
-        same = em__kafka_offsets_get(ks->starting, tp->topic, tp->partition, NULL);
+        same = em__kafka_offsets_get(given, tp->topic, tp->partition, NULL);
     }
     if (!same) {
-        g_autofree char *specified = tp_set(ks->starting);
+        g_autofree char *specified = tp_set(given);
         g_autofree char *assigned = tp_set(high);
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
-                    "If startingOffsets contains specific offsets, you must specify all "
+                    "If %s contains specific offsets, you must specify all "
                     "TopicPartitions.\nUse -1 for latest, -2 for earliest.\nSpecified: %s "
                     "Assigned: %s",
-                    specified, assigned);
+                    option, specified, assigned);
         return NULL;
     }
-    GArray *offsets = em__kafka_offsets_copy(ks->starting);
+    GArray *offsets = em__kafka_offsets_copy(given);
     for (guint i = 0; i < offsets->len; i++) {
         em_kafka_tp *tp = &g_array_index(offsets, em_kafka_tp, i);
         if (tp->offset == -2 || tp->offset == -1)
@@ -236,8 +240,9 @@ static bool initial_offsets(kafka_stream *ks, const GArray *low, const GArray *h
 {
     if (ks->initial)
         return true;
-    g_autoptr(GArray) offsets = ks->starting ? specific_offsets(ks, low, high, err)
-                                             : em__kafka_offsets_copy(ks->earliest ? low : high);
+    g_autoptr(GArray) offsets =
+        ks->starting ? specific_offsets(ks->starting, "startingOffsets", low, high, err)
+                     : em__kafka_offsets_copy(ks->earliest ? low : high);
     if (!offsets)
         return false;
     ks->initial = em__kafka_offsets_json(offsets);
@@ -518,10 +523,9 @@ static bool kafka_attach(em__offset_stream *os, const char *dir, GError **err)
     return true;
 }
 
-static void kafka_finalize(em_dstream *ds)
+/* Frees what the source holds besides its stream. */
+static void kafka_clear(kafka_stream *ks)
 {
-    kafka_stream *ks = (kafka_stream *)ds;
-    em__offset_stream_finalize(&ks->base);
     if (ks->rk) {
         rd_kafka_consumer_close(ks->rk);
         rd_kafka_destroy(ks->rk);
@@ -538,6 +542,13 @@ static void kafka_finalize(em_dstream *ds)
     g_free(ks->group);
     g_free(ks->initial);
     g_free(ks->log_dir);
+}
+
+static void kafka_finalize(em_dstream *ds)
+{
+    kafka_stream *ks = (kafka_stream *)ds;
+    em__offset_stream_finalize(&ks->base);
+    kafka_clear(ks);
 }
 
 static const em__offset_source_class kafka_class = {
@@ -559,6 +570,8 @@ typedef struct {
     GArray *assign;
     GArray *starting;
     bool earliest;
+    GArray *ending; /* batch queries: endingOffsets given per partition, or NULL */
+    bool batch;     /* spark.read (em_df_load_kafka), not spark.readStream */
     char *description;
 } source_plan;
 
@@ -571,6 +584,8 @@ static void source_plan_clear(source_plan *sp)
         g_array_unref(sp->assign);
     if (sp->starting)
         g_array_unref(sp->starting);
+    if (sp->ending)
+        g_array_unref(sp->ending);
     g_free(sp->description);
 }
 
@@ -645,10 +660,33 @@ static bool plan_assign(const char *value, source_plan *sp, GError **err)
     return true;
 }
 
+/* endingOffsets of a batch query: "latest" (NULL) or per partition, never earliest. */
+static bool plan_ending(const char *value, source_plan *sp, GError **err)
+{
+    g_autofree char *v = g_ascii_strdown(value ? value : "latest", -1);
+    g_strstrip(v);
+    if (!strcmp(v, "earliest"))
+        return invalid(err, "ending offset can't be earliest for batch queries on Kafka");
+    if (!strcmp(v, "latest"))
+        return true;
+    sp->ending = em__kafka_offsets_parse(value, EM_ERROR_INVALID, err);
+    for (guint i = 0; sp->ending && i < sp->ending->len; i++) {
+        const em_kafka_tp *tp = &g_array_index(sp->ending, em_kafka_tp, i);
+        if (tp->offset == -2)
+            return invalid(err,
+                           "ending offset for %s-%d can't be earliest for batch queries on Kafka",
+                           tp->topic, (int)tp->partition);
+        if (tp->offset < -2)
+            return invalid(err, "endingOffsets %s: an offset is a position (>= 0) or -1 (latest)",
+                           value);
+    }
+    return sp->ending != NULL;
+}
+
 static bool plan_starting(const em_kafka_source_opts *opts, source_plan *sp, GError **err)
 {
     if (!opts->starting_offsets) {
-        sp->earliest = opts->earliest;
+        sp->earliest = opts->earliest || sp->batch; /* a batch query's default */
         return true;
     }
     g_autofree char *v = g_ascii_strdown(opts->starting_offsets, -1);
@@ -656,17 +694,25 @@ static bool plan_starting(const em_kafka_source_opts *opts, source_plan *sp, GEr
     if (opts->earliest && strcmp(v, "earliest") != 0)
         return invalid(err, "startingOffsets '%s' contradicts earliest (give one of them)",
                        opts->starting_offsets);
+    if (sp->batch && !strcmp(v, "latest"))
+        return invalid(err, "starting offset can't be latest for batch queries on Kafka");
     if (!strcmp(v, "earliest") || !strcmp(v, "latest")) {
         sp->earliest = !strcmp(v, "earliest");
         return true;
     }
     sp->starting = em__kafka_offsets_parse(opts->starting_offsets, EM_ERROR_INVALID, err);
-    for (guint i = 0; sp->starting && i < sp->starting->len; i++)
-        if (g_array_index(sp->starting, em_kafka_tp, i).offset < -2)
+    for (guint i = 0; sp->starting && i < sp->starting->len; i++) {
+        const em_kafka_tp *tp = &g_array_index(sp->starting, em_kafka_tp, i);
+        if (sp->batch && tp->offset == -1)
+            return invalid(err,
+                           "startingOffsets for %s-%d can't be latest for batch queries on Kafka",
+                           tp->topic, (int)tp->partition);
+        if (tp->offset < -2)
             return invalid(err,
                            "startingOffsets %s: an offset is a position (>= 0), -1 "
                            "(latest) or -2 (earliest)",
                            opts->starting_offsets);
+    }
     return sp->starting != NULL;
 }
 
@@ -683,8 +729,10 @@ static bool plan_source(const em_kafka_source_opts *opts, source_plan *sp, GErro
     if (strategies > 1)
         return invalid(err, "Only one of the following options can be specified for Kafka "
                             "source: " STRATEGIES ". See the docs for more details.");
-    if (opts->ending_offsets)
+    if (opts->ending_offsets && !sp->batch)
         return invalid(err, "ending offset not valid in streaming queries");
+    if (sp->batch && !plan_ending(opts->ending_offsets, sp, err))
+        return false;
     if (opts->max_offsets_per_trigger < 0)
         return invalid(err, "maxOffsetsPerTrigger must be positive (0: no limit), not %" PRId64,
                        opts->max_offsets_per_trigger);
@@ -770,6 +818,9 @@ static bool consumer_new(kafka_stream *ks, const char *const *params, GError **e
     return true;
 }
 
+static bool source_setup(kafka_stream *ks, const em_kafka_source_opts *opts, source_plan *sp,
+                         GError **err);
+
 em_df *em_df_read_kafka(em_ssc *ssc, const em_kafka_source_opts *opts, GError **err)
 {
     g_return_val_if_fail(ssc && opts, NULL);
@@ -787,26 +838,77 @@ em_df *em_df_read_kafka(em_ssc *ssc, const em_kafka_source_opts *opts, GError **
         return NULL;
     }
     kafka_stream *ks = (kafka_stream *)os;
+    bool ok = source_setup(ks, opts, &sp, err);
+    source_plan_clear(&sp);
+    if (!ok)
+        return NULL; /* the stream stays with the ssc, which frees it */
+    g_autoptr(em_schema) schema = em_schema_parse(KAFKA_SCHEMA, NULL);
+    return em__df_new(NULL, schema, NULL, &os->base);
+}
+
+static bool source_setup(kafka_stream *ks, const em_kafka_source_opts *opts, source_plan *sp,
+                         GError **err)
+{
     ks->brokers = g_strdup(opts->brokers);
     ks->what = g_strdup_printf("Kafka source %s", opts->brokers);
     ks->strategy = opts->subscribe           ? SUBSCRIBE
                    : opts->subscribe_pattern ? SUBSCRIBE_PATTERN
                                              : ASSIGN;
-    ks->topics = g_steal_pointer(&sp.topics);
-    ks->pattern = g_steal_pointer(&sp.pattern);
-    ks->assign = g_steal_pointer(&sp.assign);
-    ks->starting = g_steal_pointer(&sp.starting);
-    ks->earliest = sp.earliest;
+    ks->topics = g_steal_pointer(&sp->topics);
+    ks->pattern = g_steal_pointer(&sp->pattern);
+    ks->assign = g_steal_pointer(&sp->assign);
+    ks->starting = g_steal_pointer(&sp->starting);
+    ks->earliest = sp->earliest;
     ks->max_offsets = opts->max_offsets_per_trigger;
     ks->fail_on_data_loss = !opts->allow_data_loss;
     g_autofree char *uuid = g_uuid_string_random();
-    ks->group = g_strdup_printf("spark-kafka-source-%s", uuid);
+    ks->group = g_strdup_printf("spark-kafka-%s-%s", sp->batch ? "relation" : "source", uuid);
+    return consumer_new(ks, opts->params, err);
+}
+
+/* ---- Batch queries (Spark's KafkaRelation) ---- */
+
+/* The ranges from the starting to the ending offsets of every partition there is now. */
+static GArray *batch_ranges(kafka_stream *ks, const GArray *ending, GError **err)
+{
+    g_autoptr(GArray) parts = partitions_now(ks, err);
+    if (!parts)
+        return NULL;
+    g_autoptr(GArray) low = em__kafka_offsets_new();
+    g_autoptr(GArray) high = em__kafka_offsets_new();
+    if (!watermarks(ks, parts, low, high, err))
+        return NULL;
+    g_autoptr(GArray) from =
+        ks->starting ? specific_offsets(ks->starting, "startingOffsets", low, high, err)
+                     : em__kafka_offsets_copy(low);
+    g_autoptr(GArray) until = !from    ? NULL
+                              : ending ? specific_offsets(ending, "endingOffsets", low, high, err)
+                                       : em__kafka_offsets_copy(high);
+    return until ? plan_ranges(ks, from, until, err) : NULL;
+}
+
+em_df *em_df_load_kafka(em_context *sc, const em_kafka_source_opts *opts, GError **err)
+{
+    g_return_val_if_fail(sc && opts, NULL);
+    source_plan sp = {.batch = true};
+    kafka_stream *ks = g_new0(kafka_stream, 1);
+    bool ok = plan_source(opts, &sp, err);
+    if (!ok)
+        g_prefix_error(err, "Kafka source: ");
+    ok = ok && source_setup(ks, opts, &sp, err);
+    g_autoptr(GArray) ranges = ok ? batch_ranges(ks, sp.ending, err) : NULL;
+    g_autoptr(em_arena) arena = em_arena_new();
+    g_autoptr(GArray) rows = g_array_new(FALSE, FALSE, sizeof(em_value));
+    em_df *df = NULL;
+    if (ranges && read_ranges(ks, (tp_range *)ranges->data, ranges->len, rows, arena, err)) {
+        em_rdd *rdd = em_parallelize(sc, (em_value *)rows->data, rows->len,
+                                     ranges->len ? (int)ranges->len : 1);
+        g_autoptr(em_schema) schema = em_schema_parse(KAFKA_SCHEMA, NULL);
+        df = em__df_new(NULL, schema, rdd, NULL);
+        em_rdd_unref(rdd);
+    }
     source_plan_clear(&sp);
-    if (!consumer_new(ks, opts->params, err))
-        return NULL; /* the stream stays with the ssc, which frees it */
-    g_autoptr(em_schema) schema =
-        em_schema_parse("key string, value string, topic string, partition long, offset long, "
-                        "timestamp timestamp, timestampType long",
-                        NULL);
-    return em__df_new(NULL, schema, NULL, &os->base);
+    kafka_clear(ks);
+    g_free(ks);
+    return df;
 }

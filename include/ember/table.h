@@ -136,8 +136,9 @@ typedef struct em_kafka_source_opts {
      * starts: a restarted query goes on from its checkpoint. */
     const char *starting_offsets;
     bool earliest; /* the same as starting_offsets "earliest" (kept for older callers) */
-    /* endingOffsets: Spark's batch queries only; set here it fails as Spark's does ("ending
-     * offset not valid in streaming queries"). */
+    /* endingOffsets: batch queries only (em_df_load_kafka): "latest" (NULL) or JSON naming
+     * every partition (-1 latest); a streaming query refuses it, as Spark's ("ending offset not
+     * valid in streaming queries"). */
     const char *ending_offsets;
     /* maxOffsetsPerTrigger: at most about this many offsets per batch, split between the
      * partitions by their backlog as Spark's (0: no limit). */
@@ -174,6 +175,14 @@ EM_API bool em_kafka_source_option(em_kafka_source_opts *opts, const char *name,
  * (EM_ERROR_INVALID, Spark's messages) on missing, contradictory or malformed options or a
  * librdkafka property it refuses; brokers are contacted at the first trigger. */
 EM_API em_df *em_df_read_kafka(em_ssc *ssc, const em_kafka_source_opts *opts, GError **err);
+
+/* spark.read.format("kafka")...load(): a static table of the records between the starting
+ * offsets (default earliest; "latest" refused, as Spark's) and the ending offsets (default
+ * latest; earliest refused) of every partition there is, read now, with the streaming
+ * source's schema and options (maxOffsetsPerTrigger aside). The caller frees it; NULL with err
+ * on options as em_df_read_kafka, or when Kafka fails or lost offsets (unless allow_data_loss)
+ * naming the topic-partition. */
+EM_API em_df *em_df_load_kafka(em_context *sc, const em_kafka_source_opts *opts, GError **err);
 
 /* spark.read.format(fmt).load(path) on a file sink's output: the rows of the files its
  * _spark_metadata log lists (the committed batches only), or, without that log, of every

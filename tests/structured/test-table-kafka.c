@@ -683,3 +683,61 @@ Test(table_kafka, options_set_by_spark_name_fill_the_fields)
                      "KafkaV2[SubscribePattern[in-.*]]");
     em_ssc_free(ssc);
 }
+
+Test(table_kafka, a_batch_query_reads_between_its_starting_and_ending_offsets)
+{
+    em_context *sc = em_context_new("local[2]", "load-kafka", NULL);
+    cr_assert_not_null(sc);
+    static const char *const refused[][3] = {
+        {"latest", NULL, "starting offset can't be latest for batch queries on Kafka"},
+        {NULL, "earliest", "ending offset can't be earliest for batch queries on Kafka"},
+        {"{\"in\":{\"0\":-1}}", NULL,
+         "startingOffsets for in-0 can't be latest for batch queries on Kafka"},
+        {NULL, "{\"in\":{\"0\":-2}}",
+         "ending offset for in-0 can't be earliest for batch queries on Kafka"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(refused); i++) {
+        GError *err = NULL;
+        cr_assert_null(em_df_load_kafka(sc,
+                                        &(em_kafka_source_opts){.brokers = "127.0.0.1:1",
+                                                                .subscribe = "in",
+                                                                .starting_offsets = refused[i][0],
+                                                                .ending_offsets = refused[i][1]},
+                                        &err));
+        g_autofree char *want = g_strdup_printf("Kafka source: %s", refused[i][2]);
+        cr_assert_str_eq(err->message, want);
+        g_error_free(err);
+    }
+    real_kafka b = {0};
+    real_kafka_start(&b);
+    real_kafka_create_topic(&b, "in", 2);
+    produce_range(b.bootstrap, "in", 0, "a", 0, 5);
+    produce_range(b.bootstrap, "in", 1, "b", 0, 3);
+    GError *err = NULL;
+    g_autoptr(em_df) df =
+        ok(em_df_load_kafka(sc,
+                            &(em_kafka_source_opts){.brokers = b.bootstrap,
+                                                    .subscribe = "in",
+                                                    .starting_offsets =
+                                                        "{\"in\":{\"0\":1,\"1\":-2}}",
+                                                    .ending_offsets =
+                                                        "{\"in\":{\"0\":3,\"1\":-1}}"},
+                            &err),
+           err);
+    cr_assert_not(em_df_is_streaming(df));
+    g_autoptr(em_values) rows = em_df_collect(df, &err);
+    cr_assert_not_null(rows, "%s", err ? err->message : "");
+    GPtrArray *lines = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; i < rows->n; i++) {
+        const em_value *f = rows->items[i].as.items;
+        g_ptr_array_add(lines, g_strdup_printf("%.*s@%.*s-%lld", (int)f[1].len, f[1].as.s,
+                                               (int)f[2].len, f[2].as.s, (long long)f[4].as.i));
+    }
+    g_ptr_array_sort(lines, fixture_by_name);
+    g_ptr_array_add(lines, NULL);
+    g_autofree char *text = g_strjoinv(" ", (char **)lines->pdata);
+    g_ptr_array_unref(lines);
+    cr_assert_str_eq(text, "a1@in-1 a2@in-2 b0@in-0 b1@in-1 b2@in-2");
+    em_context_free(sc);
+    real_kafka_stop(&b);
+}
