@@ -118,4 +118,43 @@ bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, co
 bool em__kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
                         const char *what, GError **err);
 
+/* ---- Producers (output-kafka.c): what the DStream sink and the table sink share ---- */
+
+/* An idempotent producer for brokers with params (name, value, ..., NULL) and, when
+ * transactional_id is not NULL, transactions; dr gets every delivery report with opaque (may
+ * be NULL). NULL with err (EM_ERROR_INVALID) naming what (e.g. "Kafka sink (topic t, brokers
+ * b)") and the property librdkafka refused. The caller destroys it (flush first). */
+rd_kafka_t *em__kafka_producer_new(const char *brokers, const char *const *params,
+                                   const char *transactional_id,
+                                   void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                                              void *opaque),
+                                   void *opaque, const char *what, GError **err);
+/* Aborts rk's open transaction, ignoring a failure (the next init_transactions fences it). */
+void em__kafka_txn_abort(rd_kafka_t *rk, int timeout_ms);
+
+/* ---- The table source's offsets (input-kafka-table-offsets.c) ----
+ * Offsets are a GArray of em_kafka_tp sorted by topic, then partition, their topics interned
+ * (g_intern_string: they live as long as the process). */
+
+GArray *em__kafka_offsets_new(void);
+GArray *em__kafka_offsets_copy(const GArray *offsets);
+/* Sets (adding or replacing) topic[partition]'s offset. */
+void em__kafka_offsets_set(GArray *offsets, const char *topic, int32_t partition, int64_t offset);
+/* Whether topic[partition] is there; its offset into *out (may be NULL). */
+bool em__kafka_offsets_get(const GArray *offsets, const char *topic, int32_t partition,
+                           int64_t *out);
+/* Spark's JSON of offsets, {"t":{"0":5,"1":7}} (g_free it). */
+char *em__kafka_offsets_json(const GArray *offsets);
+/* Offsets from Spark's JSON; NULL with err (code, Spark's "Expected e.g. ..." message). */
+GArray *em__kafka_offsets_parse(const char *text, int code, GError **err);
+/* The assign option's partitions ({"t":[0,1]}) in the order given, offsets -1; NULL with err
+ * (EM_ERROR_INVALID, Spark's message). */
+GArray *em__kafka_assign_parse(const char *text, GError **err);
+/* "t-0, t-1": the partitions as Spark's TopicPartition prints them (g_free it). */
+char *em__kafka_tp_list(const GArray *tps);
+/* maxOffsetsPerTrigger: until's offsets cut so that about limit offsets are read past from,
+ * split between the partitions by their backlog as Spark's rateLimit does (new array;
+ * partitions missing from from keep until's offset). */
+GArray *em__kafka_rate_limit(int64_t limit, const GArray *from, const GArray *until);
+
 #endif

@@ -40,6 +40,45 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     g_mutex_unlock(&d->lock);
 }
 
+/* ---- The producer both sinks use ---- */
+
+rd_kafka_t *em__kafka_producer_new(const char *brokers, const char *const *params,
+                                   const char *transactional_id,
+                                   void (*dr)(rd_kafka_t *rk, const rd_kafka_message_t *m,
+                                              void *opaque),
+                                   void *opaque, const char *what, GError **err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    bool ok = em__kafka_conf_set(conf, "bootstrap.servers", brokers, what, err) &&
+              em__kafka_conf_set(conf, "client.id", "ember-sink", what, err) &&
+              em__kafka_conf_set_all(conf, params, what, err) &&
+              em__kafka_conf_set(conf, "enable.idempotence", "true", what, err) &&
+              (!transactional_id ||
+               em__kafka_conf_set(conf, "transactional.id", transactional_id, what, err));
+    if (!ok) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (dr)
+        rd_kafka_conf_set_dr_msg_cb(conf, dr);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    em__kafka_conf_set_log(conf);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    if (!rk) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: %s", what, errstr);
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+void em__kafka_txn_abort(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_error_t *error = rd_kafka_abort_transaction(rk, timeout_ms);
+    if (error)
+        rd_kafka_error_destroy(error);
+}
+
 /* ---- Producing from the task's record pipeline ---- */
 
 typedef struct produce_sink {
@@ -122,11 +161,8 @@ static bool txn_failed(kafka_sink *ks, rd_kafka_error_t *error, const char *step
 {
     g_set_error(err, EM_ERROR, EM_ERROR_IO, "%s: batch %" PRId64 " ms: %s: %s", ks->what,
                 (int64_t)t, step, rd_kafka_error_string(error));
-    if (rd_kafka_error_txn_requires_abort(error)) {
-        rd_kafka_error_t *abort_error = rd_kafka_abort_transaction(ks->rk, TXN_TIMEOUT_MS);
-        if (abort_error)
-            rd_kafka_error_destroy(abort_error);
-    }
+    if (rd_kafka_error_txn_requires_abort(error))
+        em__kafka_txn_abort(ks->rk, TXN_TIMEOUT_MS);
     rd_kafka_error_destroy(error);
     return false;
 }
@@ -201,9 +237,7 @@ static bool run_save(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
     if (!ks->transactional)
         return ok;
     if (!ok) {
-        rd_kafka_error_t *abort_error = rd_kafka_abort_transaction(ks->rk, TXN_TIMEOUT_MS);
-        if (abort_error)
-            rd_kafka_error_destroy(abort_error);
+        em__kafka_txn_abort(ks->rk, TXN_TIMEOUT_MS);
         return false;
     }
     if (ks->offsets_of && !send_offsets(ks, t, err))
@@ -257,25 +291,9 @@ bool em_kafka_save(em_dstream *ds, const char *topic, const em_kafka_save_opts *
     ks->transactional = opts->transactional_id != NULL;
     ks->offsets_of = opts->offsets_of;
     ks->flush_timeout_ms = opts->flush_timeout_ms ? opts->flush_timeout_ms : 30000;
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    bool ok = em__kafka_conf_set(conf, "bootstrap.servers", opts->brokers, ks->what, err) &&
-              em__kafka_conf_set(conf, "client.id", "ember-sink", ks->what, err) &&
-              em__kafka_conf_set_all(conf, opts->params, ks->what, err) &&
-              em__kafka_conf_set(conf, "enable.idempotence", "true", ks->what, err) &&
-              (!ks->transactional || em__kafka_conf_set(conf, "transactional.id",
-                                                        opts->transactional_id, ks->what, err));
-    char errstr[512];
-    if (ok) {
-        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-        em__kafka_conf_set_log(conf);
-        ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-        if (!ks->rk)
-            g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: %s", ks->what, errstr);
-        ok = ks->rk != NULL;
-    }
-    if (!ok) {
-        if (!ks->rk)
-            rd_kafka_conf_destroy(conf);
+    ks->rk = em__kafka_producer_new(opts->brokers, opts->params, opts->transactional_id,
+                                    on_delivery, NULL, ks->what, err);
+    if (!ks->rk) {
         kafka_sink_free(ks);
         return false;
     }

@@ -289,9 +289,9 @@ void em__file_sink_free(em__file_sink *sink);
 bool em__file_sink_add_batch(em__file_sink *sink, int64_t batch_id, em_rdd *rdd,
                              const em_schema *schema, GError **err);
 
-/* The Kafka sink of a query (table-kafka-sink.c): NULL with err when schema lacks a string
- * "value" column, has a key or topic column that is not a string, or has no topic column and
- * topic is NULL (Spark's messages). exactly_once_id (the query's id, or NULL for at least
+/* The Kafka sink of a query (connectors/output-kafka-table.c): NULL with err when schema lacks a
+ * string "value" column, has a key or topic column that is not a string, or has no topic column
+ * and topic is NULL (Spark's messages). exactly_once_id (the query's id, or NULL for at least
  * once) makes each batch a transaction committing the batch's mark. */
 typedef struct em__kafka_sink em__kafka_sink;
 em__kafka_sink *em__kafka_sink_new(const char *brokers, const char *topic, const em_schema *schema,

@@ -128,23 +128,67 @@ typedef struct em_file_source_opts {
  * directory cannot be made absolute. */
 EM_API em_df *em_df_read_files(em_ssc *ssc, const char *dir, const em_file_source_opts *opts,
                                GError **err);
+/* Spark's Kafka source options (spark.readStream.format("kafka").option(name, value)), one
+ * field each; NULL / 0 / false is Spark's default. */
 typedef struct em_kafka_source_opts {
-    const char *brokers;       /* kafka.bootstrap.servers, required */
-    const char *subscribe;     /* the topics, comma-separated, required */
-    bool earliest;             /* startingOffsets "earliest" (default "latest", as Spark) */
-    const char *const *params; /* more librdkafka consumer properties: name, value, ..., NULL */
+    const char *brokers; /* kafka.bootstrap.servers, required */
+    /* The partitions read: exactly one of these three. */
+    const char *subscribe;         /* subscribe: topics, comma-separated ("a,b") */
+    const char *subscribe_pattern; /* subscribePattern: a regex matching whole topic names
+                                      (internal topics never match) */
+    const char *assign;            /* assign: JSON, {"topicA":[0,1],"topicB":[2,4]} */
+    /* startingOffsets: "earliest", "latest" (NULL: latest, as Spark) or JSON naming every
+     * partition, {"topicA":{"0":23,"1":-2}} (-2 earliest, -1 latest). Only where a query
+     * starts: a restarted query goes on from its checkpoint. */
+    const char *starting_offsets;
+    bool earliest; /* the same as starting_offsets "earliest" (kept for older callers) */
+    /* endingOffsets: batch queries only (em_df_load_kafka): "latest" (NULL) or JSON naming
+     * every partition (-1 latest); a streaming query refuses it, as Spark's ("ending offset not
+     * valid in streaming queries"). */
+    const char *ending_offsets;
+    /* maxOffsetsPerTrigger: at most about this many offsets per batch, split between the
+     * partitions by their backlog as Spark's (0: no limit). */
+    int64_t max_offsets_per_trigger;
+    /* failOnDataLoss "false" (default "true", as Spark): offsets that are no longer in Kafka
+     * (deleted, aged out), partitions gone, or an offset moved backwards are a warning and the
+     * batch goes on from the earliest offset there is, instead of failing the query with a
+     * message naming the topic-partition. */
+    bool allow_data_loss;
+    const char *const *params; /* kafka.*: more librdkafka consumer properties: name, value,
+                                  ..., NULL (not auto.offset.reset or enable.auto.commit) */
 } em_kafka_source_opts;
 
+/* .option(name, value) by Spark's name (case-insensitive, as Spark's): "kafka.bootstrap.servers",
+ * "subscribe", "subscribePattern", "assign", "startingOffsets", "endingOffsets",
+ * "maxOffsetsPerTrigger" (a whole number), "failOnDataLoss" ("true"/"false") set the field
+ * they name; value is borrowed (it must outlive em_df_read_kafka) except for the numbers and
+ * booleans, which are parsed. False with err (EM_ERROR_INVALID) for another name or a value
+ * that does not parse; other kafka.* properties go in params. */
+EM_API bool em_kafka_source_option(em_kafka_source_opts *opts, const char *name, const char *value,
+                                   GError **err);
+
 /* spark.readStream.format("kafka").option("subscribe", topics).load(): the records of the
- * topics' partitions as rows of "key string, value string, topic string, partition long,
- * offset long, timestamp timestamp, timestampType long" (Spark's schema, with key and value as
- * strings of their bytes and partition and timestampType as longs; a null key or value is
- * null). Its offsets are Spark's ({"topic":{"0":5,"1":7}}, the next offset to read of each
- * partition): a trigger reads up to each partition's end offset then, so a batch run again
- * after a restart reads exactly its records. The starting offsets are logged in sources/0/0
- * with a checkpoint. NULL with err (EM_ERROR_INVALID) on a missing option or a librdkafka
- * property it refuses; brokers are contacted at the first trigger. */
+ * partitions as rows of "key string, value string, topic string, partition long, offset long,
+ * timestamp timestamp, timestampType long" (Spark's schema, with key and value as strings of
+ * their bytes and partition and timestampType as longs; a null key or value is null). Its
+ * offsets are Spark's ({"topic":{"0":5,"1":7}}, the next offset to read of each partition): a
+ * trigger reads up to each partition's end offset then (or less, by maxOffsetsPerTrigger), so
+ * a batch run again after a restart reads exactly its records. Partitions (and, with a
+ * pattern, topics) that appear later are read from their earliest offset. Progress shows the
+ * source as Spark's (KafkaV2[Subscribe[a, b]], KafkaV2[SubscribePattern[p]],
+ * KafkaV2[Assign[t-0, t-1]]), its latestOffset being what Kafka holds, beyond a limited
+ * endOffset. The starting offsets are logged in sources/0/0 with a checkpoint. NULL with err
+ * (EM_ERROR_INVALID, Spark's messages) on missing, contradictory or malformed options or a
+ * librdkafka property it refuses; brokers are contacted at the first trigger. */
 EM_API em_df *em_df_read_kafka(em_ssc *ssc, const em_kafka_source_opts *opts, GError **err);
+
+/* spark.read.format("kafka")...load(): a static table of the records between the starting
+ * offsets (default earliest; "latest" refused, as Spark's) and the ending offsets (default
+ * latest; earliest refused) of every partition there is, read now, with the streaming
+ * source's schema and options (maxOffsetsPerTrigger aside). The caller frees it; NULL with err
+ * on options as em_df_read_kafka, or when Kafka fails or lost offsets (unless allow_data_loss)
+ * naming the topic-partition. */
+EM_API em_df *em_df_load_kafka(em_context *sc, const em_kafka_source_opts *opts, GError **err);
 
 /* spark.read.format(fmt).load(path) on a file sink's output: the rows of the files its
  * _spark_metadata log lists (the committed batches only), or, without that log, of every

@@ -7,10 +7,12 @@
  *   evt    IN CK OUT: JSON rows (word string, ts timestamp) counted per word in 10 minute
  *          windows sliding by 5 with a 10 minute watermark, append mode, (start, word, count)
  *          to a JSON file sink at OUT, or
- *   kafka  IN CK BROKERS/TOPIC: text lines to the exactly-once Kafka sink. With POINT BATCH after
- * them it kills itself (SIGKILL) when that batch reaches that point of the query ("offsets",
- * "parts", "sink", "state", "commit": table-private.h). Exit status 0 when the query drained the
- * directory, 1 (with the error on stderr) when it failed. */
+ *   kafka  IN CK BROKERS/TOPIC: text lines to the exactly-once Kafka sink, or
+ *   kafka-source BROKERS/IN CK BROKERS/OUT: the records of topic IN (from its earliest offsets,
+ *          maxOffsetsPerTrigger 2), their key and value, to the exactly-once Kafka sink.
+ * With POINT BATCH after them it kills itself (SIGKILL) when that batch reaches that point of the
+ * query ("offsets", "parts", "sink", "state", "commit": table-private.h). Exit status 0 when the
+ * query drained the directory, 1 (with the error on stderr) when it failed. */
 #include "table-private.h"
 
 #include <signal.h>
@@ -57,9 +59,40 @@ static em_df *windowed_counts(em_ssc *ssc, const char *in, GError **err)
     return started ? em_df_select(started, cols, 3, err) : NULL;
 }
 
+/* "brokers/topic" into the static buffer's brokers and the topic after the slash. */
+static const char *topic_of(const char *spec, char *brokers, size_t size)
+{
+    const char *slash = strchr(spec, '/');
+    g_strlcpy(brokers, spec, MIN(size, (size_t)(slash - spec) + 1));
+    return slash + 1;
+}
+
+static void kafka_sink(em_query_opts *opts, const char *out)
+{
+    static char brokers[256];
+    opts->sink = EM_SINK_KAFKA;
+    opts->kafka_topic = topic_of(out, brokers, sizeof brokers);
+    opts->kafka_brokers = brokers;
+    opts->kafka_exactly_once = true;
+}
+
 static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts *opts,
                     FILE **console, const char *out, GError **err)
 {
+    if (strcmp(mode, "kafka-source") == 0) {
+        static char brokers[256];
+        const char *topic = topic_of(in, brokers, sizeof brokers);
+        g_autoptr(em_df) records =
+            em_df_read_kafka(ssc,
+                             &(em_kafka_source_opts){.brokers = brokers,
+                                                     .subscribe = topic,
+                                                     .starting_offsets = "earliest",
+                                                     .max_offsets_per_trigger = 2},
+                             err);
+        const char *kv[] = {"key", "value"};
+        kafka_sink(opts, out);
+        return records ? em_df_select(records, kv, 2, err) : NULL;
+    }
     if (strcmp(mode, "sink") == 0) {
         g_autoptr(em_schema) schema = em_schema_parse("word string, n long", err);
         opts->sink = EM_SINK_FILE;
@@ -80,13 +113,7 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
     g_autoptr(em_df) lines =
         em_df_read_files(ssc, in, &(em_file_source_opts){.max_files_per_trigger = 1}, err);
     if (strcmp(mode, "kafka") == 0) {
-        static char brokers[256];
-        const char *slash = strchr(out, '/');
-        g_strlcpy(brokers, out, MIN(sizeof brokers, (size_t)(slash - out) + 1));
-        opts->sink = EM_SINK_KAFKA;
-        opts->kafka_brokers = brokers;
-        opts->kafka_topic = slash + 1;
-        opts->kafka_exactly_once = true;
+        kafka_sink(opts, out);
         return g_steal_pointer(&lines);
     }
     g_autoptr(em_df) words = lines ? em_df_explode_split(lines, "value", " ", "word", err) : NULL;
@@ -102,7 +129,8 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
 int main(int argc, char **argv)
 {
     if (argc != 5 && argc != 7) {
-        fprintf(stderr, "usage: %s sink|counts|evt|kafka IN CHECKPOINT OUT [POINT BATCH]\n",
+        fprintf(stderr,
+                "usage: %s sink|counts|evt|kafka|kafka-source IN CHECKPOINT OUT [POINT BATCH]\n",
                 argv[0]);
         return 2;
     }

@@ -1,4 +1,5 @@
-/* The Kafka sink of tables (Spark's KafkaSink): each row of a batch becomes a record of its
+/* The Kafka sink of tables (Spark's KafkaSink), beside the DStream sink (output-kafka.c) whose
+ * producer it shares: each row of a batch becomes a record of its
  * "value" column, keyed by its "key" column (if any), to its "topic" column's topic or the
  * query's. The idempotent producer; a batch succeeds once every record was acknowledged, and
  * fails naming the topic and Kafka's error otherwise. At least once, as Spark's: a batch run
@@ -7,9 +8,9 @@
  * the offset of a consumer group of the sink's own on the topic's partition 0, the batch id
  * + 1; a restarted query reads that mark back and skips the batches Kafka has already, and a
  * batch killed mid-way is aborted when the next producer with that id starts. */
+#include "input-kafka-private.h"
 #include "table-private.h"
 
-#include <librdkafka/rdkafka.h>
 #include <string.h>
 
 #define FLUSH_TIMEOUT_MS 30000
@@ -84,13 +85,18 @@ static bool init_transactions(em__kafka_sink *sink, GError **err)
 static bool read_mark(em__kafka_sink *sink, GError **err)
 {
     char errstr[512];
+    g_autofree char *what = g_strdup_printf("Kafka sink %s", sink->brokers);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers", sink->brokers, "group.id", sink->group, NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof errstr);
+    const char *const kv[] = {"bootstrap.servers", sink->brokers, "group.id", sink->group, NULL};
+    if (!em__kafka_conf_set_all(conf, kv, what, err)) {
+        rd_kafka_conf_destroy(conf);
+        return false;
+    }
+    em__kafka_conf_set_log(conf);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk) {
-        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "Kafka sink %s: %s", sink->brokers, errstr);
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "%s: %s", what, errstr);
+        rd_kafka_conf_destroy(conf);
         return false;
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -138,22 +144,9 @@ em__kafka_sink *em__kafka_sink_new(const char *brokers, const char *topic, const
     if (exactly_once_id) {
         sink->group = g_strdup_printf("ember-query-%s-sink", exactly_once_id);
     }
-    char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[] = {"bootstrap.servers",
-                        brokers,
-                        "enable.idempotence",
-                        "true",
-                        exactly_once_id ? "transactional.id" : NULL,
-                        sink->group,
-                        NULL};
-    for (size_t i = 0; kv[i]; i += 2)
-        rd_kafka_conf_set(conf, kv[i], kv[i + 1], errstr, sizeof errstr);
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-    rd_kafka_conf_set_opaque(conf, sink);
-    sink->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+    g_autofree char *what = g_strdup_printf("Kafka sink %s", brokers);
+    sink->rk = em__kafka_producer_new(brokers, NULL, sink->group, on_delivery, sink, what, err);
     if (!sink->rk) {
-        g_set_error(err, EM_ERROR, EM_ERROR_INVALID, "Kafka sink %s: %s", brokers, errstr);
         em__kafka_sink_free(sink);
         return NULL;
     }
@@ -200,9 +193,7 @@ static bool txn_failed(em__kafka_sink *sink, rd_kafka_error_t *error, const char
     g_set_error(err, EM_ERROR, EM_ERROR_IO, "Kafka sink %s: batch %" G_GINT64_FORMAT ": %s: %s",
                 sink->brokers, (gint64)batch_id, step, rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
-    rd_kafka_error_t *abort_error = rd_kafka_abort_transaction(sink->rk, TXN_TIMEOUT_MS);
-    if (abort_error)
-        rd_kafka_error_destroy(abort_error);
+    em__kafka_txn_abort(sink->rk, TXN_TIMEOUT_MS);
     return false;
 }
 
@@ -245,9 +236,7 @@ bool em__kafka_sink_add_batch(em__kafka_sink *sink, int64_t batch_id, const em_v
     if (!sink->group)
         return ok;
     if (!ok) {
-        rd_kafka_error_t *abort_error = rd_kafka_abort_transaction(sink->rk, TXN_TIMEOUT_MS);
-        if (abort_error)
-            rd_kafka_error_destroy(abort_error);
+        em__kafka_txn_abort(sink->rk, TXN_TIMEOUT_MS);
         return false;
     }
     return commit(sink, batch_id, err);
