@@ -18,9 +18,10 @@
  *     .option("checkpointLocation", checkpointLocation).start()
  *   query.awaitTermination()
  *
- * Ember's source reads `subscribe` only so far: assign and subscribePattern are refused with a
- * message saying so. Spark's example takes a checkpoint location where this one takes BATCHES;
- * without one Spark checkpoints to a temporary directory, as this runs without any.
+ * TOPICS is what the subscribe type takes: a comma-separated list (subscribe), a regular
+ * expression (subscribePattern) or JSON such as {"topicA":[0,1]} (assign). Spark's example takes
+ * a checkpoint location where this one takes BATCHES; without one Spark checkpoints to a
+ * temporary directory, as this runs without any.
  */
 #include <ember.h>
 
@@ -45,15 +46,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *subscribe_type = argv[2], *topics = argv[3];
-    if (strcmp(subscribe_type, "subscribe") != 0) {
-        if (strcmp(subscribe_type, "assign") == 0 ||
-            strcmp(subscribe_type, "subscribePattern") == 0)
-            fprintf(stderr,
-                    "structured_kafka_wordcount: Ember's Kafka source does not support %s yet; "
-                    "use subscribe with a comma-separated list of topics\n",
-                    subscribe_type);
-        else
-            usage();
+    if (strcmp(subscribe_type, "assign") != 0 && strcmp(subscribe_type, "subscribe") != 0 &&
+        strcmp(subscribe_type, "subscribePattern") != 0) {
+        usage();
         return 2;
     }
 
@@ -61,13 +56,12 @@ int main(int argc, char **argv)
     if (!ssc)
         return EXIT_FAILURE;
     GError *err = NULL;
-    g_autoptr(em_df) records =
-        em_df_read_kafka(ssc,
-                         &(em_kafka_source_opts){.brokers = argv[1],
-                                                 .subscribe = topics,
-                                                 .earliest = argc == 6 &&
-                                                             strcmp(argv[5], "earliest") == 0},
-                         &err);
+    em_kafka_source_opts source = {.brokers = argv[1],
+                                   .starting_offsets = argc == 6 ? argv[5] : "latest"};
+    /* .option(subscribeType, topics) */
+    g_autoptr(em_df) records = em_kafka_source_option(&source, subscribe_type, topics, &err)
+                                   ? em_df_read_kafka(ssc, &source, &err)
+                                   : NULL;
     const char *value[] = {"value"};
     g_autoptr(em_df) lines = records ? em_df_select(records, value, 1, &err) : NULL;
     /* flatMap(_.split(" ")) on a Dataset[String] names its column "value", as it was */

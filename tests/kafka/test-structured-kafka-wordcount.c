@@ -97,14 +97,15 @@ static void lines_topic(real_kafka *k, const char *topic)
     rd_kafka_destroy(rk);
 }
 
-/* Runs the example over topic for up to 10 triggers from the earliest offsets, producing
- * `more` once batch 0 has printed; returns its stdout. */
-static char *run_example(real_kafka *k, const char *topic)
+/* Runs the example with subscribe type `type` over `topics` (holding topic) for up to 10
+ * triggers from the earliest offsets, producing `more` to topic once batch 0 has printed;
+ * returns its stdout. */
+static char *run_example(real_kafka *k, const char *type, const char *topics, const char *topic)
 {
     const char *argv[] = {EXAMPLES "structured_kafka_wordcount",
                           k->bootstrap,
-                          "subscribe",
-                          topic,
+                          type,
+                          topics,
                           "10",
                           "earliest",
                           NULL};
@@ -127,9 +128,26 @@ Test(structured_kafka_wordcount, counts_the_topic_in_complete_mode_on_apache_kaf
     real_kafka k = {0};
     real_kafka_start(&k);
     lines_topic(&k, "lines");
-    g_autofree char *out = run_example(&k, "lines");
+    g_autofree char *out = run_example(&k, "subscribe", "lines", "lines");
     g_autofree char *sorted = rows_sorted(out);
     cr_assert_str_eq(sorted, expected);
+    real_kafka_stop(&k);
+}
+
+/* Spark's other two subscribe types read the same: a pattern matching the whole topic name, and
+ * the topic's partitions named in JSON. */
+Test(structured_kafka_wordcount, subscribe_pattern_and_assign_count_as_subscribe_does)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    lines_topic(&k, "words-a");
+    lines_topic(&k, "words-b");
+    g_autofree char *by_pattern = run_example(&k, "subscribePattern", "w.rds-a", "words-a");
+    g_autofree char *sorted = rows_sorted(by_pattern);
+    cr_assert_str_eq(sorted, expected);
+    g_autofree char *assigned = run_example(&k, "assign", "{\"words-b\":[0,1]}", "words-b");
+    g_autofree char *sorted_assigned = rows_sorted(assigned);
+    cr_assert_str_eq(sorted_assigned, expected);
     real_kafka_stop(&k);
 }
 
@@ -149,20 +167,8 @@ static char *refused(const char *type, int *code)
     return errors;
 }
 
-Test(structured_kafka_wordcount, assign_and_subscribe_pattern_are_refused_until_supported)
+Test(structured_kafka_wordcount, an_unknown_subscribe_type_is_refused_with_the_usage)
 {
-    const char *types[] = {"assign", "subscribePattern"};
-    for (size_t i = 0; i < G_N_ELEMENTS(types); i++) {
-        int code = -1;
-        g_autofree char *errors = refused(types[i], &code);
-        cr_assert_eq(code, 2);
-        g_autofree char *want =
-            g_strdup_printf("structured_kafka_wordcount: Ember's Kafka source does not support %s "
-                            "yet; use "
-                            "subscribe with a comma-separated list of topics\n",
-                            types[i]);
-        cr_assert_str_eq(errors, want);
-    }
     int code = -1;
     g_autofree char *errors = refused("topics", &code);
     cr_assert_eq(code, 2);
@@ -198,7 +204,7 @@ Test(structured_kafka_wordcount, console_output_matches_pysparks_structured_kafk
     real_kafka_start(&k);
     lines_topic(&k, "ember-lines");
     lines_topic(&k, "spark-lines");
-    g_autofree char *ember = run_example(&k, "ember-lines");
+    g_autofree char *ember = run_example(&k, "subscribe", "ember-lines", "ember-lines");
     const char *argv[] = {"python3",
                           EMBER_SOURCE_ROOT "/tests/structured/spark_kafka_wordcount.py",
                           jars,
