@@ -84,6 +84,12 @@ void em__row_to_json(em_value row, const em_schema *schema, GString *out)
             g_string_append_c(out, '"');
             timestamp_text(v.as.i, out);
             g_string_append_c(out, '"');
+        } else if (schema->types[i] == EM_COL_WINDOW) { /* the struct, as Spark writes it */
+            g_string_append(out, "{\"start\":\"");
+            timestamp_text(v.as.items[0].as.i, out);
+            g_string_append(out, "\",\"end\":\"");
+            timestamp_text(v.as.items[1].as.i, out);
+            g_string_append(out, "\"}");
         } else {
             field_text(v, schema->types[i], out);
         }

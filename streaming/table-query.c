@@ -620,6 +620,15 @@ static bool check_file_sink(const em_df *df, const em_query_opts *opts, GError *
                     em__col_type_name(df->schema->types[0]));
         return false;
     }
+    for (size_t i = 0; opts->file_format == EM_FILE_CSV && i < df->schema->n; i++)
+        if (df->schema->types[i] == EM_COL_WINDOW) {
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                        "[UNSUPPORTED_DATA_TYPE_FOR_DATASOURCE] The CSV datasource doesn't "
+                        "support the column `%s` of the type "
+                        "\"STRUCT<start: TIMESTAMP, end: TIMESTAMP>\".",
+                        df->schema->names[i]);
+            return false;
+        }
     return true;
 }
 

@@ -327,3 +327,52 @@ Test(file_sink, each_non_empty_partition_writes_its_own_part_file_all_in_the_bat
     cr_assert_str_eq(rows, "[(a,null,null,1,null), (b,null,null,2,null), (c,null,null,3,null)]");
     free_dirs(&d);
 }
+
+/* An event-time window written by the JSON sink is Spark's struct of two timestamps; the CSV
+ * sink refuses the column as Spark 3.5 does. Batch 1's 12:30 event moves the watermark to
+ * 12:20, so batch 2 (run for the watermark alone) appends the [12:00, 12:10) window. */
+Test(file_sink, a_window_column_is_written_as_spark_writes_the_struct_and_csv_refuses_it)
+{
+    dirs d = make_dirs();
+    put_file(d.in, "1.json",
+             "{\"word\":\"a\",\"ts\":\"2026-01-01 12:01:00\"}\n"
+             "{\"word\":\"a\",\"ts\":\"2026-01-01 12:04:00\"}\n",
+             100);
+    put_file(d.in, "2.json", "{\"word\":\"b\",\"ts\":\"2026-01-01 12:30:00\"}\n", 200);
+    em_ssc *ssc = table_ssc();
+    g_autoptr(em_schema) schema = schema_of("word string, ts timestamp");
+    GError *err = NULL;
+    g_autoptr(em_df) events =
+        ok(em_df_read_files(ssc, d.in,
+                            &(em_file_source_opts){.format = EM_FILE_JSON,
+                                                   .schema = schema,
+                                                   .max_files_per_trigger = 1},
+                            &err),
+           err);
+    g_autoptr(em_df) marked = ok(em_df_with_watermark(events, "ts", 600000, &err), err);
+    g_autoptr(em_df) windowed = ok(em_df_window(marked, "ts", 600000, 600000, &err), err);
+    const char *keys[] = {"window", "word"};
+    g_autoptr(em_df) counts = ok(em_df_group_by_count(windowed, keys, 2, &err), err);
+    cr_assert_null(em_query_start(counts,
+                                  &(em_query_opts){.sink = EM_SINK_FILE,
+                                                   .file_format = EM_FILE_CSV,
+                                                   .path = d.out,
+                                                   .checkpoint_location = d.ck},
+                                  &err));
+    cr_assert_str_eq(err->message, "[UNSUPPORTED_DATA_TYPE_FOR_DATASOURCE] The CSV datasource "
+                                   "doesn't support the column `window` of the type "
+                                   "\"STRUCT<start: TIMESTAMP, end: TIMESTAMP>\".");
+    g_clear_error(&err);
+    g_autoptr(em_query) q = started(counts, &(em_query_opts){.sink = EM_SINK_FILE,
+                                                             .path = d.out,
+                                                             .file_format = EM_FILE_JSON,
+                                                             .checkpoint_location = d.ck});
+    run_batches(ssc, 3);
+    em_ssc_free(ssc);
+    g_auto(GStrv) parts = names_with(d.out, "part-");
+    cr_assert_eq(g_strv_length(parts), 1);
+    g_autofree char *text = file_text(d.out, parts[0]);
+    cr_assert_str_eq(text, "{\"window\":{\"start\":\"2026-01-01T12:00:00.000Z\","
+                           "\"end\":\"2026-01-01T12:10:00.000Z\"},\"word\":\"a\",\"count\":2}\n");
+    free_dirs(&d);
+}
