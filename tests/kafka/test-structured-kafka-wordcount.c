@@ -8,6 +8,7 @@
  * ~/.cache/ember/spark-kafka; skipped, saying why, without pyspark or those jars). */
 #include "../examples/example-fixture.h"
 #include "kafka-real.h"
+#include "../structured/spark-fixture.h"
 
 #include <string.h>
 
@@ -50,41 +51,6 @@ static const char expected[] = "-------------------------------------------\n"
                                "|continued|    1|\n"
                                "+---------+-----+\n"
                                "\n";
-
-static gint compare_lines(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The console text with each table's rows (between its second and last border) sorted. */
-static char *rows_sorted(const char *console)
-{
-    g_auto(GStrv) lines = g_strsplit(console, "\n", -1);
-    size_t n = g_strv_length(lines);
-    GString *out = g_string_new(NULL);
-    for (size_t i = 0; i < n;) {
-        if (g_str_has_prefix(lines[i], "+") && i + 2 < n && g_str_has_prefix(lines[i + 2], "+")) {
-            for (size_t k = i; k <= i + 2; k++)
-                g_string_append_printf(out, "%s\n", lines[k]);
-            size_t end = i + 3;
-            while (end < n && !g_str_has_prefix(lines[end], "+"))
-                end++;
-            GPtrArray *rows = g_ptr_array_new();
-            for (size_t k = i + 3; k < end; k++)
-                g_ptr_array_add(rows, lines[k]);
-            g_ptr_array_sort(rows, compare_lines);
-            for (size_t k = 0; k < rows->len; k++)
-                g_string_append_printf(out, "%s\n", (char *)rows->pdata[k]);
-            g_ptr_array_free(rows, TRUE);
-            i = end;
-            continue;
-        }
-        g_string_append(out, lines[i]);
-        if (++i < n)
-            g_string_append_c(out, '\n');
-    }
-    return g_string_free(out, FALSE);
-}
 
 /* A topic of two partitions holding one line each. */
 static void lines_topic(real_kafka *k, const char *topic)
@@ -175,17 +141,6 @@ Test(structured_kafka_wordcount, an_unknown_subscribe_type_is_refused_with_the_u
     cr_assert(g_str_has_prefix(errors, "Usage: structured_kafka_wordcount <bootstrap-servers> "
                                        "<subscribe-type> <topics>"),
               "%s", errors);
-}
-
-static bool have_pyspark(void)
-{
-    const char *argv[] = {"python3", "-c", "import pyspark", NULL};
-    int status = -1;
-    return g_spawn_sync(NULL, (char **)argv, NULL,
-                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                            G_SPAWN_STDERR_TO_DEV_NULL,
-                        NULL, NULL, NULL, NULL, &status, NULL) &&
-           g_spawn_check_wait_status(status, NULL);
 }
 
 Test(structured_kafka_wordcount, console_output_matches_pysparks_structured_kafka_wordcount)

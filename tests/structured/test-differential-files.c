@@ -8,22 +8,12 @@
  * tests/structured/spark_files.py; the test is skipped, saying so, when python3 cannot import
  * pyspark. */
 #include "file-fixture.h"
+#include "spark-fixture.h"
 
 #include <signal.h>
 #include <sys/wait.h>
 
 #define CHILD EMBER_BUILD_ROOT "/tests/table-child"
-
-static bool have_pyspark(void)
-{
-    const char *argv[] = {"python3", "-c", "import pyspark", NULL};
-    int status = -1;
-    return g_spawn_sync(NULL, (char **)argv, NULL,
-                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                            G_SPAWN_STDERR_TO_DEV_NULL,
-                        NULL, NULL, NULL, NULL, &status, NULL) &&
-           g_spawn_check_wait_status(status, NULL);
-}
 
 static int spawn(const char *const *argv, char **out)
 {

@@ -4,6 +4,7 @@
  * queries on the manual clock, each file's lines one batch. The test is skipped, saying so,
  * when python3 cannot import pyspark. */
 #include "query-fixture.h"
+#include "spark-fixture.h"
 
 #include <glib/gstdio.h>
 #include <utime.h>
@@ -16,17 +17,6 @@ static const char *const files[] = {
     "b  a\nan extraordinarily-long-word-indeed here\n",
     "\n日本語 c c\nb\n",
 };
-
-static bool have_pyspark(void)
-{
-    const char *argv[] = {"python3", "-c", "import pyspark", NULL};
-    int status = -1;
-    return g_spawn_sync(NULL, (char **)argv, NULL,
-                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                            G_SPAWN_STDERR_TO_DEV_NULL,
-                        NULL, NULL, NULL, NULL, &status, NULL) &&
-           g_spawn_check_wait_status(status, NULL);
-}
 
 /* What PySpark prints for the files in dir. */
 static char *spark_console(const char *dir)

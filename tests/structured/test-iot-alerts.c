@@ -6,6 +6,7 @@
  * byte against PySpark 3.5 running the same query over the same files the same way
  * (tests/structured/spark_iot.py; skipped, saying so, when python3 cannot import pyspark). */
 #include "../examples/example-fixture.h"
+#include "spark-fixture.h"
 
 #include <glib/gstdio.h>
 #include <stdio.h>
@@ -152,17 +153,6 @@ Test(iot_alerts, fails_naming_a_directory_it_cannot_list)
                                        "such file or directory\n"),
               "%s", errors);
     cr_assert_not_null(strstr(errors, "\nstructured_iot_alerts: batch "), "%s", errors);
-}
-
-static bool have_pyspark(void)
-{
-    const char *argv[] = {"python3", "-c", "import pyspark", NULL};
-    int status = -1;
-    return g_spawn_sync(NULL, (char **)argv, NULL,
-                        G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                            G_SPAWN_STDERR_TO_DEV_NULL,
-                        NULL, NULL, NULL, NULL, &status, NULL) &&
-           g_spawn_check_wait_status(status, NULL);
 }
 
 Test(iot_differential, console_output_matches_pyspark_byte_for_byte)

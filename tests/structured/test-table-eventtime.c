@@ -5,51 +5,13 @@
  * printed them for the same input), the progress's eventTime block, and a property test of
  * append mode against a batch computation. */
 #include "query-fixture.h"
+#include "spark-fixture.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
 #define MIN_MS (60 * 1000)
-
-static gint compare_lines(gconstpointer a, gconstpointer b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The console text with each table's rows sorted: Spark writes groups in its hash order, so
- * the comparison with its output is per batch, as sets of rows. g_free() it. */
-static char *rows_sorted(const char *console)
-{
-    g_auto(GStrv) lines = g_strsplit(console, "\n", -1);
-    size_t n = g_strv_length(lines);
-    GString *out = g_string_new(NULL);
-    size_t i = 0;
-    while (i < n) {
-        /* a table: border, header, border, rows..., border */
-        if (g_str_has_prefix(lines[i], "+") && i + 2 < n && g_str_has_prefix(lines[i + 2], "+")) {
-            for (size_t k = i; k <= i + 2; k++)
-                g_string_append_printf(out, "%s\n", lines[k]);
-            size_t first = i + 3, end = first;
-            while (end < n && !g_str_has_prefix(lines[end], "+"))
-                end++;
-            GPtrArray *rows = g_ptr_array_new();
-            for (size_t k = first; k < end; k++)
-                g_ptr_array_add(rows, lines[k]);
-            g_ptr_array_sort(rows, compare_lines);
-            for (size_t k = 0; k < rows->len; k++)
-                g_string_append_printf(out, "%s\n", (char *)rows->pdata[k]);
-            g_ptr_array_free(rows, TRUE);
-            i = end;
-            continue;
-        }
-        g_string_append(out, lines[i]);
-        if (i + 1 < n)
-            g_string_append_c(out, '\n');
-        i++;
-    }
-    return g_string_free(out, FALSE);
-}
 
 /* "ts,word" lines -> (timestamp, word) rows. */
 static em_df *events_of(const em_df *lines)
