@@ -47,7 +47,9 @@ em_dstream *em__df_complete_stream(const em_df *df, GError **err);
 struct em_agg_plan *em__agg_plan_ref(struct em_agg_plan *plan);
 void em__agg_plan_unref(struct em_agg_plan *plan);
 
-/* ---- Event time (table-watermark.c, table-evt-agg.c, table-window.c) ---- */
+/* ---- Event time (table-watermark.c, table-evt-agg.c, table-window.c, table-join.c) ---- */
+
+struct em_join;
 
 struct em_watermark *em__watermark_ref(struct em_watermark *wm);
 void em__watermark_unref(struct em_watermark *wm);
@@ -63,6 +65,12 @@ bool em__watermark_end(struct em_watermark *wm, em_time t, bool has_data, GError
 void em__watermark_get(struct em_watermark *wm, int64_t *late_ms, int64_t *evict_ms);
 /* Adds progress's "eventTime" member for the last batch. */
 void em__watermark_progress(struct em_watermark *wm, JsonBuilder *b);
+/* The same with current (ms) as the watermark (a join's global one), and whether the last
+ * batch had event times; the watermark in use and the one computed for the next batch. */
+void em__watermark_progress_with(struct em_watermark *wm, int64_t current, JsonBuilder *b);
+bool em__watermark_progress_has_stats(struct em_watermark *wm);
+int64_t em__watermark_current(struct em_watermark *wm);
+int64_t em__watermark_next(struct em_watermark *wm);
 
 /* The aggregation of df (which has a watermark on one of cols) over the batch's merged partials
  * (key row, partials), keeping its groups until the watermark passes them. NULL when no group
@@ -102,6 +110,36 @@ void em__dedup_run(struct em_dedup *d, const em_values *rows, bool watermarked, 
 void em__dedup_size(const struct em_dedup *d, int64_t *rows, int64_t *bytes);
 /* The streaming table of df's rows deduplicated by dedup (taken over), run by the query. */
 em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup);
+
+/* Stream-stream joins (table-join.c), run by the event-time operator: the streaming table over
+ * both (the union of the sides' rows, which the ssc computes each batch) whose schema is out,
+ * reading source (the left's, described as source_desc) for the query's input figures; join
+ * is taken over. */
+em_df *em__evt_join_new(em_schema *out, em_dstream *both, em_dstream *source,
+                       const char *source_desc, struct em_join *join);
+/* The join an event-time operator runs, or NULL. */
+struct em_join *em__evt_agg_join(const struct em_evt_agg *agg);
+void em__join_free(struct em_join *join);
+/* The batch at t: the joined rows (a new reference), or NULL with err. */
+em_rdd *em__join_run(struct em_join *join, em_time t, GError **err);
+/* Append mode only (Spark's message otherwise). */
+bool em__join_check_mode(const struct em_join *join, em_output_mode mode, GError **err);
+/* Whether the global watermark moved past the one the last batch used and it cleans state
+ * (Spark then runs a batch without data). */
+bool em__join_advanced(struct em_join *join);
+/* What the right side's source read at t: its rows, and whether it brought new data. */
+bool em__join_right_input(struct em_join *join, em_time t, int64_t *rows, bool *has_data,
+                          GError **err);
+/* Progress: the right source's entry of "sources" (rows: what the batch read from it), the
+ * "eventTime" member (the global watermark) and the join's stateOperators entry. */
+void em__join_right_source_progress(struct em_join *join, JsonBuilder *b, int64_t rows);
+void em__join_event_time_progress(struct em_join *join, JsonBuilder *b);
+void em__join_progress(struct em_join *join, JsonBuilder *b);
+/* False with err naming op when df is the result of a stream-stream join: op would read
+ * the join's inputs rather than its output (only select, filter and withColumn follow it). */
+bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err);
+/* The rows buffered on each side. */
+void em__join_state_size(struct em_join *join, int64_t *left_rows, int64_t *right_rows);
 
 /* What table-agg.c's plans give the event-time aggregation. */
 size_t em__agg_plan_n_keys(const struct em_agg_plan *plan);
