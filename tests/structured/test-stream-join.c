@@ -13,18 +13,20 @@
 
 /* Four batches of each side: matches within a batch, a left row matching a click buffered
  * before it (ad 10), an impression never clicked (3, 9), a click out of range (3), a null
- * key, a late row on each side in the last batch. */
+ * key, a late row on each side in the last batch and a pair (ad 11) that arrives after the
+ * state watermark passed it: neither side buffers it, so it matches nothing and the outer joins
+ * do not write it (as Spark). */
 static const char *const impressions[] = {
     "1," D "10:00:00\n2," D "10:05:00\n3," D "10:10:00",
     "4," D "11:00:00\n9," D "11:05:00",
     "5," D "14:00:00\n10," D "10:15:00\n," D "11:00:00",
-    "6," D "15:00:00\n7," D "07:00:00",
+    "6," D "15:00:00\n7," D "07:00:00\n11," D "10:20:00",
 };
 static const char *const clicks[] = {
     "1," D "10:20:00",
     "2," D "10:50:00\n3," D "11:30:00\n4," D "11:30:00\n10," D "10:30:00",
     "5," D "14:30:00",
-    "6," D "15:10:00\n8," D "08:00:00",
+    "6," D "15:10:00\n8," D "08:00:00\n11," D "10:25:00",
 };
 
 typedef struct {
@@ -59,17 +61,124 @@ static void run_result_clear(run_result *r)
     g_strfreev(r->progress);
 }
 
-Test(stream_join, print)
+#define BANNER(n)                                                                                  \
+    "-------------------------------------------\n"                                             \
+    "Batch: " #n "\n"                                                                          \
+    "-------------------------------------------\n"
+#define HEAD                                                                                       \
+    "+----+-------------------+---------+-------------------+\n"                               \
+    "|adId|impressionTime     |clickAdId|clickTime          |\n"                               \
+    "+----+-------------------+---------+-------------------+\n"
+#define FOOT "+----+-------------------+---------+-------------------+\n\n"
+#define ROW(ad, imp, click, ct) "|" ad "|" D imp "|" click "|" D ct "|\n"
+
+/* Batches 0 to 3 of the inner join, which the outer joins write too. */
+#define MATCHES_0_TO_2                                                                             \
+    BANNER(0) HEAD ROW("1   ", "10:00:00", "1        ", "10:20:00") FOOT BANNER(1) HEAD           \
+    ROW("2   ", "10:05:00", "2        ", "10:50:00")                                             \
+    ROW("4   ", "11:00:00", "4        ", "11:30:00") FOOT BANNER(2) HEAD                          \
+    ROW("5   ", "14:00:00", "5        ", "14:30:00")                                             \
+    ROW("10  ", "10:15:00", "10       ", "10:30:00") FOOT
+
+Test(stream_join, guide_inner_join_writes_each_match_once_per_trigger)
 {
     run_result r = run_guide(EM_JOIN_INNER, GUIDE_CONDITION);
-    printf("%s\n", r.console);
-    for (size_t i = 0; r.progress[i]; i++)
-        printf("%s\n", r.progress[i]);
+    /* batch 4 runs without data: the watermark moved (11:30 to 12:10) and cleans state */
+    cr_assert_str_eq(r.console, MATCHES_0_TO_2 BANNER(3) HEAD ROW(
+                                    "6   ", "15:00:00", "6        ", "15:10:00") FOOT BANNER(4)
+                                    "+----+--------------+---------+---------+\n"
+                                    "|adId|impressionTime|clickAdId|clickTime|\n"
+                                    "+----+--------------+---------+---------+\n"
+                                    "+----+--------------+---------+---------+\n\n");
+    cr_assert_eq(g_strv_length(r.progress), 5);
     run_result_clear(&r);
-    r = run_guide(EM_JOIN_LEFT_OUTER, GUIDE_CONDITION);
-    printf("%s\n", r.console);
+}
+
+Test(stream_join, guide_left_outer_join_writes_unmatched_impressions_once_the_watermark_passes)
+{
+    run_result r = run_guide(EM_JOIN_LEFT_OUTER, GUIDE_CONDITION);
+    /* batch 3 (watermark 11:30): impressions up to 10:29:59.999 leave, 3 unmatched; batch 4
+     * (12:10): up to 11:09:59.999, 9 and the null key unmatched */
+    cr_assert_str_eq(r.console,
+                     MATCHES_0_TO_2 BANNER(3) HEAD
+                         "|3   |" D "10:10:00|NULL     |NULL               |\n" ROW(
+                             "6   ", "15:00:00", "6        ", "15:10:00") FOOT BANNER(4)
+                             "+----+-------------------+---------+---------+\n"
+                             "|adId|impressionTime     |clickAdId|clickTime|\n"
+                             "+----+-------------------+---------+---------+\n"
+                             "|NULL|" D "11:00:00|NULL     |NULL     |\n"
+                             "|9   |" D "11:05:00|NULL     |NULL     |\n"
+                             "+----+-------------------+---------+---------+\n\n");
     run_result_clear(&r);
-    r = run_guide(EM_JOIN_RIGHT_OUTER, GUIDE_CONDITION);
-    printf("%s\n", r.console);
+}
+
+Test(stream_join, right_outer_join_writes_unmatched_clicks_with_null_impressions)
+{
+    /* the same condition as BETWEEN: click 3 (11:30) leaves unmatched at 12:10 */
+    run_result r = run_guide(EM_JOIN_RIGHT_OUTER,
+                             "clickAdId = adId AND clickTime BETWEEN impressionTime AND "
+                             "impressionTime + INTERVAL '60' MINUTES");
+    cr_assert_str_eq(r.console, MATCHES_0_TO_2 BANNER(3) HEAD ROW(
+                                    "6   ", "15:00:00", "6        ", "15:10:00") FOOT BANNER(4)
+                                    "+----+--------------+---------+-------------------+\n"
+                                    "|adId|impressionTime|clickAdId|clickTime          |\n"
+                                    "+----+--------------+---------+-------------------+\n"
+                                    "|NULL|NULL          |3        |" D "11:30:00|\n"
+                                    "+----+--------------+---------+-------------------+\n\n");
+    run_result_clear(&r);
+}
+
+static JsonObject *progress_at(JsonParser *parser, char **progress, size_t i)
+{
+    cr_assert(i < g_strv_length(progress));
+    cr_assert(json_parser_load_from_data(parser, progress[i], -1, NULL), "%s", progress[i]);
+    return json_node_get_object(json_parser_get_root(parser));
+}
+
+static int64_t join_figure(JsonObject *p, const char *name)
+{
+    JsonArray *ops = json_object_get_array_member(p, "stateOperators");
+    cr_assert_eq(json_array_get_length(ops), 1);
+    JsonObject *op = json_array_get_object_element(ops, 0);
+    cr_assert_str_eq(json_object_get_string_member(op, "operatorName"), "symmetricHashJoin");
+    return json_object_get_int_member(op, name);
+}
+
+Test(stream_join, progress_lists_the_join_state_and_the_global_watermark)
+{
+    run_result r = run_guide(EM_JOIN_LEFT_OUTER, GUIDE_CONDITION);
+    /* the global watermark is the min of impressions' (max - 2 h) and clicks' (max - 3 h) */
+    static const char *const watermarks[] = {"1970-01-01T00:00:00.000Z", D "07:20:00",
+                                             D "08:30:00", D "11:30:00", D "12:10:00"};
+    /* left outer: the null-key impression (11:00) is buffered, and leaves at 12:10 */
+    static const int64_t total[] = {4, 10, 14, 9, 4}, updated[] = {4, 6, 4, 2, 0},
+                         removed[] = {0, 0, 0, 7, 5}, dropped[] = {0, 0, 0, 2, 0},
+                         left_rows[] = {3, 2, 3, 3, 0}, right_rows[] = {1, 4, 1, 3, 0};
+    g_autoptr(JsonParser) parser = json_parser_new();
+    for (size_t i = 0; i < G_N_ELEMENTS(total); i++) {
+        JsonObject *p = progress_at(parser, r.progress, i);
+        JsonObject *et = json_object_get_object_member(p, "eventTime");
+        g_autofree char *wm = g_strdelimit(g_strdup(watermarks[i]), " ", 'T');
+        g_autofree char *want = i ? g_strconcat(wm, ".000Z", NULL) : g_strdup(wm);
+        cr_assert_str_eq(json_object_get_string_member(et, "watermark"), want, "batch %zu", i);
+        cr_assert_eq(join_figure(p, "numRowsTotal"), total[i], "batch %zu", i);
+        cr_assert_eq(join_figure(p, "numRowsUpdated"), updated[i], "batch %zu", i);
+        cr_assert_eq(join_figure(p, "numRowsRemoved"), removed[i], "batch %zu", i);
+        cr_assert_eq(join_figure(p, "numRowsDroppedByWatermark"), dropped[i], "batch %zu", i);
+        cr_assert_gt(join_figure(p, "memoryUsedBytes"), 0);
+        JsonArray *sources = json_object_get_array_member(p, "sources");
+        cr_assert_eq(json_array_get_length(sources), 2);
+        cr_assert_eq(json_object_get_int_member(json_array_get_object_element(sources, 0),
+                                                "numInputRows"),
+                     left_rows[i]);
+        cr_assert_eq(json_object_get_int_member(json_array_get_object_element(sources, 1),
+                                                "numInputRows"),
+                     right_rows[i]);
+        cr_assert_eq(json_object_get_int_member(p, "numInputRows"), left_rows[i] + right_rows[i]);
+    }
+    /* the first batch's event times: the impressions' (Spark's first watermark operator) */
+    JsonObject *et =
+        json_object_get_object_member(progress_at(parser, r.progress, 0), "eventTime");
+    cr_assert_str_eq(json_object_get_string_member(et, "max"), "2026-01-01T10:10:00.000Z");
     run_result_clear(&r);
 }
