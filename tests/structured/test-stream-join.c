@@ -182,3 +182,173 @@ Test(stream_join, progress_lists_the_join_state_and_the_global_watermark)
     cr_assert_str_eq(json_object_get_string_member(et, "max"), "2026-01-01T10:10:00.000Z");
     run_result_clear(&r);
 }
+
+/* em_df_join's error for condition on the guide's tables (watermarked as given), or NULL. */
+static char *join_error(bool left_marked, bool right_marked, const char *condition,
+                        em_join_type type)
+{
+    join_fixture fx;
+    join_fixture_init(&fx, impressions, clicks, 1);
+    g_autoptr(em_df) left = left_marked ? join_fixture_marked(&fx, 0) : NULL;
+    g_autoptr(em_df) right = right_marked ? join_fixture_marked(&fx, 1) : NULL;
+    GError *err = NULL;
+    em_df *joined = em_df_join(left ? left : fx.impressions, right ? right : fx.clicks,
+                               condition, type, &err);
+    char *message = err ? g_strdup(err->message) : NULL;
+    cr_assert(!joined == !!err);
+    em_df_free(joined);
+    g_clear_error(&err);
+    join_fixture_fini(&fx);
+    return message;
+}
+
+Test(stream_join, outer_joins_need_the_nullable_sides_watermark_and_a_range)
+{
+    /* no watermark on clicks, the nullable side of a left outer join */
+    g_autofree char *no_wm = join_error(true, false, GUIDE_CONDITION, EM_JOIN_LEFT_OUTER);
+    cr_assert_str_eq(no_wm,
+                     "Stream-stream LeftOuter join between two streaming DataFrame/Datasets is "
+                     "not supported without a watermark in the join keys, or a watermark on the "
+                     "nullable side and an appropriate range condition (join condition \"" GUIDE_CONDITION
+                     "\")");
+    /* watermarks, but no range bounding the impressions */
+    g_autofree char *no_range = join_error(true, true, "clickAdId = adId", EM_JOIN_LEFT_OUTER);
+    cr_assert(g_str_has_prefix(no_range, "Stream-stream LeftOuter join between two streaming"),
+              "%s", no_range);
+    /* clickTime >= impressionTime bounds clicks from below, not impressions */
+    g_autofree char *one_sided =
+        join_error(true, true, "clickAdId = adId AND clickTime >= impressionTime",
+                   EM_JOIN_LEFT_OUTER);
+    cr_assert(g_str_has_prefix(one_sided, "Stream-stream LeftOuter join"), "%s", one_sided);
+    g_autofree char *right = join_error(false, true, GUIDE_CONDITION, EM_JOIN_RIGHT_OUTER);
+    cr_assert(g_str_has_prefix(right, "Stream-stream RightOuter join between two streaming"),
+              "%s", right);
+    /* an inner join needs neither (its state then grows, as Spark's) */
+    g_autofree char *inner = join_error(false, false, "clickAdId = adId", EM_JOIN_INNER);
+    cr_assert_null(inner, "%s", inner);
+}
+
+Test(stream_join, conditions_spark_cannot_run_are_refused_naming_the_problem)
+{
+    static const struct {
+        const char *condition, *message;
+    } cases[] = {
+        {"clickTime >= impressionTime",
+         "Stream-stream join without equality predicate is not supported (join condition "
+         "\"clickTime >= impressionTime\")"},
+        {"clikAdId = adId",
+         "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column or function parameter with name "
+         "`clikAdId` cannot be resolved. Did you mean one of the following? [`adId`, "
+         "`impressionTime`, `clickAdId`, `clickTime`]"},
+        {"clickAdId = clickTime",
+         "join condition \"clickAdId = clickTime\": `clickAdId` = `clickTime` compares two "
+         "columns of the right table; each conjunct must compare a column of the left table "
+         "with one of the right"},
+        {"clickAdId = impressionTime",
+         "join condition \"clickAdId = impressionTime\": the join keys `clickAdId` (bigint) and "
+         "`impressionTime` (timestamp) differ in type"},
+        {"clickAdId = adId AND clickAdId < adId + interval 1 hour",
+         "join condition \"clickAdId = adId AND clickAdId < adId + interval 1 hour\": "
+         "`clickAdId` < `adId`: range conditions compare timestamp columns, and `clickAdId` is "
+         "of type bigint"},
+        {"clickAdId = adId AND clickTime < impressionTime + interval 1 month",
+         "join condition \"clickAdId = adId AND clickTime < impressionTime + interval 1 "
+         "month\": expected an interval unit (millisecond, second, minute, hour, day or week; "
+         "months and years are not exact) at character 62 (\"month\")"},
+        {"clickAdId = adId OR clickTime < impressionTime",
+         "join condition \"clickAdId = adId OR clickTime < impressionTime\": expected AND or the "
+         "end at character 18 (\"OR clickTime < impre\")"},
+        {"clickAdId = adId AND", "join condition \"clickAdId = adId AND\": expected a column at "
+                                 "character 21 (\"\")"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *message = join_error(true, true, cases[i].condition, EM_JOIN_INNER);
+        cr_assert_str_eq(message, cases[i].message);
+    }
+}
+
+Test(stream_join, tables_the_join_cannot_take_are_refused)
+{
+    join_fixture fx;
+    join_fixture_init(&fx, impressions, clicks, 1);
+    GError *err = NULL;
+    /* a column in both tables */
+    const char *cols[] = {"adId", "impressionTime"};
+    g_autoptr(em_df) again = ok(em_df_select(fx.impressions, cols, 2, &err), err);
+    cr_assert_null(em_df_join(fx.impressions, again, "adId = adId", EM_JOIN_INNER, &err));
+    cr_assert_str_eq(err->message,
+                     "join: both tables have a column `adId`; Ember names the joined columns by "
+                     "their names alone, so rename one side's (select it under another name) "
+                     "first");
+    g_clear_error(&err);
+    /* a static table */
+    g_autoptr(em_df) fixed = df_of(em_ssc_context(fx.ssc), "clickAdId long, clickTime timestamp",
+                                   "1,2026-01-01 10:00:00\n");
+    cr_assert_null(em_df_join(fx.impressions, fixed, "clickAdId = adId", EM_JOIN_INNER, &err));
+    cr_assert_str_eq(err->message, "join: the right table is static; Ember joins two streaming "
+                                   "tables only (stream-static joins are not supported yet)");
+    g_clear_error(&err);
+    /* an aggregation after the join would read its inputs: refused */
+    g_autoptr(em_df) joined =
+        ok(em_df_join(fx.impressions, fx.clicks, "clickAdId = adId", EM_JOIN_INNER, &err), err);
+    const char *key[] = {"adId"};
+    cr_assert_null(em_df_group_by_count(joined, key, 1, &err));
+    cr_assert_str_eq(err->message, "groupBy after a stream-stream join is not supported yet "
+                                   "(select, filter and withColumn are)");
+    g_clear_error(&err);
+    join_fixture_fini(&fx);
+}
+
+Test(stream_join, joins_are_written_in_append_mode_only)
+{
+    join_fixture fx;
+    join_fixture_init(&fx, impressions, clicks, 1);
+    GError *err = NULL;
+    g_autoptr(em_df) joined =
+        ok(em_df_join(fx.impressions, fx.clicks, "clickAdId = adId", EM_JOIN_INNER, &err), err);
+    cr_assert_null(em_query_start(
+        joined, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_MEMORY}, &err));
+    cr_assert_str_eq(err->message, "Join between two streaming DataFrames/Datasets is not "
+                                   "supported in Update output mode, only in Append output mode");
+    g_clear_error(&err);
+    cr_assert_null(em_query_start(
+        joined, &(em_query_opts){.mode = EM_OUTPUT_COMPLETE, .sink = EM_SINK_MEMORY}, &err));
+    cr_assert(g_str_has_prefix(err->message, "Complete output mode not supported when there are "
+                                             "no streaming aggregations"),
+              "%s", err->message);
+    g_clear_error(&err);
+    join_fixture_fini(&fx);
+}
+
+Test(stream_join, select_and_filter_apply_to_the_joined_rows)
+{
+    join_fixture fx;
+    join_fixture_init(&fx, impressions, clicks, G_N_ELEMENTS(impressions));
+    g_autoptr(em_df) left = join_fixture_marked(&fx, 0);
+    g_autoptr(em_df) right = join_fixture_marked(&fx, 1);
+    GError *err = NULL;
+    g_autoptr(em_df) joined =
+        ok(em_df_join(left, right, GUIDE_CONDITION, EM_JOIN_INNER, &err), err);
+    g_autoptr(em_df) later = ok(em_df_filter_cmp(joined, "adId", EM_CMP_GE, em_int(4), &err), err);
+    const char *cols[] = {"clickTime", "adId"};
+    g_autoptr(em_df) picked = ok(em_df_select(later, cols, 2, &err), err);
+    g_autoptr(em_query) q = em_query_start(
+        picked, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY}, &err);
+    cr_assert_not_null(q, "%s", err ? err->message : "");
+    join_fixture_run(&fx, (int)G_N_ELEMENTS(impressions) + 1);
+    g_autoptr(em_values) rows = em_query_memory_rows(q);
+    g_autofree char *ddl = em_schema_to_ddl(em_df_schema(picked));
+    cr_assert_str_eq(ddl, "clickTime timestamp, adId bigint");
+    GString *text = g_string_new(NULL);
+    em_rows_format(rows->items, rows->n, em_df_schema(picked), 20, 0, text);
+    g_autofree char *got = g_string_free(text, FALSE);
+    cr_assert_str_eq(got, "+-------------------+----+\n"
+                          "|clickTime          |adId|\n"
+                          "+-------------------+----+\n"
+                          "|2026-01-01 11:30:00|4   |\n"
+                          "|2026-01-01 14:30:00|5   |\n"
+                          "|2026-01-01 10:30:00|10  |\n"
+                          "|2026-01-01 15:10:00|6   |\n"
+                          "+-------------------+----+\n");
+    join_fixture_fini(&fx);
+}
