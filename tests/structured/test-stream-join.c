@@ -352,3 +352,78 @@ Test(stream_join, select_and_filter_apply_to_the_joined_rows)
                           "+-------------------+----+\n");
     join_fixture_fini(&fx);
 }
+
+/* "2026-01-01 00:00" plus minutes, as the CSV lines hold it. */
+static char *minute(int64_t m)
+{
+    g_autoptr(GDateTime) base = g_date_time_new_utc(2026, 1, 1, 0, 0, 0);
+    g_autoptr(GDateTime) t = g_date_time_add_minutes(base, (gint)m);
+    return g_date_time_format(t, "%Y-%m-%d %H:%M:%S");
+}
+
+Test(stream_join, state_stays_bounded_by_the_watermarks_over_a_long_run)
+{
+    /* Batch i: impressions 2i and 2i+1 at minute i, a click on 2i at minute i + 5. The global
+     * watermark at batch i is clicks' (i - 1) + 5 - 180 = i - 176 min, so impressions up to
+     * minute i - 237 and clicks of batches up to i - 182 leave: the state holds
+     * 2 * min(i + 1, 237) impressions and min(i + 1, 182) clicks, and from batch 237 on each
+     * batch writes impression 2(i - 237) + 1 unmatched. */
+    enum { N = 2000 };
+    char **left = g_new0(char *, N), **right = g_new0(char *, N);
+    for (int64_t i = 0; i < N; i++) {
+        g_autofree char *t = minute(i), *c = minute(i + 5);
+        left[i] = g_strdup_printf("%" G_GINT64_FORMAT ",%s\n%" G_GINT64_FORMAT ",%s",
+                                  (gint64)(2 * i), t, (gint64)(2 * i + 1), t);
+        right[i] = g_strdup_printf("%" G_GINT64_FORMAT ",%s", (gint64)(2 * i), c);
+    }
+    join_fixture fx;
+    join_fixture_init(&fx, (const char *const *)left, (const char *const *)right, N);
+    g_autoptr(em_df) imp = join_fixture_marked(&fx, 0);
+    g_autoptr(em_df) clk = join_fixture_marked(&fx, 1);
+    GError *err = NULL;
+    g_autoptr(em_df) joined = ok(em_df_join(imp, clk, GUIDE_CONDITION, EM_JOIN_LEFT_OUTER, &err), err);
+    g_autoptr(em_query) q = em_query_start(
+        joined, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY}, &err);
+    cr_assert_not_null(q, "%s", err ? err->message : "");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    int64_t bytes_half = 0, bytes_max = 0;
+    for (int64_t i = 0; i < N; i++) {
+        join_fixture_run(&fx, 1);
+        g_autofree char *json = em_query_last_progress(q);
+        cr_assert(json_parser_load_from_data(parser, json, -1, NULL));
+        JsonObject *p = json_node_get_object(json_parser_get_root(parser));
+        cr_assert_eq(json_object_get_int_member(p, "batchId"), i);
+        int64_t want = 2 * MIN(i + 1, 237) + MIN(i + 1, 182);
+        cr_assert_eq(join_figure(p, "numRowsTotal"), want, "batch %" G_GINT64_FORMAT,
+                     (gint64)i);
+        int64_t out = json_object_get_int_member(json_object_get_object_member(p, "sink"),
+                                                 "numOutputRows");
+        cr_assert_eq(out, i >= 237 ? 2 : 1, "batch %" G_GINT64_FORMAT, (gint64)i);
+        int64_t bytes = join_figure(p, "memoryUsedBytes");
+        if (i == N / 2)
+            bytes_half = bytes;
+        if (i > N / 2)
+            bytes_max = MAX(bytes_max, bytes);
+    }
+    /* the buffers' arenas are compacted: memory follows the rows kept, not the rows seen */
+    cr_assert_leq(bytes_max, 2 * bytes_half, "%" G_GINT64_FORMAT " > 2 * %" G_GINT64_FORMAT,
+                  (gint64)bytes_max, (gint64)bytes_half);
+    g_autoptr(em_values) rows = em_query_memory_rows(q);
+    size_t unmatched = 0;
+    for (size_t r = 0; r < rows->n; r++) {
+        em_value row = rows->items[r];
+        if (em_is_null(em_row_get(row, 2))) {
+            cr_assert_eq(em_row_get(row, 0).as.i, 2 * (int64_t)unmatched + 1);
+            unmatched++;
+        }
+    }
+    cr_assert_eq(rows->n, N + (N - 237));
+    cr_assert_eq(unmatched, N - 237);
+    join_fixture_fini(&fx);
+    for (size_t i = 0; i < N; i++) {
+        g_free(left[i]);
+        g_free(right[i]);
+    }
+    g_free(left);
+    g_free(right);
+}
