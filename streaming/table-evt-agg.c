@@ -119,7 +119,7 @@ em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup)
 }
 
 em_df *em__evt_join_new(em_schema *out, em_dstream *both, em_dstream *source,
-                       const char *source_desc, struct em_join *join)
+                        const char *source_desc, struct em_join *join)
 {
     struct em_evt_agg *agg = g_new0(struct em_evt_agg, 1);
     agg->refs = 1;

@@ -43,11 +43,11 @@ struct em_join {
     size_t n_terms;
     time_term *terms;
     size_t n_cols[2];
-    em_dstream *rows[2];      /* each side's rows (borrowed: the ssc owns streams) */
-    em_dstream *sources[2];   /* each side's input stream, for the query's input figures */
-    char *source_desc[2];     /* their descriptions */
+    em_dstream *rows[2];        /* each side's rows (borrowed: the ssc owns streams) */
+    em_dstream *sources[2];     /* each side's input stream, for the query's input figures */
+    char *source_desc[2];       /* their descriptions */
     struct em_watermark *wm[2]; /* each side's watermark (references), or NULL */
-    int evt_col[2];           /* each side's watermarked column, or -1 */
+    int evt_col[2];             /* each side's watermarked column, or -1 */
     em_context *sc;
     GMutex lock;
     side_state state[2];
@@ -120,10 +120,9 @@ static bool keyword(parser *ps, const char *kw)
 static const struct {
     const char *name;
     int64_t ms;
-} units[] = {{"milliseconds", 1},     {"millisecond", 1},    {"seconds", 1000},
-             {"second", 1000},        {"minutes", 60000},    {"minute", 60000},
-             {"hours", 3600000},      {"hour", 3600000},     {"days", 86400000},
-             {"day", 86400000},       {"weeks", 604800000},  {"week", 604800000}};
+} units[] = {{"milliseconds", 1}, {"millisecond", 1}, {"seconds", 1000},    {"second", 1000},
+             {"minutes", 60000},  {"minute", 60000},  {"hours", 3600000},   {"hour", 3600000},
+             {"days", 86400000},  {"day", 86400000},  {"weeks", 604800000}, {"week", 604800000}};
 
 /* After INTERVAL: one or more "N unit" (N optionally quoted), into *ms. */
 static bool interval(parser *ps, int64_t *ms)
@@ -154,7 +153,8 @@ static bool interval(parser *ps, int64_t *ms)
 static void column_list(const em_schema *schema, GString *out)
 {
     for (size_t i = 0; i < schema->n; i++)
-        g_string_append_printf(out, "%s`%s`", out->len && out->str[out->len - 1] != '[' ? ", " : "",
+        g_string_append_printf(out, "%s`%s`",
+                               out->len && out->str[out->len - 1] != '[' ? ", " : "",
                                schema->names[i]);
 }
 
@@ -202,8 +202,8 @@ static bool parse_op(parser *ps, em_cmp_op *op)
     static const struct {
         const char *text;
         em_cmp_op op;
-    } ops[] = {{"==", EM_CMP_EQ}, {"<=", EM_CMP_LE}, {">=", EM_CMP_GE}, {"=", EM_CMP_EQ},
-               {"<", EM_CMP_LT},  {">", EM_CMP_GT}};
+    } ops[] = {{"==", EM_CMP_EQ}, {"<=", EM_CMP_LE}, {">=", EM_CMP_GE},
+               {"=", EM_CMP_EQ},  {"<", EM_CMP_LT},  {">", EM_CMP_GT}};
     for (size_t i = 0; i < G_N_ELEMENTS(ops); i++) {
         size_t n = strlen(ops[i].text);
         if (strncmp(ps->p, ops[i].text, n) == 0) {
@@ -217,7 +217,7 @@ static bool parse_op(parser *ps, em_cmp_op *op)
 
 static em_cmp_op flip(em_cmp_op op)
 {
-    return op == EM_CMP_LT ? EM_CMP_GT
+    return op == EM_CMP_LT   ? EM_CMP_GT
            : op == EM_CMP_LE ? EM_CMP_GE
            : op == EM_CMP_GT ? EM_CMP_LT
            : op == EM_CMP_GE ? EM_CMP_LE
@@ -475,8 +475,8 @@ static bool check_sides(const em_df *left, const em_df *right, GError **err)
     return true;
 }
 
-em_df *em_df_join(const em_df *left, const em_df *right, const char *condition,
-                  em_join_type type, GError **err)
+em_df *em_df_join(const em_df *left, const em_df *right, const char *condition, em_join_type type,
+                  GError **err)
 {
     g_return_val_if_fail(left && right && condition, NULL);
     g_return_val_if_fail(type >= EM_JOIN_INNER && type <= EM_JOIN_RIGHT_OUTER, NULL);
@@ -486,15 +486,17 @@ em_df *em_df_join(const em_df *left, const em_df *right, const char *condition,
     j->type = type;
     j->condition = g_strdup(condition);
     g_mutex_init(&j->lock);
-    parser ps = {.text = condition, .p = condition, .schema = {left->schema, right->schema},
+    parser ps = {.text = condition,
+                 .p = condition,
+                 .schema = {left->schema, right->schema},
                  .err = err};
     const em_df *sides[2] = {left, right};
     for (int s = 0; s < 2; s++) {
         j->n_cols[s] = sides[s]->schema->n;
         j->rows[s] = sides[s]->ds;
         j->sources[s] = sides[s]->source;
-        j->source_desc[s] = g_strdup(sides[s]->source_desc ? sides[s]->source_desc
-                                                           : sides[s]->source->op);
+        j->source_desc[s] =
+            g_strdup(sides[s]->source_desc ? sides[s]->source_desc : sides[s]->source->op);
         j->wm[s] = em__watermark_ref(sides[s]->watermark);
         j->evt_col[s] = sides[s]->watermark && sides[s]->event_col
                             ? em_schema_index(sides[s]->schema, sides[s]->event_col)
@@ -574,8 +576,8 @@ static bool condition_holds(const struct em_join *j, em_value l, em_value r)
  * rows with a null key or a null time in the condition (InferFiltersFromConstraints). */
 static bool unmatchable(const struct em_join *j, int s, em_value row)
 {
-    bool preserved = (j->type == EM_JOIN_LEFT_OUTER && s == 0) ||
-                     (j->type == EM_JOIN_RIGHT_OUTER && s == 1);
+    bool preserved =
+        (j->type == EM_JOIN_LEFT_OUTER && s == 0) || (j->type == EM_JOIN_RIGHT_OUTER && s == 1);
     if (preserved)
         return false;
     for (size_t k = 0; k < j->n_keys; k++)

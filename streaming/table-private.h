@@ -116,7 +116,7 @@ em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup);
  * reading source (the left's, described as source_desc) for the query's input figures; join
  * is taken over. */
 em_df *em__evt_join_new(em_schema *out, em_dstream *both, em_dstream *source,
-                       const char *source_desc, struct em_join *join);
+                        const char *source_desc, struct em_join *join);
 /* The join an event-time operator runs, or NULL. */
 struct em_join *em__evt_agg_join(const struct em_evt_agg *agg);
 void em__join_free(struct em_join *join);

@@ -382,7 +382,7 @@ static void record_progress(em_query *q, const batch_figures *f)
 typedef struct {
     bool has_data;
     int64_t rows;
-    int64_t right_rows; /* a stream-stream join's right source */
+    int64_t right_rows;         /* a stream-stream join's right source */
     char *start, *end, *latest; /* JSON, NULL for none */
 } trigger_input;
 

@@ -28,11 +28,11 @@ static const char *const clicks[] = {
     "6," D "15:10:00\n8," D "08:00:00\n11," D "10:25:00",
 };
 
-#define GUIDE                                                                                      \
-    "clickAdId = adId AND clickTime >= impressionTime AND "                                        \
+#define GUIDE                                                                                     \
+    "clickAdId = adId AND clickTime >= impressionTime AND "                                       \
     "clickTime <= impressionTime + interval 1 hour"
-#define STRICT                                                                                     \
-    "adId = clickAdId AND impressionTime > clickTime - interval 1 hour AND "                       \
+#define STRICT                                                                                    \
+    "adId = clickAdId AND impressionTime > clickTime - interval 1 hour AND "                      \
     "impressionTime < clickTime + interval 10 minutes"
 
 static bool have_pyspark(void)

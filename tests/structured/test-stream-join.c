@@ -7,8 +7,8 @@
 #include <string.h>
 
 #define D "2026-01-01 "
-#define GUIDE_CONDITION                                                                            \
-    "clickAdId = adId AND clickTime >= impressionTime AND "                                        \
+#define GUIDE_CONDITION                                                                           \
+    "clickAdId = adId AND clickTime >= impressionTime AND "                                       \
     "clickTime <= impressionTime + interval 1 hour"
 
 /* Four batches of each side: matches within a batch, a left row matching a click buffered
@@ -61,35 +61,36 @@ static void run_result_clear(run_result *r)
     g_strfreev(r->progress);
 }
 
-#define BANNER(n)                                                                                  \
-    "-------------------------------------------\n"                                             \
-    "Batch: " #n "\n"                                                                          \
+#define BANNER(n)                                                                                 \
+    "-------------------------------------------\n"                                               \
+    "Batch: " #n "\n"                                                                             \
     "-------------------------------------------\n"
-#define HEAD                                                                                       \
-    "+----+-------------------+---------+-------------------+\n"                               \
-    "|adId|impressionTime     |clickAdId|clickTime          |\n"                               \
+#define HEAD                                                                                      \
+    "+----+-------------------+---------+-------------------+\n"                                  \
+    "|adId|impressionTime     |clickAdId|clickTime          |\n"                                  \
     "+----+-------------------+---------+-------------------+\n"
 #define FOOT "+----+-------------------+---------+-------------------+\n\n"
 #define ROW(ad, imp, click, ct) "|" ad "|" D imp "|" click "|" D ct "|\n"
 
 /* Batches 0 to 3 of the inner join, which the outer joins write too. */
-#define MATCHES_0_TO_2                                                                             \
-    BANNER(0) HEAD ROW("1   ", "10:00:00", "1        ", "10:20:00") FOOT BANNER(1) HEAD           \
-    ROW("2   ", "10:05:00", "2        ", "10:50:00")                                             \
-    ROW("4   ", "11:00:00", "4        ", "11:30:00") FOOT BANNER(2) HEAD                          \
-    ROW("5   ", "14:00:00", "5        ", "14:30:00")                                             \
-    ROW("10  ", "10:15:00", "10       ", "10:30:00") FOOT
+#define MATCHES_0_TO_2                                                                            \
+    BANNER(0)                                                                                     \
+    HEAD ROW("1   ", "10:00:00", "1        ", "10:20:00") FOOT BANNER(1)                          \
+        HEAD ROW("2   ", "10:05:00", "2        ", "10:50:00")                                     \
+            ROW("4   ", "11:00:00", "4        ", "11:30:00") FOOT BANNER(2)                       \
+                HEAD ROW("5   ", "14:00:00", "5        ", "14:30:00")                             \
+                    ROW("10  ", "10:15:00", "10       ", "10:30:00") FOOT
 
 Test(stream_join, guide_inner_join_writes_each_match_once_per_trigger)
 {
     run_result r = run_guide(EM_JOIN_INNER, GUIDE_CONDITION);
     /* batch 4 runs without data: the watermark moved (11:30 to 12:10) and cleans state */
-    cr_assert_str_eq(r.console, MATCHES_0_TO_2 BANNER(3) HEAD ROW(
-                                    "6   ", "15:00:00", "6        ", "15:10:00") FOOT BANNER(4)
-                                    "+----+--------------+---------+---------+\n"
-                                    "|adId|impressionTime|clickAdId|clickTime|\n"
-                                    "+----+--------------+---------+---------+\n"
-                                    "+----+--------------+---------+---------+\n\n");
+    cr_assert_str_eq(r.console,
+                     MATCHES_0_TO_2 BANNER(3) HEAD ROW("6   ", "15:00:00", "6        ", "15:10:00")
+                         FOOT BANNER(4) "+----+--------------+---------+---------+\n"
+                                        "|adId|impressionTime|clickAdId|clickTime|\n"
+                                        "+----+--------------+---------+---------+\n"
+                                        "+----+--------------+---------+---------+\n\n");
     cr_assert_eq(g_strv_length(r.progress), 5);
     run_result_clear(&r);
 }
@@ -99,32 +100,32 @@ Test(stream_join, guide_left_outer_join_writes_unmatched_impressions_once_the_wa
     run_result r = run_guide(EM_JOIN_LEFT_OUTER, GUIDE_CONDITION);
     /* batch 3 (watermark 11:30): impressions up to 10:29:59.999 leave, 3 unmatched; batch 4
      * (12:10): up to 11:09:59.999, 9 and the null key unmatched */
-    cr_assert_str_eq(r.console,
-                     MATCHES_0_TO_2 BANNER(3) HEAD
-                         "|3   |" D "10:10:00|NULL     |NULL               |\n" ROW(
-                             "6   ", "15:00:00", "6        ", "15:10:00") FOOT BANNER(4)
-                             "+----+-------------------+---------+---------+\n"
-                             "|adId|impressionTime     |clickAdId|clickTime|\n"
-                             "+----+-------------------+---------+---------+\n"
-                             "|NULL|" D "11:00:00|NULL     |NULL     |\n"
-                             "|9   |" D "11:05:00|NULL     |NULL     |\n"
-                             "+----+-------------------+---------+---------+\n\n");
+    cr_assert_str_eq(r.console, MATCHES_0_TO_2 BANNER(3) HEAD
+                     "|3   |" D
+                     "10:10:00|NULL     |NULL               |\n" ROW("6   ", "15:00:00",
+                                                                     "6        ", "15:10:00")
+                         FOOT BANNER(4) "+----+-------------------+---------+---------+\n"
+                                        "|adId|impressionTime     |clickAdId|clickTime|\n"
+                                        "+----+-------------------+---------+---------+\n"
+                                        "|NULL|" D "11:00:00|NULL     |NULL     |\n"
+                                        "|9   |" D "11:05:00|NULL     |NULL     |\n"
+                                        "+----+-------------------+---------+---------+\n\n");
     run_result_clear(&r);
 }
 
 Test(stream_join, right_outer_join_writes_unmatched_clicks_with_null_impressions)
 {
     /* the same condition as BETWEEN: click 3 (11:30) leaves unmatched at 12:10 */
-    run_result r = run_guide(EM_JOIN_RIGHT_OUTER,
-                             "clickAdId = adId AND clickTime BETWEEN impressionTime AND "
-                             "impressionTime + INTERVAL '60' MINUTES");
-    cr_assert_str_eq(r.console, MATCHES_0_TO_2 BANNER(3) HEAD ROW(
-                                    "6   ", "15:00:00", "6        ", "15:10:00") FOOT BANNER(4)
-                                    "+----+--------------+---------+-------------------+\n"
-                                    "|adId|impressionTime|clickAdId|clickTime          |\n"
-                                    "+----+--------------+---------+-------------------+\n"
-                                    "|NULL|NULL          |3        |" D "11:30:00|\n"
-                                    "+----+--------------+---------+-------------------+\n\n");
+    run_result r =
+        run_guide(EM_JOIN_RIGHT_OUTER, "clickAdId = adId AND clickTime BETWEEN impressionTime AND "
+                                       "impressionTime + INTERVAL '60' MINUTES");
+    cr_assert_str_eq(r.console,
+                     MATCHES_0_TO_2 BANNER(3) HEAD ROW("6   ", "15:00:00", "6        ", "15:10:00")
+                         FOOT BANNER(4) "+----+--------------+---------+-------------------+\n"
+                                        "|adId|impressionTime|clickAdId|clickTime          |\n"
+                                        "+----+--------------+---------+-------------------+\n"
+                                        "|NULL|NULL          |3        |" D "11:30:00|\n"
+                                        "+----+--------------+---------+-------------------+\n\n");
     run_result_clear(&r);
 }
 
@@ -192,8 +193,8 @@ static char *join_error(bool left_marked, bool right_marked, const char *conditi
     g_autoptr(em_df) left = left_marked ? join_fixture_marked(&fx, 0) : NULL;
     g_autoptr(em_df) right = right_marked ? join_fixture_marked(&fx, 1) : NULL;
     GError *err = NULL;
-    em_df *joined = em_df_join(left ? left : fx.impressions, right ? right : fx.clicks,
-                               condition, type, &err);
+    em_df *joined =
+        em_df_join(left ? left : fx.impressions, right ? right : fx.clicks, condition, type, &err);
     char *message = err ? g_strdup(err->message) : NULL;
     cr_assert(!joined == !!err);
     em_df_free(joined);
@@ -209,8 +210,8 @@ Test(stream_join, outer_joins_need_the_nullable_sides_watermark_and_a_range)
     cr_assert_str_eq(no_wm,
                      "Stream-stream LeftOuter join between two streaming DataFrame/Datasets is "
                      "not supported without a watermark in the join keys, or a watermark on the "
-                     "nullable side and an appropriate range condition (join condition \"" GUIDE_CONDITION
-                     "\")");
+                     "nullable side and an appropriate range condition (join condition "
+                     "\"" GUIDE_CONDITION "\")");
     /* watermarks, but no range bounding the impressions */
     g_autofree char *no_range = join_error(true, true, "clickAdId = adId", EM_JOIN_LEFT_OUTER);
     cr_assert(g_str_has_prefix(no_range, "Stream-stream LeftOuter join between two streaming"),
@@ -221,8 +222,8 @@ Test(stream_join, outer_joins_need_the_nullable_sides_watermark_and_a_range)
                    EM_JOIN_LEFT_OUTER);
     cr_assert(g_str_has_prefix(one_sided, "Stream-stream LeftOuter join"), "%s", one_sided);
     g_autofree char *right = join_error(false, true, GUIDE_CONDITION, EM_JOIN_RIGHT_OUTER);
-    cr_assert(g_str_has_prefix(right, "Stream-stream RightOuter join between two streaming"),
-              "%s", right);
+    cr_assert(g_str_has_prefix(right, "Stream-stream RightOuter join between two streaming"), "%s",
+              right);
     /* an inner join needs neither (its state then grows, as Spark's) */
     g_autofree char *inner = join_error(false, false, "clickAdId = adId", EM_JOIN_INNER);
     cr_assert_null(inner, "%s", inner);
@@ -306,13 +307,16 @@ Test(stream_join, joins_are_written_in_append_mode_only)
     GError *err = NULL;
     g_autoptr(em_df) joined =
         ok(em_df_join(fx.impressions, fx.clicks, "clickAdId = adId", EM_JOIN_INNER, &err), err);
-    cr_assert_null(em_query_start(
-        joined, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_MEMORY}, &err));
+    cr_assert_null(
+        em_query_start(joined, &(em_query_opts){.mode = EM_OUTPUT_UPDATE, .sink = EM_SINK_MEMORY},
+                       &err));
     cr_assert_str_eq(err->message, "Join between two streaming DataFrames/Datasets is not "
                                    "supported in Update output mode, only in Append output mode");
     g_clear_error(&err);
-    cr_assert_null(em_query_start(
-        joined, &(em_query_opts){.mode = EM_OUTPUT_COMPLETE, .sink = EM_SINK_MEMORY}, &err));
+    cr_assert_null(
+        em_query_start(joined,
+                       &(em_query_opts){.mode = EM_OUTPUT_COMPLETE, .sink = EM_SINK_MEMORY},
+                       &err));
     cr_assert(g_str_has_prefix(err->message, "Complete output mode not supported when there are "
                                              "no streaming aggregations"),
               "%s", err->message);
@@ -332,8 +336,9 @@ Test(stream_join, select_and_filter_apply_to_the_joined_rows)
     g_autoptr(em_df) later = ok(em_df_filter_cmp(joined, "adId", EM_CMP_GE, em_int(4), &err), err);
     const char *cols[] = {"clickTime", "adId"};
     g_autoptr(em_df) picked = ok(em_df_select(later, cols, 2, &err), err);
-    g_autoptr(em_query) q = em_query_start(
-        picked, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY}, &err);
+    g_autoptr(em_query) q =
+        em_query_start(picked, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     join_fixture_run(&fx, (int)G_N_ELEMENTS(impressions) + 1);
     g_autoptr(em_values) rows = em_query_memory_rows(q);
@@ -381,9 +386,11 @@ Test(stream_join, state_stays_bounded_by_the_watermarks_over_a_long_run)
     g_autoptr(em_df) imp = join_fixture_marked(&fx, 0);
     g_autoptr(em_df) clk = join_fixture_marked(&fx, 1);
     GError *err = NULL;
-    g_autoptr(em_df) joined = ok(em_df_join(imp, clk, GUIDE_CONDITION, EM_JOIN_LEFT_OUTER, &err), err);
-    g_autoptr(em_query) q = em_query_start(
-        joined, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY}, &err);
+    g_autoptr(em_df) joined =
+        ok(em_df_join(imp, clk, GUIDE_CONDITION, EM_JOIN_LEFT_OUTER, &err), err);
+    g_autoptr(em_query) q =
+        em_query_start(joined, &(em_query_opts){.mode = EM_OUTPUT_APPEND, .sink = EM_SINK_MEMORY},
+                       &err);
     cr_assert_not_null(q, "%s", err ? err->message : "");
     g_autoptr(JsonParser) parser = json_parser_new();
     int64_t bytes_half = 0, bytes_max = 0;
@@ -394,10 +401,9 @@ Test(stream_join, state_stays_bounded_by_the_watermarks_over_a_long_run)
         JsonObject *p = json_node_get_object(json_parser_get_root(parser));
         cr_assert_eq(json_object_get_int_member(p, "batchId"), i);
         int64_t want = 2 * MIN(i + 1, 237) + MIN(i + 1, 182);
-        cr_assert_eq(join_figure(p, "numRowsTotal"), want, "batch %" G_GINT64_FORMAT,
-                     (gint64)i);
-        int64_t out = json_object_get_int_member(json_object_get_object_member(p, "sink"),
-                                                 "numOutputRows");
+        cr_assert_eq(join_figure(p, "numRowsTotal"), want, "batch %" G_GINT64_FORMAT, (gint64)i);
+        int64_t out =
+            json_object_get_int_member(json_object_get_object_member(p, "sink"), "numOutputRows");
         cr_assert_eq(out, i >= 237 ? 2 : 1, "batch %" G_GINT64_FORMAT, (gint64)i);
         int64_t bytes = join_figure(p, "memoryUsedBytes");
         if (i == N / 2)
