@@ -641,8 +641,7 @@ static void compact(side_state *st)
 }
 
 /* OneSideHashJoiner.storeAndJoinWithOtherSide: side s's new rows join the other side's
- * buffer (marking the rows they match), then are buffered unless the state watermark already
- * passed them. */
+ * buffer (marking the rows they match), then are buffered. */
 static void store_and_join(struct em_join *j, int s, const em_values *rows, bool watermarked,
                            int64_t late_ms, bool has_state_wm, int64_t state_wm, GArray *out,
                            em_arena *arena)
@@ -677,8 +676,13 @@ static void store_and_join(struct em_join *j, int s, const em_values *rows, bool
                 fields[k] = row.as.items[j->keys[s][k]];
             key = em_row_in(arena, fields, j->n_keys);
         }
-        if (has_state_wm && j->evt_col[s] >= 0 && is_passed(row.as.items[j->evt_col[s]], state_wm))
-            continue; /* Spark does not buffer it (an unmatched outer row is not written) */
+        /* Spark 3.5: a left row is buffered even when the state watermark passed it (the
+         * right's new rows have yet to meet it; it leaves at the end of the batch); a right
+         * row then only when it stays, or when a right outer join must write it unmatched */
+        bool leaving =
+            has_state_wm && j->evt_col[s] >= 0 && is_passed(row.as.items[j->evt_col[s]], state_wm);
+        if (s == 1 && leaving && !(j->type == EM_JOIN_RIGHT_OUTER && !matched))
+            continue;
         append(&j->state[s], key, row, matched);
         j->updated++;
     }

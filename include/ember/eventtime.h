@@ -101,9 +101,9 @@ typedef enum em_join_type {
  * multipleWatermarkPolicy min); rows at or before the previous batch's are dropped as late, and
  * a side's buffered rows leave once the range condition and the global watermark say no future
  * row of the other side can match them (Spark's state value watermark), so the buffers stay
- * bounded; an outer join then writes its preserved side's unmatched rows with nulls, once. A row
- * whose time is already past its side's state watermark when it arrives is joined but not
- * buffered, so an outer join never writes it unmatched (as Spark). The query's stateOperators
+ * bounded; an outer join then writes its preserved side's unmatched rows with nulls, once (a
+ * row already past its state watermark when it arrives meets the other side's rows of its
+ * batch, then leaves at the batch's end, as in Spark 3.5). The query's stateOperators
  * list the join ("symmetricHashJoin"). NULL with err (EM_ERROR_PARSE for the condition's text,
  * EM_ERROR_INVALID otherwise) for a static table, a column that is not in either table or is in
  * both, keys of different types, a range on non-timestamps, no equality, or an outer join
