@@ -51,7 +51,7 @@ struct em_join {
     em_context *sc;
     GMutex lock;
     side_state state[2];
-    int64_t rows_read; /* the right source's rows so far (its count offsets) */
+    int64_t rows_read; /* the right source's rows so far (its count offsets), as read */
     /* the last batch's figures */
     int64_t updated, removed, dropped;
 };
@@ -775,7 +775,6 @@ static em_rdd *run(struct em_join *j, em_time t, em_arena *arena, GError **err)
         g_array_free(out, TRUE);
         return NULL;
     }
-    j->rows_read += (int64_t)right->n;
     /* Spark writes in its partitions' order; Ember in the rows' order, the same every run */
     g_array_sort(out, compare_rows);
     em_rdd *rows = em_parallelize(j->sc, (em_value *)out->data, out->len, 0);
@@ -845,6 +844,9 @@ bool em__join_right_input(struct em_join *j, em_time t, int64_t *rows, bool *has
         return false;
     em__offset_stream *os = em__offset_stream_of(j->sources[1]);
     *has_data = os ? os->planned_t == t && os->planned_fresh : *rows > 0;
+    g_mutex_lock(&j->lock);
+    j->rows_read += *rows;
+    g_mutex_unlock(&j->lock);
     return true;
 }
 
@@ -920,14 +922,6 @@ void em__join_progress(struct em_join *j, JsonBuilder *b)
     add_int(b, "memoryUsedBytes", bytes);
     add_int(b, "numRowsDroppedByWatermark", dropped);
     json_builder_end_object(b);
-}
-
-void em__join_state_size(struct em_join *j, int64_t *left_rows, int64_t *right_rows)
-{
-    g_mutex_lock(&j->lock);
-    *left_rows = (int64_t)j->state[0].rows;
-    *right_rows = (int64_t)j->state[1].rows;
-    g_mutex_unlock(&j->lock);
 }
 
 bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err)

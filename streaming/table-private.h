@@ -138,8 +138,6 @@ void em__join_progress(struct em_join *join, JsonBuilder *b);
 /* False with err naming op when df is the result of a stream-stream join: op would read
  * the join's inputs rather than its output (only select, filter and withColumn follow it). */
 bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err);
-/* The rows buffered on each side. */
-void em__join_state_size(struct em_join *join, int64_t *left_rows, int64_t *right_rows);
 
 /* What table-agg.c's plans give the event-time aggregation. */
 size_t em__agg_plan_n_keys(const struct em_agg_plan *plan);
