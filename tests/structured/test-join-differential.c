@@ -17,7 +17,7 @@
  * sides, a null key, late rows, and a pair past its state watermark on arrival. */
 static const char *const impressions[] = {
     "1," D "10:00:00\n2," D "10:05:00\n3," D "10:10:00",
-    "4," D "11:00:00\n9," D "11:05:00",
+    "4," D "11:00:00\n9," D "11:05:00\n12," D "10:30:00",
     "5," D "14:00:00\n10," D "10:15:00\n," D "11:00:00",
     "6," D "15:00:00\n7," D "07:00:00\n11," D "10:20:00",
 };

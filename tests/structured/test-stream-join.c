@@ -12,13 +12,14 @@
     "clickTime <= impressionTime + interval 1 hour"
 
 /* Four batches of each side: matches within a batch, a left row matching a click buffered
- * before it (ad 10), an impression never clicked (3, 9), a click out of range (3), a null
+ * before it (ad 10), impressions never clicked (3, 9, 12 at 10:30: a state watermark boundary),
+ * a click out of range (3), a null
  * key, a late row on each side in the last batch and a pair (ad 11) that arrives after the
  * state watermark passed it: the impression is buffered for the batch (Spark 3.5), the click
  * meets it, and both leave at the batch's end. */
 static const char *const impressions[] = {
     "1," D "10:00:00\n2," D "10:05:00\n3," D "10:10:00",
-    "4," D "11:00:00\n9," D "11:05:00",
+    "4," D "11:00:00\n9," D "11:05:00\n12," D "10:30:00",
     "5," D "14:00:00\n10," D "10:15:00\n," D "11:00:00",
     "6," D "15:00:00\n7," D "07:00:00\n11," D "10:20:00",
 };
@@ -103,7 +104,8 @@ Test(stream_join, guide_left_outer_join_writes_unmatched_impressions_once_the_wa
 {
     run_result r = run_guide(EM_JOIN_LEFT_OUTER, GUIDE_CONDITION);
     /* batch 3 (watermark 11:30): impressions up to 10:29:59.999 leave, 3 unmatched; batch 4
-     * (12:10): up to 11:09:59.999, 9 and the null key unmatched */
+     * (12:10): up to 11:09:59.999, 9, 12 (10:30, just after 10:29:59.999) and the null key
+     * unmatched */
     cr_assert_str_eq(r.console, MATCHES_0_TO_2 BANNER(3) HEAD
                      "|3   |" D "10:10:00|NULL     |NULL               |\n" MATCHES_3 FOOT BANNER(
                          4) "+----+-------------------+---------+---------+\n"
@@ -111,6 +113,7 @@ Test(stream_join, guide_left_outer_join_writes_unmatched_impressions_once_the_wa
                             "+----+-------------------+---------+---------+\n"
                             "|NULL|" D "11:00:00|NULL     |NULL     |\n"
                             "|9   |" D "11:05:00|NULL     |NULL     |\n"
+                            "|12  |" D "10:30:00|NULL     |NULL     |\n"
                             "+----+-------------------+---------+---------+\n\n");
     run_result_clear(&r);
 }
@@ -127,6 +130,25 @@ Test(stream_join, right_outer_join_writes_unmatched_clicks_with_null_impressions
                                        "+----+--------------+---------+-------------------+\n"
                                        "|NULL|NULL          |3        |" D "11:30:00|\n"
                                        "+----+--------------+---------+-------------------+\n\n");
+    run_result_clear(&r);
+}
+
+Test(stream_join, strict_bounds_evict_at_the_state_watermark_itself)
+{
+    /* impressionTime > clickTime - 1 h: impressions at or before W - 1 h leave (>= would keep
+     * W - 1 h itself): at 11:30, 12 (10:30) leaves with 3, a batch before the guide's */
+    run_result r = run_guide(EM_JOIN_LEFT_OUTER,
+                             "adId = clickAdId AND impressionTime > clickTime - interval 1 hour "
+                             "AND impressionTime < clickTime + interval 10 minutes");
+    cr_assert_str_eq(r.console, MATCHES_0_TO_2 BANNER(3) HEAD
+                     "|3   |" D "10:10:00|NULL     |NULL               |\n" MATCHES_3 "|12  |" D
+                     "10:30:00|NULL     |NULL               |\n" FOOT BANNER(
+                         4) "+----+-------------------+---------+---------+\n"
+                            "|adId|impressionTime     |clickAdId|clickTime|\n"
+                            "+----+-------------------+---------+---------+\n"
+                            "|NULL|" D "11:00:00|NULL     |NULL     |\n"
+                            "|9   |" D "11:05:00|NULL     |NULL     |\n"
+                            "+----+-------------------+---------+---------+\n\n");
     run_result_clear(&r);
 }
 
@@ -153,9 +175,9 @@ Test(stream_join, progress_lists_the_join_state_and_the_global_watermark)
     static const char *const watermarks[] = {"1970-01-01T00:00:00.000Z", D "07:20:00",
                                              D "08:30:00", D "11:30:00", D "12:10:00"};
     /* left outer: the null-key impression (11:00) is buffered, and leaves at 12:10 */
-    static const int64_t total[] = {4, 10, 14, 9, 4}, updated[] = {4, 6, 4, 3, 0},
-                         removed[] = {0, 0, 0, 8, 5}, dropped[] = {0, 0, 0, 2, 0},
-                         left_rows[] = {3, 2, 3, 3, 0}, right_rows[] = {1, 4, 1, 3, 0};
+    static const int64_t total[] = {4, 11, 15, 10, 4}, updated[] = {4, 7, 4, 3, 0},
+                         removed[] = {0, 0, 0, 8, 6}, dropped[] = {0, 0, 0, 2, 0},
+                         left_rows[] = {3, 3, 3, 3, 0}, right_rows[] = {1, 4, 1, 3, 0};
     g_autoptr(JsonParser) parser = json_parser_new();
     for (size_t i = 0; i < G_N_ELEMENTS(total); i++) {
         JsonObject *p = progress_at(parser, r.progress, i);
