@@ -292,9 +292,11 @@ static bool add_conjunct(parser *ps, struct em_join *j, const operand *a, em_cmp
 static bool parse_condition(parser *ps, struct em_join *j)
 {
     do {
-        operand a, b, c;
-        if (!parse_operand(ps, &a))
+        operand a = {0}, b = {0}, c = {0};
+        if (!parse_operand(ps, &a)) {
+            g_free(a.name);
             return false;
+        }
         bool ok;
         if (keyword(ps, "between")) {
             ok = parse_operand(ps, &b) && (keyword(ps, "and") || fail(ps, "expected AND")) &&
