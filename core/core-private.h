@@ -85,6 +85,9 @@ em_values *em__values_new(void);
 void em__values_append(em_values *vals, em_value v);
 /* Appends a deep copy of v into vals->arena. */
 void em__values_append_copy(em_values *vals, em_value v);
+/* Appends Java's Double/Float.toString layout of the decimal D1..Dn x 10^exp (n >= 1, no
+ * trailing zeros but D1) to out: plain in [1e-3, 1e7), else D.DDDE<exp>. */
+void em__java_layout(const char *digits, int nd, int exp, GString *out);
 
 /* ---- Tasks and sinks ---- */
 

@@ -348,35 +348,6 @@ bad:
 
 void em_format_double(double d, GString *out) { em_value_format(em_double(d), out); }
 
-/* Double.toString's layout of digits D1..Dn x 10^exp (n >= 1, no trailing zeros but D1). */
-static void java_layout(const char *digits, int nd, int exp, GString *out)
-{
-    if (exp >= -3 && exp < 7) {
-        if (exp < 0) {
-            g_string_append(out, "0.");
-            for (int i = exp + 1; i < 0; i++)
-                g_string_append_c(out, '0');
-            g_string_append_len(out, digits, nd);
-            return;
-        }
-        for (int i = 0; i <= exp; i++)
-            g_string_append_c(out, i < nd ? digits[i] : '0');
-        g_string_append_c(out, '.');
-        if (nd > exp + 1)
-            g_string_append_len(out, digits + exp + 1, nd - exp - 1);
-        else
-            g_string_append_c(out, '0');
-        return;
-    }
-    g_string_append_c(out, digits[0]);
-    g_string_append_c(out, '.');
-    if (nd > 1)
-        g_string_append_len(out, digits + 1, nd - 1);
-    else
-        g_string_append_c(out, '0');
-    g_string_append_printf(out, "E%d", exp);
-}
-
 /* The n-digit decimal of f that reads back as f, if one does: printf's nearest, or for a
  * power of two the one a unit above (the gap below is half the gap above). */
 static bool float_digits(float f, int n, char *digits, int *exp)
@@ -432,7 +403,7 @@ void em_format_float(float f, GString *out)
     }
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
-    java_layout(digits, nd, exp, out);
+    em__java_layout(digits, nd, exp, out);
 }
 
 static em_value number_to_string(em_value v, bool as_float, const char *fn)

@@ -44,6 +44,36 @@ static bool decimal_digits(double d, int n, char *digits, int *exp)
     return g_ascii_strtod(buf, NULL) == d;
 }
 
+/* Double.toString's layout of digits D1..Dn x 10^exp (n >= 1, no trailing zeros but D1): plain
+ * notation in [1e-3, 1e7), otherwise D.DDDE<exp>; always a digit after the point. */
+void em__java_layout(const char *digits, int nd, int exp, GString *out)
+{
+    if (exp >= -3 && exp < 7) {
+        if (exp < 0) {
+            g_string_append(out, "0.");
+            for (int i = exp + 1; i < 0; i++)
+                g_string_append_c(out, '0');
+            g_string_append_len(out, digits, nd);
+            return;
+        }
+        for (int i = 0; i <= exp; i++)
+            g_string_append_c(out, i < nd ? digits[i] : '0');
+        g_string_append_c(out, '.');
+        if (nd > exp + 1)
+            g_string_append_len(out, digits + exp + 1, nd - exp - 1);
+        else
+            g_string_append_c(out, '0');
+        return;
+    }
+    g_string_append_c(out, digits[0]);
+    g_string_append_c(out, '.');
+    if (nd > 1)
+        g_string_append_len(out, digits + 1, nd - 1);
+    else
+        g_string_append_c(out, '0');
+    g_string_append_printf(out, "E%d", exp);
+}
+
 /* Java's Double.toString (JDK 19+): the shortest decimal that reads back as d; when one digit
  * suffices, the closest of at most two digits (4.9E-324, not 5.0E-324). Plain notation in
  * [1e-3, 1e7), otherwise D.DDDE<exp>; always a digit after the point. */
@@ -85,30 +115,7 @@ static void format_double(double d, GString *out)
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
 
-    if (exp >= -3 && exp < 7) {
-        if (exp < 0) {
-            g_string_append(out, "0.");
-            for (int i = exp + 1; i < 0; i++)
-                g_string_append_c(out, '0');
-            g_string_append_len(out, digits, nd);
-            return;
-        }
-        for (int i = 0; i <= exp; i++)
-            g_string_append_c(out, i < nd ? digits[i] : '0');
-        g_string_append_c(out, '.');
-        if (nd > exp + 1)
-            g_string_append_len(out, digits + exp + 1, nd - exp - 1);
-        else
-            g_string_append_c(out, '0');
-        return;
-    }
-    g_string_append_c(out, digits[0]);
-    g_string_append_c(out, '.');
-    if (nd > 1)
-        g_string_append_len(out, digits + 1, nd - 1);
-    else
-        g_string_append_c(out, '0');
-    g_string_append_printf(out, "E%d", exp);
+    em__java_layout(digits, nd, exp, out);
 }
 
 static const char *list_prefix(em_list_kind kind)

@@ -1,7 +1,8 @@
 /* A streaming query's checkpointLocation in Spark's layout (MicroBatchExecution's offsetLog,
  * commitLog and StreamMetadata): what lets a query killed at any point resume after its last
- * committed batch. Files are written whole or not at all (temporary file, fsync, rename). The
- * aggregation's state goes through the mapWithState checkpoint records (checkpoint-file.h). */
+ * committed batch, with its event-time watermark. Files are written whole or not at all
+ * (temporary file, fsync, rename). Each stateful operator's state goes, through its save/load
+ * hook (em__state_op), into Ember checkpoint files (checkpoint-file.h) under state/<opId>/. */
 #include "checkpoint-file.h"
 #include "table-private.h"
 
@@ -132,22 +133,66 @@ static bool newest_id(const char *dir, int64_t *newest, GError **err)
     return true;
 }
 
-/* The source offset of offsets/<id>: its third line (after v1 and the batch metadata). */
-static bool read_offset(const char *dir, int64_t id, char **offset, GError **err)
+static bool corrupt(GError **err, const char *path, const char *what)
+{
+    g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT, "%s %s", path, what);
+    return false;
+}
+
+/* The whole-number member name of the JSON object text (absent: 0, as Spark's
+ * OffsetSeqMetadata and CommitMetadata default it); false when text is not such an object. */
+static bool json_ms(const char *text, const char *name, int64_t *out)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonNode *root =
+        json_parser_load_from_data(parser, text, -1, NULL) ? json_parser_get_root(parser) : NULL;
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+        return false;
+    JsonNode *member = json_object_get_member(json_node_get_object(root), name);
+    *out = 0;
+    if (!member)
+        return true;
+    if (!JSON_NODE_HOLDS_VALUE(member) || json_node_get_value_type(member) != G_TYPE_INT64)
+        return false;
+    *out = json_node_get_int(member);
+    return true;
+}
+
+/* offsets/<id>: its source offset (the third line, after v1 and the batch metadata) and the
+ * metadata's batchWatermarkMs. */
+static bool read_offset(const char *dir, int64_t id, char **offset, int64_t *watermark_ms,
+                        GError **err)
 {
     g_autofree char *path = g_strdup_printf("%s/offsets/%" G_GINT64_FORMAT, dir, (gint64)id);
     g_autofree char *text = NULL;
     if (!g_file_get_contents(path, &text, NULL, err))
         return false;
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    if (g_strv_length(lines) < 3 || strcmp(lines[0], LOG_VERSION) != 0 || !lines[2][0]) {
-        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
-                    "%s is not an offsets log entry (expected \"" LOG_VERSION
-                    "\", the batch metadata and a source offset, one a line)",
-                    path);
-        return false;
-    }
+    if (g_strv_length(lines) < 3 || strcmp(lines[0], LOG_VERSION) != 0 || !lines[2][0])
+        return corrupt(err, path,
+                       "is not an offsets log entry (expected \"" LOG_VERSION
+                       "\", the batch metadata and a source offset, one a line)");
+    if (!json_ms(lines[1], "batchWatermarkMs", watermark_ms))
+        return corrupt(err, path,
+                       "holds no batch metadata on its second line (a JSON object with a "
+                       "whole-number batchWatermarkMs)");
     *offset = g_strdup(lines[2]);
+    return true;
+}
+
+/* commits/<id>'s nextBatchWatermarkMs: the watermark the batch after it starts from. */
+static bool read_commit(const char *dir, int64_t id, int64_t *watermark_ms, GError **err)
+{
+    g_autofree char *path = g_strdup_printf("%s/commits/%" G_GINT64_FORMAT, dir, (gint64)id);
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, err))
+        return false;
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    if (g_strv_length(lines) < 2 || strcmp(lines[0], LOG_VERSION) != 0 ||
+        !json_ms(lines[1], "nextBatchWatermarkMs", watermark_ms))
+        return corrupt(err, path,
+                       "is not a commit log entry (expected \"" LOG_VERSION
+                       "\", then a JSON object with a whole-number nextBatchWatermarkMs)");
     return true;
 }
 
@@ -190,8 +235,10 @@ em__query_log *em__query_log_open(const char *dir, GError **err)
     for (int i = 0; ok && i < 2; i++) {
         int64_t id = log->last_offsets - 1 + i;
         if (id >= 0)
-            ok = read_offset(log->dir, id, &log->offsets[i], err);
+            ok = read_offset(log->dir, id, &log->offsets[i], &log->watermark[i], err);
     }
+    if (ok && log->last_commit >= 0)
+        ok = read_commit(log->dir, log->last_commit, &log->next_watermark, err);
     if (ok && log->last_commit > log->last_offsets) {
         g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
                     "checkpoint %s: batch %" G_GINT64_FORMAT " is committed but its offsets are "
@@ -251,56 +298,121 @@ GArray *em__log_valid_batches(const char *dir, GError **err)
 }
 
 bool em__query_log_offsets(em__query_log *log, int64_t batch_id, em_time batch_ms,
-                           const char *source_offset, bool replace, GError **err)
+                           int64_t watermark_ms, const char *source_offset, bool replace,
+                           GError **err)
 {
     g_autofree char *path =
         g_strdup_printf("%s/offsets/%" G_GINT64_FORMAT, log->dir, (gint64)batch_id);
-    g_autofree char *text = g_strdup_printf(LOG_VERSION "\n{\"batchWatermarkMs\":0,"
-                                                        "\"batchTimestampMs\":%" G_GINT64_FORMAT
+    g_autofree char *text = g_strdup_printf(LOG_VERSION "\n{\"batchWatermarkMs\":%" G_GINT64_FORMAT
+                                                        ",\"batchTimestampMs\":%" G_GINT64_FORMAT
                                                         ",\"conf\":" OFFSET_CONF "}\n%s",
-                                            (gint64)batch_ms, source_offset);
+                                            (gint64)watermark_ms, (gint64)batch_ms, source_offset);
     if (!em__write_file_atomic(path, text, strlen(text), replace, err))
         return false;
     log->last_offsets = batch_id;
     return true;
 }
 
-bool em__query_log_commit(em__query_log *log, int64_t batch_id, GError **err)
+bool em__query_log_commit(em__query_log *log, int64_t batch_id, int64_t next_watermark_ms,
+                          GError **err)
 {
     g_autofree char *path =
         g_strdup_printf("%s/commits/%" G_GINT64_FORMAT, log->dir, (gint64)batch_id);
-    static const char text[] = LOG_VERSION "\n{\"nextBatchWatermarkMs\":0}";
-    if (!em__write_file_atomic(path, text, sizeof text - 1, false, err))
+    g_autofree char *text =
+        g_strdup_printf(LOG_VERSION "\n{\"nextBatchWatermarkMs\":%" G_GINT64_FORMAT "}",
+                        (gint64)next_watermark_ms);
+    if (!em__write_file_atomic(path, text, strlen(text), false, err))
         return false;
     log->last_commit = batch_id;
     return true;
 }
 
-/* The aggregation's groups under one record; a state version is one checkpoint file,
- * state/0/checkpoint-<version>. */
-#define STATE_PROGRAM "aggregate"
-#define STATE_RECORD "aggregate"
+/* ---- Operator state: state/<opId>/<partition>/checkpoint-<version> ----
+ * Spark's StateStore keeps version batchId + 1 of each operator's state per partition; Ember
+ * keeps an operator's state on the driver, as one partition (0), in one Ember checkpoint file
+ * per version whose program is the operator's name, so a checkpoint restored into a query whose
+ * operator at that id is another kind is refused rather than misread. */
 
-bool em__query_log_save_state(em__query_log *log, em_dstream *agg_ds, int64_t batch_id,
-                              GError **err)
+static char *state_dir(const em__query_log *log, size_t op_id)
 {
-    g_autoptr(em_ckpt) ck = em__ckpt_new(STATE_PROGRAM, 0, batch_id + 1);
-    agg_ds->klass->checkpoint_save(agg_ds, ck, STATE_RECORD, 0);
-    g_autofree char *dir = g_build_filename(log->dir, "state", "0", NULL);
-    return em__ckpt_write(ck, dir, 0, NULL, err);
+    g_autofree char *id = g_strdup_printf("%zu", op_id);
+    return g_build_filename(log->dir, "state", id, "0", NULL);
 }
 
-bool em__query_log_restore_state(em__query_log *log, em_dstream *agg_ds, GError **err)
+bool em__query_log_save_state(em__query_log *log, const em__state_op *ops, size_t n,
+                              int64_t batch_id, GError **err)
 {
-    if (log->last_commit < 0)
-        return true;
-    g_autofree char *path = g_strdup_printf("%s/state/0/checkpoint-%" G_GINT64_FORMAT, log->dir,
-                                            (gint64)(log->last_commit + 1));
+    for (size_t i = 0; i < n; i++) {
+        g_autoptr(em_ckpt) ck = em__ckpt_new(ops[i].name, 0, batch_id + 1);
+        ops[i].save(ops[i].op, ck);
+        g_autofree char *dir = state_dir(log, i);
+        if (!em__ckpt_write(ck, dir, 0, NULL, err)) {
+            g_prefix_error(err,
+                           "the state of operator %zu (%s) after batch %" G_GINT64_FORMAT ": ", i,
+                           ops[i].name, (gint64)batch_id);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Operator op_id's state after the last committed batch into op. */
+static bool restore_op(em__query_log *log, size_t op_id, const em__state_op *op, GError **err)
+{
+    g_autofree char *dir = state_dir(log, op_id);
+    g_autofree char *path =
+        g_strdup_printf("%s/checkpoint-%" G_GINT64_FORMAT, dir, (gint64)(log->last_commit + 1));
     g_autoptr(em_ckpt) ck = em__ckpt_read_file(path, err);
-    if (!ck) {
-        g_prefix_error(err, "the aggregation's state after batch %" G_GINT64_FORMAT ": ",
-                       (gint64)log->last_commit);
+    if (ck && strcmp(em__ckpt_program(ck), op->name) != 0) {
+        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                    "%s holds the state of a %s operator, but operator %zu of this query is %s: "
+                    "the query changed since the checkpoint was written (start it on a new "
+                    "checkpoint_location)",
+                    path, em__ckpt_program(ck), op_id, op->name);
         return false;
     }
-    return agg_ds->klass->checkpoint_restore(agg_ds, ck, STATE_RECORD, 0, err);
+    if (ck && op->load(op->op, ck, err))
+        return true;
+    /* the codec's messages name the record; the path names the file */
+    if (!strstr((*err)->message, path))
+        g_prefix_error(err, "%s: ", path);
+    return false;
+}
+
+bool em__query_log_restore_state(em__query_log *log, const em__state_op *ops, size_t n,
+                                 GError **err)
+{
+    for (size_t i = 0; log->last_commit >= 0 && i < n; i++) {
+        if (!restore_op(log, i, &ops[i], err)) {
+            g_prefix_error(err,
+                           "checkpoint %s: the state of operator %zu (%s) after batch "
+                           "%" G_GINT64_FORMAT ": ",
+                           log->dir, i, ops[i].name, (gint64)log->last_commit);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- A streaming aggregation without watermark: its mapWithState stream's records ---- */
+
+#define AGG_RECORD "aggregate"
+
+static void agg_save(void *op, em_ckpt *ck)
+{
+    em_dstream *ds = op;
+    /* the state version is the time its incremental chain names its base by */
+    ds->klass->checkpoint_save(ds, ck, AGG_RECORD, em__ckpt_time(ck));
+}
+
+static bool agg_load(void *op, const em_ckpt *ck, GError **err)
+{
+    em_dstream *ds = op;
+    return ds->klass->checkpoint_restore(ds, ck, AGG_RECORD, em__ckpt_time(ck), err);
+}
+
+em__state_op em__agg_state_op(em_dstream *agg_ds)
+{
+    return (
+        em__state_op){.name = "stateStoreSave", .save = agg_save, .load = agg_load, .op = agg_ds};
 }

@@ -3,6 +3,7 @@
  * bounded by the watermark when cols hold the event-time column (a key is forgotten once the
  * watermark passes its event time); rows at or before the previous batch's watermark are dropped
  * as late and counted. Run by the query through the event-time operator (table-evt-agg.c). */
+#include "checkpoint-file.h"
 #include "table-private.h"
 
 #include <string.h>
@@ -118,6 +119,52 @@ void em__dedup_size(const struct em_dedup *d, int64_t *rows, int64_t *bytes)
 {
     *rows = g_hash_table_size(d->seen);
     *bytes = (int64_t)em_arena_bytes(d->arena);
+}
+
+void em__dedup_save(const struct em_dedup *d, em_ckpt *ck, const char *name)
+{
+    em_value *keys = g_new(em_value, g_hash_table_size(d->seen) + 1);
+    size_t n = 0;
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, d->seen);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        /* as a list: the codec refuses a one-column row (a tuple of one) */
+        const em_value *key = k;
+        keys[n++] = (em_value){.type = EM_T_LIST, .len = key->len, .as.items = key->as.items};
+    }
+    em__ckpt_put_values(ck, name, keys, n);
+    g_free(keys);
+}
+
+bool em__dedup_load(struct em_dedup *d, const em_ckpt *ck, const char *name, GError **err)
+{
+    em_arena *arena = em_arena_new();
+    em_value *keys = NULL;
+    size_t n = 0;
+    if (!em__ckpt_get_values(ck, name, arena, &keys, &n, err)) {
+        em_arena_free(arena);
+        return false;
+    }
+    g_hash_table_remove_all(d->seen);
+    em_arena_free(d->arena);
+    d->arena = arena; /* the keys' payload */
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].type != EM_T_LIST || keys[i].len != d->n_cols) {
+            g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                        "checkpoint record \"%s\": key %zu is not a row of %zu columns", name, i,
+                        d->n_cols);
+            g_hash_table_remove_all(d->seen);
+            g_free(keys);
+            return false;
+        }
+        keys[i].type = EM_T_TUPLE; /* a row again, as em__dedup_run looks keys up */
+        keys[i].kind = 0;
+        g_hash_table_add(d->seen, em_arena_memdup(arena, &keys[i], sizeof keys[i]));
+    }
+    d->n_copies = n;
+    g_free(keys);
+    return true;
 }
 
 em_df *em_df_drop_duplicates(const em_df *df, const char *const *cols, size_t n, GError **err)

@@ -5,6 +5,7 @@
  * the current watermark passes are evicted (append mode writes them then, once). Sessions of
  * the same other group columns merge when one starts at or before another's end. The query
  * (table-query.c) runs it once per batch. */
+#include "checkpoint-file.h"
 #include "table-private.h"
 
 #include <string.h>
@@ -456,6 +457,106 @@ void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b)
     add_int(b, "memoryUsedBytes", bytes);
     add_int(b, "numRowsDroppedByWatermark", dropped);
     json_builder_end_object(b);
+}
+
+/* ---- Its checkpoint (em__state_op): the groups as one state table ---- */
+
+#define GROUPS_RECORD "groups"
+#define KEYS_RECORD "keys"
+
+/* A key as the codec takes it: a list (a one-column row is a tuple of one, which it refuses). */
+static em_value as_list(em_value key)
+{
+    return (
+        em_value){.type = EM_T_LIST, .kind = EM_LIST, .len = key.len, .as.items = key.as.items};
+}
+
+static void evt_save(void *op, em_ckpt *ck)
+{
+    struct em_evt_agg *agg = op;
+    g_mutex_lock(&agg->lock);
+    if (agg->dedup) {
+        em__dedup_save(agg->dedup, ck, KEYS_RECORD);
+        g_mutex_unlock(&agg->lock);
+        return;
+    }
+    GArray *rows =
+        g_array_sized_new(FALSE, FALSE, sizeof(em_ckpt_state_row), g_hash_table_size(agg->groups));
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, agg->groups);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        const group *g = v;
+        em_ckpt_state_row row = {.key = as_list(g->key), .state = g->acc};
+        g_array_append_val(rows, row);
+    }
+    em__ckpt_put_state(ck, GROUPS_RECORD, (const em_ckpt_state_row *)rows->data, rows->len);
+    g_array_unref(rows);
+    g_mutex_unlock(&agg->lock);
+}
+
+/* Whether a restored group has the shape run() reads: a key of the plan's columns (a session
+ * one holding its window) and a row of partials. */
+static bool group_fits(const struct em_evt_agg *agg, em_value key, em_value acc)
+{
+    if (key.type != EM_T_LIST || key.len != em__agg_plan_n_keys(agg->plan) ||
+        acc.type != EM_T_TUPLE)
+        return false;
+    em_value w = key.as.items[agg->evt_key];
+    return !agg->session || (w.type == EM_T_TUPLE && w.len == 2 && em_is_int(w.as.items[0]) &&
+                             em_is_int(w.as.items[1]));
+}
+
+static bool evt_load(void *op, const em_ckpt *ck, GError **err)
+{
+    struct em_evt_agg *agg = op;
+    g_mutex_lock(&agg->lock);
+    if (agg->dedup) {
+        bool ok = em__dedup_load(agg->dedup, ck, KEYS_RECORD, err);
+        g_mutex_unlock(&agg->lock);
+        return ok;
+    }
+    em_arena *arena = em_arena_new();
+    GArray *rows = NULL;
+    bool ok = em__ckpt_get_state(ck, GROUPS_RECORD, arena, &rows, err);
+    g_hash_table_remove_all(agg->groups);
+    em_arena_free(agg->arena);
+    agg->arena = arena; /* the groups' payload */
+    agg->n_copies = 0;
+    for (guint i = 0; ok && i < rows->len; i++) {
+        const em_ckpt_state_row *row = &g_array_index(rows, em_ckpt_state_row, i);
+        if (!group_fits(agg, row->key, row->state)) {
+            g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                        "checkpoint record \"" GROUPS_RECORD "\": group %u is not a key of %zu "
+                        "columns with its partial aggregates",
+                        i, em__agg_plan_n_keys(agg->plan));
+            g_hash_table_remove_all(agg->groups);
+            ok = false;
+            break;
+        }
+        group *g = em_arena_alloc(arena, sizeof *g);
+        /* batch keys are lists (table-agg.c); merged sessions' are rows */
+        g->key = row->key;
+        if (agg->session)
+            g->key.type = EM_T_TUPLE, g->key.kind = 0;
+        g->acc = row->state;
+        g_hash_table_insert(agg->groups, &g->key, g);
+        agg->n_copies++;
+    }
+    if (rows)
+        g_array_unref(rows);
+    g_mutex_unlock(&agg->lock);
+    return ok;
+}
+
+em__state_op em__evt_agg_state_op(struct em_evt_agg *agg)
+{
+    return (em__state_op){.name = agg->dedup     ? "dedupe"
+                                  : agg->session ? "sessionWindowStateStoreSave"
+                                                 : "stateStoreSave",
+                          .save = evt_save,
+                          .load = evt_load,
+                          .op = agg};
 }
 
 /* ---- Operations after the aggregation ---- */

@@ -47,6 +47,9 @@ em_dstream *em__df_complete_stream(const em_df *df, GError **err);
 struct em_agg_plan *em__agg_plan_ref(struct em_agg_plan *plan);
 void em__agg_plan_unref(struct em_agg_plan *plan);
 
+/* A stateful operator's checkpoint hook (below, with the query's checkpoint). */
+typedef struct em__state_op em__state_op;
+
 /* ---- Event time (table-watermark.c, table-evt-agg.c, table-window.c, table-join.c) ---- */
 
 struct em_join;
@@ -66,11 +69,16 @@ void em__watermark_get(struct em_watermark *wm, int64_t *late_ms, int64_t *evict
 /* Adds progress's "eventTime" member for the last batch. */
 void em__watermark_progress(struct em_watermark *wm, JsonBuilder *b);
 /* The same with current (ms) as the watermark (a join's global one), and whether the last
- * batch had event times; the watermark in use and the one computed for the next batch. */
+ * batch had event times. */
 void em__watermark_progress_with(struct em_watermark *wm, int64_t current, JsonBuilder *b);
 bool em__watermark_progress_has_stats(struct em_watermark *wm);
+/* The watermark the current batch runs with (its eviction watermark), and the one computed at
+ * the end of the last batch, which the next starts from (ms). */
 int64_t em__watermark_current(struct em_watermark *wm);
 int64_t em__watermark_next(struct em_watermark *wm);
+/* A restart: the watermark of the last batch run (current_ms) and the one the next batch starts
+ * from (next_ms), as the checkpoint logged them. Never moves the watermark back. */
+void em__watermark_restore(struct em_watermark *wm, int64_t current_ms, int64_t next_ms);
 
 /* The aggregation of df (which has a watermark on one of cols) over the batch's merged partials
  * (key row, partials), keeping its groups until the watermark passes them. NULL when no group
@@ -87,6 +95,8 @@ em_rdd *em__evt_agg_run(struct em_evt_agg *agg, em_time t, em_output_mode mode, 
 bool em__evt_agg_check_mode(const struct em_evt_agg *agg, em_output_mode mode, GError **err);
 /* Adds the aggregation's stateOperators entry for the last batch. */
 void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b);
+/* The checkpoint hook of the operator (its groups or sessions, or dropDuplicates' keys). */
+em__state_op em__evt_agg_state_op(struct em_evt_agg *agg);
 
 /* Operations over the rows of a watermarked aggregation (select, filter, withColumn after it):
  * kept as a chain the query applies to each batch's rows. kind: 0 map, 1 flatMap, 2 filter;
@@ -108,6 +118,10 @@ void em__dedup_run(struct em_dedup *d, const em_values *rows, bool watermarked, 
                    int64_t evict_ms, GArray *out, int64_t *dropped, int64_t *updated,
                    int64_t *removed);
 void em__dedup_size(const struct em_dedup *d, int64_t *rows, int64_t *bytes);
+/* The keys seen, as the checkpoint record name of ck; and back (replacing d's keys), false
+ * with err when the record is missing or does not decode. */
+void em__dedup_save(const struct em_dedup *d, em_ckpt *ck, const char *name);
+bool em__dedup_load(struct em_dedup *d, const em_ckpt *ck, const char *name, GError **err);
 /* The streaming table of df's rows deduplicated by dedup (taken over), run by the query. */
 em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup);
 
@@ -213,32 +227,63 @@ bool em__offset_parse_int(const char *text, const char *prefix, const char *suff
                           GError **err);
 
 /* ---- A query's checkpoint (table-checkpoint.c): Spark's checkpointLocation layout ----
- * metadata ({"id":...}), offsets/<batchId> (written before the batch runs), commits/<batchId>
- * (after it completed), sources/0/ (the source's own log) and state/0/ (the aggregation's
- * groups after each batch, as Ember checkpoint files named by state version: batchId + 1). */
+ * metadata ({"id":...}), offsets/<batchId> (written before the batch runs: v1, the batch
+ * metadata with the watermark it runs with, batchWatermarkMs, and the source offset),
+ * commits/<batchId> (after it completed: nextBatchWatermarkMs, the watermark the next batch
+ * starts from), sources/0/ (the source's own log) and state/<opId>/0/ (each stateful
+ * operator's state after each batch, as Ember checkpoint files named by state version:
+ * batchId + 1). */
 typedef struct em__query_log {
     char *dir;
-    char *id;             /* the query's id: kept across restarts */
-    int64_t last_offsets; /* the newest batch in offsets/, -1 none */
-    int64_t last_commit;  /* the newest batch in commits/, -1 none */
-    char *offsets[2];     /* the source offsets logged for last_offsets - 1 and last_offsets
-                             (JSON, NULL when absent) */
+    char *id;               /* the query's id: kept across restarts */
+    int64_t last_offsets;   /* the newest batch in offsets/, -1 none */
+    int64_t last_commit;    /* the newest batch in commits/, -1 none */
+    char *offsets[2];       /* the source offsets logged for last_offsets - 1 and last_offsets
+                               (JSON, NULL when absent) */
+    int64_t watermark[2];   /* their batchWatermarkMs (0 when absent) */
+    int64_t next_watermark; /* last_commit's nextBatchWatermarkMs (0 when none) */
 } em__query_log;
+
+/* One stateful operator's side of the checkpoint: the hook through which the query saves its
+ * state after each batch and loads it back on a restart, whatever the operator (window and
+ * session aggregates, dropDuplicates, an aggregation without watermark, a stream-stream join).
+ * The query numbers its operators 0, 1, ... in the order it lists them (Spark's operatorId:
+ * the one nearest the sink first) and keeps operator i's state in state/<i>/0/. */
+struct em__state_op {
+    const char *name; /* Spark's name for it ("stateStoreSave", "dedupe", ...), static: written
+                         as the state files' program, a restore checks it */
+    /* Puts the operator's whole state after the batch into ck (records named as it likes);
+     * runs on the batch thread between batches. */
+    void (*save)(void *op, em_ckpt *ck);
+    /* Replaces the operator's state (empty: the query has not started) by ck's; false with err
+     * (EM_ERROR_CORRUPT naming the record) when a record is missing or does not decode. */
+    bool (*load)(void *op, const em_ckpt *ck, GError **err);
+    void *op; /* borrowed: the query keeps the operator alive */
+};
 
 /* Opens (creating) the checkpoint at dir: reads metadata (or writes a new id) and finds the
  * newest offsets and commits. NULL with err (EM_ERROR_IO / EM_ERROR_CORRUPT naming the file). */
 em__query_log *em__query_log_open(const char *dir, GError **err);
 void em__query_log_free(em__query_log *log);
-/* Writes offsets/<batch_id>: Spark's v1 header, the batch metadata, one source offset. */
+/* Writes offsets/<batch_id>: Spark's v1 header, the batch metadata (watermark_ms the watermark
+ * the batch runs with), one source offset. */
 bool em__query_log_offsets(em__query_log *log, int64_t batch_id, em_time batch_ms,
-                           const char *source_offset, bool replace, GError **err);
-/* Writes commits/<batch_id>. */
-bool em__query_log_commit(em__query_log *log, int64_t batch_id, GError **err);
-/* Writes state version batch_id + 1 of the aggregation stream agg_ds into state/0. */
-bool em__query_log_save_state(em__query_log *log, em_dstream *agg_ds, int64_t batch_id,
-                              GError **err);
-/* Loads state version last_commit + 1 into agg_ds (nothing when no batch committed). */
-bool em__query_log_restore_state(em__query_log *log, em_dstream *agg_ds, GError **err);
+                           int64_t watermark_ms, const char *source_offset, bool replace,
+                           GError **err);
+/* Writes commits/<batch_id> with the watermark the next batch starts from. */
+bool em__query_log_commit(em__query_log *log, int64_t batch_id, int64_t next_watermark_ms,
+                          GError **err);
+/* Writes state version batch_id + 1 of each of ops[0..n) into state/<i>/0. False with err
+ * naming the operator and the batch; files of earlier versions stay. */
+bool em__query_log_save_state(em__query_log *log, const em__state_op *ops, size_t n,
+                              int64_t batch_id, GError **err);
+/* Loads state version last_commit + 1 of each of ops[0..n) (nothing when no batch committed).
+ * False with err naming the checkpoint, the operator and the file when one is missing,
+ * corrupt, or another operator's. */
+bool em__query_log_restore_state(em__query_log *log, const em__state_op *ops, size_t n,
+                                 GError **err);
+/* The hook of a streaming aggregation without watermark: its mapWithState stream agg_ds. */
+em__state_op em__agg_state_op(em_dstream *agg_ds);
 /* Writes path atomically: a hidden temporary file beside it, fsynced, renamed, the directory
  * fsynced. Refuses (EM_ERROR_INVALID) when path exists and !replace. */
 bool em__write_file_atomic(const char *path, const char *text, size_t n, bool replace,

@@ -29,6 +29,7 @@ struct em_query {
     struct em_watermark *wm;  /* withWatermark upstream (a reference), or NULL */
     struct em_evt_agg *evt;   /* a watermarked aggregation (a reference), or NULL */
     struct em_post_ops *post; /* operations after it (a reference), or NULL */
+    GArray *state_ops;        /* em__state_op: the stateful operators, by operator id */
     em_query_opts opts;       /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
@@ -69,6 +70,8 @@ void em_query_unref(em_query *q)
     em__watermark_unref(q->wm);
     em__evt_agg_unref(q->evt);
     em__post_ops_unref(q->post);
+    if (q->state_ops)
+        g_array_unref(q->state_ops);
     g_queue_clear_full(&q->progress, g_free);
     em_values_free(q->memory);
     g_mutex_clear(&q->lock);
@@ -452,8 +455,8 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
     return true;
 }
 
-/* The checkpoint's side of a batch before it runs: its offsets, unless a restart runs a
- * logged batch again. */
+/* The checkpoint's side of a batch before it runs: its offsets and watermark, unless a
+ * restart runs a logged batch again. */
 static bool log_offsets(em_query *q, int64_t batch_id, em_time t, const trigger_input *in,
                         GError **err)
 {
@@ -461,18 +464,21 @@ static bool log_offsets(em_query *q, int64_t batch_id, em_time t, const trigger_
         return true;
     /* A source without offsets did not read the logged batch again: its new offsets replace
      * the logged ones. */
-    return em__query_log_offsets(q->log, batch_id, t, in->end, batch_id == q->replay_id, err);
+    int64_t watermark = q->wm ? em__watermark_current(q->wm) : 0;
+    return em__query_log_offsets(q->log, batch_id, t, watermark, in->end, batch_id == q->replay_id,
+                                 err);
 }
 
-/* ... and after it ran: the aggregation's state, then the commit. */
+/* ... and after it ran: the operators' state, then the commit with the next watermark. */
 static bool log_commit(em_query *q, int64_t batch_id, GError **err)
 {
     if (!q->log)
         return true;
-    if (q->agg_ds && !em__query_log_save_state(q->log, q->agg_ds, batch_id, err))
+    if (!em__query_log_save_state(q->log, (const em__state_op *)q->state_ops->data,
+                                  q->state_ops->len, batch_id, err))
         return false;
     em__table_fault("state", batch_id);
-    return em__query_log_commit(q->log, batch_id, err);
+    return em__query_log_commit(q->log, batch_id, q->wm ? em__watermark_next(q->wm) : 0, err);
 }
 
 static void fail_query(em_query *q, GError **err)
@@ -516,13 +522,14 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
                        .start_offset = in.start,
                        .end_offset = in.end,
                        .latest_offset = in.latest};
+    /* the watermark this batch runs with, logged with its offsets */
+    if (q->wm)
+        em__watermark_begin(q->wm);
     bool ok = log_offsets(q, id, t, &in, err);
     em__table_fault("offsets", id);
     int64_t add_start = em__now_ms();
     g_autoptr(em_rdd) evt_rows = NULL;
     g_autoptr(em_rdd) post_rows = NULL;
-    if (ok && q->wm)
-        em__watermark_begin(q->wm);
     if (ok && q->evt && !(rdd = evt_rows = em__evt_agg_run(q->evt, t, q->opts.mode, err)))
         ok = false;
     if (ok && q->post && (post_rows = em__post_ops_apply(q->post, rdd)))
@@ -671,6 +678,12 @@ static bool resume(em_query *q, GError **err)
     const char *committed = pending ? log->offsets[0] : log->offsets[1];
     q->batch_id = log->last_commit + 1;
     q->replay_id = pending ? log->last_offsets : -1;
+    /* Spark's watermark on a restart: the last committed batch's, and the one the batch after
+     * it runs with (logged with that batch's offsets when it is run again, else its commit's
+     * nextBatchWatermarkMs) */
+    if (q->wm && log->last_commit >= 0)
+        em__watermark_restore(q->wm, log->watermark[pending ? 0 : 1],
+                              pending ? log->watermark[1] : log->next_watermark);
     if (q->os) {
         q->os->next_start = g_strdup(committed);
         q->os->replay = pending;
@@ -708,16 +721,6 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
         return false;
     if (!opts->checkpoint_location)
         return opts->sink != EM_SINK_KAFKA || open_kafka(q, opts, err);
-    /* Refused rather than restarted without them: a restart would lose the watermark and the
-     * event-time state (windows, sessions, dropDuplicates' keys), which are not checkpointed. */
-    if (q->wm || q->evt) {
-        g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
-                    "checkpoint_location %s: queries with event-time operators (withWatermark, "
-                    "window aggregations, session_window, dropDuplicates) cannot be checkpointed "
-                    "yet: their watermark and state are not written to the checkpoint",
-                    opts->checkpoint_location);
-        return false;
-    }
     if (!(q->log = em__query_log_open(opts->checkpoint_location, err)))
         return false;
     g_free(q->id);
@@ -731,7 +734,22 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
         return false;
     if (opts->sink == EM_SINK_KAFKA && !open_kafka(q, opts, err))
         return false;
-    return !q->agg_ds || em__query_log_restore_state(q->log, q->agg_ds, err);
+    return em__query_log_restore_state(q->log, (const em__state_op *)q->state_ops->data,
+                                       q->state_ops->len, err);
+}
+
+/* The query's stateful operators, numbered as Spark does (the one nearest the sink is 0). */
+static void list_state_ops(em_query *q)
+{
+    q->state_ops = g_array_new(FALSE, FALSE, sizeof(em__state_op));
+    if (q->evt) {
+        em__state_op op = em__evt_agg_state_op(q->evt);
+        g_array_append_val(q->state_ops, op);
+    }
+    if (q->agg_ds) {
+        em__state_op op = em__agg_state_op(q->agg_ds);
+        g_array_append_val(q->state_ops, op);
+    }
 }
 
 em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **err)
@@ -787,6 +805,7 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     q->replay_id = -1;
     q->opts.path = NULL;
     q->sink_path = g_strdup(opts->path);
+    list_state_ops(q);
     if (!open_outputs(q, opts, err)) {
         em_query_unref(q);
         return NULL;

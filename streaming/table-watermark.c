@@ -102,6 +102,33 @@ void em__watermark_begin(struct em_watermark *wm)
     g_mutex_unlock(&wm->lock);
 }
 
+int64_t em__watermark_current(struct em_watermark *wm)
+{
+    g_mutex_lock(&wm->lock);
+    int64_t ms = wm->current_ms;
+    g_mutex_unlock(&wm->lock);
+    return ms;
+}
+
+int64_t em__watermark_next(struct em_watermark *wm)
+{
+    g_mutex_lock(&wm->lock);
+    int64_t ms = wm->next_ms;
+    g_mutex_unlock(&wm->lock);
+    return ms;
+}
+
+/* The next batch's em__watermark_begin makes current_ms the late-row watermark (Spark's
+ * previous batch's batchWatermarkMs) and next_ms the current one, as if the query had run on. */
+void em__watermark_restore(struct em_watermark *wm, int64_t current_ms, int64_t next_ms)
+{
+    g_mutex_lock(&wm->lock);
+    wm->current_ms = MAX(wm->current_ms, current_ms);
+    wm->late_ms = wm->current_ms;
+    wm->next_ms = MAX(MAX(wm->next_ms, next_ms), wm->current_ms);
+    g_mutex_unlock(&wm->lock);
+}
+
 void em__watermark_get(struct em_watermark *wm, int64_t *late_ms, int64_t *evict_ms)
 {
     g_mutex_lock(&wm->lock);
@@ -197,22 +224,6 @@ void em__watermark_progress(struct em_watermark *wm, JsonBuilder *b)
     int64_t current = wm->current_ms;
     g_mutex_unlock(&wm->lock);
     em__watermark_progress_with(wm, current, b);
-}
-
-int64_t em__watermark_current(struct em_watermark *wm)
-{
-    g_mutex_lock(&wm->lock);
-    int64_t ms = wm->current_ms;
-    g_mutex_unlock(&wm->lock);
-    return ms;
-}
-
-int64_t em__watermark_next(struct em_watermark *wm)
-{
-    g_mutex_lock(&wm->lock);
-    int64_t ms = wm->next_ms;
-    g_mutex_unlock(&wm->lock);
-    return ms;
 }
 
 bool em__watermark_progress_has_stats(struct em_watermark *wm)

@@ -149,13 +149,14 @@ EM_API em_df *em_df_read_path(em_context *sc, const char *path, const em_file_so
 
 /* from_json(col, schema) in PERMISSIVE mode: each record's string column col parsed as one JSON
  * object (json-glib) into a row of schema (columns by name; missing ones null, others
- * ignored). A record that is not an object of the schema's types becomes a row of nulls, and
- * counts in *malformed (when not NULL: a counter owned by the returned table's RDD or DStream,
- * read it with g_atomic_pointer_get; a recomputed batch counts again). NULL with err for an
- * unknown col. */
+ * ignored). As Spark 3.5, a record that is not an object becomes a row of nulls, a field of
+ * another type is null in a row that keeps the rest, and either counts in *malformed (when not
+ * NULL: a counter owned by the returned table's RDD or DStream, read it with g_atomic_pointer_get;
+ * a recomputed batch counts again). NULL with err for an unknown col. */
 EM_API em_df *em_df_from_json(const em_df *df, const char *col, em_schema *schema,
                               gsize **malformed, GError **err);
-/* The same for CSV lines (fields by position, separated by ','; no quoting yet). */
+/* The same for CSV lines (fields by position, separated by ','; no quoting yet): missing
+ * fields are null and extra ones dropped, as Spark's, and the line counts as malformed. */
 EM_API em_df *em_df_from_csv(const em_df *df, const char *col, em_schema *schema,
                              gsize **malformed, GError **err);
 
@@ -296,8 +297,9 @@ typedef struct em_query_opts {
     const em_query_listener *listener; /* copied; may be NULL */
     void *listener_ud;
     bool defer_ssc_start; /* do not start the ssc (more queries are added to it) */
-    /* checkpointLocation: offsets, commits, the source's log and the aggregation's state, so
-     * that a restarted query resumes after its last committed batch (NULL: none). */
+    /* checkpointLocation: offsets (with the event-time watermark), commits, the source's log
+     * and the stateful operators' state (aggregations, windows and sessions, dropDuplicates),
+     * so that a restarted query resumes after its last committed batch (NULL: none). */
     const char *checkpoint_location;
     const char *path;           /* file sink: the output directory */
     em_file_format file_format; /* file sink: json, csv or text (append mode only) */
@@ -318,8 +320,9 @@ typedef struct em_query_opts {
  * aggregation, append mode on an aggregation without a watermark), a processing-time interval
  * other than the ssc's batch interval, an ssc already started, or when the ssc fails to start.
  * With a checkpoint_location the query takes its id from it, re-runs a batch whose offsets were
- * logged but never committed (same offsets, the aggregation's state as after the batch
- * before), then goes on from the next batch id; an unreadable checkpoint fails the start.
+ * logged but never committed (same offsets and watermark, the operators' state as after the
+ * batch before), then goes on from the next batch id; an unreadable checkpoint, or a state file
+ * that is corrupt or another operator's, fails the start naming the file.
  * The caller owns the handle: em_query_unref() it (after em_ssc_free() or before). */
 EM_API em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **err);
 EM_API em_query *em_query_ref(em_query *query);

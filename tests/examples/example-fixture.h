@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,13 +20,21 @@ typedef struct proc {
     int out; /* its stdout */
 } proc;
 
+/* In the child before exec: it is killed when the test's process dies, so a test that fails
+ * before its cleanup leaves no server behind. */
+static inline void die_with_parent(gpointer unused)
+{
+    (void)unused;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 static inline proc spawn(const char *const *argv)
 {
     proc p;
     GError *err = NULL;
     cr_assert(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
                                        G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
-                                       NULL, NULL, &p.pid, NULL, &p.out, NULL, &err),
+                                       die_with_parent, NULL, &p.pid, NULL, &p.out, NULL, &err),
               "%s", err ? err->message : "");
     return p;
 }

@@ -10,6 +10,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 typedef struct real_kafka {
@@ -59,6 +61,14 @@ static inline bool real_kafka_ready(const char *bootstrap)
     return ok;
 }
 
+/* In the broker's child before exec: it is killed when the test's process dies, so a test that
+ * fails (exits) before its cleanup leaves no JVM behind. */
+static inline void real_kafka_die_with_parent(gpointer unused)
+{
+    (void)unused;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Formats a log directory and starts the broker; returns when it answers metadata requests. */
 static inline void real_kafka_start(real_kafka *k)
 {
@@ -104,8 +114,8 @@ static inline void real_kafka_start(real_kafka *k)
                                            "kafka.Kafka '%s' >'%s' 2>&1",
                                            java, cp, props, log);
     const char *start[] = {"/bin/sh", "-c", cmd, NULL};
-    cr_assert(g_spawn_async(NULL, (char **)start, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                            &k->pid, &err),
+    cr_assert(g_spawn_async(NULL, (char **)start, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                            real_kafka_die_with_parent, NULL, &k->pid, &err),
               "%s", err ? err->message : "");
     gint64 deadline = g_get_monotonic_time() + 120 * G_USEC_PER_SEC;
     while (!real_kafka_ready(k->bootstrap)) {

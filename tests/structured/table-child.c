@@ -1,9 +1,13 @@
 /* The structured query the kill -9 tests (test-table-kill.c) kill and restart: a real process
  * on the system clock, reading a directory one file per trigger (available-now) with a
  * checkpoint, and either
- *   sink   IN CK OUT: JSON rows (word string, n long) to a JSON file sink at OUT, or *   counts IN
- * CK OUT: the word count of text lines, complete mode, sorted, console appended to the file OUT,
- * or kafka  IN CK BROKERS/TOPIC: text lines to the exactly-once Kafka sink. With POINT BATCH after
+ *   sink   IN CK OUT: JSON rows (word string, n long) to a JSON file sink at OUT, or
+ *   counts IN CK OUT: the word count of text lines, complete mode, sorted, console appended to
+ *          the file OUT, or
+ *   evt    IN CK OUT: JSON rows (word string, ts timestamp) counted per word in 10 minute
+ *          windows sliding by 5 with a 10 minute watermark, append mode, (start, word, count)
+ *          to a JSON file sink at OUT, or
+ *   kafka  IN CK BROKERS/TOPIC: text lines to the exactly-once Kafka sink. With POINT BATCH after
  * them it kills itself (SIGKILL) when that batch reaches that point of the query ("offsets",
  * "parts", "sink", "state", "commit": table-private.h). Exit status 0 when the query drained the
  * directory, 1 (with the error on stderr) when it failed. */
@@ -24,6 +28,35 @@ static void fault(const char *point, int64_t batch_id)
     raise(SIGKILL);
 }
 
+/* window.start, as a timestamp column */
+static em_value window_start(em_value row, const em_schema *schema, void *ud)
+{
+    (void)ud;
+    return em_row_get(em_row_get_by_name(row, schema, "window"), 0);
+}
+
+/* The evt mode's windowed count. */
+static em_df *windowed_counts(em_ssc *ssc, const char *in, GError **err)
+{
+    g_autoptr(em_schema) schema = em_schema_parse("word string, ts timestamp", err);
+    g_autoptr(em_df) events =
+        schema ? em_df_read_files(ssc, in,
+                                  &(em_file_source_opts){.format = EM_FILE_JSON,
+                                                         .schema = schema,
+                                                         .max_files_per_trigger = 1},
+                                  err)
+               : NULL;
+    g_autoptr(em_df) marked = events ? em_df_with_watermark(events, "ts", 600000, err) : NULL;
+    g_autoptr(em_df) windowed = marked ? em_df_window(marked, "ts", 600000, 300000, err) : NULL;
+    const char *keys[] = {"window", "word"};
+    g_autoptr(em_df) counts = windowed ? em_df_group_by_count(windowed, keys, 2, err) : NULL;
+    g_autoptr(em_df) started = counts ? em_df_with_column_full(counts, "start", EM_COL_TIMESTAMP,
+                                                               window_start, NULL, NULL, err)
+                                      : NULL;
+    const char *cols[] = {"start", "word", "count"};
+    return started ? em_df_select(started, cols, 3, err) : NULL;
+}
+
 static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts *opts,
                     FILE **console, const char *out, GError **err)
 {
@@ -37,6 +70,12 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
                                                        .schema = schema,
                                                        .max_files_per_trigger = 1},
                                 err);
+    }
+    if (strcmp(mode, "evt") == 0) {
+        opts->sink = EM_SINK_FILE;
+        opts->path = out;
+        opts->file_format = EM_FILE_JSON;
+        return windowed_counts(ssc, in, err);
     }
     g_autoptr(em_df) lines =
         em_df_read_files(ssc, in, &(em_file_source_opts){.max_files_per_trigger = 1}, err);
@@ -63,7 +102,8 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
 int main(int argc, char **argv)
 {
     if (argc != 5 && argc != 7) {
-        fprintf(stderr, "usage: %s sink|counts|kafka IN CHECKPOINT OUT [POINT BATCH]\n", argv[0]);
+        fprintf(stderr, "usage: %s sink|counts|evt|kafka IN CHECKPOINT OUT [POINT BATCH]\n",
+                argv[0]);
         return 2;
     }
     if (argc == 7) {

@@ -186,3 +186,22 @@ Test(query_restart, a_commit_without_logged_offsets_is_a_corrupt_checkpoint)
     em_ssc_free(ssc);
     free_dirs(&d);
 }
+
+/* Batch 1 changes one group of five: its state is saved as the changes since batch 0's (an
+ * incremental mapWithState checkpoint naming its base by state version); the restart walks
+ * that chain back. */
+Test(query_restart, groups_saved_as_changes_since_the_last_version_come_back)
+{
+    dirs d = make_dirs();
+    put_file(d.in, "1.txt", "a b c d e\n", 100);
+    put_file(d.in, "2.txt", "a\n", 200);
+    g_autofree char *first = run_counts(&d, 2, EM_OUTPUT_UPDATE);
+    put_file(d.in, "3.txt", "c\n", 300);
+    g_autofree char *second = run_counts(&d, 1, EM_OUTPUT_UPDATE);
+    cr_assert_str_eq(second, BANNER(2) "+----+-----+\n"
+                                       "|word|count|\n"
+                                       "+----+-----+\n"
+                                       "|   c|    2|\n"
+                                       "+----+-----+\n\n");
+    free_dirs(&d);
+}

@@ -761,32 +761,3 @@ Test(eventtime, drop_duplicates_within_the_watermark)
     em_query_stop(q);
     query_fixture_fini(&fx);
 }
-
-/* Their watermark and state are not in the checkpoint yet: a checkpointed event-time query is
- * refused, naming the location, rather than restarted without them. */
-Test(eventtime, a_checkpointed_event_time_query_is_refused_naming_the_location)
-{
-    const char *const batches[] = {"2026-01-01 12:00:00,a"};
-    query_fixture fx;
-    query_fixture_init(&fx, batches, 1);
-    g_autoptr(em_df) counts = windowed_counts(fx.lines, 10 * MIN_MS);
-    g_autofree char *dir = g_dir_make_tmp("ember-evt-ckpt-XXXXXX", NULL);
-    cr_assert_not_null(dir);
-    GError *err = NULL;
-    em_query *q = em_query_start(counts,
-                                 &(em_query_opts){.mode = EM_OUTPUT_UPDATE,
-                                                  .sink = EM_SINK_CONSOLE,
-                                                  .console_out = fx.out,
-                                                  .checkpoint_location = dir},
-                                 &err);
-    cr_assert_null(q);
-    g_autofree char *want = g_strdup_printf(
-        "checkpoint_location %s: queries with event-time operators (withWatermark, window "
-        "aggregations, session_window, dropDuplicates) cannot be checkpointed yet: their "
-        "watermark and state are not written to the checkpoint",
-        dir);
-    cr_assert_str_eq(err->message, want);
-    g_clear_error(&err);
-    query_fixture_fini(&fx);
-    g_rmdir(dir);
-}

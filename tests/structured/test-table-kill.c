@@ -3,7 +3,9 @@
  * offsets are logged, after the file sink wrote its part file but not its log entry, after
  * the sink, after the aggregation's state was saved, after the commit -- and is started again
  * on the same directories. At the end the file sink's committed output holds every input row
- * exactly once, and the word count's console goes on exactly from the last committed batch. */
+ * exactly once, the word count's console goes on exactly from the last committed batch, and an
+ * event-time count in append mode writes each window once, with the count an uninterrupted run
+ * writes. */
 #include "file-fixture.h"
 
 #include <signal.h>
@@ -142,5 +144,93 @@ Test(table_kill, the_word_count_goes_on_from_its_last_committed_state)
         g_autofree char *console = file_text(d.root, "out");
         cr_assert_str_eq(console, cases[i].console, "killed at %s of batch 1", cases[i].point);
         free_dirs(&d);
+    }
+}
+
+/* ---- An event-time query: the guide's windowed count with a 10 minute watermark ---- */
+
+static void put_guide_inputs(const dirs *d)
+{
+    static const char *const guide[] = {
+        "{\"word\":\"dog\",\"ts\":\"2026-01-01 12:07:00\"}\n"
+        "{\"word\":\"owl\",\"ts\":\"2026-01-01 12:08:00\"}\n",
+        "{\"word\":\"dog\",\"ts\":\"2026-01-01 12:14:00\"}\n"
+        "{\"word\":\"cat\",\"ts\":\"2026-01-01 12:09:00\"}\n",
+        "{\"word\":\"cat\",\"ts\":\"2026-01-01 12:15:00\"}\n"
+        "{\"word\":\"dog\",\"ts\":\"2026-01-01 12:08:00\"}\n"
+        "{\"word\":\"owl\",\"ts\":\"2026-01-01 12:13:00\"}\n"
+        "{\"word\":\"owl\",\"ts\":\"2026-01-01 12:21:00\"}\n",
+        "{\"word\":\"owl\",\"ts\":\"2026-01-01 12:17:00\"}\n"
+        "{\"word\":\"donkey\",\"ts\":\"2026-01-01 12:04:00\"}\n",
+        /* moves the watermark to 12:30: a batch without data writes what ends by then */
+        "{\"word\":\"late-comer\",\"ts\":\"2026-01-01 12:40:00\"}\n",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(guide); i++) {
+        g_autofree char *name = g_strdup_printf("%zu.json", i);
+        put_file(d->in, name, guide[i], 100 * (long)(i + 1));
+    }
+}
+
+static char *committed_windows(const dirs *d)
+{
+    em_context *sc = em_context_new("local[2]", "read-back", NULL);
+    g_autoptr(em_schema) schema = schema_of("start timestamp, word string, count long");
+    GError *err = NULL;
+    em_df *df =
+        ok(em_df_read_path(sc, d->out,
+                           &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema}, &err),
+           err);
+    char *rows = sorted_rows(df);
+    em_df_free(df);
+    em_context_free(sc);
+    return rows;
+}
+
+/* The windows ending by 12:30 (the late-comer's stay open), each once, as "[(start us,word,
+ * count), ...]" in the order em_values_sort gives. */
+static char *guide_windows(void)
+{
+    static const struct {
+        const char *start, *word;
+        int count;
+    } want[] = {{"11:55", "donkey", 1}, {"12:00", "cat", 1}, {"12:00", "dog", 2},
+                {"12:00", "donkey", 1}, {"12:00", "owl", 1}, {"12:05", "cat", 1},
+                {"12:05", "dog", 3},    {"12:05", "owl", 2}, {"12:10", "cat", 1},
+                {"12:10", "dog", 1},    {"12:10", "owl", 2}, {"12:15", "cat", 1},
+                {"12:15", "owl", 2},    {"12:20", "owl", 1}};
+    GString *text = g_string_new("[");
+    for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_autofree char *iso = g_strdup_printf("2026-01-01T%s:00Z", want[i].start);
+        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(iso, NULL);
+        g_string_append_printf(text, "%s(%" G_GINT64_FORMAT ",%s,%d)", i ? ", " : "",
+                               (gint64)g_date_time_to_unix(dt) * 1000000, want[i].word,
+                               want[i].count);
+    }
+    g_string_append_c(text, ']');
+    return g_string_free(text, FALSE);
+}
+
+Test(table_kill, an_event_time_append_query_writes_each_window_once_whatever_point_a_kill_hits)
+{
+    g_autofree char *want = guide_windows();
+    /* batches 0-4 read a file each, batch 5 has no data: the watermark moved to 12:30 */
+    for (size_t p = 0; p < G_N_ELEMENTS(points); p++) {
+        for (int batch = 0; batch < 6; batch++) {
+            dirs d = make_dirs();
+            put_guide_inputs(&d);
+            int status = run_child("evt", &d, points[p], batch);
+            cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "%s of batch %d: the child was not killed (status %d)", points[p], batch,
+                      status);
+            run_child("evt", &d, NULL, 0);
+            g_autofree char *rows = committed_windows(&d);
+            cr_assert_str_eq(rows, want, "killed at %s of batch %d", points[p], batch);
+            g_autofree char *commits = g_build_filename(d.ck, "commits", NULL);
+            g_auto(GStrv) committed = names_with(commits, "");
+            g_autofree char *committed_text = g_strjoinv(",", committed);
+            cr_assert_str_eq(committed_text, "0,1,2,3,4,5", "killed at %s of batch %d", points[p],
+                             batch);
+            free_dirs(&d);
+        }
     }
 }
