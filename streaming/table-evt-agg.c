@@ -551,6 +551,8 @@ static bool evt_load(void *op, const em_ckpt *ck, GError **err)
 
 em__state_op em__evt_agg_state_op(struct em_evt_agg *agg)
 {
+    if (agg->join)
+        return em__join_state_op(agg->join);
     return (em__state_op){.name = agg->dedup     ? "dedupe"
                                   : agg->session ? "sessionWindowStateStoreSave"
                                                  : "stateStoreSave",

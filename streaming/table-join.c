@@ -5,6 +5,7 @@
  * watermark (the min of the inputs' watermarks) bound each buffer; outer joins write the
  * unmatched rows of their preserved side, padded with nulls, when they leave the buffer. Run by
  * the query through the event-time operator (table-evt-agg.c); the condition is parsed here. */
+#include "checkpoint-file.h"
 #include "table-private.h"
 
 #include <string.h>
@@ -924,6 +925,144 @@ void em__join_progress(struct em_join *j, JsonBuilder *b)
     add_int(b, "memoryUsedBytes", bytes);
     add_int(b, "numRowsDroppedByWatermark", dropped);
     json_builder_end_object(b);
+}
+
+/* ---- Its checkpoint (em__state_op): each side's buffer, the watermarks ---- */
+
+#define WATERMARKS_RECORD "watermarks"
+static const char *const side_records[2] = {"left", "right"};
+
+/* row as a list: the codec refuses a one-column row (a tuple of one) */
+static em_value as_list(em_value row)
+{
+    return (em_value){.type = EM_T_LIST, .len = row.len, .as.items = row.as.items};
+}
+
+static em_value as_row(em_value list)
+{
+    list.type = EM_T_TUPLE;
+    list.kind = 0;
+    return list;
+}
+
+static void join_save(void *op, em_ckpt *ck)
+{
+    struct em_join *j = op;
+    g_mutex_lock(&j->lock);
+    for (int s = 0; s < 2; s++) {
+        side_state *st = &j->state[s];
+        em_value *entries = g_new(em_value, st->rows + 1);
+        em_value *fields = g_new(em_value, 3 * (st->rows + 1));
+        size_t n = 0;
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, st->buckets);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            const bucket *b = v;
+            for (const entry *e = b->head; e; e = e->next, n++) {
+                /* [matched, key, row] */
+                em_value *f = &fields[3 * n];
+                f[0] = em_bool(e->matched);
+                f[1] = as_list(b->key);
+                f[2] = as_list(e->row);
+                entries[n] = (em_value){.type = EM_T_LIST, .len = 3, .as.items = f};
+            }
+        }
+        em__ckpt_put_values(ck, side_records[s], entries, n);
+        g_free(entries);
+        g_free(fields);
+    }
+    em_value marks[5];
+    for (int s = 0; s < 2; s++) {
+        marks[2 * s] = em_int(j->wm[s] ? em__watermark_current(j->wm[s]) : 0);
+        marks[2 * s + 1] = em_int(j->wm[s] ? em__watermark_next(j->wm[s]) : 0);
+    }
+    marks[4] = em_int(j->rows_read);
+    em__ckpt_put_values(ck, WATERMARKS_RECORD, marks, 5);
+    g_mutex_unlock(&j->lock);
+}
+
+/* Whether a restored entry is [matched, key, row] of side s's shape. */
+static bool entry_fits(const struct em_join *j, int s, em_value e)
+{
+    return e.type == EM_T_LIST && e.len == 3 && e.as.items[0].type == EM_T_BOOL &&
+           e.as.items[1].type == EM_T_LIST && e.as.items[1].len == j->n_keys &&
+           e.as.items[2].type == EM_T_LIST && e.as.items[2].len == j->n_cols[s];
+}
+
+static bool load_side(struct em_join *j, int s, const em_ckpt *ck, GError **err)
+{
+    g_autoptr(em_arena) arena = em_arena_new();
+    em_value *entries = NULL;
+    size_t n = 0;
+    if (!em__ckpt_get_values(ck, side_records[s], arena, &entries, &n, err))
+        return false;
+    side_state *st = &j->state[s];
+    side_clear(st);
+    side_init(st);
+    for (size_t i = 0; i < n; i++) {
+        if (!entry_fits(j, s, entries[i])) {
+            g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                        "checkpoint record \"%s\": row %zu is not [matched, key of %zu columns, "
+                        "row of %zu columns]",
+                        side_records[s], i, j->n_keys, j->n_cols[s]);
+            side_clear(st);
+            side_init(st);
+            g_free(entries);
+            return false;
+        }
+        const em_value *f = entries[i].as.items;
+        append(st, as_row(f[1]), as_row(f[2]), em_as_bool(f[0]));
+    }
+    g_free(entries);
+    return true;
+}
+
+static bool join_load(void *op, const em_ckpt *ck, GError **err)
+{
+    struct em_join *j = op;
+    g_autoptr(em_arena) arena = em_arena_new();
+    em_value *marks = NULL;
+    size_t n = 0;
+    if (!em__ckpt_get_values(ck, WATERMARKS_RECORD, arena, &marks, &n, err))
+        return false;
+    bool ok = n == 5;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = em_is_int(marks[i]);
+    if (!ok) {
+        g_set_error(err, EM_ERROR, EM_ERROR_CORRUPT,
+                    "checkpoint record \"" WATERMARKS_RECORD "\": not five whole numbers");
+        g_free(marks);
+        return false;
+    }
+    g_mutex_lock(&j->lock);
+    ok = load_side(j, 0, ck, err) && load_side(j, 1, ck, err);
+    if (ok) {
+        for (int s = 0; s < 2; s++)
+            if (j->wm[s] && !(s == 1 && j->wm[1] == j->wm[0]))
+                em__watermark_restore(j->wm[s], marks[2 * s].as.i, marks[2 * s + 1].as.i);
+        j->rows_read = marks[4].as.i;
+    }
+    g_mutex_unlock(&j->lock);
+    g_free(marks);
+    return ok;
+}
+
+em__state_op em__join_state_op(struct em_join *j)
+{
+    return (
+        em__state_op){.name = "symmetricHashJoin", .save = join_save, .load = join_load, .op = j};
+}
+
+bool em__join_check_checkpoint(const struct em_join *j, const char *dir, GError **err)
+{
+    if (!em__offset_stream_of(j->sources[1]))
+        return true;
+    g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                "checkpoint_location %s: a stream-stream join whose right side reads %s cannot "
+                "be checkpointed yet: the checkpoint logs the offsets of one source (the left's)",
+                dir, j->source_desc[1]);
+    return false;
 }
 
 bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err)

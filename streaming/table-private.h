@@ -149,6 +149,12 @@ bool em__join_right_input(struct em_join *join, em_time t, int64_t *rows, bool *
 void em__join_right_source_progress(struct em_join *join, JsonBuilder *b, int64_t rows);
 void em__join_event_time_progress(struct em_join *join, JsonBuilder *b);
 void em__join_progress(struct em_join *join, JsonBuilder *b);
+/* The join's checkpoint hook: both sides' buffers (rows, keys, matched flags), both
+ * watermarks and the right source's count offset. */
+em__state_op em__join_state_op(struct em_join *join);
+/* Whether the join can be checkpointed at dir: false with err (naming dir) when its right
+ * side reads an offset source (file, Kafka), whose offsets the checkpoint does not log. */
+bool em__join_check_checkpoint(const struct em_join *join, const char *dir, GError **err);
 /* False with err naming op when df is the result of a stream-stream join: op would read
  * the join's inputs rather than its output (only select, filter and withColumn follow it). */
 bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err);

@@ -721,6 +721,9 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
         return false;
     if (!opts->checkpoint_location)
         return opts->sink != EM_SINK_KAFKA || open_kafka(q, opts, err);
+    struct em_join *join = em__evt_agg_join(q->evt);
+    if (join && !em__join_check_checkpoint(join, opts->checkpoint_location, err))
+        return false;
     if (!(q->log = em__query_log_open(opts->checkpoint_location, err)))
         return false;
     g_free(q->id);

@@ -3,6 +3,7 @@
  * join's state figures; right outer; the state bounded over a long run; the errors. */
 #include "join-fixture.h"
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -456,4 +457,91 @@ Test(stream_join, state_stays_bounded_by_the_watermarks_over_a_long_run)
     }
     g_free(left);
     g_free(right);
+}
+
+/* Runs batches [from, to) of the guide's data as a left outer join checkpointed at dir; the
+ * console text, and the first batch's progress into *first_progress (g_free it). */
+static char *run_checkpointed(const char *dir, size_t from, size_t to, int triggers,
+                              char **first_progress)
+{
+    join_fixture fx;
+    join_fixture_init(&fx, impressions + from, clicks + from, to - from);
+    g_autoptr(em_df) left = join_fixture_marked(&fx, 0);
+    g_autoptr(em_df) right = join_fixture_marked(&fx, 1);
+    GError *err = NULL;
+    g_autoptr(em_df) joined =
+        ok(em_df_join(left, right, GUIDE_CONDITION, EM_JOIN_LEFT_OUTER, &err), err);
+    g_autoptr(em_query) q = em_query_start(joined,
+                                           &(em_query_opts){.mode = EM_OUTPUT_APPEND,
+                                                            .sink = EM_SINK_CONSOLE,
+                                                            .console_out = fx.out,
+                                                            .no_truncate = true,
+                                                            .checkpoint_location = dir},
+                                           &err);
+    cr_assert_not_null(q, "%s", err ? err->message : "");
+    join_fixture_run(&fx, triggers);
+    g_auto(GStrv) progress = em_query_recent_progress(q);
+    cr_assert_not_null(progress[0]);
+    *first_progress = g_strdup(progress[0]);
+    char *console = g_strdup(fx.console);
+    join_fixture_fini(&fx);
+    return console;
+}
+
+Test(stream_join, a_restarted_join_goes_on_from_its_checkpointed_buffers_and_watermarks)
+{
+    g_autofree char *dir = g_dir_make_tmp("ember-join-ckpt-XXXXXX", NULL);
+    cr_assert_not_null(dir);
+    run_result whole = run_guide(EM_JOIN_LEFT_OUTER, GUIDE_CONDITION);
+    g_autofree char *progress = NULL, *restarted = NULL;
+    g_autofree char *first = run_checkpointed(dir, 0, 2, 2, &progress);
+    /* the restart reads batches 2 and 3: they join the buffers batches 0 and 1 left (ad 10's
+     * click, impression 3 unmatched), with the watermark batch 1 computed (08:30) */
+    g_autofree char *second = run_checkpointed(dir, 2, 4, 3, &restarted);
+    g_autofree char *both = g_strconcat(first, second, NULL);
+    cr_assert_str_eq(both, whole.console);
+    /* batch 2 runs with the watermark batch 1 computed, its buffers as batch 1 left them */
+    g_autoptr(JsonParser) parser = json_parser_new();
+    cr_assert(json_parser_load_from_data(parser, restarted, -1, NULL));
+    JsonObject *p = json_node_get_object(json_parser_get_root(parser));
+    cr_assert_eq(json_object_get_int_member(p, "batchId"), 2);
+    cr_assert_str_eq(json_object_get_string_member(json_object_get_object_member(p, "eventTime"),
+                                                   "watermark"),
+                     "2026-01-01T08:30:00.000Z");
+    cr_assert_eq(join_figure(p, "numRowsTotal"), 15);
+    run_result_clear(&whole);
+    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);
+    cr_assert_eq(system(rm), 0);
+}
+
+Test(stream_join, a_checkpoint_is_refused_when_the_right_side_reads_an_offset_source)
+{
+    join_fixture fx;
+    join_fixture_init(&fx, impressions, clicks, 1);
+    g_autofree char *in = g_dir_make_tmp("ember-join-files-XXXXXX", NULL);
+    g_autofree char *ckpt = g_build_filename(in, "_checkpoint", NULL);
+    g_autoptr(em_schema) schema = schema_of("clickAdId long, clickTime timestamp");
+    GError *err = NULL;
+    g_autoptr(em_df) files =
+        em_df_read_files(fx.ssc, in,
+                         &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema}, &err);
+    cr_assert_not_null(files, "%s", err ? err->message : "");
+    g_autoptr(em_df) joined =
+        ok(em_df_join(fx.impressions, files, "clickAdId = adId", EM_JOIN_INNER, &err), err);
+    cr_assert_null(em_query_start(joined,
+                                  &(em_query_opts){.mode = EM_OUTPUT_APPEND,
+                                                   .sink = EM_SINK_MEMORY,
+                                                   .checkpoint_location = ckpt},
+                                  &err));
+    g_autofree char *prefix = g_strdup_printf("checkpoint_location %s: a stream-stream join whose "
+                                              "right side reads FileStreamSource",
+                                              ckpt);
+    cr_assert(g_str_has_prefix(err->message, prefix), "%s", err->message);
+    cr_assert(g_str_has_suffix(err->message, "cannot be checkpointed yet: the checkpoint logs the "
+                                             "offsets of one source (the left's)"),
+              "%s", err->message);
+    g_clear_error(&err);
+    cr_assert(!g_file_test(ckpt, G_FILE_TEST_EXISTS));
+    join_fixture_fini(&fx);
+    g_rmdir(in);
 }
