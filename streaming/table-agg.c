@@ -262,6 +262,8 @@ em_df *em_df_group_by_agg(const em_df *df, const char *const *cols, size_t n_col
                           const em_agg *aggs, size_t n_aggs, GError **err)
 {
     g_return_val_if_fail(df && (cols || n_cols == 0) && aggs && n_aggs > 0, NULL);
+    if (!em__df_refuse_after_join(df, "groupBy", err))
+        return NULL;
     em_schema *out = NULL;
     agg_plan *plan = plan_new(df->schema, cols, n_cols, aggs, n_aggs, &out, err);
     if (!plan)

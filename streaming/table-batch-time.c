@@ -31,6 +31,8 @@ static em_rdd *stamp_batch(em_rdd *rdd, em_time time, void *ud, GError **err)
 em_df *em_df_with_batch_time(const em_df *df, const char *name, GError **err)
 {
     g_return_val_if_fail(df && name, NULL);
+    if (!em__df_refuse_after_join(df, "the batch time", err))
+        return NULL;
     if (!df->ds) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "the batch time of a static table: it has no batches");

@@ -24,6 +24,7 @@ struct em_evt_agg {
     bool evt_window;        /* it is a window: its end is compared */
     bool session;           /* it is a session window: sessions merge */
     struct em_dedup *dedup; /* dropDuplicates (table-dedup.c) instead of an aggregation */
+    struct em_join *join;   /* a stream-stream join (table-join.c) instead of an aggregation */
     GMutex lock;
     GHashTable *groups; /* em_value *key -> group * (both in arena) */
     em_arena *arena;
@@ -53,6 +54,7 @@ void em__evt_agg_unref(struct em_evt_agg *agg)
     if (agg->plan)
         em__agg_plan_unref(agg->plan);
     em__dedup_free(agg->dedup);
+    em__join_free(agg->join);
     em__watermark_unref(agg->wm);
     g_hash_table_destroy(agg->groups);
     em_arena_free(agg->arena);
@@ -117,8 +119,30 @@ em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup)
     return result;
 }
 
+em_df *em__evt_join_new(em_schema *out, em_dstream *both, em_dstream *source,
+                        const char *source_desc, struct em_join *join)
+{
+    struct em_evt_agg *agg = g_new0(struct em_evt_agg, 1);
+    agg->refs = 1;
+    agg->partials = both;
+    agg->sc = em_ssc_context(em_dstream_ssc(both));
+    agg->join = join;
+    g_mutex_init(&agg->lock);
+    agg->groups = g_hash_table_new(key_hash, key_equal);
+    agg->arena = em_arena_new();
+    em_df *result = em__df_new(NULL, out, NULL, both);
+    result->source = source;
+    result->source_desc = g_strdup(source_desc);
+    result->evt = agg;
+    return result;
+}
+
+struct em_join *em__evt_agg_join(const struct em_evt_agg *agg) { return agg ? agg->join : NULL; }
+
 bool em__evt_agg_check_mode(const struct em_evt_agg *agg, em_output_mode mode, GError **err)
 {
+    if (agg->join)
+        return em__join_check_mode(agg->join, mode, err);
     if (agg->session && mode == EM_OUTPUT_UPDATE) {
         g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
                     "Update output mode not supported for session window on streaming "
@@ -309,6 +333,8 @@ static em_rdd *run(struct em_evt_agg *agg, em_time t, em_output_mode mode, GErro
 
 em_rdd *em__evt_agg_run(struct em_evt_agg *agg, em_time t, em_output_mode mode, GError **err)
 {
+    if (agg->join)
+        return em__join_run(agg->join, t, err);
     /* The merges and rows made here go to a scratch arena of this batch's (on the scheduler
      * thread nothing resets the thread's own): what is kept is copied into the state's. */
     em_arena *scratch = em_arena_new();
@@ -407,6 +433,10 @@ static void add_int(JsonBuilder *b, const char *name, int64_t v)
 
 void em__evt_agg_progress(struct em_evt_agg *agg, JsonBuilder *b)
 {
+    if (agg->join) {
+        em__join_progress(agg->join, b);
+        return;
+    }
     g_mutex_lock(&agg->lock);
     int64_t total = g_hash_table_size(agg->groups);
     int64_t bytes = (int64_t)em_arena_bytes(agg->arena);
@@ -521,6 +551,8 @@ static bool evt_load(void *op, const em_ckpt *ck, GError **err)
 
 em__state_op em__evt_agg_state_op(struct em_evt_agg *agg)
 {
+    if (agg->join)
+        return em__join_state_op(agg->join);
     return (em__state_op){.name = agg->dedup     ? "dedupe"
                                   : agg->session ? "sessionWindowStateStoreSave"
                                                  : "stateStoreSave",

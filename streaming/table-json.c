@@ -163,6 +163,8 @@ static em_value parse_row(em_value row, void *ud)
 static em_df *parse(const em_df *df, const char *col, em_schema *schema, bool csv,
                     gsize **malformed, GError **err)
 {
+    if (!em__df_refuse_after_join(df, csv ? "from_csv" : "from_json", err))
+        return NULL;
     int c = em_schema_index(df->schema, col);
     if (c < 0) {
         em__schema_unresolved(df->schema, col, err);

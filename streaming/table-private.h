@@ -50,7 +50,9 @@ void em__agg_plan_unref(struct em_agg_plan *plan);
 /* A stateful operator's checkpoint hook (below, with the query's checkpoint). */
 typedef struct em__state_op em__state_op;
 
-/* ---- Event time (table-watermark.c, table-evt-agg.c, table-window.c) ---- */
+/* ---- Event time (table-watermark.c, table-evt-agg.c, table-window.c, table-join.c) ---- */
+
+struct em_join;
 
 struct em_watermark *em__watermark_ref(struct em_watermark *wm);
 void em__watermark_unref(struct em_watermark *wm);
@@ -66,6 +68,10 @@ bool em__watermark_end(struct em_watermark *wm, em_time t, bool has_data, GError
 void em__watermark_get(struct em_watermark *wm, int64_t *late_ms, int64_t *evict_ms);
 /* Adds progress's "eventTime" member for the last batch. */
 void em__watermark_progress(struct em_watermark *wm, JsonBuilder *b);
+/* The same with current (ms) as the watermark (a join's global one), and whether the last
+ * batch had event times. */
+void em__watermark_progress_with(struct em_watermark *wm, int64_t current, JsonBuilder *b);
+bool em__watermark_progress_has_stats(struct em_watermark *wm);
 /* The watermark the current batch runs with (its eviction watermark), and the one computed at
  * the end of the last batch, which the next starts from (ms). */
 int64_t em__watermark_current(struct em_watermark *wm);
@@ -118,6 +124,40 @@ void em__dedup_save(const struct em_dedup *d, em_ckpt *ck, const char *name);
 bool em__dedup_load(struct em_dedup *d, const em_ckpt *ck, const char *name, GError **err);
 /* The streaming table of df's rows deduplicated by dedup (taken over), run by the query. */
 em_df *em__evt_dedup_new(const em_df *df, struct em_dedup *dedup);
+
+/* Stream-stream joins (table-join.c), run by the event-time operator: the streaming table over
+ * both (the union of the sides' rows, which the ssc computes each batch) whose schema is out,
+ * reading source (the left's, described as source_desc) for the query's input figures; join
+ * is taken over. */
+em_df *em__evt_join_new(em_schema *out, em_dstream *both, em_dstream *source,
+                        const char *source_desc, struct em_join *join);
+/* The join an event-time operator runs, or NULL. */
+struct em_join *em__evt_agg_join(const struct em_evt_agg *agg);
+void em__join_free(struct em_join *join);
+/* The batch at t: the joined rows (a new reference), or NULL with err. */
+em_rdd *em__join_run(struct em_join *join, em_time t, GError **err);
+/* Append mode only (Spark's message otherwise). */
+bool em__join_check_mode(const struct em_join *join, em_output_mode mode, GError **err);
+/* Whether the global watermark moved past the one the last batch used and it cleans state
+ * (Spark then runs a batch without data). */
+bool em__join_advanced(struct em_join *join);
+/* What the right side's source read at t: its rows, and whether it brought new data. */
+bool em__join_right_input(struct em_join *join, em_time t, int64_t *rows, bool *has_data,
+                          GError **err);
+/* Progress: the right source's entry of "sources" (rows: what the batch read from it), the
+ * "eventTime" member (the global watermark) and the join's stateOperators entry. */
+void em__join_right_source_progress(struct em_join *join, JsonBuilder *b, int64_t rows);
+void em__join_event_time_progress(struct em_join *join, JsonBuilder *b);
+void em__join_progress(struct em_join *join, JsonBuilder *b);
+/* The join's checkpoint hook: both sides' buffers (rows, keys, matched flags), both
+ * watermarks and the right source's count offset. */
+em__state_op em__join_state_op(struct em_join *join);
+/* Whether the join can be checkpointed at dir: false with err (naming dir) when its right
+ * side reads an offset source (file, Kafka), whose offsets the checkpoint does not log. */
+bool em__join_check_checkpoint(const struct em_join *join, const char *dir, GError **err);
+/* False with err naming op when df is the result of a stream-stream join: op would read
+ * the join's inputs rather than its output (only select, filter and withColumn follow it). */
+bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err);
 
 /* What table-agg.c's plans give the event-time aggregation. */
 size_t em__agg_plan_n_keys(const struct em_agg_plan *plan);

@@ -259,6 +259,7 @@ static char *iso_time(em_time ms)
 
 typedef struct {
     int64_t batch_id, input_rows, output_rows, trigger_ms, add_batch_ms;
+    int64_t right_rows; /* a join's: what its right source read (in input_rows too) */
     em_time t, previous;
     const char *start_offset, *end_offset, *latest_offset; /* JSON, NULL for null */
 } batch_figures;
@@ -328,8 +329,11 @@ static char *progress_json(em_query *q, const batch_figures *f)
     add_int(b, "addBatch", f->add_batch_ms);
     add_int(b, "triggerExecution", f->trigger_ms);
     json_builder_end_object(b);
+    struct em_join *join = em__evt_agg_join(q->evt);
     if (q->wm)
         em__watermark_progress(q->wm, b);
+    else if (join)
+        em__join_event_time_progress(join, b);
     add_state_operators(q, b, f);
     json_builder_set_member_name(b, "sources");
     json_builder_begin_array(b);
@@ -339,10 +343,13 @@ static char *progress_json(em_query *q, const batch_figures *f)
     add_offset(b, "startOffset", f->start_offset);
     add_offset(b, "endOffset", f->end_offset);
     add_offset(b, "latestOffset", f->latest_offset);
-    add_int(b, "numInputRows", f->input_rows);
-    add_rate(b, "inputRowsPerSecond", (double)f->input_rows, since);
-    add_rate(b, "processedRowsPerSecond", (double)f->input_rows, (double)f->trigger_ms);
+    double left_rows = (double)(f->input_rows - f->right_rows);
+    add_int(b, "numInputRows", f->input_rows - f->right_rows);
+    add_rate(b, "inputRowsPerSecond", left_rows, since);
+    add_rate(b, "processedRowsPerSecond", left_rows, (double)f->trigger_ms);
     json_builder_end_object(b);
+    if (join) /* a stream-stream join reads a second source */
+        em__join_right_source_progress(join, b, f->right_rows);
     json_builder_end_array(b);
     json_builder_set_member_name(b, "sink");
     json_builder_begin_object(b);
@@ -389,6 +396,7 @@ static void record_progress(em_query *q, const batch_figures *f)
 typedef struct {
     bool has_data;
     int64_t rows;
+    int64_t right_rows;         /* a stream-stream join's right source */
     char *start, *end, *latest; /* JSON, NULL for none */
 } trigger_input;
 
@@ -417,6 +425,11 @@ static bool read_input(em_query *q, em_time t, trigger_input *in, GError **err)
         in->end = count_offset(q->rows_read + in->rows);
         in->latest = g_strdup(in->end);
     }
+    struct em_join *join = em__evt_agg_join(q->evt);
+    bool right_data = false;
+    if (join && !em__join_right_input(join, t, &in->right_rows, &right_data, err))
+        return false;
+    in->has_data = in->has_data || right_data;
     return true;
 }
 
@@ -499,8 +512,10 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
         return false;
     }
     /* Spark runs a batch without data when the watermark moved, to evict and emit */
-    bool evict_batch = !in.has_data && q->batch_id > 0 && q->evt && q->wm &&
-                       q->opts.mode != EM_OUTPUT_COMPLETE && em__watermark_advanced(q->wm);
+    struct em_join *join = em__evt_agg_join(q->evt);
+    bool evict_batch = !in.has_data && q->batch_id > 0 && q->evt &&
+                       q->opts.mode != EM_OUTPUT_COMPLETE &&
+                       (q->wm ? em__watermark_advanced(q->wm) : join && em__join_advanced(join));
     if (!in.has_data && !evict_batch) {
         if (q->opts.trigger == EM_TRIGGER_AVAILABLE_NOW && q->batch_id > 0) {
             em_ssc_stop(q->ssc, EM_STOP_DEFAULT);
@@ -511,7 +526,8 @@ static bool run_batch(em_output_op *op, em_rdd *rdd, em_time t, GError **err)
     }
     int64_t id = q->batch_id;
     batch_figures f = {.batch_id = id,
-                       .input_rows = in.rows,
+                       .input_rows = in.rows + in.right_rows,
+                       .right_rows = in.right_rows,
                        .t = t,
                        .previous = q->last_trigger,
                        /* Spark's first batch starts at null: nothing was committed */
@@ -726,6 +742,9 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
         return false;
     if (!opts->checkpoint_location)
         return opts->sink != EM_SINK_KAFKA || open_kafka(q, opts, err);
+    struct em_join *join = em__evt_agg_join(q->evt);
+    if (join && !em__join_check_checkpoint(join, opts->checkpoint_location, err))
+        return false;
     if (!(q->log = em__query_log_open(opts->checkpoint_location, err)))
         return false;
     g_free(q->id);

@@ -39,6 +39,8 @@ void em__watermark_unref(struct em_watermark *wm)
 em_df *em_df_with_watermark(const em_df *df, const char *ts_col, em_duration delay, GError **err)
 {
     g_return_val_if_fail(df, NULL);
+    if (!em__df_refuse_after_join(df, "withWatermark", err))
+        return NULL;
     int c = ts_col ? em_schema_index(df->schema, ts_col) : -1;
     if (c < 0) {
         em__schema_unresolved(df->schema, ts_col ? ts_col : "(null)", err);
@@ -219,8 +221,23 @@ static void add_time(JsonBuilder *b, const char *name, int64_t ms)
 void em__watermark_progress(struct em_watermark *wm, JsonBuilder *b)
 {
     g_mutex_lock(&wm->lock);
-    int64_t n = wm->n, min = wm->min_ms, max = wm->max_ms, avg = wm->avg_ms;
     int64_t current = wm->current_ms;
+    g_mutex_unlock(&wm->lock);
+    em__watermark_progress_with(wm, current, b);
+}
+
+bool em__watermark_progress_has_stats(struct em_watermark *wm)
+{
+    g_mutex_lock(&wm->lock);
+    bool has = wm->n > 0;
+    g_mutex_unlock(&wm->lock);
+    return has;
+}
+
+void em__watermark_progress_with(struct em_watermark *wm, int64_t current, JsonBuilder *b)
+{
+    g_mutex_lock(&wm->lock);
+    int64_t n = wm->n, min = wm->min_ms, max = wm->max_ms, avg = wm->avg_ms;
     g_mutex_unlock(&wm->lock);
     /* Spark's keys sorted: avg, max, min (when the batch had event times), watermark */
     json_builder_set_member_name(b, "eventTime");

@@ -79,6 +79,8 @@ em_df *em_df_window_full(const em_df *df, const char *ts_col, em_duration length
                          em_duration slide, em_duration start, const char *name, GError **err)
 {
     g_return_val_if_fail(df, NULL);
+    if (!em__df_refuse_after_join(df, "window", err))
+        return NULL;
     if (!name)
         name = "window";
     int c = ts_col ? em_schema_index(df->schema, ts_col) : -1;
@@ -166,6 +168,8 @@ em_df *em_df_session_window(const em_df *df, const char *ts_col, em_duration gap
                             GError **err)
 {
     g_return_val_if_fail(df, NULL);
+    if (!em__df_refuse_after_join(df, "session_window", err))
+        return NULL;
     if (!name)
         name = "session_window";
     int c = ts_col ? em_schema_index(df->schema, ts_col) : -1;

@@ -75,6 +75,45 @@ EM_API em_df *em_df_with_watermark(const em_df *df, const char *ts_col, em_durat
 EM_API em_df *em_df_drop_duplicates(const em_df *df, const char *const *cols, size_t n,
                                     GError **err);
 
+/* The kinds of stream-stream join. */
+typedef enum em_join_type {
+    EM_JOIN_INNER,       /* the pairs that match */
+    EM_JOIN_LEFT_OUTER,  /* ... and each left row that matched nothing, with nulls on the right */
+    EM_JOIN_RIGHT_OUTER, /* ... and each right row that matched nothing, with nulls on the left */
+} em_join_type;
+
+/* left.join(right, expr(condition), type) on two streaming tables of the same ssc: Spark's
+ * stream-stream join (StreamingSymmetricHashJoinExec). condition is Spark SQL's text in the
+ * shape stream-stream joins take, conjuncts joined by AND, each one of
+ *   a = b             a column of the left table and one of the right of the same type: a join
+ *                     key (at least one is needed, as in Spark);
+ *   a < b + interval 1 hour    a comparison (<, <=, >, >=) of a left timestamp column and a
+ *                     right one, either side plus or minus intervals ("interval 1 hour",
+ *                     "INTERVAL '30' minutes 10 seconds"; units millisecond, second, minute,
+ *                     hour, day, week, singular or plural, any case);
+ *   a BETWEEN b AND c a >= b AND a <= c.
+ * Columns are named bare, or back-quoted; a name must not be in both tables. For example
+ *   "clickAdId = adId AND clickTime BETWEEN impressionTime AND impressionTime + interval 1 hour"
+ * The result has the left columns then the right columns. Each batch the left's new rows join
+ * the right's buffered rows, then the right's new rows join the left's buffered rows and new
+ * rows (each pair written once, in append mode only). With watermarks (em_df_with_watermark on
+ * a side's timestamp column) the global watermark is the min of the sides' (Spark's
+ * multipleWatermarkPolicy min); rows at or before the previous batch's are dropped as late, and
+ * a side's buffered rows leave once the range condition and the global watermark say no future
+ * row of the other side can match them (Spark's state value watermark), so the buffers stay
+ * bounded; an outer join then writes its preserved side's unmatched rows with nulls, once (a
+ * row already past its state watermark when it arrives meets the other side's rows of its
+ * batch, then leaves at the batch's end, as in Spark 3.5). A checkpointed query keeps both
+ * buffers and both watermarks in its checkpoint (a join whose right side reads a file or Kafka
+ * source is refused there: only the left's offsets are logged). The query's stateOperators
+ * list the join ("symmetricHashJoin"). NULL with err (EM_ERROR_PARSE for the condition's text,
+ * EM_ERROR_INVALID otherwise) for a static table, a column that is not in either table or is in
+ * both, keys of different types, a range on non-timestamps, no equality, or an outer join
+ * without a watermark on the nullable side and a range condition bounding the preserved side
+ * (Spark's messages). The caller frees the result. */
+EM_API em_df *em_df_join(const em_df *left, const em_df *right, const char *condition,
+                         em_join_type type, GError **err);
+
 /* withColumn(name, <batch time>) on a streaming table: every row with the time of the batch
  * that reads it, as a timestamp. Ember's stand-in for the socket source's includeTimestamp
  * (Spark stamps a line when it is read; Ember when its batch runs, at the end of the interval
