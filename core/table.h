@@ -73,6 +73,14 @@ bool em__table_remove(em_table *t, em_value key, uint64_t hash);
 /* Removes an entry got from this table (hashing its key again). */
 void em__table_remove_entry(em_table *t, em_table_entry *e);
 
+/* Hints the CPU to fetch the flat slot a key of this hash probes first, so that an upsert a few
+ * records later finds it in cache (the combiner's software pipeline); no effect otherwise. */
+static inline void em__table_prefetch(const em_table *t, uint64_t hash)
+{
+    if (t->entries && !(t->flags & EM_TABLE_STABLE_IDS))
+        __builtin_prefetch(t->entries + (hash & t->mask) * t->entry_size, 1, 3);
+}
+
 /* The key of an entry as an ordinary value. A short string's bytes are inside the entry: the
  * value is valid as long as the entry pointer; copy it (em_value_copy) to keep it longer. */
 static inline em_value em__table_key(const em_table_entry *e)
