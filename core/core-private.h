@@ -153,6 +153,17 @@ typedef struct em_rdd_class {
     size_t (*data_bytes)(const em_rdd *rdd);
 } em_rdd_class;
 
+/* A cached partition: its records as em_values, or, when every record is a string (a text
+ * file's lines), a string column: their bytes back to back and each one's end offset, 4 bytes
+ * a record besides its text instead of a 16-byte em_value. */
+typedef struct em_cached_part {
+    size_t n;        /* records */
+    em_values *vals; /* the records; NULL for a string column */
+    char *bytes;     /* string column: every record's bytes, back to back (g_malloc'd) */
+    size_t nbytes;   /* string column: bytes used (and allocated) */
+    uint32_t *ends;  /* string column: [n] end offsets into bytes */
+} em_cached_part;
+
 struct em_rdd {
     gint refcount;
     int id;
@@ -171,7 +182,7 @@ struct em_rdd {
     bool cached;
     bool checkpointed; /* lineage dropped: the cache is all there is */
     GMutex cache_lock;
-    em_values **cache; /* [num_partitions], filled as partitions are computed */
+    em_cached_part **cache; /* [num_partitions], filled as partitions are computed */
 };
 
 /* Makes an RDD of size bytes (a kind's struct embedding em_rdd first, zeroed past the base)

@@ -162,6 +162,18 @@ static inline em_value create_combiner(const em_aggregator *agg, em_value v)
 
 /* ---- The map stage ---- */
 
+/* The combiner's software pipeline: a record waiting for its upsert while its slot is fetched.
+ * Only (string key of up to 16 bytes, int value) records summed by em_sum wait, with copies of
+ * their key bytes, so nothing they hold depends on the scratch arena or calls user code. */
+enum { PIPELINE = 16, PIPELINE_KEY = 16 };
+
+typedef struct {
+    uint64_t hash;
+    int64_t val;
+    uint32_t len;
+    char bytes[PIPELINE_KEY];
+} pending;
+
 typedef struct {
     em_sink base;
     em_shuffle *sh;
@@ -169,6 +181,10 @@ typedef struct {
     bucket *buckets;
     em_table combiner; /* with an aggregator: key -> combiner (flat), keys in the output arena */
     int next_rr;       /* round robin position */
+    /* The pipeline: used while every combiner is an int summed by em_sum (sum_ints). */
+    bool sum_ints;
+    unsigned head, waiting; /* next ring position; records waiting */
+    pending ring[PIPELINE];
 } writer_sink;
 
 static void combine(writer_sink *w, em_value key, em_value val, uint64_t hash)
@@ -186,15 +202,69 @@ static void combine(writer_sink *w, em_value key, em_value val, uint64_t hash)
     e->value = em__value_copy(c, task->arena);
 }
 
+/* A waiting record's upsert: the same as combine() does for it, without the calls. */
+static inline void apply_pending(writer_sink *w, const pending *p)
+{
+    bool is_new;
+    em_table_entry *e =
+        em__table_upsert(&w->combiner, em_strn(p->bytes, p->len), p->hash, &is_new);
+    const em_aggregator *agg = &w->sh->agg;
+    int64_t base = is_new ? (agg->has_zero ? agg->zero.as.i : 0) : e->value.as.i;
+    e->value = em_int((int64_t)((uint64_t)base + (uint64_t)p->val));
+}
+
+/* Upserts every waiting record, oldest first: before a record that cannot wait, and at the end. */
+static void drain_pending(writer_sink *w)
+{
+    for (; w->waiting; w->waiting--)
+        apply_pending(w, &w->ring[(w->head + PIPELINE - w->waiting) % PIPELINE]);
+}
+
+/* n (<= PIPELINE_KEY) bytes copied with fixed-size moves (two overlapping ones). */
+static inline void copy_key(char *dst, const char *src, uint32_t n)
+{
+    if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n) {
+        dst[0] = src[0];
+        dst[n / 2] = src[n / 2];
+        dst[n - 1] = src[n - 1];
+    }
+}
+
 static void push_combine(em_sink *s, em_value v)
 {
     writer_sink *w = (writer_sink *)s;
     if (!em__require_pair(s->task, w->sh->owner, v))
         return;
     em_value key = em_key(v);
+    em_value val = em_val(v);
+    if (w->sum_ints && key.type == EM_T_STR && key.len <= PIPELINE_KEY && val.type == EM_T_INT) {
+        /* Hash now and fetch the slot; upsert PIPELINE records later, when it has arrived,
+         * in the same order as without the pipeline (so the same table). */
+        pending *p = &w->ring[w->head];
+        if (w->waiting == PIPELINE)
+            apply_pending(w, p);
+        else
+            w->waiting++;
+        p->hash = em__hash_bytes(key.as.s, key.len);
+        p->val = val.as.i;
+        p->len = key.len;
+        copy_key(p->bytes, key.as.s, key.len);
+        em__table_prefetch(&w->combiner, p->hash);
+        w->head = (w->head + 1) % PIPELINE;
+        return;
+    }
+    drain_pending(w);
+    if (val.type != EM_T_INT)
+        w->sum_ints = false; /* a combiner may now hold anything: no more waiting */
     /* String keys (the common case) hash without the type switch's call. */
     uint64_t hash = key.type == EM_T_STR ? em__hash_bytes(key.as.s, key.len) : em_value_hash(key);
-    combine(w, key, em_val(v), hash);
+    combine(w, key, val, hash);
 }
 
 static void push_bucket(em_sink *s, em_value v)
@@ -231,7 +301,11 @@ static void map_task(em_task *task, void *ud)
      * of the partition index keeps runs reproducible. */
     w.next_rr = (int)((uint64_t)task->partition * 2654435761u % (uint64_t)R);
     em__table_init(&w.combiner, sizeof(em_table_entry), out->arena, 0);
+    const em_aggregator *agg = &sh->agg;
+    w.sum_ints = sh->has_agg && agg->merge_value == em_sum && !agg->create &&
+                 (!agg->has_zero || agg->zero.type == EM_T_INT);
     em__compute(sh->parent, task, task->partition, &w.base);
+    drain_pending(&w);
     if (sh->has_agg) {
         /* Keys in slot order; a short key's bytes are copied out of the entry. */
         uint32_t pos = 0;

@@ -53,12 +53,22 @@ em_rdd *em_rdd_ref(em_rdd *rdd)
     return rdd;
 }
 
+static void cached_part_free(em_cached_part *part)
+{
+    if (!part)
+        return;
+    em_values_free(part->vals);
+    g_free(part->bytes);
+    g_free(part->ends);
+    g_free(part);
+}
+
 static void drop_cache(em_rdd *rdd)
 {
     if (!rdd->cache)
         return;
     for (int p = 0; p < rdd->num_partitions; p++)
-        em_values_free(rdd->cache[p]);
+        cached_part_free(rdd->cache[p]);
     g_free(rdd->cache);
     rdd->cache = NULL;
 }
@@ -119,40 +129,111 @@ em_values *em__materialize(em_rdd *rdd, em_task *task, int index)
     return sink.vals;
 }
 
+/* The sink filling a cached partition: a string column while every record is a string (and
+ * the bytes fit 32-bit offsets), em_values from the first other record on. */
+typedef struct {
+    em_sink base;
+    em_cached_part *part;
+    size_t cap_bytes, cap_ends;
+} cache_sink;
+
+/* The column turned into em_values, for a record it cannot hold. */
+static void column_to_values(em_cached_part *part)
+{
+    em_values *vals = em__values_new();
+    for (size_t i = 0, start = 0; i < part->n; start = part->ends[i++])
+        em__values_append_copy(vals, em_strn(part->bytes + start, part->ends[i] - start));
+    g_free(part->bytes);
+    g_free(part->ends);
+    part->bytes = NULL;
+    part->ends = NULL;
+    part->nbytes = 0;
+    part->vals = vals;
+}
+
+static void cache_push(em_sink *s, em_value v)
+{
+    cache_sink *c = (cache_sink *)s;
+    em_cached_part *part = c->part;
+    if (!part->vals && v.type == EM_T_STR && part->nbytes + v.len <= G_MAXUINT32) {
+        /* Doubling: a large block grows in place (mremap) and only its written pages count. */
+        if (part->nbytes + v.len > c->cap_bytes) {
+            c->cap_bytes = MAX(MAX(c->cap_bytes * 2, (size_t)4096), part->nbytes + v.len);
+            part->bytes = g_realloc(part->bytes, c->cap_bytes);
+        }
+        if (part->n == c->cap_ends) {
+            c->cap_ends = MAX(c->cap_ends * 2, (size_t)256);
+            part->ends = g_renew(uint32_t, part->ends, c->cap_ends);
+        }
+        if (v.len)
+            memcpy(part->bytes + part->nbytes, v.as.s, v.len);
+        part->nbytes += v.len;
+        part->ends[part->n++] = (uint32_t)part->nbytes;
+        return;
+    }
+    if (!part->vals)
+        column_to_values(part);
+    em__values_append_copy(part->vals, v);
+    part->n++;
+}
+
+/* Computes partition index of rdd into a new cached partition; NULL if the task stopped. */
+static em_cached_part *cache_compute(em_rdd *rdd, em_task *task, int index)
+{
+    cache_sink sink = {{cache_push, task}, g_new0(em_cached_part, 1), 0, 0};
+    rdd->klass->compute(rdd, task, index, &sink.base);
+    em_cached_part *part = sink.part;
+    if (task->stop) {
+        cached_part_free(part);
+        return NULL;
+    }
+    if (!part->vals) { /* give back the doubling's slack */
+        part->bytes = g_realloc(part->bytes, part->nbytes ? part->nbytes : 1);
+        part->ends = g_renew(uint32_t, part->ends, part->n ? part->n : 1);
+    }
+    return part;
+}
+
 /* A cached partition is computed once; two tasks racing for it both compute it and the first
  * one stored wins, which keeps the lock out of the compute. */
-static em_values *cached_partition(em_rdd *rdd, em_task *task, int index)
+static em_cached_part *cached_partition(em_rdd *rdd, em_task *task, int index)
 {
     g_mutex_lock(&rdd->cache_lock);
-    em_values *part = rdd->cache ? rdd->cache[index] : NULL;
+    em_cached_part *part = rdd->cache ? rdd->cache[index] : NULL;
     g_mutex_unlock(&rdd->cache_lock);
     if (part)
         return part;
-    collect_sink sink = {{collect_push, task}, em__values_new()};
-    rdd->klass->compute(rdd, task, index, &sink.base);
-    if (task->stop) {
-        em_values_free(sink.vals);
+    em_cached_part *mine = cache_compute(rdd, task, index);
+    if (!mine)
         return NULL;
-    }
     g_mutex_lock(&rdd->cache_lock);
     if (!rdd->cache)
-        rdd->cache = g_new0(em_values *, rdd->num_partitions);
+        rdd->cache = g_new0(em_cached_part *, rdd->num_partitions);
     if (!rdd->cache[index]) {
-        rdd->cache[index] = sink.vals;
-        sink.vals = NULL;
+        rdd->cache[index] = mine;
+        mine = NULL;
     }
     part = rdd->cache[index];
     g_mutex_unlock(&rdd->cache_lock);
-    em_values_free(sink.vals);
+    cached_part_free(mine);
     return part;
 }
 
 void em__compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     if (rdd->cached) {
-        em_values *part = cached_partition(rdd, task, index);
-        if (part)
-            em__push_all(task, part->items, part->n, out);
+        em_cached_part *part = cached_partition(rdd, task, index);
+        if (!part)
+            return;
+        if (part->vals) {
+            em__push_all(task, part->vals->items, part->vals->n, out);
+            return;
+        }
+        em_arena *scratch = task->scratch;
+        for (size_t i = 0, start = 0; i < part->n && !task->stop; start = part->ends[i++]) {
+            out->push(out, em_strn(part->bytes + start, part->ends[i] - start));
+            em_arena_reset(scratch);
+        }
         return;
     }
     rdd->klass->compute(rdd, task, index, out);
@@ -165,11 +246,14 @@ static size_t cached_bytes(const em_rdd *rdd, int *parts)
     *parts = 0;
     g_mutex_lock((GMutex *)&rdd->cache_lock);
     for (int p = 0; rdd->cache && p < rdd->num_partitions; p++) {
-        const em_values *part = rdd->cache[p];
-        if (part) {
-            (*parts)++;
-            bytes += em_arena_bytes(part->arena) + part->n * sizeof *part->items;
-        }
+        const em_cached_part *part = rdd->cache[p];
+        if (!part)
+            continue;
+        (*parts)++;
+        if (part->vals)
+            bytes += em_arena_bytes(part->vals->arena) + part->n * sizeof(em_value);
+        else
+            bytes += part->nbytes + part->n * sizeof *part->ends;
     }
     g_mutex_unlock((GMutex *)&rdd->cache_lock);
     return bytes;

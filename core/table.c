@@ -5,7 +5,9 @@
 
 enum {
     FIRST_SLOTS = 1024,
-    KIND_INLINE = 0xfe,  /* key.kind of a string of up to 8 bytes stored in as */
+    KIND_INLINE = 0xfe, /* key.kind of a string of up to 8 bytes stored in as */
+    KIND_MEDIUM = 0xe0, /* key.kind | length of a string of 9 to 12 bytes stored from len on */
+    MEDIUM_MAX = 12,
     KIND_REMOVED = 0xff, /* key.kind of a removed entry (stable layout) */
 };
 
@@ -140,32 +142,54 @@ void em__table_reserve(em_table *t, size_t n)
         grow_entries(t, n);
 }
 
-static inline bool is_short_str(em_value key) { return key.type == EM_T_STR && key.len <= 8; }
-
-/* Whether the stored key of e is key; word is key's bytes as short_word() when key is a
- * string of up to 8 bytes. */
-static inline bool same_key(const em_table_entry *e, em_value key, bool short_str, uint64_t word)
-{
-    if (short_str)
-        return e->key.kind == KIND_INLINE && e->key.len == key.len &&
-               (uint64_t)e->key.as.i == word;
-    if (e->key.kind == KIND_INLINE)
-        return false;
-    em_value k = e->key;
-    k.pad_ = 0;
-    return em__key_equal(k, key);
-}
-
-/* A probe for key: where it is (*found) or where it would go. */
+/* A probe for key. A string of up to 12 bytes is stored in the entry: img is its stored form
+ * (pad_ 0), compared as two words. */
 typedef struct {
-    bool short_str;
-    uint64_t word;
+    bool inl;
+    em_value img;
 } probe_key;
 
 static inline probe_key probe_of(em_value key)
 {
-    bool s = is_short_str(key);
-    return (probe_key){s, s ? short_word(key.as.s, key.len) : 0};
+    probe_key p = {false, {0}};
+    if (key.type != EM_T_STR || key.len > MEDIUM_MAX)
+        return p;
+    p.inl = true;
+    p.img.type = EM_T_STR;
+    if (key.len <= 8) {
+        p.img.kind = KIND_INLINE;
+        p.img.len = key.len;
+        p.img.as.i = (int64_t)short_word(key.as.s, key.len);
+    } else {
+        p.img.kind = (uint8_t)(KIND_MEDIUM | key.len);
+        memcpy(&p.img.len, key.as.s, 4);
+        p.img.as.i = (int64_t)short_word(key.as.s + 4, key.len - 4);
+    }
+    return p;
+}
+
+/* The first and second words of a stored key, as they lie in memory. */
+static inline uint64_t word0(const em_value *v)
+{
+    uint64_t w;
+    memcpy(&w, v, 8);
+    return w;
+}
+static inline uint64_t word1(const em_value *v) { return (uint64_t)v->as.i; }
+
+/* Whether the stored key of e is the key probed. */
+static inline bool same_key(const em_table_entry *e, em_value key, const probe_key *p)
+{
+    if (p->inl) {
+        em_value k = e->key;
+        k.pad_ = 0;
+        return word0(&k) == word0(&p->img) && word1(&k) == word1(&p->img);
+    }
+    if (em__table_key_inline(e))
+        return false;
+    em_value k = e->key;
+    k.pad_ = 0;
+    return em__key_equal(k, key);
 }
 
 /* Stable layout: the index slot of key, or of the empty slot ending its run (*found false). */
@@ -179,8 +203,7 @@ static inline size_t find_index_slot(const em_table *t, em_value key, uint64_t h
             *found = false;
             return i;
         }
-        if ((uint32_t)s == tag &&
-            same_key(em__table_at(t, slot_id(s)), key, p.short_str, p.word)) {
+        if ((uint32_t)s == tag && same_key(em__table_at(t, slot_id(s)), key, &p)) {
             *found = true;
             return i;
         }
@@ -198,7 +221,7 @@ static inline size_t find_flat_slot(const em_table *t, em_value key, uint64_t ha
             *found = false;
             return i;
         }
-        if (e->key.pad_ == tag && same_key(e, key, p.short_str, p.word)) {
+        if (e->key.pad_ == tag && same_key(e, key, &p)) {
             *found = true;
             return i;
         }
@@ -223,11 +246,8 @@ static void store_key(em_table *t, em_table_entry *e, em_value key, probe_key p)
 {
     if (t->entry_size > sizeof *e)
         memset(e + 1, 0, t->entry_size - sizeof *e);
-    if (p.short_str)
-        e->key = (em_value){.type = EM_T_STR,
-                            .kind = KIND_INLINE,
-                            .len = key.len,
-                            .as.i = (int64_t)p.word};
+    if (p.inl)
+        e->key = p.img;
     else
         e->key = t->keys ? em__value_copy(key, t->keys) : key;
     e->value = em_null();
@@ -297,9 +317,9 @@ __attribute__((noinline)) static em_table_entry *flat_upsert_any(em_table *t, em
 }
 
 /* The flat hit path is the combiner's per-record cost: one slot read per probe, the tag and
- * (for short strings) one word compared, no call. It is specialised for plain 32-byte entries
- * (the combiner's: the index is a shift by a constant, the prologue small); other tables take
- * the out-of-line paths. */
+ * (for strings of up to 12 bytes) two words compared, no call. It is specialised for plain 32-byte
+ * entries (the combiner's: the index is a shift by a constant, the prologue small); other tables
+ * take the out-of-line paths. */
 em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool *is_new)
 {
     if (G_UNLIKELY(t->flags & EM_TABLE_STABLE_IDS))
@@ -310,18 +330,20 @@ em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool 
     size_t mask = t->mask;
     uint16_t tag = flat_tag(hash);
     size_t i = hash & mask;
-    if (key.type == EM_T_STR && key.len <= 8) {
-        uint64_t word = short_word(key.as.s, key.len);
+    probe_key p = probe_of(key);
+    if (p.inl) {
+        /* The stored key is the probe's image with the tag: two words compared. */
+        em_value want = p.img;
+        want.pad_ = tag;
+        uint64_t w0 = word0(&want), w1 = word1(&want);
         for (;; i = (i + 1) & mask) {
             em_table_entry *e = base + i;
-            uint16_t pad = e->key.pad_;
-            if (!pad)
-                return flat_insert(t, i, key, hash, is_new);
-            if (pad == tag && e->key.kind == KIND_INLINE && e->key.len == key.len &&
-                (uint64_t)e->key.as.i == word) {
+            if (word0(&e->key) == w0 && word1(&e->key) == w1) {
                 *is_new = false;
                 return e;
             }
+            if (!e->key.pad_)
+                return flat_insert(t, i, key, hash, is_new);
         }
     }
     for (;; i = (i + 1) & mask) {
@@ -329,7 +351,7 @@ em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool 
         uint16_t pad = e->key.pad_;
         if (!pad)
             return flat_insert(t, i, key, hash, is_new);
-        if (pad == tag && same_key(e, key, false, 0)) {
+        if (pad == tag && same_key(e, key, &p)) {
             *is_new = false;
             return e;
         }

@@ -19,6 +19,8 @@
  * kernel), string keys of up to 8 bytes are stored in the entry itself (no copy, no second
  * miss on their bytes), longer keys are deep-copied into the keys arena when one is given,
  * em__table_reserve() pre-sizes, and removal shifts the probe run back (no tombstones).
+ * String keys of 9 to 12 bytes are stored in the entry too (over its len and as, the length in
+ * kind), so a key of up to 12 bytes is matched by comparing two words of the entry.
  * Iteration order depends only on the keys inserted and removed and their order.
  * Not thread-safe: one table per task or per state partition. */
 #ifndef EMBER_CORE_TABLE_H
@@ -73,15 +75,32 @@ bool em__table_remove(em_table *t, em_value key, uint64_t hash);
 /* Removes an entry got from this table (hashing its key again). */
 void em__table_remove_entry(em_table *t, em_table_entry *e);
 
+/* Hints the CPU to fetch the flat slot a key of this hash probes first, so that an upsert a few
+ * records later finds it in cache (the combiner's software pipeline); no effect otherwise. */
+static inline void em__table_prefetch(const em_table *t, uint64_t hash)
+{
+    if (t->entries && !(t->flags & EM_TABLE_STABLE_IDS))
+        __builtin_prefetch(t->entries + (hash & t->mask) * t->entry_size, 1, 3);
+}
+
 /* The key of an entry as an ordinary value. A short string's bytes are inside the entry: the
  * value is valid as long as the entry pointer; copy it (em_value_copy) to keep it longer. */
 static inline em_value em__table_key(const em_table_entry *e)
 {
-    if (e->key.kind == 0xfe) /* inline string */
+    if (e->key.kind == 0xfe) /* inline string of up to 8 bytes, in as */
         return em_strn((const char *)&e->key.as, e->key.len);
+    if ((e->key.kind & 0xf0) == 0xe0) /* inline string of 9 to 12 bytes, from len on */
+        return em_strn((const char *)&e->key + 4, e->key.kind & 0x0f);
     em_value k = e->key;
     k.pad_ = 0;
     return k;
+}
+
+/* Whether an entry's key bytes are inside the entry (strings of up to 12 bytes): no second
+ * cache line to fetch for them. */
+static inline bool em__table_key_inline(const em_table_entry *e)
+{
+    return e->key.kind == 0xfe || (e->key.kind & 0xf0) == 0xe0;
 }
 
 /* The entry at position id (0 <= id < t->n: an id, or a slot of a flat table), live or not. */

@@ -464,7 +464,7 @@ static void apply_chunk(apply_sink *a)
         id = i + AHEAD / 4 < a->n ? (uint32_t)(t->index[a->hash[i + AHEAD / 4] & t->mask] >> 32)
                                   : 0;
         const em_table_entry *k = id ? em__table_at(t, id - 1) : NULL;
-        if (k && k->key.type == EM_T_STR && k->key.len > 8) /* shorter ones are inline */
+        if (k && k->key.type == EM_T_STR && !em__table_key_inline(k)) /* else in the entry */
             __builtin_prefetch(k->key.as.s);
         apply_record(a, a->kv[i], a->hash[i]);
     }

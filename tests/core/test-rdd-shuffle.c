@@ -48,6 +48,76 @@ Test(rdd_shuffle, reduce_by_key_sums_per_key_into_the_partitions_asked_for)
     cr_assert_eq(em_rdd_num_partitions(by_default), 3);
 }
 
+/* Key i of the pipeline test: its digits padded with 'x' to i % 20 bytes, so the keys run
+ * through every length the combiner's pipeline takes (up to 16 bytes) and a few it does not. */
+static em_value padded_key(int i, em_arena *arena)
+{
+    char buf[32];
+    int n = g_snprintf(buf, sizeof buf, "%d", i);
+    while (n < i % 20)
+        buf[n++] = 'x';
+    return em_str_dup_in(arena, buf, (size_t)n);
+}
+
+Test(rdd_shuffle, reduce_by_key_sums_exactly_over_every_key_length_and_table_growth)
+{
+    /* 3000 distinct keys (the map-side table grows several times while records wait for
+     * their slots), key i seen i % 7 + 1 times with the values 1, 2, ...: a sum of
+     * (m + 1)(m + 2) / 2 for m = i % 7. Rounds interleave the keys. */
+    enum { KEYS = 3000 };
+    g_autoptr(em_values) in = em__values_new();
+    for (int round = 0; round < 7; round++)
+        for (int i = 0; i < KEYS; i++)
+            if (round <= i % 7)
+                em__values_append(in, em_pair_in(in->arena, padded_key(i, in->arena),
+                                                 em_int(round + 1)));
+    for (int parts = 1; parts <= 3; parts++) {
+        g_autoptr(em_rdd) pairs = em_parallelize(sc, in->items, in->n, parts);
+        g_autoptr(em_rdd) sums = em_rdd_reduce_by_key_n(pairs, em_sum, 2);
+        g_autoptr(em_values) out = collect(sums);
+        cr_assert_eq(out->n, KEYS, "%d partitions", parts);
+        g_autoptr(em_arena) arena = em_arena_new();
+        GHashTable *want = g_hash_table_new(g_str_hash, g_str_equal);
+        for (int i = 0; i < KEYS; i++) {
+            em_value k = padded_key(i, arena);
+            int64_t m = i % 7;
+            g_hash_table_insert(want, g_strndup(em_str_ptr(k), em_str_len(k)),
+                                GINT_TO_POINTER((int)((m + 1) * (m + 2) / 2)));
+        }
+        for (size_t j = 0; j < out->n; j++) {
+            em_value k = em_key(out->items[j]);
+            g_autofree char *key = g_strndup(em_str_ptr(k), em_str_len(k));
+            cr_assert(g_hash_table_contains(want, key), "unexpected key %s", key);
+            cr_assert_eq(em_as_int(em_val(out->items[j])),
+                         GPOINTER_TO_INT(g_hash_table_lookup(want, key)), "sum of %s", key);
+        }
+        GHashTableIter it;
+        gpointer key;
+        g_hash_table_iter_init(&it, want);
+        while (g_hash_table_iter_next(&it, &key, NULL))
+            g_free(key);
+        g_hash_table_unref(want);
+    }
+}
+
+Test(rdd_shuffle, reduce_by_key_sums_ints_doubles_and_other_keys_in_one_partition)
+{
+    /* Ints wait in the combiner's pipeline, the double does not: every record still meets the
+     * ones before it in order, and the keys that never waited (ints, long strings) sum too. */
+    g_autoptr(em_rdd) pairs =
+        parse(sc,
+              "(a,1), (bbbbbbbbbbbbbbbbbbbbbbbb,2), (a,2), (7,1), (a,0.5), (a,4), "
+              "(bbbbbbbbbbbbbbbbbbbbbbbb,3), (7,2), (cccccccccccc,5), (cccccccccccc,6), (a,1)",
+              1);
+    g_autoptr(em_rdd) sums = em_rdd_reduce_by_key_n(pairs, em_sum, 1);
+    g_autofree char *text = sorted(sums);
+    cr_assert_str_eq(text, "[(7,3), (a,8.5), (bbbbbbbbbbbbbbbbbbbbbbbb,5), (cccccccccccc,11)]");
+    g_autoptr(em_rdd) folded = em_rdd_fold_by_key(pairs, em_int(10), em_sum);
+    g_autofree char *folded_text = sorted(folded);
+    cr_assert_str_eq(folded_text,
+                     "[(7,13), (a,18.5), (bbbbbbbbbbbbbbbbbbbbbbbb,15), (cccccccccccc,21)]");
+}
+
 static em_value fail_on_big(em_value a, em_value b, void *ud)
 {
     (void)ud;

@@ -1,16 +1,18 @@
 /* em_table: the engine's hash table (core/table.h), flat and with stable ids, checked against
  * GLib's GHashTable as a model through growth, removal (backward shift) and id reuse, with
- * short (inline) and long string keys, integer and tuple keys. */
+ * short and medium (inline) and long string keys, integer and tuple keys. */
 #include <criterion/criterion.h>
 
 #include "core-private.h"
 
 static em_value word(em_arena *arena, int i)
 {
-    /* Short words (inline, up to 8 bytes) and long ones (copied into the keys arena). */
+    /* Short words (inline in as, up to 8 bytes), medium ones (inline from len on, 9 to 12
+     * bytes) and long ones (copied into the keys arena). */
     char buf[32];
-    int n = i % 3 == 0 ? g_snprintf(buf, sizeof buf, "w%d", i)
-                       : g_snprintf(buf, sizeof buf, "a-much-longer-word-%d", i);
+    int n = i % 3 == 0   ? g_snprintf(buf, sizeof buf, "w%d", i)
+            : i % 3 == 1 ? g_snprintf(buf, sizeof buf, "m%0*d", 8 + i % 4, i)
+                         : g_snprintf(buf, sizeof buf, "a-much-longer-word-%d", i);
     return em_str_dup_in(arena, buf, (size_t)n);
 }
 
@@ -50,28 +52,52 @@ Test(table, upsert_finds_updates_in_place_and_stable_ids_keep_insertion_order)
     cr_assert_eq(lookup(&t, em_str("be")), -1);
 }
 
-static void short_and_long_keys(unsigned flags)
+static void inline_and_long_keys(unsigned flags)
 {
     g_autoptr(em_arena) keys = em_arena_new();
     em_table t;
     em__table_init(&t, sizeof(em_table_entry), keys, flags);
-    char short_buf[] = "abcdefgh", long_buf[] = "abcdefghi";
+    /* Binary keys that differ only in length or in trailing zero bytes, up to 12 bytes. */
+    static const char bytes[13] = "abcdefgh\0\0\0\0";
     bool is_new;
-    em__table_upsert(&t, em_str(short_buf), em_value_hash(em_str("abcdefgh")), &is_new);
-    em__table_upsert(&t, em_str(long_buf), em_value_hash(em_str("abcdefghi")), &is_new);
-    short_buf[0] = long_buf[0] = 'X'; /* the caller's bytes change: the table's must not */
-    cr_assert_eq(t.live, 2);
-    cr_assert_not_null(em__table_find(&t, em_str("abcdefgh"), em_value_hash(em_str("abcdefgh"))));
+    for (size_t n = 0; n <= 12; n++) {
+        em_table_entry *e =
+            em__table_upsert(&t, em_strn(bytes, n), em_value_hash(em_strn(bytes, n)), &is_new);
+        cr_assert(is_new, "%zu bytes", n);
+        e->value = em_int((int64_t)n);
+    }
+    cr_assert_eq(em_arena_bytes(keys), 0, "keys of up to 12 bytes are stored in the entries");
+    char medium_buf[] = "abcdefghijkl", long_buf[] = "abcdefghijklm";
+    em__table_upsert(&t, em_str(medium_buf), em_value_hash(em_str("abcdefghijkl")), &is_new);
+    cr_assert(is_new);
+    em__table_upsert(&t, em_str(long_buf), em_value_hash(em_str("abcdefghijklm")), &is_new);
+    medium_buf[0] = long_buf[0] = 'X'; /* the caller's bytes change: the table's must not */
+    cr_assert_eq(t.live, 15);
+    cr_assert_gt(em_arena_bytes(keys), 0, "a 13-byte key is copied into the keys arena");
+    for (size_t n = 0; n <= 12; n++) {
+        em_table_entry *e =
+            em__table_find(&t, em_strn(bytes, n), em_value_hash(em_strn(bytes, n)));
+        cr_assert_not_null(e, "%zu bytes", n);
+        cr_assert_eq(em_as_int(e->value), (int64_t)n);
+        em_value k = em__table_key(e);
+        cr_assert_eq(em_str_len(k), n);
+        cr_assert_eq(memcmp(em_str_ptr(k), bytes, n), 0, "%zu bytes", n);
+    }
+    em_table_entry *medium =
+        em__table_find(&t, em_str("abcdefghijkl"), em_value_hash(em_str("abcdefghijkl")));
+    cr_assert_not_null(medium);
+    cr_assert(em_value_equal(em__table_key(medium), em_str("abcdefghijkl")));
     cr_assert_not_null(
-        em__table_find(&t, em_str("abcdefghi"), em_value_hash(em_str("abcdefghi"))));
-    cr_assert_gt(em_arena_bytes(keys), 0);
+        em__table_find(&t, em_str("abcdefghijklm"), em_value_hash(em_str("abcdefghijklm"))));
+    cr_assert_null(
+        em__table_find(&t, em_str("abcdefghijk"), em_value_hash(em_str("abcdefghijk"))));
     em__table_clear(&t);
 }
 
-Test(table, long_keys_are_copied_into_the_keys_arena_short_ones_into_the_entry)
+Test(table, keys_of_up_to_12_bytes_live_in_the_entry_longer_ones_in_the_keys_arena)
 {
-    short_and_long_keys(0);
-    short_and_long_keys(EM_TABLE_STABLE_IDS);
+    inline_and_long_keys(0);
+    inline_and_long_keys(EM_TABLE_STABLE_IDS);
 }
 
 /* Thousands of inserts and removes in a pseudo-random mix, through several growths: every key
