@@ -26,6 +26,9 @@ typedef struct kpart {
     em_time processed_batch;
     bool assigned;
     bool paused;
+    /* The partition's fetch queue, held from its assignment until the consumer closes, which
+     * empties it (see drain_fetch_queues); NULL before the first assignment. */
+    rd_kafka_queue_t *fetchq;
 } kpart;
 
 /* Where a partition restarts after a recovery: fetching at fetch_from (the oldest replayed
@@ -253,6 +256,7 @@ static void part_drop(em_kafka_consumer *c, kpart *p)
 static void part_free(gpointer data)
 {
     kpart *p = data;
+    g_assert(!p->fetchq); /* released by em__kafka_consumer_close, before rd_kafka_destroy */
     g_ptr_array_unref(p->msgs);
     g_free(p->topic);
     g_free(p);
@@ -314,6 +318,62 @@ static void set_paused(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *pa
                   rd_kafka_err2str(err));
 }
 
+/* A topic deleted while its partitions are assigned leaves librdkafka (2.0.x, its issue 4362)
+ * with a partition object it no longer lists: the metadata update drops it from the topic,
+ * and when the revocation removes it from the assignment librdkafka stops its fetcher (which
+ * unhooks its fetch queue from the consumer's) and then resumes it, and that resume puts a
+ * version barrier holding a reference to the partition into the unhooked queue. Nothing
+ * serves that queue again and the purge at rd_kafka_destroy only walks the partitions the
+ * topic still lists, so the partition is never freed, nor the reference it holds on its
+ * leader broker, whose thread rd_kafka_destroy then waits for forever. The cure is to empty
+ * those queues once the consumer is closed: so each assigned partition's fetch queue is held
+ * from its assignment (it is found by name only while librdkafka lists the partition, and it
+ * does while it is assigned). Runs on the polling thread, right after the partitions are
+ * assigned, so the lookup finds them and creates nothing. */
+static void hold_fetch_queues(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        g_mutex_lock(&c->lock);
+        kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        rd_kafka_queue_t *old = p ? g_steal_pointer(&p->fetchq) : NULL;
+        g_mutex_unlock(&c->lock);
+        if (!p)
+            continue;
+        /* Assigned again: the old handle's partition fetches into the consumer again (its
+         * barrier is served there), or, if the topic was recreated, is another object. */
+        if (old)
+            rd_kafka_queue_destroy(old);
+        rd_kafka_queue_t *q =
+            rd_kafka_queue_get_partition(c->rk, parts->elems[i].topic, parts->elems[i].partition);
+        g_mutex_lock(&c->lock);
+        p->fetchq = q;
+        g_mutex_unlock(&c->lock);
+    }
+}
+
+/* After rd_kafka_consumer_close (no partition is assigned, no fetcher runs): forwards every
+ * held fetch queue to a queue that is then destroyed, which destroys what the fetch queues
+ * hold (the barriers above) and anything librdkafka puts in them later, so that every
+ * partition object can be freed and rd_kafka_destroy returns. Never done on a queue whose
+ * partition may be assigned again: librdkafka would no longer hook a queue the application
+ * forwarded to the consumer's. */
+static void drain_fetch_queues(em_kafka_consumer *c)
+{
+    rd_kafka_queue_t *sink = NULL;
+    for (guint i = 0; i < c->parts->len; i++) {
+        kpart *p = c->parts->pdata[i];
+        if (!p->fetchq)
+            continue;
+        if (!sink)
+            sink = rd_kafka_queue_new(c->rk);
+        rd_kafka_queue_forward(p->fetchq, sink);
+        rd_kafka_queue_destroy(p->fetchq);
+        p->fetchq = NULL;
+    }
+    if (sink)
+        rd_kafka_queue_destroy(sink); /* disabled: what comes later is destroyed on arrival */
+}
+
 static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     resolve_offsets(c, parts);
@@ -352,6 +412,8 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
                   error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
         if (error)
             rd_kafka_error_destroy(error);
+    } else {
+        hold_fetch_queues(c, parts);
     }
     if (stopping)
         set_paused(c, parts, true);
@@ -1128,6 +1190,7 @@ void em__kafka_consumer_close(em_kafka_consumer *c)
         rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
         if (err)
             g_warning("%s: closing the consumer: %s", c->what, rd_kafka_err2str(err));
+        drain_fetch_queues(c);
     }
     c->closed = true;
     em__kafka_consumer_drop(c);
