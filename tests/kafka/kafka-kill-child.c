@@ -45,16 +45,16 @@ static em_ssc *create(bool recovering, void *ud)
                                                  .manual_clock = true},
                                   NULL);
     GError *err = NULL;
-    a->messages = em_kafka_direct_stream_full(
-        ssc,
-        &(em_kafka_opts){.brokers = a->brokers,
-                         .group_id = "kill",
-                         .assign = (em_kafka_tp[]){{a->topic, 0, -1}},
-                         .n_assign = 1,
-                         .start = EM_KAFKA_EARLIEST,
-                         .commit = EM_KAFKA_COMMIT_NONE,
-                         .max_rate_per_partition = a->per_batch},
-        &err);
+    a->messages =
+        em_kafka_direct_stream_full(ssc,
+                                    &(em_kafka_opts){.brokers = a->brokers,
+                                                     .group_id = "kill",
+                                                     .assign = (em_kafka_tp[]){{a->topic, 0, -1}},
+                                                     .n_assign = 1,
+                                                     .start = EM_KAFKA_EARLIEST,
+                                                     .commit = EM_KAFKA_COMMIT_NONE,
+                                                     .max_rate_per_partition = a->per_batch},
+                                    &err);
     if (!a->messages) {
         fprintf(stderr, "kafka-kill-child: %s\n", err->message);
         exit(1);
@@ -92,8 +92,9 @@ int main(int argc, char **argv)
         em_time t = em_ssc_clock_time(ssc) + EM_SECONDS(1);
         /* The batch's messages (a replayed batch's, or the next ones) are all fetched. */
         if (!em__kafka_stream_wait_buffered(a.messages, a.per_batch, 60000)) {
-            fprintf(stderr, "kafka-kill-child: batch %" G_GINT64_FORMAT
-                            " ms: %" G_GINT64_FORMAT " messages were not fetched\n",
+            fprintf(stderr,
+                    "kafka-kill-child: batch %" G_GINT64_FORMAT " ms: %" G_GINT64_FORMAT
+                    " messages were not fetched\n",
                     (gint64)t, a.per_batch);
             return 1;
         }
