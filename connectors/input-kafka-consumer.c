@@ -67,8 +67,9 @@ struct em_kafka_consumer {
     int64_t max_buffered;
     GError *failure; /* for the next batch */
     bool stopping;
-    GQueue commits;   /* pending_commit *, oldest first */
-    GHashTable *gone; /* topics reported as no longer existing */
+    GQueue commits;     /* pending_commit *, oldest first */
+    GHashTable *gone;   /* topics reported as no longer existing */
+    GPtrArray *retired; /* rd_kafka_queue_t *: fetch queues of deleted topics' old partitions */
     void (*report)(const em_kafka_commit_info *info, void *ud); /* the glue's */
     void *report_ud;
     GHashTable *restored; /* "topic\x01partition" -> restored_pos *: checkpointed positions */
@@ -339,9 +340,16 @@ static void hold_fetch_queues(em_kafka_consumer *c, rd_kafka_topic_partition_lis
         g_mutex_unlock(&c->lock);
         if (!p)
             continue;
-        /* Assigned again: the old handle's partition fetches into the consumer again (its
-         * barrier is served there), or, if the topic was recreated, is another object. */
-        if (old)
+        /* Assigned again: the same partition object fetches into the consumer's queue again,
+         * and the barrier left in its queue goes there and is served; but a topic deleted and
+         * created again since has a new object, and the old one's queue is kept to be
+         * emptied at close too. The topic exists again: a new deletion is warned about. */
+        g_mutex_lock(&c->lock);
+        bool recreated = c->gone && g_hash_table_remove(c->gone, parts->elems[i].topic);
+        g_mutex_unlock(&c->lock);
+        if (old && recreated)
+            g_ptr_array_add(c->retired, old);
+        else if (old)
             rd_kafka_queue_destroy(old);
         rd_kafka_queue_t *q =
             rd_kafka_queue_get_partition(c->rk, parts->elems[i].topic, parts->elems[i].partition);
@@ -359,17 +367,17 @@ static void hold_fetch_queues(em_kafka_consumer *c, rd_kafka_topic_partition_lis
  * forwarded to the consumer's. */
 static void drain_fetch_queues(em_kafka_consumer *c)
 {
-    rd_kafka_queue_t *sink = NULL;
     for (guint i = 0; i < c->parts->len; i++) {
         kpart *p = c->parts->pdata[i];
-        if (!p->fetchq)
-            continue;
-        if (!sink)
-            sink = rd_kafka_queue_new(c->rk);
-        rd_kafka_queue_forward(p->fetchq, sink);
-        rd_kafka_queue_destroy(p->fetchq);
-        p->fetchq = NULL;
+        if (p->fetchq)
+            g_ptr_array_add(c->retired, g_steal_pointer(&p->fetchq));
     }
+    rd_kafka_queue_t *sink = c->retired->len ? rd_kafka_queue_new(c->rk) : NULL;
+    for (guint i = 0; i < c->retired->len; i++) {
+        rd_kafka_queue_forward(c->retired->pdata[i], sink);
+        rd_kafka_queue_destroy(c->retired->pdata[i]);
+    }
+    g_ptr_array_set_size(c->retired, 0);
     if (sink)
         rd_kafka_queue_destroy(sink); /* disabled: what comes later is destroyed on arrival */
 }
@@ -868,6 +876,7 @@ em_kafka_consumer *em__kafka_consumer_new(const em_kafka_opts *opts, const char 
     c->topics =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
     c->parts = g_ptr_array_new_with_free_func(part_free);
+    c->retired = g_ptr_array_new();
 
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -1216,6 +1225,8 @@ void em__kafka_consumer_unref(em_kafka_consumer *c)
         g_hash_table_unref(c->gone);
     if (c->parts)
         g_ptr_array_unref(c->parts);
+    if (c->retired)
+        g_ptr_array_unref(c->retired); /* emptied by em__kafka_consumer_close */
     g_clear_error(&c->failure);
     g_mutex_clear(&c->lock);
     g_cond_clear(&c->cond);
