@@ -583,3 +583,49 @@ Test(kafka_real, a_topic_deleted_while_running_is_named_the_stream_goes_on_and_s
     kafka_log_clear(&l);
     real_kafka_stop(&k);
 }
+
+/* The topic is created again while the stream runs: the group assigns its partition again, it
+ * is read from its (new) log start (Kafka dropped the group's offsets of the deleted topic),
+ * and stop+free still returns: the old partition object's queue is emptied too. */
+Test(kafka_real, a_topic_deleted_and_created_again_is_read_again_and_the_stream_stops)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "keep", 1);
+    real_kafka_create_topic(&k, "gone", 1);
+    produce_range(k.bootstrap, "keep", 0, "k", 0, 1);
+    produce_range(k.bootstrap, "gone", 0, "g", 0, 2);
+    capture_warnings();
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = k.bootstrap,
+                                                .group_id = "dg",
+                                                .topics = "keep,gone",
+                                                .start = EM_KAFKA_EARLIEST,
+                                                .params =
+                                                    (const char
+                                                         *[]){"topic.metadata.refresh.interval.ms",
+                                                              "500", NULL}});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    wait_assigned(ds, 2);
+    kafka_run_batch(ssc, ds, 3, EM_SECONDS(1));
+    cr_assert_str_eq(l.ranges[0], "gone[0]:0-2/2 keep[0]:0-1/1");
+    real_kafka_delete_topic(&k, "gone");
+    cr_assert(wait_warning("topic gone no longer exists"), "%s", kafka_warnings->str);
+    wait_assigned(ds, 1);
+    real_kafka_create_topic(&k, "gone", 1);
+    produce_range(k.bootstrap, "gone", 0, "n", 0, 3);
+    wait_assigned(ds, 2);
+    kafka_run_batch(ssc, ds, 3, EM_SECONDS(2));
+    watchdog w;
+    watchdog_arm(&w, &k, "em_ssc_free after topic gone was deleted and created again", 60);
+    em_ssc_free(ssc);
+    watchdog_disarm(&w);
+    cr_assert_str_eq(l.ranges[1], "gone[0]:0-3/3 keep[0]:1-1/0");
+    cr_assert_str_eq(l.text[1], "[(k0,n0), (k1,n1), (k2,n2)]");
+    kafka_log_clear(&l);
+    real_kafka_stop(&k);
+}
