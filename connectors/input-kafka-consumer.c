@@ -26,6 +26,9 @@ typedef struct kpart {
     em_time processed_batch;
     bool assigned;
     bool paused;
+    /* The partition's fetch queue, held from its assignment until the consumer closes, which
+     * empties it (see drain_fetch_queues); NULL before the first assignment. */
+    rd_kafka_queue_t *fetchq;
 } kpart;
 
 /* Where a partition restarts after a recovery: fetching at fetch_from (the oldest replayed
@@ -64,8 +67,9 @@ struct em_kafka_consumer {
     int64_t max_buffered;
     GError *failure; /* for the next batch */
     bool stopping;
-    GQueue commits;   /* pending_commit *, oldest first */
-    GHashTable *gone; /* topics reported as no longer existing */
+    GQueue commits;     /* pending_commit *, oldest first */
+    GHashTable *gone;   /* topics reported as no longer existing */
+    GPtrArray *retired; /* rd_kafka_queue_t *: fetch queues of deleted topics' old partitions */
     void (*report)(const em_kafka_commit_info *info, void *ud); /* the glue's */
     void *report_ud;
     GHashTable *restored; /* "topic\x01partition" -> restored_pos *: checkpointed positions */
@@ -253,6 +257,7 @@ static void part_drop(em_kafka_consumer *c, kpart *p)
 static void part_free(gpointer data)
 {
     kpart *p = data;
+    g_assert(!p->fetchq); /* released by em__kafka_consumer_close, before rd_kafka_destroy */
     g_ptr_array_unref(p->msgs);
     g_free(p->topic);
     g_free(p);
@@ -314,6 +319,69 @@ static void set_paused(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *pa
                   rd_kafka_err2str(err));
 }
 
+/* A topic deleted while its partitions are assigned leaves librdkafka (2.0.x, its issue 4362)
+ * with a partition object it no longer lists: the metadata update drops it from the topic,
+ * and when the revocation removes it from the assignment librdkafka stops its fetcher (which
+ * unhooks its fetch queue from the consumer's) and then resumes it, and that resume puts a
+ * version barrier holding a reference to the partition into the unhooked queue. Nothing
+ * serves that queue again and the purge at rd_kafka_destroy only walks the partitions the
+ * topic still lists, so the partition is never freed, nor the reference it holds on its
+ * leader broker, whose thread rd_kafka_destroy then waits for forever. The cure is to empty
+ * those queues once the consumer is closed: so each assigned partition's fetch queue is held
+ * from its assignment (it is found by name only while librdkafka lists the partition, and it
+ * does while it is assigned). Runs on the polling thread, right after the partitions are
+ * assigned, so the lookup finds them and creates nothing. */
+static void hold_fetch_queues(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        g_mutex_lock(&c->lock);
+        kpart *p = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        rd_kafka_queue_t *old = p ? g_steal_pointer(&p->fetchq) : NULL;
+        g_mutex_unlock(&c->lock);
+        if (!p)
+            continue;
+        /* Assigned again: the same partition object fetches into the consumer's queue again,
+         * and the barrier left in its queue goes there and is served; but a topic deleted and
+         * created again since has a new object, and the old one's queue is kept to be
+         * emptied at close too. The topic exists again: a new deletion is warned about. */
+        g_mutex_lock(&c->lock);
+        bool recreated = c->gone && g_hash_table_remove(c->gone, parts->elems[i].topic);
+        g_mutex_unlock(&c->lock);
+        if (old && recreated)
+            g_ptr_array_add(c->retired, old);
+        else if (old)
+            rd_kafka_queue_destroy(old);
+        rd_kafka_queue_t *q =
+            rd_kafka_queue_get_partition(c->rk, parts->elems[i].topic, parts->elems[i].partition);
+        g_mutex_lock(&c->lock);
+        p->fetchq = q;
+        g_mutex_unlock(&c->lock);
+    }
+}
+
+/* After rd_kafka_consumer_close (no partition is assigned, no fetcher runs): forwards every
+ * held fetch queue to a queue that is then destroyed, which destroys what the fetch queues
+ * hold (the barriers above) and anything librdkafka puts in them later, so that every
+ * partition object can be freed and rd_kafka_destroy returns. Never done on a queue whose
+ * partition may be assigned again: librdkafka would no longer hook a queue the application
+ * forwarded to the consumer's. */
+static void drain_fetch_queues(em_kafka_consumer *c)
+{
+    for (guint i = 0; i < c->parts->len; i++) {
+        kpart *p = c->parts->pdata[i];
+        if (p->fetchq)
+            g_ptr_array_add(c->retired, g_steal_pointer(&p->fetchq));
+    }
+    rd_kafka_queue_t *sink = c->retired->len ? rd_kafka_queue_new(c->rk) : NULL;
+    for (guint i = 0; i < c->retired->len; i++) {
+        rd_kafka_queue_forward(c->retired->pdata[i], sink);
+        rd_kafka_queue_destroy(c->retired->pdata[i]);
+    }
+    g_ptr_array_set_size(c->retired, 0);
+    if (sink)
+        rd_kafka_queue_destroy(sink); /* disabled: what comes later is destroyed on arrival */
+}
+
 static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     resolve_offsets(c, parts);
@@ -352,6 +420,8 @@ static void on_assign(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *par
                   error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
         if (error)
             rd_kafka_error_destroy(error);
+    } else {
+        hold_fetch_queues(c, parts);
     }
     if (stopping)
         set_paused(c, parts, true);
@@ -806,6 +876,7 @@ em_kafka_consumer *em__kafka_consumer_new(const em_kafka_opts *opts, const char 
     c->topics =
         g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
     c->parts = g_ptr_array_new_with_free_func(part_free);
+    c->retired = g_ptr_array_new();
 
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -1128,6 +1199,7 @@ void em__kafka_consumer_close(em_kafka_consumer *c)
         rd_kafka_resp_err_t err = rd_kafka_consumer_close(c->rk);
         if (err)
             g_warning("%s: closing the consumer: %s", c->what, rd_kafka_err2str(err));
+        drain_fetch_queues(c);
     }
     c->closed = true;
     em__kafka_consumer_drop(c);
@@ -1153,6 +1225,8 @@ void em__kafka_consumer_unref(em_kafka_consumer *c)
         g_hash_table_unref(c->gone);
     if (c->parts)
         g_ptr_array_unref(c->parts);
+    if (c->retired)
+        g_ptr_array_unref(c->retired); /* emptied by em__kafka_consumer_close */
     g_clear_error(&c->failure);
     g_mutex_clear(&c->lock);
     g_cond_clear(&c->cond);

@@ -83,8 +83,10 @@ void em__kafka_consumer_drop(em_kafka_consumer *c);
 void em__kafka_consumer_stats(em_kafka_consumer *c, em_kafka_stream_stats *out);
 /* The consumer's handle (for the transactional sink's group metadata). */
 rd_kafka_t *em__kafka_consumer_handle(em_kafka_consumer *c);
-/* Stops the polling thread and closes the consumer (it leaves its group); buffered messages
- * are dropped. Batches already taken stay valid. */
+/* Stops the polling thread and closes the consumer (it leaves its group), then empties the
+ * fetch queues of the partitions it was assigned, so that destroying the handle does not wait
+ * forever for a partition of a deleted topic (librdkafka issue 4362); buffered messages are
+ * dropped. Batches already taken stay valid. */
 void em__kafka_consumer_close(em_kafka_consumer *c);
 /* Drops a reference; the last one (the stream's and every batch's gone) destroys the handle:
  * librdkafka wants every message destroyed first. */

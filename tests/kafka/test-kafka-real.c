@@ -441,3 +441,191 @@ Test(kafka_real, a_revocation_commits_what_was_processed_and_drops_the_rest)
     kafka_log_clear(&l);
     real_kafka_stop(&k);
 }
+
+/* ---- A topic deleted while the stream runs ---- */
+
+static void real_kafka_delete_topic(real_kafka *k, const char *topic)
+{
+    rd_kafka_t *rk = raw_producer(k->bootstrap, NULL);
+    rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_DeleteTopics(rk, &dt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, KAFKA_TIMEOUT_MS);
+    cr_assert_not_null(ev);
+    size_t n = 0;
+    const rd_kafka_topic_result_t **tr =
+        rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(rd_kafka_topic_result_error(tr[0]), 0, "delete %s: %s", topic,
+                 rd_kafka_topic_result_error_string(tr[0]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_DeleteTopic_destroy(dt);
+    rd_kafka_destroy(rk);
+}
+
+/* A watchdog for a call that must return: if it is not disarmed within the bound, it says
+ * what hung, stops the broker (no Java left behind) and aborts the test process, which
+ * Criterion reports as a crash of the test. */
+typedef struct watchdog {
+    GMutex lock;
+    GCond cond;
+    bool disarmed;
+    const char *what;
+    int seconds;
+    real_kafka *k;
+    GThread *thread;
+} watchdog;
+
+static gpointer watchdog_main(gpointer data)
+{
+    watchdog *w = data;
+    gint64 deadline = g_get_monotonic_time() + w->seconds * G_USEC_PER_SEC;
+    g_mutex_lock(&w->lock);
+    while (!w->disarmed && g_cond_wait_until(&w->cond, &w->lock, deadline))
+        ;
+    bool fired = !w->disarmed;
+    g_mutex_unlock(&w->lock);
+    if (fired) {
+        fprintf(stderr, "watchdog: %s did not return within %d s\n", w->what, w->seconds);
+        kill(w->k->pid, SIGKILL);
+        abort();
+    }
+    return NULL;
+}
+
+static void watchdog_arm(watchdog *w, real_kafka *k, const char *what, int seconds)
+{
+    *w = (watchdog){.what = what, .seconds = seconds, .k = k};
+    g_mutex_init(&w->lock);
+    g_cond_init(&w->cond);
+    w->thread = g_thread_new("watchdog", watchdog_main, w);
+}
+
+static void watchdog_disarm(watchdog *w)
+{
+    g_mutex_lock(&w->lock);
+    w->disarmed = true;
+    g_cond_signal(&w->cond);
+    g_mutex_unlock(&w->lock);
+    g_thread_join(w->thread);
+    g_mutex_clear(&w->lock);
+    g_cond_clear(&w->cond);
+}
+
+static int count_occurrences(const char *haystack, const char *needle)
+{
+    int n = 0;
+    for (const char *s = strstr(haystack, needle); s; s = strstr(s + 1, needle))
+        n++;
+    return n;
+}
+
+/* The stream warns once naming the deleted topic and goes on with the others (Spark's stream
+ * goes on too while its other topics have data); what it processed of the deleted topic
+ * stays committed. Then the stream stops and is freed: the consumer closes (committing what
+ * the other topic's batches processed) and its handle is destroyed, which librdkafka 2.0's
+ * issue 4362 used to hang; the watchdog turns such a hang into a failure. */
+Test(kafka_real, a_topic_deleted_while_running_is_named_the_stream_goes_on_and_stops)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "keep", 1);
+    real_kafka_create_topic(&k, "gone", 1);
+    produce_range(k.bootstrap, "keep", 0, "k", 0, 2);
+    produce_range(k.bootstrap, "gone", 0, "g", 0, 2);
+    capture_warnings();
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = k.bootstrap,
+                                                .group_id = "dg",
+                                                .topics = "keep,gone",
+                                                .start = EM_KAFKA_EARLIEST,
+                                                .params =
+                                                    (const char
+                                                         *[]){"topic.metadata.refresh.interval.ms",
+                                                              "500", NULL}});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    wait_assigned(ds, 2);
+    kafka_run_batch(ssc, ds, 4, EM_SECONDS(1));
+    cr_assert_str_eq(l.ranges[0], "gone[0]:0-2/2 keep[0]:0-2/2");
+    /* Batch 1's commit is asynchronous: asked of the broker until it shows (bounded). */
+    gint64 deadline = g_get_monotonic_time() + KAFKA_TIMEOUT_MS * 1000;
+    while (committed_offset(k.bootstrap, "dg", "gone", 0) != 2 &&
+           g_get_monotonic_time() < deadline)
+        ;
+    cr_assert_eq(committed_offset(k.bootstrap, "dg", "gone", 0), 2);
+    real_kafka_delete_topic(&k, "gone");
+    cr_assert(wait_warning("topic gone no longer exists"), "%s", kafka_warnings->str);
+    wait_assigned(ds, 1);
+    produce_range(k.bootstrap, "keep", 0, "k", 2, 4);
+    kafka_run_batch(ssc, ds, 2, EM_SECONDS(2));
+    produce_range(k.bootstrap, "keep", 0, "k", 4, 5);
+    kafka_run_batch(ssc, ds, 1, EM_SECONDS(3));
+    watchdog w;
+    watchdog_arm(&w, &k, "em_ssc_free after the deletion of topic gone", 60);
+    em_ssc_free(ssc);
+    watchdog_disarm(&w);
+    g_mutex_lock(&kafka_warnings_lock);
+    int named = count_occurrences(kafka_warnings->str, "topic gone no longer exists");
+    g_mutex_unlock(&kafka_warnings_lock);
+    cr_assert_eq(named, 1, "%s", kafka_warnings->str);
+    cr_assert_str_eq(l.ranges[1], "keep[0]:2-4/2");
+    cr_assert_str_eq(l.text[1], "[(k2,k2), (k3,k3)]");
+    cr_assert_not(l.failed[1]);
+    cr_assert_str_eq(l.ranges[2], "keep[0]:4-5/1");
+    cr_assert_not(l.failed[2]);
+    /* The close committed what the last batches processed of the topic that stayed. */
+    cr_assert_eq(committed_offset(k.bootstrap, "dg", "keep", 0), 5);
+    kafka_log_clear(&l);
+    real_kafka_stop(&k);
+}
+
+/* The topic is created again while the stream runs: the group assigns its partition again, it
+ * is read from its (new) log start (Kafka dropped the group's offsets of the deleted topic),
+ * and stop+free still returns: the old partition object's queue is emptied too. */
+Test(kafka_real, a_topic_deleted_and_created_again_is_read_again_and_the_stream_stops)
+{
+    real_kafka k = {0};
+    real_kafka_start(&k);
+    real_kafka_create_topic(&k, "keep", 1);
+    real_kafka_create_topic(&k, "gone", 1);
+    produce_range(k.bootstrap, "keep", 0, "k", 0, 1);
+    produce_range(k.bootstrap, "gone", 0, "g", 0, 2);
+    capture_warnings();
+    em_ssc *ssc = manual_ssc();
+    em_dstream *ds =
+        em_kafka_direct_stream(ssc,
+                               &(em_kafka_opts){.brokers = k.bootstrap,
+                                                .group_id = "dg",
+                                                .topics = "keep,gone",
+                                                .start = EM_KAFKA_EARLIEST,
+                                                .params =
+                                                    (const char
+                                                         *[]){"topic.metadata.refresh.interval.ms",
+                                                              "500", NULL}});
+    kafka_log l = {0};
+    kafka_log_attach(&l, ds);
+    ssc_start(ssc);
+    wait_assigned(ds, 2);
+    kafka_run_batch(ssc, ds, 3, EM_SECONDS(1));
+    cr_assert_str_eq(l.ranges[0], "gone[0]:0-2/2 keep[0]:0-1/1");
+    real_kafka_delete_topic(&k, "gone");
+    cr_assert(wait_warning("topic gone no longer exists"), "%s", kafka_warnings->str);
+    wait_assigned(ds, 1);
+    real_kafka_create_topic(&k, "gone", 1);
+    produce_range(k.bootstrap, "gone", 0, "n", 0, 3);
+    wait_assigned(ds, 2);
+    kafka_run_batch(ssc, ds, 3, EM_SECONDS(2));
+    watchdog w;
+    watchdog_arm(&w, &k, "em_ssc_free after topic gone was deleted and created again", 60);
+    em_ssc_free(ssc);
+    watchdog_disarm(&w);
+    cr_assert_str_eq(l.ranges[1], "gone[0]:0-3/3 keep[0]:1-1/0");
+    cr_assert_str_eq(l.text[1], "[(k0,n0), (k1,n1), (k2,n2)]");
+    kafka_log_clear(&l);
+    real_kafka_stop(&k);
+}
