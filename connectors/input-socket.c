@@ -89,7 +89,8 @@ static void flush(em_receiver *r, socket_receiver *s)
 {
     if (s->lines->len == 0)
         return;
-    em_receiver_store_many(r, (const em_value *)(void *)s->lines->data, s->lines->len);
+    em__receiver_store_lines(r, (const em_value *)(void *)s->lines->data, s->lines->len, s->buf,
+                             s->cap);
     g_array_set_size(s->lines, 0);
     em_scratch_reset();
 }

@@ -197,9 +197,46 @@ static em_values *block_at(em_receiver *r, em_time now)
     return r->block;
 }
 
+/* Whether v is a string inside [lo, hi) (addresses compared as integers: v may be elsewhere). */
+static bool string_within(em_value v, uintptr_t lo, uintptr_t hi)
+{
+    return v.type == EM_T_STR && (uintptr_t)v.as.s >= lo && (uintptr_t)v.as.s + v.len <= hi;
+}
+
+/* Appends copies of vs[0..n) to block. Strings inside buf[0..len) laid out one after the other,
+ * at most two bytes apart (the lines of a read buffer and their "\n" or "\r\n"), are copied into
+ * the block's arena in one piece and point into it; buf may be NULL (each value copied). */
+static void append_copies(em_values *block, const em_value *vs, size_t n, const char *buf,
+                          size_t len)
+{
+    uintptr_t lo = (uintptr_t)buf, hi = buf ? lo + len : 0;
+    size_t j = 0;
+    while (j < n) {
+        size_t m = j + 1;
+        if (string_within(vs[j], lo, hi)) {
+            uintptr_t end = (uintptr_t)vs[j].as.s + vs[j].len;
+            while (m < n && string_within(vs[m], lo, hi) && (uintptr_t)vs[m].as.s >= end &&
+                   (uintptr_t)vs[m].as.s <= end + 2) {
+                end = (uintptr_t)vs[m].as.s + vs[m].len;
+                m++;
+            }
+        }
+        if (m == j + 1) {
+            em__values_append_copy(block, vs[j++]);
+            continue;
+        }
+        const char *start = vs[j].as.s;
+        const char *copy =
+            em_arena_memdup(block->arena, start, (size_t)(vs[m - 1].as.s - start) + vs[m - 1].len);
+        for (; j < m; j++)
+            em__values_append(block, em_strn(copy + (vs[j].as.s - start), vs[j].len));
+    }
+}
+
 /* Stores vs[0..n) taking r->lock once per run of records the rate and the memory bound let
  * through together; the clock is read once per run (all of it lands in one block). */
-void em_receiver_store_many(em_receiver *r, const em_value *vs, size_t n)
+void em__receiver_store_lines(em_receiver *r, const em_value *vs, size_t n, const char *buf,
+                              size_t len)
 {
     g_mutex_lock(&r->lock);
     size_t i = 0;
@@ -212,8 +249,7 @@ void em_receiver_store_many(em_receiver *r, const em_value *vs, size_t n)
         if (r->finished)
             break;
         em_values *block = block_at(r, now);
-        for (size_t j = i; j < i + k; j++)
-            em__values_append_copy(block, vs[j]);
+        append_copies(block, vs + i, k, buf, len);
         if (!r->wal_on)
             r->stored += (int64_t)k; /* with the log, once logged */
         i += k;
@@ -221,7 +257,12 @@ void em_receiver_store_many(em_receiver *r, const em_value *vs, size_t n)
     g_mutex_unlock(&r->lock);
 }
 
-void em_receiver_store(em_receiver *r, em_value v) { em_receiver_store_many(r, &v, 1); }
+void em_receiver_store_many(em_receiver *r, const em_value *vs, size_t n)
+{
+    em__receiver_store_lines(r, vs, n, NULL, 0);
+}
+
+void em_receiver_store(em_receiver *r, em_value v) { em__receiver_store_lines(r, &v, 1, NULL, 0); }
 
 bool em_receiver_commit(em_receiver *r, GError **err)
 {
