@@ -1,6 +1,6 @@
 /* socketTextStream and socketStream (connectors): Spark's SocketReceiver on Ember's receiver
  * API. The connection, its stop and the reconnect loop are tcp-peer.c's; lines are split in one
- * buffer per receiver, and the lines of each read are stored with one em_receiver_store_many(). */
+ * buffer per receiver, and each read's lines are stored with one em__receiver_store_lines(). */
 #include "tcp-peer.h"
 
 #include <errno.h>
