@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -198,6 +199,7 @@ typedef struct {
     gint64 late_us; /* batch_started, wall clock, after the batch time */
     gint64 done_us; /* monotonic time of batch_completed */
     int64_t rss_kb, hwm_kb;
+    int64_t cpu_us; /* the process's CPU time (user + system, all threads; not the feeder's) */
 } batch_rec;
 
 typedef struct {
@@ -245,6 +247,10 @@ static void on_batch_completed(const em_batch_info *info, void *ud)
                    .done_us = now};
     if (rec->read_rss)
         read_rss(&r.rss_kb, &r.hwm_kb);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        r.cpu_us = (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
+                   ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
     g_mutex_lock(&rec->lock);
     g_array_append_val(rec->recs, r);
     g_cond_broadcast(&rec->cond);
@@ -571,6 +577,12 @@ static int cmd_rss(feeder *f, int argc, char **argv)
                    i, (double)r.rss_kb / 1024, (double)r.hwm_kb / 1024, r.sched_ms, r.proc_ms,
                    r.records);
     }
+    /* CPU per word received: from batch 1's completion to batch n's (n whole batches). */
+    int64_t cpu_us = done ? rec_at(&rec, n).cpu_us - rec_at(&rec, 0).cpu_us : 0;
+    double words = (double)records * f->words_per_line;
+    if (done)
+        printf("cpu_summary batches=%u cpu_s=%.3f words=%.0f cpu_ns_per_word=%.2f\n", n,
+               (double)cpu_us / 1e6, words, words > 0 ? (double)cpu_us * 1e3 / words : 0);
     if (done)
         printf("rss_summary rate=%" PRId64 " batches=%u received_wps=%.0f sched_max_ms=%" PRId64
                " vmrss_mb_at_start=%.1f vmrss_mb_at_10=%.1f vmrss_mb_at_30=%.1f"

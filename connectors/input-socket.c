@@ -1,6 +1,6 @@
 /* socketTextStream and socketStream (connectors): Spark's SocketReceiver on Ember's receiver
  * API. The connection, its stop and the reconnect loop are tcp-peer.c's; lines are split in one
- * buffer per receiver. */
+ * buffer per receiver, and each read's lines are stored with one em__receiver_store_lines(). */
 #include "tcp-peer.h"
 
 #include <errno.h>
@@ -25,6 +25,9 @@ typedef struct socket_receiver {
     char *buf;
     size_t len, cap;
     bool skipping; /* inside an overlong line: bytes are dropped up to its '\n' */
+    /* em_value: the lines of the current read, pointing into buf (or into the thread's scratch
+     * for converted and repaired lines) until flush() stores them. */
+    GArray *lines;
 } socket_receiver;
 
 /* Whether p[0..n) is ASCII (NUL included), eight bytes at a time: glib's validator goes byte by
@@ -44,11 +47,12 @@ static bool is_ascii(const char *p, size_t n)
 
 /* Spark decodes lines with a UTF-8 reader: invalid bytes become U+FFFD. Valid lines (nearly
  * all) are stored straight from the buffer. */
-static void store_text(em_receiver *r, const char *p, size_t n)
+static void store_text(socket_receiver *s, const char *p, size_t n)
 {
     const char *end;
     if (is_ascii(p, n) || g_utf8_validate_len(p, n, &end)) {
-        em_receiver_store(r, em_strn(p, n));
+        em_value v = em_strn(p, n);
+        g_array_append_val(s->lines, v);
         return;
     }
     GString *fixed = g_string_sized_new(n + 8);
@@ -66,7 +70,8 @@ static void store_text(em_receiver *r, const char *p, size_t n)
         p++, n--;
         g_utf8_validate_len(p, n, &end);
     }
-    em_receiver_store(r, em_strn(fixed->str, fixed->len));
+    em_value v = em_strn(em_arena_memdup(em_scratch(), fixed->str, fixed->len), fixed->len);
+    g_array_append_val(s->lines, v);
     g_string_free(fixed, TRUE);
 }
 
@@ -79,7 +84,18 @@ static void drop_line(em_receiver *r, socket_receiver *s)
     g_free(msg);
 }
 
-/* One complete line, without its '\n'. */
+/* Stores the lines gathered so far in one call, then frees the scratch they may use. */
+static void flush(em_receiver *r, socket_receiver *s)
+{
+    if (s->lines->len == 0)
+        return;
+    em__receiver_store_lines(r, (const em_value *)(void *)s->lines->data, s->lines->len, s->buf,
+                             s->cap);
+    g_array_set_size(s->lines, 0);
+    em_scratch_reset();
+}
+
+/* One complete line, without its '\n': gathered for flush(). */
 static void deliver(em_receiver *r, socket_receiver *s, const char *line, size_t n)
 {
     if (n > 0 && line[n - 1] == '\r')
@@ -87,12 +103,11 @@ static void deliver(em_receiver *r, socket_receiver *s, const char *line, size_t
     if (n > s->max_line) {
         drop_line(r, s);
     } else if (!s->converter) {
-        store_text(r, line, n);
+        store_text(s, line, n);
     } else {
         em_value v = s->converter(line, n, s->ud);
         if (v.type != EM_T_NONE)
-            em_receiver_store(r, v);
-        em_scratch_reset();
+            g_array_append_val(s->lines, v);
     }
 }
 
@@ -113,6 +128,7 @@ static void split_lines(em_receiver *r, socket_receiver *s, size_t n)
         s->skipping = true;
         rest = 0;
     }
+    flush(r, s); /* before the unfinished line moves */
     memmove(s->buf, line, rest);
     s->len = rest;
 }
@@ -153,6 +169,7 @@ static void receive_lines(em_receiver *r, void *ud, int fd, GError **err)
         if (n == 0) {
             if (s->len > 0 && !s->skipping)
                 deliver(r, s, s->buf, s->len); /* a last line without '\n' */
+            flush(r, s);
             commit(r, s);
             return;
         }
@@ -188,6 +205,7 @@ static void socket_receiver_free(void *ud)
         s->destroy(s->ud);
     em__tcp_peer_clear(&s->peer);
     g_free(s->buf);
+    g_array_unref(s->lines);
     g_free(s);
 }
 
@@ -210,6 +228,7 @@ em_dstream *em_socket_stream_full(em_ssc *ssc, const char *host, int port,
         return NULL;
     }
     socket_receiver *s = g_new0(socket_receiver, 1);
+    s->lines = g_array_new(FALSE, FALSE, sizeof(em_value));
     s->converter = converter;
     s->ud = ud;
     s->destroy = destroy;

@@ -133,28 +133,37 @@ static void set_waiting(em_receiver *r, em__receiver_wait what)
     }
 }
 
-/* Spark's RateLimiter.waitToPush: waits until the bucket holds a token and takes it. The first
- * record passes at once; idle time saves up to one second of records. A stop ends the wait. */
-static void rate_limit(em_receiver *r)
+/* Spark's RateLimiter.waitToPush, for up to `want` records at once: waits until the bucket
+ * holds a token and takes as many whole tokens as there are, at most want; returns how many
+ * records may go now (want without a rate or once stopped: a stop ends the wait). The first
+ * record passes at once; idle time saves up to one second of records. *now is the clock read
+ * last, the time the records are stored at. */
+static size_t rate_take(em_receiver *r, size_t want, em_time *now)
 {
-    while (r->rate > 0 && !r->stopped) {
+    size_t k = want;
+    for (;;) {
+        *now = em_ssc_clock_time(r->ssc);
+        if (r->rate <= 0 || r->stopped)
+            break;
         double rate = r->rate;
-        em_time now = em_ssc_clock_time(r->ssc);
         if (!r->bucket_started) {
             r->tokens = 1;
             r->bucket_started = true;
-        } else if (now > r->refilled) {
-            r->tokens = fmin(fmax(rate, 1), r->tokens + (double)(now - r->refilled) * rate / 1e3);
+        } else if (*now > r->refilled) {
+            r->tokens = fmin(fmax(rate, 1), r->tokens + (double)(*now - r->refilled) * rate / 1e3);
         }
-        r->refilled = now;
+        r->refilled = *now;
         if (r->tokens >= 1) {
-            r->tokens -= 1;
+            double whole = floor(r->tokens);
+            k = whole < (double)want ? (size_t)whole : want;
+            r->tokens -= (double)k;
             break;
         }
         set_waiting(r, EM__RECEIVER_WAITS_FOR_RATE);
-        clock_wait(r, now, now + MAX(1, (em_time)ceil((1 - r->tokens) * 1e3 / rate)));
+        clock_wait(r, *now, *now + MAX(1, (em_time)ceil((1 - r->tokens) * 1e3 / rate)));
     }
     set_waiting(r, EM__RECEIVER_RUNNING);
+    return k;
 }
 
 /* The memory bound: past max_pending_bytes not yet taken by a computed batch, the store waits
@@ -174,29 +183,86 @@ static void wait_for_pending(em_receiver *r)
     set_waiting(r, EM__RECEIVER_RUNNING);
 }
 
-void em_receiver_store(em_receiver *r, em_value v)
+/* The current block for records stored at `now`: Spark's BlockGenerator cuts blocks on a timer
+ * every block interval, so a record in a later interval than its block's starts a new one. */
+static em_values *block_at(em_receiver *r, em_time now)
+{
+    int64_t tick = now / r->block_interval;
+    if (r->block && tick != r->block_tick)
+        seal_block(r);
+    if (!r->block) {
+        r->block = em__values_new();
+        r->block_tick = tick;
+    }
+    return r->block;
+}
+
+/* Whether v is a string inside [lo, hi) (addresses compared as integers: v may be elsewhere). */
+static bool string_within(em_value v, uintptr_t lo, uintptr_t hi)
+{
+    return v.type == EM_T_STR && (uintptr_t)v.as.s >= lo && (uintptr_t)v.as.s + v.len <= hi;
+}
+
+/* Appends copies of vs[0..n) to block. Strings inside buf[0..len) laid out one after the other,
+ * at most two bytes apart (the lines of a read buffer and their "\n" or "\r\n"), are copied into
+ * the block's arena in one piece and point into it; buf may be NULL (each value copied). */
+static void append_copies(em_values *block, const em_value *vs, size_t n, const char *buf,
+                          size_t len)
+{
+    uintptr_t lo = (uintptr_t)buf, hi = buf ? lo + len : 0;
+    size_t j = 0;
+    while (j < n) {
+        size_t m = j + 1;
+        if (string_within(vs[j], lo, hi)) {
+            uintptr_t end = (uintptr_t)vs[j].as.s + vs[j].len;
+            while (m < n && string_within(vs[m], lo, hi) && (uintptr_t)vs[m].as.s >= end &&
+                   (uintptr_t)vs[m].as.s <= end + 2) {
+                end = (uintptr_t)vs[m].as.s + vs[m].len;
+                m++;
+            }
+        }
+        if (m == j + 1) {
+            em__values_append_copy(block, vs[j++]);
+            continue;
+        }
+        const char *start = vs[j].as.s;
+        const char *copy =
+            em_arena_memdup(block->arena, start, (size_t)(vs[m - 1].as.s - start) + vs[m - 1].len);
+        for (; j < m; j++)
+            em__values_append(block, em_strn(copy + (vs[j].as.s - start), vs[j].len));
+    }
+}
+
+/* Stores vs[0..n) taking r->lock once per run of records the rate and the memory bound let
+ * through together; the clock is read once per run (all of it lands in one block). */
+void em__receiver_store_lines(em_receiver *r, const em_value *vs, size_t n, const char *buf,
+                              size_t len)
 {
     g_mutex_lock(&r->lock);
-    if (!r->finished)
+    size_t i = 0;
+    while (i < n && !r->finished) {
         wait_for_pending(r);
-    if (!r->finished)
-        rate_limit(r);
-    if (!r->finished) {
-        /* Spark's BlockGenerator cuts blocks on a timer every block interval; a record in a
-         * later interval than its block's starts a new one. */
-        int64_t tick = em_ssc_clock_time(r->ssc) / r->block_interval;
-        if (r->block && tick != r->block_tick)
-            seal_block(r);
-        if (!r->block) {
-            r->block = em__values_new();
-            r->block_tick = tick;
-        }
-        em__values_append_copy(r->block, v);
+        if (r->finished)
+            break;
+        em_time now;
+        size_t k = rate_take(r, n - i, &now);
+        if (r->finished)
+            break;
+        em_values *block = block_at(r, now);
+        append_copies(block, vs + i, k, buf, len);
         if (!r->wal_on)
-            r->stored++; /* with the log, once logged */
+            r->stored += (int64_t)k; /* with the log, once logged */
+        i += k;
     }
     g_mutex_unlock(&r->lock);
 }
+
+void em_receiver_store_many(em_receiver *r, const em_value *vs, size_t n)
+{
+    em__receiver_store_lines(r, vs, n, NULL, 0);
+}
+
+void em_receiver_store(em_receiver *r, em_value v) { em__receiver_store_lines(r, &v, 1, NULL, 0); }
 
 bool em_receiver_commit(em_receiver *r, GError **err)
 {

@@ -264,6 +264,12 @@ em_dstream *em__receiver_stream_new(em_ssc *ssc, const char *op, const em_receiv
 /* The ud of a receiver stream made with funcs (same on_start), or NULL when ds is not one. */
 void *em__receiver_stream_ud(const em_dstream *ds, const em_receiver_funcs *funcs);
 
+/* em_receiver_store_many() of lines read into buf[0..len): strings of vs inside it and laid out
+ * one after the other (at most two bytes apart: "\n" or "\r\n") are copied into the block's
+ * arena in one piece per run stored; any others (in the scratch) one by one. */
+void em__receiver_store_lines(em_receiver *r, const em_value *vs, size_t n, const char *buf,
+                              size_t len);
+
 /* What a receiver's em_receiver_store is doing (for tests that step the manual clock). */
 typedef enum {
     EM__RECEIVER_RUNNING,           /* not waiting */

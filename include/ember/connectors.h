@@ -108,6 +108,12 @@ EM_API em_dstream *em_receiver_stream(em_ssc *ssc, const em_receiver_funcs *func
  * stop ends both waits. Callable from any thread; records stored once the receiver has stopped
  * are dropped. */
 EM_API void em_receiver_store(em_receiver *r, em_value v);
+/* em_receiver_store() of vs[0..n) in order, taking the receiver's lock and reading the clock
+ * once per run of records rather than per record: a run is cut where the rate limiter's
+ * allowance ends (the rest waits for tokens, then goes at the clock's time then), and the
+ * memory bound is checked before each run (a run may pass it by at most its own size). The
+ * values and their payloads are copied; vs stays the caller's. */
+EM_API void em_receiver_store_many(em_receiver *r, const em_value *vs, size_t n);
 /* Restarts the receiver: once on_start has returned (em_receiver_is_stopped() turns true so
  * that its loop ends), on_stop, a wait of delay_ms, then on_start again, all on the receiver's
  * thread. Listeners see receiver_stopped with "Restarting receiver with delay <ms> ms:
@@ -152,7 +158,8 @@ typedef struct em_socket_opts {
 
 /* socketStream's converter: a line's bytes (without \r\n; valid during the call only) to a
  * record, or em_none() to skip the line. The record's payload may point into the line or
- * em_scratch(): Ember copies it and resets the receiver thread's scratch after each line. */
+ * em_scratch(): Ember copies it once the lines of the read it came in are stored, and then
+ * resets the receiver thread's scratch (a converter must not reset it itself). */
 typedef em_value (*em_line_converter)(const char *line, size_t len, void *ud);
 
 /* A stream of string records, one per UTF-8 line (invalid bytes become U+FFFD, as Spark's

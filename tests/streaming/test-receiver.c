@@ -3,7 +3,8 @@
 #include "receiver-fixture.h"
 
 /* A receiver driven by commands the test pushes: a record in em_value_parse's text, "!restart"
- * or "!error"; "" (pushed by on_stop) wakes it to look at em_receiver_is_stopped(). */
+ * or "!error", or "*" and records separated by spaces, stored with one em_receiver_store_many();
+ * "" (pushed by on_stop) wakes it to look at em_receiver_is_stopped(). */
 typedef struct commanded {
     GAsyncQueue *cmds;
     gint starts, stops, destroyed;
@@ -26,6 +27,18 @@ static void commanded_start(em_receiver *r, void *ud)
             em_receiver_restart(r, "asked to", 100);
         } else if (strcmp(cmd, "!error") == 0) {
             em_receiver_report_error(r, "something odd");
+        } else if (*cmd == '*') {
+            char **parts = g_strsplit(cmd + 1, " ", -1);
+            GArray *vs = g_array_new(FALSE, FALSE, sizeof(em_value));
+            for (char **p = parts; *p; p++) {
+                em_value v;
+                if (em_value_parse(*p, em_scratch(), &v, NULL))
+                    g_array_append_val(vs, v);
+            }
+            em_receiver_store_many(r, (const em_value *)(void *)vs->data, vs->len);
+            g_array_unref(vs);
+            g_strfreev(parts);
+            em_scratch_reset();
         } else if (*cmd) {
             em_value v;
             if (em_value_parse(cmd, em_scratch(), &v, NULL))
@@ -226,14 +239,27 @@ Test(receiver, a_block_interval_longer_than_the_batch_gives_one_partition_per_ba
     teardown(&f);
 }
 
-/* Stores 0..n-1 as fast as store lets it. */
+/* Stores 0..n-1 as fast as store lets it: one by one, or in chunks of `chunk` records with
+ * em_receiver_store_many(). */
 typedef struct ticker {
     int n;
+    int chunk; /* 0: em_receiver_store() per record */
 } ticker;
 
 static void ticker_start(em_receiver *r, void *ud)
 {
     ticker *t = ud;
+    if (t->chunk > 0) {
+        em_value *vs = g_new(em_value, t->chunk);
+        for (int i = 0; i < t->n && !em_receiver_is_stopped(r); i += t->chunk) {
+            int k = MIN(t->chunk, t->n - i);
+            for (int j = 0; j < k; j++)
+                vs[j] = em_int(i + j);
+            em_receiver_store_many(r, vs, (size_t)k);
+        }
+        g_free(vs);
+        return;
+    }
     for (int i = 0; i < t->n && !em_receiver_is_stopped(r); i++)
         em_receiver_store(r, em_int(i));
 }
@@ -313,6 +339,60 @@ Test(receiver, max_rate_paces_stores_on_the_context_clock)
     collected_clear(&out);
 }
 
+Test(receiver, store_many_takes_what_the_rate_allows_and_cuts_blocks_at_the_clock_it_waited_for)
+{
+    /* One call with 100 records at 200 a second and 50 ms blocks: the first record passes at
+     * once (block 0), 100 ms of clock let 20 more through together (block 2), 395 ms the last
+     * 79 (block 9): one batch of three blocks. */
+    ticker t = {.n = 100, .chunk = 100};
+    collected out;
+    collected_init(&out);
+    em_dstream *ds;
+    em_ssc *ssc =
+        start_ticker(&t, &(em_receiver_opts){.max_rate = 200, .block_interval = 50}, &out, &ds);
+    cr_assert_eq(em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_RATE), 1);
+    em_ssc_advance_clock(ssc, 100);
+    wait_records(ds, 21);
+    cr_assert_eq(em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_RATE), 21);
+    em_ssc_advance_clock(ssc, 395);
+    wait_records(ds, 100);
+    advance_to_batch(ssc, 1000);
+    char *got = batches_text(&out), *expected = numbers(0, 100);
+    cr_assert_str_eq(got, expected);
+    cr_assert_eq(g_array_index(out.records, int64_t, 0), 100);
+    cr_assert_eq(g_array_index(out.partitions, int, 0), 3);
+    g_free(got);
+    g_free(expected);
+    em_ssc_free(ssc);
+    collected_clear(&out);
+}
+
+Test(receiver, store_many_puts_each_chunk_in_the_block_and_batch_of_its_clock_time)
+{
+    /* 50 ms blocks: chunks at 0 ms and 70 ms go to batch 1000 as two blocks, a chunk at 1010 ms
+     * to batch 2000; an empty chunk stores nothing. */
+    fixture f = {0};
+    setup(&f, &(em_receiver_opts){.block_interval = 50});
+    push(&f, "*1 2 3");
+    wait_records(f.ds, 3);
+    em_ssc_advance_clock(f.ssc, 70);
+    push(&f, "*4 5");
+    wait_records(f.ds, 5);
+    advance_to_batch(f.ssc, 1000);
+    em_ssc_advance_clock(f.ssc, 10);
+    push(&f, "*");
+    push(&f, "*6 x 7");
+    wait_records(f.ds, 8);
+    advance_to_batch(f.ssc, 2000);
+    assert_batches(&f, "[1, 2, 3, 4, 5]\n[6, x, 7]\n");
+    cr_assert_eq(g_array_index(f.out.records, int64_t, 0), 5);
+    cr_assert_eq(g_array_index(f.out.records, int64_t, 1), 3);
+    cr_assert_eq(g_array_index(f.out.partitions, int, 0), 2);
+    cr_assert_eq(g_array_index(f.out.partitions, int, 1), 1);
+    em_ssc_stop(f.ssc, EM_STOP_DEFAULT);
+    teardown(&f);
+}
+
 Test(receiver, without_max_rate_store_does_not_wait_for_the_clock)
 {
     /* The clock never moves: every record is stored all the same. */
@@ -351,6 +431,33 @@ Test(receiver, past_max_pending_bytes_store_waits_for_a_batch_and_the_batch_says
     cr_assert_eq(g_array_index(out.blocked, int, 0), 1);
     cr_assert_eq(g_array_index(out.blocked, int, 1), 1);
     /* A stop ends the wait. */
+    em_ssc_stop(ssc, EM_STOP_DEFAULT);
+    em_ssc_free(ssc);
+    collected_clear(&out);
+}
+
+Test(receiver, store_many_checks_max_pending_bytes_before_each_chunk)
+{
+    /* Chunks of 1000 ints (16,000 bytes): the store waits at a chunk boundary, past the bound by
+     * less than one chunk, and each batch takes whole chunks. */
+    ticker t = {.n = 1000000, .chunk = 1000};
+    collected out;
+    collected_init(&out);
+    em_dstream *ds;
+    em_ssc *ssc = start_ticker(&t, &(em_receiver_opts){.max_pending_bytes = 64 << 10}, &out, &ds);
+    int64_t first = em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_BATCHES);
+    cr_assert(first > 0 && first < 1000000 && first % 1000 == 0, "%" G_GINT64_FORMAT " stored",
+              (gint64)first);
+    int64_t pending = em__receiver_pending_bytes(ds);
+    cr_assert(pending >= 64 << 10 && pending < (64 << 10) + 2 * 16000, "%" G_GINT64_FORMAT,
+              (gint64)pending);
+    step(ssc);
+    wait_records(ds, first + 1);
+    int64_t second = em__receiver_await_waiting(ds, EM__RECEIVER_WAITS_FOR_BATCHES);
+    cr_assert(second > first && second % 1000 == 0);
+    step(ssc);
+    cr_assert_eq(g_array_index(out.records, int64_t, 0), first);
+    cr_assert_eq(g_array_index(out.records, int64_t, 1), second - first);
     em_ssc_stop(ssc, EM_STOP_DEFAULT);
     em_ssc_free(ssc);
     collected_clear(&out);

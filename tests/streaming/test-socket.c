@@ -251,6 +251,65 @@ Test(socket, many_lines_split_across_reads_arrive_whole_and_in_order)
     teardown(&f);
 }
 
+Test(socket, lines_split_across_reads_are_stored_whole_with_the_lines_around_them)
+{
+    /* Each send ends inside a line: the receiver keeps the start and stores it with the next
+     * read's lines. */
+    fixture f;
+    setup(&f);
+    int peer = accept_peer(f.lfd);
+    send_str(peer, "a\nhe");
+    wait_records(f.ds, 1);
+    send_str(peer, "llo\nb");
+    wait_records(f.ds, 2);
+    send_str(peer, "\nc\r");
+    wait_records(f.ds, 3);
+    send_str(peer, "\n\r\nd\n");
+    wait_records(f.ds, 6);
+    step(f.ssc);
+    assert_batches(&f, "[a, hello, b, c, , d]\n");
+    cr_assert_eq(g_array_index(f.out.records, int64_t, 0), 6);
+    close(peer);
+    teardown(&f);
+}
+
+/* Moves the manual clock to batch time t (a multiple of the 1 s batch) and waits for it. */
+static void advance_to_batch(em_ssc *ssc, em_time t)
+{
+    em_ssc_advance_clock(ssc, t - em_ssc_clock_time(ssc));
+    cr_assert(em_ssc_wait_for_batch(ssc, t, IO_TIMEOUT_MS));
+}
+
+Test(socket, the_lines_of_a_read_go_as_the_rate_allows_into_the_blocks_of_their_clock_time)
+{
+    /* 100 lines in one send, max_rate 200 a second, 50 ms blocks: the first line passes at once
+     * (block 0), 100 ms of clock let 20 more through (block 2), 395 ms the other 79 (block 9). */
+    fixture f;
+    setup_with(&f, &(em_socket_opts){.receiver = {.max_rate = 200, .block_interval = 50}}, NULL,
+               NULL, NULL, NULL);
+    int peer = accept_peer(f.lfd);
+    GString *text = g_string_new(NULL), *expected = g_string_new("[");
+    for (int i = 0; i < 100; i++) {
+        g_string_append_printf(text, "%d\n", i);
+        g_string_append_printf(expected, i ? ", %d" : "%d", i);
+    }
+    g_string_append(expected, "]\n");
+    send_text(peer, text->str, text->len);
+    cr_assert_eq(em__receiver_await_waiting(f.ds, EM__RECEIVER_WAITS_FOR_RATE), 1);
+    em_ssc_advance_clock(f.ssc, 100);
+    wait_records(f.ds, 21);
+    cr_assert_eq(em__receiver_await_waiting(f.ds, EM__RECEIVER_WAITS_FOR_RATE), 21);
+    em_ssc_advance_clock(f.ssc, 395);
+    wait_records(f.ds, 100);
+    advance_to_batch(f.ssc, 1000);
+    assert_batches(&f, expected->str);
+    cr_assert_eq(g_array_index(f.out.partitions, int, 0), 3);
+    g_string_free(text, TRUE);
+    g_string_free(expected, TRUE);
+    close(peer);
+    teardown(&f);
+}
+
 /* socketStream's converter: numbers become ints, anything else is skipped. */
 static em_value to_int(const char *line, size_t len, void *ud)
 {
