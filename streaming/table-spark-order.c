@@ -305,6 +305,13 @@ static chm_node *node_of(em_spark_agg_order *o, em_value key)
     return node;
 }
 
+static guint value_hash(gconstpointer p) { return (guint)em_value_hash(*(const em_value *)p); }
+
+static gboolean value_equal(gconstpointer a, gconstpointer b)
+{
+    return em_value_equal(*(const em_value *)a, *(const em_value *)b);
+}
+
 /* One batch: the maps of the version before it (again when the batch runs again) putAll into
  * new ones, then the batch's keys in order of first appearance. */
 static void order_batch(em_spark_agg_order *o, em_time time, const em_values *input)
@@ -322,9 +329,12 @@ static void order_batch(em_spark_agg_order *o, em_time time, const em_values *in
         if (o->has_before)
             chm_copy(&o->after[p], &o->before[p]);
     }
+    g_autoptr(GHashTable) seen = g_hash_table_new(value_hash, value_equal);
     for (size_t i = 0; i < input->n; i++) {
-        em_value key = em_key(input->items[i]);
-        chm_put(&o->after[key_partition(key)], node_of(o, key));
+        const em_value *key = &input->items[i].as.items[0]; /* the pair's key */
+        if (!g_hash_table_add(seen, (gpointer)key))
+            continue; /* a later row of a key: no new put, no new row bytes */
+        chm_put(&o->after[key_partition(*key)], node_of(o, *key));
     }
     o->started = true;
     o->time = time;
