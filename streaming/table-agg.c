@@ -254,6 +254,7 @@ static em_df *group_streaming(const em_df *df, agg_plan *plan, em_schema *out, G
     em_df *result = em__df_new(df, out, NULL, groups);
     result->aggregated = true;
     result->agg_ds = groups;
+    result->agg_input = partials;
     result->agg_plan = plan_ref(plan);
     return result;
 }
@@ -289,6 +290,8 @@ em_dstream *em__df_complete_stream(const em_df *df, GError **err)
         return NULL;
     }
     em_dstream *snapshots = em_state_snapshots(df->agg_ds);
+    if (snapshots && df->agg_input)
+        snapshots = em__spark_agg_order(snapshots, df->agg_input);
     return snapshots ? em_map_full(snapshots, finalize_kv, plan_ref(df->agg_plan), plan_unref,
                                    "complete")
                      : NULL;

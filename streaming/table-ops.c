@@ -486,6 +486,7 @@ em_df *em_df_order_by(const em_df *df, const char *const *cols, size_t n, GError
         em_df *sorted = em__df_new(df, df->schema, NULL, df->ds);
         sorted->aggregated = true;
         sorted->agg_ds = df->agg_ds;
+        sorted->agg_input = df->agg_input;
         sorted->agg_plan = df->agg_plan ? em__agg_plan_ref(df->agg_plan) : NULL;
         sorted->sort_cols = idx;
         sorted->n_sort = n;

@@ -28,6 +28,7 @@ struct em_df {
     size_t *sort_cols; /* orderBy: the columns, ascending; NULL when unsorted */
     size_t n_sort;
     em_dstream *agg_ds;
+    em_dstream *agg_input;        /* the (key, partials) pairs of each batch, in input order */
     struct em_agg_plan *agg_plan; /* a reference */
     /* Event time (table-watermark.c, table-evt-agg.c): the watermark defined upstream (a
      * reference, or NULL), the column carrying it here (the timestamp column or a window of
@@ -44,6 +45,11 @@ void em__df_sort_rows(const em_df *df, em_value *rows, size_t n);
 /* A streaming aggregation's complete result at every batch: every group in state, finalized
  * into rows of table's schema. NULL with err when table is not the aggregation itself. */
 em_dstream *em__df_complete_stream(const em_df *df, GError **err);
+/* table-spark-order.c: snapshots (an aggregation's (key, partials) state at every batch) in
+ * the order Spark 3.5's complete mode prints them, given input, the batch's (key, partials)
+ * pairs in input order, when the context's spark order is on; as they are when it is off.
+ * The stream belongs to the ssc; NULL when the streams are not of one ssc. */
+em_dstream *em__spark_agg_order(em_dstream *snapshots, em_dstream *input);
 struct em_agg_plan *em__agg_plan_ref(struct em_agg_plan *plan);
 void em__agg_plan_unref(struct em_agg_plan *plan);
 
