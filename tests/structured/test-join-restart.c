@@ -237,3 +237,45 @@ Test(join_restart, a_source_without_an_offset_is_logged_as_a_dash_and_restarts_f
     cr_assert_str_eq(source_lines(o1), "{\"logOffset\":1}\n{\"logOffset\":0}");
     free_dirs(&d);
 }
+
+/* A checkpoint whose offsets log another number of sources than the query reads is refused
+ * naming the file; so is an offsets file with more source lines than a query can have. */
+Test(join_restart, a_checkpoint_of_another_number_of_sources_is_refused_naming_the_file)
+{
+    dirs d = make_dirs();
+    g_autofree char *console = run(&d, 1);
+    em_ssc *ssc = table_ssc();
+    g_autoptr(em_df) one = side(ssc, d.in[0], "adId long, impressionTime timestamp",
+                                "impressionTime", 2 * HOUR_MS);
+    GError *err = NULL;
+    cr_assert_null(em_query_start(one,
+                                  &(em_query_opts){.mode = EM_OUTPUT_APPEND,
+                                                   .sink = EM_SINK_MEMORY,
+                                                   .checkpoint_location = d.ck},
+                                  &err));
+    g_autofree char *want = g_strdup_printf(
+        "checkpoint %s: offsets/0 logs 2 source(s) but this query reads 1: the query changed "
+        "since the checkpoint was written (start it on a new checkpoint_location)",
+        d.ck);
+    cr_assert_str_eq(err->message, want);
+    g_clear_error(&err);
+    em_ssc_free(ssc);
+    g_autofree char *path = g_build_filename(d.ck, "offsets", "0", NULL);
+    g_autofree char *text = file_text(d.ck, "offsets/0");
+    g_autofree char *three = g_strconcat(text, "\n{\"logOffset\":0}", NULL);
+    cr_assert(g_file_set_contents(path, three, -1, NULL));
+    ssc = table_ssc();
+    g_autoptr(em_df) again = side(ssc, d.in[0], "adId long, impressionTime timestamp",
+                                  "impressionTime", 2 * HOUR_MS);
+    cr_assert_null(em_query_start(again,
+                                  &(em_query_opts){.mode = EM_OUTPUT_APPEND,
+                                                   .sink = EM_SINK_MEMORY,
+                                                   .checkpoint_location = d.ck},
+                                  &err));
+    cr_assert_eq(err->code, EM_ERROR_CORRUPT);
+    g_autofree char *prefix = g_strdup_printf("%s is not an offsets log entry", path);
+    cr_assert(g_str_has_prefix(err->message, prefix), "%s", err->message);
+    g_clear_error(&err);
+    em_ssc_free(ssc);
+    free_dirs(&d);
+}
