@@ -175,15 +175,15 @@ static bool read_offset(const char *dir, int64_t id, char **offsets, size_t *n,
     /* a trailing newline ends the last line rather than starting an empty one */
     if (n_lines > 3 && !lines[n_lines - 1][0])
         n_lines--;
-    bool lines_ok = n_lines >= 3 && n_lines - 2 <= EM_LOG_MAX_SOURCES &&
-                    strcmp(lines[0], LOG_VERSION) == 0;
+    bool lines_ok =
+        n_lines >= 3 && n_lines - 2 <= EM_LOG_MAX_SOURCES && strcmp(lines[0], LOG_VERSION) == 0;
     for (guint i = 2; lines_ok && i < n_lines; i++)
         lines_ok = lines[i][0] != '\0';
     if (!lines_ok)
         return corrupt(err, path,
                        "is not an offsets log entry (expected \"" LOG_VERSION
-                       "\", the batch metadata and one offset per source (at most 2, \"" VOID_OFFSET
-                       "\" for none), one a line)");
+                       "\", the batch metadata and one offset per source (at most 2, "
+                       "\"" VOID_OFFSET "\" for none), one a line)");
     if (!json_ms(lines[1], "batchWatermarkMs", watermark_ms))
         return corrupt(err, path,
                        "holds no batch metadata on its second line (a JSON object with a "
@@ -249,8 +249,8 @@ em__query_log *em__query_log_open(const char *dir, GError **err)
     for (int i = 0; ok && i < 2; i++) {
         int64_t id = log->last_offsets - 1 + i;
         if (id >= 0)
-            ok = read_offset(log->dir, id, log->offsets[i], &log->n_sources[i],
-                             &log->watermark[i], err);
+            ok = read_offset(log->dir, id, log->offsets[i], &log->n_sources[i], &log->watermark[i],
+                             err);
     }
     if (ok && log->last_commit >= 0)
         ok = read_commit(log->dir, log->last_commit, &log->next_watermark, err);

@@ -252,9 +252,9 @@ bool em__offset_parse_int(const char *text, const char *prefix, const char *suff
 
 typedef struct em__query_log {
     char *dir;
-    char *id;               /* the query's id: kept across restarts */
-    int64_t last_offsets;   /* the newest batch in offsets/, -1 none */
-    int64_t last_commit;    /* the newest batch in commits/, -1 none */
+    char *id;             /* the query's id: kept across restarts */
+    int64_t last_offsets; /* the newest batch in offsets/, -1 none */
+    int64_t last_commit;  /* the newest batch in commits/, -1 none */
     /* the source offsets logged for last_offsets - 1 and last_offsets, one per source in the
      * query's order (JSON; NULL when absent or logged as Spark's "-": no offset yet) */
     char *offsets[2][EM_LOG_MAX_SOURCES];

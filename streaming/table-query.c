@@ -16,22 +16,22 @@ struct em_query {
     em_schema *schema;
     em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
     em_dstream *source;
-    em__offset_stream *os;    /* the source when it reads by offsets, else NULL */
+    em__offset_stream *os;       /* the source when it reads by offsets, else NULL */
     em__offset_stream *right_os; /* a join's right source when it reads by offsets, else NULL */
-    char *source_desc;        /* the source's description in progress */
-    char *sink_path;          /* the file sink's path (copied) */
-    em_dstream *agg_ds;       /* a streaming aggregation's state stream, for its figures */
-    em__query_log *log;       /* checkpointLocation, or NULL */
-    em__file_sink *file;      /* the file sink, or NULL */
-    em__kafka_sink *kafka;    /* the Kafka sink, or NULL */
-    int64_t replay_id;        /* the batch a restart runs again (offsets logged), -1 none */
-    int64_t rows_read;        /* rows the source gave so far: the offsets of sources that have
-                                 none of their own (socket, queue), as Spark's socket source */
-    struct em_watermark *wm;  /* withWatermark upstream (a reference), or NULL */
-    struct em_evt_agg *evt;   /* a watermarked aggregation (a reference), or NULL */
-    struct em_post_ops *post; /* operations after it (a reference), or NULL */
-    GArray *state_ops;        /* em__state_op: the stateful operators, by operator id */
-    em_query_opts opts;       /* console_out, listener copied; name, listener pointers not kept */
+    char *source_desc;           /* the source's description in progress */
+    char *sink_path;             /* the file sink's path (copied) */
+    em_dstream *agg_ds;          /* a streaming aggregation's state stream, for its figures */
+    em__query_log *log;          /* checkpointLocation, or NULL */
+    em__file_sink *file;         /* the file sink, or NULL */
+    em__kafka_sink *kafka;       /* the Kafka sink, or NULL */
+    int64_t replay_id;           /* the batch a restart runs again (offsets logged), -1 none */
+    int64_t rows_read;           /* rows the source gave so far: the offsets of sources that have
+                                    none of their own (socket, queue), as Spark's socket source */
+    struct em_watermark *wm;     /* withWatermark upstream (a reference), or NULL */
+    struct em_evt_agg *evt;      /* a watermarked aggregation (a reference), or NULL */
+    struct em_post_ops *post;    /* operations after it (a reference), or NULL */
+    GArray *state_ops;           /* em__state_op: the stateful operators, by operator id */
+    em_query_opts opts; /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
@@ -481,7 +481,7 @@ static bool log_offsets(em_query *q, int64_t batch_id, em_time t, const trigger_
     /* A source without offsets did not read the logged batch again: its new offsets replace
      * the logged ones. A join logs the watermark its batch starts from (the min of its sides':
      * em__join_run begins them), another event-time query the one it began. */
-    int64_t watermark = q->wm ? em__watermark_current(q->wm)
+    int64_t watermark = q->wm  ? em__watermark_current(q->wm)
                         : join ? em__join_next_watermark(join)
                                : 0;
     g_autofree char *right = join ? em__join_right_offset(join) : NULL;

@@ -81,12 +81,13 @@ static em_df *join_side(em_ssc *ssc, const char *in, const char *dir, const char
 
 static em_df *guide_join(em_ssc *ssc, const char *in, GError **err)
 {
-    g_autoptr(em_df) left = join_side(ssc, in, "impressions", "adId long, impressionTime timestamp",
-                                      "impressionTime", 2 * 3600000, err);
-    g_autoptr(em_df) right = left ? join_side(ssc, in, "clicks",
-                                              "clickAdId long, clickTime timestamp", "clickTime",
-                                              3 * 3600000, err)
-                                  : NULL;
+    g_autoptr(em_df) left =
+        join_side(ssc, in, "impressions", "adId long, impressionTime timestamp", "impressionTime",
+                  2 * 3600000, err);
+    g_autoptr(em_df) right =
+        left ? join_side(ssc, in, "clicks", "clickAdId long, clickTime timestamp", "clickTime",
+                         3 * 3600000, err)
+             : NULL;
     return right ? em_df_join(left, right,
                               "clickAdId = adId AND clickTime >= impressionTime AND "
                               "clickTime <= impressionTime + interval 1 hour",

@@ -208,8 +208,9 @@ Test(join_restart, offsets_log_one_line_per_source_and_the_global_watermark_as_s
     cr_assert_str_eq(source_lines(o3), "{\"logOffset\":3}\n{\"logOffset\":2}");
     /* commit 1 holds the same global watermark, the one batch 2 starts from */
     g_autofree char *c1 = file_text(commits_dir, "1");
-    g_autofree char *want_commit = g_strdup_printf(
-        "v1\n{\"nextBatchWatermarkMs\":%" G_GINT64_FORMAT "}", (gint64)ms_of("2026-01-01T08:30:00Z"));
+    g_autofree char *want_commit =
+        g_strdup_printf("v1\n{\"nextBatchWatermarkMs\":%" G_GINT64_FORMAT "}",
+                        (gint64)ms_of("2026-01-01T08:30:00Z"));
     cr_assert_str_eq(c1, want_commit);
     free_dirs(&d);
 }
@@ -245,18 +246,19 @@ Test(join_restart, a_checkpoint_of_another_number_of_sources_is_refused_naming_t
     dirs d = make_dirs();
     g_autofree char *console = run(&d, 1);
     em_ssc *ssc = table_ssc();
-    g_autoptr(em_df) one = side(ssc, d.in[0], "adId long, impressionTime timestamp",
-                                "impressionTime", 2 * HOUR_MS);
+    g_autoptr(em_df) one =
+        side(ssc, d.in[0], "adId long, impressionTime timestamp", "impressionTime", 2 * HOUR_MS);
     GError *err = NULL;
     cr_assert_null(em_query_start(one,
                                   &(em_query_opts){.mode = EM_OUTPUT_APPEND,
                                                    .sink = EM_SINK_MEMORY,
                                                    .checkpoint_location = d.ck},
                                   &err));
-    g_autofree char *want = g_strdup_printf(
-        "checkpoint %s: offsets/0 logs 2 source(s) but this query reads 1: the query changed "
-        "since the checkpoint was written (start it on a new checkpoint_location)",
-        d.ck);
+    g_autofree char *want =
+        g_strdup_printf("checkpoint %s: offsets/0 logs 2 source(s) but this query reads 1: the "
+                        "query changed "
+                        "since the checkpoint was written (start it on a new checkpoint_location)",
+                        d.ck);
     cr_assert_str_eq(err->message, want);
     g_clear_error(&err);
     em_ssc_free(ssc);
@@ -265,8 +267,8 @@ Test(join_restart, a_checkpoint_of_another_number_of_sources_is_refused_naming_t
     g_autofree char *three = g_strconcat(text, "\n{\"logOffset\":0}", NULL);
     cr_assert(g_file_set_contents(path, three, -1, NULL));
     ssc = table_ssc();
-    g_autoptr(em_df) again = side(ssc, d.in[0], "adId long, impressionTime timestamp",
-                                  "impressionTime", 2 * HOUR_MS);
+    g_autoptr(em_df) again =
+        side(ssc, d.in[0], "adId long, impressionTime timestamp", "impressionTime", 2 * HOUR_MS);
     cr_assert_null(em_query_start(again,
                                   &(em_query_opts){.mode = EM_OUTPUT_APPEND,
                                                    .sink = EM_SINK_MEMORY,

@@ -269,8 +269,8 @@ static void put_join_inputs(const dirs *d)
 static char *committed_joins(const dirs *d)
 {
     em_context *sc = em_context_new("local[2]", "read-back", NULL);
-    g_autoptr(em_schema) schema = schema_of(
-        "adId long, impressionTime timestamp, clickAdId long, clickTime timestamp");
+    g_autoptr(em_schema) schema =
+        schema_of("adId long, impressionTime timestamp, clickAdId long, clickTime timestamp");
     GError *err = NULL;
     em_df *df =
         ok(em_df_read_path(sc, d->out,
