@@ -158,25 +158,39 @@ static bool json_ms(const char *text, const char *name, int64_t *out)
     return true;
 }
 
-/* offsets/<id>: its source offset (the third line, after v1 and the batch metadata) and the
- * metadata's batchWatermarkMs. */
-static bool read_offset(const char *dir, int64_t id, char **offset, int64_t *watermark_ms,
-                        GError **err)
+/* Spark's SERIALIZED_VOID_OFFSET: the line of a source that has no offset yet. */
+#define VOID_OFFSET "-"
+
+/* offsets/<id>: its source offsets (the lines after v1 and the batch metadata, one per source,
+ * "-" read as NULL) and the metadata's batchWatermarkMs. */
+static bool read_offset(const char *dir, int64_t id, char **offsets, size_t *n,
+                        int64_t *watermark_ms, GError **err)
 {
     g_autofree char *path = g_strdup_printf("%s/offsets/%" G_GINT64_FORMAT, dir, (gint64)id);
     g_autofree char *text = NULL;
     if (!g_file_get_contents(path, &text, NULL, err))
         return false;
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    if (g_strv_length(lines) < 3 || strcmp(lines[0], LOG_VERSION) != 0 || !lines[2][0])
+    guint n_lines = g_strv_length(lines);
+    /* a trailing newline ends the last line rather than starting an empty one */
+    if (n_lines > 3 && !lines[n_lines - 1][0])
+        n_lines--;
+    bool lines_ok =
+        n_lines >= 3 && n_lines - 2 <= EM_LOG_MAX_SOURCES && strcmp(lines[0], LOG_VERSION) == 0;
+    for (guint i = 2; lines_ok && i < n_lines; i++)
+        lines_ok = lines[i][0] != '\0';
+    if (!lines_ok)
         return corrupt(err, path,
                        "is not an offsets log entry (expected \"" LOG_VERSION
-                       "\", the batch metadata and a source offset, one a line)");
+                       "\", the batch metadata and one offset per source (at most 2, "
+                       "\"" VOID_OFFSET "\" for none), one a line)");
     if (!json_ms(lines[1], "batchWatermarkMs", watermark_ms))
         return corrupt(err, path,
                        "holds no batch metadata on its second line (a JSON object with a "
                        "whole-number batchWatermarkMs)");
-    *offset = g_strdup(lines[2]);
+    *n = n_lines - 2;
+    for (size_t i = 0; i < *n; i++)
+        offsets[i] = strcmp(lines[2 + i], VOID_OFFSET) == 0 ? NULL : g_strdup(lines[2 + i]);
     return true;
 }
 
@@ -235,7 +249,8 @@ em__query_log *em__query_log_open(const char *dir, GError **err)
     for (int i = 0; ok && i < 2; i++) {
         int64_t id = log->last_offsets - 1 + i;
         if (id >= 0)
-            ok = read_offset(log->dir, id, &log->offsets[i], &log->watermark[i], err);
+            ok = read_offset(log->dir, id, log->offsets[i], &log->n_sources[i], &log->watermark[i],
+                             err);
     }
     if (ok && log->last_commit >= 0)
         ok = read_commit(log->dir, log->last_commit, &log->next_watermark, err);
@@ -259,8 +274,9 @@ void em__query_log_free(em__query_log *log)
         return;
     g_free(log->dir);
     g_free(log->id);
-    g_free(log->offsets[0]);
-    g_free(log->offsets[1]);
+    for (int i = 0; i < 2; i++)
+        for (size_t s = 0; s < EM_LOG_MAX_SOURCES; s++)
+            g_free(log->offsets[i][s]);
     g_free(log);
 }
 
@@ -298,16 +314,23 @@ GArray *em__log_valid_batches(const char *dir, GError **err)
 }
 
 bool em__query_log_offsets(em__query_log *log, int64_t batch_id, em_time batch_ms,
-                           int64_t watermark_ms, const char *source_offset, bool replace,
-                           GError **err)
+                           int64_t watermark_ms, const char *const *offsets, size_t n,
+                           bool replace, GError **err)
 {
     g_autofree char *path =
         g_strdup_printf("%s/offsets/%" G_GINT64_FORMAT, log->dir, (gint64)batch_id);
-    g_autofree char *text = g_strdup_printf(LOG_VERSION "\n{\"batchWatermarkMs\":%" G_GINT64_FORMAT
-                                                        ",\"batchTimestampMs\":%" G_GINT64_FORMAT
-                                                        ",\"conf\":" OFFSET_CONF "}\n%s",
-                                            (gint64)watermark_ms, (gint64)batch_ms, source_offset);
-    if (!em__write_file_atomic(path, text, strlen(text), replace, err))
+    GString *text = g_string_new(LOG_VERSION "\n");
+    g_string_append_printf(text,
+                           "{\"batchWatermarkMs\":%" G_GINT64_FORMAT
+                           ",\"batchTimestampMs\":%" G_GINT64_FORMAT ",\"conf\":" OFFSET_CONF "}",
+                           (gint64)watermark_ms, (gint64)batch_ms);
+    for (size_t i = 0; i < n; i++) {
+        g_string_append_c(text, '\n');
+        g_string_append(text, offsets[i] ? offsets[i] : VOID_OFFSET);
+    }
+    bool ok = em__write_file_atomic(path, text->str, text->len, replace, err);
+    g_string_free(text, TRUE);
+    if (!ok)
         return false;
     log->last_offsets = batch_id;
     return true;

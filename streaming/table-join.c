@@ -1054,15 +1054,43 @@ em__state_op em__join_state_op(struct em_join *j)
         em__state_op){.name = "symmetricHashJoin", .save = join_save, .load = join_load, .op = j};
 }
 
-bool em__join_check_checkpoint(const struct em_join *j, const char *dir, GError **err)
+em__offset_stream *em__join_right_offset_stream(const struct em_join *j)
 {
-    if (!em__offset_stream_of(j->sources[1]))
-        return true;
-    g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
-                "checkpoint_location %s: a stream-stream join whose right side reads %s cannot "
-                "be checkpointed yet: the checkpoint logs the offsets of one source (the left's)",
-                dir, j->source_desc[1]);
-    return false;
+    return em__offset_stream_of(j->sources[1]);
+}
+
+char *em__join_right_offset(struct em_join *j)
+{
+    em__offset_stream *os = em__offset_stream_of(j->sources[1]);
+    if (os)
+        return g_strdup(os->planned_end);
+    /* counted as the socket source's: the rows read so far less one */
+    g_mutex_lock(&j->lock);
+    int64_t read = j->rows_read;
+    g_mutex_unlock(&j->lock);
+    return g_strdup_printf("%" G_GINT64_FORMAT, (gint64)(read - 1));
+}
+
+/* The min over the sides with a watermark of what each one's next batch starts from. */
+int64_t em__join_next_watermark(struct em_join *j)
+{
+    bool any = false;
+    int64_t next = 0;
+    for (int s = 0; s < 2; s++) {
+        if (!j->wm[s])
+            continue;
+        int64_t n = em__watermark_next(j->wm[s]);
+        next = any ? MIN(next, n) : n;
+        any = true;
+    }
+    return next;
+}
+
+void em__join_restore_watermark(struct em_join *j, int64_t current_ms, int64_t next_ms)
+{
+    for (int s = 0; s < 2; s++)
+        if (j->wm[s] && !(s == 1 && j->wm[1] == j->wm[0]))
+            em__watermark_restore(j->wm[s], current_ms, next_ms);
 }
 
 bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err)

@@ -158,9 +158,17 @@ void em__join_progress(struct em_join *join, JsonBuilder *b);
 /* The join's checkpoint hook: both sides' buffers (rows, keys, matched flags), both
  * watermarks and the right source's count offset. */
 em__state_op em__join_state_op(struct em_join *join);
-/* Whether the join can be checkpointed at dir: false with err (naming dir) when its right
- * side reads an offset source (file, Kafka), whose offsets the checkpoint does not log. */
-bool em__join_check_checkpoint(const struct em_join *join, const char *dir, GError **err);
+/* The right side's offset source (file, Kafka: borrowed), or NULL when it reads another kind. */
+struct em__offset_stream *em__join_right_offset_stream(const struct em_join *join);
+/* The right source's offset after the batch read last, as JSON for offsets/<id> (g_free it):
+ * an offset source's planned end (NULL: none yet), else its count of rows read less one. */
+char *em__join_right_offset(struct em_join *join);
+/* The global watermark (Spark's multipleWatermarkPolicy min) the next batch runs with: the
+ * batchWatermarkMs its offsets log and the nextBatchWatermarkMs a commit logs (0: none). */
+int64_t em__join_next_watermark(struct em_join *join);
+/* On a restart, each side's watermark from the logged global ones (em__watermark_restore);
+ * the state record's per-side watermarks, loaded after, only raise them. */
+void em__join_restore_watermark(struct em_join *join, int64_t current_ms, int64_t next_ms);
 /* False with err naming op when df is the result of a stream-stream join: op would read
  * the join's inputs rather than its output (only select, filter and withColumn follow it). */
 bool em__df_refuse_after_join(const em_df *df, const char *op, GError **err);
@@ -245,13 +253,18 @@ bool em__offset_parse_int(const char *text, const char *prefix, const char *suff
  * starts from), sources/0/ (the source's own log) and state/<opId>/0/ (each stateful
  * operator's state after each batch, as Ember checkpoint files named by state version:
  * batchId + 1). */
+/* The most sources a query reads: a stream-stream join's two. */
+#define EM_LOG_MAX_SOURCES 2
+
 typedef struct em__query_log {
     char *dir;
-    char *id;               /* the query's id: kept across restarts */
-    int64_t last_offsets;   /* the newest batch in offsets/, -1 none */
-    int64_t last_commit;    /* the newest batch in commits/, -1 none */
-    char *offsets[2];       /* the source offsets logged for last_offsets - 1 and last_offsets
-                               (JSON, NULL when absent) */
+    char *id;             /* the query's id: kept across restarts */
+    int64_t last_offsets; /* the newest batch in offsets/, -1 none */
+    int64_t last_commit;  /* the newest batch in commits/, -1 none */
+    /* the source offsets logged for last_offsets - 1 and last_offsets, one per source in the
+     * query's order (JSON; NULL when absent or logged as Spark's "-": no offset yet) */
+    char *offsets[2][EM_LOG_MAX_SOURCES];
+    size_t n_sources[2];
     int64_t watermark[2];   /* their batchWatermarkMs (0 when absent) */
     int64_t next_watermark; /* last_commit's nextBatchWatermarkMs (0 when none) */
 } em__query_log;
@@ -277,11 +290,12 @@ struct em__state_op {
  * newest offsets and commits. NULL with err (EM_ERROR_IO / EM_ERROR_CORRUPT naming the file). */
 em__query_log *em__query_log_open(const char *dir, GError **err);
 void em__query_log_free(em__query_log *log);
-/* Writes offsets/<batch_id>: Spark's v1 header, the batch metadata (watermark_ms the watermark
- * the batch runs with), one source offset. */
+/* Writes offsets/<batch_id> as Spark's OffsetSeqLog does: the v1 header, the batch metadata
+ * (watermark_ms the global watermark the batch runs with), then one line per source, the n
+ * offsets of offsets in the query's order ("-" for a NULL one: no offset yet). */
 bool em__query_log_offsets(em__query_log *log, int64_t batch_id, em_time batch_ms,
-                           int64_t watermark_ms, const char *source_offset, bool replace,
-                           GError **err);
+                           int64_t watermark_ms, const char *const *offsets, size_t n,
+                           bool replace, GError **err);
 /* Writes commits/<batch_id> with the watermark the next batch starts from. */
 bool em__query_log_commit(em__query_log *log, int64_t batch_id, int64_t next_watermark_ms,
                           GError **err);

@@ -16,21 +16,22 @@ struct em_query {
     em_schema *schema;
     em_df *sort; /* orderBy of a complete-mode aggregation: its columns, or NULL */
     em_dstream *source;
-    em__offset_stream *os;    /* the source when it reads by offsets, else NULL */
-    char *source_desc;        /* the source's description in progress */
-    char *sink_path;          /* the file sink's path (copied) */
-    em_dstream *agg_ds;       /* a streaming aggregation's state stream, for its figures */
-    em__query_log *log;       /* checkpointLocation, or NULL */
-    em__file_sink *file;      /* the file sink, or NULL */
-    em__kafka_sink *kafka;    /* the Kafka sink, or NULL */
-    int64_t replay_id;        /* the batch a restart runs again (offsets logged), -1 none */
-    int64_t rows_read;        /* rows the source gave so far: the offsets of sources that have
-                                 none of their own (socket, queue), as Spark's socket source */
-    struct em_watermark *wm;  /* withWatermark upstream (a reference), or NULL */
-    struct em_evt_agg *evt;   /* a watermarked aggregation (a reference), or NULL */
-    struct em_post_ops *post; /* operations after it (a reference), or NULL */
-    GArray *state_ops;        /* em__state_op: the stateful operators, by operator id */
-    em_query_opts opts;       /* console_out, listener copied; name, listener pointers not kept */
+    em__offset_stream *os;       /* the source when it reads by offsets, else NULL */
+    em__offset_stream *right_os; /* a join's right source when it reads by offsets, else NULL */
+    char *source_desc;           /* the source's description in progress */
+    char *sink_path;             /* the file sink's path (copied) */
+    em_dstream *agg_ds;          /* a streaming aggregation's state stream, for its figures */
+    em__query_log *log;          /* checkpointLocation, or NULL */
+    em__file_sink *file;         /* the file sink, or NULL */
+    em__kafka_sink *kafka;       /* the Kafka sink, or NULL */
+    int64_t replay_id;           /* the batch a restart runs again (offsets logged), -1 none */
+    int64_t rows_read;           /* rows the source gave so far: the offsets of sources that have
+                                    none of their own (socket, queue), as Spark's socket source */
+    struct em_watermark *wm;     /* withWatermark upstream (a reference), or NULL */
+    struct em_evt_agg *evt;      /* a watermarked aggregation (a reference), or NULL */
+    struct em_post_ops *post;    /* operations after it (a reference), or NULL */
+    GArray *state_ops;           /* em__state_op: the stateful operators, by operator id */
+    em_query_opts opts; /* console_out, listener copied; name, listener pointers not kept */
     em_query_listener listener;
     GMutex lock;
     GCond cond;
@@ -467,18 +468,26 @@ static bool write_batch(em_query *q, em_rdd *rdd, int64_t batch_id, int64_t *out
     return true;
 }
 
-/* The checkpoint's side of a batch before it runs: its offsets and watermark, unless a
- * restart runs a logged batch again. */
+/* The checkpoint's side of a batch before it runs: each source's offsets and the global
+ * watermark, unless a restart runs a logged batch again. */
 static bool log_offsets(em_query *q, int64_t batch_id, em_time t, const trigger_input *in,
                         GError **err)
 {
-    if (!q->log || (batch_id == q->replay_id && q->os))
+    struct em_join *join = em__evt_agg_join(q->evt);
+    /* sources that read by offsets read the logged batch again, to its logged ends */
+    bool replays = q->os && (!join || q->right_os);
+    if (!q->log || (batch_id == q->replay_id && replays))
         return true;
     /* A source without offsets did not read the logged batch again: its new offsets replace
-     * the logged ones. */
-    int64_t watermark = q->wm ? em__watermark_current(q->wm) : 0;
-    return em__query_log_offsets(q->log, batch_id, t, watermark, in->end, batch_id == q->replay_id,
-                                 err);
+     * the logged ones. A join logs the watermark its batch starts from (the min of its sides':
+     * em__join_run begins them), another event-time query the one it began. */
+    int64_t watermark = q->wm  ? em__watermark_current(q->wm)
+                        : join ? em__join_next_watermark(join)
+                               : 0;
+    g_autofree char *right = join ? em__join_right_offset(join) : NULL;
+    const char *offsets[EM_LOG_MAX_SOURCES] = {in->end, right};
+    return em__query_log_offsets(q->log, batch_id, t, watermark, offsets, join ? 2 : 1,
+                                 batch_id == q->replay_id, err);
 }
 
 /* ... and after it ran: the operators' state, then the commit with the next watermark. */
@@ -490,7 +499,9 @@ static bool log_commit(em_query *q, int64_t batch_id, GError **err)
                                   q->state_ops->len, batch_id, err))
         return false;
     em__table_fault("state", batch_id);
-    return em__query_log_commit(q->log, batch_id, q->wm ? em__watermark_next(q->wm) : 0, err);
+    struct em_join *join = em__evt_agg_join(q->evt);
+    int64_t next = q->wm ? em__watermark_next(q->wm) : join ? em__join_next_watermark(join) : 0;
+    return em__query_log_commit(q->log, batch_id, next, err);
 }
 
 static void fail_query(em_query *q, GError **err)
@@ -696,23 +707,47 @@ static bool resume(em_query *q, GError **err)
         return false;
     }
     bool pending = log->last_offsets > log->last_commit;
-    const char *committed = pending ? log->offsets[0] : log->offsets[1];
+    struct em_join *join = em__evt_agg_join(q->evt);
+    size_t want = join ? 2 : 1;
+    for (int i = 0; i < 2; i++) {
+        int64_t id = log->last_offsets - 1 + i;
+        if (id >= 0 && log->n_sources[i] != want) {
+            g_set_error(err, EM_ERROR, EM_ERROR_INVALID,
+                        "checkpoint %s: offsets/%" G_GINT64_FORMAT " logs %zu source(s) but "
+                        "this query reads %zu: the query changed since the checkpoint was "
+                        "written (start it on a new checkpoint_location)",
+                        log->dir, (gint64)id, log->n_sources[i], want);
+            return false;
+        }
+    }
+    /* each source's offsets: [0] the last committed batch's, [1] the pending one's */
+    char *const *committed = pending ? log->offsets[0] : log->offsets[1];
     q->batch_id = log->last_commit + 1;
     q->replay_id = pending ? log->last_offsets : -1;
     /* Spark's watermark on a restart: the last committed batch's, and the one the batch after
      * it runs with (logged with that batch's offsets when it is run again, else its commit's
-     * nextBatchWatermarkMs) */
-    if (q->wm && log->last_commit >= 0)
-        em__watermark_restore(q->wm, log->watermark[pending ? 0 : 1],
-                              pending ? log->watermark[1] : log->next_watermark);
+     * nextBatchWatermarkMs); a join's sides start from these global ones */
+    if (log->last_commit >= 0) {
+        int64_t current = log->watermark[pending ? 0 : 1];
+        int64_t next = pending ? log->watermark[1] : log->next_watermark;
+        if (q->wm)
+            em__watermark_restore(q->wm, current, next);
+        else if (join)
+            em__join_restore_watermark(join, current, next);
+    }
+    if (q->right_os) {
+        q->right_os->next_start = g_strdup(committed[1]);
+        q->right_os->replay = pending;
+        q->right_os->replay_end = pending ? g_strdup(log->offsets[1][1]) : NULL;
+    }
     if (q->os) {
-        q->os->next_start = g_strdup(committed);
+        q->os->next_start = g_strdup(committed[0]);
         q->os->replay = pending;
-        q->os->replay_end = pending ? g_strdup(log->offsets[1]) : NULL;
+        q->os->replay_end = pending ? g_strdup(log->offsets[1][0]) : NULL;
         return true;
     }
     int64_t last = -1;
-    if (committed && !em__offset_parse_int(committed, "", "", &last, err)) {
+    if (committed[0] && !em__offset_parse_int(committed[0], "", "", &last, err)) {
         g_prefix_error(err, "checkpoint %s: ", log->dir);
         return false;
     }
@@ -742,9 +777,6 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
         return false;
     if (!opts->checkpoint_location)
         return opts->sink != EM_SINK_KAFKA || open_kafka(q, opts, err);
-    struct em_join *join = em__evt_agg_join(q->evt);
-    if (join && !em__join_check_checkpoint(join, opts->checkpoint_location, err))
-        return false;
     if (!(q->log = em__query_log_open(opts->checkpoint_location, err)))
         return false;
     g_free(q->id);
@@ -752,6 +784,11 @@ static bool open_outputs(em_query *q, const em_query_opts *opts, GError **err)
     if (q->os) {
         g_autofree char *dir = g_build_filename(q->log->dir, "sources", "0", NULL);
         if (!em__offset_class(q->os)->attach(q->os, dir, err))
+            return false;
+    }
+    if (q->right_os) {
+        g_autofree char *dir = g_build_filename(q->log->dir, "sources", "1", NULL);
+        if (!em__offset_class(q->right_os)->attach(q->right_os, dir, err))
             return false;
     }
     if (!resume(q, err))
@@ -823,6 +860,8 @@ em_query *em_query_start(const em_df *df, const em_query_opts *opts, GError **er
     g_cond_init(&q->cond);
     g_queue_init(&q->progress);
     q->os = em__offset_stream_of(df->source);
+    if (em__evt_agg_join(q->evt))
+        q->right_os = em__join_right_offset_stream(em__evt_agg_join(q->evt));
     q->source_desc = g_strdup(q->os             ? q->os->description
                               : df->source_desc ? df->source_desc
                                                 : df->source->op);

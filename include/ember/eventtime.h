@@ -103,9 +103,11 @@ typedef enum em_join_type {
  * row of the other side can match them (Spark's state value watermark), so the buffers stay
  * bounded; an outer join then writes its preserved side's unmatched rows with nulls, once (a
  * row already past its state watermark when it arrives meets the other side's rows of its
- * batch, then leaves at the batch's end, as in Spark 3.5). A checkpointed query keeps both
- * buffers and both watermarks in its checkpoint (a join whose right side reads a file or Kafka
- * source is refused there: only the left's offsets are logged). The query's stateOperators
+ * batch, then leaves at the batch's end, as in Spark 3.5). A checkpointed query logs both
+ * sources' offsets (offsets/<id>: one line per source, left then right, as Spark's
+ * OffsetSeqLog) and the global watermark (batchWatermarkMs), and keeps both buffers and each
+ * side's watermark in its state; a restart re-runs an uncommitted batch with both sources'
+ * logged ranges. The query's stateOperators
  * list the join ("symmetricHashJoin"). NULL with err (EM_ERROR_PARSE for the condition's text,
  * EM_ERROR_INVALID otherwise) for a static table, a column that is not in either table or is in
  * both, keys of different types, a range on non-timestamps, no equality, or an outer join

@@ -7,6 +7,10 @@
  *   evt    IN CK OUT: JSON rows (word string, ts timestamp) counted per word in 10 minute
  *          windows sliding by 5 with a 10 minute watermark, append mode, (start, word, count)
  *          to a JSON file sink at OUT, or
+ *   join   IN CK OUT: the guide's left outer join of JSON impressions (adId long,
+ *          impressionTime timestamp; IN/impressions, 2 hour watermark) and clicks (clickAdId
+ *          long, clickTime timestamp; IN/clicks, 3 hour watermark), each read one file per
+ *          trigger, to a JSON file sink at OUT, or
  *   kafka  IN CK BROKERS/TOPIC: text lines to the exactly-once Kafka sink, or
  *   kafka-source BROKERS/IN CK BROKERS/OUT: the records of topic IN (from its earliest offsets,
  *          maxOffsetsPerTrigger 2), their key and value, to the exactly-once Kafka sink.
@@ -59,6 +63,38 @@ static em_df *windowed_counts(em_ssc *ssc, const char *in, GError **err)
     return started ? em_df_select(started, cols, 3, err) : NULL;
 }
 
+/* One side of the join mode: dir's JSON files of schema ddl, watermarked on col by delay_ms. */
+static em_df *join_side(em_ssc *ssc, const char *in, const char *dir, const char *ddl,
+                        const char *col, int64_t delay_ms, GError **err)
+{
+    g_autoptr(em_schema) schema = em_schema_parse(ddl, err);
+    g_autofree char *path = g_build_filename(in, dir, NULL);
+    g_autoptr(em_df) rows =
+        schema ? em_df_read_files(ssc, path,
+                                  &(em_file_source_opts){.format = EM_FILE_JSON,
+                                                         .schema = schema,
+                                                         .max_files_per_trigger = 1},
+                                  err)
+               : NULL;
+    return rows ? em_df_with_watermark(rows, col, delay_ms, err) : NULL;
+}
+
+static em_df *guide_join(em_ssc *ssc, const char *in, GError **err)
+{
+    g_autoptr(em_df) left =
+        join_side(ssc, in, "impressions", "adId long, impressionTime timestamp", "impressionTime",
+                  2 * 3600000, err);
+    g_autoptr(em_df) right =
+        left ? join_side(ssc, in, "clicks", "clickAdId long, clickTime timestamp", "clickTime",
+                         3 * 3600000, err)
+             : NULL;
+    return right ? em_df_join(left, right,
+                              "clickAdId = adId AND clickTime >= impressionTime AND "
+                              "clickTime <= impressionTime + interval 1 hour",
+                              EM_JOIN_LEFT_OUTER, err)
+                 : NULL;
+}
+
 /* "brokers/topic" into the static buffer's brokers and the topic after the slash. */
 static const char *topic_of(const char *spec, char *brokers, size_t size)
 {
@@ -104,6 +140,12 @@ static em_df *build(em_ssc *ssc, const char *mode, const char *in, em_query_opts
                                                        .max_files_per_trigger = 1},
                                 err);
     }
+    if (strcmp(mode, "join") == 0) {
+        opts->sink = EM_SINK_FILE;
+        opts->path = out;
+        opts->file_format = EM_FILE_JSON;
+        return guide_join(ssc, in, err);
+    }
     if (strcmp(mode, "evt") == 0) {
         opts->sink = EM_SINK_FILE;
         opts->path = out;
@@ -130,7 +172,8 @@ int main(int argc, char **argv)
 {
     if (argc != 5 && argc != 7) {
         fprintf(stderr,
-                "usage: %s sink|counts|evt|kafka|kafka-source IN CHECKPOINT OUT [POINT BATCH]\n",
+                "usage: %s sink|counts|evt|join|kafka|kafka-source IN CHECKPOINT OUT [POINT "
+                "BATCH]\n",
                 argv[0]);
         return 2;
     }

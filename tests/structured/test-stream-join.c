@@ -513,35 +513,3 @@ Test(stream_join, a_restarted_join_goes_on_from_its_checkpointed_buffers_and_wat
     g_autofree char *rm = g_strdup_printf("rm -rf '%s'", dir);
     cr_assert_eq(system(rm), 0);
 }
-
-Test(stream_join, a_checkpoint_is_refused_when_the_right_side_reads_an_offset_source)
-{
-    join_fixture fx;
-    join_fixture_init(&fx, impressions, clicks, 1);
-    g_autofree char *in = g_dir_make_tmp("ember-join-files-XXXXXX", NULL);
-    g_autofree char *ckpt = g_build_filename(in, "_checkpoint", NULL);
-    g_autoptr(em_schema) schema = schema_of("clickAdId long, clickTime timestamp");
-    GError *err = NULL;
-    g_autoptr(em_df) files =
-        em_df_read_files(fx.ssc, in,
-                         &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema}, &err);
-    cr_assert_not_null(files, "%s", err ? err->message : "");
-    g_autoptr(em_df) joined =
-        ok(em_df_join(fx.impressions, files, "clickAdId = adId", EM_JOIN_INNER, &err), err);
-    cr_assert_null(em_query_start(joined,
-                                  &(em_query_opts){.mode = EM_OUTPUT_APPEND,
-                                                   .sink = EM_SINK_MEMORY,
-                                                   .checkpoint_location = ckpt},
-                                  &err));
-    g_autofree char *prefix = g_strdup_printf("checkpoint_location %s: a stream-stream join whose "
-                                              "right side reads FileStreamSource",
-                                              ckpt);
-    cr_assert(g_str_has_prefix(err->message, prefix), "%s", err->message);
-    cr_assert(g_str_has_suffix(err->message, "cannot be checkpointed yet: the checkpoint logs the "
-                                             "offsets of one source (the left's)"),
-              "%s", err->message);
-    g_clear_error(&err);
-    cr_assert(!g_file_test(ckpt, G_FILE_TEST_EXISTS));
-    join_fixture_fini(&fx);
-    g_rmdir(in);
-}

@@ -5,7 +5,8 @@
  * on the same directories. At the end the file sink's committed output holds every input row
  * exactly once, the word count's console goes on exactly from the last committed batch, and an
  * event-time count in append mode writes each window once, with the count an uninterrupted run
- * writes. */
+ * writes, and a stream-stream join of two file sources writes each joined or unmatched row
+ * once, the rows an uninterrupted run writes. */
 #include "file-fixture.h"
 
 #include <signal.h>
@@ -230,6 +231,92 @@ Test(table_kill, an_event_time_append_query_writes_each_window_once_whatever_poi
             g_autofree char *committed_text = g_strjoinv(",", committed);
             cr_assert_str_eq(committed_text, "0,1,2,3,4,5", "killed at %s of batch %d", points[p],
                              batch);
+            free_dirs(&d);
+        }
+    }
+}
+
+/* ---- A stream-stream join of two file sources: the guide's impressions and clicks ---- */
+
+#define IMP(ad, t) "{\"adId\":" ad ",\"impressionTime\":\"2026-01-01 " t "\"}\n"
+#define CLICK(ad, t) "{\"clickAdId\":" ad ",\"clickTime\":\"2026-01-01 " t "\"}\n"
+
+/* Four files of impressions, three of clicks (the fourth trigger reads only impressions). */
+static void put_join_inputs(const dirs *d)
+{
+    static const char *const sides[2][4] = {
+        {IMP("1", "10:00:00") IMP("2", "10:05:00") IMP("3", "10:10:00"),
+         IMP("4", "11:00:00") IMP("9", "11:05:00") IMP("12", "10:30:00"),
+         IMP("5", "14:00:00") IMP("10", "10:15:00"),
+         IMP("6", "15:00:00") IMP("7", "07:00:00") IMP("11", "10:20:00")},
+        {CLICK("1", "10:20:00"),
+         CLICK("2", "10:50:00") CLICK("3", "11:30:00") CLICK("4", "11:30:00")
+             CLICK("10", "10:30:00"),
+         CLICK("5", "14:30:00") CLICK("6", "15:10:00") CLICK("8", "08:00:00")
+             CLICK("11", "10:25:00"),
+         NULL},
+    };
+    for (int s = 0; s < 2; s++) {
+        g_autofree char *dir = g_build_filename(d->in, s == 0 ? "impressions" : "clicks", NULL);
+        cr_assert_eq(g_mkdir(dir, 0755), 0);
+        for (size_t i = 0; i < 4 && sides[s][i]; i++) {
+            g_autofree char *name = g_strdup_printf("%zu.json", i);
+            put_file(dir, name, sides[s][i], 100 * (long)(i + 1));
+        }
+    }
+}
+
+static char *committed_joins(const dirs *d)
+{
+    em_context *sc = em_context_new("local[2]", "read-back", NULL);
+    g_autoptr(em_schema) schema =
+        schema_of("adId long, impressionTime timestamp, clickAdId long, clickTime timestamp");
+    GError *err = NULL;
+    em_df *df =
+        ok(em_df_read_path(sc, d->out,
+                           &(em_file_source_opts){.format = EM_FILE_JSON, .schema = schema}, &err),
+           err);
+    char *rows = sorted_rows(df);
+    em_df_free(df);
+    em_context_free(sc);
+    return rows;
+}
+
+static char *commits_of(const dirs *d)
+{
+    g_autofree char *commits = g_build_filename(d->ck, "commits", NULL);
+    g_auto(GStrv) committed = names_with(commits, "");
+    return g_strjoinv(",", committed);
+}
+
+Test(table_kill, a_join_of_two_file_sources_writes_each_row_once_whatever_point_a_kill_hits)
+{
+    dirs whole = make_dirs();
+    put_join_inputs(&whole);
+    run_child("join", &whole, NULL, 0);
+    g_autofree char *want = committed_joins(&whole);
+    g_autofree char *want_commits = commits_of(&whole);
+    free_dirs(&whole);
+    /* the matches (ad 10's click meets its impression of the batch before) and the unmatched
+     * impressions the watermark passed, each once */
+    cr_assert(strstr(want, "(10,"), "%s", want);
+    cr_assert(strstr(want, "(3,"), "%s", want);
+    g_auto(GStrv) batches = g_strsplit(want_commits, ",", -1);
+    int n_batches = (int)g_strv_length(batches);
+    cr_assert_geq(n_batches, 4, "%s", want_commits);
+    for (size_t p = 0; p < G_N_ELEMENTS(points); p++) {
+        for (int batch = 0; batch < n_batches; batch++) {
+            dirs d = make_dirs();
+            put_join_inputs(&d);
+            int status = run_child("join", &d, points[p], batch);
+            cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                      "%s of batch %d: the child was not killed (status %d)", points[p], batch,
+                      status);
+            run_child("join", &d, NULL, 0);
+            g_autofree char *rows = committed_joins(&d);
+            cr_assert_str_eq(rows, want, "killed at %s of batch %d", points[p], batch);
+            g_autofree char *commits = commits_of(&d);
+            cr_assert_str_eq(commits, want_commits, "killed at %s of batch %d", points[p], batch);
             free_dirs(&d);
         }
     }
