@@ -10,7 +10,11 @@
 #include <math.h>
 
 #define DEFAULT_BLOCK_INTERVAL EM_MILLIS(200)
-#define DEFAULT_MAX_PENDING_BYTES ((int64_t)64 << 20)
+/* A batch's received bytes stay pending until the batch is computed, so the default must hold
+ * one interval at full speed: 64 MiB capped NetworkWordCount at 6.5M words/s (1 s batches, ~80
+ * bytes a 10-word line and its 16-byte value). Spark's storage memory under its default 1 GiB
+ * driver is about 217-434 MiB. */
+#define DEFAULT_MAX_PENDING_BYTES ((int64_t)256 << 20)
 /* Spark's ReceiverTracker.stop waits 10 s for the receivers to deregister. */
 #define DEFAULT_STOP_TIMEOUT EM_SECONDS(10)
 /* Spark's spark.streaming.backpressure.pid.* defaults. */

@@ -92,7 +92,7 @@ typedef struct em_receiver_opts {
     bool backpressure;          /* adapt the rate to processing (backpressure.enabled) */
     int64_t initial_rate;       /* with backpressure: records/s until the first estimate, 0
                                    unlimited; capped by max_rate (backpressure.initialRate) */
-    int64_t max_pending_bytes;  /* stores wait past this many unprocessed bytes; 0: 64 MiB */
+    int64_t max_pending_bytes;  /* stores wait past this many unprocessed bytes; 0: 256 MiB */
     em_duration stop_timeout;   /* how long a stop waits for on_start to return; 0: 10 s */
 } em_receiver_opts;
 
