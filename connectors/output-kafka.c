@@ -142,7 +142,7 @@ typedef struct produce_job {
 static void produce_task(em_task *task, void *ud)
 {
     produce_job *job = ud;
-    produce_sink sink = {{produce_push, task},
+    produce_sink sink = {{produce_push, task, NULL},
                          job->ks,
                          job->d,
                          g_string_new(NULL),

@@ -98,6 +98,8 @@ typedef struct em_shuffle em_shuffle;
 struct em_sink {
     void (*push)(em_sink *self, em_value v);
     em_task *task;
+    /* Optional: takes the pair (k, v) without building it (map(em_pair_one) calls it). */
+    void (*push_pair)(em_sink *self, em_value k, em_value v);
 };
 
 struct em_task {
@@ -125,6 +127,9 @@ static inline bool em__require_pair(em_task *task, const em_rdd *rdd, em_value v
 }
 /* Pushes items[0..n) to out, resetting scratch after each; stops early when task->stop. */
 void em__push_all(em_task *task, const em_value *items, size_t n, em_sink *out);
+/* Pushes into out, in order, the words em_split_space (space_only) or em_split_words returns
+ * for line, a string, without building the list; stops once out's task stops. */
+void em__push_split(em_value line, bool space_only, em_sink *out);
 /* Computes partition index of rdd into out: from the cache when rdd is cached. */
 void em__compute(em_rdd *rdd, em_task *task, int index, em_sink *out);
 /* Computes partition index of rdd into a new em_values in the task's arena lifetime: the

@@ -33,25 +33,91 @@ static inline const char *word_end(const char *p, const char *end)
     return p;
 }
 
+/* The first ' ' at or after p, or end: eight bytes at a time (the borrow trick's first set bit is
+ * exact). */
+static inline const char *space_at(const char *p, const char *end)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        w ^= ones * ' ';
+        uint64_t zero = (w - ones) & ~w & highs;
+        if (zero)
+            return p + __builtin_ctzll(zero) / 8;
+        p += 8;
+    }
+    while (p < end && *p != ' ')
+        p++;
+    return p;
+}
+
+/* Calls emit(word, ctx) for each word of em_split_words (space_only false: runs of blanks
+ * separate words) or em_split_space (true: Java's line.split(" "): every ' ' separates, the
+ * trailing empty strings dropped, and "" splits to [""]). Returns false once emit does. */
+static inline bool split_each(const char *p, uint32_t len, bool space_only,
+                              bool (*emit)(em_value word, void *ctx), void *ctx)
+{
+    const char *end = p + len;
+    if (!space_only) {
+        while (p < end) {
+            while (p < end && is_blank[(uint8_t)*p])
+                p++;
+            if (p >= end)
+                break;
+            const char *start = p;
+            p = word_end(p, end);
+            if (!emit(em_strn(start, (size_t)(p - start)), ctx))
+                return false;
+        }
+        return true;
+    }
+    if (len == 0)
+        return emit(em_strn(p, 0), ctx);
+    /* Empty strings wait until a word follows them: trailing ones are dropped. */
+    uint32_t empties = 0;
+    for (const char *start = p;; start = p + 1) {
+        p = space_at(start, end);
+        if (p == start) {
+            empties++;
+        } else {
+            for (; empties; empties--)
+                if (!emit(em_strn(start, 0), ctx))
+                    return false;
+            if (!emit(em_strn(start, (size_t)(p - start)), ctx))
+                return false;
+        }
+        if (p == end)
+            return true;
+    }
+}
+
+typedef struct {
+    em_value *words;
+    uint32_t n;
+} word_list;
+
+static bool add_word(em_value word, void *ctx)
+{
+    word_list *l = ctx;
+    l->words[l->n++] = word;
+    return true;
+}
+
+static em_value split_list(em_value line, bool space_only)
+{
+    /* At most one word per byte and one more: one allocation, no growth. */
+    word_list l = {em_arena_alloc(em_scratch(), ((size_t)line.len + 1) * sizeof *l.words), 0};
+    split_each(line.as.s, line.len, space_only, add_word, &l);
+    return (em_value){.type = EM_T_LIST, .kind = EM_ARRAY, .len = l.n, .as.items = l.words};
+}
+
 em_value em_split_words(em_value line, void *ud)
 {
     (void)ud;
     if (line.type != EM_T_STR)
         return em_fail("em_split_words: record is not a string");
-    const char *p = line.as.s, *end = p + line.len;
-    /* At most one word per two bytes (a byte and a blank): one allocation, no growth. */
-    em_value *words = em_arena_alloc(em_scratch(), ((size_t)line.len / 2 + 1) * sizeof *words);
-    uint32_t n = 0;
-    while (p < end) {
-        while (p < end && is_blank[(uint8_t)*p])
-            p++;
-        if (p >= end)
-            break;
-        const char *start = p;
-        p = word_end(p, end);
-        words[n++] = em_strn(start, (size_t)(p - start));
-    }
-    return (em_value){.type = EM_T_LIST, .kind = EM_ARRAY, .len = n, .as.items = words};
+    return split_list(line, false);
 }
 
 em_value em_split_space(em_value line, void *ud)
@@ -59,22 +125,21 @@ em_value em_split_space(em_value line, void *ud)
     (void)ud;
     if (line.type != EM_T_STR)
         return em_fail("em_split_space: record is not a string");
-    const char *p = line.as.s, *end = p + line.len;
-    em_value *words = em_arena_alloc(em_scratch(), ((size_t)line.len + 1) * sizeof *words);
-    uint32_t n = 0;
-    const char *start = p;
-    for (; p <= end; p++) {
-        if (p == end || *p == ' ') {
-            words[n++] = em_strn(start, (size_t)(p - start));
-            start = p + 1;
-        }
-    }
-    /* Java's String.split drops trailing empty strings (but "" splits to [""]). */
-    while (n > 1 && words[n - 1].len == 0)
-        n--;
-    if (n == 1 && words[0].len == 0 && line.len > 0)
-        n = 0;
-    return (em_value){.type = EM_T_LIST, .kind = EM_ARRAY, .len = n, .as.items = words};
+    return split_list(line, true);
+}
+
+static bool push_word(em_value word, void *ctx)
+{
+    em_sink *out = ctx;
+    if (G_UNLIKELY(out->task->stop))
+        return false;
+    out->push(out, word);
+    return true;
+}
+
+void em__push_split(em_value line, bool space_only, em_sink *out)
+{
+    split_each(line.as.s, line.len, space_only, push_word, out);
 }
 
 em_value em_pair_one(em_value v, void *ud)

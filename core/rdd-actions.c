@@ -78,7 +78,7 @@ typedef struct {
 static void count_task(em_task *task, void *ud)
 {
     count_job *job = ud;
-    count_sink sink = {{count_push, task}, 0};
+    count_sink sink = {{count_push, task, NULL}, 0};
     em__compute(job->rdd, task, task->partition, &sink.base);
     job->counts[task->partition] = sink.n;
 }
@@ -178,7 +178,7 @@ static void push_reduce(em_sink *s, em_value v)
 static void reduce_task(em_task *task, void *ud)
 {
     reduce_job *job = ud;
-    reduce_sink sink = {{push_reduce, task}, reducer_start(job)};
+    reduce_sink sink = {{push_reduce, task, NULL}, reducer_start(job)};
     em__compute(job->rdd, task, task->partition, &sink.base);
     if (sink.r.has && !task->stop) {
         job->parts[task->partition] = em__values_new();
@@ -280,7 +280,7 @@ typedef struct {
 static void take_task(em_task *task, void *ud)
 {
     take_job *job = ud;
-    limit_sink sink = {{push_limit, task}, em__values_new(), job->limit};
+    limit_sink sink = {{push_limit, task, NULL}, em__values_new(), job->limit};
     em__compute(job->rdd, task, task->partition, &sink.base);
     job->parts[task->partition] = sink.vals;
 }
@@ -398,7 +398,7 @@ static void select_task(em_task *task, void *ud)
     select_job *job = ud;
     size_t cap = job->n < SIZE_MAX / 4 ? 2 * job->n + 64 : SIZE_MAX;
     select_sink sink =
-        {{push_select, task}, em__values_new(), job->n, cap, job->top, false, em_null()};
+        {{push_select, task, NULL}, em__values_new(), job->n, cap, job->top, false, em_null()};
     em__compute(job->rdd, task, task->partition, &sink.base);
     job->parts[task->partition] = sink.best;
 }
@@ -491,7 +491,7 @@ typedef struct {
 static void foreach_task(em_task *task, void *ud)
 {
     foreach_job *job = ud;
-    foreach_sink sink = {{push_foreach, task}, job->fn, job->ud};
+    foreach_sink sink = {{push_foreach, task, NULL}, job->fn, job->ud};
     em__compute(job->rdd, task, task->partition, &sink.base);
 }
 

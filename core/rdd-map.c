@@ -72,6 +72,30 @@ static void push_flat_map(em_sink *s, em_value v)
         push_flat(m->out, r, m);
 }
 
+/* flatMap(em_split_words) and flatMap(em_split_space): the words go downstream as they are
+ * found, no list built (the error for a record that is not a string stays the function's). */
+static void push_split(em_sink *s, em_value v, bool space_only)
+{
+    map_sink *m = (map_sink *)s;
+    if (G_UNLIKELY(v.type != EM_T_STR)) {
+        push_flat_map(s, v);
+        return;
+    }
+    s->task->cur_rdd = m->rdd;
+    em__push_split(v, space_only, m->out);
+}
+
+static void push_split_words(em_sink *s, em_value v) { push_split(s, v, false); }
+static void push_split_space(em_sink *s, em_value v) { push_split(s, v, true); }
+
+/* map(em_pair_one) into a sink that takes pairs unbuilt. */
+static void push_pair_one(em_sink *s, em_value v)
+{
+    map_sink *m = (map_sink *)s;
+    s->task->cur_rdd = m->rdd;
+    m->out->push_pair(m->out, v, em_int(1));
+}
+
 static void push_filter(em_sink *s, em_value v)
 {
     map_sink *m = (map_sink *)s;
@@ -110,7 +134,7 @@ static void push_flat_map_values(em_sink *s, em_value v)
     em_value r = call_map(m, em_val(v));
     if (G_UNLIKELY(s->task->stop))
         return;
-    rekey_sink rk = {{push_rekey, s->task}, m->out, em_key(v)};
+    rekey_sink rk = {{push_rekey, s->task, NULL}, m->out, em_key(v)};
     push_flat(&rk.base, r, m);
 }
 
@@ -138,10 +162,23 @@ static void (*const pushers[])(em_sink *, em_value) = {
     [OP_VALUES] = push_values,
 };
 
+/* The pusher for m into out: the stock word-count functions take shortcuts that give the same
+ * records. */
+static void (*pusher_of(const map_rdd *m, const em_sink *out))(em_sink *, em_value)
+{
+    if (m->kind == OP_FLAT_MAP && m->fn.map == em_split_words)
+        return push_split_words;
+    if (m->kind == OP_FLAT_MAP && m->fn.map == em_split_space)
+        return push_split_space;
+    if (m->kind == OP_MAP && m->fn.map == em_pair_one && out->push_pair)
+        return push_pair_one;
+    return pushers[m->kind];
+}
+
 static void map_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
 {
     const map_rdd *m = (const map_rdd *)rdd;
-    map_sink sink = {{pushers[m->kind], task}, out, rdd, m->fn, rdd->ud};
+    map_sink sink = {{pusher_of(m, out), task, NULL}, out, rdd, m->fn, rdd->ud};
     em__compute(rdd->parents[0], task, index, &sink.base);
 }
 

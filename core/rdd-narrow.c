@@ -158,7 +158,7 @@ static void cartesian_compute(em_rdd *rdd, em_task *task, int index, em_sink *ou
     if (!ys)
         return;
     if (ys->n) {
-        cartesian_sink sink = {{push_cartesian, task}, out, ys};
+        cartesian_sink sink = {{push_cartesian, task, NULL}, out, ys};
         em__compute(left, task, index / n, &sink.base);
     }
     em_values_free(ys);
@@ -245,7 +245,7 @@ static void sample_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
     uint64_t rng = st->seed ^ ((uint64_t)index * 0xd1b54a32d192ed03u);
     next_random(&rng);
     bool with_replacement = st->flags & EM_SAMPLE_WITH_REPLACEMENT;
-    sample_sink sink = {{with_replacement ? push_poisson : push_bernoulli, task},
+    sample_sink sink = {{with_replacement ? push_poisson : push_bernoulli, task, NULL},
                         out,
                         rng,
                         st->fraction,
@@ -307,7 +307,7 @@ static void zip_compute(em_rdd *rdd, em_task *task, int index, em_sink *out)
         em__task_fail(task, rdd, "counting the records of the partitions failed: %s", st->failure);
         return;
     }
-    zip_sink sink = {{push_zip, task}, out, st->starts[index]};
+    zip_sink sink = {{push_zip, task, NULL}, out, st->starts[index]};
     em__compute(rdd->parents[0], task, index, &sink.base);
 }
 

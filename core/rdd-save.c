@@ -88,7 +88,7 @@ static void save_task(em_task *task, void *ud)
              job->compression == EM_COMPRESS_GZIP ? ".gz" : "");
     g_autofree char *tmp = g_build_filename(job->tmp_dir, name, NULL);
     g_autofree char *final = g_build_filename(job->path, name, NULL);
-    part_writer w = {{writer_push, task}, -1, tmp, NULL, NULL, NULL};
+    part_writer w = {{writer_push, task, NULL}, -1, tmp, NULL, NULL, NULL};
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (w.fd < 0) {
         write_failed(&w);

@@ -236,13 +236,9 @@ static inline void copy_key(char *dst, const char *src, uint32_t n)
     }
 }
 
-static void push_combine(em_sink *s, em_value v)
+static void push_combine_pair(em_sink *s, em_value key, em_value val)
 {
     writer_sink *w = (writer_sink *)s;
-    if (!em__require_pair(s->task, w->sh->owner, v))
-        return;
-    em_value key = em_key(v);
-    em_value val = em_val(v);
     if (w->sum_ints && key.type == EM_T_STR && key.len <= PIPELINE_KEY && val.type == EM_T_INT) {
         /* Hash now and fetch the slot; upsert PIPELINE records later, when it has arrived,
          * in the same order as without the pipeline (so the same table). */
@@ -265,6 +261,13 @@ static void push_combine(em_sink *s, em_value v)
     /* String keys (the common case) hash without the type switch's call. */
     uint64_t hash = key.type == EM_T_STR ? em__hash_bytes(key.as.s, key.len) : em_value_hash(key);
     combine(w, key, val, hash);
+}
+
+static void push_combine(em_sink *s, em_value v)
+{
+    writer_sink *w = (writer_sink *)s;
+    if (em__require_pair(s->task, w->sh->owner, v))
+        push_combine_pair(s, em_key(v), em_val(v));
 }
 
 static void push_bucket(em_sink *s, em_value v)
@@ -293,7 +296,8 @@ static void map_task(em_task *task, void *ud)
     int R = sh->num_reducers;
     em_map_output *out = &sh->outputs[task->partition];
     out->arena = em_arena_new();
-    writer_sink w = {.base = {sh->has_agg ? push_combine : push_bucket, task},
+    writer_sink w = {.base = {sh->has_agg ? push_combine : push_bucket, task,
+                              sh->has_agg ? push_combine_pair : NULL},
                      .sh = sh,
                      .out = out};
     w.buckets = g_new0(bucket, R);

@@ -52,7 +52,7 @@ static void sketch_task(em_task *task, void *ud)
 {
     sketch_job *job = ud;
     /* A fixed seed per partition: the same bounds on every run, whatever the thread count. */
-    sample_sink sink = {{sample_push, task},
+    sample_sink sink = {{sample_push, task, NULL},
                         job->rdd,
                         em__values_new(),
                         job->cap,

@@ -120,7 +120,7 @@ static void collect_push(em_sink *s, em_value v)
 
 em_values *em__materialize(em_rdd *rdd, em_task *task, int index)
 {
-    collect_sink sink = {{collect_push, task}, em__values_new()};
+    collect_sink sink = {{collect_push, task, NULL}, em__values_new()};
     em__compute(rdd, task, index, &sink.base);
     if (task->stop) {
         em_values_free(sink.vals);
@@ -180,7 +180,7 @@ static void cache_push(em_sink *s, em_value v)
 /* Computes partition index of rdd into a new cached partition; NULL if the task stopped. */
 static em_cached_part *cache_compute(em_rdd *rdd, em_task *task, int index)
 {
-    cache_sink sink = {{cache_push, task}, g_new0(em_cached_part, 1), 0, 0};
+    cache_sink sink = {{cache_push, task, NULL}, g_new0(em_cached_part, 1), 0, 0};
     rdd->klass->compute(rdd, task, index, &sink.base);
     em_cached_part *part = sink.part;
     if (task->stop) {

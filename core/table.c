@@ -1,7 +1,9 @@
 /* em_table (table.h): the engine's open-addressing hash table, flat or indexed (core). */
 #include "core-private.h"
 
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum {
     FIRST_SLOTS = 1024,
@@ -58,12 +60,36 @@ void em__table_clear(em_table *t)
     em__table_init(t, t->entry_size, t->keys, t->flags);
 }
 
+/* Slot arrays of 2 MiB and more sit on transparent huge pages (where the kernel gives them on
+ * request): their probes land on random pages, and with 4 KiB pages a table of a few MiB misses
+ * the TLB on most of them (a page walk per probe, nested under a hypervisor). Freed with
+ * g_free. */
+static void *slots_alloc(size_t n, size_t size, bool zero)
+{
+    enum { HUGE = 2 << 20 };
+    if (size && n > G_MAXSIZE / size)
+        g_error("em_table: %zu slots of %zu bytes overflow", n, size);
+    size_t bytes = n * size;
+    if (bytes < HUGE)
+        return zero ? g_malloc0(bytes) : g_malloc(bytes);
+    void *p = NULL;
+    size_t rounded = (bytes + HUGE - 1) / HUGE * HUGE;
+    if (posix_memalign(&p, HUGE, rounded) != 0)
+        g_error("em_table: cannot allocate %zu bytes of slots", rounded);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, rounded, MADV_HUGEPAGE); /* a hint: 4 KiB pages where it is refused */
+#endif
+    if (zero)
+        memset(p, 0, bytes);
+    return p;
+}
+
 /* Stable layout: a new index of slots slots, filled from the old one's slots alone. */
 static void rebuild_index(em_table *t, size_t slots)
 {
     uint64_t *old = t->index;
     size_t old_slots = old ? t->mask + 1 : 0;
-    t->index = g_new0(uint64_t, slots);
+    t->index = slots_alloc(slots, sizeof(uint64_t), true);
     t->mask = slots - 1;
     for (size_t i = 0; i < old_slots; i++) {
         uint64_t s = old[i];
@@ -86,10 +112,10 @@ static void rebuild_flat(em_table *t, size_t slots)
     g_assert(slots <= G_MAXUINT32);
     /* Only the pad_ of each slot is cleared (0: empty), in one sequential pass: faulting the
      * pages in from random probes later costs more, above all with a task per thread. */
-    t->entries = g_malloc_n(slots, size);
+    t->entries = slots_alloc(slots, size, false);
     for (size_t i = 0; i < slots; i++)
         ((em_table_entry *)(t->entries + i * size))->key.pad_ = 0;
-    t->hashes = g_new(uint32_t, slots); /* written on insert only */
+    t->hashes = slots_alloc(slots, sizeof(uint32_t), false); /* written on insert only */
     t->mask = slots - 1;
     t->n = (uint32_t)slots;
     for (size_t i = 0; i < old_slots; i++) {
@@ -142,32 +168,6 @@ void em__table_reserve(em_table *t, size_t n)
         grow_entries(t, n);
 }
 
-/* A probe for key. A string of up to 12 bytes is stored in the entry: img is its stored form
- * (pad_ 0), compared as two words. */
-typedef struct {
-    bool inl;
-    em_value img;
-} probe_key;
-
-static inline probe_key probe_of(em_value key)
-{
-    probe_key p = {false, {0}};
-    if (key.type != EM_T_STR || key.len > MEDIUM_MAX)
-        return p;
-    p.inl = true;
-    p.img.type = EM_T_STR;
-    if (key.len <= 8) {
-        p.img.kind = KIND_INLINE;
-        p.img.len = key.len;
-        p.img.as.i = (int64_t)short_word(key.as.s, key.len);
-    } else {
-        p.img.kind = (uint8_t)(KIND_MEDIUM | key.len);
-        memcpy(&p.img.len, key.as.s, 4);
-        p.img.as.i = (int64_t)short_word(key.as.s + 4, key.len - 4);
-    }
-    return p;
-}
-
 /* The first and second words of a stored key, as they lie in memory. */
 static inline uint64_t word0(const em_value *v)
 {
@@ -177,14 +177,53 @@ static inline uint64_t word0(const em_value *v)
 }
 static inline uint64_t word1(const em_value *v) { return (uint64_t)v->as.i; }
 
+/* A little-endian first word: type, kind, pad_ and len as em_value lays them out. */
+static inline uint64_t make_word0(uint8_t type, uint8_t kind, uint16_t pad, uint32_t len)
+{
+    return (uint64_t)type | (uint64_t)kind << 8 | (uint64_t)pad << 16 | (uint64_t)len << 32;
+}
+
+/* A probe for key. A string of up to 12 bytes is stored in the entry: w0 and w1 are the words
+ * of its stored form (pad_ 0), built in registers: composing them in an em_value on the stack
+ * and reading it back as words stalls store-to-load forwarding, which cost a quarter of the
+ * combiner's upserts. */
+typedef struct {
+    bool inl;
+    uint64_t w0, w1;
+} probe_key;
+
+static inline probe_key probe_of(em_value key)
+{
+    probe_key p = {false, 0, 0};
+    if (key.type != EM_T_STR || key.len > MEDIUM_MAX)
+        return p;
+    p.inl = true;
+    if (key.len <= 8) {
+        p.w0 = make_word0(EM_T_STR, KIND_INLINE, 0, key.len);
+        p.w1 = short_word(key.as.s, key.len);
+    } else {
+        uint32_t head;
+        memcpy(&head, key.as.s, 4);
+        p.w0 = make_word0(EM_T_STR, (uint8_t)(KIND_MEDIUM | key.len), 0, head);
+        p.w1 = short_word(key.as.s + 4, key.len - 4);
+    }
+    return p;
+}
+
+/* The stored form of an inline probe, as an em_value. */
+static inline em_value probe_image(const probe_key *p)
+{
+    em_value v;
+    memcpy(&v, &p->w0, 8);
+    v.as.i = (int64_t)p->w1;
+    return v;
+}
+
 /* Whether the stored key of e is the key probed. */
 static inline bool same_key(const em_table_entry *e, em_value key, const probe_key *p)
 {
-    if (p->inl) {
-        em_value k = e->key;
-        k.pad_ = 0;
-        return word0(&k) == word0(&p->img) && word1(&k) == word1(&p->img);
-    }
+    if (p->inl)
+        return (word0(&e->key) & ~((uint64_t)0xffff << 16)) == p->w0 && word1(&e->key) == p->w1;
     if (em__table_key_inline(e))
         return false;
     em_value k = e->key;
@@ -247,7 +286,7 @@ static void store_key(em_table *t, em_table_entry *e, em_value key, probe_key p)
     if (t->entry_size > sizeof *e)
         memset(e + 1, 0, t->entry_size - sizeof *e);
     if (p.inl)
-        e->key = p.img;
+        e->key = probe_image(&p);
     else
         e->key = t->keys ? em__value_copy(key, t->keys) : key;
     e->value = em_null();
@@ -333,9 +372,7 @@ em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool 
     probe_key p = probe_of(key);
     if (p.inl) {
         /* The stored key is the probe's image with the tag: two words compared. */
-        em_value want = p.img;
-        want.pad_ = tag;
-        uint64_t w0 = word0(&want), w1 = word1(&want);
+        uint64_t w0 = p.w0 | (uint64_t)tag << 16, w1 = p.w1;
         for (;; i = (i + 1) & mask) {
             em_table_entry *e = base + i;
             if (word0(&e->key) == w0 && word1(&e->key) == w1) {

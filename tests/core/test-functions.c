@@ -101,6 +101,65 @@ static char *text(em_value v)
     return s;
 }
 
+/* The stock functions wrapped, so that the engine cannot recognise them and builds every list
+ * and pair as a user function's. */
+static em_value split_words_as_user(em_value v, void *ud) { return em_split_words(v, ud); }
+static em_value split_space_as_user(em_value v, void *ud) { return em_split_space(v, ud); }
+static em_value pair_one_as_user(em_value v, void *ud) { return em_pair_one(v, ud); }
+
+/* flatMap(split) -> map(pair_one) -> reduceByKey(sum), collected in partition order. */
+static char *word_count(em_rdd *lines, em_map_fn split, em_map_fn pair)
+{
+    em_rdd *words = em_rdd_flat_map(lines, split);
+    em_rdd *ones = em_rdd_map(words, pair);
+    em_rdd *counts = em_rdd_reduce_by_key(ones, em_sum);
+    char *out = collected(counts);
+    em_rdd_unref(counts);
+    em_rdd_unref(ones);
+    em_rdd_unref(words);
+    return out;
+}
+
+Test(functions, stock_word_count_chain_counts_as_the_same_functions_called_as_user_ones)
+{
+    em_context *sc = em_context_new("local[2]", "t", NULL);
+    /* Runs of spaces, leading and trailing ones, an empty line, a line of spaces, tabs (a word
+     * byte for split_space), keys of every length around the 8, 12 and 16 byte boundaries. */
+    const char *texts[] = {"a  b",
+                           " a",
+                           "",
+                           "   ",
+                           "a b  ",
+                           "x\ty z\r",
+                           "eightchr eightchr",
+                           "ninechars twelve_bytes twelve_bytes thirteen_byte",
+                           "a",
+                           "sixteen_bytes_xx seventeen_bytes_x sixteen_bytes_xx  a"};
+    em_value lines[G_N_ELEMENTS(texts)];
+    for (size_t i = 0; i < G_N_ELEMENTS(texts); i++)
+        lines[i] = em_str(texts[i]);
+    em_rdd *rdd = em_parallelize(sc, lines, G_N_ELEMENTS(lines), 3);
+    g_autofree char *space = word_count(rdd, em_split_space, em_pair_one);
+    g_autofree char *space_user = word_count(rdd, split_space_as_user, pair_one_as_user);
+    cr_assert_str_eq(space, space_user);
+    g_autofree char *words = word_count(rdd, em_split_words, em_pair_one);
+    g_autofree char *words_user = word_count(rdd, split_words_as_user, pair_one_as_user);
+    cr_assert_str_eq(words, words_user);
+    /* The exact counts, whatever the order: Java's split(" ") counts "" between double spaces
+     * and before a leading space, never after the last word. */
+    em_rdd *space_counts =
+        em_rdd_reduce_by_key(em_rdd_map(em_rdd_flat_map(rdd, em_split_space), em_pair_one),
+                             em_sum);
+    g_autofree char *space_sorted = sorted(space_counts);
+    cr_assert_str_eq(space_sorted,
+                     "[(,4), (a,5), (b,2), (eightchr,2), (ninechars,1), "
+                     "(seventeen_bytes_x,1), (sixteen_bytes_xx,2), (thirteen_byte,1), "
+                     "(twelve_bytes,2), (x\ty,1), (z\r,1)]");
+    em_rdd_unref(space_counts);
+    em_rdd_unref(rdd);
+    em_context_free(sc);
+}
+
 Test(functions, pair_one_identity_and_swap_shape_records)
 {
     g_autofree char *p = text(em_pair_one(em_str("w"), NULL));
