@@ -210,6 +210,33 @@ static int compare_hashed(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* Sorts keys[0..n) as compare_hashed does (by hash, then index), given keys in index order:
+ * three stable counting passes over 11, 11 and 10 bits of the hash with its sign bit flipped.
+ * Returns the sorted array: keys or tmp. */
+static hashed *radix_sort_hashed(hashed *keys, hashed *tmp, size_t n)
+{
+    enum { BITS = 11, BUCKETS = 1 << BITS };
+    size_t count[BUCKETS];
+    for (int shift = 0; shift < 32; shift += BITS) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++)
+            count[((uint32_t)keys[i].hash ^ 0x80000000u) >> shift & (BUCKETS - 1)]++;
+        size_t at = 0;
+        for (size_t b = 0; b < BUCKETS; b++) {
+            size_t c = count[b];
+            count[b] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[((uint32_t)keys[i].hash ^ 0x80000000u) >> shift & (BUCKETS - 1)]++] =
+                keys[i];
+        hashed *t = keys;
+        keys = tmp;
+        tmp = t;
+    }
+    return keys;
+}
+
 void em__spark_sort_by_hash(em_value *records, size_t n, em_arena *scratch)
 {
     if (n < 2)
@@ -220,7 +247,10 @@ void em__spark_sort_by_hash(em_value *records, size_t n, em_arena *scratch)
         keys[i].hash = em_jvm_hash_code(em_key(records[i]));
         keys[i].index = (uint32_t)i;
     }
-    qsort(keys, n, sizeof *keys, compare_hashed);
+    if (n < 1024)
+        qsort(keys, n, sizeof *keys, compare_hashed);
+    else
+        keys = radix_sort_hashed(keys, em_arena_alloc(scratch, n * sizeof *keys), n);
     memcpy(copy, records, n * sizeof *copy);
     for (size_t i = 0; i < n; i++)
         records[i] = copy[keys[i].index];
