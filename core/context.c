@@ -60,14 +60,6 @@ static void slot_give(em_context *sc)
     g_mutex_unlock(&sc->slot_lock);
 }
 
-void em__context_wait_for_queued_tasks(em_context *sc, int n)
-{
-    g_mutex_lock(&sc->slot_lock);
-    while (sc->slot_waits < n)
-        g_cond_wait(&sc->slot_cond, &sc->slot_lock);
-    g_mutex_unlock(&sc->slot_lock);
-}
-
 /* Runs a task of job on this thread, which holds a slot: its arenas, scratch and tls_task as
  * the user functions see them, then the job's abort flag when it failed. */
 static void execute(em_task *task, em_job *job)

@@ -229,9 +229,6 @@ bool em__driver_only(const char *action, GError **err);
 bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
 /* Runs the map stages of every shuffle below rdd that has no outputs yet, deepest first. */
 bool em__prepare_lineage(em_rdd *rdd, GError **err);
-/* Waits until n pool tasks of sc have had to wait for a task slot (all N were taken, by drivers
- * running lone tasks themselves). For tests: lets them prove local[N] never runs more than N. */
-void em__context_wait_for_queued_tasks(em_context *sc, int n);
 /* A new stage id, unique within the context. */
 int em__next_stage_id(em_context *sc);
 /* Runs a job counting the records of partitions parts[0..n) of rdd (all when parts is NULL)
@@ -332,8 +329,8 @@ struct em_context {
     gint next_shuffle_id;
     bool spark_order; /* hash shuffles use Spark's partitioner and record order (spark-order.c) */
     /* Task slots (context.c): tasks running now, on the pool or on a driver thread (a lone
-     * task), at most parallelism; pool tasks waiting for one, now and ever; slot_cond signals
-     * a slot given back and a task starting to wait. */
+     * task), at most parallelism; pool tasks waiting for one, now and ever (tests read it);
+     * slot_cond signals a slot given back and a task starting to wait. */
     GMutex slot_lock;
     GCond slot_cond;
     int slots_busy;

@@ -256,6 +256,7 @@ typedef struct {
     GMutex lock;
     GCond cond;
     int running, most, started;
+    bool third_started; /* under sc->slot_lock */
     GThread *ran_on[3];
 } slot_probe;
 
@@ -277,8 +278,17 @@ static em_value hold(em_value v, void *ud)
     p->ran_on[i] = g_thread_self();
     g_cond_broadcast(&p->cond);
     g_mutex_unlock(&p->lock);
-    if (i < 2)
-        em__context_wait_for_queued_tasks(p->sc, 1);
+    /* The first two hold their slots until the third task has had to wait for one, or (were
+     * local[N] not enforced) has started beside them: the context's slot_cond signals both. */
+    em_context *sc = p->sc;
+    g_mutex_lock(&sc->slot_lock);
+    if (i == 2) {
+        p->third_started = true;
+        g_cond_broadcast(&sc->slot_cond);
+    }
+    while (i < 2 && sc->slot_waits < 1 && !p->third_started)
+        g_cond_wait(&sc->slot_cond, &sc->slot_lock);
+    g_mutex_unlock(&sc->slot_lock);
     g_mutex_lock(&p->lock);
     p->running--;
     g_mutex_unlock(&p->lock);
