@@ -1,6 +1,8 @@
 /* The executor: em_context ("local[N]"), its glib thread pool, and the job runner that turns an
  * action into stages — shuffle map stages first, then one task per partition of the final RDD.
- * Tasks of one stage run concurrently on the pool; the driver thread waits for them. */
+ * Tasks of one stage run concurrently on the pool; the driver thread waits for them. A stage of
+ * one task runs on the driver thread itself when one of the N task slots is free: the same task,
+ * without two thread wake-ups (an empty streaming batch is mostly such stages). */
 #include "core-private.h"
 
 #include <stdarg.h>
@@ -21,25 +23,71 @@ static _Thread_local em_task *tls_task;
 
 em_task *em__current_task(void) { return tls_task; }
 
+/* ---- Task slots: local[N] runs at most N tasks at once, on the pool or on a driver ---- */
+
+static void slot_take(em_context *sc)
+{
+    g_mutex_lock(&sc->slot_lock);
+    if (sc->slots_busy >= sc->parallelism) {
+        /* Only while a driver runs a lone task itself: the pool has N threads. */
+        sc->slots_waiting++;
+        sc->slot_waits++;
+        g_cond_broadcast(&sc->slot_cond);
+        while (sc->slots_busy >= sc->parallelism)
+            g_cond_wait(&sc->slot_cond, &sc->slot_lock);
+        sc->slots_waiting--;
+    }
+    sc->slots_busy++;
+    g_mutex_unlock(&sc->slot_lock);
+}
+
+static bool slot_try_take(em_context *sc)
+{
+    g_mutex_lock(&sc->slot_lock);
+    bool free = sc->slots_busy < sc->parallelism;
+    if (free)
+        sc->slots_busy++;
+    g_mutex_unlock(&sc->slot_lock);
+    return free;
+}
+
+static void slot_give(em_context *sc)
+{
+    g_mutex_lock(&sc->slot_lock);
+    sc->slots_busy--;
+    if (sc->slots_waiting > 0)
+        g_cond_broadcast(&sc->slot_cond);
+    g_mutex_unlock(&sc->slot_lock);
+}
+
+/* Runs a task of job on this thread, which holds a slot: its arenas, scratch and tls_task as
+ * the user functions see them, then the job's abort flag when it failed. */
+static void execute(em_task *task, em_job *job)
+{
+    if (g_atomic_int_get(&job->aborted))
+        return;
+    task->scratch = em_arena_new();
+    task->arena = em_arena_new();
+    em_arena *prev = em__scratch_set(task->scratch);
+    tls_task = task;
+    job->fn(task, job->ud);
+    tls_task = NULL;
+    em__scratch_set(prev);
+    em_arena_free(task->scratch);
+    em_arena_free(task->arena);
+    task->scratch = task->arena = NULL;
+    if (task->error)
+        g_atomic_int_set(&job->aborted, 1);
+}
+
 static void run_task(gpointer data, gpointer pool_ud)
 {
     (void)pool_ud;
     em_task *task = data;
     em_job *job = task->job;
-    if (!g_atomic_int_get(&job->aborted)) {
-        task->scratch = em_arena_new();
-        task->arena = em_arena_new();
-        em_arena *prev = em__scratch_set(task->scratch);
-        tls_task = task;
-        job->fn(task, job->ud);
-        tls_task = NULL;
-        em__scratch_set(prev);
-        em_arena_free(task->scratch);
-        em_arena_free(task->arena);
-        task->scratch = task->arena = NULL;
-        if (task->error)
-            g_atomic_int_set(&job->aborted, 1);
-    }
+    slot_take(task->sc);
+    execute(task, job);
+    slot_give(task->sc);
     g_mutex_lock(&job->lock);
     if (--job->remaining == 0)
         g_cond_signal(&job->done);
@@ -77,6 +125,8 @@ em_context *em_context_new(const char *master, const char *app_name, GError **er
     sc->parallelism = n;
     /* Spark's output order: see em_context_set_spark_order() (EMBER_SPARK_ORDER=0: off). */
     sc->spark_order = g_strcmp0(g_getenv("EMBER_SPARK_ORDER"), "0") != 0;
+    g_mutex_init(&sc->slot_lock);
+    g_cond_init(&sc->slot_cond);
     sc->pool = g_thread_pool_new(run_task, sc, n, TRUE, NULL);
     return sc;
 }
@@ -86,6 +136,8 @@ void em_context_free(em_context *sc)
     if (!sc)
         return;
     g_thread_pool_free(sc->pool, FALSE, TRUE);
+    g_mutex_clear(&sc->slot_lock);
+    g_cond_clear(&sc->slot_cond);
     g_free(sc->master);
     g_free(sc->app_name);
     g_free(sc);
@@ -205,19 +257,28 @@ bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud
         return true;
     em_context *sc = rdd->sc;
     em_job job = {.remaining = n, .fn = fn, .ud = ud};
-    g_mutex_init(&job.lock);
-    g_cond_init(&job.done);
     int stage = em__next_stage_id(sc);
     em_task *tasks = g_new0(em_task, n);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n; i++)
         tasks[i] =
             (em_task){.sc = sc, .job = &job, .stage_id = stage, .partition = parts ? parts[i] : i};
-        g_thread_pool_push(sc->pool, &tasks[i], NULL);
+    if (n == 1 && slot_try_take(sc)) {
+        /* A lone task and a free slot: this thread runs it rather than wake a pool thread and
+         * wait to be woken. It is a task like any other (em__driver_only sees tls_task). */
+        execute(&tasks[0], &job);
+        slot_give(sc);
+    } else {
+        g_mutex_init(&job.lock);
+        g_cond_init(&job.done);
+        for (int i = 0; i < n; i++)
+            g_thread_pool_push(sc->pool, &tasks[i], NULL);
+        g_mutex_lock(&job.lock);
+        while (job.remaining > 0)
+            g_cond_wait(&job.done, &job.lock);
+        g_mutex_unlock(&job.lock);
+        g_mutex_clear(&job.lock);
+        g_cond_clear(&job.done);
     }
-    g_mutex_lock(&job.lock);
-    while (job.remaining > 0)
-        g_cond_wait(&job.done, &job.lock);
-    g_mutex_unlock(&job.lock);
     bool ok = true;
     for (int i = 0; i < n; i++) {
         if (tasks[i].error && ok) {
@@ -228,7 +289,5 @@ bool em__run_stage(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud
         g_clear_error(&tasks[i].error);
     }
     g_free(tasks);
-    g_mutex_clear(&job.lock);
-    g_cond_clear(&job.done);
     return ok;
 }

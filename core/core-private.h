@@ -219,9 +219,10 @@ void em__rdd_add_shuffle(em_rdd *rdd, em_shuffle *shuffle);
 /* ---- Jobs ---- */
 
 /* Runs fn(task, ud) for partitions parts[0..n) of rdd (all of them when parts is NULL), one
- * task each on the executor, after running the map stages of every shuffle it depends on that
- * has no outputs yet. Returns false and sets err on the first task failure (EM_ERROR_TASK,
- * naming the stage, partition, operator and message). Call from a driver thread only. */
+ * task each on the executor (a lone task on the calling thread when one of the N task slots is
+ * free), after running the map stages of every shuffle it depends on that has no outputs yet.
+ * Returns false and sets err on the first task failure (EM_ERROR_TASK, naming the stage,
+ * partition, operator and message). Call from a driver thread only. */
 typedef void (*em_task_fn)(em_task *task, void *ud);
 bool em__run_job(em_rdd *rdd, const int *parts, int n, em_task_fn fn, void *ud, GError **err);
 /* True on a driver thread. Inside a task (a user function calling an action) it sets err
@@ -332,6 +333,14 @@ struct em_context {
     gint next_stage_id;
     gint next_shuffle_id;
     bool spark_order; /* hash shuffles use Spark's partitioner and record order (spark-order.c) */
+    /* Task slots (context.c): tasks running now, on the pool or on a driver thread (a lone
+     * task), at most parallelism; pool tasks waiting for one, now and ever (tests read it);
+     * slot_cond signals a slot given back and a task starting to wait. */
+    GMutex slot_lock;
+    GCond slot_cond;
+    int slots_busy;
+    int slots_waiting;
+    int slot_waits;
 };
 
 #endif

@@ -1,7 +1,8 @@
 /* The RDD engine: an execution context ("local[N]") and immutable, partitioned, lazy RDDs.
  *
  * Transformations build lineage and compute nothing; actions run a job on the context's thread
- * pool, one task per partition, stage by stage (a stage ends at each shuffle). RDDs are
+ * pool, one task per partition, stage by stage (a stage ends at each shuffle; a stage of one
+ * task runs on the calling thread when a task slot is free, still at most N at once). RDDs are
  * reference counted: a transformation borrows its parents (the child holds its own reference)
  * and returns a new reference the caller owns. g_autoptr(em_rdd) works. */
 #ifndef EMBER_RDD_H
