@@ -143,6 +143,20 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 void em__kafka_conf_set_log(rd_kafka_conf_t *conf) { rd_kafka_conf_set_log_cb(conf, log_cb); }
 
+rd_kafka_resp_err_t em__kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                        int timeout_ms)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+    rd_kafka_resp_err_t code;
+    while ((code = rd_kafka_committed(rk, parts, timeout_ms)) &&
+           (code == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+            code == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+            code == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE) &&
+           g_get_monotonic_time() < deadline)
+        g_usleep(100 * 1000);
+    return code;
+}
+
 bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,
                             GError **err)
 {
@@ -280,7 +294,7 @@ static int64_t given_offset(em_kafka_consumer *c, const char *topic, int32_t par
 static void resolve_offsets(em_kafka_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
     rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
-    rd_kafka_resp_err_t cerr = rd_kafka_committed(c->rk, committed, QUERY_TIMEOUT_MS);
+    rd_kafka_resp_err_t cerr = em__kafka_committed(c->rk, committed, QUERY_TIMEOUT_MS);
     if (cerr)
         g_warning("%s: cannot read the group's committed offsets: %s", c->what,
                   rd_kafka_err2str(cerr));

@@ -113,6 +113,11 @@ bool em__kafka_stream_wait_buffered(em_dstream *ds, int64_t n, int64_t timeout_m
 /* Routes librdkafka's log lines to GLib's log (domain "ember", field KAFKA_FACILITY) at the
  * level their syslog level maps to, instead of stderr. */
 void em__kafka_conf_set_log(rd_kafka_conf_t *conf);
+/* rd_kafka_committed(), asked again every 100 ms within timeout_ms while the group coordinator
+ * answers that it moved, is loading or is not available (retriable: the Java client retries
+ * them too). Returns the last answer. */
+rd_kafka_resp_err_t em__kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                        int timeout_ms);
 
 /* librdkafka configuration from name/value pairs, with err naming a refused property. */
 bool em__kafka_conf_set_all(rd_kafka_conf_t *conf, const char *const *params, const char *what,

@@ -101,7 +101,7 @@ static bool read_mark(em__kafka_sink *sink, GError **err)
     }
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, sink->topic, 0);
-    rd_kafka_resp_err_t code = rd_kafka_committed(rk, l, TXN_TIMEOUT_MS);
+    rd_kafka_resp_err_t code = em__kafka_committed(rk, l, TXN_TIMEOUT_MS);
     int64_t mark = l->elems[0].offset;
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_destroy(rk);

@@ -163,6 +163,8 @@ Test(spark_order, sort_by_hash_orders_by_signed_hash_and_keeps_ties_in_order)
                   "record %d (hash %d, input %" PRId64 ") after hash %d, input %" PRId64, i, b,
                   em_as_int(em_val(records[i])), a, em_as_int(em_val(records[i - 1])));
     }
-    cr_assert_str_eq(em_str_ptr(em_key(records[0])), "polygenelubricants", "INT32_MIN first");
+    em_value first = em_key(records[0]);
+    cr_assert(em_str_len(first) == 18 && memcmp(em_str_ptr(first), "polygenelubricants", 18) == 0,
+              "INT32_MIN first");
     em_arena_free(arena);
 }
