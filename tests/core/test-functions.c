@@ -147,15 +147,17 @@ Test(functions, stock_word_count_chain_counts_as_the_same_functions_called_as_us
     cr_assert_str_eq(words, words_user);
     /* The exact counts, whatever the order: Java's split(" ") counts "" between double spaces
      * and before a leading space, never after the last word. */
-    em_rdd *space_counts =
-        em_rdd_reduce_by_key(em_rdd_map(em_rdd_flat_map(rdd, em_split_space), em_pair_one),
-                             em_sum);
+    em_rdd *space_words = em_rdd_flat_map(rdd, em_split_space);
+    em_rdd *space_ones = em_rdd_map(space_words, em_pair_one);
+    em_rdd *space_counts = em_rdd_reduce_by_key(space_ones, em_sum);
     g_autofree char *space_sorted = sorted(space_counts);
     cr_assert_str_eq(space_sorted,
                      "[(,4), (a,5), (b,2), (eightchr,2), (ninechars,1), "
                      "(seventeen_bytes_x,1), (sixteen_bytes_xx,2), (thirteen_byte,1), "
                      "(twelve_bytes,2), (x\ty,1), (z\r,1)]");
     em_rdd_unref(space_counts);
+    em_rdd_unref(space_ones);
+    em_rdd_unref(space_words);
     em_rdd_unref(rdd);
     em_context_free(sc);
 }
