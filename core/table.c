@@ -177,11 +177,22 @@ static inline uint64_t word0(const em_value *v)
 }
 static inline uint64_t word1(const em_value *v) { return (uint64_t)v->as.i; }
 
-/* A little-endian first word: type, kind, pad_ and len as em_value lays them out. */
+/* A first word: type, kind, pad_ and len as em_value lays them out in memory; pad_ (the flat
+ * layout's tag) lies at bit PAD_SHIFT of it. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PAD_SHIFT 16
 static inline uint64_t make_word0(uint8_t type, uint8_t kind, uint16_t pad, uint32_t len)
 {
     return (uint64_t)type | (uint64_t)kind << 8 | (uint64_t)pad << 16 | (uint64_t)len << 32;
 }
+#else
+#define PAD_SHIFT 32
+static inline uint64_t make_word0(uint8_t type, uint8_t kind, uint16_t pad, uint32_t len)
+{
+    em_value v = {.type = type, .kind = kind, .pad_ = pad, .len = len};
+    return word0(&v);
+}
+#endif
 
 /* A probe for key. A string of up to 12 bytes is stored in the entry: w0 and w1 are the words
  * of its stored form (pad_ 0), built in registers: composing them in an em_value on the stack
@@ -223,7 +234,8 @@ static inline em_value probe_image(const probe_key *p)
 static inline bool same_key(const em_table_entry *e, em_value key, const probe_key *p)
 {
     if (p->inl)
-        return (word0(&e->key) & ~((uint64_t)0xffff << 16)) == p->w0 && word1(&e->key) == p->w1;
+        return (word0(&e->key) & ~((uint64_t)0xffff << PAD_SHIFT)) == p->w0 &&
+               word1(&e->key) == p->w1;
     if (em__table_key_inline(e))
         return false;
     em_value k = e->key;
@@ -372,7 +384,7 @@ em_table_entry *em__table_upsert(em_table *t, em_value key, uint64_t hash, bool 
     probe_key p = probe_of(key);
     if (p.inl) {
         /* The stored key is the probe's image with the tag: two words compared. */
-        uint64_t w0 = p.w0 | (uint64_t)tag << 16, w1 = p.w1;
+        uint64_t w0 = p.w0 | (uint64_t)tag << PAD_SHIFT, w1 = p.w1;
         for (;; i = (i + 1) & mask) {
             em_table_entry *e = base + i;
             if (word0(&e->key) == w0 && word1(&e->key) == w1) {
